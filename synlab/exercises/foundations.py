@@ -1,0 +1,2 @@
+"""Exercise checkers of the Foundations part."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Experiments of the Foundations part (quantal release, curvature, information and energy)."""
+from __future__ import annotations

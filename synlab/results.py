@@ -1,0 +1,361 @@
+"""The results store: one file per run unit, with provenance, resumable, checkable.
+
+An experiment (see :mod:`synlab.experiments`) is a config plus a list of *units* — one sweep
+point × one seed each. :func:`run_experiment` runs the units that are not stored yet, saving
+each one atomically as soon as it finishes, so an interrupted sweep loses at most the unit in
+flight and the next call resumes. Every unit file carries its provenance: the config and its
+hash, the package version and git commit, the data source, device, wall time and date.
+
+Layout (``<root>`` is ``results/`` in a source checkout, see :func:`results_root`)::
+
+    <root>/<profile>/<experiment>/<unit-key>.json   scalars, lists, provenance
+    <root>/<profile>/<experiment>/<unit-key>.npz    numpy arrays of that unit (if any)
+
+A unit is *stale* when the hash of the config it was computed with differs from the hash of
+the experiment's current config for that profile. ``python -m synlab status --check`` fails
+on stale or orphaned committed units; chapters use :func:`results_for_chapter`, which shows
+committed ``full`` results only when they are complete and fresh.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .device import describe_device, progress_enabled
+
+__all__ = [
+    "PROFILES",
+    "ExperimentResults",
+    "UnitRecord",
+    "config_hash",
+    "unit_key",
+    "results_root",
+    "run_experiment",
+    "load_results",
+    "results_for_chapter",
+    "experiment_status",
+    "chapter_profile",
+]
+
+PROFILES = ("quick", "full")
+
+
+# ----------------------------------------------------------------------------- hashing & keys
+def _jsonable(obj: Any) -> Any:
+    """Convert configs/results to JSON-compatible values (dataclasses, tuples, numpy scalars)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # torch / numpy arrays
+        return obj.tolist()
+    return obj
+
+
+def config_hash(config: Any) -> str:
+    """SHA-256 (first 16 hex digits) of the config's canonical JSON."""
+    text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def unit_key(unit: dict[str, Any]) -> str:
+    """A readable, file-system-safe key for a unit, e.g. ``l2=0.01_seed=2019``."""
+    if not unit:
+        return "all"
+    parts = []
+    for k in sorted(unit):
+        v = unit[k]
+        v = f"{v:g}" if isinstance(v, float) else str(v)
+        parts.append(f"{k}={v}")
+    key = re.sub(r"[^A-Za-z0-9=._+-]", "-", "_".join(parts))
+    if len(key) > 120:
+        key = key[:100] + "_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    return key
+
+
+# ----------------------------------------------------------------------------- provenance
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return "unknown"
+        commit = out.stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "synlab"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def results_root(profile: str) -> Path:
+    """Where results of ``profile`` live.
+
+    ``full`` results live in ``SYNLAB_RESULTS_DIR`` if set, else in the repository's
+    ``results/`` folder (committed). ``quick`` results are cheap and never committed: they
+    live in ``SYNLAB_CACHE_DIR`` if set, else ``~/.cache/synlab/results`` (full results too
+    when synlab is installed without its repository, e.g. in Colab).
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    cache_env = os.environ.get("SYNLAB_CACHE_DIR")
+    cache = Path(cache_env).expanduser() if cache_env else Path.home() / ".cache" / "synlab" / "results"
+    if profile == "quick":
+        return cache
+    env = os.environ.get("SYNLAB_RESULTS_DIR")
+    if env:
+        return Path(env).expanduser()
+    repo_results = Path(__file__).resolve().parent.parent / "results"
+    return repo_results if repo_results.is_dir() else cache
+
+
+def chapter_profile() -> str:
+    """The profile a chapter computes when it has no fresh full results: ``SYNLAB_PROFILE``."""
+    profile = os.environ.get("SYNLAB_PROFILE", "quick").strip() or "quick"
+    if profile not in PROFILES:
+        raise ValueError(f"SYNLAB_PROFILE={profile!r} is not a profile; choose one of {PROFILES}")
+    return profile
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass
+class UnitRecord:
+    """One stored unit: its sweep coordinates, results and provenance."""
+
+    unit: dict[str, Any]
+    result: dict[str, Any]
+    provenance: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return unit_key(self.unit)
+
+
+@dataclass
+class ExperimentResults:
+    """All units of one experiment and profile, plus the config they were run with."""
+
+    experiment: str
+    profile: str
+    config: Any
+    records: list[UnitRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def select(self, **coords: Any) -> list[UnitRecord]:
+        """Records whose unit matches every given coordinate, e.g. ``select(seed=2019)``."""
+        return [r for r in self.records if all(r.unit.get(k) == v for k, v in coords.items())]
+
+    def values(self, name: str, **coords: Any) -> list[Any]:
+        """``result[name]`` of every matching record, in unit order."""
+        return [r.result[name] for r in self.select(**coords)]
+
+    @property
+    def data_sources(self) -> list[str]:
+        return sorted({str(r.provenance.get("data_source", "none")) for r in self.records})
+
+    @property
+    def wall_time_s(self) -> float:
+        return float(sum(r.provenance.get("wall_time_s", 0.0) for r in self.records))
+
+    def describe(self) -> str:
+        """One paragraph of provenance for a chapter to print under its figures."""
+        if not self.records:
+            return f"{self.experiment} [{self.profile}]: no results"
+        prov = self.records[0].provenance
+        devices = sorted({r.provenance.get("device", "?") for r in self.records})
+        dates = sorted(r.provenance.get("date", "?") for r in self.records)
+        commits = sorted({r.provenance.get("git_commit", "?")[:12] for r in self.records})
+        return (f"{self.experiment} — profile '{self.profile}', {len(self.records)} units, "
+                f"config {prov.get('config_hash')}, synlab {prov.get('synlab_version')} (commit {', '.join(commits)}), "
+                f"data: {'; '.join(self.data_sources)}, device: {'; '.join(devices)}, "
+                f"total wall time {self.wall_time_s / 60:.1f} min, computed {dates[0][:10]}"
+                + (f" to {dates[-1][:10]}" if dates[-1][:10] != dates[0][:10] else ""))
+
+
+def _write_unit(folder: Path, record: UnitRecord) -> None:
+    """Atomically write one unit (arrays to .npz, everything else to .json)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key = record.key
+    arrays = {k: np.asarray(v) for k, v in record.result.items() if isinstance(v, np.ndarray) or hasattr(v, "numpy")}
+    rest = {k: v for k, v in record.result.items() if k not in arrays}
+    payload = {"unit": _jsonable(record.unit), "result": _jsonable(rest),
+               "arrays": sorted(arrays), "provenance": _jsonable(record.provenance)}
+    if arrays:
+        tmp = folder / f".{key}.npz.tmp"
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **{k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in arrays.items()})
+        os.replace(tmp, folder / f"{key}.npz")
+    tmp = folder / f".{key}.json.tmp"
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, folder / f"{key}.json")  # the .json lands last: it marks the unit complete
+
+
+def _read_unit(path: Path) -> UnitRecord:
+    payload = json.loads(path.read_text())
+    result = dict(payload["result"])
+    if payload.get("arrays"):
+        with np.load(path.with_suffix(".npz")) as npz:
+            for k in payload["arrays"]:
+                result[k] = npz[k]
+    return UnitRecord(unit=payload["unit"], result=result, provenance=payload["provenance"])
+
+
+def _stored(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+# ----------------------------------------------------------------------------- running
+def run_experiment(
+    name: str,
+    profile: str = "quick",
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+    root: Path | str | None = None,
+    config: Any = None,
+    device: Any = None,
+) -> ExperimentResults:
+    """Run every missing or stale unit of experiment ``name`` and return all its results.
+
+    Units already stored with the current config hash are loaded, not recomputed (resume).
+    ``force=True`` recomputes everything. ``config`` overrides the profile's config (the
+    results are then stored under that config's hash). Each unit is saved as soon as it
+    finishes, so Ctrl-C loses only the unit in flight.
+    """
+    from tqdm.auto import tqdm
+
+    from .experiments import get_experiment
+
+    exp = get_experiment(name)
+    cfg = config if config is not None else exp.make_config(profile)
+    chash = config_hash(cfg)
+    folder = Path(root) if root is not None else results_root(profile)
+    folder = folder / profile / exp.name
+    stored = _stored(folder)
+    units = exp.units(cfg)
+    records: list[UnitRecord] = []
+    todo: list[dict[str, Any]] = []
+    for unit in units:
+        path = stored.get(unit_key(unit))
+        if path is not None and not force:
+            rec = _read_unit(path)
+            if rec.provenance.get("config_hash") == chash:
+                records.append(rec)
+                continue
+        todo.append(unit)
+    show = progress_enabled() if progress is None else progress
+    if todo:
+        print(f"{exp.name} [{profile}]: {len(units) - len(todo)} of {len(units)} units stored; running {len(todo)} on {describe_device(device)}")
+    bar = tqdm(todo, desc=exp.name, unit="unit", disable=not show)
+    for unit in bar:
+        bar.set_postfix_str(unit_key(unit)[:40])
+        t0 = time.perf_counter()
+        result = dict(exp.run_unit(cfg, unit))
+        wall = time.perf_counter() - t0
+        source = result.pop("data_source", None)
+        prov = {
+            "experiment": exp.name, "profile": profile, "config": _jsonable(cfg), "config_hash": chash,
+            "synlab_version": __version__, "git_commit": _git_commit(), "data_source": source or "none (synthetic)",
+            "device": describe_device(device), "wall_time_s": round(wall, 3),
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
+        _write_unit(folder, rec)
+        records.append(_read_unit(folder / f"{rec.key}.json"))
+    order = {unit_key(u): i for i, u in enumerate(units)}
+    records.sort(key=lambda r: order[r.key])
+    return ExperimentResults(exp.name, profile, cfg, records)
+
+
+def load_results(name: str, profile: str = "full", *, root: Path | str | None = None,
+                 allow_incomplete: bool = False) -> ExperimentResults:
+    """Load stored results of ``name``; ValueError if missing, stale or (unless allowed) incomplete."""
+    from .experiments import get_experiment
+
+    exp = get_experiment(name)
+    cfg = exp.make_config(profile)
+    chash = config_hash(cfg)
+    folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
+    stored = _stored(folder)
+    records, missing, stale = [], [], []
+    for unit in exp.units(cfg):
+        path = stored.get(unit_key(unit))
+        if path is None:
+            missing.append(unit_key(unit))
+            continue
+        rec = _read_unit(path)
+        (records if rec.provenance.get("config_hash") == chash else stale).append(rec)
+    if stale:
+        raise ValueError(f"{len(stale)} stored units of {name} [{profile}] were computed with another config "
+                         f"(stale); rerun: python -m synlab run {name} --profile {profile}")
+    if missing and not allow_incomplete:
+        raise ValueError(f"{name} [{profile}] is incomplete: {len(missing)} of {len(missing) + len(records)} units "
+                         f"missing (e.g. {missing[0]}); run: python -m synlab run {name} --profile {profile}")
+    return ExperimentResults(exp.name, profile, cfg, records)
+
+
+def results_for_chapter(name: str, *, root: Path | str | None = None) -> ExperimentResults:
+    """What a chapter shows: committed full results if complete and fresh, else a fresh run.
+
+    Prints which one it is, with provenance, so a reader never mistakes a quick run for
+    paper scale. The fallback profile is ``SYNLAB_PROFILE`` (default ``quick``).
+    """
+    try:
+        res = load_results(name, "full", root=root)
+    except ValueError as err:
+        profile = chapter_profile()
+        print(f"No complete, fresh paper-scale results for {name} ({err}).")
+        print(f"Computing the '{profile}' profile now — these are NOT paper-scale numbers." if profile == "quick"
+              else f"Computing the '{profile}' profile now.")
+        res = run_experiment(name, profile, root=root)
+    print("Results:", res.describe())
+    return res
+
+
+def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
+    """One row per experiment and profile: units done / expected, stale and orphaned units."""
+    from .experiments import all_experiments
+
+    rows = []
+    for exp in all_experiments().values():
+        for profile in PROFILES:
+            cfg = exp.make_config(profile)
+            chash = config_hash(cfg)
+            folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
+            stored = _stored(folder)
+            keys = {unit_key(u) for u in exp.units(cfg)}
+            done = stale = 0
+            for key, path in stored.items():
+                if key in keys:
+                    if json.loads(path.read_text())["provenance"].get("config_hash") == chash:
+                        done += 1
+                    else:
+                        stale += 1
+            orphans = sorted(set(stored) - keys)
+            rows.append({"experiment": exp.name, "profile": profile, "done": done, "expected": len(keys),
+                         "stale": stale, "orphaned": len(orphans), "folder": str(folder)})
+    return rows

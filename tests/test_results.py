@@ -1,0 +1,140 @@
+"""The results store: caching per unit, provenance, resume after interruption, staleness."""
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pytest
+
+from synlab import results
+from synlab.experiments import EXPERIMENTS, Experiment, get_experiment, register
+from synlab.__main__ import main
+
+CALLS: list = []
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    seeds: tuple = (0, 1)
+    scales: tuple = (1.0, 2.0)
+    fail_at: tuple | None = None
+
+
+def _units(cfg):
+    return [{"scale": s, "seed": d} for s in cfg.scales for d in cfg.seeds]
+
+
+def _run(cfg, unit):
+    if cfg.fail_at is not None and (unit["scale"], unit["seed"]) == tuple(cfg.fail_at):
+        raise KeyboardInterrupt
+    CALLS.append(dict(unit))
+    rng = np.random.default_rng(unit["seed"])
+    return {"value": unit["scale"] * 10 + unit["seed"], "array": rng.normal(size=5), "data_source": "toy data"}
+
+
+@pytest.fixture
+def toy(tmp_path, monkeypatch):
+    CALLS.clear()
+    exp = Experiment("toy_test", "toy", lambda profile: ToyConfig(seeds=(0,) if profile == "quick" else (0, 1)),
+                     _units, _run, part="tests")
+    monkeypatch.setitem(EXPERIMENTS, "toy_test", exp)
+    return exp, tmp_path
+
+
+def test_runs_every_unit_once_and_caches(toy):
+    exp, root = toy
+    res = results.run_experiment("toy_test", "full", root=root)
+    assert len(res) == 4 and len(CALLS) == 4
+    assert res.values("value", scale=2.0) == [20, 21]
+    again = results.run_experiment("toy_test", "full", root=root)
+    assert len(CALLS) == 4  # nothing recomputed
+    np.testing.assert_array_equal(again.records[1].result["array"], res.records[1].result["array"])
+
+
+def test_provenance_recorded(toy):
+    _, root = toy
+    rec = results.run_experiment("toy_test", "full", root=root).records[0]
+    prov = rec.provenance
+    for key in ("config", "config_hash", "synlab_version", "git_commit", "data_source", "device", "wall_time_s", "date"):
+        assert key in prov
+    assert prov["data_source"] == "toy data" and prov["config"]["seeds"] == [0, 1]
+
+
+def test_interrupted_run_loses_only_unit_in_flight(toy):
+    exp, root = toy
+    failing = ToyConfig(seeds=(0, 1), fail_at=(2.0, 0))
+    with pytest.raises(KeyboardInterrupt):
+        results.run_experiment("toy_test", "full", root=root, config=failing)
+    assert len(CALLS) == 2  # (1, 0) and (1, 1) finished before the interrupt
+    files = sorted(p.name for p in (root / "full" / "toy_test").glob("*"))
+    assert files == ["scale=1_seed=0.json", "scale=1_seed=0.npz", "scale=1_seed=1.json", "scale=1_seed=1.npz"]
+    assert not list((root / "full" / "toy_test").glob(".*"))  # no half-written files
+
+
+def test_register_rejects_duplicate_names(toy):
+    exp, _ = toy
+    with pytest.raises(ValueError, match="already registered"):
+        register(replace(exp, description="another"))
+
+
+def test_resume_with_same_config_runs_only_missing(toy, monkeypatch):
+    exp, root = toy
+    state = {"n": 0}
+
+    def flaky(cfg, unit):
+        state["n"] += 1
+        if state["n"] == 3:
+            raise KeyboardInterrupt
+        return _run(cfg, unit)
+
+    monkeypatch.setitem(EXPERIMENTS, "toy_test", replace(exp, run_unit=flaky))
+    with pytest.raises(KeyboardInterrupt):
+        results.run_experiment("toy_test", "full", root=root)
+    assert len(CALLS) == 2
+    CALLS.clear()
+    res = results.run_experiment("toy_test", "full", root=root)
+    assert len(res) == 4 and [c["scale"] for c in CALLS] == [2.0, 2.0]  # only the 2 missing units ran
+
+
+def test_staleness_detected(toy, monkeypatch):
+    exp, root = toy
+    results.run_experiment("toy_test", "full", root=root)
+    results.load_results("toy_test", "full", root=root)  # fresh: loads
+    monkeypatch.setitem(EXPERIMENTS, "toy_test", replace(exp, make_config=lambda p: ToyConfig(seeds=(0, 1), scales=(1.0, 2.0), fail_at=(7, 7))))
+    with pytest.raises(ValueError, match="stale"):
+        results.load_results("toy_test", "full", root=root)
+    row = [r for r in results.experiment_status(root=root) if r["experiment"] == "toy_test" and r["profile"] == "full"][0]
+    assert row["stale"] == 4 and row["done"] == 0
+
+
+def test_incomplete_results_refused_and_chapter_falls_back(toy, capsys):
+    exp, root = toy
+    with pytest.raises(ValueError, match="incomplete"):
+        results.load_results("toy_test", "full", root=root)
+    res = results.results_for_chapter("toy_test", root=root)
+    out = capsys.readouterr().out
+    assert res.profile == "quick" and "NOT paper-scale" in out and "toy data" in out
+
+
+def test_unknown_experiment_and_profile():
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        get_experiment("nope")
+    with pytest.raises(ValueError, match="unknown profile"):
+        results.results_root("medium")
+    assert main(["run", "nope"]) == 2
+
+
+def test_cli_list_and_run_and_status(toy, capsys, monkeypatch):
+    _, root = toy
+    monkeypatch.setenv("SYNLAB_RESULTS_DIR", str(root))
+    assert main(["list"]) == 0
+    assert "toy_test" in capsys.readouterr().out
+    assert main(["run", "toy_test", "--profile", "full"]) == 0
+    assert "4 units" in capsys.readouterr().out
+    assert main(["status", "--check"]) == 0
+
+
+def test_unit_key_is_stable_and_safe():
+    assert results.unit_key({"seed": 1, "l2": 0.001}) == "l2=0.001_seed=1"
+    long = results.unit_key({"x": "a" * 300})
+    assert len(long) <= 120
+    assert results.config_hash(ToyConfig()) == results.config_hash(ToyConfig())
+    assert results.config_hash(ToyConfig()) != results.config_hash(ToyConfig(seeds=(5,)))
