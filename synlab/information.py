@@ -54,6 +54,7 @@ __all__ = [
 ArrayLike = Union[Tensor, np.ndarray, list, tuple]
 
 _SUM_TOL = 1e-6
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 # ----------------------------------------------------------------------------
@@ -78,9 +79,6 @@ def _as_float(x: ArrayLike, name: str) -> Tensor:
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or infinite entries")
     return t
-
-
-_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
 def _as_labels(x: ArrayLike, name: str) -> Tensor:

@@ -34,7 +34,7 @@ class Feedback:
 
 EXERCISES: dict[str, Callable[[Any], Feedback]] = {}
 #: the part modules whose import registers checkers
-PART_MODULES: tuple[str, ...] = ("foundations",)
+PART_MODULES: tuple[str, ...] = ("foundations", "schug2021", "schug2021_lifelong", "malkin2024", "raman2021", "synthesis")
 
 
 def exercise(name: str) -> Callable[[Callable[[Any], Feedback]], Callable[[Any], Feedback]]:

@@ -30,7 +30,7 @@ class Experiment:
 EXPERIMENTS: dict[str, Experiment] = {}
 
 #: The modules (one per book part) whose import registers experiments.
-PART_MODULES: tuple[str, ...] = ("foundations",)
+PART_MODULES: tuple[str, ...] = ("foundations", "schug2021", "schug2021_lifelong", "malkin2024", "raman2021", "synthesis")
 
 
 def register(exp: Experiment) -> Experiment:

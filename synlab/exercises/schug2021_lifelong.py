@@ -1,0 +1,2 @@
+"""Exercise checkers of the Schug et al. 2021 lifelong-learning chapters."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Experiments of the raman2021 part of the book."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Experiments of the synthesis part of the book."""
+from __future__ import annotations

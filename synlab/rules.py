@@ -1,0 +1,96 @@
+r"""Presynaptic plasticity rules (Schug, Benzing & Steger 2021), as pure functions.
+
+Release probability (Eq. 4 of the paper): a synapse whose gradient is large is used, so its
+release becomes more reliable; otherwise it drifts back towards unreliable release,
+
+.. math:: p \leftarrow \mathrm{clip}\Big(p + \begin{cases} p_{\mathrm{up}} & |g| > g_{\lim}\\
+          -p_{\mathrm{down}} & \text{otherwise}\end{cases},\; p_{\min},\, p_{\max}\Big),
+
+where :math:`g = \partial\mathcal L/\partial\bar w`. The authors' code multiplies the step by
+the headroom :math:`(p_{\max}-p)` and does not move frozen synapses (:math:`p \ge p_{\mathrm{freeze}}`);
+both are options here (``headroom=True``, ``p_freeze``).
+
+Presynaptic consolidation (Eq. 5): the learning rate of a synapse is scaled by
+:math:`(1 - p)` (more generally :math:`p_{\max} - p`), so reliable synapses change little.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .synapses import BernoulliLinear, _check_probability
+
+__all__ = ["update_release_probability", "consolidation_factor", "PresynapticRule"]
+
+
+def update_release_probability(
+    p: Tensor,
+    grad: Tensor,
+    *,
+    p_up: float,
+    p_down: float,
+    g_lim: float,
+    p_min: float = 0.25,
+    p_max: float = 1.0,
+    p_freeze: float = 1.0,
+    headroom: bool = False,
+) -> Tensor:
+    """New release probabilities after one step of the rule (``p`` is not modified).
+
+    ``grad`` is the gradient of the loss with respect to the expected weight, same shape as
+    ``p``. Synapses with ``p >= p_freeze`` are frozen (unchanged) when ``p_freeze < p_max``.
+    """
+    if p.shape != grad.shape:
+        raise ValueError(f"p and grad must have the same shape; got {tuple(p.shape)} and {tuple(grad.shape)}")
+    for name, v in (("p_min", p_min), ("p_max", p_max), ("p_freeze", p_freeze)):
+        _check_probability(name, v)
+    if not p_min <= p_max:
+        raise ValueError(f"need p_min <= p_max; got {p_min} > {p_max}")
+    if p_up < 0 or p_down < 0 or g_lim < 0:
+        raise ValueError(f"p_up, p_down and g_lim must be >= 0; got {p_up}, {p_down}, {g_lim}")
+    step = torch.where(grad.abs() > g_lim, torch.full_like(p, p_up), torch.full_like(p, -p_down))
+    if headroom:
+        step = step * (p_max - p)
+    if p_freeze < p_max:
+        step = torch.where(p >= p_freeze, torch.zeros_like(step), step)
+    return (p + step).clamp(p_min, p_max)
+
+
+def consolidation_factor(p: Tensor, p_max: float = 1.0) -> Tensor:
+    """Learning-rate multiplier of presynaptic consolidation: ``p_max - p`` (Eq. 5)."""
+    return (p_max - p).clamp_min(0.0)
+
+
+@dataclass
+class PresynapticRule:
+    """The release-probability rule with its metaplasticity constants (paper defaults: energy runs).
+
+    Call :meth:`step` after ``loss.backward()``: it updates ``p`` of every
+    :class:`~synlab.synapses.BernoulliLinear` layer from that layer's ``weight.grad``, and, with
+    ``consolidate=True``, first scales the gradients by :func:`consolidation_factor` so the
+    optimiser's step that follows is consolidated.
+    """
+
+    p_up: float = 0.07  # Schug et al., energy experiment (code: exp_energy.sh)
+    p_down: float = 0.07
+    g_lim: float = 0.001
+    p_min: float = 0.25
+    p_max: float = 1.0
+    p_freeze: float = 1.0  # 1.0 = never freeze
+    headroom: bool = False  # the code's (p_max - p) scaling of the step
+    consolidate: bool = False  # scale gradients by (p_max - p) (lifelong learning)
+
+    @torch.no_grad()
+    def step(self, model: nn.Module) -> None:
+        for layer in model.modules():
+            if not isinstance(layer, BernoulliLinear) or layer.weight.grad is None:
+                continue
+            grad = layer.weight.grad
+            new_p = update_release_probability(layer.p, grad, p_up=self.p_up, p_down=self.p_down, g_lim=self.g_lim,
+                                               p_min=self.p_min, p_max=self.p_max, p_freeze=self.p_freeze,
+                                               headroom=self.headroom)
+            if self.consolidate:
+                grad.mul_(consolidation_factor(layer.p, self.p_max))
+            layer.p.copy_(new_p)
