@@ -12,7 +12,7 @@ BOOK_FLAGS ?= -W -n --keep-going
 CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
 NB_ENV := MPLBACKEND=Agg SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: book test venv unit nbval sync-check results-check book-strict notebooks benchmarks clean
+.PHONY: book test venv unit nbval sync-check results-check book-strict browser notebooks benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -28,11 +28,11 @@ book: venv
 	@echo; echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
 test: venv
-	$(MAKE) unit nbval sync-check results-check book-strict
+	$(MAKE) unit nbval sync-check results-check book-strict browser
 	@echo "all checks passed"
 
 unit: venv
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --ignore=tests/browser
 
 nbval: venv
 	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book
@@ -47,6 +47,10 @@ results-check: venv
 book-strict: venv
 	rm -rf _build/html
 	$(VENV)/bin/jupyter-book build . $(BOOK_FLAGS)
+
+# The built book in headless Chromium (Debian packages chromium, chromium-driver).
+browser: venv
+	SYNLAB_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 # Regenerate every chapter notebook from its .py twin and execute it (quick profile, or
 # committed full results where fresh); run after editing a chapter. One chapter:

@@ -371,13 +371,15 @@ def reference_path(name: str) -> Path:
             tmp = dest.with_suffix(".part")
             with urllib.request.urlopen(url) as resp, open(tmp, "wb") as fh:  # noqa: S310 - fixed https URL
                 shutil.copyfileobj(resp, fh)
+        except OSError:  # no network: fall through to the error below
+            pass
+        else:
             if _sha256(tmp) != digest:
                 tmp.unlink()
-                raise DataUnavailableError(f"downloaded {name} from {url} but its checksum does not match")
+                raise DataUnavailableError(f"downloaded {name} from {url} but its checksum does not match "
+                                           f"(expected sha256 {digest}); the file was not kept")
             os.replace(tmp, dest)
             return dest
-        except OSError:
-            pass
         finally:
             socket.setdefaulttimeout(old)
     dirs = ", ".join(str(d) for d in data_dirs())

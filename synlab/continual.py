@@ -1,0 +1,574 @@
+r"""Continual (lifelong) learning: one training loop, small strategies, the accuracy matrix.
+
+The harness of the lifelong-learning chapters of Schug, Benzing & Steger (2021). A *stream*
+is a list of :class:`~synlab.data.Task` (Split or Permuted MNIST / Fashion-MNIST) or a
+:class:`~synlab.data.ContinuousPermutedStream` (no task boundaries). A *strategy* owns the
+network and says what happens around each gradient step, through four hooks:
+
+``before_task(i, task)`` → per mini-batch ``loss = CE + penalty()``, ``backward``,
+``after_backward()``, optimiser step → ``after_task(i, task)``.
+
+:func:`train_sequentially` returns the accuracy matrix :math:`A_{ij}` = test accuracy on task
+:math:`j` after learning task :math:`i` (so the diagonal is the task just learned, the last
+row the final model, and :math:`\bar a = \frac1T\sum_j A_{T-1,j}` the *average accuracy* of
+Fig. 4c), plus curves recorded every ``eval_every`` steps (accuracy on task 0, mean release
+probability, fraction of frozen synapses).
+
+Strategies (each a small class; the maths is in their docstrings and in pure functions):
+
+* :class:`DeterministicStrategy` — plain ``nn.Linear`` network, SGD or Adam, no protection.
+* :class:`PresynapticStrategy` — :class:`~synlab.synapses.BernoulliLinear` synapses and
+  :class:`~synlab.rules.PresynapticRule` (Eq. 4); with ``consolidate=True`` the learning rate
+  of each synapse is multiplied by :math:`1-p` (Eq. 5) and release probabilities above
+  :math:`p_\mathrm{freeze}` are frozen ("presynaptic consolidation"); without, the same
+  stochastic model with no consolidation (Fig. 5a ablation).
+* :class:`GhostStrategy` — Fig. 5a control: *ghost* release probabilities :math:`\tilde p`
+  evolve by Eq. 4 and modulate plasticity by Eq. 5, but release stays at :math:`p = 0.5`.
+* :class:`EWCStrategy` — Elastic Weight Consolidation (Kirkpatrick et al. 2017), diagonal
+  *empirical* Fisher, one quadratic anchor per past task (:func:`ewc_penalty`).
+* :class:`BGDStrategy` — Bayesian Gradient Descent (Zeno et al. 2018), a diagonal Gaussian
+  over weights updated by :func:`bgd_update` from Monte Carlo samples.
+
+:func:`train_jointly` trains on all tasks at once (the upper bound), :func:`random_search`
+draws hyperparameters for the tuning experiment.
+"""
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data import ContinuousPermutedStream, Task
+from .rules import PresynapticRule, consolidation_factor, update_release_probability
+from .synapses import BernoulliLinear, mlp
+
+__all__ = [
+    "Strategy",
+    "DeterministicStrategy",
+    "PresynapticStrategy",
+    "GhostStrategy",
+    "EWCStrategy",
+    "BGDStrategy",
+    "ContinualResult",
+    "train_sequentially",
+    "train_jointly",
+    "evaluate",
+    "ewc_penalty",
+    "bgd_update",
+    "random_search",
+    "merge_tasks",
+    "validation_split",
+    "make_strategy",
+    "LIFELONG_RULE",
+]
+
+#: Presynaptic consolidation constants of the lifelong runs (Schug et al. 2021, authors' code;
+#: the paper's text, Methods, gives p_up and p_down swapped: 0.0516 / 0.0520).
+LIFELONG_RULE = dict(p_up=0.0520, p_down=0.0516, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9353)
+
+
+# ----------------------------------------------------------------------------- pure functions
+def ewc_penalty(params: Mapping[str, Tensor], anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]],
+                lam: float) -> Tensor:
+    r"""EWC penalty :math:`\frac\lambda2\sum_k\sum_i F_{k,i}\,(\theta_i-\theta^*_{k,i})^2`.
+
+    ``anchors`` is a list of ``(fisher, theta_star)`` pairs (one per learned task, dicts keyed
+    like ``params``). Zero at an anchor with a single task, quadratic away from it.
+    """
+    if lam < 0:
+        raise ValueError(f"the EWC strength lambda must be >= 0; got {lam}")
+    total = None
+    for fisher, star in anchors:
+        for name, theta in params.items():
+            if name not in fisher:
+                continue
+            term = (fisher[name] * (theta - star[name]) ** 2).sum()
+            total = term if total is None else total + term
+    if total is None:
+        device = next(iter(params.values())).device if params else None
+        return torch.zeros((), device=device)
+    return 0.5 * lam * total
+
+
+def bgd_update(mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float = 1.0) -> tuple[Tensor, Tensor]:
+    r"""One step of Bayesian Gradient Descent (Zeno et al. 2018, Eqs. 9–10 of the arXiv paper).
+
+    With :math:`K` Monte Carlo weight samples :math:`\theta_k = \mu + \sigma\odot\varepsilon_k`,
+    :math:`\varepsilon_k\sim\mathcal N(0, I)`, and the gradients :math:`g_k = \partial L/\partial\theta`
+    at those samples,
+
+    .. math::
+        \mu &\leftarrow \mu - \eta\,\sigma^2\,\mathbb E_\varepsilon[g], \\
+        \sigma &\leftarrow \sigma\sqrt{1+\big(\tfrac12\sigma\,\mathbb E_\varepsilon[g\,\varepsilon]\big)^2}
+                 - \tfrac12\sigma^2\,\mathbb E_\varepsilon[g\,\varepsilon],
+
+    expectations being averages over the K samples. The σ step keeps σ > 0; where gradients
+    are consistent (large :math:`\mathbb E[g\varepsilon]`, i.e. the loss curves up along that
+    weight) σ shrinks, which in turn shrinks the learning rate :math:`\eta\sigma^2` there.
+    ``grads`` and ``eps`` have shape ``(K, *mu.shape)``. Returns new ``(mu, sigma)``.
+    """
+    if grads.shape != eps.shape or grads.shape[1:] != mu.shape or mu.shape != sigma.shape:
+        raise ValueError(f"need grads, eps of shape (K, *mu.shape) and sigma like mu; got {tuple(grads.shape)}, "
+                         f"{tuple(eps.shape)}, mu {tuple(mu.shape)}, sigma {tuple(sigma.shape)}")
+    if eta <= 0:
+        raise ValueError(f"eta must be > 0; got {eta}")
+    e_g = grads.mean(0)
+    e_ge = (grads * eps).mean(0)
+    new_mu = mu - eta * sigma**2 * e_g
+    half = 0.5 * sigma * e_ge
+    new_sigma = sigma * torch.sqrt(1 + half**2) - sigma * half
+    return new_mu, new_sigma
+
+
+def random_search(space: Mapping[str, tuple], n_trials: int, seed: int) -> list[dict[str, Any]]:
+    """``n_trials`` hyperparameter draws from ``space`` (reproducible from ``seed``).
+
+    ``space`` maps a name to ``("log", low, high)`` (log-uniform), ``("uniform", low, high)``,
+    ``("int", low, high)`` (inclusive) or ``("choice", [values…])``.
+    """
+    if n_trials <= 0:
+        raise ValueError(f"n_trials must be positive; got {n_trials}")
+    rng = random.Random(seed)
+    trials = []
+    for _ in range(n_trials):
+        draw = {}
+        for name in sorted(space):
+            kind, *args = space[name]
+            if kind == "log":
+                lo, hi = args
+                if not 0 < lo <= hi:
+                    raise ValueError(f"log range of {name!r} needs 0 < low <= high; got {args}")
+                draw[name] = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+            elif kind == "uniform":
+                draw[name] = float(rng.uniform(*args))
+            elif kind == "int":
+                draw[name] = int(rng.randint(*args))
+            elif kind == "choice":
+                draw[name] = rng.choice(list(args[0]))
+            else:
+                raise ValueError(f"unknown search-space kind {kind!r} for {name!r}; use log, uniform, int or choice")
+        trials.append(draw)
+    return trials
+
+
+def merge_tasks(tasks: Sequence[Task]) -> Task:
+    """All tasks as one (for joint training): training and test sets concatenated."""
+    if not tasks:
+        raise ValueError("merge_tasks needs at least one task")
+    cat = lambda attr: torch.cat([getattr(t, attr) for t in tasks])  # noqa: E731
+    return Task("joint", cat("x_train"), cat("y_train"), cat("x_test"), cat("y_test"),
+                n_classes=max(t.n_classes for t in tasks))
+
+
+def validation_split(task: Task, n_val: int, seed: int = 0) -> Task:
+    """The task with its test set replaced by ``n_val`` held-out training examples (for tuning)."""
+    n = len(task.y_train)
+    if not 0 < n_val < n:
+        raise ValueError(f"n_val must be in (0, {n}); got {n_val}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(task.y_train.device)
+    val, tr = perm[:n_val], perm[n_val:]
+    return Task(task.name + " [validation]", task.x_train[tr], task.y_train[tr], task.x_train[val],
+                task.y_train[val], task.n_classes)
+
+
+# ----------------------------------------------------------------------------- strategies
+class Strategy:
+    """Base class: owns ``model`` and ``optimizer``; subclasses override the hooks they need."""
+
+    name = "base"
+    test_samples = 1  # forward passes averaged at test time (stochastic models use more)
+    needs_boundaries = False  # True if after_task must know where a task ends (EWC)
+
+    def setup(self, sizes: Sequence[int], device) -> None:
+        self.model = self.build(sizes).to(device)
+        self.optimizer = self.make_optimizer()
+
+    def build(self, sizes: Sequence[int]) -> nn.Module:
+        return mlp(sizes, nn.Linear, bias=False)
+
+    def make_optimizer(self) -> torch.optim.Optimizer | None:
+        return None
+
+    # hooks
+    def before_task(self, index: int, task: Task) -> None:
+        pass
+
+    def penalty(self) -> Tensor | float:
+        return 0.0
+
+    def after_backward(self) -> None:
+        pass
+
+    def after_task(self, index: int, task: Task) -> None:
+        pass
+
+    def train_step(self, x: Tensor, y: Tensor) -> float:
+        """One mini-batch: cross-entropy + penalty, backward, ``after_backward``, optimiser step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(x), y) + self.penalty()
+        loss.backward()
+        self.after_backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def predict_proba(self, x: Tensor) -> Tensor:
+        """Class probabilities, averaged over ``test_samples`` forward passes."""
+        return torch.stack([F.softmax(self.model(x), -1) for _ in range(self.test_samples)]).mean(0)
+
+    def stats(self) -> dict[str, float]:
+        """Numbers recorded on the curves (e.g. mean release probability)."""
+        return {}
+
+
+def _optimizer(params, name: str, lr: float) -> torch.optim.Optimizer:
+    if lr <= 0:
+        raise ValueError(f"learning rate must be > 0; got {lr}")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {name!r}")
+
+
+class DeterministicStrategy(Strategy):
+    """Deterministic ``nn.Linear`` network trained by plain SGD or Adam (no protection)."""
+
+    def __init__(self, lr: float = 1e-3, optimizer: str = "adam", name: str = "deterministic") -> None:
+        self.lr, self.optimizer_name, self.name = lr, optimizer, name
+
+    def make_optimizer(self):
+        return _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
+
+
+class PresynapticStrategy(Strategy):
+    r"""Bernoulli synapses with presynaptic plasticity (Eq. 4) and optional consolidation (Eq. 5).
+
+    After each backward pass :meth:`PresynapticRule.step` moves every release probability
+    (up by :math:`p_\mathrm{up}(1-p)` where :math:`|g|>g_\mathrm{lim}`, else down by
+    :math:`p_\mathrm{down}(1-p)`; frozen above :math:`p_\mathrm{freeze}`) and, with
+    ``consolidate=True``, multiplies each gradient by :math:`1-p` before the SGD step.
+    Predictions average ``test_samples`` sampled release patterns (10 in the authors' code).
+    """
+
+    def __init__(self, lr: float, *, consolidate: bool = True, p_up: float = LIFELONG_RULE["p_up"],
+                 p_down: float = LIFELONG_RULE["p_down"], g_lim: float = LIFELONG_RULE["g_lim"],
+                 p_freeze: float = LIFELONG_RULE["p_freeze"], p_min: float = 0.25, headroom: bool = True,
+                 optimizer: str = "sgd", test_samples: int = 10, name: str | None = None) -> None:
+        self.lr, self.optimizer_name, self.test_samples = lr, optimizer, int(test_samples)
+        # without consolidation nothing is frozen either (both mechanisms are removed, Fig. 5a)
+        self.rule = PresynapticRule(p_up=p_up, p_down=p_down, g_lim=g_lim, p_min=p_min, p_max=1.0,
+                                    p_freeze=p_freeze if consolidate else 1.0, headroom=headroom,
+                                    consolidate=consolidate)
+        self.name = name or ("presynaptic" if consolidate else "no_consolidation")
+
+    def build(self, sizes):
+        return mlp(sizes, BernoulliLinear, bias=False, p_init=self.rule.p_min)
+
+    def make_optimizer(self):
+        return _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
+
+    def after_backward(self) -> None:
+        self.rule.step(self.model)
+
+    def _all_p(self) -> Tensor:
+        return torch.cat([m.p.flatten() for m in self.model.modules() if isinstance(m, BernoulliLinear)])
+
+    def stats(self):
+        p = self._all_p()
+        frozen = (p >= self.rule.p_freeze).float().mean().item() if self.rule.p_freeze < 1 else 0.0
+        return {"mean_p": p.mean().item(), "frozen": frozen}
+
+
+class GhostStrategy(PresynapticStrategy):
+    r"""Fig. 5a control: consolidation without presynaptic plasticity.
+
+    Release stays at :math:`p = 0.5` for every synapse; *ghost* probabilities :math:`\tilde p`
+    (one per synapse, starting at :math:`p_\mathrm{min}`) follow Eq. 4 and scale the learning
+    rate by :math:`1-\tilde p` (Eq. 5), with freezing above :math:`p_\mathrm{freeze}`.
+    """
+
+    def __init__(self, lr: float, *, release: float = 0.5, **kwargs) -> None:
+        kwargs.setdefault("name", "ghost")
+        super().__init__(lr, consolidate=True, **kwargs)
+        self.release = release
+
+    def build(self, sizes):
+        model = mlp(sizes, BernoulliLinear, bias=False, p_init=self.release)
+        self.ghost = {id(m): torch.full_like(m.p, self.rule.p_min) for m in model.modules()
+                      if isinstance(m, BernoulliLinear)}
+        return model
+
+    def setup(self, sizes, device):
+        super().setup(sizes, device)
+        self.ghost = {k: v.to(device) for k, v in self.ghost.items()}
+
+    @torch.no_grad()
+    def after_backward(self) -> None:
+        r = self.rule
+        for m in self.model.modules():
+            if isinstance(m, BernoulliLinear) and m.weight.grad is not None:
+                g = self.ghost[id(m)]
+                new = update_release_probability(g, m.weight.grad, p_up=r.p_up, p_down=r.p_down, g_lim=r.g_lim,
+                                                 p_min=r.p_min, p_max=r.p_max, p_freeze=r.p_freeze,
+                                                 headroom=r.headroom)
+                m.weight.grad.mul_(consolidation_factor(g, r.p_max))
+                g.copy_(new)
+
+    def _all_p(self):
+        return torch.cat([g.flatten() for g in self.ghost.values()])
+
+
+class EWCStrategy(Strategy):
+    r"""Elastic Weight Consolidation (Kirkpatrick et al. 2017).
+
+    After task :math:`k` the diagonal *empirical* Fisher
+    :math:`F_{k,i} = \frac1N\sum_n(\partial_{\theta_i}\log p_\theta(y_n|x_n))^2` (true labels, per
+    example; :func:`synlab.curvature.empirical_fisher_diag`) on ``fisher_samples`` training
+    examples and the weights :math:`\theta^*_k` are stored; later tasks minimise
+    :math:`\mathcal L + \frac\lambda2\sum_k\sum_i F_{k,i}(\theta_i-\theta^*_{k,i})^2`
+    (one anchor per past task, as in the original paper).
+    """
+
+    needs_boundaries = True
+
+    def __init__(self, lr: float = 1e-3, lam: float = 100.0, *, optimizer: str = "adam",
+                 fisher_samples: int = 500, name: str = "ewc") -> None:
+        if fisher_samples <= 0:
+            raise ValueError(f"fisher_samples must be positive; got {fisher_samples}")
+        self.lr, self.lam, self.optimizer_name = lr, lam, optimizer
+        self.fisher_samples, self.name = int(fisher_samples), name
+        self.anchors: list[tuple[dict[str, Tensor], dict[str, Tensor]]] = []
+
+    def make_optimizer(self):
+        self.anchors = []
+        return _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
+
+    def penalty(self):
+        return ewc_penalty(dict(self.model.named_parameters()), self.anchors, self.lam) if self.anchors else 0.0
+
+    def after_task(self, index, task):
+        from .curvature import empirical_fisher_diag
+
+        n = min(self.fisher_samples, len(task.y_train))
+        idx = torch.randperm(len(task.y_train))[:n].to(task.y_train.device)
+        x, y = task.x_train[idx], task.y_train[idx]
+        fisher: dict[str, Tensor] = {}
+        for start in range(0, n, 100):  # chunks bound the memory of per-example gradients
+            part = empirical_fisher_diag(self.model, x[start:start + 100], y[start:start + 100])
+            for k, v in part.items():
+                fisher[k] = fisher.get(k, 0) + v.detach() * len(y[start:start + 100]) / n
+        star = {k: v.detach().clone() for k, v in self.model.named_parameters()}
+        self.anchors.append((fisher, star))
+
+
+class BGDStrategy(Strategy):
+    r"""Bayesian Gradient Descent (Zeno et al. 2018): a diagonal Gaussian :math:`\mathcal N(\mu,\sigma^2)`
+    over every weight, updated by :func:`bgd_update` from ``mc_samples`` weight samples per
+    mini-batch. No task boundaries are needed. Predictions average ``test_samples`` sampled
+    networks (``test_samples=0`` predicts with the means).
+    """
+
+    def __init__(self, eta: float = 1.0, sigma_init: float = 0.06, *, mc_samples: int = 10,
+                 test_samples: int = 10, name: str = "bgd") -> None:
+        if sigma_init <= 0 or mc_samples < 1:
+            raise ValueError(f"need sigma_init > 0 and mc_samples >= 1; got {sigma_init}, {mc_samples}")
+        self.eta, self.sigma_init, self.mc_samples = eta, sigma_init, int(mc_samples)
+        self.test_samples, self.name = int(test_samples), name
+
+    def make_optimizer(self):
+        self.mu = [p.detach().clone() for p in self.model.parameters()]
+        self.sigma = [torch.full_like(p, self.sigma_init) for p in self.model.parameters()]
+        return None
+
+    def _load(self, eps: list[Tensor] | None) -> None:
+        with torch.no_grad():
+            for p, mu, s, *e in zip(self.model.parameters(), self.mu, self.sigma, *([eps] if eps else [])):
+                p.copy_(mu + s * e[0] if e else mu)
+
+    def train_step(self, x, y):
+        grads = [[] for _ in self.mu]
+        epss = [[] for _ in self.mu]
+        total = 0.0
+        for _ in range(self.mc_samples):
+            eps = [torch.randn_like(m) for m in self.mu]
+            self._load(eps)
+            self.model.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(self.model(x), y)
+            loss.backward()
+            total += float(loss.detach())
+            for k, p in enumerate(self.model.parameters()):
+                grads[k].append(p.grad.detach().clone())
+                epss[k].append(eps[k])
+        for k in range(len(self.mu)):
+            self.mu[k], self.sigma[k] = bgd_update(self.mu[k], self.sigma[k], torch.stack(grads[k]),
+                                                   torch.stack(epss[k]), self.eta)
+        self._load(None)
+        return total / self.mc_samples
+
+    @torch.no_grad()
+    def predict_proba(self, x):
+        if self.test_samples == 0:
+            self._load(None)
+            return F.softmax(self.model(x), -1)
+        probs = []
+        for _ in range(self.test_samples):
+            self._load([torch.randn_like(m) for m in self.mu])
+            probs.append(F.softmax(self.model(x), -1))
+        self._load(None)
+        return torch.stack(probs).mean(0)
+
+    def stats(self):
+        return {"mean_sigma": torch.cat([s.flatten() for s in self.sigma]).mean().item()}
+
+
+def make_strategy(method: str, params: Mapping[str, Any], *, test_samples: int = 10,
+                  mc_samples: int | None = None) -> Strategy:
+    """A strategy from a method name and a dict of its hyperparameters (as stored in configs).
+
+    Methods: ``presynaptic``, ``no_consolidation`` (stochastic, no consolidation), ``ghost``,
+    ``deterministic`` (keys ``lr``, ``optimizer``), ``ewc`` (``lr``, ``lam``, ``optimizer``,
+    ``fisher_samples``), ``bgd`` (``eta``, ``sigma_init``, ``mc_samples``), ``joint`` (as
+    ``deterministic``; train it with :func:`train_jointly`).
+    """
+    p = dict(params)
+    if method in ("presynaptic", "no_consolidation", "ghost"):
+        kw = {k: p[k] for k in ("p_up", "p_down", "g_lim", "p_freeze") if k in p}
+        kw.update(optimizer=p.get("optimizer", "sgd"), test_samples=test_samples)
+        if method == "ghost":
+            return GhostStrategy(p["lr"], **kw)
+        return PresynapticStrategy(p["lr"], consolidate=method == "presynaptic", **kw)
+    if method in ("deterministic", "joint"):
+        return DeterministicStrategy(p["lr"], p.get("optimizer", "adam"), name=method)
+    if method == "ewc":
+        return EWCStrategy(p["lr"], p["lam"], optimizer=p.get("optimizer", "adam"),
+                           fisher_samples=int(p.get("fisher_samples", 500)))
+    if method == "bgd":
+        return BGDStrategy(p.get("eta", 1.0), p.get("sigma_init", 0.06),
+                           mc_samples=int(mc_samples or p.get("mc_samples", 10)), test_samples=test_samples)
+    raise ValueError(f"unknown method {method!r}; choose presynaptic, no_consolidation, ghost, deterministic, "
+                     f"joint, ewc or bgd")
+
+
+# ----------------------------------------------------------------------------- the loop
+@dataclass
+class ContinualResult:
+    """What :func:`train_sequentially` returns.
+
+    ``accuracy[i, j]``: accuracy on task j after learning task i (shape T × T).
+    ``curve_step``, ``curve_acc`` (accuracy on each of ``curve_tasks`` every ``eval_every``
+    steps, shape (n_points, len(curve_tasks))) and ``curve_stats`` (strategy statistics).
+    """
+
+    accuracy: np.ndarray
+    curve_step: np.ndarray
+    curve_acc: np.ndarray
+    curve_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    steps_per_task: int = 0
+
+    @property
+    def average_accuracy(self) -> float:
+        """Mean accuracy over all tasks of the final model (Fig. 4c, App. 1—table 1)."""
+        return float(self.accuracy[-1].mean())
+
+    @property
+    def final_accuracy(self) -> np.ndarray:
+        return self.accuracy[-1]
+
+
+@torch.no_grad()
+def evaluate(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
+    """Accuracy of ``strategy.predict_proba`` on ``(x, y)``."""
+    correct = 0
+    for s in range(0, len(y), batch_size):
+        correct += (strategy.predict_proba(x[s:s + batch_size]).argmax(-1) == y[s:s + batch_size]).sum().item()
+    return correct / max(len(y), 1)
+
+
+def _batches(task: Task, batch_size: int, epochs: int, gen: torch.Generator):
+    n = len(task.y_train)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen).to(task.y_train.device)
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            yield task.x_train[idx], task.y_train[idx]
+
+
+def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strategy: Strategy, *, epochs: int = 10,
+                       batch_size: int = 100, seed: int = 0, device=None, hidden: Sequence[int] = (200, 200),
+                       eval_every: int = 50, curve_tasks: Sequence[int] = (0,), curve_test: int = 1000,
+                       ) -> ContinualResult:
+    """Learn the tasks of ``stream`` one after another with ``strategy`` (see the module docstring).
+
+    For a :class:`~synlab.data.ContinuousPermutedStream` the batches come from the stream
+    (``epochs``/``batch_size`` are the stream's business), no task hooks are called, and row
+    i of the accuracy matrix is taken at the end of task i's ``steps_per_task``.
+    Curves evaluate the first ``curve_test`` test examples of each task in ``curve_tasks``.
+    """
+    continuous = isinstance(stream, ContinuousPermutedStream)
+    tasks = list(stream.tasks if continuous else stream)
+    if not tasks:
+        raise ValueError("the stream has no tasks")
+    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
+        raise ValueError(f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}")
+    if continuous and strategy.needs_boundaries:
+        raise ValueError(f"{strategy.name} needs task boundaries; a continuous stream has none")
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    tasks = [t.to(device) for t in tasks]
+    strategy.setup([tasks[0].x_train.shape[1], *hidden, max(t.n_classes for t in tasks)], device)
+
+    T = len(tasks)
+    acc = np.zeros((T, T))
+    steps, curve, stats = [], [], []
+    step = 0
+
+    def record():
+        steps.append(step)
+        curve.append([evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
+                      for j in curve_tasks])
+        stats.append(strategy.stats())
+
+    def batches_of(i):
+        if continuous:  # the whole stream at once; rows of A are filled at task ends below
+            return ((x.to(device), y.to(device)) for x, y, _ in stream) if i == 0 else iter(())
+        return _batches(tasks[i], batch_size, epochs, gen)
+
+    record()
+    for i, task in enumerate(tasks):
+        if not continuous:
+            strategy.before_task(i, task)
+        for x, y in batches_of(i):
+            strategy.train_step(x, y)
+            step += 1
+            if step % eval_every == 0:
+                record()
+            if continuous and step % stream.steps_per_task == 0:
+                acc[step // stream.steps_per_task - 1] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
+        if not continuous:
+            strategy.after_task(i, task)
+            acc[i] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
+    keys = sorted({k for s in stats for k in s})
+    return ContinualResult(
+        accuracy=acc, curve_step=np.array(steps), curve_acc=np.array(curve),
+        curve_stats={k: np.array([s.get(k, np.nan) for s in stats]) for k in keys},
+        steps_per_task=stream.steps_per_task if continuous else step // T)
+
+
+def train_jointly(tasks: Sequence[Task], strategy: Strategy, *, epochs: int = 10, batch_size: int = 100,
+                  seed: int = 0, device=None, hidden: Sequence[int] = (200, 200)) -> np.ndarray:
+    """Train on all tasks at once (the upper bound of Fig. 4c); returns the accuracy on each task."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    tasks = [t.to(device) for t in tasks]
+    res = train_sequentially([merge_tasks(tasks)], strategy, epochs=epochs, batch_size=batch_size, seed=seed,
+                             device=device, hidden=hidden, eval_every=10**9)
+    del res
+    return np.array([evaluate(strategy, t.x_test, t.y_test) for t in tasks])

