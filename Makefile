@@ -10,7 +10,9 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 BOOK_FLAGS ?= -W -n --keep-going
 CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
-NB_ENV := MPLBACKEND=Agg SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+# progress bars off when executing chapters; nbval also uses the Agg backend (no windows),
+# while `make notebooks` keeps the inline backend so the stored notebooks contain the figures
+NB_ENV := SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
 .PHONY: book test venv unit nbval sync-check results-check book-strict browser notebooks benchmarks clean
 
@@ -35,7 +37,7 @@ unit: venv
 	$(PY) -m pytest tests -q --ignore=tests/browser
 
 nbval: venv
-	$(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book
+	MPLBACKEND=Agg $(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book
 
 sync-check: venv
 	@for f in $(CHAPTERS); do $(VENV)/bin/jupytext --quiet --to py:percent -o "$$f" "$${f%.py}.ipynb" || exit 1; done
@@ -56,7 +58,7 @@ browser: venv
 # committed full results where fresh); run after editing a chapter. One chapter:
 #   make notebooks CHAPTERS=book/foundations/01_quantal_release.py
 notebooks: venv
-	@for f in $(CHAPTERS); do echo "== $$f"; $(NB_ENV) $(VENV)/bin/jupytext --to ipynb --execute "$$f" || exit 1; \
+	@for f in $(CHAPTERS); do echo "== $$f"; env -u MPLBACKEND $(NB_ENV) $(VENV)/bin/jupytext --to ipynb --execute "$$f" || exit 1; \
 	  $(VENV)/bin/jupytext --quiet --to py:percent -o "$$f" "$${f%.py}.ipynb"; done
 
 benchmarks: venv

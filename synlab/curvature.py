@@ -50,6 +50,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
@@ -147,8 +148,15 @@ def _grad_fn(f: ScalarFn) -> ScalarFn:
     return jacrev(f)
 
 
+def _quiet_jvp(*args, **kwargs):
+    """``jvp`` without torch 2.14's spurious "`torch.jit.script` is deprecated" FutureWarning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+        return jvp(*args, **kwargs)
+
+
 def _hvp_single(g: ScalarFn, theta: Tensor, v: Tensor) -> Tensor:
-    hv = jvp(g, (theta,), (v,))[1]
+    hv = _quiet_jvp(g, (theta,), (v,))[1]
     if hv.shape != theta.shape:
         raise ValueError(
             f"f must return a scalar; its derivative has shape {tuple(hv.shape)} "
@@ -165,7 +173,7 @@ def _hvp_rows(
     ``f`` must be deterministic (``vmap`` refuses random operations).
     """
     g = _grad_fn(f)
-    out = vmap(lambda u: jvp(g, (theta,), (u,))[1], chunk_size=chunk_size)(vs)
+    out = vmap(lambda u: _quiet_jvp(g, (theta,), (u,))[1], chunk_size=chunk_size)(vs)
     if out.shape != vs.shape:
         raise ValueError(
             f"f must return a scalar; got products of shape {tuple(out.shape)} "

@@ -246,7 +246,7 @@ def run_experiment(
     results are then stored under that config's hash). Each unit is saved as soon as it
     finishes, so Ctrl-C loses only the unit in flight.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
 
     from .experiments import get_experiment
 

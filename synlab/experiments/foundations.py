@@ -152,7 +152,7 @@ def run_information_unit(config: InformationConfig, unit: dict) -> dict:
     from ..data import load_dataset, subsample
 
     device = default_device()
-    ds = load_dataset(config.dataset)
+    ds = load_dataset(config.dataset, verbose=False)  # the source is recorded in the provenance
     if config.n_train is not None or config.n_test is not None:
         ds = subsample(ds, config.n_train, config.n_test, seed=config.subsample_seed)
     ds = ds.to(device)
