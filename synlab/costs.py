@@ -37,7 +37,6 @@ Pure functions, no state. Read top to bottom:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +64,8 @@ __all__ = [
     "entropic_cost",
     "power_law_bound",
     "c_grid",
+    "quadratic_performance_cost",
+    "sigmas_at_equal_cost",
 ]
 
 
@@ -289,3 +290,32 @@ def power_law_bound(sigma, rho):
     sigma = _positive("sigma", sigma)
     rho = _positive("rho", rho)
     return (sigma ** (-rho) - 1.0) / rho
+
+
+# ----------------------------------------------------------------------------- two synapses (Fig. 4)
+def quadratic_performance_cost(sigma, H):
+    r"""Expected excess performance cost of noise on a quadratic loss: :math:`\tfrac12\sum_i H_i\sigma_i^2`.
+
+    For :math:`L(w) = L^* + \tfrac12\sum_i H_i (w_i - w_i^*)^2` and :math:`w_i\sim\mathcal N(w_i^*,\sigma_i^2)`,
+    :math:`\mathbb E[L] - L^* = \tfrac12\sum_i H_i\sigma_i^2` (last axis = synapses).
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    return 0.5 * np.sum(_positive("H", H) * sigma**2, axis=-1)
+
+
+def sigmas_at_equal_cost(H, rho, budget, *, homogeneous: bool = False):
+    r"""The σ's that spend a reliability budget :math:`\sum_i\sigma_i^{-\rho} = B` best.
+
+    Homogeneous: one σ for all n synapses, :math:`\sigma = (B/n)^{-1/\rho}`. Heterogeneous: minimise
+    :math:`\tfrac12\sum_i H_i\sigma_i^2` subject to the budget; the Lagrange condition
+    :math:`H_i\sigma_i = \nu\rho\sigma_i^{-\rho-1}` gives :math:`\sigma_i = a H_i^{-1/(2+\rho)}`, with
+    :math:`a` fixed by the budget: :math:`a = (B / \sum_i H_i^{\rho/(2+\rho)})^{-1/\rho}`.
+    """
+    H = _positive("H", H)
+    rho, budget = float(rho), float(budget)
+    if rho <= 0 or budget <= 0:
+        raise ValueError(f"rho and budget must be > 0; got rho={rho}, budget={budget}")
+    if homogeneous:
+        return np.full_like(H, (budget / H.size) ** (-1.0 / rho))
+    a = (budget / np.sum(H ** (rho / (2 + rho)))) ** (-1.0 / rho)
+    return a * H ** (-1.0 / (2 + rho))

@@ -12,15 +12,15 @@ Exactness. Everything here is per member:
   (:func:`torch.einsum` ``"kbi,koi->kbo"``);
 * the objective: the ensemble loss is the *sum* of the members' losses, so
   :math:`\partial L/\partial\theta_k = \partial L_k/\partial\theta_k`;
-* the optimiser: Adam (:class:`torch.optim.Adam`) is elementwise — its moments and its update
+* the optimiser: Adam (:class:`StackedAdam`, the arithmetic of :class:`torch.optim.Adam`) is elementwise — its moments and its update
   of one entry depend only on that entry's gradient history — so stacking is exact.
 
 So a member of an ensemble follows the same trajectory as a solo network given the same
 initial parameters, the same mini-batches and the same noise samples (``tests/test_ensemble.py``
 checks this against :class:`synlab.synapses.GaussianLinear` to float rounding). With
 ``NoiseSource(per_member=True)`` every member draws its initialisation and noise from its own
-generator seeded ``seed_k``, so member k is bit-for-bit reproducible as a solo run (an
-ensemble of one) with seed ``seed_k``; with the default ``per_member=False`` one generator draws
+generator seeded ``seed_k``, so member k reproduces a solo run (an
+ensemble of one) with seed ``seed_k`` up to float rounding of the batched products; with the default ``per_member=False`` one generator draws
 all members' noise at once (faster on a GPU): each member's noise is still i.i.d. N(0, 1), so its
 *statistics* are identical to a solo run's, but not its exact samples. Members share the order
 of mini-batches (one permutation per epoch), as a solo run with the same data seed would see.
@@ -50,7 +50,7 @@ from torch import Tensor, nn
 
 from .synapses import inverse_softplus
 
-__all__ = ["NoiseSource", "GaussianEnsembleMLP", "ensemble_objective", "train_ensemble", "evaluate_ensemble",
+__all__ = ["StackedAdam", "NoiseSource", "GaussianEnsembleMLP", "ensemble_objective", "train_ensemble", "evaluate_ensemble",
            "EnsembleHistory", "as_member_tensor"]
 
 
@@ -62,6 +62,58 @@ def as_member_tensor(value, K: int, name: str, *, device=None, dtype=torch.float
     if t.shape != (K,):
         raise ValueError(f"{name} must be a scalar or have one value per member ({K}); got shape {tuple(t.shape)}")
     return t
+
+
+class StackedAdam:
+    r"""Adam (Kingma & Ba 2014) on any tensors, e.g. stacked (K, …) parameters; elementwise.
+
+    For each entry with gradient g at step t:
+    :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`v \leftarrow \beta_2 v + (1-\beta_2) g^2`,
+    :math:`\theta \leftarrow \theta - \eta\,\hat m/(\sqrt{\hat v}+\epsilon)` with the bias corrections
+    :math:`\hat m = m/(1-\beta_1^t)`, :math:`\hat v = v/(1-\beta_2^t)` — the same arithmetic as
+    :class:`torch.optim.Adam` (no weight decay). Since every operation is per entry, Adam on a stack
+    of K networks *is* K independent Adams. :meth:`learning_rates` gives the per-synapse learning
+    rate :math:`\eta/(\sqrt{\hat v}+\epsilon)` that Malkin et al. (Fig. 5c) relate to σ.
+
+    ``groups``: a list of ``(parameters, lr)``. (Plain code, so it avoids the one-time import of
+    torch's compiler stack that ``torch.optim`` triggers on its first step.)
+    """
+
+    def __init__(self, groups, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.groups = [(list(params), float(lr)) for params, lr in groups]
+        if any(lr <= 0 for _, lr in self.groups):
+            raise ValueError("every learning rate must be > 0")
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.t = 0
+        self.m = {id(p): torch.zeros_like(p) for ps, _ in self.groups for p in ps}
+        self.v = {id(p): torch.zeros_like(p) for ps, _ in self.groups for p in ps}
+
+    def zero_grad(self) -> None:
+        for ps, _ in self.groups:
+            for p in ps:
+                p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        bc1, bc2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
+        for ps, lr in self.groups:
+            for p in ps:
+                if p.grad is None:
+                    continue
+                m, v = self.m[id(p)], self.v[id(p)]
+                m.mul_(self.beta1).add_(p.grad, alpha=1 - self.beta1)
+                v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
+                denom = (v.sqrt() / math.sqrt(bc2)).add_(self.eps)
+                p.addcdiv_(m, denom, value=-lr / bc1)
+
+    def learning_rates(self, p: Tensor) -> Tensor:
+        """Per-entry learning rate η / (sqrt(v̂) + ε) of parameter ``p`` (after ≥ 1 step)."""
+        if self.t == 0:
+            raise ValueError("no step taken yet")
+        lr = next(lr for ps, lr in self.groups if any(q is p for q in ps))
+        return lr / ((self.v[id(p)] / (1 - self.beta2 ** self.t)).sqrt() + self.eps)
 
 
 class NoiseSource:
@@ -326,7 +378,7 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
         raise ValueError(f"x and y disagree on the number of examples: {x.shape[0]} vs {y.shape[0]}")
     if epochs < 0 or accumulate_epochs < 0 or batch_size < 1:
         raise ValueError("epochs and accumulate_epochs must be >= 0 and batch_size >= 1")
-    if not 0 <= track_layer < model.n_layers:
+    if accumulate_epochs and not 0 <= track_layer < model.n_layers:
         raise ValueError(f"track_layer must be in 0..{model.n_layers - 1}; got {track_layer}")
     dtype = model.mu[0].dtype
     lam_t = as_member_tensor(lam, K, "lam", device=dev, dtype=dtype)
@@ -336,15 +388,14 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
         raise ValueError(f"every rho must be > 0; got {rho_t.tolist()}")
     mus = list(model.mu) + list(model.bias_mu)
     phis = list(model.phi) + list(model.bias_phi)
-    opt = torch.optim.Adam([{"params": mus, "lr": lr}, {"params": phis, "lr": lr if lr_phi is None else lr_phi}])
+    opt = StackedAdam([(mus, lr), (phis, lr if lr_phi is None else lr_phi)])
     gen = torch.Generator(device="cpu").manual_seed(int(data_seed))
     n = x.shape[0]
     hist = EnsembleHistory(epoch_nll=[], steps=0, accumulated={})
-    tracked = model.mu[track_layer]
+    tracked = model.mu[min(track_layer, model.n_layers - 1)]
     acc = {"grad_sq": torch.zeros_like(tracked), "grad_abs": torch.zeros_like(tracked),
            "adam_lr": torch.zeros_like(tracked), "input_rate": torch.zeros(K, tracked.shape[2], device=dev, dtype=dtype)}
     n_acc = 0
-    beta2, eps = opt.defaults["betas"][1], opt.defaults["eps"]
     for epoch in range(epochs + accumulate_epochs):
         accumulating = epoch >= epochs
         perm = torch.randperm(n, generator=gen).to(dev)
@@ -352,7 +403,7 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
         for start in range(0, n, batch_size):
             idx = perm[start:start + batch_size]
             xb, yb = x[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             total, nll, _ = ensemble_objective(model, xb, yb, lam=lam_t, rho=rho_t, c=c, l1=l1, n_data=n_data,
                                                entropic=ent_t, loss=loss, obs_sd=obs_sd)
             total.backward()
@@ -363,9 +414,7 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
                 g = tracked.grad / xb.shape[0]  # gradient of the per-example mean objective
                 acc["grad_sq"] += g * g
                 acc["grad_abs"] += g.abs()
-                st = opt.state[tracked]
-                v_hat = st["exp_avg_sq"] / (1 - beta2 ** float(st["step"]))
-                acc["adam_lr"] += lr / (v_hat.sqrt() + eps)
+                acc["adam_lr"] += opt.learning_rates(tracked)
                 with torch.no_grad():
                     h = xb.unsqueeze(0).expand(K, -1, -1)
                     for l in range(track_layer):

@@ -1,0 +1,94 @@
+"""Malkin et al. (2024) experiments: configs, units, and the qualitative claims on small seeded runs."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from synlab.costs import RHOS, c_grid, loglog_slope
+from synlab.ensemble import GaussianEnsembleMLP, NoiseSource, train_ensemble
+from synlab.experiments import get_experiment
+from synlab.experiments import malkin2024 as M
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_full_configs_are_the_papers():
+    cfg = M.tradeoff_config("full")
+    assert cfg.lr == 1e-4 and cfg.batch_size == 20 and cfg.epochs == 50 and cfg.sigma_init == 1e-4
+    assert cfg.mu_init == (-0.1, 0.1) and cfg.l1 == 0.01 and cfg.sizes == (784, 100, 100, 10)
+    assert np.allclose(cfg.lams, c_grid()) and np.allclose(cfg.rhos, RHOS)
+    assert cfg.allow_substitute is True and cfg.dataset == "mnist"
+    assert len(M.tradeoff_units(cfg)) == 8  # 4 ρ × 2 modes, each an ensemble of 25 λ
+    fashion = get_experiment("malkin2024_tradeoff_fashion").make_config("full")
+    assert fashion.dataset == "fashion_mnist" and fashion.allow_substitute is False
+    sig = M.signatures_config("full")
+    assert sig.lam == 1e-3 and sig.accumulate_epochs == 10 and sig.track_layer == 1
+    assert M.linear_config("full").sizes == (784, 10)
+    for name in ("malkin2024_tradeoff", "malkin2024_signatures", "malkin2024_linear", "malkin2024_regression"):
+        exp = get_experiment(name)
+        for profile in ("quick", "full"):
+            assert exp.units(exp.make_config(profile))
+    with pytest.raises(ValueError, match="profile"):
+        M.tradeoff_config("medium")
+
+
+def _importance_task(n=400, d=12, seed=0):
+    """Inputs of very different scales: a few synapses matter (large H), most do not."""
+    g = torch.Generator().manual_seed(seed)
+    scale = torch.logspace(-1.5, 0.5, d)
+    x = torch.randn(n, d, generator=g) * scale
+    w = torch.randn(d, generator=g).sign()
+    y = ((x @ w) > 0).long()
+    return x, y
+
+
+def test_heterogeneous_beats_homogeneous_at_equal_lambda():
+    """Fig. 2a's claim on a seeded small run: same λ, ρ, data, init — per-synapse σ wins."""
+    x, y = _importance_task(seed=1)
+    K = 2
+    model = GaussianEnsembleMLP(K, [x.shape[1], 2], homogeneous=[False, True], sigma_init=0.05, mu_init=(-0.1, 0.1),
+                                source=NoiseSource(K, 4))
+    train_ensemble(model, x, y, epochs=30, batch_size=50, lr=3e-2, lam=3.0, rho=0.5, l1=1.0, n_data=x.shape[0],
+                   data_seed=1)
+    with torch.no_grad():  # expected accuracy under the weight noise (100 samples)
+        acc = torch.stack([(model(x).argmax(-1) == y).float().mean(1) for _ in range(100)]).mean(0)
+    assert acc[0] > acc[1] + 0.005, acc
+    # the heterogeneous member made the large-input (important) synapses more reliable
+    s_het = model.weight_sigmas()[0][0].detach().mean(0)
+    assert loglog_slope(torch.logspace(-1.5, 0.5, x.shape[1]).numpy(), s_het.numpy()) < -0.2
+
+
+def test_linear_model_sigma_falls_with_hessian():
+    """Appendix 5 on a toy: trained σ against the squared-gradient Hessian estimate has a negative slope."""
+    x, y = _importance_task(n=300, seed=2)
+    model = GaussianEnsembleMLP(2, [x.shape[1], 2], sigma_init=0.05, noise="local", source=NoiseSource(2, 0))
+    hist = train_ensemble(model, x, y, epochs=25, batch_size=50, lr=3e-2, lam=[0.3, 1.0], rho=[0.5, 2.0],
+                          n_data=x.shape[0], accumulate_epochs=3, track_layer=0, entropic=[False, True])
+    for k in range(2):
+        H = hist.accumulated["grad_sq"][k].flatten().numpy()
+        s = model.weight_sigmas()[0][k].detach().flatten().numpy()
+        assert loglog_slope(H, s) < -0.1
+
+
+def test_config_validation_and_units_are_ensembles():
+    cfg = M.tradeoff_config("quick")
+    assert cfg.allow_substitute and cfg.n_train <= 2000 and cfg.epochs <= 2
+    units = M.tradeoff_units(cfg)
+    assert {u["mode"] for u in units} == {"heterogeneous", "homogeneous"}
+    cfg2 = dataclasses.replace(cfg, rhos=(0.5,), modes=("heterogeneous",))
+    assert M.tradeoff_units(cfg2) == [{"rho": 0.5, "mode": "heterogeneous"}]
+    assert M.signatures_units(M.signatures_config("quick")) == [{"c_factor": 1.0}, {"c_factor": 10.0}, {"c_factor": 0.1}]
+
+
+def test_regression_data_has_a_gap():
+    x, y = M.regression_data(M.regression_config("quick"))
+    assert x.shape == (40, 1) and (x.abs() >= 0.3 - 1e-6).all()
