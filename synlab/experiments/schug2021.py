@@ -1,2 +1,322 @@
-"""Experiments of the schug2021 part of the book."""
+r"""Experiments of Schug, Benzing & Steger (2021), part 1: energy, information and importance.
+
+* ``schug_energy_mnist`` / ``schug_energy_fashion`` — Fig. 1, Fig. 2, Fig. 3 and Appendix 1—
+  figures 1a, b, d and 2. A 784-200-200-10 bias-free ReLU network is trained with SGD under an
+  :math:`\ell_2` sweep in three versions: *plastic* stochastic release (Bernoulli synapses, the
+  release-probability rule), *fixed* stochastic release (:math:`p = 0.4` everywhere) and
+  *deterministic* synapses; plus *plastic_uniform*, the plastic model started from
+  :math:`p\sim U[0.25, 1]` (App. 1—fig. 1d). Units: model × :math:`\ell_2` × seed. Every unit
+  stores test accuracy, the soft mutual information :math:`I(Y;\hat Y)` (bits), the synaptic
+  energy :math:`\sum|\bar w|` and the activity energy; plastic units also store what the
+  importance chapter needs (final release probabilities per layer as float16, lesion curves,
+  Fisher information and energy of high- vs low-:math:`p` synapses, per-neuron importance).
+* ``schug_fixed_p_lr_search`` — App. 1—fig. 1c: the fixed-release model at :math:`\ell_2 = 0.01`
+  for a range of release probabilities, each with a small learning-rate search.
+
+Defaults are the paper's values; where the text leaves something open the value comes from the
+authors' code (``exp_energy.sh``; see the comments).
+"""
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import load_dataset, subsample
+from ..device import default_device
+from ..importance import (binned_means, fisher_diagonal, group_histograms, in_out_correlation, lesion_curve,
+                          neuron_importance)
+from ..information import activity_energy, synaptic_energy
+from ..rules import PresynapticRule
+from ..synapses import BernoulliLinear, mlp
+from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
+from . import Experiment, register
+
+__all__ = ["EnergyConfig", "energy_config", "energy_units", "run_energy_unit", "build_model",
+           "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "MODELS", "summarise"]
+
+MODELS = ("plastic", "fixed", "deterministic", "plastic_uniform")
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """Config of the energy experiments (defaults: the ``full`` profile, paper scale)."""
+
+    dataset: str = "mnist"  # the paper: MNIST (here only the 5,000-image sample exists offline)
+    allow_substitute: bool = True  # permit that MNIST sample; recorded in every unit's provenance
+    n_train: int | None = None  # None: the whole training set
+    n_test: int | None = None  # None: the whole test set
+    sizes: tuple[int, ...] = (784, 200, 200, 10)  # paper, Methods; bias-free ReLU (code: fixed_bias)
+    epochs: int = 50  # paper, Methods
+    batch_size: int = 100  # paper, Methods
+    lr: float = 0.05  # paper, Methods (eta = 0.05)
+    lr_fixed: float = 0.05  # code (exp_energy.sh): same lr for the fixed-release control
+    p_up: float = 0.07  # paper, Methods
+    p_down: float = 0.07  # paper, Methods
+    g_lim: float = 0.001  # paper, Methods
+    p_min: float = 0.25  # paper: clamp and initial value
+    p_max: float = 1.0  # code
+    p_fixed: float = 0.4  # code: the fixed-release control (paper: matched to the plastic mean p)
+    l2_values: tuple[float, ...] = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1)  # code (exp_energy.sh)
+    seeds: tuple[int, ...] = (2019, 2020, 2021)  # code
+    models: tuple[str, ...] = ("plastic", "fixed", "deterministic")  # Fig. 1a
+    uniform_init_l2: tuple[float, ...] = (0.01,)  # App. 1-fig. 1d: our choice of l2 (not stated)
+    n_test_samples: int = 10  # code: test_samples
+    threshold: float = 0.9  # paper, Fig. 2a: "high" release probability
+    lesion_fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95,
+                                           0.975, 0.99, 1.0)  # our grid (paper: a curve)
+    lesion_random_repeats: int = 3  # random removal orders averaged (our choice)
+    fisher_examples: int = 1000  # test examples for the empirical Fisher (our choice; code: whole set)
+    subsample_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in {"mnist", "fashion_mnist"}:
+            raise ValueError(f"dataset must be 'mnist' or 'fashion_mnist'; got {self.dataset!r}")
+        bad = set(self.models) - set(MODELS)
+        if bad:
+            raise ValueError(f"unknown models {sorted(bad)}; choose from {MODELS}")
+        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or not self.lr_fixed > 0:
+            raise ValueError("need epochs >= 1, batch_size >= 1, lr > 0, lr_fixed > 0")
+        if any(v < 0 for v in self.l2_values + self.uniform_init_l2):
+            raise ValueError(f"l2 values must be >= 0; got {self.l2_values}, {self.uniform_init_l2}")
+        if not 0 < self.p_min <= self.p_max <= 1 or not 0 < self.p_fixed <= 1:
+            raise ValueError("need 0 < p_min <= p_max <= 1 and 0 < p_fixed <= 1")
+        if not self.seeds:
+            raise ValueError("seeds must not be empty")
+        if self.fisher_examples < 1 or self.n_test_samples < 1 or self.lesion_random_repeats < 1:
+            raise ValueError("fisher_examples, n_test_samples and lesion_random_repeats must be >= 1")
+
+
+def energy_config(profile: str, dataset: str = "mnist") -> EnergyConfig:
+    """``full``: paper scale. ``quick``: 4,000 training images, 6 epochs, 3 l2 values, 1 seed."""
+    substitute = dataset == "mnist"
+    if profile == "full":
+        return EnergyConfig(dataset=dataset, allow_substitute=substitute)
+    if profile == "quick":
+        return EnergyConfig(dataset=dataset, allow_substitute=substitute, n_train=4000, n_test=1000, epochs=6,
+                            l2_values=(0.0, 0.01, 0.1), seeds=(2019,), lesion_random_repeats=1, fisher_examples=200,
+                            lesion_fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.98, 1.0))
+    raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'full'")
+
+
+def energy_units(cfg: EnergyConfig) -> list[dict]:
+    units = []
+    for model in cfg.models:
+        for l2 in cfg.l2_values:
+            for seed in cfg.seeds:
+                units.append({"model": model, "l2": float(l2), "seed": int(seed)})
+    for l2 in cfg.uniform_init_l2:
+        for seed in cfg.seeds:
+            units.append({"model": "plastic_uniform", "l2": float(l2), "seed": int(seed)})
+    return units
+
+
+@functools.lru_cache(maxsize=4)
+def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int):
+    ds = load_dataset(dataset, allow_substitute=allow_substitute, verbose=False)
+    if n_train is not None or n_test is not None:
+        ds = subsample(ds, n_train, n_test, seed=seed)
+    return ds
+
+
+def build_model(kind: str, cfg: EnergyConfig, seed: int) -> nn.Module:
+    """The network of one unit: weights as ``nn.Linear`` (PyTorch default init), seeded by ``seed``."""
+    torch.manual_seed(seed)
+    if kind == "deterministic":
+        return mlp(cfg.sizes)
+    if kind == "fixed":
+        return mlp(cfg.sizes, BernoulliLinear, p_init=cfg.p_fixed)
+    model = mlp(cfg.sizes, BernoulliLinear, p_init=cfg.p_min)
+    if kind == "plastic_uniform":
+        g = torch.Generator().manual_seed(seed + 1)
+        for layer in model:
+            if isinstance(layer, BernoulliLinear):
+                layer.set_release_probability(cfg.p_min + (cfg.p_max - cfg.p_min) * torch.rand(layer.p.shape, generator=g))
+    return model
+
+
+def _rule(cfg: EnergyConfig) -> PresynapticRule:
+    # energy runs: no lr modulation, no freezing; the code scales the step by (p_max - p) (code_facts)
+    return PresynapticRule(p_up=cfg.p_up, p_down=cfg.p_down, g_lim=cfg.g_lim, p_min=cfg.p_min, p_max=cfg.p_max,
+                           p_freeze=1.0, headroom=True, consolidate=False)
+
+
+P_BINS = np.linspace(0.0, 1.0, 41)  # histogram of release probabilities (width 0.025)
+LOG_ENERGY_BINS = np.linspace(-6, 0, 49)  # log10 |w|
+LOG_FISHER_BINS = np.linspace(-14, -2, 49)  # log10 F
+P_EDGES = np.array([0.25, 0.4, 0.55, 0.7, 0.85, 0.9, 1.0])  # bins for mean Fisher / energy by p
+
+
+def run_energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
+    """Train one model at one l2 and seed; evaluate information, energy and (plastic) importance.
+
+    On the CPU the unit runs on one torch thread (see :func:`synlab.training.cpu_threads`).
+    """
+    with cpu_threads(1):
+        return _energy_unit(cfg, unit)
+
+
+def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
+    kind, l2, seed = unit["model"], float(unit["l2"]), int(unit["seed"])
+    dev = default_device()
+    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed).to(dev)
+    model = build_model(kind, cfg, seed).to(dev)
+    p0 = [layer.p.detach().cpu().numpy().copy() for layer in model if isinstance(layer, BernoulliLinear)]
+    plastic = kind in {"plastic", "plastic_uniform"}
+    hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                            lr=cfg.lr_fixed if kind == "fixed" else cfg.lr, weight_decay=l2,
+                            rule=_rule(cfg) if plastic else None, seed=seed, device=dev)
+    ev = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples)
+    energy = float(synaptic_energy(model).detach())
+    with torch.no_grad(), sampling(model):
+        act = float(activity_energy(model, ds.x_test))
+    out = {"data_source": ds.source, "accuracy": ev.accuracy, "sample_accuracy": ev.sample_accuracy,
+           "mutual_information": ev.mutual_information, "test_loss": ev.loss, "energy": energy,
+           "activity_energy": act, "info_per_energy": ev.mutual_information / energy,
+           "info_per_activity_energy": ev.mutual_information / act, "train_time_s": hist.wall_time_s}
+    out.update({f"history_{k}": v for k, v in numpy_history(hist).items()})
+    layers = [layer for layer in model if isinstance(layer, BernoulliLinear)]
+    if not layers:
+        return out
+    ps = [layer.p.detach().cpu() for layer in layers]
+    out["mean_p"] = float(torch.cat([p.flatten() for p in ps]).mean())
+    out["p_hist"] = np.histogram(torch.cat([p.flatten() for p in ps]).numpy(), bins=P_BINS)[0]
+    out["p_hist_init"] = np.histogram(np.concatenate([p.ravel() for p in p0]), bins=P_BINS)[0]
+    if not plastic:
+        return out
+    # --- what the importance chapter needs (plastic models only)
+    for i, p in enumerate(ps):
+        out[f"p_layer{i}"] = p.numpy().astype(np.float16)
+    g = torch.Generator().manual_seed(seed)
+    fr = np.asarray(cfg.lesion_fractions)
+    out["lesion_fractions"] = fr
+    out["lesion_low_p_first"] = lesion_curve(model, ds.x_test, ds.y_test, fr, by="p", n_samples=cfg.n_test_samples,
+                                             generator=g)
+    out["lesion_random"] = np.mean([lesion_curve(model, ds.x_test, ds.y_test, fr, by="random",
+                                                 n_samples=cfg.n_test_samples, generator=g)
+                                    for _ in range(cfg.lesion_random_repeats)], axis=0)
+    n_f = min(cfg.fisher_examples, len(ds.y_test))
+    fisher = [f.detach().cpu() for f in fisher_diagonal(model, ds.x_test[:n_f], ds.y_test[:n_f])]
+    absw = [layer.weight.detach().abs().cpu() for layer in layers]
+    eh = group_histograms([torch.log10(w.clamp_min(1e-12)) for w in absw], ps, LOG_ENERGY_BINS, cfg.threshold)
+    fh = group_histograms([torch.log10(f.clamp_min(1e-30)) for f in fisher], ps, LOG_FISHER_BINS, cfg.threshold)
+    for k, v in eh.items():
+        out[f"energy_{k}"] = v
+    for k, v in fh.items():
+        out[f"logfisher_{k}"] = v
+    out["fisher_by_p"], out["count_by_p"] = binned_means(fisher, ps, P_EDGES)
+    out["energy_by_p"], _ = binned_means(absw, ps, P_EDGES)
+    out["p_edges"] = P_EDGES
+    out["energy_high_fraction"] = float(sum(float(w[p >= cfg.threshold].sum()) for w, p in zip(absw, ps)) / energy)
+    out["fraction_high"] = float(sum(int((p >= cfg.threshold).sum()) for p in ps) / sum(p.numel() for p in ps))
+    for i, p in enumerate(ps):
+        ni = neuron_importance(p, cfg.threshold, seed=seed)
+        out[f"neuron_counts{i}"], out[f"neuron_counts_shuffled{i}"] = ni["counts"], ni["counts_shuffled"]
+        out[f"ks_D{i}"], out[f"ks_p{i}"] = ni["ks_D"], ni["ks_p"]
+        out[f"neuron_classes{i}"], out[f"neuron_classes_shuffled{i}"] = ni["classes"], ni["classes_shuffled"]
+    for i in range(len(ps) - 1):
+        r, pv, n_in, n_out = in_out_correlation(ps[i], ps[i + 1], cfg.threshold)
+        out[f"inout_r{i}"], out[f"inout_p{i}"] = r, pv
+        out[f"inout_in{i}"], out[f"inout_out{i}"] = n_in, n_out
+    return out
+
+
+register(Experiment(
+    name="schug_energy_mnist",
+    description="Schug et al. 2021 Fig. 1-3: information vs energy for plastic/fixed/deterministic release under "
+                "an l2 sweep, with lesion, Fisher and per-neuron importance of the plastic model (MNIST; offline: "
+                "the 5,000-image sample)",
+    make_config=lambda profile: energy_config(profile, "mnist"),
+    units=energy_units, run_unit=run_energy_unit, part="schug2021"))
+
+register(Experiment(
+    name="schug_energy_fashion",
+    description="As schug_energy_mnist on the full Fashion-MNIST data set",
+    make_config=lambda profile: energy_config(profile, "fashion_mnist"),
+    units=energy_units, run_unit=run_energy_unit, part="schug2021"))
+
+
+# ----------------------------------------------------------------------------- App. 1-fig. 1c
+@dataclass(frozen=True)
+class FixedPConfig:
+    """Fixed release probability at constant l2 with a learning-rate search (App. 1—fig. 1c)."""
+
+    dataset: str = "mnist"  # paper: MNIST (offline: the 5,000-image sample)
+    allow_substitute: bool = True
+    n_train: int | None = None
+    n_test: int | None = None
+    sizes: tuple[int, ...] = (784, 200, 200, 10)  # paper
+    epochs: int = 50  # paper
+    batch_size: int = 100  # paper
+    l2: float = 0.01  # paper, App. 1-fig. 1c caption
+    p_values: tuple[float, ...] = (0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)  # our grid (paper: a range)
+    lr_values: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2)  # our grid (paper: "different learning rates")
+    seeds: tuple[int, ...] = (2019, 2020, 2021)  # code
+    n_test_samples: int = 10  # code
+    subsample_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if any(not 0 < p <= 1 for p in self.p_values) or any(not lr > 0 for lr in self.lr_values):
+            raise ValueError("need 0 < p <= 1 and lr > 0")
+        if not self.seeds or self.epochs < 1:
+            raise ValueError("need seeds and epochs >= 1")
+
+
+def fixed_p_config(profile: str) -> FixedPConfig:
+    if profile == "full":
+        return FixedPConfig()
+    if profile == "quick":
+        return FixedPConfig(n_train=2000, n_test=1000, epochs=5, p_values=(0.25, 0.5, 1.0), lr_values=(0.05, 0.2),
+                            seeds=(2019,))
+    raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'full'")
+
+
+def fixed_p_units(cfg: FixedPConfig) -> list[dict]:
+    return [{"p": float(p), "lr": float(lr), "seed": int(s)} for p in cfg.p_values for lr in cfg.lr_values
+            for s in cfg.seeds]
+
+
+def run_fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
+    """Train the fixed-release model at one (p, lr, seed); information and energy on the test set."""
+    with cpu_threads(1):
+        return _fixed_p_unit(cfg, unit)
+
+
+def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
+    dev = default_device()
+    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed).to(dev)
+    torch.manual_seed(unit["seed"])
+    model = mlp(cfg.sizes, BernoulliLinear, p_init=unit["p"]).to(dev)
+    hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=unit["lr"],
+                            weight_decay=cfg.l2, seed=unit["seed"], device=dev)
+    ev = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples)
+    energy = float(synaptic_energy(model).detach())
+    return {"data_source": ds.source, "accuracy": ev.accuracy, "mutual_information": ev.mutual_information,
+            "energy": energy, "info_per_energy": ev.mutual_information / energy, "train_time_s": hist.wall_time_s,
+            "final_loss": hist.loss[-1]}
+
+
+register(Experiment(
+    name="schug_fixed_p_lr_search",
+    description="Schug et al. 2021 App. 1-fig. 1c: information per energy of fixed release probabilities at l2 = 0.01, "
+                "with a learning-rate search",
+    make_config=fixed_p_config, units=fixed_p_units, run_unit=run_fixed_p_unit, part="schug2021"))
+
+
+# ----------------------------------------------------------------------------- summaries for the chapters
+def summarise(res, value: str, *, model: str, l2_values=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and standard error over seeds of the scalar ``value`` of ``model`` at each l2.
+
+    Returns ``(l2, mean, sem)``; the standard error is 0 with a single seed.
+    """
+    recs = [r for r in res.records if r.unit["model"] == model]
+    l2s = sorted({r.unit["l2"] for r in recs}) if l2_values is None else list(l2_values)
+    means, sems = [], []
+    for l2 in l2s:
+        v = np.array([float(r.result[value]) for r in recs if r.unit["l2"] == l2])
+        means.append(v.mean() if len(v) else np.nan)
+        sems.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
+    return np.asarray(l2s, dtype=float), np.asarray(means), np.asarray(sems)
