@@ -472,6 +472,11 @@ class ContinualResult:
     curve_acc: np.ndarray
     curve_stats: dict[str, np.ndarray] = field(default_factory=dict)
     steps_per_task: int = 0
+    task_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # step count at each task's end
+
+    def task_axis(self, steps) -> np.ndarray:
+        """Steps mapped to "tasks learned so far" (0 … T, linear within a task), for plotting curves."""
+        return np.interp(steps, np.concatenate([[0], self.task_ends]), np.arange(len(self.task_ends) + 1))
 
     @property
     def average_accuracy(self) -> float:
@@ -528,7 +533,7 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
 
     T = len(tasks)
     acc = np.zeros((T, T))
-    steps, curve, stats = [], [], []
+    steps, curve, stats, ends = [], [], [], []
     step = 0
 
     def record():
@@ -553,14 +558,16 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
                 record()
             if continuous and step % stream.steps_per_task == 0:
                 acc[step // stream.steps_per_task - 1] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
+                ends.append(step)
         if not continuous:
+            ends.append(step)
             strategy.after_task(i, task)
             acc[i] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
     keys = sorted({k for s in stats for k in s})
     return ContinualResult(
         accuracy=acc, curve_step=np.array(steps), curve_acc=np.array(curve),
         curve_stats={k: np.array([s.get(k, np.nan) for s in stats]) for k in keys},
-        steps_per_task=stream.steps_per_task if continuous else step // T)
+        steps_per_task=stream.steps_per_task if continuous else step // T, task_ends=np.array(ends))
 
 
 def train_jointly(tasks: Sequence[Task], strategy: Strategy, *, epochs: int = 10, batch_size: int = 100,
@@ -568,7 +575,6 @@ def train_jointly(tasks: Sequence[Task], strategy: Strategy, *, epochs: int = 10
     """Train on all tasks at once (the upper bound of Fig. 4c); returns the accuracy on each task."""
     device = torch.device(device) if device is not None else torch.device("cpu")
     tasks = [t.to(device) for t in tasks]
-    res = train_sequentially([merge_tasks(tasks)], strategy, epochs=epochs, batch_size=batch_size, seed=seed,
-                             device=device, hidden=hidden, eval_every=10**9)
-    del res
+    train_sequentially([merge_tasks(tasks)], strategy, epochs=epochs, batch_size=batch_size, seed=seed,
+                       device=device, hidden=hidden, eval_every=10**9)
     return np.array([evaluate(strategy, t.x_test, t.y_test) for t in tasks])

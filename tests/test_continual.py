@@ -1,0 +1,228 @@
+"""Tests of the continual-learning harness (synlab.continual) on tiny synthetic streams."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from synlab.continual import (BGDStrategy, DeterministicStrategy, EWCStrategy, GhostStrategy, PresynapticStrategy,
+                              bgd_update, evaluate, ewc_penalty, merge_tasks, random_search, train_jointly,
+                              train_sequentially, validation_split)
+from synlab.data import ContinuousPermutedStream, Task
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny networks: one thread avoids oversubscription on a shared machine (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _blob_task(name, n, dim, seed, perm=None, n_test=200):
+    """Two Gaussian classes separated along a random direction; optional feature permutation."""
+    g = torch.Generator().manual_seed(seed)
+    direction = torch.randn(dim, generator=g)
+    direction /= direction.norm()
+
+    def draw(m):
+        y = torch.randint(0, 2, (m,), generator=g)
+        x = torch.randn(m, dim, generator=g) + 2.5 * (2 * y[:, None].float() - 1) * direction
+        return (x if perm is None else x[:, perm]), y
+
+    xtr, ytr = draw(n)
+    xte, yte = draw(n_test)
+    return Task(name, xtr, ytr, xte, yte, n_classes=2)
+
+
+def _permuted_stream(n_tasks=2, n=400, dim=30):
+    g = torch.Generator().manual_seed(7)
+    base = _blob_task("t0", n, dim, seed=11)
+    tasks = [base]
+    for k in range(1, n_tasks):
+        p = torch.randperm(dim, generator=g)
+        tasks.append(Task(f"t{k}", base.x_train[:, p], (1 - base.y_train) if k % 2 else base.y_train,
+                          base.x_test[:, p], (1 - base.y_test) if k % 2 else base.y_test, 2))
+    return tasks
+
+
+def _constant_label_stream(T=3, n=200, dim=10):
+    """Task i: inputs near 3·e_i, every label i. After task i the model predicts i on task i's inputs."""
+    g = torch.Generator().manual_seed(0)
+
+    def x(i, m):
+        return 3 * torch.eye(dim)[i] + 0.1 * torch.randn(m, dim, generator=g)
+
+    return [Task(f"c{i}", x(i, n), torch.full((n,), i), x(i, 50), torch.full((50,), i), n_classes=T) for i in range(T)]
+
+
+class _Recording(DeterministicStrategy):
+    """Records its own evaluation of every task after each task, to compare with the matrix."""
+
+    def after_task(self, index, task):
+        self.rows = getattr(self, "rows", [])
+        self.rows.append([evaluate(self, t.x_test, t.y_test) for t in self.tasks])
+
+
+def test_accuracy_matrix_bookkeeping():
+    tasks = _constant_label_stream()
+    s = _Recording(lr=0.02, optimizer="adam")
+    s.tasks = tasks
+    res = train_sequentially(tasks, s, epochs=10, batch_size=50, hidden=(32,), eval_every=4)
+    assert res.accuracy.shape == (3, 3)
+    np.testing.assert_allclose(res.accuracy, np.array(s.rows))  # row i = after learning task i
+    # the diagonal is the task just learned; tasks not yet seen are at 0 (their label was never a target)
+    assert np.all(np.diag(res.accuracy) > 0.9)
+    assert np.all(res.accuracy[np.triu_indices(3, 1)] < 0.1)
+    assert res.average_accuracy == pytest.approx(res.accuracy[-1].mean())
+    assert res.steps_per_task == 10 * 4
+    np.testing.assert_array_equal(res.task_ends, [40, 80, 120])
+    np.testing.assert_allclose(res.task_axis([0, 20, 40, 100]), [0, 0.5, 1, 2.5])
+    assert res.curve_step[0] == 0 and np.all(np.diff(res.curve_step) == 4)
+    assert res.curve_acc.shape == (len(res.curve_step), 1)
+
+
+def test_consolidation_protects_first_task():
+    tasks = _permuted_stream(n_tasks=2)
+    kw = dict(p_up=0.2, p_down=0.02, g_lim=1e-3, p_freeze=0.9, test_samples=5)
+    first = {}
+    for consolidate in (True, False):
+        accs = []
+        for seed in (0, 1):
+            s = PresynapticStrategy(0.2, consolidate=consolidate, **kw)
+            res = train_sequentially(tasks, s, epochs=5, batch_size=20, hidden=(64,), seed=seed, eval_every=1000)
+            assert res.accuracy[0, 0] > 0.9  # the first task is learned by both
+            accs.append(res.accuracy[1, 0])
+        first[consolidate] = np.mean(accs)
+    assert first[True] > first[False] + 0.05, first
+
+
+def test_presynaptic_stats_and_freezing():
+    tasks = _permuted_stream(n_tasks=1)
+    stats = {}
+    for g_lim in (0.0, 1e6):  # every used synapse counts as important / none does
+        s = PresynapticStrategy(0.1, p_up=0.3, p_down=0.01, g_lim=g_lim, p_freeze=0.8)
+        train_sequentially(tasks, s, epochs=1, batch_size=50, hidden=(8,), eval_every=1000)
+        stats[g_lim] = s.stats()
+    assert stats[1e6] == {"mean_p": pytest.approx(0.25), "frozen": 0.0}  # all pushed down to p_min
+    assert stats[0.0]["frozen"] > 0.2 and stats[0.0]["mean_p"] > 0.5
+
+
+def test_ghost_release_stays_fixed_while_ghost_p_moves():
+    tasks = _permuted_stream(n_tasks=1)
+    s = GhostStrategy(0.1, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.95, test_samples=1)
+    train_sequentially(tasks, s, epochs=1, batch_size=50, hidden=(8,), eval_every=1000)
+    for m in s.model.modules():
+        if hasattr(m, "p") and isinstance(m.p, torch.Tensor):
+            assert torch.all(m.p == 0.5)
+    ghost = torch.cat([g.flatten() for g in s.ghost.values()])
+    assert ghost.max() > 0.3 and ghost.min() >= 0.25
+
+
+def test_ewc_penalty_zero_at_anchor_and_quadratic():
+    g = torch.Generator().manual_seed(0)
+    star = {"a": torch.randn(4, 3, generator=g), "b": torch.randn(5, generator=g)}
+    fisher = {k: torch.rand(v.shape, generator=g) for k, v in star.items()}
+    d = {k: torch.randn(v.shape, generator=g) for k, v in star.items()}
+    assert float(ewc_penalty(star, [(fisher, star)], lam=3.0)) == 0.0
+    pen = lambda t: float(ewc_penalty({k: star[k] + t * d[k] for k in star}, [(fisher, star)], lam=3.0))  # noqa: E731
+    assert pen(1.0) > 0
+    for t in (0.5, 2.0, -3.0):
+        assert pen(t) == pytest.approx(t**2 * pen(1.0), rel=1e-5)
+    manual = 1.5 * sum(float((fisher[k] * d[k] ** 2).sum()) for k in star)
+    assert pen(1.0) == pytest.approx(manual, rel=1e-5)
+    with pytest.raises(ValueError):
+        ewc_penalty(star, [(fisher, star)], lam=-1.0)
+
+
+def test_ewc_stores_one_anchor_per_task_and_refuses_continuous_stream():
+    tasks = _permuted_stream(n_tasks=2, n=100)
+    s = EWCStrategy(lr=1e-2, lam=10.0, fisher_samples=40)
+    train_sequentially(tasks, s, epochs=1, batch_size=50, hidden=(8,), eval_every=1000)
+    assert len(s.anchors) == 2
+    assert all(float(f.min()) >= 0 for fisher, _ in s.anchors for f in fisher.values())
+    stream = ContinuousPermutedStream(tasks, batch_size=20, steps_per_task=4, transition=2)
+    with pytest.raises(ValueError, match="boundaries"):
+        train_sequentially(stream, EWCStrategy(), hidden=(8,))
+
+
+def test_continuous_stream_fills_every_row():
+    tasks = _permuted_stream(n_tasks=3, n=100)
+    stream = ContinuousPermutedStream(tasks, batch_size=20, steps_per_task=10, transition=4, seed=0)
+    res = train_sequentially(stream, DeterministicStrategy(lr=1e-2), hidden=(8,), eval_every=5)
+    assert res.accuracy.shape == (3, 3) and np.all(res.accuracy > 0)
+    assert res.curve_step[-1] == 30
+    np.testing.assert_array_equal(res.task_ends, [10, 20, 30])
+
+
+def test_joint_training_upper_bounds_sequential():
+    tasks = _permuted_stream(n_tasks=3, n=300)
+    kw = dict(epochs=5, batch_size=50, hidden=(32,))
+    joint = train_jointly(tasks, DeterministicStrategy(lr=1e-2), **kw)
+    others = [DeterministicStrategy(lr=1e-2),
+              PresynapticStrategy(0.2, p_up=0.2, p_down=0.02, g_lim=1e-3, p_freeze=0.9, test_samples=5),
+              EWCStrategy(lr=1e-2, lam=100.0, fisher_samples=100), BGDStrategy(eta=10.0, mc_samples=2, test_samples=2)]
+    seq = {s.name: train_sequentially(tasks, s, eval_every=1000, **kw).average_accuracy for s in others}
+    assert joint.min() > 0.8
+    assert all(joint.mean() > v for v in seq.values()), (joint.mean(), seq)
+    assert joint.mean() > seq["deterministic"] + 0.1  # plain sequential training forgets
+
+
+def test_bgd_update_closed_forms():
+    mu, sigma = torch.tensor([0.3, -0.2]), torch.tensor([0.1, 0.05])
+    eps = torch.randn(4, 2)
+    # gradients uncorrelated with eps (constant): sigma unchanged, mean moves by -eta sigma^2 g
+    grads = torch.tensor([1.0, -2.0]).expand(4, 2)
+    eps0 = eps - eps.mean(0)
+    new_mu, new_sigma = bgd_update(mu, sigma, grads.clone(), eps0, eta=2.0)
+    torch.testing.assert_close(new_mu, mu - 2.0 * sigma**2 * torch.tensor([1.0, -2.0]))
+    torch.testing.assert_close(new_sigma, sigma, atol=1e-6, rtol=0)
+
+
+def test_bgd_sigma_shrinks_where_gradients_are_consistent():
+    # quadratic loss 1/2 a theta^2 with curvature a = (50, 0): consistent gradients on coordinate 0 only
+    a = torch.tensor([50.0, 0.0])
+    mu, sigma = torch.tensor([1.0, 1.0]), torch.tensor([0.1, 0.1])
+    g = torch.Generator().manual_seed(0)
+    history = [sigma.clone()]
+    signs = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]])
+    for _ in range(20):
+        eps = signs * torch.randn(1, 2, generator=g).abs()  # antithetic: E[eps] = 0 exactly
+        theta = mu + sigma * eps
+        mu, sigma = bgd_update(mu, sigma, a * theta, eps)
+        history.append(sigma.clone())
+    h = torch.stack(history)
+    assert torch.all(h[1:, 0] < h[:-1, 0])  # shrinks monotonically on the curved coordinate
+    torch.testing.assert_close(h[:, 1], torch.full((21,), 0.1))  # untouched on the flat one
+    assert torch.all(sigma > 0)
+
+
+def test_bgd_strategy_learns_a_task():
+    tasks = _permuted_stream(n_tasks=1)
+    s = BGDStrategy(eta=10.0, sigma_init=0.06, mc_samples=2, test_samples=2)
+    res = train_sequentially(tasks, s, epochs=3, batch_size=20, hidden=(16,), eval_every=1000)
+    assert res.accuracy[0, 0] > 0.8
+    assert s.stats()["mean_sigma"] < 0.06
+
+
+def test_random_search_reproducible_and_in_range():
+    space = {"lr": ("log", 1e-4, 1e-1), "p": ("uniform", 0.2, 0.4), "k": ("int", 1, 3), "opt": ("choice", ["a", "b"])}
+    a, b = random_search(space, 20, seed=3), random_search(space, 20, seed=3)
+    assert a == b and a != random_search(space, 20, seed=4)
+    assert all(1e-4 <= t["lr"] <= 1e-1 and 0.2 <= t["p"] <= 0.4 and t["k"] in (1, 2, 3) and t["opt"] in "ab" for t in a)
+    with pytest.raises(ValueError):
+        random_search({"x": ("normal", 0, 1)}, 1, 0)
+
+
+def test_merge_and_validation_split():
+    tasks = _permuted_stream(n_tasks=2, n=100)
+    m = merge_tasks(tasks)
+    assert len(m.y_train) == 200 and len(m.y_test) == 400
+    v = validation_split(tasks[0], 30)
+    assert len(v.y_test) == 30 and len(v.y_train) == 70
+    # validation images come from the training set, not the test set
+    assert any(torch.equal(v.x_test[0], row) for row in tasks[0].x_train)
+    s = DeterministicStrategy()
+    s.setup([30, 4, 2], "cpu")
+    assert 0 <= evaluate(s, v.x_test, v.y_test) <= 1
