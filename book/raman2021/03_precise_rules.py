@@ -247,7 +247,8 @@ mark_profile(fig, rules)
 plt.show()
 best = {rec.unit["rule"]: rec.result["optimal_ratio_refined"] for rec in rules.records}
 print(best)
-assert all(0.5 < v < 1.3 for v in best.values())
+assert all(0.5 < v < 2.0 for v in best.values())
+assert best["zeroth"] >= best["first"] - 0.05  # the least precise rule needs at least as much plasticity
 
 # %% [markdown]
 # ## Exercises
@@ -315,4 +316,4 @@ print("optimal ratio 0.9 reached at γ2/γ1 ≈", round(float(kappas[np.argmin(n
 # | Table 2, 0th order: $Q[\Delta c]\approx Q[\Delta\epsilon]$ in all regimes | ratios ≈ 1 | one perturbation per estimate |
 # | Table 2, 1st order: $Q[\Delta c]\ge Q[\Delta\epsilon]$ (quadratic, low error), $\approx$ (high error) | ≥ 1 in all three; on the nonlinear network ≫ 1 even far from the teacher | our "high-error" state (isotropic displacement, $F\approx$ the teacher's output variance) keeps a strongly curved gradient; the paper's limit of an uncorrelated $M$ and $\nabla^2F$ is not reached |
 # | Table 2, 2nd order: $\approx$ (quadratic, low error), $\le$ (high error) | ≈ 1 on the quadratic and close to the teacher; well below 1 far from it (printed) | regularised Newton ($\mu=10^{-3}\operatorname{Tr}\lvert H\rvert/N$); close to the teacher the result depends on the damping because this network has eigenvalues near zero |
-# | simulated optimum per rule (quadratic) | printed above | the nearly isotropic linear task gives all three rules an optimum near 1 |
+# | simulated optimum per rule (quadratic) | printed above: 1st and 2nd order near 1, the 0th-order rule's optimum is the largest (above 1 in the full profile) | the nearly isotropic linear task gives the exact-gradient rules an optimum near 1; the noisy 0th-order estimate needs more plasticity, as the paper's ordering predicts |
