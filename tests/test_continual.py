@@ -11,15 +11,6 @@ from synlab.continual import (BGDStrategy, DeterministicStrategy, EWCStrategy, G
 from synlab.data import ContinuousPermutedStream, Task
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread avoids oversubscription on a shared machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _blob_task(name, n, dim, seed, perm=None, n_test=200):
     """Two Gaussian classes separated along a random direction; optional feature permutation."""
     g = torch.Generator().manual_seed(seed)

@@ -10,15 +10,6 @@ from synlab.ensemble import StackedAdam, GaussianEnsembleMLP, NoiseSource, ensem
 from synlab.synapses import GaussianLinear, mlp
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids oversubscription on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _toy(n=64, d=6, classes=3, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g)

@@ -12,15 +12,6 @@ from synlab import maintenance as M
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small batched problems: one thread avoids oversubscription on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _quadratic(n=12, seed=0, spread=20.0, batch=1):
     return M.QuadraticTask.random(n, batch, spread=spread, seed=seed)
 

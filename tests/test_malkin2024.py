@@ -13,14 +13,6 @@ from synlab.experiments import get_experiment
 from synlab.experiments import malkin2024 as M
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_full_configs_are_the_papers():
     cfg = M.tradeoff_config("full")
     assert cfg.lr == 1e-4 and cfg.batch_size == 20 and cfg.epochs == 50 and cfg.sigma_init == 1e-4

@@ -9,15 +9,6 @@ from synlab.perceptron import (PerceptronParams, perceptron_accuracy, perceptron
                                train_perceptron_sequentially)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks: one thread avoids oversubscription on a shared machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_update_only_from_errors_and_averaged():
     x = torch.tensor([[[1.0, -1.0, 1.0], [1.0, 1.0, -1.0]]])  # (R=1, B=2, N=3)
     y = torch.tensor([[1.0, -1.0]])

@@ -15,15 +15,6 @@ from synlab.synapses import BernoulliLinear, mlp
 from synlab.training import train_classifier
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one torch thread is as fast, and robust on a busy shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 # ----------------------------------------------------------------------------- Eqs. 8-9 vs autograd
 def test_strength_update_matches_autograd():
     g = torch.Generator().manual_seed(0)

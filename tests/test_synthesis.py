@@ -13,15 +13,6 @@ from synlab.curvature import empirical_fisher_diag, flatten_loss, hessian
 from synlab.synapses import BernoulliLinear, mlp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP overhead on a busy machine (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _toy_data(n=64, d=12, c=4, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, d, generator=g)

@@ -13,15 +13,6 @@ from synlab.synapses import BernoulliLinear, mlp
 from synlab.training import evaluate, sampling, train_classifier
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks: one torch thread is as fast, and robust on a busy shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _blobs(n=400, d=10, c=3, seed=0):
     g = torch.Generator().manual_seed(seed)
     centres = 3 * torch.randn(c, d, generator=g)
