@@ -61,8 +61,11 @@ notebooks: venv
 	@for f in $(CHAPTERS); do echo "== $$f"; env -u MPLBACKEND $(NB_ENV) $(VENV)/bin/jupytext --to ipynb --execute "$$f" || exit 1; \
 	  $(VENV)/bin/jupytext --quiet --to py:percent -o "$$f" "$${f%.py}.ipynb"; done
 
+# Speed: ensemble vs one-at-a-time, and FLOP/s vs a large matmul (a minute each). The
+# full-profile wall time is a separate, long command: $(PY) benchmarks/bench_full_profile.py
 benchmarks: venv
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) "$$b" || exit 1; done
+	$(PY) benchmarks/bench_ensemble.py
+	$(PY) benchmarks/bench_flops.py
 
 clean:
 	rm -rf _build
