@@ -92,13 +92,18 @@ def test_page_renders(browser, page):
     browser.get(browser.base + page + ".html")
     assert "synlab" in browser.title.lower() or browser.find_elements(By.TAG_NAME, "h1")
     _wait_for_mathjax(browser)
-    body = browser.find_element(By.TAG_NAME, "body").text
+    # the reader's prose: the page without code cells, code blocks and outputs
+    prose = browser.execute_script(
+        "const m = document.querySelector('main') || document.body; const c = m.cloneNode(true);"
+        "c.querySelectorAll('pre, .cell_input, .cell_output, .highlight, script, mjx-container')"
+        ".forEach(e => e.remove()); return c.textContent;")
     is_chapter = bool(re.search(r"/\d\d_", page))
     has_math = bool(browser.find_elements(By.CSS_SELECTOR, "div.math, span.math"))
     if has_math:
         typeset = browser.find_elements(By.CSS_SELECTOR, "mjx-container")
         assert typeset, f"{page}: math was not typeset by MathJax"
-        assert "\\frac" not in body and "$$" not in body, f"{page}: raw TeX is visible"
+        for raw in ("\\frac", "$$", "\\(", "\\["):
+            assert raw not in prose, f"{page}: raw TeX ({raw}) is visible in the text"
     if is_chapter:
         assert has_math, f"{page}: a chapter should show its derivations"
         images = browser.find_elements(By.CSS_SELECTOR, "div.cell_output img")
