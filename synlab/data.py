@@ -139,6 +139,8 @@ def _copy_debian(dest_raw: Path) -> None:
         with gzip.open(DEBIAN_FASHION_DIR / f"{name}.gz", "rb") as src, open(dest_raw / f"{name}.tmp", "wb") as dst:
             shutil.copyfileobj(src, dst)
         os.replace(dest_raw / f"{name}.tmp", dest_raw / name)
+    # remember where the cached copy came from, so later loads still report it
+    (dest_raw / "SOURCE").write_text(f"from Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR}\n")
 
 
 def _how_to_get(name: str) -> str:
@@ -163,8 +165,10 @@ def _load_cached(name: str, allow_substitute: bool, dirs: tuple[str, ...], offli
     cls_name, human = DATASETS[name]
     # 1. data directories
     for root in map(Path, dirs):
-        if _raw_complete(root / cls_name / "raw"):
-            return Dataset(name, *_from_torchvision(cls_name, root), source=f"{human} (torchvision files in {root})")
+        raw = root / cls_name / "raw"
+        if _raw_complete(raw):
+            origin = (raw / "SOURCE").read_text().strip() + ", " if (raw / "SOURCE").is_file() else ""
+            return Dataset(name, *_from_torchvision(cls_name, root), source=f"{human} ({origin}torchvision files in {root})")
     main = Path(dirs[0])
     # 2. Debian package (Fashion-MNIST only)
     if name == "fashion_mnist" and all((DEBIAN_FASHION_DIR / f"{n}.gz").is_file() for n in _IDX_FILES):

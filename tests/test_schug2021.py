@@ -215,3 +215,25 @@ def test_sjostrom_real_data_sign():
     out = imp.sjostrom_stability(ltp, ltd)
     assert out["r"] < 0 and out["p"] < 0.01  # the paper: r = -0.4416, p < 0.01
     assert abs(out["r"] - (-0.4416)) < 0.01
+
+
+def test_fixed_p_unit_records_divergence_instead_of_crashing(monkeypatch):
+    """A learning rate that makes SGD diverge is a result of the search, not an error."""
+    from synlab.experiments import schug2021 as S
+
+    monkeypatch.setattr(S, "_data", lambda *a, **k: _tiny_dataset())
+    cfg = S.FixedPConfig(n_train=64, n_test=32, epochs=1, p_values=(0.1,), lr_values=(1e30,), seeds=(0,),
+                         sizes=(784, 8, 10))
+    out = S.run_fixed_p_unit(cfg, {"p": 0.1, "lr": 1e30, "seed": 0})
+    assert out["diverged"] is True and out["mutual_information"] == 0.0 and out["accuracy"] is None
+    ok = S.run_fixed_p_unit(cfg, {"p": 0.5, "lr": 0.05, "seed": 0})
+    assert ok["diverged"] is False and 0.0 <= ok["accuracy"] <= 1.0
+
+
+def _tiny_dataset():
+    from synlab.data import Dataset
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 784, generator=g)
+    y = torch.arange(64) % 10
+    return Dataset("toy", x, y, x[:32], y[:32], source="toy")

@@ -292,10 +292,20 @@ def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
     model = mlp(cfg.sizes, BernoulliLinear, p_init=unit["p"]).to(dev)
     hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=unit["lr"],
                             weight_decay=cfg.l2, seed=unit["seed"], device=dev)
+    with torch.no_grad():
+        finite = all(torch.isfinite(q).all() for q in model.parameters()) and bool(
+            torch.isfinite(model.eval()(ds.x_test)).all())
+    model.train()
+    if not finite:
+        # a learning rate too large for this p: SGD diverged. Its outputs are not finite, so it
+        # transmits no information; accuracy and energy are undefined (None), not invented.
+        return {"data_source": ds.source, "diverged": True, "accuracy": None, "mutual_information": 0.0,
+                "energy": None, "info_per_energy": 0.0, "train_time_s": hist.wall_time_s, "final_loss": None}
     ev = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples)
     energy = float(synaptic_energy(model).detach())
-    return {"data_source": ds.source, "accuracy": ev.accuracy, "mutual_information": ev.mutual_information,
-            "energy": energy, "info_per_energy": ev.mutual_information / energy, "train_time_s": hist.wall_time_s,
+    return {"data_source": ds.source, "diverged": False, "accuracy": ev.accuracy,
+            "mutual_information": ev.mutual_information, "energy": energy,
+            "info_per_energy": ev.mutual_information / energy, "train_time_s": hist.wall_time_s,
             "final_loss": hist.loss[-1]}
 
 
