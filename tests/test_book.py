@@ -105,3 +105,13 @@ def test_citations_exist_in_bibliography():
         for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", path.read_text()):
             for key in group.split(","):
                 assert key.strip() in keys, f"{path.relative_to(ROOT)} cites unknown key {key.strip()!r}"
+
+
+PAPER_DOIS = {"schug2021": "10.7554/eLife.69884", "malkin2024": "10.7554/eLife.92595", "raman2021": "10.7554/eLife.62912"}
+
+
+@pytest.mark.parametrize("nb", [c for c in CHAPTERS if c.parent.name in PAPER_DOIS],
+                         ids=[str(c.relative_to(ROOT)) for c in CHAPTERS if c.parent.name in PAPER_DOIS])
+def test_paper_chapters_link_the_paper_they_reproduce(nb):
+    intro = _src(next(c for c in _cells(nb) if c["cell_type"] == "markdown"))
+    assert f"doi.org/{PAPER_DOIS[nb.parent.name]}" in intro, f"{nb.name}: the opening cell must link the paper (DOI)"
