@@ -6,21 +6,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from exercise_helpers import ok, wrong
 from synlab.exercises import check
-
-
-def ok(name, answer):
-    fb = check(name, answer, quiet=True)
-    assert fb.ok, fb.message
-    return fb
-
-
-def wrong(name, answer, *needles):
-    fb = check(name, answer, quiet=True)
-    assert not fb.ok
-    for needle in needles:
-        assert needle.lower() in fb.message.lower(), fb.message
-    return fb
 
 
 def _pearson(a, b):
