@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .synapses import synapse_layers
+
 __all__ = [
     "entropy",
     "joint_from_predictions",
@@ -295,25 +297,6 @@ def _mean_weight(module: nn.Module) -> Tensor | None:
     return None
 
 
-def _synapse_layers(model: nn.Module) -> list[nn.Module]:
-    """Outermost synapse layers: modules with ``mean_weight`` or ``nn.Linear``.
-
-    The children of a layer that exposes ``mean_weight`` are not searched, so a
-    stochastic layer wrapping an ``nn.Linear`` is counted once.
-    """
-    found: list[nn.Module] = []
-
-    def visit(module: nn.Module) -> None:
-        if hasattr(module, "mean_weight") or isinstance(module, nn.Linear):
-            found.append(module)
-            return
-        for child in module.children():
-            visit(child)
-
-    visit(model)
-    return found
-
-
 def synaptic_energy(model_or_weights: nn.Module | Iterable[Tensor]) -> Tensor:
     r"""Synaptic (maintenance) energy :math:`E = \sum_{\ell}\sum_{ij} |\bar w^{(\ell)}_{ij}|`.
 
@@ -330,7 +313,7 @@ def synaptic_energy(model_or_weights: nn.Module | Iterable[Tensor]) -> Tensor:
         ValueError: if no synapse layer/weight is found.
     """
     if isinstance(model_or_weights, nn.Module):
-        weights = [_mean_weight(m) for m in _synapse_layers(model_or_weights)]
+        weights = [_mean_weight(m) for m in synapse_layers(model_or_weights)]
     elif isinstance(model_or_weights, Tensor):
         weights = [model_or_weights]
     else:
@@ -372,7 +355,7 @@ def activity_energy(model: nn.Module, inputs: Tensor) -> Tensor:
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
-    layers = _synapse_layers(model)
+    layers = synapse_layers(model)
     if not layers:
         raise ValueError("no synapse layers found (no nn.Linear or layer with mean_weight)")
     terms: list[Tensor] = []

@@ -314,5 +314,20 @@ def mlp(
 
 
 def synapse_layers(model: nn.Module) -> list[nn.Module]:
-    """The layers of ``model`` that hold synapses (our layers and plain ``nn.Linear``), in order."""
-    return [m for m in model.modules() if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear))]
+    """The layers of ``model`` that hold synapses, in order: modules exposing ``mean_weight``
+    (our layers, or any layer that follows the same convention) and plain ``nn.Linear``.
+
+    The children of a synapse layer are not searched, so a stochastic layer wrapping an
+    ``nn.Linear`` counts once.
+    """
+    found: list[nn.Module] = []
+
+    def visit(module: nn.Module) -> None:
+        if hasattr(module, "mean_weight") or isinstance(module, nn.Linear):
+            found.append(module)
+            return
+        for child in module.children():
+            visit(child)
+
+    visit(model)
+    return found
