@@ -84,3 +84,14 @@ def test_config_validation_and_units_are_ensembles():
 def test_regression_data_has_a_gap():
     x, y = M.regression_data(M.regression_config("quick"))
     assert x.shape == (40, 1) and (x.abs() >= 0.3 - 1e-6).all()
+
+
+def test_full_profile_matches_the_papers_step_count_on_a_smaller_training_set():
+    from synlab.experiments.malkin2024 import effective_epochs, linear_config, signatures_config, tradeoff_config
+    for cfg in (tradeoff_config("full"), signatures_config("full"), linear_config("full")):
+        assert cfg.match_paper_steps
+        # 4,000 images (the MNIST sample) at batch 20 get the paper's 60,000 × 50 / 20 = 150,000 steps
+        assert effective_epochs(cfg, 4000, cfg.epochs) * 4000 // cfg.batch_size == 150_000
+        assert effective_epochs(cfg, 60000, cfg.epochs) == cfg.epochs  # full MNIST: the paper's 50 epochs
+    quick = tradeoff_config("quick")
+    assert not quick.match_paper_steps and effective_epochs(quick, 1000, quick.epochs) == quick.epochs
