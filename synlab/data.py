@@ -41,6 +41,8 @@ __all__ = [
     "DATASETS",
     "data_dirs",
     "load_dataset",
+    "standardise",
+    "NORMALISATION",
     "split_tasks",
     "permuted_tasks",
     "ContinuousPermutedStream",
@@ -62,7 +64,7 @@ class DataUnavailableError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """An image classification data set as flat float tensors in [0, 1]."""
+    """An image classification data set as flat float tensors in [0, 1] (see :func:`standardise`)."""
 
     name: str
     x_train: Tensor  # (N, 784) float32
@@ -218,6 +220,26 @@ def load_dataset(name: str, *, allow_substitute: bool = False, device=None, verb
     if verbose:
         print(f"data: {ds.source}; {len(ds.y_train)} train / {len(ds.y_test)} test images")
     return ds.to(device) if device is not None else ds
+
+
+# Per-pixel mean and s.d. of the training images (torchvision convention), which Schug et al.'s
+# and Malkin et al.'s code pass to transforms.Normalize.
+NORMALISATION = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2861, 0.3530)}
+
+
+def standardise(ds: Dataset, mean: float | None = None, sd: float | None = None) -> Dataset:
+    """``(x − mean) / sd`` for train and test images; defaults: :data:`NORMALISATION` of ``ds.name``.
+
+    The papers' code normalises its inputs this way; it matters where a rule compares gradient
+    magnitudes with a fixed threshold (Schug et al.'s g_lim) or where SGD's step is small.
+    """
+    if mean is None or sd is None:
+        if ds.name not in NORMALISATION:
+            raise ValueError(f"no default normalisation for {ds.name!r}; pass mean and sd")
+        mean, sd = NORMALISATION[ds.name]
+    if not sd > 0:
+        raise ValueError(f"sd must be > 0; got {sd}")
+    return replace(ds, x_train=(ds.x_train - mean) / sd, x_test=(ds.x_test - mean) / sd)
 
 
 # ----------------------------------------------------------------------------- task streams

