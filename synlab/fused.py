@@ -60,6 +60,15 @@ def softplus(phi: Tensor) -> Tensor:
     return torch.where(phi > 20, phi, phi.clamp_min(0) + lp)
 
 
+def softplus_and_sigmoid(phi: Tensor) -> tuple[Tensor, Tensor]:
+    """(softplus(φ), sigmoid(φ)) from one exponential: sigmoid(φ) = softplus'(φ)."""
+    u = torch.exp(-phi.abs())
+    w = 1 + u
+    lp = torch.where(w == 1, u, torch.log(w) * u / (w - 1))
+    sp = torch.where(phi > 20, phi, phi.clamp_min(0) + lp)
+    return sp, torch.where(phi >= 0, 1.0, u) / w
+
+
 def compile_requested() -> bool:
     """``SYNLAB_COMPILE=1`` asks training loops to compile their step (off by default)."""
     return os.environ.get("SYNLAB_COMPILE", "0").strip().lower() in {"1", "true", "yes", "on"}
@@ -86,7 +95,7 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
     K = lam.shape[0]
     n_layers = len(mu) // (2 if has_bias else 1)
     stride = 2 if has_bias else 1
-    sig = [softplus(p) for p in phi]
+    sig, dsig = zip(*[softplus_and_sigmoid(p) for p in phi])
     hom_any = homogeneous.to(sig[0].dtype)
     n_par = sum(s[0].numel() for s in sig)
     if any_homogeneous:
@@ -181,7 +190,7 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
         g_s = g_sig[i]
         if any_homogeneous:
             g_s = torch.where(homogeneous.view(shp), (G / (n_par * sbar)).view(shp) * sig[i], g_s)
-        g_p = g_s * torch.sigmoid(phi[i])
+        g_p = g_s * dsig[i]
         for p, g, m, v, lr_i in ((mu[i], g_m, m_mu[i], v_mu[i], lr), (phi[i], g_p, m_phi[i], v_phi[i], lr_phi)):
             m.mul_(beta1).add_(g, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

@@ -60,3 +60,10 @@ def test_unknown_engine_is_rejected():
     ens = GaussianEnsembleMLP(2, [6, 3], source=NoiseSource(2, 0))
     with pytest.raises(ValueError, match="engine"):
         train_ensemble(ens, x, y, epochs=1, engine="magic")
+
+
+def test_softplus_and_sigmoid_share_one_exponential():
+    phi = torch.linspace(-40, 40, 4001).double()
+    sp, sg = fused.softplus_and_sigmoid(phi)
+    assert torch.allclose(sp, torch.nn.functional.softplus(phi), rtol=1e-12, atol=0)
+    assert torch.allclose(sg, torch.sigmoid(phi), rtol=1e-12, atol=1e-300)
