@@ -217,3 +217,24 @@ def test_merge_and_validation_split():
     s = DeterministicStrategy()
     s.setup([30, 4, 2], "cpu")
     assert 0 <= evaluate(s, v.x_test, v.y_test) <= 1
+
+
+def test_bgd_batched_step_equals_sequential_step():
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 6), torch.randint(0, 3, (16,))
+    a = BGDStrategy(eta=5.0, sigma_init=0.1, mc_samples=4, batched=True)
+    b = BGDStrategy(eta=5.0, sigma_init=0.1, mc_samples=4, batched=False)
+    torch.manual_seed(1)
+    a.setup([6, 8, 3], "cpu")
+    torch.manual_seed(1)
+    b.setup([6, 8, 3], "cpu")
+    assert a._batchable()
+    for step in range(3):
+        torch.manual_seed(10 + step)
+        la = a.train_step(x, y)
+        torch.manual_seed(10 + step)
+        lb = b.train_step(x, y)
+        assert la == pytest.approx(lb, rel=1e-5)
+    for ma, mb, sa, sb in zip(a.mu, b.mu, a.sigma, b.sigma):
+        assert torch.allclose(ma, mb, atol=1e-6) and torch.allclose(sa, sb, atol=1e-7)
+    assert not torch.allclose(a.sigma[0], torch.full_like(a.sigma[0], 0.1))  # σ moved
