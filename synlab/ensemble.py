@@ -492,7 +492,7 @@ class _FusedTrainer:
         shapes = fused_mod.noise_shapes(self.mu, model.noise, xb.shape[0], model.has_bias)
         eps = [model.source.randn(*s, dtype=self.mu[0].dtype) for s in shapes]
         self.opt.t += 1
-        step = torch.tensor(float(self.opt.t), dtype=torch.float64)
+        step = torch.tensor(float(self.opt.t), dtype=torch.float64, device=self.mu[0].device)
         return self.fn(self.mu, self.phi, self.m_mu, self.v_mu, self.m_phi, self.v_phi, eps, xb, yb, self.lam,
                        self.rho, self.entropic, model.homogeneous, step, scale=xb.shape[0] / self.scale_n, **self.kw)
 
