@@ -204,9 +204,10 @@ for k in models:
 # plastic model reaches the most information per unit energy (2.06 × 10⁻³ bits), then the
 # deterministic network (1.91 × 10⁻³) and the fixed-release control (1.41 × 10⁻³), all at
 # $\ell_2 = 0.05$. The input scale matters here: with raw [0, 1] pixels instead of the authors'
-# standardised inputs, plastic and deterministic tied (1.35 and 1.36 × 10⁻³), because smaller
-# gradients pass the $g_{\lim}$ test less often and fewer release probabilities rise. In the quick profile the networks are far from trained (six
-# epochs of 40 mini-batches), so there the comparison says nothing.
+# standardised inputs, plastic and deterministic tied (1.35 and 1.36 × 10⁻³); the input scale
+# sets the gradient scale, so both the SGD steps and how often $|g|$ passes $g_{\lim}$. In the
+# quick profile the networks are far from trained (six epochs of 40 mini-batches), so there the
+# comparison says nothing.
 
 # %% [markdown]
 # ## The matched release probability
