@@ -43,6 +43,7 @@ __all__ = [
     "config_hash",
     "unit_key",
     "results_root",
+    "complete_subset",
     "run_experiment",
     "load_results",
     "results_for_chapter",
@@ -315,6 +316,32 @@ def load_results(name: str, profile: str = "full", *, root: Path | str | None = 
     if missing and not allow_incomplete:
         raise ValueError(f"{name} [{profile}] is incomplete: {len(missing)} of {len(missing) + len(records)} units "
                          f"missing (e.g. {missing[0]}); run: python -m synlab run {name} --profile {profile}")
+    return ExperimentResults(exp.name, profile, cfg, records)
+
+
+def complete_subset(name: str, profile: str = "full", *, root: Path | str | None = None,
+                    **coords: Any) -> ExperimentResults | None:
+    """The stored units of ``name`` matching ``coords`` (e.g. ``dataset="split_mnist"``), if *every*
+    expected unit that matches is stored and fresh; else ``None``.
+
+    Lets a chapter show the finished blocks of a long sweep at paper scale (one data set of a
+    table, say) while the rest is still running, without ever mixing in missing units.
+    """
+    from .experiments import get_experiment
+
+    exp = get_experiment(name)
+    cfg = exp.make_config(profile)
+    wanted = [u for u in exp.units(cfg) if all(u.get(k) == v for k, v in coords.items())]
+    if not wanted:
+        raise ValueError(f"no unit of {name} [{profile}] matches {coords}")
+    try:
+        res = load_results(name, profile, root=root, allow_incomplete=True)
+    except ValueError:  # stale units: not fresh
+        return None
+    keys = {unit_key(u) for u in wanted}
+    records = [r for r in res.records if r.key in keys]
+    if len(records) != len(keys):
+        return None
     return ExperimentResults(exp.name, profile, cfg, records)
 
 

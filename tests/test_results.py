@@ -138,3 +138,16 @@ def test_unit_key_is_stable_and_safe():
     assert len(long) <= 120
     assert results.config_hash(ToyConfig()) == results.config_hash(ToyConfig())
     assert results.config_hash(ToyConfig()) != results.config_hash(ToyConfig(seeds=(5,)))
+
+
+def test_complete_subset_only_when_every_matching_unit_is_stored(toy):
+    exp, root = toy
+    results.run_experiment("toy_test", "full", root=root)
+    for path in (root / "full" / "toy_test").glob("scale=2_seed=1.*"):  # as if that unit were still running
+        path.unlink()
+    done = results.complete_subset("toy_test", root=root, scale=1.0)
+    assert done is not None and [r.unit["seed"] for r in done.records] == [0, 1] and done.profile == "full"
+    assert results.complete_subset("toy_test", root=root, scale=2.0) is None  # (2, 1) missing
+    assert results.complete_subset("toy_test", root=root) is None  # the whole sweep is incomplete
+    with pytest.raises(ValueError, match="no unit"):
+        results.complete_subset("toy_test", root=root, scale=3.0)
