@@ -64,7 +64,7 @@ def recorded(names) -> None:
         exp = all_experiments()[name]
         expected = len(exp.units(exp.make_config("full")))
         try:
-            res = load_results(name, "full")
+            res = load_results(name, "full", allow_incomplete=True)
         except Exception:  # nothing stored yet
             print(f"  {name:<36} {0:>4}/{expected:<4}  {'-':>10}")
             continue
