@@ -58,21 +58,19 @@ def main() -> None:
 
 def recorded(names) -> None:
     """Per experiment: fresh full units stored / expected, their summed wall time, devices."""
+    exps = all_experiments()
     total = 0.0
     print(f"  {'experiment':<36} {'units':>9}  {'wall time':>10}  device")
     for name in names:
-        exp = all_experiments()[name]
-        expected = len(exp.units(exp.make_config("full")))
+        expected = len(exps[name].units(exps[name].make_config("full")))
         try:
-            res = load_results(name, "full", allow_incomplete=True)
-        except Exception:  # nothing stored yet
-            print(f"  {name:<36} {0:>4}/{expected:<4}  {'-':>10}")
+            res = load_results(name, "full", allow_incomplete=True)  # only fresh units, or ValueError
+        except ValueError:
+            print(f"  {name:<36} {'stale':>9}  {'-':>10}")
             continue
-        fresh = [r for r in res.records if r.provenance.get("config_hash") == config_hash(exp.make_config("full"))]
-        wall = sum(float(r.provenance.get("wall_time_s", 0.0)) for r in fresh)
-        total += wall
-        devices = sorted({r.provenance.get("device", "?") for r in fresh})
-        print(f"  {name:<36} {len(fresh):>4}/{expected:<4}  {wall / 60:7.1f} min  {'; '.join(devices)}")
+        total += res.wall_time_s
+        devices = sorted({r.provenance.get("device", "?") for r in res.records})
+        print(f"  {name:<36} {len(res):>4}/{expected:<4}  {res.wall_time_s / 60:7.1f} min  {'; '.join(devices)}")
     print(f"  {'total (stored units)':<36} {'':>9}  {total / 60:7.1f} min  ({total / 3600:.2f} h)")
 
 

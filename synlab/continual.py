@@ -388,6 +388,7 @@ class BGDStrategy(Strategy):
     def make_optimizer(self):
         self.mu = [p.detach().clone() for p in self.model.parameters()]
         self.sigma = [torch.full_like(p, self.sigma_init) for p in self.model.parameters()]
+        self._use_batched = self.batched and self._batchable()  # the model is fixed from here on
         return None
 
     def _load(self, eps: list[Tensor] | None) -> None:
@@ -403,7 +404,7 @@ class BGDStrategy(Strategy):
                 and all(isinstance(m, nn.Linear) or not list(m.parameters()) for m in self.model))
 
     def train_step(self, x, y):
-        if self.batched and self._batchable():
+        if self._use_batched:
             return self._train_step_batched(x, y)
         return self._train_step_sequential(x, y)
 

@@ -357,6 +357,7 @@ class EnsembleHistory:
     epoch_nll: list  # (epochs, K) mean NLL per example
     steps: int
     accumulated: dict  # per-synapse statistics accumulated in the last epochs (see train_ensemble)
+    engine: str = "autograd"  # which training step ran: "autograd", "fused step" or "fused step, torch.compile"
 
 
 def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: int, batch_size: int = 20,
@@ -410,7 +411,8 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
                               compile=compile)
     gen = torch.Generator(device="cpu").manual_seed(int(data_seed))
     n = x.shape[0]
-    hist = EnsembleHistory(epoch_nll=[], steps=0, accumulated={})
+    hist = EnsembleHistory(epoch_nll=[], steps=0, accumulated={},
+                           engine="autograd" if engine == "autograd" else "fused step" + (", torch.compile" if compile else ""))
     tracked = model.mu[min(track_layer, model.n_layers - 1)]
     acc = {"grad_sq": torch.zeros_like(tracked), "grad_abs": torch.zeros_like(tracked),
            "adam_lr": torch.zeros_like(tracked), "input_rate": torch.zeros(K, tracked.shape[2], device=dev, dtype=dtype)}

@@ -54,10 +54,7 @@ def softplus(phi: Tensor) -> Tensor:
     log1p(u) = log(w)·u/(w − 1) with w = 1 + u (and u itself when w rounds to 1). Above φ = 20
     it returns φ, as ``F.softplus`` does (its default threshold).
     """
-    u = torch.exp(-phi.abs())
-    w = 1 + u
-    lp = torch.where(w == 1, u, torch.log(w) * u / (w - 1))
-    return torch.where(phi > 20, phi, phi.clamp_min(0) + lp)
+    return softplus_and_sigmoid(phi)[0]
 
 
 def softplus_and_sigmoid(phi: Tensor) -> tuple[Tensor, Tensor]:
@@ -96,9 +93,9 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
     n_layers = len(mu) // (2 if has_bias else 1)
     stride = 2 if has_bias else 1
     sig, dsig = zip(*[softplus_and_sigmoid(p) for p in phi])
-    hom_any = homogeneous.to(sig[0].dtype)
     n_par = sum(s[0].numel() for s in sig)
     if any_homogeneous:
+        hom_any = homogeneous.to(sig[0].dtype)
         sq = sum(s.pow(2).flatten(1).sum(1) for s in sig)
         sbar = (sq / n_par).sqrt()  # (K,)
         eff = [torch.where(homogeneous.view(_shape(K, s)), sbar.view(_shape(K, s)).expand_as(s), s) for s in sig]

@@ -1,6 +1,7 @@
 """The benchmark scripts run (tiny sizes) and print the ratios they promise."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 def _run(*args: str) -> str:
     out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=BENCH.parent,
-                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
 

@@ -45,7 +45,7 @@ from synlab.exercises import check
 from synlab.experiments.schug2021 import summarise
 from synlab.information import mutual_information, synaptic_energy
 from synlab.plot import PALETTE, mark_profile, panel_label, use_style
-from synlab.results import experiment_status, load_results, results_for_chapter
+from synlab.results import complete_subset, results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
 
 use_style()
@@ -218,9 +218,8 @@ for k in models:
 # is committed; until then it says so rather than computing a substitute.
 
 # %%
-fash = next(r for r in experiment_status() if r["experiment"] == "schug_energy_fashion" and r["profile"] == "full")
-if fash["done"] == fash["expected"]:
-    fres = load_results("schug_energy_fashion", "full")
+fres = complete_subset("schug_energy_fashion")  # every unit committed and fresh, else None
+if fres is not None:
     print(fres.data_sources)
     fbest = {}
     for key, name in models.items():

@@ -175,11 +175,6 @@ def effective_epochs(cfg: TrainingConfig, n_train: int, epochs: int) -> int:
     return int(round(epochs * cfg.n_data / n_train))
 
 
-def _engine() -> str:
-    from ..fused import compile_requested
-    return "fused step, torch.compile" if compile_requested() else "autograd"
-
-
 def _train(cfg: TrainingConfig, model, x, y, lam, rho, *, entropic=None, accumulate_epochs=0, track_layer=1, c=None):
     n = x.shape[0]
     return train_ensemble(model, x, y, epochs=effective_epochs(cfg, n, cfg.epochs), batch_size=cfg.batch_size,
@@ -223,7 +218,7 @@ def run_tradeoff(cfg: TradeoffConfig, unit: dict) -> dict:
             "acc_mean_weights": ev["acc_mean_weights"], "mean_sigma": _mean_sigma(model),
             "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
             "reliability_cost": _member_costs(model, unit["rho"], cfg.c),
-            "final_train_nll": np.asarray(hist.epoch_nll[-1]), "steps": hist.steps, "engine": _engine(),
+            "final_train_nll": np.asarray(hist.epoch_nll[-1]), "steps": hist.steps, "engine": hist.engine,
             "noise_model": f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise,
             "data_source": source}
 
@@ -254,7 +249,7 @@ def run_signatures(cfg: SignaturesConfig, unit: dict) -> dict:
                   accumulate_epochs=cfg.accumulate_epochs, track_layer=cfg.track_layer)
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     out = {"rhos": np.asarray(cfg.rhos), "acc_sampled": ev["acc_sampled"], "noise_model": cfg.noise,
-           "data_source": source, "steps": hist.steps, "engine": _engine()}
+           "data_source": source, "steps": hist.steps, "engine": hist.engine}
     for k in range(K):
         for name, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
             out[f"{name}_{k}"] = arr.astype(np.float32)
@@ -280,7 +275,7 @@ def run_linear(cfg: LinearConfig, unit: dict) -> dict:
                   track_layer=cfg.track_layer)
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     out = {"rhos": np.asarray(cfg.rhos), "acc_sampled": ev["acc_sampled"], "noise_model": cfg.noise,
-           "data_source": source, "steps": hist.steps, "engine": _engine()}
+           "data_source": source, "steps": hist.steps, "engine": hist.engine}
     for k in range(K):
         name = "bayes" if k == K - 1 else str(k)
         for key, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
