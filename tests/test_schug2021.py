@@ -237,3 +237,27 @@ def _tiny_dataset():
     x = torch.rand(64, 784, generator=g)
     y = torch.arange(64) % 10
     return Dataset("toy", x, y, x[:32], y[:32], source="toy")
+
+
+def test_importance_summary_averages_seeds():
+    from types import SimpleNamespace as NS
+
+    def run(acc, low, ks):
+        return {"accuracy": acc, "fraction_high": 0.1, "energy_high_fraction": 0.3,
+                "lesion_fractions": np.array([0.0, 0.5, 1.0]), "lesion_low_p_first": np.array([low, low, low]),
+                "lesion_random": np.array([1.0, 0.5, 0.0]), "energy_median_high": -2.0, "energy_median_low": -3.0,
+                "logfisher_median_high": -3.0, "logfisher_median_low": -5.0, "ks_D0": ks, "ks_D1": 0.2,
+                "inout_r0": 0.9}
+
+    recs = [NS(unit={"model": "plastic", "l2": 0.01, "seed": s}, result=run(a, lo, k))
+            for s, a, lo, k in [(1, 0.8, 0.6, 0.4), (2, 0.9, 0.8, 0.6)]]
+    recs.append(NS(unit={"model": "fixed", "l2": 0.01, "seed": 1}, result={}))
+    res = NS(records=recs, name="toy", profile="quick")
+    s = ex.importance_summary(res, 0.01)
+    assert s["n_runs"] == 2 and s["accuracy"] == pytest.approx(0.85)
+    assert s["lesion_area_low_p"] == pytest.approx(0.7)  # a flat curve at 0.7 over [0, 1]
+    assert s["lesion_area_random"] == pytest.approx(0.5)  # the diagonal
+    assert s["energy_median_high"] == pytest.approx(1e-2) and s["fisher_median_low"] == pytest.approx(1e-5)
+    assert s["ks_D"] == pytest.approx([0.5, 0.2]) and s["inout_r"] == pytest.approx([0.9])
+    with pytest.raises(ValueError, match="no plastic run"):
+        ex.importance_summary(res, 0.05)

@@ -39,10 +39,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from synlab.exercises import check
-from synlab.experiments.schug2021 import LOG_ENERGY_BINS, LOG_FISHER_BINS, P_BINS
+from synlab.experiments.schug2021 import LOG_ENERGY_BINS, LOG_FISHER_BINS, P_BINS, importance_summary
 from synlab.importance import importance_classes, important_counts, neuron_importance
 from synlab.plot import PALETTE, mark_profile, panel_label, use_style
-from synlab.results import results_for_chapter
+from synlab.results import complete_subset, results_for_chapter
 
 use_style()
 t_start = time.perf_counter()
@@ -261,13 +261,46 @@ assert np.isclose(neuron_importance(run["p_layer1"], 0.9, seed=2019)["ks_D"], ru
 # ```
 
 # %% [markdown]
-# ## Summary
+# ## Summary, and the same measures on the full Fashion-MNIST set
+#
+# The MNIST runs above use the 5,000-image sample (2,000 SGD steps per network). The same
+# experiment on the full Fashion-MNIST set (`schug_energy_fashion`, 60,000 training images, the
+# paper's 30,000 steps per network) stored every one of these measures; the table below shows
+# its plastic runs at the same $\ell_2$ once all three seeds are committed. The paper reports
+# Figs. 2–3 for MNIST only, so the Fashion-MNIST column is our extension, not a reproduction.
 
 # %%
-ks = [np.mean([r[f"ks_D{i}"] for r in runs]) for i in range(n_layers)]
-rs = [np.mean([r[f"inout_r{i}"] for r in runs]) for i in range(n_layers - 1)]
-print(f"profile {res.profile}: KS D per weight matrix {np.round(ks, 3).tolist()}, in/out r per hidden layer "
-      f"{np.round(rs, 3).tolist()}; lesion area low-p first {area_low:.3f} vs random {area_rnd:.3f}")
+mnist_name = "MNIST sample" if any("SAMPLE" in d for d in res.data_sources) else "MNIST"
+summaries = {f"{mnist_name}, {res.profile} profile": importance_summary(res, L2)}
+print("MNIST data:", res.data_sources)
+fres = complete_subset("schug_energy_fashion", model="plastic", l2=L2)  # all its seeds committed, else None
+if fres is not None:
+    summaries[f"Fashion-MNIST, {fres.profile} profile"] = importance_summary(fres, L2)
+    print("Fashion-MNIST data:", fres.data_sources)
+else:
+    print("schug_energy_fashion: the plastic runs at this l2 are not all committed yet; only MNIST is shown")
+rows = [("runs (seeds)", "n_runs", "{:d}"), ("test accuracy", "accuracy", "{:.3f}"),
+        ("synapses with p >= 0.9", "fraction_high", "{:.1%}"), ("their share of the energy", "energy_high_fraction", "{:.1%}"),
+        ("lesion area, low p first", "lesion_area_low_p", "{:.3f}"), ("lesion area, random", "lesion_area_random", "{:.3f}"),
+        ("median |w̄|, high / low p", ("energy_median_high", "energy_median_low"), "{:.2e} / {:.2e}"),
+        ("median Fisher, high / low p", ("fisher_median_high", "fisher_median_low"), "{:.2e} / {:.2e}"),
+        ("KS D per weight matrix", "ks_D", None), ("in/out r per hidden layer", "inout_r", None)]
+print(f"{'':30s}" + "".join(f"{k:>38s}" for k in summaries))
+for label, key, fmt in rows:
+    cells = []
+    for s in summaries.values():
+        if fmt is None:
+            cells.append(", ".join(f"{v:.3f}" for v in s[key]))
+        elif isinstance(key, tuple):
+            cells.append(fmt.format(*(s[k] for k in key)))
+        else:
+            cells.append(fmt.format(s[key]))
+    print(f"{label:30s}" + "".join(f"{c:>38s}" for c in cells))
+for name, s in summaries.items():  # the paper's qualitative claims, on every paper-scale result shown
+    if "full profile" not in name:
+        continue  # a quick run (240 SGD steps) trains too little for them to be expected
+    assert s["lesion_area_low_p"] > s["lesion_area_random"]
+    assert s["fisher_median_high"] > s["fisher_median_low"]
 print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
 
 # %% [markdown]
@@ -280,3 +313,4 @@ print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
 # | Fig. 3a: important inputs per neuron differ from a shuffled baseline, KS $D = 0.505$, $p < 0.01$ | full profile: KS $D$ = 0.548, 0.518, 0.433 for the three weight matrices | around the paper's value (inputs standardised as in the authors' code; with raw [0, 1] pixels we measured 0.435, 0.473, 0.400); the MNIST sample |
 # | Fig. 3b: more low- and high-importance neurons than the baseline | class counts printed above | as above |
 # | Fig. 3c / App. 1—fig. 2b: inputs–outputs correlation $r = 0.9390$ (hidden 1), $0.7999$ (hidden 2) | full profile: $r$ = 0.925 (hidden 1), 0.762 (hidden 2) | within 0.04 of the paper; the MNIST sample |
+# | (not in the paper) the same measures on full Fashion-MNIST, 30,000 SGD steps per network | full profile, 3 seeds: 37.1 % of synapses with $p \ge 0.9$ holding 79.7 % of the energy; lesion area 0.752 (low $p$ first) vs 0.586 (random); median $F$ 1.19e-3 vs 3.05e-5; KS $D$ = 0.568, 0.480, 0.400; $r$ = 0.871, 0.762 | every qualitative claim holds on the second data set; with 15× more SGD steps far more synapses become reliable than on the MNIST sample |

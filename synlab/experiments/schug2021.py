@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,8 @@ from ..training import cpu_threads, evaluate, numpy_history, sampling, train_cla
 from . import Experiment, register
 
 __all__ = ["EnergyConfig", "energy_config", "energy_units", "run_energy_unit", "build_model",
-           "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "MODELS", "summarise"]
+           "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "MODELS", "summarise",
+           "importance_summary"]
 
 MODELS = ("plastic", "fixed", "deterministic", "plastic_uniform")
 
@@ -333,3 +335,29 @@ def summarise(res, value: str, *, model: str, l2_values=None) -> tuple[np.ndarra
         means.append(v.mean() if len(v) else np.nan)
         sems.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
     return np.asarray(l2s, dtype=float), np.asarray(means), np.asarray(sems)
+
+
+def importance_summary(res, l2: float) -> dict[str, Any]:
+    """The Fig. 2–3 numbers of the plastic runs at ``l2``, averaged over their seeds.
+
+    Keys: ``n_runs``, ``accuracy``, ``fraction_high``, ``energy_high_fraction``, ``lesion_area_low_p``
+    and ``lesion_area_random`` (area under the mean lesion curve over the removed fraction),
+    ``energy_median_{high,low}`` and ``fisher_median_{high,low}`` (seed means of the medians, in
+    natural units), ``ks_D`` (per weight matrix) and ``inout_r`` (per hidden layer).
+    """
+    runs = [r.result for r in res.records if r.unit["model"] == "plastic" and r.unit["l2"] == l2]
+    if not runs:
+        raise ValueError(f"no plastic run at l2 = {l2} in {res.name} [{res.profile}]")
+    fr = np.asarray(runs[0]["lesion_fractions"], dtype=float)
+    n_layers = len([k for k in runs[0] if k.startswith("ks_D")])
+    out: dict[str, Any] = {"n_runs": len(runs)}
+    for k in ("accuracy", "fraction_high", "energy_high_fraction"):
+        out[k] = float(np.mean([r[k] for r in runs]))
+    for name, key in (("lesion_area_low_p", "lesion_low_p_first"), ("lesion_area_random", "lesion_random")):
+        out[name] = float(np.trapezoid(np.mean([r[key] for r in runs], axis=0), fr))
+    for g in ("high", "low"):
+        out[f"energy_median_{g}"] = float(np.mean([10 ** r[f"energy_median_{g}"] for r in runs]))
+        out[f"fisher_median_{g}"] = float(np.mean([10 ** r[f"logfisher_median_{g}"] for r in runs]))
+    out["ks_D"] = [float(np.mean([r[f"ks_D{i}"] for r in runs])) for i in range(n_layers)]
+    out["inout_r"] = [float(np.mean([r[f"inout_r{i}"] for r in runs])) for i in range(n_layers - 1)]
+    return out
