@@ -66,6 +66,7 @@ notebooks: venv
 benchmarks: venv
 	$(PY) benchmarks/bench_ensemble.py
 	$(PY) benchmarks/bench_flops.py
+	$(PY) benchmarks/bench_stacked.py
 
 clean:
 	rm -rf _build

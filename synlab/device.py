@@ -33,6 +33,23 @@ def describe_device(device: torch.device | str | None = None) -> str:
     return f"cpu ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
 
 
+def stacking_enabled(device: torch.device | str | None = None) -> bool:
+    """Whether experiments that can stack their units (train K networks as one) should.
+
+    ``SYNLAB_STACK=1`` / ``0`` decides; otherwise stack on CUDA only. On the 2-core CPU machine
+    stacking does not pay (``benchmarks/bench_stacked.py``: 0.84x), on a GPU it fills the device.
+    """
+    flag = os.environ.get("SYNLAB_STACK", "").strip().lower()
+    if flag in {"1", "true", "yes", "on"}:
+        return True
+    if flag in {"0", "false", "no", "off"}:
+        return False
+    if flag:
+        raise ValueError(f"SYNLAB_STACK must be 1 or 0; got {flag!r}")
+    dev = torch.device(device) if device is not None else default_device()
+    return dev.type == "cuda"
+
+
 def progress_enabled() -> bool:
     """Progress bars are on unless ``SYNLAB_PROGRESS=0`` or ``TQDM_DISABLE=1`` (CI sets one)."""
     if os.environ.get("SYNLAB_PROGRESS", "1").strip().lower() in {"0", "false", "no", "off"}:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .device import describe_device, progress_enabled
+from .device import describe_device, progress_enabled, stacking_enabled
 
 __all__ = [
     "PROFILES",
@@ -271,22 +271,39 @@ def run_experiment(
     show = progress_enabled() if progress is None else progress
     if todo:
         print(f"{exp.name} [{profile}]: {len(units) - len(todo)} of {len(units)} units stored; running {len(todo)} on {describe_device(device)}")
-    bar = tqdm(todo, desc=exp.name, unit="unit", disable=not show)
-    for unit in bar:
-        bar.set_postfix_str(unit_key(unit)[:40])
+    groups: list[list[dict[str, Any]]] = [[u] for u in todo]
+    if exp.run_group is not None and len(todo) > 1 and stacking_enabled(device):
+        by_key: dict[Any, list[dict[str, Any]]] = {}
+        for unit in todo:
+            by_key.setdefault(exp.group_key(unit), []).append(unit)
+        groups = list(by_key.values())
+        print(f"{exp.name}: stacking {len(todo)} units as {len(groups)} group(s) (SYNLAB_STACK)")
+    bar = tqdm(total=len(todo), desc=exp.name, unit="unit", disable=not show)
+    for group in groups:
+        bar.set_postfix_str(unit_key(group[0])[:40] + (f" (+{len(group) - 1} stacked)" if len(group) > 1 else ""))
         t0 = time.perf_counter()
-        result = dict(exp.run_unit(cfg, unit))
-        wall = time.perf_counter() - t0
-        source = result.pop("data_source", None)
-        prov = {
-            "experiment": exp.name, "profile": profile, "config": _jsonable(cfg), "config_hash": chash,
-            "synlab_version": __version__, "git_commit": _git_commit(), "data_source": source or "none (synthetic)",
-            "device": describe_device(device), "wall_time_s": round(wall, 3),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
-        _write_unit(folder, rec)
-        records.append(_read_unit(folder / f"{rec.key}.json"))
+        if len(group) > 1:
+            results = [dict(r) for r in exp.run_group(cfg, group)]
+            if len(results) != len(group):
+                raise RuntimeError(f"{exp.name}: run_group returned {len(results)} results for {len(group)} units")
+        else:
+            results = [dict(exp.run_unit(cfg, group[0]))]
+        wall = (time.perf_counter() - t0) / len(group)
+        for unit, result in zip(group, results):
+            source = result.pop("data_source", None)
+            prov = {
+                "experiment": exp.name, "profile": profile, "config": _jsonable(cfg), "config_hash": chash,
+                "synlab_version": __version__, "git_commit": _git_commit(), "data_source": source or "none (synthetic)",
+                "device": describe_device(device), "wall_time_s": round(wall, 3),
+                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+            if len(group) > 1:
+                prov["stacked_with"] = len(group)  # trained as one stack; wall time is the group's share
+            rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
+            _write_unit(folder, rec)
+            records.append(_read_unit(folder / f"{rec.key}.json"))
+        bar.update(len(group))
+    bar.close()
     order = {unit_key(u): i for i, u in enumerate(units)}
     records.sort(key=lambda r: order[r.key])
     return ExperimentResults(exp.name, profile, cfg, records)

@@ -27,6 +27,11 @@ def test_speed_benchmarks_print_their_ratios(script, expected):
     assert expected in out and "device:" in out
 
 
+def test_stacked_benchmark_prints_its_ratio():
+    out = _run(str(BENCH / "bench_stacked.py"), "--k", "2", "--steps", "2")
+    assert "stacked (train_stacked)" in out and "speed-up" in out and "device:" in out
+
+
 def test_full_profile_benchmark_reads_recorded_wall_times():
     out = _run(str(BENCH / "bench_full_profile.py"), "--recorded", "--only", "raman_table2")
     assert "raman_table2" in out and "total (stored units)" in out

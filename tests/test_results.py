@@ -151,3 +151,44 @@ def test_complete_subset_only_when_every_matching_unit_is_stored(toy):
     assert results.complete_subset("toy_test", root=root) is None  # the whole sweep is incomplete
     with pytest.raises(ValueError, match="no unit"):
         results.complete_subset("toy_test", root=root, scale=3.0)
+
+
+GROUPS: list = []
+
+
+def _run_group(cfg, units):
+    GROUPS.append([dict(u) for u in units])
+    return [_run(cfg, u) for u in units]
+
+
+@pytest.mark.parametrize("flag, stacked", [("1", True), ("0", False), ("", False)])  # "" on this CPU: no stacking
+def test_stacked_groups_store_each_unit(tmp_path, monkeypatch, flag, stacked):
+    CALLS.clear()
+    GROUPS.clear()
+    exp = Experiment("toy_stack", "toy", lambda profile: ToyConfig(), _units, _run, part="tests",
+                     run_group=_run_group, group_key=lambda u: u["scale"])
+    monkeypatch.setitem(EXPERIMENTS, "toy_stack", exp)
+    monkeypatch.setenv("SYNLAB_STACK", flag)
+    monkeypatch.setenv("SYNLAB_DEVICE", "cpu")
+    res = results.run_experiment("toy_stack", "full", root=tmp_path)
+    assert len(res) == 4 and len(CALLS) == 4
+    assert res.values("value", scale=2.0) == [20, 21]  # same results either way
+    if stacked:
+        assert [[u["seed"] for u in g] for g in GROUPS] == [[0, 1], [0, 1]]
+        assert all(r.provenance["stacked_with"] == 2 for r in res.records)
+    else:
+        assert GROUPS == [] and all("stacked_with" not in r.provenance for r in res.records)
+    results.run_experiment("toy_stack", "full", root=tmp_path)
+    assert len(CALLS) == 4  # resumes from the stored units
+
+
+def test_stack_flag_and_group_pairing_validated(monkeypatch):
+    from synlab.device import stacking_enabled
+
+    monkeypatch.setenv("SYNLAB_STACK", "maybe")
+    with pytest.raises(ValueError, match="SYNLAB_STACK"):
+        stacking_enabled("cpu")
+    monkeypatch.delenv("SYNLAB_STACK")
+    assert stacking_enabled("cpu") is False
+    with pytest.raises(ValueError, match="go together"):
+        Experiment("x", "x", lambda p: None, _units, _run, run_group=_run_group)

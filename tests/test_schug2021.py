@@ -261,3 +261,42 @@ def test_importance_summary_averages_seeds():
     assert s["ks_D"] == pytest.approx([0.5, 0.2]) and s["inout_r"] == pytest.approx([0.9])
     with pytest.raises(ValueError, match="no plastic run"):
         ex.importance_summary(res, 0.05)
+
+
+def test_energy_group_matches_solo_units(monkeypatch):
+    """The stacked group runner gives each unit what its solo run gives (same seeds, same streams)."""
+    g = torch.Generator().manual_seed(1)
+    from synlab.data import Dataset
+
+    x = torch.randn(400, 784, generator=g)
+    y = (x[:, :10].argmax(1)).long()
+    ds = Dataset("mnist", x[:300], y[:300], x[300:], y[300:], "synthetic test data")
+    monkeypatch.setattr(ex, "_data", lambda *a: ds)
+    cfg = dataclasses.replace(ex.energy_config("quick"), sizes=(784, 16, 10), epochs=2, fisher_examples=20,
+                              lesion_fractions=(0.0, 0.5, 1.0))
+    units = [{"model": "plastic", "l2": 0.0, "seed": 1}, {"model": "plastic", "l2": 0.01, "seed": 2}]
+    stacked = ex.run_energy_group(cfg, units)
+    for unit, got in zip(units, stacked):
+        want = ex.run_energy_unit(cfg, unit)
+        assert set(got) == set(want)
+        np.testing.assert_allclose(got["p_layer0"].astype(np.float32), want["p_layer0"].astype(np.float32), atol=1e-3)
+        np.testing.assert_allclose(got["history_loss"], want["history_loss"], rtol=1e-4)
+        assert got["energy"] == pytest.approx(want["energy"], rel=1e-4)
+    assert stacked[0]["mean_p"] != stacked[1]["mean_p"]
+    with pytest.raises(ValueError, match="one model kind"):
+        ex.run_energy_group(cfg, [units[0], {"model": "fixed", "l2": 0.0, "seed": 1}])
+
+
+def test_fixed_p_group_isolates_a_diverging_member(monkeypatch):
+    """In a stack, one member's divergence leaves the others exactly as their solo runs."""
+    from synlab.experiments import schug2021 as S
+
+    monkeypatch.setattr(S, "_data", lambda *a, **k: _tiny_dataset())
+    cfg = S.FixedPConfig(n_train=64, n_test=32, epochs=1, p_values=(0.5,), lr_values=(1e30, 0.05), seeds=(0,),
+                         sizes=(784, 8, 10))
+    units = [{"p": 0.5, "lr": 1e30, "seed": 0}, {"p": 0.5, "lr": 0.05, "seed": 0}]
+    bad, ok = S.run_fixed_p_group(cfg, units)
+    assert bad["diverged"] is True and ok["diverged"] is False
+    solo = S.run_fixed_p_unit(cfg, units[1])
+    assert ok["energy"] == pytest.approx(solo["energy"], rel=1e-5)
+    assert ok["final_loss"] == pytest.approx(solo["final_loss"], rel=1e-4)

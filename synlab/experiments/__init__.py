@@ -25,6 +25,15 @@ class Experiment:
     units: Callable[[Any], list[dict[str, Any]]]
     run_unit: Callable[[Any, dict[str, Any]], dict[str, Any]]
     part: str = ""
+    #: optional: run several units as one stacked computation, ``run_group(config, units)`` returning
+    #: one result per unit (same contents as ``run_unit``); units are grouped by ``group_key(unit)``.
+    #: The runner uses it where stacking pays (a CUDA device) or when ``SYNLAB_STACK=1``.
+    run_group: Callable[[Any, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    group_key: Callable[[dict[str, Any]], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.run_group is None) != (self.group_key is None):
+            raise ValueError(f"{self.name}: run_group and group_key go together")
 
 
 EXPERIMENTS: dict[str, Experiment] = {}

@@ -32,12 +32,13 @@ from ..importance import (binned_means, fisher_diagonal, group_histograms, in_ou
                           neuron_importance)
 from ..information import activity_energy, synaptic_energy
 from ..rules import PresynapticRule
+from ..stacked import StackedMLP, train_stacked
 from ..synapses import BernoulliLinear, mlp
 from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
 from . import Experiment, register
 
-__all__ = ["EnergyConfig", "energy_config", "energy_units", "run_energy_unit", "build_model",
-           "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "MODELS", "summarise",
+__all__ = ["EnergyConfig", "energy_config", "energy_units", "run_energy_unit", "run_energy_group", "build_model",
+           "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "run_fixed_p_group", "MODELS", "summarise",
            "importance_summary"]
 
 MODELS = ("plastic", "fixed", "deterministic", "plastic_uniform")
@@ -173,6 +174,35 @@ def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
     hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size,
                             lr=cfg.lr_fixed if kind == "fixed" else cfg.lr, weight_decay=l2,
                             rule=_rule(cfg) if plastic else None, seed=seed, device=dev)
+    return _energy_results(cfg, unit, model, p0, hist, ds)
+
+
+def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
+    """Train the units of one model kind as one stack (:func:`synlab.stacked.train_stacked`), then
+    evaluate each as :func:`run_energy_unit` does. Each member draws its shuffles and release
+    masks from generators seeded with its seed, as its solo run does."""
+    kinds = {u["model"] for u in units}
+    if len(kinds) != 1:
+        raise ValueError(f"a stacked group must share one model kind; got {sorted(kinds)}")
+    kind = kinds.pop()
+    plastic = kind in {"plastic", "plastic_uniform"}
+    with cpu_threads(1):
+        dev = default_device()
+        ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
+        models = [build_model(kind, cfg, int(u["seed"])).to(dev) for u in units]
+        p0s = [[layer.p.detach().cpu().numpy().copy() for layer in m if isinstance(layer, BernoulliLinear)] for m in models]
+        stack = StackedMLP.from_models(models)
+        hists = train_stacked(stack, ds, epochs=cfg.epochs, seeds=[int(u["seed"]) for u in units],
+                              batch_size=cfg.batch_size, lr=cfg.lr_fixed if kind == "fixed" else cfg.lr,
+                              weight_decay=[float(u["l2"]) for u in units], rule=_rule(cfg) if plastic else None,
+                              device=dev)
+        return [_energy_results(cfg, u, m, p0, h, ds) for u, m, p0, h in zip(units, stack.to_models(), p0s, hists)]
+
+
+def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, hist, ds) -> dict:
+    """Information, energy and (plastic models) importance measures of one trained network."""
+    kind, seed = unit["model"], int(unit["seed"])
+    plastic = kind in {"plastic", "plastic_uniform"}
     ev = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples)
     energy = float(synaptic_energy(model).detach())
     with torch.no_grad(), sampling(model):
@@ -234,13 +264,15 @@ register(Experiment(
                 "an l2 sweep, with lesion, Fisher and per-neuron importance of the plastic model (MNIST; offline: "
                 "the 5,000-image sample)",
     make_config=lambda profile: energy_config(profile, "mnist"),
-    units=energy_units, run_unit=run_energy_unit, part="schug2021"))
+    units=energy_units, run_unit=run_energy_unit, part="schug2021",
+    run_group=run_energy_group, group_key=lambda unit: unit["model"]))
 
 register(Experiment(
     name="schug_energy_fashion",
     description="As schug_energy_mnist on the full Fashion-MNIST data set",
     make_config=lambda profile: energy_config(profile, "fashion_mnist"),
-    units=energy_units, run_unit=run_energy_unit, part="schug2021"))
+    units=energy_units, run_unit=run_energy_unit, part="schug2021",
+    run_group=run_energy_group, group_key=lambda unit: unit["model"]))
 
 
 # ----------------------------------------------------------------------------- App. 1-fig. 1c
@@ -297,6 +329,27 @@ def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
     model = mlp(cfg.sizes, BernoulliLinear, p_init=unit["p"]).to(dev)
     hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=unit["lr"],
                             weight_decay=cfg.l2, seed=unit["seed"], device=dev)
+    return _fixed_p_results(cfg, model, hist, ds)
+
+
+def run_fixed_p_group(cfg: FixedPConfig, units: list[dict]) -> list[dict]:
+    """Train several (p, lr, seed) units as one stack (:mod:`synlab.stacked`); evaluate each as
+    :func:`run_fixed_p_unit` does. A member that diverges does not touch the others."""
+    with cpu_threads(1):
+        dev = default_device()
+        ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
+        models = []
+        for u in units:
+            torch.manual_seed(u["seed"])
+            models.append(mlp(cfg.sizes, BernoulliLinear, p_init=u["p"]).to(dev))
+        stack = StackedMLP.from_models(models)
+        hists = train_stacked(stack, ds, epochs=cfg.epochs, seeds=[int(u["seed"]) for u in units],
+                              batch_size=cfg.batch_size, lr=[float(u["lr"]) for u in units], weight_decay=cfg.l2,
+                              device=dev)
+        return [_fixed_p_results(cfg, m, h, ds) for m, h in zip(stack.to_models(), hists)]
+
+
+def _fixed_p_results(cfg: FixedPConfig, model: nn.Module, hist, ds) -> dict:
     with torch.no_grad():
         finite = all(torch.isfinite(q).all() for q in model.parameters()) and bool(
             torch.isfinite(model.eval()(ds.x_test)).all())
@@ -318,7 +371,8 @@ register(Experiment(
     name="schug_fixed_p_lr_search",
     description="Schug et al. 2021 App. 1-fig. 1c: information per energy of fixed release probabilities at l2 = 0.01, "
                 "with a learning-rate search",
-    make_config=fixed_p_config, units=fixed_p_units, run_unit=run_fixed_p_unit, part="schug2021"))
+    make_config=fixed_p_config, units=fixed_p_units, run_unit=run_fixed_p_unit, part="schug2021",
+    run_group=run_fixed_p_group, group_key=lambda unit: unit["p"]))
 
 
 # ----------------------------------------------------------------------------- summaries for the chapters
