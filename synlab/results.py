@@ -78,6 +78,25 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _canonical(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"))
+
+
+def _is_fresh(exp: Any, cfg_json: dict[str, Any], chash: str, unit: dict[str, Any], provenance: dict[str, Any]) -> bool:
+    """A stored unit is fresh if it was computed with this config, or, for experiments that say
+    which part of the config a unit depends on (``unit_config``), with that part unchanged."""
+    if provenance.get("config_hash") == chash:
+        return True
+    if exp.unit_config is None or "config" not in provenance:
+        return False
+    return _canonical(exp.unit_config(provenance["config"], unit)) == _canonical(exp.unit_config(cfg_json, unit))
+
+
+def _config_json(cfg: Any) -> dict[str, Any]:
+    """The config as it reads back from a stored unit's provenance (JSON round trip)."""
+    return json.loads(json.dumps(_jsonable(cfg)))
+
+
 def unit_key(unit: dict[str, Any]) -> str:
     """A readable, file-system-safe key for a unit, e.g. ``l2=0.01_seed=2019``."""
     if not unit:
@@ -260,11 +279,12 @@ def run_experiment(
     units = exp.units(cfg)
     records: list[UnitRecord] = []
     todo: list[dict[str, Any]] = []
+    cfg_json = _config_json(cfg)
     for unit in units:
         path = stored.get(unit_key(unit))
         if path is not None and not force:
             rec = _read_unit(path)
-            if rec.provenance.get("config_hash") == chash:
+            if _is_fresh(exp, cfg_json, chash, unit, rec.provenance):
                 records.append(rec)
                 continue
         todo.append(unit)
@@ -320,13 +340,14 @@ def load_results(name: str, profile: str = "full", *, root: Path | str | None = 
     folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
     stored = _stored(folder)
     records, missing, stale = [], [], []
+    cfg_json = _config_json(cfg)
     for unit in exp.units(cfg):
         path = stored.get(unit_key(unit))
         if path is None:
             missing.append(unit_key(unit))
             continue
         rec = _read_unit(path)
-        (records if rec.provenance.get("config_hash") == chash else stale).append(rec)
+        (records if _is_fresh(exp, cfg_json, chash, unit, rec.provenance) else stale).append(rec)
     if stale:
         raise ValueError(f"{len(stale)} stored units of {name} [{profile}] were computed with another config "
                          f"(stale); rerun: python -m synlab run {name} --profile {profile}")
@@ -351,14 +372,18 @@ def complete_subset(name: str, profile: str = "full", *, root: Path | str | None
     wanted = [u for u in exp.units(cfg) if all(u.get(k) == v for k, v in coords.items())]
     if not wanted:
         raise ValueError(f"no unit of {name} [{profile}] matches {coords}")
-    try:
-        res = load_results(name, profile, root=root, allow_incomplete=True)
-    except ValueError:  # stale units: not fresh
-        return None
-    keys = {unit_key(u) for u in wanted}
-    records = [r for r in res.records if r.key in keys]
-    if len(records) != len(keys):
-        return None
+    folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
+    stored = _stored(folder)
+    chash, cfg_json = config_hash(cfg), _config_json(cfg)
+    records = []
+    for unit in wanted:  # only these units need to be there and fresh; the rest of the sweep may be stale
+        path = stored.get(unit_key(unit))
+        if path is None:
+            return None
+        rec = _read_unit(path)
+        if not _is_fresh(exp, cfg_json, chash, unit, rec.provenance):
+            return None
+        records.append(rec)
     return ExperimentResults(exp.name, profile, cfg, records)
 
 
@@ -391,11 +416,13 @@ def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
             chash = config_hash(cfg)
             folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
             stored = _stored(folder)
-            keys = {unit_key(u) for u in exp.units(cfg)}
+            units = {unit_key(u): u for u in exp.units(cfg)}
+            keys = set(units)
+            cfg_json = _config_json(cfg)
             done = stale = 0
             for key, path in stored.items():
                 if key in keys:
-                    if json.loads(path.read_text())["provenance"].get("config_hash") == chash:
+                    if _is_fresh(exp, cfg_json, chash, units[key], json.loads(path.read_text())["provenance"]):
                         done += 1
                     else:
                         stale += 1

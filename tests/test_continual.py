@@ -238,3 +238,25 @@ def test_bgd_batched_step_equals_sequential_step():
     for ma, mb, sa, sb in zip(a.mu, b.mu, a.sigma, b.sigma):
         assert torch.allclose(ma, mb, atol=1e-6) and torch.allclose(sa, sb, atol=1e-7)
     assert not torch.allclose(a.sigma[0], torch.full_like(a.sigma[0], 0.1))  # σ moved
+
+
+def test_lifelong_units_depend_only_on_their_own_method():
+    """Retuning one method's hyperparameters leaves the other methods' stored table units fresh."""
+    import json
+    from dataclasses import replace
+
+    from synlab.experiments import get_experiment
+    from synlab.results import _config_json
+
+    exp = get_experiment("schug_lifelong_table")
+    cfg = exp.make_config("full")
+    hyper = {k: dict(v) for k, v in cfg.hyper.items()}
+    hyper["bgd"] = {"split": dict(eta=2.0, sigma_init=0.03, mc_samples=10), "permuted": hyper["bgd"]["permuted"]}
+    retuned = replace(cfg, hyper=hyper, seeds=(1, 2, 3, 4))
+    for method, same in [("presynaptic", True), ("ewc", True), ("bgd", False)]:
+        unit = {"dataset": "split_mnist", "method": method, "seed": 2019}
+        a, b = (json.dumps(exp.unit_config(_config_json(c), unit), sort_keys=True) for c in (cfg, retuned))
+        assert (a == b) is same, method
+    changed = replace(cfg, batch_size=50)  # a shared setting: every unit depends on it
+    unit = {"dataset": "split_mnist", "method": "presynaptic", "seed": 2019}
+    assert exp.unit_config(_config_json(cfg), unit) != exp.unit_config(_config_json(changed), unit)

@@ -192,3 +192,42 @@ def test_stack_flag_and_group_pairing_validated(monkeypatch):
     assert stacking_enabled("cpu") is False
     with pytest.raises(ValueError, match="go together"):
         Experiment("x", "x", lambda p: None, _units, _run, run_group=_run_group)
+
+
+@dataclass(frozen=True)
+class PerMethodConfig:
+    methods: tuple = ("a", "b")
+    params: tuple = (("a", 1.0), ("b", 2.0))
+
+
+def _pm_run(cfg, unit):
+    CALLS.append(dict(unit))
+    return {"value": dict(cfg.params)[unit["method"]]}
+
+
+def _pm_unit_config(config, unit):
+    return {"param": dict(config["params"])[unit["method"]]}
+
+
+def test_unit_config_keeps_untouched_units_fresh(tmp_path, monkeypatch):
+    CALLS.clear()
+    exp = Experiment("toy_pm", "toy", lambda profile: PerMethodConfig(), lambda c: [{"method": m} for m in c.methods],
+                     _pm_run, part="tests", unit_config=_pm_unit_config)
+    monkeypatch.setitem(EXPERIMENTS, "toy_pm", exp)
+    results.run_experiment("toy_pm", "full", root=tmp_path)
+    assert len(CALLS) == 2
+    # retune method b only: a's unit stays fresh, b's is stale
+    monkeypatch.setitem(EXPERIMENTS, "toy_pm", replace(exp, make_config=lambda p: PerMethodConfig(params=(("a", 1.0), ("b", 5.0)))))
+    assert results.complete_subset("toy_pm", root=tmp_path, method="a").values("value") == [1.0]
+    assert results.complete_subset("toy_pm", root=tmp_path, method="b") is None
+    with pytest.raises(ValueError, match="stale"):
+        results.load_results("toy_pm", root=tmp_path)
+    row = [r for r in results.experiment_status(tmp_path) if r["experiment"] == "toy_pm" and r["profile"] == "full"][0]
+    assert (row["done"], row["stale"]) == (1, 1)
+    res = results.run_experiment("toy_pm", "full", root=tmp_path)
+    assert CALLS[2:] == [{"method": "b"}]  # only b recomputed
+    assert res.values("value") == [1.0, 5.0]
+    # without unit_config, any change of the config makes every unit stale
+    monkeypatch.setitem(EXPERIMENTS, "toy_pm", replace(exp, unit_config=None,
+                                                       make_config=lambda p: PerMethodConfig(params=(("a", 1.0), ("b", 7.0)))))
+    assert results.complete_subset("toy_pm", root=tmp_path, method="a") is None

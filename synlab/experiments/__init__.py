@@ -30,6 +30,11 @@ class Experiment:
     #: The runner uses it where stacking pays (a CUDA device) or when ``SYNLAB_STACK=1``.
     run_group: Callable[[Any, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
     group_key: Callable[[dict[str, Any]], Any] | None = None
+    #: optional: ``unit_config(config_json, unit)``, the part of the config (in its JSON form, as
+    #: stored in provenance) that ``unit`` depends on. A stored unit whose part is unchanged stays
+    #: fresh when another part of the config changes (another method's hyperparameters, say);
+    #: without it any change of the config makes every unit stale.
+    unit_config: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
 
     def __post_init__(self) -> None:
         if (self.run_group is None) != (self.group_key is None):

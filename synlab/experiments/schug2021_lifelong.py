@@ -157,6 +157,14 @@ def _table_units(cfg: LifelongConfig):
     return [{"dataset": d, "method": m, "seed": s} for d in cfg.datasets for m in cfg.methods for s in cfg.seeds]
 
 
+def _method_unit_config(config: dict, unit: dict) -> dict:
+    """What one unit depends on: the config without the grid (data sets, methods, seeds) and without
+    the other methods' hyperparameters, so tuning one method leaves the others' units fresh."""
+    part = {k: v for k, v in config.items() if k not in ("datasets", "methods", "seeds", "hyper")}
+    part["hyper"] = config["hyper"].get(unit["method"])
+    return part
+
+
 def _table_run(cfg: LifelongConfig, unit):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
     out = _run_method(unit["method"], tasks, protocol, epochs, cfg, unit["seed"])
@@ -168,7 +176,7 @@ def _table_run(cfg: LifelongConfig, unit):
 register(Experiment(
     "schug_lifelong_table", "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
     "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
-    lifelong_config, _table_units, _table_run, part="schug2021"))
+    lifelong_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config))
 
 
 # ----------------------------------------------------------------------------- continuous stream
@@ -223,7 +231,7 @@ def _continuous_run(cfg: ContinuousConfig, unit):
 register(Experiment(
     "schug_lifelong_continuous", "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
     continuous_config, lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds], _continuous_run,
-    part="schug2021"))
+    part="schug2021", unit_config=_method_unit_config))
 
 
 # ----------------------------------------------------------------------------- tuning & ablations
@@ -316,7 +324,7 @@ def ablation_config(profile: str) -> AblationConfig:
 
 register(Experiment(
     "schug_ablations", "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
-    ablation_config, _table_units, _table_run, part="schug2021"))
+    ablation_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config))
 
 
 # ----------------------------------------------------------------------------- perceptron
