@@ -1,4 +1,4 @@
-"""Command line: ``python -m synlab list | run EXP|all [--profile quick|full] | status [--check]``."""
+"""Command line: ``python -m synlab list | run EXP|all [--profile quick|full] [--only KEY=VALUE] | status [--check]``."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,26 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_only(items: list[str] | None) -> dict[str, object] | None:
+    """``["method=bgd", "seed=2019"]`` -> ``{"method": "bgd", "seed": 2019}`` (numbers parsed)."""
+    if not items:
+        return None
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--only takes KEY=VALUE (a unit coordinate); got {item!r}")
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import all_experiments, get_experiment
 
@@ -25,7 +45,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     timings = []
     for name in names:
         t0 = time.perf_counter()
-        res = run_experiment(name, args.profile, force=args.force)
+        res = run_experiment(name, args.profile, force=args.force, only=_parse_only(args.only))
         timings.append((name, time.perf_counter() - t0, len(res)))
         print(res.describe())
     if len(timings) > 1:
@@ -67,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", help="experiment name, or 'all'")
     run.add_argument("--profile", choices=PROFILES, default="quick")
     run.add_argument("--force", action="store_true", help="recompute units that are already stored")
+    run.add_argument("--only", action="append", metavar="KEY=VALUE",
+                     help="run only the units with this coordinate (repeatable), e.g. --only method=bgd")
     run.set_defaults(func=_cmd_run)
     status = sub.add_parser("status", help="stored units per experiment and profile")
     status.add_argument("--check", action="store_true", help="exit 1 if committed full results are stale")

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import re
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -76,6 +77,64 @@ def config_hash(config: Any) -> str:
     """SHA-256 (first 16 hex digits) of the config's canonical JSON."""
     text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _select(units: list[dict[str, Any]], only: dict[str, Any] | None, name: str) -> list[dict[str, Any]]:
+    """The units matching every ``key: value`` of ``only`` (all units if ``only`` is empty)."""
+    if not only:
+        return units
+    keys = set().union(*(u.keys() for u in units)) if units else set()
+    bad = set(only) - keys
+    if bad:
+        raise ValueError(f"{name} has no unit coordinate {sorted(bad)}; its units have {sorted(keys)}")
+    chosen = [u for u in units if all(u.get(k) == v for k, v in only.items())]
+    if not chosen:
+        values = {k: sorted({str(u.get(k)) for u in units}) for k in only}
+        raise ValueError(f"no unit of {name} matches {only}; values present: {values}")
+    return chosen
+
+
+def _lock_path(folder: Path, key: str) -> Path:
+    return folder / f".{key}.lock"
+
+
+def _claim(folder: Path, key: str) -> bool:
+    """Take the lock of unit ``key`` (False if another live process on this machine holds it).
+
+    A lock left by a process that has died (same host, no such pid) is taken over."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = _lock_path(folder, key)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                host, pid = path.read_text().split()
+            except (OSError, ValueError):
+                return False  # being written right now, or unreadable: leave it alone
+            if host != socket.gethostname() or _alive(int(pid)):
+                return False
+            path.unlink(missing_ok=True)  # its owner died: take it over
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _release(folder: Path, key: str) -> None:
+    _lock_path(folder, key).unlink(missing_ok=True)
 
 
 def _canonical(obj: Any) -> str:
@@ -258,13 +317,19 @@ def run_experiment(
     root: Path | str | None = None,
     config: Any = None,
     device: Any = None,
+    only: dict[str, Any] | None = None,
 ) -> ExperimentResults:
     """Run every missing or stale unit of experiment ``name`` and return all its results.
 
     Units already stored with the current config hash are loaded, not recomputed (resume).
     ``force=True`` recomputes everything. ``config`` overrides the profile's config (the
     results are then stored under that config's hash). Each unit is saved as soon as it
-    finishes, so Ctrl-C loses only the unit in flight.
+    finishes, so Ctrl-C loses only the unit in flight. ``only`` (e.g. ``{"method": "bgd"}``)
+    restricts the run, and the results returned, to the matching units.
+
+    Several processes may run the same experiment side by side (one per core): each claims a
+    unit (a lock file next to the results) before computing it and skips units another live
+    process has claimed or stored meanwhile; the units it skipped are missing from what it returns.
     """
     from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
 
@@ -276,7 +341,7 @@ def run_experiment(
     folder = Path(root) if root is not None else results_root(profile)
     folder = folder / profile / exp.name
     stored = _stored(folder)
-    units = exp.units(cfg)
+    units = _select(exp.units(cfg), only, exp.name)
     records: list[UnitRecord] = []
     todo: list[dict[str, Any]] = []
     cfg_json = _config_json(cfg)
@@ -299,31 +364,54 @@ def run_experiment(
         groups = list(by_key.values())
         print(f"{exp.name}: stacking {len(todo)} units as {len(groups)} group(s) (SYNLAB_STACK)")
     bar = tqdm(total=len(todo), desc=exp.name, unit="unit", disable=not show)
+    left_to_others = 0
     for group in groups:
-        bar.set_postfix_str(unit_key(group[0])[:40] + (f" (+{len(group) - 1} stacked)" if len(group) > 1 else ""))
-        t0 = time.perf_counter()
-        if len(group) > 1:
-            results = [dict(r) for r in exp.run_group(cfg, group)]
-            if len(results) != len(group):
-                raise RuntimeError(f"{exp.name}: run_group returned {len(results)} results for {len(group)} units")
-        else:
-            results = [dict(exp.run_unit(cfg, group[0]))]
-        wall = (time.perf_counter() - t0) / len(group)
-        for unit, result in zip(group, results):
-            source = result.pop("data_source", None)
-            prov = {
-                "experiment": exp.name, "profile": profile, "config": _jsonable(cfg), "config_hash": chash,
-                "synlab_version": __version__, "git_commit": _git_commit(), "data_source": source or "none (synthetic)",
-                "device": describe_device(device), "wall_time_s": round(wall, 3),
-                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            }
-            if len(group) > 1:
-                prov["stacked_with"] = len(group)  # trained as one stack; wall time is the group's share
-            rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
-            _write_unit(folder, rec)
-            records.append(_read_unit(folder / f"{rec.key}.json"))
-        bar.update(len(group))
+        claimed = []
+        try:
+            for unit in group:
+                if not _claim(folder, unit_key(unit)):
+                    left_to_others += 1  # another live process is computing it
+                    continue
+                claimed.append(unit)
+                path = _stored(folder).get(unit_key(unit))  # stored by another process meanwhile?
+                if path is not None and not force:
+                    rec = _read_unit(path)
+                    if _is_fresh(exp, cfg_json, chash, unit, rec.provenance):
+                        records.append(rec)
+                        claimed.pop()
+                        _release(folder, unit_key(unit))
+            bar.update(len(group) - len(claimed))
+            if not claimed:
+                continue
+            bar.set_postfix_str(unit_key(claimed[0])[:40] + (f" (+{len(claimed) - 1} stacked)" if len(claimed) > 1 else ""))
+            t0 = time.perf_counter()
+            if len(claimed) > 1:
+                results = [dict(r) for r in exp.run_group(cfg, claimed)]
+                if len(results) != len(claimed):
+                    raise RuntimeError(f"{exp.name}: run_group returned {len(results)} results for {len(claimed)} units")
+            else:
+                results = [dict(exp.run_unit(cfg, claimed[0]))]
+            wall = (time.perf_counter() - t0) / len(claimed)
+            for unit, result in zip(claimed, results):
+                source = result.pop("data_source", None)
+                prov = {
+                    "experiment": exp.name, "profile": profile, "config": _jsonable(cfg), "config_hash": chash,
+                    "synlab_version": __version__, "git_commit": _git_commit(), "data_source": source or "none (synthetic)",
+                    "device": describe_device(device), "wall_time_s": round(wall, 3),
+                    "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                }
+                if len(claimed) > 1:
+                    prov["stacked_with"] = len(claimed)  # trained as one stack; wall time is the group's share
+                rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
+                _write_unit(folder, rec)
+                records.append(_read_unit(folder / f"{rec.key}.json"))
+            bar.update(len(claimed))
+        finally:
+            for unit in claimed:
+                _release(folder, unit_key(unit))
     bar.close()
+    if left_to_others:
+        print(f"{exp.name} [{profile}]: {left_to_others} unit(s) left to another process that is computing them")
     order = {unit_key(u): i for i, u in enumerate(units)}
     records.sort(key=lambda r: order[r.key])
     return ExperimentResults(exp.name, profile, cfg, records)

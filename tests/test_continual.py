@@ -260,3 +260,31 @@ def test_lifelong_units_depend_only_on_their_own_method():
     changed = replace(cfg, batch_size=50)  # a shared setting: every unit depends on it
     unit = {"dataset": "split_mnist", "method": "presynaptic", "seed": 2019}
     assert exp.unit_config(_config_json(cfg), unit) != exp.unit_config(_config_json(changed), unit)
+
+
+def test_tuning_is_trial_major_and_its_budget_can_grow():
+    import json
+    from dataclasses import replace
+
+    from synlab.continual import random_search
+    from synlab.experiments import get_experiment
+    from synlab.results import _config_json
+
+    exp = get_experiment("schug_tuning")
+    cfg = exp.make_config("full")
+    units = exp.units(cfg)
+    per_round = len(cfg.datasets) * len(cfg.methods)
+    assert len(units) == cfg.n_trials * per_round
+    assert {u["trial"] for u in units[:per_round]} == {0} and {u["trial"] for u in units[-per_round:]} == {cfg.n_trials - 1}
+    # draw k of the seeded search does not depend on the budget
+    space = cfg.space["bgd"]
+    assert random_search(space, 5, 0)[:3] == random_search(space, 3, 0)
+    bigger = replace(cfg, n_trials=30, methods=cfg.methods[:2])
+    space2 = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.space.items()}
+    space2["ewc"] = {"lr": ("log", 1e-5, 1e-3), "lam": ("log", 1.0, 1e5)}
+    retuned = replace(cfg, space=space2)
+    unit = {"dataset": "permuted_mnist", "method": "bgd", "trial": 4}
+    part = lambda c, u: json.dumps(exp.unit_config(_config_json(c), u), sort_keys=True)  # noqa: E731
+    assert part(cfg, unit) == part(bigger, unit) == part(retuned, unit)
+    ewc = dict(unit, method="ewc")
+    assert part(cfg, ewc) != part(retuned, ewc)

@@ -286,7 +286,19 @@ def tuning_config(profile: str) -> TuningConfig:
 
 
 def _tuning_units(cfg: TuningConfig):
-    return [{"dataset": d, "method": m, "trial": t} for d in cfg.datasets for m in cfg.methods for t in range(cfg.n_trials)]
+    """Trial-major: every (data set, method) gets its k-th trial before any gets its (k+1)-th, so
+    at any point of a long, resumable search all methods have had the same budget."""
+    return [{"dataset": d, "method": m, "trial": t} for t in range(cfg.n_trials) for d in cfg.datasets for m in cfg.methods]
+
+
+def _tuning_unit_config(config: dict, unit: dict) -> dict:
+    """A trial depends on its method's search space and base hyperparameters and the shared
+    settings, not on the grid (data sets, methods) nor on ``n_trials`` (draw k of the seeded
+    search is the same for any budget above k), so the budget can grow without rerunning."""
+    part = {k: v for k, v in config.items() if k not in ("datasets", "methods", "n_trials", "space", "hyper")}
+    part["space"] = config["space"].get(unit["method"])
+    part["hyper"] = config["hyper"].get(unit["method"])
+    return part
 
 
 def _tuning_run(cfg: TuningConfig, unit):
@@ -304,7 +316,7 @@ def _tuning_run(cfg: TuningConfig, unit):
 
 register(Experiment(
     "schug_tuning", "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
-    tuning_config, _tuning_units, _tuning_run, part="schug2021"))
+    tuning_config, _tuning_units, _tuning_run, part="schug2021", unit_config=_tuning_unit_config))
 
 
 @dataclass(frozen=True)
