@@ -19,7 +19,7 @@ def test_full_configs_are_the_papers():
     assert cfg.mu_init == (-0.1, 0.1) and cfg.l1 == 0.01 and cfg.sizes == (784, 100, 100, 10)
     assert np.allclose(cfg.lams, c_grid()) and np.allclose(cfg.rhos, RHOS)
     assert cfg.allow_substitute is True and cfg.dataset == "mnist"
-    assert len(M.tradeoff_units(cfg)) == 8  # 4 ρ × 2 modes, each an ensemble of 25 λ
+    assert len(M.tradeoff_units(cfg)) == 40  # 4 ρ × 2 modes × 5 blocks, each an ensemble of 5 λ
     fashion = get_experiment("malkin2024_tradeoff_fashion").make_config("full")
     assert fashion.dataset == "fashion_mnist" and fashion.allow_substitute is False
     sig = M.signatures_config("full")
@@ -77,7 +77,12 @@ def test_config_validation_and_units_are_ensembles():
     units = M.tradeoff_units(cfg)
     assert {u["mode"] for u in units} == {"heterogeneous", "homogeneous"}
     cfg2 = dataclasses.replace(cfg, rhos=(0.5,), modes=("heterogeneous",))
-    assert M.tradeoff_units(cfg2) == [{"rho": 0.5, "mode": "heterogeneous"}]
+    assert M.tradeoff_units(cfg2) == [{"rho": 0.5, "mode": "heterogeneous", "block": 0}]  # 3 λ: one block
+    full = M.tradeoff_config("full")
+    blocks = M._lam_blocks(full)
+    assert sum(blocks, ()) == full.lams and {len(b) for b in blocks} == {5}
+    with pytest.raises(ValueError, match="lam_block"):
+        M.tradeoff_units(dataclasses.replace(full, lam_block=0))
     assert M.signatures_units(M.signatures_config("quick")) == [{"c_factor": 1.0}, {"c_factor": 10.0}, {"c_factor": 0.1}]
 
 
@@ -95,3 +100,18 @@ def test_full_profile_matches_the_papers_step_count_on_a_smaller_training_set():
         assert effective_epochs(cfg, 60000, cfg.epochs) == cfg.epochs  # full MNIST: the paper's 50 epochs
     quick = tradeoff_config("quick")
     assert not quick.match_paper_steps and effective_epochs(quick, 1000, quick.epochs) == quick.epochs
+
+
+def test_tradeoff_series_joins_blocks_in_lambda_order():
+    from types import SimpleNamespace as NS
+
+    from synlab.results import ExperimentResults
+
+    recs = [NS(unit={"rho": 0.5, "mode": "heterogeneous", "block": b}, result={"lam": lam, "acc_sampled": acc})
+            for b, lam, acc in [(1, [10.0, 100.0], [0.5, 0.3]), (0, [0.1, 1.0], [0.9, 0.7])]]
+    res = ExperimentResults("malkin2024_tradeoff", "full", None, recs)
+    lam, acc = M.tradeoff_series(res, "acc_sampled", rho=0.5, mode="heterogeneous")
+    np.testing.assert_array_equal(lam, [0.1, 1.0, 10.0, 100.0])
+    np.testing.assert_array_equal(acc, [0.9, 0.7, 0.5, 0.3])
+    with pytest.raises(ValueError, match="no units"):
+        M.tradeoff_series(res, "acc_sampled", rho=2.0, mode="heterogeneous")

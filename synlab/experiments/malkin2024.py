@@ -35,7 +35,7 @@ from ..device import default_device
 from ..ensemble import GaussianEnsembleMLP, NoiseSource, evaluate_ensemble, train_ensemble
 from . import Experiment, register
 
-__all__ = ["TradeoffConfig", "SignaturesConfig", "LinearConfig", "RegressionConfig", "tradeoff_config",
+__all__ = ["TradeoffConfig", "SignaturesConfig", "LinearConfig", "RegressionConfig", "tradeoff_config", "tradeoff_series",
            "signatures_config", "linear_config", "regression_config", "prepare_data", "regression_data"]
 
 MNIST_MEAN, MNIST_SD = 0.1307, 0.3081  # Malkin et al. code: transforms.Normalize((0.1307,), (0.3081,))
@@ -75,6 +75,9 @@ class TradeoffConfig(TrainingConfig):
     lams: tuple[float, ...] = tuple(float(v) for v in c_grid())  # code facts: 10^-2 … 10^4, step 10^0.25
     rhos: tuple[float, ...] = RHOS  # Fig. 1: 1/2, 2/3, 4/3, 2
     modes: tuple[str, ...] = ("heterogeneous", "homogeneous")  # Fig. 2: green vs grey
+    # λ per run unit (our choice): one ensemble per block of 5 λ, about 20 min on one CPU core, so
+    # the 14-hour sweep lands in pieces and several processes can share it; block b seeds with seed + b
+    lam_block: int = 5
 
 
 @dataclass(frozen=True)
@@ -201,26 +204,46 @@ def _mean_sigma(model: GaussianEnsembleMLP) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- Figs. 2–3
+def _lam_blocks(cfg: TradeoffConfig) -> list[tuple[float, ...]]:
+    if int(cfg.lam_block) != cfg.lam_block or cfg.lam_block < 1:
+        raise ValueError(f"lam_block must be a positive integer; got {cfg.lam_block}")
+    return [tuple(cfg.lams[i:i + cfg.lam_block]) for i in range(0, len(cfg.lams), cfg.lam_block)]
+
+
 def tradeoff_units(cfg: TradeoffConfig) -> list[dict]:
-    return [{"rho": float(r), "mode": m} for r in cfg.rhos for m in cfg.modes]
+    n_blocks = len(_lam_blocks(cfg))
+    return [{"rho": float(r), "mode": m, "block": b} for r in cfg.rhos for m in cfg.modes for b in range(n_blocks)]
 
 
 def run_tradeoff(cfg: TradeoffConfig, unit: dict) -> dict:
-    """Train every λ of one (ρ, mode) as one ensemble; accuracy, mean σ and cost per λ."""
+    """Train the λ of one block of one (ρ, mode) as one ensemble; accuracy, mean σ and cost per λ."""
     device = default_device()
+    lams = _lam_blocks(cfg)[unit["block"]]
+    cfg = replace(cfg, seed=cfg.seed + int(unit["block"]))  # each block its own initialisation and noise
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
-    K = len(cfg.lams)
-    model = _ensemble(cfg, K, device, homogeneous=unit["mode"] == "homogeneous")
-    hist = _train(cfg, model, x, y, list(cfg.lams), unit["rho"])
+    model = _ensemble(cfg, len(lams), device, homogeneous=unit["mode"] == "homogeneous")
+    hist = _train(cfg, model, x, y, list(lams), unit["rho"])
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    return {"lam": np.asarray(cfg.lams), "acc_sampled": ev["acc_sampled"], "acc_avg": ev["acc_avg20"],
+    return {"lam": np.asarray(lams), "acc_sampled": ev["acc_sampled"], "acc_avg": ev["acc_avg20"],
             "acc_mean_weights": ev["acc_mean_weights"], "mean_sigma": _mean_sigma(model),
             "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
             "reliability_cost": _member_costs(model, unit["rho"], cfg.c),
             "final_train_nll": np.asarray(hist.epoch_nll[-1]), "steps": hist.steps, "engine": hist.engine,
             "noise_model": f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise,
             "data_source": source}
+
+
+def tradeoff_series(res, name: str, *, rho: float, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(λ, values)`` of result ``name`` for one (ρ, mode) of a tradeoff sweep, its λ blocks joined
+    in order of λ. ValueError if that (ρ, mode) has no units in ``res``."""
+    recs = sorted(res.select(rho=rho, mode=mode), key=lambda r: r.unit.get("block", 0))
+    if not recs:
+        raise ValueError(f"no units with rho = {rho}, mode = {mode!r} in {res.experiment}")
+    lam = np.concatenate([np.asarray(r.result["lam"], dtype=float) for r in recs])
+    val = np.concatenate([np.atleast_1d(np.asarray(r.result[name], dtype=float)) for r in recs])
+    order = np.argsort(lam, kind="stable")
+    return lam[order], val[order]
 
 
 # ----------------------------------------------------------------------------- Fig. 5
