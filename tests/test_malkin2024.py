@@ -19,7 +19,7 @@ def test_full_configs_are_the_papers():
     assert cfg.mu_init == (-0.1, 0.1) and cfg.l1 == 0.01 and cfg.sizes == (784, 100, 100, 10)
     assert np.allclose(cfg.lams, c_grid()) and np.allclose(cfg.rhos, RHOS)
     assert cfg.allow_substitute is True and cfg.dataset == "mnist"
-    assert len(M.tradeoff_units(cfg)) == 40  # 4 ρ × 2 modes × 5 blocks, each an ensemble of 5 λ
+    assert len(M.tradeoff_units(cfg)) == 24  # 4 ρ × 2 modes × 3 blocks, each an ensemble of 8–9 λ
     fashion = get_experiment("malkin2024_tradeoff_fashion").make_config("full")
     assert fashion.dataset == "fashion_mnist" and fashion.allow_substitute is False
     sig = M.signatures_config("full")
@@ -80,9 +80,10 @@ def test_config_validation_and_units_are_ensembles():
     assert M.tradeoff_units(cfg2) == [{"rho": 0.5, "mode": "heterogeneous", "block": 0}]  # 3 λ: one block
     full = M.tradeoff_config("full")
     blocks = M._lam_blocks(full)
-    assert sum(blocks, ()) == full.lams and {len(b) for b in blocks} == {5}
-    with pytest.raises(ValueError, match="lam_block"):
-        M.tradeoff_units(dataclasses.replace(full, lam_block=0))
+    assert sum(blocks, ()) == full.lams and sorted(len(b) for b in blocks) == [8, 8, 9]
+    for bad in (0, 26, 1.5):
+        with pytest.raises(ValueError, match="lam_blocks"):
+            M.tradeoff_units(dataclasses.replace(full, lam_blocks=bad))
     assert M.signatures_units(M.signatures_config("quick")) == [{"c_factor": 1.0}, {"c_factor": 10.0}, {"c_factor": 0.1}]
 
 

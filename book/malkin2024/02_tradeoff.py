@@ -287,8 +287,9 @@ assert mean_gain > -0.05  # the quick runs are short: we only require heterogene
 # ### Paper scale, one ρ at a time
 #
 # The full sweep (25 λ × 4 ρ × 2 noise modes, 150,000 Adam steps each) takes about 14 CPU-hours,
-# so it runs as 40 units of 5 λ each (about 20 minutes each on one core) and lands in pieces. Every ρ whose two noise modes are both committed is summarised here at
-# paper scale; the others are listed as pending.
+# so it runs as 24 units of 8–9 λ each (about 45 minutes each on one core) and lands in pieces.
+# Every ρ whose two noise modes are both committed is summarised here at paper scale; the others
+# are listed as pending.
 
 # %%
 for rho in costs.RHOS:
@@ -315,7 +316,7 @@ for rho in costs.RHOS:
 # | Heterogeneous noise gives "considerably" higher accuracy at a fixed λ, with only slightly lower mean σ | the printed per-λ differences (mean gain printed above) | quick runs are far from convergence; the test `tests/test_malkin2024.py` checks the direction on a seeded small run |
 # | Fig. 3: accuracy falls with σ and rises with reliability cost; heterogeneous above homogeneous | Fig. 3 panels | as above |
 # | Fig. 4: at equal energy, optimised heterogeneous noise has lower performance cost | two-synapse quadratic, exact (asserted) | a 2-D quadratic, not the network's Hessian |
-# | Sweep time: "4–6 days, on GPU", one network at a time | one ensemble per block of 5 λ of a (ρ, mode); `benchmarks/bench_ensemble.py` prints the speed-up | our full sweep is an estimate until run |
+# | Sweep time: "4–6 days, on GPU", one network at a time | one ensemble per block of 8–9 λ of a (ρ, mode); `benchmarks/bench_ensemble.py` prints the speed-up | our full sweep is an estimate until run |
 
 # %%
 print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")
