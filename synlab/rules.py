@@ -50,12 +50,12 @@ def update_release_probability(
         raise ValueError(f"need p_min <= p_max; got {p_min} > {p_max}")
     if p_up < 0 or p_down < 0 or g_lim < 0:
         raise ValueError(f"p_up, p_down and g_lim must be >= 0; got {p_up}, {p_down}, {g_lim}")
-    step = torch.where(grad.abs() > g_lim, torch.full_like(p, p_up), torch.full_like(p, -p_down))
+    step = torch.full_like(p, -p_down).masked_fill_(grad.abs() > g_lim, p_up)  # faster than where here
     if headroom:
         step = step * (p_max - p)
     if p_freeze < p_max:
-        step = torch.where(p >= p_freeze, torch.zeros_like(step), step)
-    return (p + step).clamp(p_min, p_max)
+        step.masked_fill_(p >= p_freeze, 0.0)
+    return (p + step).clamp_(p_min, p_max)
 
 
 def consolidation_factor(p: Tensor, p_max: float = 1.0) -> Tensor:

@@ -141,7 +141,7 @@ class StackedMLP(nn.Module):
         for i, w in enumerate(self.weights):
             if masks:
                 p = self.ps[i]
-                w = masks[i] * w / torch.where(p > 0, p, torch.ones_like(p))
+                w = masks[i] * w / p.clamp_min(torch.finfo(p.dtype).tiny)  # as BernoulliLinear
             h = torch.bmm(h, w.transpose(1, 2))
             if i < len(self.weights) - 1:
                 h = torch.relu(h)

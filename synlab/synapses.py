@@ -148,8 +148,8 @@ class BernoulliLinear(nn.Module):
             mask = self.sample_mask(x.shape[0] if per_example else None)
         if mask.shape[-2:] != self.weight.shape:
             raise ValueError(f"release mask must end in shape {tuple(self.weight.shape)}; got {tuple(mask.shape)}")
-        safe_p = torch.where(self.p > 0, self.p, torch.ones_like(self.p))
-        w = mask * self.weight / safe_p
+        # divide by p, guarded for p = 0 (no release there, so the mask is 0 and so is the weight)
+        w = mask * self.weight / self.p.clamp_min(torch.finfo(self.p.dtype).tiny)
         if w.dim() == 3:
             if x.dim() != 2 or x.shape[0] != w.shape[0]:
                 raise ValueError(f"a per-example mask of shape {tuple(mask.shape)} needs inputs of shape ({w.shape[0]}, {self.in_features}); got {tuple(x.shape)}")

@@ -300,3 +300,29 @@ def test_fixed_p_group_isolates_a_diverging_member(monkeypatch):
     solo = S.run_fixed_p_unit(cfg, units[1])
     assert ok["energy"] == pytest.approx(solo["energy"], rel=1e-5)
     assert ok["final_loss"] == pytest.approx(solo["final_loss"], rel=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rule_equals_its_formula_exactly(dtype):
+    """Eq. 4 with headroom, freezing and clamping, written out elementwise: the fast form gives
+    the same bits (committed results were computed with this formula)."""
+    g = torch.Generator().manual_seed(3)
+    p = 0.25 + 0.75 * torch.rand(50, 40, generator=g, dtype=dtype)
+    p[0, :5] = torch.tensor([0.25, 1.0, 0.9353, 0.93, 0.999], dtype=dtype)
+    grad = 1e-3 * torch.randn(50, 40, generator=g, dtype=dtype)
+    kw = dict(p_up=0.0520, p_down=0.0516, g_lim=0.001, p_min=0.25, p_max=1.0)
+    for p_freeze, headroom in [(0.9353, True), (1.0, False), (0.9, False)]:
+        step = torch.where(grad.abs() > kw["g_lim"], torch.full_like(p, kw["p_up"]), torch.full_like(p, -kw["p_down"]))
+        if headroom:
+            step = step * (kw["p_max"] - p)
+        if p_freeze < kw["p_max"]:
+            step = torch.where(p >= p_freeze, torch.zeros_like(step), step)
+        want = (p + step).clamp(kw["p_min"], kw["p_max"])
+        got = update_release_probability(p, grad, p_freeze=p_freeze, headroom=headroom, **kw)
+        assert torch.equal(got, want) and got.dtype == dtype
+    layer = BernoulliLinear(40, 50, p_init=p.float())
+    layer.p[0, 0] = 0.0  # never releases: contributes nothing, and no division by zero
+    mask = layer.sample_mask()
+    x = torch.randn(3, 40)
+    ref = x @ (mask * layer.weight / torch.where(layer.p > 0, layer.p, torch.ones_like(layer.p))).T
+    assert torch.equal(layer(x, mask), ref) and torch.isfinite(layer(x, mask)).all()
