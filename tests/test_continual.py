@@ -288,3 +288,27 @@ def test_tuning_is_trial_major_and_its_budget_can_grow():
     assert part(cfg, unit) == part(bigger, unit) == part(retuned, unit)
     ewc = dict(unit, method="ewc")
     assert part(cfg, ewc) != part(retuned, ewc)
+
+
+def test_tuning_rounds_done_reads_complete_rounds_only(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from synlab.experiments import EXPERIMENTS, get_experiment
+    from synlab.experiments import schug2021_lifelong as L
+    from synlab.results import run_experiment
+
+    small = replace(L.tuning_config("full"), datasets=("split_mnist",), methods=("presynaptic", "ewc"), n_trials=3)
+    fake = lambda cfg, unit: {"validation_accuracy": 0.5 + 0.1 * unit["trial"] + (unit["method"] == "ewc") * 0.01,  # noqa: E731
+                              "params": {"trial": unit["trial"]}}
+    exp = replace(get_experiment("schug_tuning"), make_config=lambda profile: small, run_unit=fake)
+    monkeypatch.setitem(EXPERIMENTS, "schug_tuning", exp)
+    monkeypatch.setattr(L, "tuning_config", lambda profile: small)
+    assert L.tuning_rounds_done(root=tmp_path) is None
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 0}, progress=False)
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 2}, progress=False)  # round 1 missing
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 1, "method": "ewc"}, progress=False)
+    done = L.tuning_rounds_done(root=tmp_path)
+    assert sorted((r.unit["method"], r.unit["trial"]) for r in done.records) == [("ewc", 0), ("presynaptic", 0)]
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 1}, progress=False)
+    best = L.best_trials(L.tuning_rounds_done(root=tmp_path))
+    assert {k: v["trial"] for k, v in best.items()} == {("split_mnist", "presynaptic"): 2, ("split_mnist", "ewc"): 2}

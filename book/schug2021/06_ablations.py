@@ -52,7 +52,7 @@ from scipy import stats
 from synlab.continual import random_search
 from synlab.exercises import check
 from synlab.experiments.schug2021_lifelong import (METHOD_NAMES, PAPER_GHOST_DROP, best_trials, summary_table, ttests,
-                                                    tuning_config)
+                                                   tuning_config, tuning_rounds_done)
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
 from synlab.rules import consolidation_factor, update_release_probability
@@ -88,6 +88,24 @@ for (dataset, method), b in best.items():
 print(f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per method and data set; "
       f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across methods "
       f"(same search seed), so the variants are compared on common random numbers.")
+
+# %% [markdown]
+# The paper-scale search is long (about 34 CPU-hours, most of it BGD's ten Monte Carlo samples per
+# step on Permuted MNIST), so it runs *trial-major*: every method gets its k-th trial before any
+# gets its (k+1)-th. While it runs, the completed rounds can be read at an equal budget for every
+# method:
+
+# %%
+rounds = tuning_rounds_done()
+if rounds is None:
+    print("paper-scale search: no complete round committed yet")
+else:
+    k = len({r.unit["trial"] for r in rounds.records})
+    print(f"paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
+          f"(data: {rounds.data_sources[0]}):")
+    for (dataset, method), b in best_trials(rounds).items():
+        shown = {n: (f"{v:.3g}" if isinstance(v, float) else v) for n, v in b["params"].items()}
+        print(f"  {dataset:<15} {METHOD_NAMES[method]:<30} {100 * b['validation_accuracy']:5.1f} %  {shown}")
 
 # %% [markdown]
 # ## Fig. 5a: the ablations

@@ -33,7 +33,7 @@ from . import Experiment, register
 
 __all__ = ["PAPER_TABLE", "PAPER_CONTINUOUS", "PAPER_GHOST_DROP", "LifelongConfig", "ContinuousConfig",
            "TuningConfig", "AblationConfig", "PerceptronConfig", "PerceptronLoadConfig", "DATASETS",
-           "make_stream", "summary_table", "ttests", "best_trials", "METHOD_NAMES", "lifelong_config", "tuning_config"]
+           "make_stream", "summary_table", "ttests", "best_trials", "tuning_rounds_done", "METHOD_NAMES", "lifelong_config", "tuning_config"]
 
 DATASETS = ("split_mnist", "split_fashion", "permuted_mnist", "permuted_fashion")
 METHOD_NAMES = {"presynaptic": "Presynaptic Consolidation", "no_consolidation": "No Consolidation",
@@ -456,3 +456,22 @@ def best_trials(res) -> dict[tuple[str, str], dict[str, Any]]:
             best[k] = {"validation_accuracy": r.result["validation_accuracy"], "params": r.result["params"],
                        "trial": r.unit["trial"]}
     return best
+
+
+def tuning_rounds_done(profile: str = "full", *, root=None):
+    """The trials of the first k complete rounds of ``schug_tuning`` (trial 0 … k−1 of every data set
+    and method), k as large as the stored results allow; ``None`` if not even round 0 is complete.
+
+    The search runs trial-major, so a long search that is still running can be read at an equal
+    budget for every method: ``best_trials(tuning_rounds_done())``.
+    """
+    from ..results import ExperimentResults, complete_subset
+
+    cfg = tuning_config(profile)
+    records = []
+    for trial in range(cfg.n_trials):
+        block = complete_subset("schug_tuning", profile, root=root, trial=trial)
+        if block is None:
+            break
+        records.extend(block.records)
+    return ExperimentResults("schug_tuning", profile, cfg, records) if records else None
