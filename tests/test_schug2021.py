@@ -326,3 +326,15 @@ def test_rule_equals_its_formula_exactly(dtype):
     x = torch.randn(3, 40)
     ref = x @ (mask * layer.weight / torch.where(layer.p > 0, layer.p, torch.ones_like(layer.p))).T
     assert torch.equal(layer(x, mask), ref) and torch.isfinite(layer(x, mask)).all()
+
+
+def test_best_info_per_energy_picks_the_best_seed_mean():
+    from types import SimpleNamespace as NS
+
+    recs = [NS(unit={"model": "plastic", "l2": l2, "seed": s}, result={"info_per_energy": v})
+            for l2, s, v in [(0.0, 1, 1.0), (0.0, 2, 3.0), (0.1, 1, 2.5), (0.1, 2, 2.5)]]
+    res = NS(records=recs, experiment="toy")
+    assert ex.best_info_per_energy(res, "plastic") == (2.5, 0.0, 0.1)  # seed mean 2.5 beats 2.0
+    with pytest.raises(ValueError, match="no finite"):
+        ex.best_info_per_energy(NS(records=[NS(unit={"model": "fixed", "l2": 0.0, "seed": 1},
+                                                result={"info_per_energy": float("nan")})], experiment="toy"), "fixed")

@@ -39,7 +39,7 @@ from . import Experiment, register
 
 __all__ = ["EnergyConfig", "energy_config", "energy_units", "run_energy_unit", "run_energy_group", "build_model",
            "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "run_fixed_p_group", "MODELS", "summarise",
-           "importance_summary"]
+           "best_info_per_energy", "importance_summary"]
 
 MODELS = ("plastic", "fixed", "deterministic", "plastic_uniform")
 
@@ -389,6 +389,16 @@ def summarise(res, value: str, *, model: str, l2_values=None) -> tuple[np.ndarra
         means.append(v.mean() if len(v) else np.nan)
         sems.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
     return np.asarray(l2s, dtype=float), np.asarray(means), np.asarray(sems)
+
+
+def best_info_per_energy(res, model: str) -> tuple[float, float, float]:
+    """Fig. 1b: the highest seed-mean information per unit energy of ``model`` over the ℓ2 sweep,
+    as ``(value, standard error, l2 where it is reached)``."""
+    l2, ipe, se = summarise(res, "info_per_energy", model=model)
+    if not np.isfinite(ipe).any():
+        raise ValueError(f"no finite information per energy for model {model!r} in {res.experiment}")
+    k = int(np.nanargmax(ipe))
+    return float(ipe[k]), float(se[k]), float(l2[k])
 
 
 def importance_summary(res, l2: float) -> dict[str, Any]:
