@@ -104,23 +104,34 @@ def _claim(folder: Path, key: str) -> bool:
     A lock left by a process that has died (same host, no such pid) is taken over."""
     folder.mkdir(parents=True, exist_ok=True)
     path = _lock_path(folder, key)
-    me = f"{socket.gethostname()} {os.getpid()}"
+    me = f"{socket.gethostname()} {os.getpid()} {_boot_id()}"
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             try:
-                host, pid = path.read_text().split()
+                host, pid, *boot = path.read_text().split()
             except (OSError, ValueError):
                 return False  # being written right now, or unreadable: leave it alone
-            if host != socket.gethostname() or _alive(int(pid)):
+            if host != socket.gethostname():
+                return False  # another machine sharing the folder: cannot tell, leave it
+            same_boot = (boot[0] if boot else "") == _boot_id()
+            if same_boot and _alive(int(pid)):
                 return False
-            path.unlink(missing_ok=True)  # its owner died: take it over
+            path.unlink(missing_ok=True)  # its owner died (or the machine restarted): take it over
             continue
         with os.fdopen(fd, "w") as fh:
             fh.write(me)
         return True
     return False
+
+
+def _boot_id() -> str:
+    """This boot's id on Linux (a pid from before a restart means nothing), else ''."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _alive(pid: int) -> bool:

@@ -258,12 +258,16 @@ def test_units_claimed_by_a_live_process_are_left_to_it(toy):
     folder = root / "full" / "toy_test"
     folder.mkdir(parents=True)
     host = socket.gethostname()
-    (folder / ".scale=1_seed=0.lock").write_text(f"{host} {os.getppid()}")  # a live process holds it
+    boot = results._boot_id()
+    (folder / ".scale=1_seed=0.lock").write_text(f"{host} {os.getppid()} {boot}")  # a live process holds it
+    if boot:  # a lock from before a restart is stale whatever its pid
+        (folder / ".scale=2_seed=0.lock").write_text(f"{host} {os.getppid()} not-this-boot")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (folder / ".scale=1_seed=1.lock").write_text(f"{host} {dead.pid}")  # its owner has died
     res = results.run_experiment("toy_test", "full", root=root)
     assert {"scale": 1.0, "seed": 0} not in CALLS and {"scale": 1.0, "seed": 1} in CALLS
+    assert {"scale": 2.0, "seed": 0} in CALLS
     assert len(res) == 3 and len(CALLS) == 3
     assert (folder / ".scale=1_seed=0.lock").exists()  # not ours: untouched
     assert not (folder / ".scale=1_seed=1.lock").exists() and not list(folder.glob(".scale=2*"))
