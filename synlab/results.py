@@ -115,7 +115,7 @@ def _claim(folder: Path, key: str) -> bool:
                 return False  # being written right now, or unreadable: leave it alone
             if host != socket.gethostname():
                 return False  # another machine sharing the folder: cannot tell, leave it
-            same_boot = (boot[0] if boot else "") == _boot_id()
+            same_boot = not boot or boot[0] == _boot_id()  # a lock without a boot id: trust its pid
             if same_boot and _alive(int(pid)):
                 return False
             path.unlink(missing_ok=True)  # its owner died (or the machine restarted): take it over
