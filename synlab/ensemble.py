@@ -487,6 +487,9 @@ class _FusedTrainer:
                        any_homogeneous=bool(model.homogeneous.any()), any_entropic=bool(self.entropic.any()))
         self.scale_n = float(scale_n)
         self.fn = fused_mod.compiled_step() if compile else fused_mod.fused_step
+        # Adam's step count as a device tensor advanced in place: building it from a Python float
+        # each step is a blocking host-to-device copy on CUDA (the GPU would idle at every step)
+        self.t = torch.tensor(float(opt.t), dtype=torch.float64, device=self.mu[0].device)
 
     @torch.no_grad()
     def step(self, xb: Tensor, yb: Tensor):
@@ -494,9 +497,9 @@ class _FusedTrainer:
         shapes = fused_mod.noise_shapes(self.mu, model.noise, xb.shape[0], model.has_bias)
         eps = [model.source.randn(*s, dtype=self.mu[0].dtype) for s in shapes]
         self.opt.t += 1
-        step = torch.tensor(float(self.opt.t), dtype=torch.float64, device=self.mu[0].device)
+        self.t.add_(1.0)  # = opt.t exactly (integers in float64)
         return self.fn(self.mu, self.phi, self.m_mu, self.v_mu, self.m_phi, self.v_phi, eps, xb, yb, self.lam,
-                       self.rho, self.entropic, model.homogeneous, step, scale=xb.shape[0] / self.scale_n, **self.kw)
+                       self.rho, self.entropic, model.homogeneous, self.t, scale=xb.shape[0] / self.scale_n, **self.kw)
 
 
 @torch.no_grad()

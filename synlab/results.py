@@ -184,6 +184,11 @@ def unit_key(unit: dict[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- provenance
 def _git_commit() -> str:
+    """HEAD of the checkout (``+dirty`` with uncommitted package changes); a copy without ``.git``
+    (a GPU machine's, an unpacked archive) can name its commit in ``SYNLAB_GIT_COMMIT``."""
+    named = os.environ.get("SYNLAB_GIT_COMMIT", "").strip()
+    if named:
+        return named
     here = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)

@@ -116,3 +116,40 @@ def test_tradeoff_series_joins_blocks_in_lambda_order():
     np.testing.assert_array_equal(acc, [0.9, 0.7, 0.5, 0.3])
     with pytest.raises(ValueError, match="no units"):
         M.tradeoff_series(res, "acc_sampled", rho=2.0, mode="heterogeneous")
+
+
+def test_tradeoff_group_starts_each_member_as_its_solo_run():
+    """The GPU path (every unit in one ensemble) keeps each unit's initialisation, λ, ρ and mode."""
+    cfg = dataclasses.replace(M.tradeoff_config("quick"), lams=(0.01, 0.1, 1.0, 10.0), lam_blocks=2, rhos=(0.5, 2.0))
+    units = M.tradeoff_units(cfg)
+    assert len(units) == 8
+    model, lams, rhos, slices = M.tradeoff_members(cfg, units, torch.device("cpu"))
+    assert model.K == 16 and len(lams) == len(rhos) == 16
+    for unit, sl in zip(units, slices):
+        solo = M._ensemble(dataclasses.replace(cfg, seed=cfg.seed + unit["block"]), sl.stop - sl.start, "cpu",
+                           homogeneous=unit["mode"] == "homogeneous")
+        for l in range(model.n_layers):
+            assert torch.equal(model.mu[l][sl], solo.mu[l]) and torch.equal(model.bias_mu[l][sl], solo.bias_mu[l])
+            assert torch.equal(model.phi[l][sl], solo.phi[l])
+        assert bool((model.homogeneous[sl] == (unit["mode"] == "homogeneous")).all())
+        assert lams[sl] == list(M._lam_blocks(cfg)[unit["block"]]) and set(rhos[sl]) == {unit["rho"]}
+    # blocks 0 and 1 start differently (their own seeds)
+    assert not torch.equal(model.mu[0][slices[0]][0], model.mu[0][slices[1]][0])
+
+
+def test_tradeoff_group_returns_what_solo_units_return():
+    pytest.importorskip("mlxtend")
+    cfg = dataclasses.replace(M.tradeoff_config("quick"), n_train=200, n_test=100, epochs=1, lams=(0.01, 10.0),
+                              lam_blocks=2, rhos=(0.5,), n_eval_samples=2)
+    units = M.tradeoff_units(cfg)
+    group = M.run_tradeoff_group(cfg, units)
+    solo = M.run_tradeoff(cfg, units[0])
+    assert len(group) == len(units) == 4
+    for unit, res in zip(units, group):
+        assert set(res) == set(solo)
+        assert res["lam"].tolist() == list(M._lam_blocks(cfg)[unit["block"]])
+        assert res["acc_sampled"].shape == res["mean_sigma"].shape == res["reliability_cost"].shape == (1,)
+        assert "one ensemble of 4 members (4 units)" in res["engine"] and res["steps"] == solo["steps"]
+    # a larger λ buys a smaller reliability cost (larger σ) in the same run
+    het = [r for u, r in zip(units, group) if u["mode"] == "heterogeneous"]
+    assert het[1]["reliability_cost"][0] < het[0]["reliability_cost"][0]

@@ -298,3 +298,12 @@ def test_a_unit_stored_by_another_process_meanwhile_is_read(toy, tmp_path, monke
     res = results.run_experiment("toy_test", "full", root=root)
     assert len(CALLS) == 4 and {"scale": 2.0, "seed": 1} not in CALLS[1:]
     assert len(res) == 4 and res.values("value", scale=2.0) == [20, 21]
+
+
+def test_git_commit_can_be_named_by_a_copy_without_git(monkeypatch):
+    from synlab import results as R
+
+    monkeypatch.setenv("SYNLAB_GIT_COMMIT", "abc123 (copied tree)")
+    assert R._git_commit() == "abc123 (copied tree)"
+    monkeypatch.delenv("SYNLAB_GIT_COMMIT")
+    assert R._git_commit() != "abc123 (copied tree)"
