@@ -292,6 +292,6 @@ for r in res.records:
 # | entropy: uniform $\log_2K$, certain 0, binary $h(\varepsilon)$, uniform is maximal | exact | $10^{-12}$ |
 # | MI: 0 for independence, $H(Y)$ for a perfect classifier, $1-h(\varepsilon)$ for a binary symmetric channel; one-hot soft = hard | exact | $10^{-12}$ |
 # | energy $E=\sum\lvert\bar w\rvert=\sum p\lvert m\rvert$ for Bernoulli synapses | exact | $10^{-6}$ |
-# | Schug et al. Fig. 1a: different L2 strengths give different information–energy trade-offs | stronger L2: lower energy and lower information (table above) | deterministic network only; Fashion-MNIST instead of MNIST; 784-100-10 instead of 784-200-200-10; 20 epochs (full) instead of 50; the quick profile (5,000 / 2,000 images, 2 epochs, 1 seed) is far from paper scale |
+# | Schug et al. Fig. 1a: different L2 strengths give different information–energy trade-offs | stronger L2: lower energy and lower information; full profile (3 seeds, full Fashion-MNIST): from L2 = 0 to 0.1, energy 2599 → 414, soft information 2.35 → 1.01 bits, energy per bit 1106 → 410 | deterministic network only; Fashion-MNIST instead of MNIST; 784-100-10 instead of 784-200-200-10; 20 epochs instead of 50; the quick profile (5,000 / 2,000 images, 2 epochs, 1 seed) is far from paper scale |
 # | soft MI below hard MI for trained networks | holds in every unit shown | an observation, not a theorem |
 # | hard MI at least the Fano bound $H(Y)-h(e)-e\log_2(K-1)$ at error rate $e$ | holds in every unit | exact inequality |
