@@ -312,3 +312,41 @@ def test_tuning_rounds_done_reads_complete_rounds_only(tmp_path, monkeypatch):
     run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 1}, progress=False)
     best = L.best_trials(L.tuning_rounds_done(root=tmp_path))
     assert {k: v["trial"] for k, v in best.items()} == {("split_mnist", "presynaptic"): 2, ("split_mnist", "ewc"): 2}
+
+
+def test_tuning_rounds_done_per_data_set(tmp_path, monkeypatch):
+    """One data set's search can be read at its own complete rounds while the other's still runs."""
+    from dataclasses import replace
+
+    from synlab.experiments import EXPERIMENTS, get_experiment
+    from synlab.experiments import schug2021_lifelong as L
+    from synlab.results import run_experiment
+
+    small = replace(L.tuning_config("full"), datasets=("split_mnist", "permuted_mnist"), methods=("ewc",), n_trials=2)
+    fake = lambda cfg, unit: {"validation_accuracy": 0.5 + 0.1 * unit["trial"], "params": {"t": unit["trial"]}}  # noqa: E731
+    exp = replace(get_experiment("schug_tuning"), make_config=lambda profile: small, run_unit=fake)
+    monkeypatch.setitem(EXPERIMENTS, "schug_tuning", exp)
+    monkeypatch.setattr(L, "tuning_config", lambda profile: small)
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"dataset": "split_mnist"}, progress=False)
+    assert L.tuning_rounds_done(root=tmp_path) is None  # permuted has no round yet
+    split = L.tuning_rounds_done(root=tmp_path, dataset="split_mnist")
+    assert sorted(r.unit["trial"] for r in split.records) == [0, 1]
+    assert L.tuning_rounds_done(root=tmp_path, dataset="permuted_mnist") is None
+    with pytest.raises(ValueError, match="searches on"):
+        L.tuning_rounds_done(root=tmp_path, dataset="split_fashion")
+
+
+def test_split_defaults_are_the_committed_searchs_best():
+    """The split protocol's EWC, BGD and ablation parameters are the best trials of the committed
+    Split MNIST search (not a hidden choice): they change only with that search."""
+    from synlab.experiments import schug2021_lifelong as L
+
+    rounds = L.tuning_rounds_done("full", dataset="split_mnist")
+    assert rounds is not None, "the Split MNIST search is committed in results/full/schug_tuning"
+    assert len({r.unit["trial"] for r in rounds.records}) == L.tuning_config("full").n_trials
+    best = L.best_trials(rounds)
+    hyper = L._default_hyper()
+    for method in ("stochastic", "ghost", "ewc", "bgd"):
+        assert hyper[method]["split"] == best[("split_mnist", method)]["params"], method
+    # the full model keeps the authors' values; the permuted protocol is not tuned yet
+    assert hyper["presynaptic"]["split"]["p_up"] == 0.0520

@@ -96,16 +96,17 @@ print(f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.
 # method:
 
 # %%
-rounds = tuning_rounds_done()
-if rounds is None:
-    print("paper-scale search: no complete round committed yet")
-else:
+for dataset in tuning_config("full").datasets:  # each data set's search at its own complete rounds
+    rounds = tuning_rounds_done(dataset=dataset)
+    if rounds is None:
+        print(f"{dataset}: no complete round of the paper-scale search committed yet")
+        continue
     k = len({r.unit["trial"] for r in rounds.records})
-    print(f"paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
+    print(f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
           f"(data: {rounds.data_sources[0]}):")
-    for (dataset, method), b in best_trials(rounds).items():
+    for (_, method), b in best_trials(rounds).items():
         shown = {n: (f"{v:.3g}" if isinstance(v, float) else v) for n, v in b["params"].items()}
-        print(f"  {dataset:<15} {METHOD_NAMES[method]:<30} {100 * b['validation_accuracy']:5.1f} %  {shown}")
+        print(f"  {METHOD_NAMES[method]:<30} {100 * b['validation_accuracy']:5.1f} %  {shown}")
 
 # %% [markdown]
 # ## Fig. 5a: the ablations
@@ -137,6 +138,29 @@ for dataset in ("split_mnist", "permuted_mnist"):
     drop = acc["presynaptic"] - acc["ghost"]
     print(f"{dataset}: ghost control drop {drop:+.1f} points (t = {t['ghost'][0]:.2f}); "
           f"paper {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})")
+
+# %% [markdown]
+# ### Paper scale, one protocol at a time
+#
+# The full ablations (3 seeds, the tuned parameters of each variant) land one protocol at a time,
+# after that protocol's search: each protocol whose three variants are all committed is shown here
+# at paper scale.
+
+# %%
+from synlab.results import complete_subset
+
+for dataset in ("split_mnist", "permuted_mnist"):
+    block = complete_subset("schug_ablations", dataset=dataset)
+    if block is None:
+        print(f"{dataset}: paper-scale ablations not all committed yet")
+        continue
+    acc = {r["method"]: r for r in summary_table(block, paper=None)}
+    t = ttests(block, dataset)
+    print(f"{dataset} (paper scale, {acc['presynaptic']['n']} seeds; {block.data_sources[0]}):")
+    for m, r in acc.items():
+        extra = "" if m == "presynaptic" else f"   drop {acc['presynaptic']['ours'] - r['ours']:+.1f} points, t = {t[m][0]:.2f}"
+        print(f"  {METHOD_NAMES[m]:<34} {r['ours']:5.1f} ± {r['ours_se']:.1f} %{extra}")
+    print(f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})")
 
 # %% [markdown]
 # ## Exercises
