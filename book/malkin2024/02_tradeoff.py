@@ -235,21 +235,27 @@ def series(name, rho, mode):  # λ and one result, the λ blocks of the sweep jo
     return tradeoff_series(res, name, rho=rho, mode=mode)
 
 
-fig, axes = plt.subplots(2, len(rhos), figsize=(4 * len(rhos), 6.5), squeeze=False)
-for j, rho in enumerate(rhos):
-    for mode, col in modes:
-        lam, acc = series("acc_sampled", rho, mode)
-        axes[0, j].semilogx(lam, acc, "o-", color=col, label=mode)
-        lam, sig = series("mean_sigma", rho, mode)
-        axes[1, j].loglog(lam, sig, "o-", color=col, label=mode)
-    axes[0, j].set(title=f"ρ = {rho:.2g}", ylabel="test accuracy (sampled weights)", ylim=(0, 1))
-    axes[1, j].set(xlabel="λ", ylabel="mean σ")
-axes[0, 0].legend()
-panel_label(axes[0, 0], "a")
-panel_label(axes[1, 0], "b")
-fig.suptitle("Fig. 2: accuracy and noise against λ")
-fig.tight_layout()
-mark_profile(fig, res)
+def plot_fig2(results, acc_key, acc_label, title):
+    """Fig. 2: accuracy (``acc_key``) and mean σ against λ, one column per ρ, both noise modes."""
+    rho_list = sorted({r.unit["rho"] for r in results.records})
+    fig, axes = plt.subplots(2, len(rho_list), figsize=(4 * len(rho_list), 6.5), squeeze=False)
+    for j, rho in enumerate(rho_list):
+        for mode, col in modes:
+            lam, acc = tradeoff_series(results, acc_key, rho=rho, mode=mode)
+            axes[0, j].semilogx(lam, acc, "o-", color=col, label=mode)
+            lam, sig = tradeoff_series(results, "mean_sigma", rho=rho, mode=mode)
+            axes[1, j].loglog(lam, sig, "o-", color=col, label=mode)
+        axes[0, j].set(title=f"ρ = {rho:.2g}", ylabel=acc_label, ylim=(0, 1))
+        axes[1, j].set(xlabel="λ", ylabel="mean σ")
+    axes[0, 0].legend()
+    panel_label(axes[0, 0], "a")
+    panel_label(axes[1, 0], "b")
+    fig.suptitle(title)
+    fig.tight_layout()
+    mark_profile(fig, results)
+
+
+plot_fig2(res, "acc_sampled", "test accuracy (sampled weights)", "Fig. 2: accuracy and noise against λ")
 
 # %%
 fig, axes = plt.subplots(3, len(rhos), figsize=(4 * len(rhos), 9), squeeze=False)
@@ -349,21 +355,7 @@ except ValueError as err:
     print("Fashion-MNIST extension not committed at paper scale:", err)
 if fres is not None:
     fashion_rows = paper_scale_summary("malkin2024_tradeoff_fashion")
-    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5), squeeze=False)
-    for j, rho in enumerate(sorted({r.unit["rho"] for r in fres.records})):
-        for mode, col in modes:
-            lam, acc = tradeoff_series(fres, "acc_avg", rho=rho, mode=mode)
-            axes[0, j].semilogx(lam, acc, "o-", color=col, label=mode)
-            lam, sig = tradeoff_series(fres, "mean_sigma", rho=rho, mode=mode)
-            axes[1, j].loglog(lam, sig, "o-", color=col, label=mode)
-        axes[0, j].set(title=f"ρ = {rho:.2g}", ylabel="test accuracy (mean of 20 samples)", ylim=(0, 1))
-        axes[1, j].set(xlabel="λ", ylabel="mean σ")
-    axes[0, 0].legend()
-    panel_label(axes[0, 0], "a")
-    panel_label(axes[1, 0], "b")
-    fig.suptitle("Fig. 2 on full Fashion-MNIST (extension, not in the paper)")
-    fig.tight_layout()
-    mark_profile(fig, fres)
+    plot_fig2(fres, "acc_avg", "test accuracy (mean of 20 samples)", "Fig. 2 on full Fashion-MNIST (extension, not in the paper)")
     assert all(mean > 0.1 and ratio < 1 for _, mean, _, _, _, ratio in fashion_rows)
 
 # %% [markdown]

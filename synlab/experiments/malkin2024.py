@@ -35,8 +35,8 @@ from ..device import default_device
 from ..ensemble import GaussianEnsembleMLP, NoiseSource, evaluate_ensemble, train_ensemble
 from . import Experiment, register
 
-__all__ = ["TradeoffConfig", "SignaturesConfig", "LinearConfig", "RegressionConfig", "tradeoff_config", "tradeoff_series", "tradeoff_members", "run_tradeoff_group",
-           "signatures_config", "linear_config", "regression_config", "prepare_data", "regression_data"]
+__all__ = ["TradeoffConfig", "SignaturesConfig", "LinearConfig", "RegressionConfig", "tradeoff_config", "tradeoff_series",
+           "tradeoff_members", "run_tradeoff_group", "signatures_config", "linear_config", "regression_config", "prepare_data", "regression_data"]
 
 MNIST_MEAN, MNIST_SD = 0.1307, 0.3081  # Malkin et al. code: transforms.Normalize((0.1307,), (0.3081,))
 
@@ -228,14 +228,20 @@ def run_tradeoff(cfg: TradeoffConfig, unit: dict) -> dict:
     x, y, xt, yt, source = prepare_data(cfg, device)
     model = _ensemble(cfg, len(lams), device, homogeneous=unit["mode"] == "homogeneous")
     hist = _train(cfg, model, x, y, list(lams), unit["rho"])
+    (result,) = _tradeoff_results(cfg, model, hist, xt, yt, list(lams), unit["rho"], [slice(None)], hist.engine, source)
+    return result
+
+
+def _tradeoff_results(cfg, model, hist, xt, yt, lams, rho, slices, engine: str, source: str) -> list[dict]:
+    """Evaluate a trained tradeoff ensemble once; one result per slice of members (one per unit)."""
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    return {"lam": np.asarray(lams), "acc_sampled": ev["acc_sampled"], "acc_avg": ev["acc_avg20"],
-            "acc_mean_weights": ev["acc_mean_weights"], "mean_sigma": _mean_sigma(model),
-            "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
-            "reliability_cost": _member_costs(model, unit["rho"], cfg.c),
-            "final_train_nll": np.asarray(hist.epoch_nll[-1]), "steps": hist.steps, "engine": hist.engine,
-            "noise_model": f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise,
-            "data_source": source}
+    per_member = {"lam": np.asarray(lams), "acc_sampled": ev["acc_sampled"], "acc_avg": ev["acc_avg20"],
+                  "acc_mean_weights": ev["acc_mean_weights"], "mean_sigma": _mean_sigma(model),
+                  "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
+                  "reliability_cost": _member_costs(model, rho, cfg.c), "final_train_nll": np.asarray(hist.epoch_nll[-1])}
+    noise = f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise
+    return [{**{k: v[sl] for k, v in per_member.items()}, "steps": hist.steps, "engine": engine, "noise_model": noise,
+             "data_source": source} for sl in slices]
 
 
 def tradeoff_members(cfg: TradeoffConfig, units: list[dict], device) -> tuple[GaussianEnsembleMLP, list, list, list[slice]]:
@@ -276,19 +282,8 @@ def run_tradeoff_group(cfg: TradeoffConfig, units: list[dict]) -> list[dict]:
     x, y, xt, yt, source = prepare_data(cfg, device)
     model, lams, rhos, slices = tradeoff_members(cfg, units, device)
     hist = _train(cfg, model, x, y, lams, rhos)
-    ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    mean_sigma, rms = _mean_sigma(model), model.sigma_rms().detach().cpu().numpy()
-    costs, nll = _member_costs(model, rhos, cfg.c), np.asarray(hist.epoch_nll[-1])
-    lam_arr = np.asarray(lams)
-    out = []
-    for sl in slices:
-        out.append({"lam": lam_arr[sl], "acc_sampled": ev["acc_sampled"][sl], "acc_avg": ev["acc_avg20"][sl],
-                    "acc_mean_weights": ev["acc_mean_weights"][sl], "mean_sigma": mean_sigma[sl], "rms_sigma": rms[sl],
-                    "reliability_cost": costs[sl], "final_train_nll": nll[sl], "steps": hist.steps,
-                    "engine": hist.engine + f", one ensemble of {len(lams)} members ({len(units)} units)",
-                    "noise_model": f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise,
-                    "data_source": source})
-    return out
+    engine = hist.engine + f", one ensemble of {len(lams)} members ({len(units)} units)"
+    return _tradeoff_results(cfg, model, hist, xt, yt, lams, rhos, slices, engine, source)
 
 
 def tradeoff_series(res, name: str, *, rho: float, mode: str) -> tuple[np.ndarray, np.ndarray]:
