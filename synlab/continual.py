@@ -61,6 +61,7 @@ __all__ = [
     "train_jointly",
     "evaluate",
     "ewc_penalty",
+    "merge_ewc_anchors",
     "bgd_update",
     "random_search",
     "merge_tasks",
@@ -95,6 +96,37 @@ def ewc_penalty(params: Mapping[str, Tensor], anchors: Sequence[tuple[Mapping[st
         device = next(iter(params.values())).device if params else None
         return torch.zeros((), device=device)
     return 0.5 * lam * total
+
+
+def merge_ewc_anchors(anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]],
+                      ) -> tuple[dict[str, Tensor], dict[str, Tensor], float]:
+    r"""The sum of EWC's quadratic anchors as one quadratic: ``(A, m, c)`` with
+
+    .. math:: \sum_k F_k(\theta-\theta^*_k)^2 = A(\theta-m)^2 + c_i, \qquad
+              A = \sum_k F_k,\; m = \frac{\sum_k F_k\theta^*_k}{A},\;
+              c = \sum_i\Big(\sum_k F_{k,i}\theta^{*2}_{k,i} - A_i m_i^2\Big)
+
+    per parameter entry (where :math:`A_i = 0` every anchor ignores entry i; m is set to 0
+    there). ``ewc_penalty(params, [(A, m)], lam) + lam/2 * c`` then equals
+    ``ewc_penalty(params, anchors, lam)`` in value and gradient, at the cost of one anchor
+    instead of one per past task. Sums are formed in float64; ``c`` is a Python float.
+    """
+    if not anchors:
+        raise ValueError("merge_ewc_anchors needs at least one anchor")
+    A: dict[str, Tensor] = {}
+    m: dict[str, Tensor] = {}
+    c = 0.0
+    for name in anchors[0][0]:
+        F64 = [f[name].double() for f, _ in anchors if name in f]
+        S64 = [s[name].double() for f, s in anchors if name in f]
+        a = sum(F64)
+        b = sum(f * s for f, s in zip(F64, S64))
+        q = sum(f * s * s for f, s in zip(F64, S64))
+        mean = torch.where(a > 0, b / torch.where(a > 0, a, torch.ones_like(a)), torch.zeros_like(a))
+        c += float((q - a * mean**2).sum())
+        dtype = anchors[0][0][name].dtype
+        A[name], m[name] = a.to(dtype), mean.to(dtype)
+    return A, m, c
 
 
 def bgd_update(mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float = 1.0) -> tuple[Tensor, Tensor]:
@@ -334,7 +366,9 @@ class EWCStrategy(Strategy):
     example; :func:`synlab.curvature.empirical_fisher_diag`) on ``fisher_samples`` training
     examples and the weights :math:`\theta^*_k` are stored; later tasks minimise
     :math:`\mathcal L + \frac\lambda2\sum_k\sum_i F_{k,i}(\theta_i-\theta^*_{k,i})^2`
-    (one anchor per past task, as in the original paper).
+    (one anchor per past task, as in the original paper). The anchors are summed into one
+    quadratic after each task (:func:`merge_ewc_anchors`: same value and gradient), so a step
+    costs the same after ten tasks as after one.
     """
 
     needs_boundaries = True
@@ -349,10 +383,16 @@ class EWCStrategy(Strategy):
 
     def make_optimizer(self):
         self.anchors = []
+        self._merged = None
         return _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
 
     def penalty(self):
-        return ewc_penalty(dict(self.model.named_parameters()), self.anchors, self.lam) if self.anchors else 0.0
+        if not self.anchors:
+            return 0.0
+        if self._merged is None or self._merged[0] != len(self.anchors):  # anchors added since the last merge
+            self._merged = (len(self.anchors), *merge_ewc_anchors(self.anchors))
+        _, A, m, c = self._merged
+        return ewc_penalty(dict(self.model.named_parameters()), [(A, m)], self.lam) + 0.5 * self.lam * c
 
     def after_task(self, index, task):
         from .curvature import empirical_fisher_diag

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from synlab.continual import (BGDStrategy, DeterministicStrategy, EWCStrategy, GhostStrategy, PresynapticStrategy,
-                              bgd_update, evaluate, ewc_penalty, merge_tasks, random_search, train_jointly,
+                              bgd_update, evaluate, ewc_penalty, merge_ewc_anchors, merge_tasks, random_search, train_jointly,
                               train_sequentially, validation_split)
 from synlab.data import ContinuousPermutedStream, Task
 
@@ -125,6 +125,39 @@ def test_ewc_penalty_zero_at_anchor_and_quadratic():
     assert pen(1.0) == pytest.approx(manual, rel=1e-5)
     with pytest.raises(ValueError):
         ewc_penalty(star, [(fisher, star)], lam=-1.0)
+
+
+def test_merged_ewc_anchors_give_the_same_penalty_and_gradient():
+    g = torch.Generator().manual_seed(1)
+    shapes = {"a": (6, 4), "b": (3,)}
+    anchors = []
+    for k in range(4):
+        fisher = {n: torch.rand(s, generator=g, dtype=torch.float64) for n, s in shapes.items()}
+        fisher["a"][0] = 0.0  # entries no anchor constrains
+        anchors.append((fisher, {n: torch.randn(s, generator=g, dtype=torch.float64) for n, s in shapes.items()}))
+    A, m, c = merge_ewc_anchors(anchors)
+    assert torch.all(m["a"][0] == 0) and torch.all(A["a"][0] == 0)
+    theta = {n: torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True) for n, s in shapes.items()}
+    full = ewc_penalty(theta, anchors, lam=7.0)
+    merged = ewc_penalty(theta, [(A, m)], lam=7.0) + 3.5 * c
+    assert float(merged) == pytest.approx(float(full), rel=1e-12)
+    g_full = torch.autograd.grad(full, list(theta.values()))
+    g_merged = torch.autograd.grad(merged, list(theta.values()))
+    for a, b in zip(g_full, g_merged):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        merge_ewc_anchors([])
+
+
+def test_ewc_strategy_penalty_is_the_sum_over_its_anchors():
+    tasks = _permuted_stream(n_tasks=3, n=100)
+    s = EWCStrategy(lr=1e-2, lam=10.0, fisher_samples=40)
+    train_sequentially(tasks, s, epochs=1, batch_size=50, hidden=(8,), eval_every=1000)
+    with torch.no_grad():
+        for p in s.model.parameters():
+            p.add_(0.1)
+    expected = ewc_penalty(dict(s.model.named_parameters()), s.anchors, 10.0)
+    assert float(s.penalty()) == pytest.approx(float(expected), rel=1e-5) and float(expected) > 0
 
 
 def test_ewc_stores_one_anchor_per_task_and_refuses_continuous_stream():
