@@ -26,6 +26,7 @@ import numpy as np
 
 from ..continual import (ContinuousPermutedStream, make_strategy, random_search, train_jointly,
                          train_sequentially, validation_split)
+from ..continual_stacked import STACKABLE, train_sequentially_stacked
 from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
@@ -160,10 +161,22 @@ def make_stream(dataset: str, cfg, seed: int):
     return tasks, protocol, epochs, ds.source
 
 
+def _kind(method: str) -> str:
+    """The :func:`~synlab.continual.make_strategy` name of an experiment's method."""
+    return {"stochastic": "no_consolidation", "no_consolidation": "deterministic"}.get(method, method)
+
+
+def _sequential_result(res) -> dict[str, Any]:
+    out = {"average_accuracy": res.average_accuracy, "final_accuracy": res.final_accuracy,
+           "accuracy_matrix": res.accuracy, "curve_step": res.curve_step, "curve_first_task": res.curve_acc[:, 0],
+           "steps_per_task": res.steps_per_task, "curve_task": res.task_axis(res.curve_step)}
+    out.update({f"curve_{k}": v for k, v in res.curve_stats.items()})
+    return out
+
+
 def _run_method(method: str, tasks, protocol: str, epochs: int, cfg, seed: int, hyper_key: str | None = None):
     params = cfg.hyper[hyper_key or method][protocol]
-    kind = {"stochastic": "no_consolidation", "no_consolidation": "deterministic"}.get(method, method)
-    strategy = make_strategy(kind, params, test_samples=cfg.test_samples, mc_samples=cfg.bgd_mc_samples)
+    strategy = make_strategy(_kind(method), params, test_samples=cfg.test_samples, mc_samples=cfg.bgd_mc_samples)
     dev = default_device()
     if method == "joint":
         final = train_jointly(tasks, strategy, epochs=epochs, batch_size=cfg.batch_size, seed=seed, device=dev,
@@ -171,11 +184,24 @@ def _run_method(method: str, tasks, protocol: str, epochs: int, cfg, seed: int, 
         return {"average_accuracy": float(final.mean()), "final_accuracy": final}
     res = train_sequentially(tasks, strategy, epochs=epochs, batch_size=cfg.batch_size, seed=seed, device=dev,
                              hidden=cfg.hidden, eval_every=cfg.eval_every, curve_test=cfg.curve_test)
-    out = {"average_accuracy": res.average_accuracy, "final_accuracy": res.final_accuracy,
-           "accuracy_matrix": res.accuracy, "curve_step": res.curve_step, "curve_first_task": res.curve_acc[:, 0],
-           "steps_per_task": res.steps_per_task, "curve_task": res.task_axis(res.curve_step)}
-    out.update({f"curve_{k}": v for k, v in res.curve_stats.items()})
-    return out
+    return _sequential_result(res)
+
+
+def _run_stacked(method: str, streams, epochs: int, cfg, seeds, params) -> list[dict[str, Any]]:
+    """Several runs of one stackable method as one stack (:func:`synlab.continual_stacked.train_sequentially_stacked`)."""
+    res = train_sequentially_stacked(streams, _kind(method), params, seeds, epochs=epochs, batch_size=cfg.batch_size,
+                                     device=default_device(), hidden=cfg.hidden, test_samples=cfg.test_samples,
+                                     mc_samples=cfg.bgd_mc_samples, eval_every=cfg.eval_every,
+                                     curve_test=cfg.curve_test)
+    return [_sequential_result(r) for r in res]
+
+
+def _group_key(unit: dict) -> tuple:
+    """Where the runner stacks (a GPU): the seeds or trials of one stackable method on one data set
+    form one stack; every other unit is a group of its own."""
+    if _kind(unit["method"]) in STACKABLE:
+        return (unit["dataset"], unit["method"])
+    return tuple(sorted(unit.items()))
 
 
 def _table_units(cfg: LifelongConfig):
@@ -198,10 +224,29 @@ def _table_run(cfg: LifelongConfig, unit):
     return out
 
 
+def _table_group(cfg, units):
+    """:func:`_table_run` for units of one group (:func:`_group_key`): stacked where the method stacks."""
+    method = units[0]["method"]
+    if _kind(method) not in STACKABLE:
+        return [_table_run(cfg, u) for u in units]
+    streams = {}
+    for u in units:  # one stream per seed; units of one seed share it
+        if u["seed"] not in streams:
+            streams[u["seed"]] = make_stream(u["dataset"], cfg, u["seed"])
+    tasks, protocol, epochs, source = streams[units[0]["seed"]]
+    outs = _run_stacked(method, [streams[u["seed"]][0] for u in units], epochs, cfg, [u["seed"] for u in units],
+                        [cfg.hyper[method][protocol]] * len(units))
+    for out in outs:
+        out["epochs"] = epochs
+        out["data_source"] = source
+    return outs
+
+
 register(Experiment(
     "schug_lifelong_table", "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
     "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
-    lifelong_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config))
+    lifelong_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config,
+    run_group=_table_group, group_key=_group_key))
 
 
 # ----------------------------------------------------------------------------- continuous stream
@@ -326,22 +371,45 @@ def _tuning_unit_config(config: dict, unit: dict) -> dict:
     return part
 
 
-def _tuning_run(cfg: TuningConfig, unit):
+def _tuning_stream(cfg: TuningConfig, dataset: str):
+    """(validation tasks, protocol, epochs, data source): the training set of every task split into
+    training and ``n_val`` validation images."""
+    tasks, protocol, epochs, source = make_stream(dataset, cfg, cfg.train_seed)
+    return [validation_split(t, cfg.n_val, seed=k) for k, t in enumerate(tasks)], protocol, epochs, source
+
+
+def _trial_params(cfg: TuningConfig, unit, protocol: str) -> dict[str, Any]:
+    """The method's base hyperparameters with the searched keys replaced by draw ``unit["trial"]``."""
     trials = random_search(cfg.space[unit["method"]], cfg.n_trials, cfg.search_seed + DATASETS.index(unit["dataset"]))
-    draw = trials[unit["trial"]]
-    tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, cfg.train_seed)
-    tasks = [validation_split(t, cfg.n_val, seed=k) for k, t in enumerate(tasks)]
     base = dict(cfg.hyper[unit["method"]][protocol])
-    base.update(draw)
+    base.update(trials[unit["trial"]])
+    return base
+
+
+def _tuning_run(cfg: TuningConfig, unit):
+    tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
+    base = _trial_params(cfg, unit, protocol)
     hyper = dict(cfg.hyper)
     hyper[unit["method"]] = {protocol: base}
     out = _run_method(unit["method"], tasks, protocol, epochs, replace(cfg, hyper=hyper), cfg.train_seed)
     return {"validation_accuracy": out["average_accuracy"], "params": base, "data_source": source}
 
 
+def _tuning_group(cfg: TuningConfig, units):
+    """Trials of one method on one data set as one stack (they share data and seed, not hyperparameters)."""
+    if _kind(units[0]["method"]) not in STACKABLE:
+        return [_tuning_run(cfg, u) for u in units]
+    tasks, protocol, epochs, source = _tuning_stream(cfg, units[0]["dataset"])
+    params = [_trial_params(cfg, u, protocol) for u in units]
+    outs = _run_stacked(units[0]["method"], [tasks] * len(units), epochs, cfg, [cfg.train_seed] * len(units), params)
+    return [{"validation_accuracy": o["average_accuracy"], "params": p, "data_source": source}
+            for o, p in zip(outs, params)]
+
+
 register(Experiment(
     "schug_tuning", "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
-    tuning_config, _tuning_units, _tuning_run, part="schug2021", unit_config=_tuning_unit_config))
+    tuning_config, _tuning_units, _tuning_run, part="schug2021", unit_config=_tuning_unit_config,
+    run_group=_tuning_group, group_key=_group_key))
 
 
 @dataclass(frozen=True)
@@ -361,7 +429,8 @@ def ablation_config(profile: str) -> AblationConfig:
 
 register(Experiment(
     "schug_ablations", "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
-    ablation_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config))
+    ablation_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config,
+    run_group=_table_group, group_key=_group_key))
 
 
 # ----------------------------------------------------------------------------- perceptron

@@ -1,0 +1,127 @@
+"""Stacked sequential learning (synlab.continual_stacked) against the solo harness it replaces."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from synlab.continual import make_strategy, train_sequentially
+from synlab.continual_stacked import STACKABLE, train_sequentially_stacked
+from synlab.data import Task
+
+from test_continual import _blob_task, _permuted_stream
+
+KW = dict(epochs=2, batch_size=40, hidden=(12, 8), eval_every=7, curve_test=50)
+
+
+def _other_stream():
+    """A second stream of the same shapes (members may bring different data, as seeds do)."""
+    tasks = _permuted_stream(n_tasks=3, n=200)
+    g = torch.Generator().manual_seed(3)
+    p = torch.randperm(tasks[0].x_train.shape[1], generator=g)
+    return [Task(t.name, t.x_train[:, p], t.y_train, t.x_test[:, p], t.y_test, 2) for t in tasks]
+
+
+MEMBERS = {
+    "presynaptic": [dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
+                    dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
+                    dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8)],
+    "no_consolidation": [dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3),
+                         dict(lr=0.01, p_up=0.05, p_down=0.2, g_lim=1e-2),
+                         dict(lr=0.03, p_up=0.1, p_down=0.1, g_lim=1e-4)],
+    "ghost": [dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
+              dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
+              dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8)],
+    "bgd": [dict(eta=1.0, sigma_init=0.05), dict(eta=0.5, sigma_init=0.02), dict(eta=2.0, sigma_init=0.08)],
+}
+
+
+@pytest.mark.parametrize("method", STACKABLE)
+def test_each_member_follows_its_solo_run_on_the_cpu(method):
+    shared = _permuted_stream(n_tasks=3, n=200)
+    streams = [shared, _other_stream(), shared]  # members 0 and 2 share one copy of their data
+    seeds = [0, 1, 2]
+    params = MEMBERS[method]
+    stacked = train_sequentially_stacked(streams, method, params, seeds, test_samples=3, mc_samples=4, **KW)
+    for k in range(3):
+        solo = train_sequentially(streams[k], make_strategy(method, params[k], test_samples=3, mc_samples=4),
+                                  seed=seeds[k], **KW)
+        got = stacked[k]
+        np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)  # ≤ 2 of 200 test points
+        np.testing.assert_allclose(got.curve_acc, solo.curve_acc, atol=0.041)  # ≤ 2 of 50
+        np.testing.assert_array_equal(got.curve_step, solo.curve_step)
+        np.testing.assert_array_equal(got.task_ends, solo.task_ends)
+        assert got.steps_per_task == solo.steps_per_task
+        assert sorted(got.curve_stats) == sorted(solo.curve_stats)
+        for key in solo.curve_stats:
+            np.testing.assert_allclose(got.curve_stats[key], solo.curve_stats[key], rtol=1e-3, atol=1e-4)
+    # the members really differ (different hyperparameters, seeds or data)
+    assert len({tuple(r.curve_acc.ravel().round(6)) + tuple(r.accuracy.ravel()) for r in stacked}) == 3
+
+
+@pytest.mark.parametrize("member_streams", [True, False])
+def test_stacked_learning_is_learning(member_streams):
+    """Members learn the first task well above chance (presynaptic: raising their release
+    probabilities; BGD: shrinking σ), with per-member random streams or one shared draw (a GPU's way)."""
+    stream = _permuted_stream(n_tasks=2, n=400)
+    params = [dict(lr=0.2, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
+              dict(lr=0.1, p_up=0.1, p_down=0.05, g_lim=1e-3, p_freeze=0.95)]
+    kw = dict(epochs=3, batch_size=40, hidden=(16,), eval_every=10, curve_test=100, test_samples=3,
+              member_streams=member_streams)
+    for r in train_sequentially_stacked([stream, stream], "presynaptic", params, [0, 1], **kw):
+        assert r.accuracy[0, 0] > 0.8
+        assert r.curve_stats["mean_p"][-1] > r.curve_stats["mean_p"][0]
+    bgd = [dict(eta=1.0, sigma_init=0.3), dict(eta=2.0, sigma_init=0.3)]
+    for r in train_sequentially_stacked([stream, stream], "bgd", bgd, [0, 1], mc_samples=3, **kw):
+        assert r.accuracy[0, 0] > 0.8
+        assert r.curve_stats["mean_sigma"][-1] < r.curve_stats["mean_sigma"][0]
+
+
+def test_stacked_refuses_bad_input():
+    stream = _permuted_stream(n_tasks=2, n=100)
+    p = MEMBERS["presynaptic"][0]
+    with pytest.raises(ValueError, match="cannot stack"):
+        train_sequentially_stacked([stream], "ewc", [dict(lr=1e-3, lam=1.0)], [0])
+    with pytest.raises(ValueError, match="one params dict and one seed"):
+        train_sequentially_stacked([stream, stream], "presynaptic", [p], [0, 1])
+    with pytest.raises(ValueError, match="same number of tasks"):
+        train_sequentially_stacked([stream, stream[:1]], "presynaptic", [p, p], [0, 1])
+    small = _blob_task("t", 50, 30, seed=1)
+    with pytest.raises(ValueError, match="shapes differ"):
+        train_sequentially_stacked([stream, [small, small]], "presynaptic", [p, p], [0, 1])
+    with pytest.raises(ValueError, match="SGD"):
+        train_sequentially_stacked([stream], "presynaptic", [dict(p, optimizer="adam")], [0])
+    with pytest.raises(ValueError, match="positive"):
+        train_sequentially_stacked([stream], "presynaptic", [p], [0], epochs=0)
+
+
+def test_experiment_groups_return_what_their_units_return():
+    """schug_tuning / schug_lifelong_table stack a group's trials or seeds on a GPU: on the CPU the
+    stacked group gives each unit its solo result (MNIST sample, quick settings, two units)."""
+    from dataclasses import replace
+
+    from synlab.experiments import get_experiment
+    from synlab.experiments import schug2021_lifelong as L
+
+    tuning = replace(L.tuning_config("quick"), n_trials=2, n_permuted=2)
+    units = [{"dataset": "permuted_mnist", "method": "ghost", "trial": t} for t in range(2)]
+    assert len({L._group_key(u) for u in units}) == 1
+    exp = get_experiment("schug_tuning")
+    stacked = exp.run_group(tuning, units)
+    for unit, got in zip(units, stacked):
+        solo = exp.run_unit(tuning, unit)
+        assert got["params"] == solo["params"] and got["data_source"] == solo["data_source"]
+        assert got["validation_accuracy"] == pytest.approx(solo["validation_accuracy"], abs=0.011)
+    assert stacked[0]["params"] != stacked[1]["params"]
+
+    table = replace(L.lifelong_config("quick"), seeds=(2019, 2020), n_permuted=2)
+    units = [{"dataset": "permuted_mnist", "method": "bgd", "seed": s} for s in table.seeds]
+    exp = get_experiment("schug_lifelong_table")
+    for unit, got in zip(units, exp.run_group(table, units)):
+        solo = exp.run_unit(table, unit)
+        assert sorted(got) == sorted(solo)
+        np.testing.assert_allclose(got["accuracy_matrix"], solo["accuracy_matrix"], atol=0.005)
+        np.testing.assert_allclose(got["curve_mean_sigma"], solo["curve_mean_sigma"], rtol=1e-4)
+    # EWC does not stack: each unit is its own group
+    ewc = [{"dataset": "permuted_mnist", "method": "ewc", "seed": s} for s in table.seeds]
+    assert len({L._group_key(u) for u in ewc}) == 2
