@@ -35,3 +35,8 @@ def test_stacked_benchmark_prints_its_ratio():
 def test_full_profile_benchmark_reads_recorded_wall_times():
     out = _run(str(BENCH / "bench_full_profile.py"), "--recorded", "--only", "raman_table2")
     assert "raman_table2" in out and "total (stored units)" in out
+
+
+def test_continual_stacked_benchmark_prints_its_ratios():
+    out = _run(str(BENCH / "bench_continual_stacked.py"), "--k", "2", "--steps", "2")
+    assert "device:" in out and out.count("stacked ") == 2 and "speed-up" in out
