@@ -125,6 +125,8 @@ class _StackedBernoulli:
         self.G = ([torch.stack([s.ghost[id(ls[l])] for s, ls in zip(strategies, layers)]).to(device)
                    for l in range(len(layers[0]))] if self.ghost else None)
         self.lr = [float(s.lr) for s in strategies]
+        self.lr_t = _member_consts(self.lr, device)
+        self.exact = True  # SGD member by member, as the solo runs do (set False for one batched update)
         self.p_up = _member_consts([r.p_up for r in rules], device)
         self.p_down = _member_consts([r.p_down for r in rules], device)
         self.g_lim = _member_consts([r.g_lim for r in rules], device)
@@ -160,8 +162,11 @@ class _StackedBernoulli:
                 if r.consolidate or self.ghost:
                     g = g * (r.p_max - p).clamp_min(0.0)  # Eq. 5 (consolidation_factor)
                 p.copy_(new)
-                for k, lr in enumerate(self.lr):  # torch.optim.SGD's update, member by member
-                    self.W[l][k].add_(g[k], alpha=-lr)
+                if self.exact:
+                    for k, lr in enumerate(self.lr):  # torch.optim.SGD's update, member by member
+                        self.W[l][k].add_(g[k], alpha=-lr)
+                else:  # one kernel for all members (rounding may differ from SGD's in the last bit)
+                    self.W[l].sub_(self.lr_t * g)
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, samples: int, draws: _Draws) -> Tensor:
@@ -276,6 +281,8 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
         member_streams = device.type == "cpu"
     draws = _Draws(gens if member_streams else None, K, device)
     net = _StackedBGD(strategies, models, device) if method == "bgd" else _StackedBernoulli(strategies, models, device)
+    if isinstance(net, _StackedBernoulli):
+        net.exact = member_streams
     samples = strategies[0].test_samples
 
     def accuracy(i: int, stop: int | None = None) -> np.ndarray:
