@@ -383,3 +383,21 @@ def test_split_defaults_are_the_committed_searchs_best():
         assert hyper[method]["split"] == best[("split_mnist", method)]["params"], method
     # the full model keeps the authors' values; the permuted protocol is not tuned yet
     assert hyper["presynaptic"]["split"]["p_up"] == 0.0520
+
+
+def test_permuted_defaults_follow_the_committed_permuted_search():
+    """Until the committed Permuted MNIST search is complete the permuted protocol runs untuned;
+    once it is, its EWC, BGD and ablation parameters are that search's best trials."""
+    from synlab.experiments import schug2021_lifelong as L
+
+    rounds = L.tuning_rounds_done("full", dataset="permuted_mnist")
+    n_rounds = 0 if rounds is None else len({r.unit["trial"] for r in rounds.records})
+    hyper, untuned = L._default_hyper(), L._untuned_hyper()
+    if n_rounds < L.tuning_config("full").n_trials:
+        assert L._TUNED_PERMUTED == {}
+        assert all(hyper[m]["permuted"] == untuned[m]["permuted"] for m in hyper)
+    else:
+        best = L.best_trials(rounds)
+        for method in ("stochastic", "ghost", "ewc", "bgd"):
+            assert hyper[method]["permuted"] == best[("permuted_mnist", method)]["params"], method
+    assert hyper["presynaptic"]["permuted"] == untuned["presynaptic"]["permuted"]  # the authors' values
