@@ -125,3 +125,24 @@ def test_experiment_groups_return_what_their_units_return():
     # EWC does not stack: each unit is its own group
     ewc = [{"dataset": "permuted_mnist", "method": "ewc", "seed": s} for s in table.seeds]
     assert len({L._group_key(u) for u in ewc}) == 2
+
+
+def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
+    """With SYNLAB_STACK=1 the runner trains a method's trials as one stack, stores each trial in its
+    own unit (``stacked_with`` in its provenance) and leaves unstackable methods solo."""
+    from dataclasses import replace
+
+    from synlab.experiments import schug2021_lifelong as L
+    from synlab.results import load_results, run_experiment
+
+    small = replace(L.tuning_config("quick"), methods=("ghost", "ewc"), n_trials=2, n_permuted=2)
+    monkeypatch.setattr(L, "tuning_config", lambda profile: small)
+    from synlab.experiments import EXPERIMENTS, get_experiment
+    monkeypatch.setitem(EXPERIMENTS, "schug_tuning", replace(get_experiment("schug_tuning"), make_config=lambda p: small))
+    monkeypatch.setenv("SYNLAB_STACK", "1")
+    run_experiment("schug_tuning", "quick", root=tmp_path, progress=False)
+    res = load_results("schug_tuning", "quick", root=tmp_path)
+    assert len(res.records) == 4
+    stacked = {r.unit["method"]: r.provenance.get("stacked_with") for r in res.records}
+    assert stacked == {"ghost": 2, "ewc": None}
+    assert all(0 <= r.result["validation_accuracy"] <= 1 for r in res.records)
