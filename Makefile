@@ -67,6 +67,7 @@ benchmarks: venv
 	$(PY) benchmarks/bench_ensemble.py
 	$(PY) benchmarks/bench_flops.py
 	$(PY) benchmarks/bench_stacked.py
+	$(PY) benchmarks/bench_continual_stacked.py
 
 clean:
 	rm -rf _build
