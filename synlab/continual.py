@@ -63,6 +63,7 @@ __all__ = [
     "ewc_penalty",
     "merge_ewc_anchors",
     "bgd_update",
+    "bgd_mlp_step",
     "random_search",
     "merge_tasks",
     "validation_split",
@@ -157,6 +158,61 @@ def bgd_update(mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float
     half = 0.5 * sigma * e_ge
     new_sigma = sigma * torch.sqrt(1 + half**2) - sigma * half
     return new_mu, new_sigma
+
+
+def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Tensor], x: Tensor, y: Tensor,
+                 eta: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    r"""One BGD step of M bias-free ReLU MLPs with hand-written gradients (compilable, one pure function).
+
+    Per layer ``mu[l]``, ``sigma[l]``: ``(M, out, in)``; ``eps[l]``: ``(M, S, out, in)``, the S Monte
+    Carlo samples :math:`\theta = \mu + \sigma\varepsilon` of each member; ``x``: ``(M, B, in)``,
+    ``y``: ``(M, B)``; ``eta``: ``(M, 1, 1)``. The mean cross-entropy of every sample is
+    differentiated by hand — :math:`\delta_L = (\mathrm{softmax}(z) - \mathrm{onehot}(y))/B`,
+    :math:`\partial/\partial W_l = \delta_l^\top h_l`, :math:`\delta_{l-1} = (\delta_l W_l)\odot[a_{l-1}>0]` —
+    and :func:`bgd_update` applied per member. Returns ``(new_mu, new_sigma, loss)`` with ``loss``
+    of shape ``(M,)`` (the mean over samples). Same numbers as autograd through
+    :func:`torch.nn.functional.cross_entropy` up to float rounding (tested); written without
+    autograd so that ``torch.compile`` fuses the element-wise work into a few loops.
+    """
+    M, S = eps[0].shape[:2]
+    B = x.shape[1]
+    W = [(m[:, None] + s[:, None] * e).reshape(M * S, *m.shape[1:]) for m, s, e in zip(mu, sigma, eps)]
+    h = x[:, None].expand(M, S, *x.shape[1:]).reshape(M * S, *x.shape[1:])
+    inputs, pre = [], []
+    for l, w in enumerate(W):
+        inputs.append(h)
+        a = torch.bmm(h, w.transpose(1, 2))
+        if l < len(W) - 1:
+            pre.append(a)
+            h = torch.relu(a)
+        else:
+            h = a
+    logp = torch.log_softmax(h, -1)
+    onehot = F.one_hot(y, h.shape[-1]).to(h.dtype)[:, None].expand(M, S, B, h.shape[-1]).reshape(M * S, B, -1)
+    loss = -(logp * onehot).sum(-1).mean(-1).view(M, S).mean(1)
+    delta = (torch.exp(logp) - onehot) / B
+    grads: list[Tensor] = [delta] * len(W)
+    for l in range(len(W) - 1, -1, -1):
+        grads[l] = torch.bmm(delta.transpose(1, 2), inputs[l]).view(M, S, *W[l].shape[1:])
+        if l > 0:
+            delta = torch.bmm(delta, W[l]) * (pre[l - 1] > 0)
+    new_mu, new_sigma = [], []
+    for m, s, g, e in zip(mu, sigma, grads, eps):
+        e_g, e_ge = g.mean(1), (g * e).mean(1)
+        half = 0.5 * s * e_ge
+        new_mu.append(m - eta * s**2 * e_g)
+        new_sigma.append(s * torch.sqrt(1 + half**2) - s * half)
+    return new_mu, new_sigma, loss
+
+
+_COMPILED_BGD: dict = {}
+
+
+def compiled_bgd_step():
+    """:func:`bgd_mlp_step` compiled with ``torch.compile`` (cached per process)."""
+    if "step" not in _COMPILED_BGD:
+        _COMPILED_BGD["step"] = torch.compile(bgd_mlp_step, dynamic=False)
+    return _COMPILED_BGD["step"]
 
 
 def random_search(space: Mapping[str, tuple], n_trials: int, seed: int) -> list[dict[str, Any]]:
@@ -415,20 +471,30 @@ class BGDStrategy(Strategy):
     mini-batch. No task boundaries are needed. Predictions average ``test_samples`` sampled
     networks (``test_samples=0`` predicts with the means). ``batched``: run the Monte Carlo
     samples as one stacked computation (same numbers as one at a time, fewer passes).
+    ``compile`` (default: ``SYNLAB_COMPILE``): the batched step as :func:`bgd_mlp_step` compiled
+    by ``torch.compile`` (same noise, same numbers up to float rounding; about twice as fast on a
+    CPU core). ``engine`` says which step ran.
     """
 
     def __init__(self, eta: float = 1.0, sigma_init: float = 0.06, *, mc_samples: int = 10,
-                 test_samples: int = 10, name: str = "bgd", batched: bool = True) -> None:
+                 test_samples: int = 10, name: str = "bgd", batched: bool = True, compile: bool | None = None) -> None:
         if sigma_init <= 0 or mc_samples < 1:
             raise ValueError(f"need sigma_init > 0 and mc_samples >= 1; got {sigma_init}, {mc_samples}")
         self.eta, self.sigma_init, self.mc_samples = eta, sigma_init, int(mc_samples)
         self.batched = bool(batched)
+        self.compile = compile
         self.test_samples, self.name = int(test_samples), name
 
     def make_optimizer(self):
+        from .fused import compile_requested
+
         self.mu = [p.detach().clone() for p in self.model.parameters()]
         self.sigma = [torch.full_like(p, self.sigma_init) for p in self.model.parameters()]
         self._use_batched = self.batched and self._batchable()  # the model is fixed from here on
+        self._compiled = self._use_batched and (compile_requested() if self.compile is None else bool(self.compile))
+        self._eta = torch.tensor(float(self.eta), device=self.mu[0].device).view(1, 1, 1)
+        self.engine = ("fused step, torch.compile" if self._compiled else
+                       "autograd, samples batched" if self._use_batched else "autograd")
         return None
 
     def _load(self, eps: list[Tensor] | None) -> None:
@@ -454,6 +520,12 @@ class BGDStrategy(Strategy):
         S = self.mc_samples
         eps = [[torch.randn_like(m) for m in self.mu] for _ in range(S)]
         E = [torch.stack([e[k] for e in eps]) for k in range(len(self.mu))]
+        if self._compiled:
+            mu, sigma, loss = compiled_bgd_step()([m[None] for m in self.mu], [s[None] for s in self.sigma],
+                                                  [e[None] for e in E], x[None], y[None], self._eta)
+            self.mu, self.sigma = [m[0] for m in mu], [s[0] for s in sigma]
+            self._load(None)
+            return float(loss[0])
         W = [(m + s * e).requires_grad_() for m, s, e in zip(self.mu, self.sigma, E)]
         h = x.unsqueeze(0).expand(S, *x.shape)
         k = 0
@@ -550,6 +622,7 @@ class ContinualResult:
     curve_stats: dict[str, np.ndarray] = field(default_factory=dict)
     steps_per_task: int = 0
     task_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # step count at each task's end
+    engine: str = ""  # which training step ran, where a strategy has several (BGD: autograd or compiled)
 
     def task_axis(self, steps) -> np.ndarray:
         """Steps mapped to "tasks learned so far" (0 … T, linear within a task), for plotting curves."""
@@ -644,7 +717,8 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
     return ContinualResult(
         accuracy=acc, curve_step=np.array(steps), curve_acc=np.array(curve),
         curve_stats={k: np.array([s.get(k, np.nan) for s in stats]) for k in keys},
-        steps_per_task=stream.steps_per_task if continuous else step // T, task_ends=np.array(ends))
+        steps_per_task=stream.steps_per_task if continuous else step // T, task_ends=np.array(ends),
+        engine=getattr(strategy, "engine", ""))
 
 
 def train_jointly(tasks: Sequence[Task], strategy: Strategy, *, epochs: int = 10, batch_size: int = 100,

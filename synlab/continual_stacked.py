@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .continual import BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, make_strategy
+from .continual import BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, compiled_bgd_step, make_strategy
+from .fused import compile_requested
 from .data import Task
 from .synapses import BernoulliLinear
 
@@ -199,6 +200,8 @@ class _StackedBGD:
         self.eta = _member_consts([s.eta for s in strategies], device)
         self.S = strategies[0].mc_samples
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
+        self.compiled = compile_requested()  # SYNLAB_COMPILE: synlab.continual.bgd_mlp_step, compiled
+        self.engine = "fused step, torch.compile" if self.compiled else "autograd, samples batched"
 
     def _logits(self, x: Tensor, W: list[Tensor]) -> Tensor:
         h = x
@@ -211,6 +214,9 @@ class _StackedBGD:
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
         K, S = self.mu[0].shape[0], self.S
         E = draws.layers("normal", self.shapes, S)  # (K, S, out, in) per layer
+        if self.compiled:
+            self.mu, self.sigma, _ = compiled_bgd_step()(self.mu, self.sigma, E, x, y, self.eta)
+            return
         W = [(m[:, None] + s[:, None] * e).reshape(K * S, *m.shape[1:]).requires_grad_()
              for m, s, e in zip(self.mu, self.sigma, E)]
         B = x.shape[1]
@@ -320,4 +326,5 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
     keys = sorted({k for point in stats for member in point for k in member})
     return [ContinualResult(accuracy=acc[k], curve_step=np.array(steps), curve_acc=curve_arr[k],
                             curve_stats={key: np.array([point[k].get(key, np.nan) for point in stats]) for key in keys},
-                            steps_per_task=step // T, task_ends=np.array(ends)) for k in range(K)]
+                            steps_per_task=step // T, task_ends=np.array(ends), engine=getattr(net, "engine", ""))
+            for k in range(K)]

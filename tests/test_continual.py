@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from synlab.continual import (BGDStrategy, DeterministicStrategy, EWCStrategy, GhostStrategy, PresynapticStrategy,
-                              bgd_update, evaluate, ewc_penalty, merge_ewc_anchors, merge_tasks, random_search, train_jointly,
+                              bgd_mlp_step, bgd_update, evaluate, ewc_penalty, merge_ewc_anchors, merge_tasks, random_search, train_jointly,
                               train_sequentially, validation_split)
 from synlab.data import ContinuousPermutedStream, Task
 
@@ -401,3 +401,42 @@ def test_permuted_defaults_follow_the_committed_permuted_search():
         for method in ("stochastic", "ghost", "ewc", "bgd"):
             assert hyper[method]["permuted"] == best[("permuted_mnist", method)]["params"], method
     assert hyper["presynaptic"]["permuted"] == untuned["presynaptic"]["permuted"]  # the authors' values
+
+
+def test_bgd_mlp_step_matches_autograd_and_bgd_update():
+    """The hand-written BGD step of M members equals autograd through cross-entropy followed by
+    bgd_update, member by member (float64)."""
+    g = torch.Generator().manual_seed(2)
+    M, S, B, sizes = 2, 3, 7, [5, 4, 3, 4]
+    dt = torch.float64
+    mu = [torch.randn(M, o, i, generator=g, dtype=dt) for i, o in zip(sizes[:-1], sizes[1:])]
+    sigma = [0.1 + torch.rand(M, o, i, generator=g, dtype=dt) for i, o in zip(sizes[:-1], sizes[1:])]
+    eps = [torch.randn(M, S, *m.shape[1:], generator=g, dtype=dt) for m in mu]
+    x = torch.randn(M, B, sizes[0], generator=g, dtype=dt)
+    y = torch.randint(0, sizes[-1], (M, B), generator=g)
+    eta = torch.tensor([0.7, 1.9], dtype=dt).view(M, 1, 1)
+    new_mu, new_sigma, loss = bgd_mlp_step(mu, sigma, eps, x, y, eta)
+    for k in range(M):
+        W = [(m[k] + s[k] * e[k]).requires_grad_() for m, s, e in zip(mu, sigma, eps)]
+        h = x[k].expand(S, B, sizes[0])
+        for l, w in enumerate(W):
+            h = torch.bmm(h, w.transpose(1, 2))
+            h = torch.relu(h) if l < len(W) - 1 else h
+        losses = torch.nn.functional.cross_entropy(h.reshape(S * B, -1), y[k].repeat(S), reduction="none").view(S, B).mean(1)
+        grads = torch.autograd.grad(losses.sum(), W)
+        assert float(loss[k]) == pytest.approx(float(losses.mean()), rel=1e-12)
+        for l in range(len(W)):
+            m_ref, s_ref = bgd_update(mu[l][k], sigma[l][k], grads[l], eps[l][k], float(eta[k]))
+            torch.testing.assert_close(new_mu[l][k], m_ref, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(new_sigma[l][k], s_ref, rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_bgd_follows_the_autograd_step():
+    """BGD with its step compiled (SYNLAB_COMPILE) draws the same noise and learns the same:
+    accuracy matrices agree up to float rounding on a tiny stream; ``engine`` says which ran."""
+    tasks = _permuted_stream(n_tasks=2, n=200)
+    kw = dict(epochs=1, batch_size=40, hidden=(8,), eval_every=1000)
+    runs = {c: train_sequentially(tasks, BGDStrategy(1.0, 0.3, mc_samples=3, test_samples=3, compile=c), **kw)
+            for c in (False, True)}
+    np.testing.assert_allclose(runs[True].accuracy, runs[False].accuracy, atol=0.011)
+    assert runs[True].engine == "fused step, torch.compile" and runs[False].engine == "autograd, samples batched"

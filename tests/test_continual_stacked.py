@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from synlab.continual import make_strategy, train_sequentially
+from synlab.continual import BGDStrategy, make_strategy, train_sequentially
 from synlab.continual_stacked import STACKABLE, train_sequentially_stacked
 from synlab.data import Task
 
@@ -146,3 +146,17 @@ def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
     stacked = {r.unit["method"]: r.provenance.get("stacked_with") for r in res.records}
     assert stacked == {"ghost": 2, "ewc": None}
     assert all(0 <= r.result["validation_accuracy"] <= 1 for r in res.records)
+
+
+def test_stacked_bgd_compiled_follows_the_solo_runs(monkeypatch):
+    """SYNLAB_COMPILE=1: the stack's BGD step is synlab.continual.bgd_mlp_step compiled; members
+    still follow their (autograd) solo runs up to float rounding."""
+    monkeypatch.setenv("SYNLAB_COMPILE", "1")
+    stream = _permuted_stream(n_tasks=2, n=200)
+    params = MEMBERS["bgd"][:2]
+    stacked = train_sequentially_stacked([stream, stream], "bgd", params, [0, 1], test_samples=3, mc_samples=4, **KW)
+    for k, got in enumerate(stacked):
+        solo = train_sequentially(stream, BGDStrategy(params[k]["eta"], params[k]["sigma_init"], mc_samples=4,
+                                                      test_samples=3, compile=False), seed=k, **KW)
+        assert got.engine == "fused step, torch.compile" and solo.engine == "autograd, samples batched"
+        np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)

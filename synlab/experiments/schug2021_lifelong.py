@@ -178,6 +178,8 @@ def _sequential_result(res) -> dict[str, Any]:
            "accuracy_matrix": res.accuracy, "curve_step": res.curve_step, "curve_first_task": res.curve_acc[:, 0],
            "steps_per_task": res.steps_per_task, "curve_task": res.task_axis(res.curve_step)}
     out.update({f"curve_{k}": v for k, v in res.curve_stats.items()})
+    if res.engine:
+        out["engine"] = res.engine
     return out
 
 
@@ -399,7 +401,14 @@ def _tuning_run(cfg: TuningConfig, unit):
     hyper = dict(cfg.hyper)
     hyper[unit["method"]] = {protocol: base}
     out = _run_method(unit["method"], tasks, protocol, epochs, replace(cfg, hyper=hyper), cfg.train_seed)
-    return {"validation_accuracy": out["average_accuracy"], "params": base, "data_source": source}
+    return _trial_result(out, base, source)
+
+
+def _trial_result(out: dict, params: dict, source: str) -> dict[str, Any]:
+    res = {"validation_accuracy": out["average_accuracy"], "params": params, "data_source": source}
+    if "engine" in out:
+        res["engine"] = out["engine"]
+    return res
 
 
 def _tuning_group(cfg: TuningConfig, units):
@@ -409,8 +418,7 @@ def _tuning_group(cfg: TuningConfig, units):
     tasks, protocol, epochs, source = _tuning_stream(cfg, units[0]["dataset"])
     params = [_trial_params(cfg, u, protocol) for u in units]
     outs = _run_stacked(units[0]["method"], [tasks] * len(units), epochs, cfg, [cfg.train_seed] * len(units), params)
-    return [{"validation_accuracy": o["average_accuracy"], "params": p, "data_source": source}
-            for o, p in zip(outs, params)]
+    return [_trial_result(o, p, source) for o, p in zip(outs, params)]
 
 
 register(Experiment(
