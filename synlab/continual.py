@@ -64,6 +64,7 @@ __all__ = [
     "merge_ewc_anchors",
     "bgd_update",
     "bgd_mlp_step",
+    "presynaptic_mlp_step",
     "random_search",
     "merge_tasks",
     "validation_split",
@@ -215,6 +216,69 @@ def compiled_bgd_step():
     return _COMPILED_BGD["step"]
 
 
+def presynaptic_mlp_step(W: Sequence[Tensor], release: Sequence[Tensor], plastic: Sequence[Tensor],
+                         U: Sequence[Tensor], x: Tensor, y: Tensor, lr: Tensor, p_up: Tensor, p_down: Tensor,
+                         g_lim: Tensor, p_freeze: Tensor, freezes: Tensor, *, p_min: float, p_max: float,
+                         headroom: bool, modulate: bool) -> tuple[list[Tensor], list[Tensor], Tensor]:
+    r"""One SGD step of M bias-free ReLU MLPs of Bernoulli synapses with the release-probability rule
+    (Eq. 4) and, with ``modulate``, the consolidated learning rate (Eq. 5); hand-written gradients.
+
+    Per layer: ``W[l]`` expected weights ``(M, out, in)``; ``release[l]`` the release probabilities
+    (masks ``U[l] < release[l]``, U uniforms of the same shape); ``plastic[l]`` the probabilities
+    the rule moves and the learning rate reads — ``release`` itself, or the ghost control's
+    :math:`\tilde p`. ``x`` ``(M, B, in)``, ``y`` ``(M, B)``; the constants are ``(M, 1, 1)``
+    tensors (``freezes``: bool, whether the member freezes at all). What
+    :class:`PresynapticStrategy` / :class:`GhostStrategy` with SGD do, written without autograd so
+    that ``torch.compile`` can fuse it. Returns ``(new_W, new_plastic, loss)``, ``loss`` of shape ``(M,)``.
+    """
+    B = x.shape[1]
+    eff, masks, inputs, pre = [], [], [], []
+    h = x
+    for l, (w, p, u) in enumerate(zip(W, release, U)):
+        mask = (u < p).to(w.dtype)
+        inv = 1 / p.clamp_min(torch.finfo(p.dtype).tiny)
+        masks.append(mask * inv)
+        e = mask * w * inv
+        eff.append(e)
+        inputs.append(h)
+        a = torch.bmm(h, e.transpose(1, 2))
+        if l < len(W) - 1:
+            pre.append(a)
+            h = torch.relu(a)
+        else:
+            h = a
+    onehot = F.one_hot(y, h.shape[-1]).to(h.dtype)
+    logp = torch.log_softmax(h, -1)
+    loss = -(logp * onehot).sum(-1).mean(-1)
+    delta = (torch.exp(logp) - onehot) / B
+    new_W: list[Tensor] = list(W)
+    new_p: list[Tensor] = list(plastic)
+    for l in range(len(W) - 1, -1, -1):
+        g = torch.bmm(delta.transpose(1, 2), inputs[l]) * masks[l]  # d loss / d expected weight
+        if l > 0:
+            delta = torch.bmm(delta, eff[l]) * (pre[l - 1] > 0)
+        p = plastic[l]
+        step = torch.where(g.abs() > g_lim, p_up, -p_down)
+        if headroom:
+            step = step * (p_max - p)
+        step = step.masked_fill((p >= p_freeze) & freezes, 0.0)
+        new_p[l] = (p + step).clamp(p_min, p_max)
+        if modulate:
+            g = g * (p_max - p).clamp_min(0.0)
+        new_W[l] = W[l] - lr * g
+    return new_W, new_p, loss
+
+
+_COMPILED_PRESYN: dict = {}
+
+
+def compiled_presynaptic_step():
+    """:func:`presynaptic_mlp_step` compiled with ``torch.compile`` (cached per process)."""
+    if "step" not in _COMPILED_PRESYN:
+        _COMPILED_PRESYN["step"] = torch.compile(presynaptic_mlp_step, dynamic=False)
+    return _COMPILED_PRESYN["step"]
+
+
 def random_search(space: Mapping[str, tuple], n_trials: int, seed: int) -> list[dict[str, Any]]:
     """``n_trials`` hyperparameter draws from ``space`` (reproducible from ``seed``).
 
@@ -349,8 +413,10 @@ class PresynapticStrategy(Strategy):
     def __init__(self, lr: float, *, consolidate: bool = True, p_up: float = LIFELONG_RULE["p_up"],
                  p_down: float = LIFELONG_RULE["p_down"], g_lim: float = LIFELONG_RULE["g_lim"],
                  p_freeze: float = LIFELONG_RULE["p_freeze"], p_min: float = 0.25, headroom: bool = True,
-                 optimizer: str = "sgd", test_samples: int = 10, name: str | None = None) -> None:
+                 optimizer: str = "sgd", test_samples: int = 10, name: str | None = None,
+                 compile: bool | None = None) -> None:
         self.lr, self.optimizer_name, self.test_samples = lr, optimizer, int(test_samples)
+        self.compile = compile
         # without consolidation nothing is frozen either (both mechanisms are removed, Fig. 5a)
         self.rule = PresynapticRule(p_up=p_up, p_down=p_down, g_lim=g_lim, p_min=p_min, p_max=1.0,
                                     p_freeze=p_freeze if consolidate else 1.0, headroom=headroom,
@@ -361,7 +427,44 @@ class PresynapticStrategy(Strategy):
         return mlp(sizes, BernoulliLinear, bias=False, p_init=self.rule.p_min)
 
     def make_optimizer(self):
-        return _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
+        from .fused import compile_requested
+
+        opt = _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
+        self._layers = [m for m in self.model.modules() if isinstance(m, BernoulliLinear)]
+        fusable = (self.optimizer_name == "sgd" and isinstance(self.model, nn.Sequential)
+                   and all(isinstance(m, (BernoulliLinear, nn.ReLU)) for m in self.model)
+                   and all(m.bias is None and m.mask_per == "batch" for m in self._layers))
+        self._compiled = fusable and (compile_requested() if self.compile is None else bool(self.compile))
+        self.engine = "fused step, torch.compile" if self._compiled else "autograd"
+        if self._compiled:
+            r, dev = self.rule, self._layers[0].p.device
+            c = lambda v: torch.tensor(float(v), device=dev).view(1, 1, 1)  # noqa: E731
+            self._consts = (c(self.lr), c(r.p_up), c(r.p_down), c(r.g_lim), c(r.p_freeze),
+                            torch.tensor(r.p_freeze < r.p_max, device=dev).view(1, 1, 1))
+        return opt
+
+    def _plastic(self) -> list[Tensor]:
+        """The probabilities the rule moves (the release probabilities themselves)."""
+        return [m.p for m in self._layers]
+
+    def train_step(self, x: Tensor, y: Tensor) -> float:
+        """With ``compile`` (default ``SYNLAB_COMPILE``): :func:`presynaptic_mlp_step` compiled, on the
+        release masks the model would draw (same random numbers, same numbers up to float rounding)."""
+        if not self._compiled:
+            return super().train_step(x, y)
+        U = [torch.rand(m.p.shape, device=m.p.device, dtype=m.p.dtype)[None] for m in self._layers]  # as sample_mask
+        plastic = self._plastic()
+        r = self.rule
+        W, P, loss = compiled_presynaptic_step()(
+            [m.weight.detach()[None] for m in self._layers], [m.p[None] for m in self._layers],
+            [q[None] for q in plastic], U, x[None], y[None], *self._consts, p_min=r.p_min, p_max=r.p_max,
+            headroom=r.headroom, modulate=r.consolidate)
+        with torch.no_grad():
+            for m, w in zip(self._layers, W):
+                m.weight.copy_(w[0])
+            for q, new in zip(plastic, P):
+                q.copy_(new[0])
+        return float(loss[0])
 
     def after_backward(self) -> None:
         self.rule.step(self.model)
@@ -409,6 +512,9 @@ class GhostStrategy(PresynapticStrategy):
                                                  headroom=r.headroom)
                 m.weight.grad.mul_(consolidation_factor(g, r.p_max))
                 g.copy_(new)
+
+    def _plastic(self):
+        return [self.ghost[id(m)] for m in self._layers]
 
     def _all_p(self):
         return torch.cat([g.flatten() for g in self.ghost.values()])

@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .continual import BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, compiled_bgd_step, make_strategy
+from .continual import (BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, compiled_bgd_step,
+                        compiled_presynaptic_step, make_strategy)
 from .fused import compile_requested
 from .data import Task
 from .synapses import BernoulliLinear
@@ -134,6 +135,8 @@ class _StackedBernoulli:
         self.p_freeze = _member_consts([r.p_freeze for r in rules], device)
         self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(-1, 1, 1)
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
+        self.compiled = compile_requested()  # SYNLAB_COMPILE: synlab.continual.presynaptic_mlp_step, compiled
+        self.engine = "fused step, torch.compile" if self.compiled else "autograd"
 
     def forward(self, x: Tensor, U: list[Tensor]) -> Tensor:
         """Logits ``(K, B, C)`` with release masks ``U[l] < P[l]`` (U: uniforms, ``(K, out, in)``)."""
@@ -147,6 +150,16 @@ class _StackedBernoulli:
 
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
         U = [u[:, 0] for u in draws.layers("uniform", self.shapes, 1)]
+        if self.compiled:
+            r, plastic = self.rule, (self.G if self.ghost else self.P)
+            W, new, _ = compiled_presynaptic_step()(
+                [w.detach() for w in self.W], self.P, plastic, U, x, y, self.lr_t, self.p_up, self.p_down, self.g_lim,
+                self.p_freeze, self.freezes, p_min=r.p_min, p_max=r.p_max, headroom=r.headroom,
+                modulate=r.consolidate or self.ghost)
+            self.W = W
+            for q, n in zip(plastic, new):
+                q.copy_(n)
+            return
         logits = self.forward(x, U)
         K, B, C = logits.shape
         loss = F.cross_entropy(logits.reshape(K * B, C), y.reshape(-1), reduction="none").view(K, B).mean(1).sum()

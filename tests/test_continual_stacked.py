@@ -160,3 +160,23 @@ def test_stacked_bgd_compiled_follows_the_solo_runs(monkeypatch):
                                                       test_samples=3, compile=False), seed=k, **KW)
         assert got.engine == "fused step, torch.compile" and solo.engine == "autograd, samples batched"
         np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)
+
+
+@pytest.mark.parametrize("method", ["presynaptic", "no_consolidation", "ghost"])
+def test_compiled_bernoulli_step_follows_the_autograd_step(method, monkeypatch):
+    """SYNLAB_COMPILE=1: solo strategies and stacks run synlab.continual.presynaptic_mlp_step compiled,
+    on the same release masks; both follow the autograd solo run up to float rounding."""
+    stream = _permuted_stream(n_tasks=2, n=200)
+    params = MEMBERS[method][:2]
+    eager = [train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
+             for k, p in enumerate(params)]
+    monkeypatch.setenv("SYNLAB_COMPILE", "1")
+    stacked = train_sequentially_stacked([stream, stream], method, params, [0, 1], test_samples=3, **KW)
+    for k, p in enumerate(params):
+        solo = train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
+        for got in (solo, stacked[k]):
+            assert got.engine == "fused step, torch.compile"
+            np.testing.assert_allclose(got.accuracy, eager[k].accuracy, atol=0.011)
+            key = "mean_p"
+            np.testing.assert_allclose(got.curve_stats[key], eager[k].curve_stats[key], rtol=1e-3, atol=1e-4)
+    assert eager[0].engine == "autograd"
