@@ -6,13 +6,16 @@ random search's trials do) and share data and seed. "One at a time" runs
 :func:`synlab.continual.train_sequentially` for each member; "stacked" runs
 :func:`synlab.continual_stacked.train_sequentially_stacked` once for all K. Both run in this
 one process on the current device (``SYNLAB_DEVICE`` or CUDA if present, else CPU; one torch
-thread on the CPU), and the ratio is printed per method.
+thread on the CPU), and the ratio is printed per method. ``--compile`` adds both again with the
+step compiled (``SYNLAB_COMPILE=1``: :func:`~synlab.continual.presynaptic_mlp_step` /
+:func:`~synlab.continual.bgd_mlp_step`; the first, compiling step is in the warm-up).
 
-    python benchmarks/bench_continual_stacked.py [--k 8] [--steps 30] [--methods presynaptic bgd]
+    python benchmarks/bench_continual_stacked.py [--k 8] [--steps 30] [--methods presynaptic bgd] [--compile]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -40,6 +43,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--steps", type=int, default=30, help="SGD steps per task (two tasks)")
     ap.add_argument("--methods", nargs="+", default=["presynaptic", "bgd"], choices=STACKABLE)
+    ap.add_argument("--compile", action="store_true", help="also time the compiled steps")
     args = ap.parse_args()
     device = default_device()
     K, B = args.k, 100
@@ -52,25 +56,28 @@ def main() -> None:
     kw = dict(epochs=1, batch_size=B, device=device, eval_every=10**9, curve_test=10)
     print(f"device: {describe_device(device)}; K = {K} runs of a 784-200-200-10 network, batch {B}, "
           f"2 tasks × {args.steps} steps, 10 test samples, 10 Monte Carlo samples (BGD)")
-    print(f"{'method':18s} {'engine':14s} {'ms per step (all K)':>20s} {'ms per network':>15s} {'speed-up':>9s}")
+    print(f"{'method':18s} {'engine':24s} {'ms per step (all K)':>20s} {'ms per network':>15s} {'speed-up':>9s}")
+    def timed(run) -> float:
+        run()  # warm-up (and compilation)
+        _sync(device)
+        t0 = time.perf_counter()
+        run()
+        _sync(device)
+        return (time.perf_counter() - t0) / (2 * args.steps)
+
     with cpu_threads(1, device):
         for method in args.methods:
             params = [_params(method, k) for k in range(K)]
-            train_sequentially(tasks, make_strategy(method, params[0]), **kw)  # warm-up
-            _sync(device)
-            t0 = time.perf_counter()
-            for p in params:
-                train_sequentially(tasks, make_strategy(method, p), **kw)
-            _sync(device)
-            t_solo = (time.perf_counter() - t0) / (2 * args.steps)
-            train_sequentially_stacked([tasks] * K, method, params, [0] * K, **kw)  # warm-up
-            _sync(device)
-            t0 = time.perf_counter()
-            train_sequentially_stacked([tasks] * K, method, params, [0] * K, **kw)
-            _sync(device)
-            t_stack = (time.perf_counter() - t0) / (2 * args.steps)
-            for name, t in [("one at a time", t_solo), ("stacked", t_stack)]:
-                print(f"{method:18s} {name:14s} {1e3 * t:20.1f} {1e3 * t / K:15.2f} {t_solo / t:8.2f}x")
+            rows = []
+            for compiled in ([False, True] if args.compile else [False]):
+                os.environ["SYNLAB_COMPILE"] = "1" if compiled else "0"
+                tag = ", compiled" if compiled else ""
+                rows.append(("one at a time" + tag, timed(
+                    lambda: [train_sequentially(tasks, make_strategy(method, p), **kw) for p in params])))
+                rows.append(("stacked" + tag, timed(
+                    lambda: train_sequentially_stacked([tasks] * K, method, params, [0] * K, **kw))))
+            for name, t in rows:
+                print(f"{method:18s} {name:24s} {1e3 * t:20.1f} {1e3 * t / K:15.2f} {rows[0][1] / t:8.2f}x")
 
 
 if __name__ == "__main__":
