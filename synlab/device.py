@@ -50,6 +50,17 @@ def stacking_enabled(device: torch.device | str | None = None) -> bool:
     return dev.type == "cuda"
 
 
+def stack_limit() -> int | None:
+    """The most units one stack may hold (``SYNLAB_STACK_MAX``; unset: no limit). Smaller stacks
+    land in more pieces, so a run stopped early keeps more of its work, and bound the memory."""
+    flag = os.environ.get("SYNLAB_STACK_MAX", "").strip()
+    if not flag:
+        return None
+    if not flag.isdigit() or int(flag) < 1:
+        raise ValueError(f"SYNLAB_STACK_MAX must be a positive integer; got {flag!r}")
+    return int(flag)
+
+
 def progress_enabled() -> bool:
     """Progress bars are on unless ``SYNLAB_PROGRESS=0`` or ``TQDM_DISABLE=1`` (CI sets one)."""
     if os.environ.get("SYNLAB_PROGRESS", "1").strip().lower() in {"0", "false", "no", "off"}:

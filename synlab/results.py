@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .device import describe_device, progress_enabled, stacking_enabled
+from .device import describe_device, progress_enabled, stack_limit, stacking_enabled
 
 __all__ = [
     "PROFILES",
@@ -377,7 +377,8 @@ def run_experiment(
         by_key: dict[Any, list[dict[str, Any]]] = {}
         for unit in todo:
             by_key.setdefault(exp.group_key(unit), []).append(unit)
-        groups = list(by_key.values())
+        limit = stack_limit() or len(todo)
+        groups = [g[i:i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
         print(f"{exp.name}: stacking {len(todo)} units as {len(groups)} group(s) (SYNLAB_STACK)")
     bar = tqdm(total=len(todo), desc=exp.name, unit="unit", disable=not show)
     left_to_others = 0

@@ -182,6 +182,23 @@ def test_stacked_groups_store_each_unit(tmp_path, monkeypatch, flag, stacked):
     assert len(CALLS) == 4  # resumes from the stored units
 
 
+def test_stack_limit_splits_groups(tmp_path, monkeypatch):
+    """SYNLAB_STACK_MAX=1 cuts every group into stacks of one unit (run solo); a bad value is an error."""
+    CALLS.clear()
+    GROUPS.clear()
+    exp = Experiment("toy_stack", "toy", lambda profile: ToyConfig(), _units, _run, part="tests",
+                     run_group=_run_group, group_key=lambda u: 0)  # all four units in one group
+    monkeypatch.setitem(EXPERIMENTS, "toy_stack", exp)
+    monkeypatch.setenv("SYNLAB_STACK", "1")
+    monkeypatch.setenv("SYNLAB_STACK_MAX", "3")
+    res = results.run_experiment("toy_stack", "full", root=tmp_path)
+    assert [len(g) for g in GROUPS] == [3] and len(CALLS) == 4  # 3 stacked, the fourth alone
+    assert sorted(r.provenance.get("stacked_with", 1) for r in res.records) == [1, 3, 3, 3]
+    monkeypatch.setenv("SYNLAB_STACK_MAX", "0")
+    with pytest.raises(ValueError, match="SYNLAB_STACK_MAX"):
+        results.run_experiment("toy_stack", "full", root=tmp_path / "other")
+
+
 def test_stack_flag_and_group_pairing_validated(monkeypatch):
     from synlab.device import stacking_enabled
 
