@@ -19,6 +19,10 @@ What each member keeps from its solo run:
 * on a GPU, the members share the device's generator (one draw per layer for all members), so
   they match solo runs in distribution.
 
+With ``SYNLAB_COMPILE=1`` the step is the pure function the solo strategies compile too
+(:func:`~synlab.continual.presynaptic_mlp_step`, :func:`~synlab.continual.bgd_mlp_step`, which take
+M members), compiled by ``torch.compile``; the random draws stay outside it, so they are the same.
+
 The accuracy matrix, curves and statistics come back as one :class:`~synlab.continual.ContinualResult`
 per member. EWC, the deterministic baseline and joint training are not stacked (they are cheap
 per step, and Adam's and the Fisher's bookkeeping would be a second implementation to keep equal).
