@@ -386,21 +386,43 @@ def test_split_defaults_are_the_committed_searchs_best():
 
 
 def test_permuted_defaults_follow_the_committed_permuted_search():
-    """Until the committed Permuted MNIST search is complete the permuted protocol runs untuned;
-    once it is, its EWC, BGD and ablation parameters are that search's best trials."""
+    """A method's permuted protocol runs untuned until its whole Permuted MNIST search (20 trials) is
+    committed; from then on with that search's best trial. The full model keeps the authors' values."""
     from synlab.experiments import schug2021_lifelong as L
 
-    rounds = L.tuning_rounds_done("full", dataset="permuted_mnist")
-    n_rounds = 0 if rounds is None else len({r.unit["trial"] for r in rounds.records})
+    done = L.method_searches_done("permuted_mnist")
     hyper, untuned = L._default_hyper(), L._untuned_hyper()
-    if n_rounds < L.tuning_config("full").n_trials:
-        assert L._TUNED_PERMUTED == {}
-        assert all(hyper[m]["permuted"] == untuned[m]["permuted"] for m in hyper)
-    else:
-        best = L.best_trials(rounds)
-        for method in ("stochastic", "ghost", "ewc", "bgd"):
-            assert hyper[method]["permuted"] == best[("permuted_mnist", method)]["params"], method
+    for method in ("stochastic", "ghost", "ewc", "bgd"):
+        if method in done:
+            assert hyper[method]["permuted"] == L.best_trials(done[method])[("permuted_mnist", method)]["params"], method
+        else:
+            assert method not in L._TUNED_PERMUTED and hyper[method]["permuted"] == untuned[method]["permuted"], method
     assert hyper["presynaptic"]["permuted"] == untuned["presynaptic"]["permuted"]  # the authors' values
+    assert set(L._TUNED_PERMUTED) <= {"stochastic", "ghost", "ewc", "bgd"}
+
+
+def test_method_searches_done_needs_every_trial(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from synlab.experiments import EXPERIMENTS, get_experiment
+    from synlab.experiments import schug2021_lifelong as L
+    from synlab.results import run_experiment
+
+    small = replace(L.tuning_config("full"), datasets=("split_mnist", "permuted_mnist"), methods=("ewc", "bgd"),
+                    n_trials=2)
+    fake = lambda cfg, unit: {"validation_accuracy": 0.5 + 0.1 * unit["trial"], "params": {"t": unit["trial"]}}  # noqa: E731
+    monkeypatch.setitem(EXPERIMENTS, "schug_tuning", replace(get_experiment("schug_tuning"),
+                                                             make_config=lambda profile: small, run_unit=fake))
+    monkeypatch.setattr(L, "tuning_config", lambda profile: small)
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"dataset": "permuted_mnist", "method": "ewc"},
+                   progress=False)
+    run_experiment("schug_tuning", "full", root=tmp_path, only={"dataset": "permuted_mnist", "trial": 0},
+                   progress=False)
+    done = L.method_searches_done("permuted_mnist", root=tmp_path)
+    assert sorted(done) == ["ewc"] and len(done["ewc"].records) == 2  # bgd has 1 of 2 trials
+    assert L.method_searches_done("split_mnist", root=tmp_path) == {}
+    with pytest.raises(ValueError, match="searches on"):
+        L.method_searches_done("split_fashion", root=tmp_path)
 
 
 def test_bgd_mlp_step_matches_autograd_and_bgd_update():

@@ -34,7 +34,7 @@ from . import Experiment, register
 
 __all__ = ["PAPER_TABLE", "PAPER_CONTINUOUS", "PAPER_GHOST_DROP", "LifelongConfig", "ContinuousConfig",
            "TuningConfig", "AblationConfig", "PerceptronConfig", "PerceptronLoadConfig", "DATASETS",
-           "make_stream", "summary_table", "ttests", "best_trials", "tuning_rounds_done", "METHOD_NAMES", "lifelong_config", "tuning_config"]
+           "make_stream", "summary_table", "ttests", "best_trials", "tuning_rounds_done", "method_searches_done", "METHOD_NAMES", "lifelong_config", "tuning_config"]
 
 DATASETS = ("split_mnist", "split_fashion", "permuted_mnist", "permuted_fashion")
 METHOD_NAMES = {"presynaptic": "Presynaptic Consolidation", "no_consolidation": "No Consolidation",
@@ -77,8 +77,9 @@ _TUNED_SPLIT: dict[str, dict[str, Any]] = {
 
 
 #: Best of ``schug_tuning``'s 20 trials per method on Permuted MNIST, for the permuted protocol of both
-#: data sets (and the continuous stream). Empty until that search is complete: until then the permuted
-#: protocol runs with the untuned values, and a test checks both states against the committed search.
+#: data sets (and the continuous stream). A method enters once all 20 of its trials are committed
+#: (``method_searches_done``); until then its permuted protocol runs with the untuned values, and a
+#: test checks both states against the committed search.
 _TUNED_PERMUTED: dict[str, dict[str, Any]] = {}
 
 
@@ -565,6 +566,23 @@ def best_trials(res) -> dict[tuple[str, str], dict[str, Any]]:
             best[k] = {"validation_accuracy": r.result["validation_accuracy"], "params": r.result["params"],
                        "trial": r.unit["trial"]}
     return best
+
+
+def method_searches_done(dataset: str, profile: str = "full", *, root=None) -> dict[str, Any]:
+    """The methods whose whole search on ``dataset`` (all ``n_trials`` trials) is stored and fresh,
+    each with its ``ExperimentResults``. A method's search is independent of the others' (own
+    space, same budget), so its best trial can be adopted as soon as its own search is complete."""
+    from ..results import complete_subset
+
+    cfg = tuning_config(profile)
+    if dataset not in cfg.datasets:
+        raise ValueError(f"schug_tuning searches on {cfg.datasets}; got dataset {dataset!r}")
+    done = {}
+    for method in cfg.methods:
+        block = complete_subset("schug_tuning", profile, root=root, dataset=dataset, method=method)
+        if block is not None:
+            done[method] = block
+    return done
 
 
 def tuning_rounds_done(profile: str = "full", *, root=None, dataset: str | None = None):
