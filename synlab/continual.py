@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import ContinuousPermutedStream, Task
-from .rules import PresynapticRule, consolidation_factor, update_release_probability
+from .fused import compile_requested, compiled
+from .rules import PresynapticRule, consolidation_factor, release_step, update_release_probability
 from .synapses import BernoulliLinear, mlp
 
 __all__ = [
@@ -153,12 +154,13 @@ def bgd_update(mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float
                          f"{tuple(eps.shape)}, mu {tuple(mu.shape)}, sigma {tuple(sigma.shape)}")
     if eta <= 0:
         raise ValueError(f"eta must be > 0; got {eta}")
-    e_g = grads.mean(0)
-    e_ge = (grads * eps).mean(0)
-    new_mu = mu - eta * sigma**2 * e_g
+    return _bgd_moments_step(mu, sigma, grads.mean(0), (grads * eps).mean(0), eta)
+
+
+def _bgd_moments_step(mu: Tensor, sigma: Tensor, e_g: Tensor, e_ge: Tensor, eta) -> tuple[Tensor, Tensor]:
+    """:func:`bgd_update` from the Monte Carlo averages E[g] and E[g ε] (``eta`` a float or a tensor)."""
     half = 0.5 * sigma * e_ge
-    new_sigma = sigma * torch.sqrt(1 + half**2) - sigma * half
-    return new_mu, new_sigma
+    return mu - eta * sigma**2 * e_g, sigma * torch.sqrt(1 + half**2) - sigma * half
 
 
 def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Tensor], x: Tensor, y: Tensor,
@@ -199,21 +201,10 @@ def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Te
             delta = torch.bmm(delta, W[l]) * (pre[l - 1] > 0)
     new_mu, new_sigma = [], []
     for m, s, g, e in zip(mu, sigma, grads, eps):
-        e_g, e_ge = g.mean(1), (g * e).mean(1)
-        half = 0.5 * s * e_ge
-        new_mu.append(m - eta * s**2 * e_g)
-        new_sigma.append(s * torch.sqrt(1 + half**2) - s * half)
+        nm, ns = _bgd_moments_step(m, s, g.mean(1), (g * e).mean(1), eta)
+        new_mu.append(nm)
+        new_sigma.append(ns)
     return new_mu, new_sigma, loss
-
-
-_COMPILED_BGD: dict = {}
-
-
-def compiled_bgd_step():
-    """:func:`bgd_mlp_step` compiled with ``torch.compile`` (cached per process)."""
-    if "step" not in _COMPILED_BGD:
-        _COMPILED_BGD["step"] = torch.compile(bgd_mlp_step, dynamic=False)
-    return _COMPILED_BGD["step"]
 
 
 def presynaptic_mlp_step(W: Sequence[Tensor], release: Sequence[Tensor], plastic: Sequence[Tensor],
@@ -258,25 +249,12 @@ def presynaptic_mlp_step(W: Sequence[Tensor], release: Sequence[Tensor], plastic
         if l > 0:
             delta = torch.bmm(delta, eff[l]) * (pre[l - 1] > 0)
         p = plastic[l]
-        step = torch.where(g.abs() > g_lim, p_up, -p_down)
-        if headroom:
-            step = step * (p_max - p)
-        step = step.masked_fill((p >= p_freeze) & freezes, 0.0)
-        new_p[l] = (p + step).clamp(p_min, p_max)
+        new_p[l] = release_step(p, g, p_up=p_up, p_down=p_down, g_lim=g_lim, p_freeze=p_freeze, freezes=freezes,
+                                p_min=p_min, p_max=p_max, headroom=headroom)
         if modulate:
-            g = g * (p_max - p).clamp_min(0.0)
+            g = g * consolidation_factor(p, p_max)
         new_W[l] = W[l] - lr * g
     return new_W, new_p, loss
-
-
-_COMPILED_PRESYN: dict = {}
-
-
-def compiled_presynaptic_step():
-    """:func:`presynaptic_mlp_step` compiled with ``torch.compile`` (cached per process)."""
-    if "step" not in _COMPILED_PRESYN:
-        _COMPILED_PRESYN["step"] = torch.compile(presynaptic_mlp_step, dynamic=False)
-    return _COMPILED_PRESYN["step"]
 
 
 def random_search(space: Mapping[str, tuple], n_trials: int, seed: int) -> list[dict[str, Any]]:
@@ -427,8 +405,6 @@ class PresynapticStrategy(Strategy):
         return mlp(sizes, BernoulliLinear, bias=False, p_init=self.rule.p_min)
 
     def make_optimizer(self):
-        from .fused import compile_requested
-
         opt = _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
         self._layers = [m for m in self.model.modules() if isinstance(m, BernoulliLinear)]
         fusable = (self.optimizer_name == "sgd" and isinstance(self.model, nn.Sequential)
@@ -455,7 +431,7 @@ class PresynapticStrategy(Strategy):
         U = [torch.rand(m.p.shape, device=m.p.device, dtype=m.p.dtype)[None] for m in self._layers]  # as sample_mask
         plastic = self._plastic()
         r = self.rule
-        W, P, loss = compiled_presynaptic_step()(
+        W, P, loss = compiled(presynaptic_mlp_step)(
             [m.weight.detach()[None] for m in self._layers], [m.p[None] for m in self._layers],
             [q[None] for q in plastic], U, x[None], y[None], *self._consts, p_min=r.p_min, p_max=r.p_max,
             headroom=r.headroom, modulate=r.consolidate)
@@ -592,8 +568,6 @@ class BGDStrategy(Strategy):
         self.test_samples, self.name = int(test_samples), name
 
     def make_optimizer(self):
-        from .fused import compile_requested
-
         self.mu = [p.detach().clone() for p in self.model.parameters()]
         self.sigma = [torch.full_like(p, self.sigma_init) for p in self.model.parameters()]
         self._use_batched = self.batched and self._batchable()  # the model is fixed from here on
@@ -627,7 +601,7 @@ class BGDStrategy(Strategy):
         eps = [[torch.randn_like(m) for m in self.mu] for _ in range(S)]
         E = [torch.stack([e[k] for e in eps]) for k in range(len(self.mu))]
         if self._compiled:
-            mu, sigma, loss = compiled_bgd_step()([m[None] for m in self.mu], [s[None] for s in self.sigma],
+            mu, sigma, loss = compiled(bgd_mlp_step)([m[None] for m in self.mu], [s[None] for s in self.sigma],
                                                   [e[None] for e in E], x[None], y[None], self._eta)
             self.mu, self.sigma = [m[0] for m in mu], [s[0] for s in sigma]
             self._load(None)

@@ -14,14 +14,14 @@ What each member keeps from its solo run:
 * its data order (a shuffling generator seeded with its seed, as in the solo run);
 * on the CPU, its random numbers too: each member draws release masks / weight noise from its
   own generator, forked from the global state right after its initialisation and used in the
-  solo order, so a member follows its solo trajectory up to the summation order of the batched
-  matmul (tested);
+  solo order, so a member follows its solo trajectory up to float rounding (tested);
 * on a GPU, the members share the device's generator (one draw per layer for all members), so
   they match solo runs in distribution.
 
-With ``SYNLAB_COMPILE=1`` the step is the pure function the solo strategies compile too
+A step is one call of the pure function the solo strategies compile too
 (:func:`~synlab.continual.presynaptic_mlp_step`, :func:`~synlab.continual.bgd_mlp_step`, which take
-M members), compiled by ``torch.compile``; the random draws stay outside it, so they are the same.
+M members and write the gradients out), compiled by ``torch.compile`` with ``SYNLAB_COMPILE=1``;
+the random draws stay outside it, so they are the same either way.
 
 The accuracy matrix, curves and statistics come back as one :class:`~synlab.continual.ContinualResult`
 per member. EWC, the deterministic baseline and joint training are not stacked (they are cheap
@@ -37,9 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .continual import (BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, compiled_bgd_step,
-                        compiled_presynaptic_step, make_strategy)
-from .fused import compile_requested
+from .continual import (BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, bgd_mlp_step, make_strategy,
+                        presynaptic_mlp_step)
+from .fused import compile_requested, compiled
 from .data import Task
 from .synapses import BernoulliLinear
 
@@ -125,22 +125,19 @@ class _StackedBernoulli:
             raise ValueError("ghost and non-ghost members cannot share a stack")
         self.rule = rules[0]
         layers = [[m for m in model.modules() if isinstance(m, BernoulliLinear)] for model in solo_models]
-        self.W = [torch.stack([ls[l].weight.detach() for ls in layers]).to(device).requires_grad_()
-                  for l in range(len(layers[0]))]
+        self.W = [torch.stack([ls[l].weight.detach() for ls in layers]).to(device) for l in range(len(layers[0]))]
         self.P = [torch.stack([ls[l].p for ls in layers]).to(device) for l in range(len(layers[0]))]
         self.G = ([torch.stack([s.ghost[id(ls[l])] for s, ls in zip(strategies, layers)]).to(device)
                    for l in range(len(layers[0]))] if self.ghost else None)
-        self.lr = [float(s.lr) for s in strategies]
-        self.lr_t = _member_consts(self.lr, device)
-        self.exact = True  # SGD member by member, as the solo runs do (set False for one batched update)
+        self.lr = _member_consts([s.lr for s in strategies], device)
         self.p_up = _member_consts([r.p_up for r in rules], device)
         self.p_down = _member_consts([r.p_down for r in rules], device)
         self.g_lim = _member_consts([r.g_lim for r in rules], device)
         self.p_freeze = _member_consts([r.p_freeze for r in rules], device)
         self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(-1, 1, 1)
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
-        self.compiled = compile_requested()  # SYNLAB_COMPILE: synlab.continual.presynaptic_mlp_step, compiled
-        self.engine = "fused step, torch.compile" if self.compiled else "autograd"
+        self.step = compiled(presynaptic_mlp_step) if compile_requested() else presynaptic_mlp_step
+        self.engine = "fused step" + (", torch.compile" if compile_requested() else "")
 
     def forward(self, x: Tensor, U: list[Tensor]) -> Tensor:
         """Logits ``(K, B, C)`` with release masks ``U[l] < P[l]`` (U: uniforms, ``(K, out, in)``)."""
@@ -154,37 +151,12 @@ class _StackedBernoulli:
 
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
         U = [u[:, 0] for u in draws.layers("uniform", self.shapes, 1)]
-        if self.compiled:
-            r, plastic = self.rule, (self.G if self.ghost else self.P)
-            W, new, _ = compiled_presynaptic_step()(
-                [w.detach() for w in self.W], self.P, plastic, U, x, y, self.lr_t, self.p_up, self.p_down, self.g_lim,
-                self.p_freeze, self.freezes, p_min=r.p_min, p_max=r.p_max, headroom=r.headroom,
-                modulate=r.consolidate or self.ghost)
-            self.W = W
-            for q, n in zip(plastic, new):
-                q.copy_(n)
-            return
-        logits = self.forward(x, U)
-        K, B, C = logits.shape
-        loss = F.cross_entropy(logits.reshape(K * B, C), y.reshape(-1), reduction="none").view(K, B).mean(1).sum()
-        grads = torch.autograd.grad(loss, self.W)
-        r = self.rule
-        with torch.no_grad():
-            for l, g in enumerate(grads):
-                p = self.G[l] if self.ghost else self.P[l]
-                step = torch.where(g.abs() > self.g_lim, self.p_up, -self.p_down)  # Eq. 4, as update_release_probability
-                if r.headroom:
-                    step = step * (r.p_max - p)
-                step.masked_fill_((p >= self.p_freeze) & self.freezes, 0.0)
-                new = (p + step).clamp_(r.p_min, r.p_max)
-                if r.consolidate or self.ghost:
-                    g = g * (r.p_max - p).clamp_min(0.0)  # Eq. 5 (consolidation_factor)
-                p.copy_(new)
-                if self.exact:
-                    for k, lr in enumerate(self.lr):  # torch.optim.SGD's update, member by member
-                        self.W[l][k].add_(g[k], alpha=-lr)
-                else:  # one kernel for all members (rounding may differ from SGD's in the last bit)
-                    self.W[l].sub_(self.lr_t * g)
+        r, plastic = self.rule, (self.G if self.ghost else self.P)
+        self.W, new, _ = self.step(self.W, self.P, plastic, U, x, y, self.lr, self.p_up, self.p_down, self.g_lim,
+                                   self.p_freeze, self.freezes, p_min=r.p_min, p_max=r.p_max, headroom=r.headroom,
+                                   modulate=r.consolidate or self.ghost)
+        for q, n in zip(plastic, new):
+            q.copy_(n)
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, samples: int, draws: _Draws) -> Tensor:
@@ -194,7 +166,7 @@ class _StackedBernoulli:
     def stats(self) -> list[dict[str, float]]:
         probs = self.G if self.ghost else self.P
         out = []
-        for k in range(len(self.lr)):
+        for k in range(self.lr.shape[0]):
             p = torch.cat([q[k].flatten() for q in probs])
             pf = float(self.p_freeze[k])
             frozen = (p >= self.p_freeze[k].view(())).float().mean().item() if pf < 1 else 0.0
@@ -217,8 +189,8 @@ class _StackedBGD:
         self.eta = _member_consts([s.eta for s in strategies], device)
         self.S = strategies[0].mc_samples
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
-        self.compiled = compile_requested()  # SYNLAB_COMPILE: synlab.continual.bgd_mlp_step, compiled
-        self.engine = "fused step, torch.compile" if self.compiled else "autograd, samples batched"
+        self.step = compiled(bgd_mlp_step) if compile_requested() else bgd_mlp_step
+        self.engine = "fused step" + (", torch.compile" if compile_requested() else "")
 
     def _logits(self, x: Tensor, W: list[Tensor]) -> Tensor:
         h = x
@@ -229,26 +201,8 @@ class _StackedBGD:
         return h
 
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
-        K, S = self.mu[0].shape[0], self.S
-        E = draws.layers("normal", self.shapes, S)  # (K, S, out, in) per layer
-        if self.compiled:
-            self.mu, self.sigma, _ = compiled_bgd_step()(self.mu, self.sigma, E, x, y, self.eta)
-            return
-        W = [(m[:, None] + s[:, None] * e).reshape(K * S, *m.shape[1:]).requires_grad_()
-             for m, s, e in zip(self.mu, self.sigma, E)]
-        B = x.shape[1]
-        h = self._logits(x[:, None].expand(K, S, *x.shape[1:]).reshape(K * S, *x.shape[1:]), W)
-        losses = F.cross_entropy(h.reshape(K * S * B, -1), y[:, None].expand(K, S, B).reshape(-1),
-                                 reduction="none").view(K * S, B).mean(1)
-        grads = torch.autograd.grad(losses.sum(), W)
-        with torch.no_grad():
-            for l, (g, e) in enumerate(zip(grads, E)):  # synlab.continual.bgd_update, per member
-                g = g.view(K, S, *g.shape[1:])
-                mu, sigma = self.mu[l], self.sigma[l]
-                e_g, e_ge = g.mean(1), (g * e).mean(1)
-                half = 0.5 * sigma * e_ge
-                self.mu[l] = mu - self.eta * sigma**2 * e_g
-                self.sigma[l] = sigma * torch.sqrt(1 + half**2) - sigma * half
+        E = draws.layers("normal", self.shapes, self.S)  # (K, S, out, in) per layer
+        self.mu, self.sigma, _ = self.step(self.mu, self.sigma, E, x, y, self.eta)
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, samples: int, draws: _Draws) -> Tensor:
@@ -304,8 +258,6 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
         member_streams = device.type == "cpu"
     draws = _Draws(gens if member_streams else None, K, device)
     net = _StackedBGD(strategies, models, device) if method == "bgd" else _StackedBernoulli(strategies, models, device)
-    if isinstance(net, _StackedBernoulli):
-        net.exact = member_streams
     samples = strategies[0].test_samples
 
     def accuracy(i: int, stop: int | None = None) -> np.ndarray:

@@ -35,6 +35,7 @@ The gradients. Per member, with mini-batch size B, :math:`s = B/N`, layer pre-ac
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -43,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["fused_step", "compiled_step", "softplus", "compile_requested"]
+__all__ = ["fused_step", "compiled_step", "compiled", "softplus", "compile_requested"]
 
 
 def softplus(phi: Tensor) -> Tensor:
@@ -196,14 +197,15 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
     return nll, g_mu
 
 
-_COMPILED: dict = {}
+@functools.cache
+def compiled(fn):
+    """``fn`` compiled with ``torch.compile`` (static shapes), once per process and function."""
+    return torch.compile(fn, dynamic=False)
 
 
 def compiled_step():
     """:func:`fused_step` compiled with ``torch.compile`` (cached per process)."""
-    if "step" not in _COMPILED:
-        _COMPILED["step"] = torch.compile(fused_step, dynamic=False)
-    return _COMPILED["step"]
+    return compiled(fused_step)
 
 
 def noise_shapes(mu: Sequence[Tensor], noise: str, batch: int, has_bias: bool) -> list[tuple[int, ...]]:

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from .synapses import BernoulliLinear, _check_probability
 
-__all__ = ["update_release_probability", "consolidation_factor", "PresynapticRule"]
+__all__ = ["update_release_probability", "release_step", "consolidation_factor", "PresynapticRule"]
 
 
 def update_release_probability(
@@ -50,10 +50,26 @@ def update_release_probability(
         raise ValueError(f"need p_min <= p_max; got {p_min} > {p_max}")
     if p_up < 0 or p_down < 0 or g_lim < 0:
         raise ValueError(f"p_up, p_down and g_lim must be >= 0; got {p_up}, {p_down}, {g_lim}")
-    step = torch.full_like(p, -p_down).masked_fill_(grad.abs() > g_lim, p_up)  # faster than where here
+    return release_step(p, grad, p_up=p_up, p_down=p_down, g_lim=g_lim, p_freeze=p_freeze, freezes=p_freeze < p_max,
+                        p_min=p_min, p_max=p_max, headroom=headroom)
+
+
+def release_step(p: Tensor, grad: Tensor, *, p_up, p_down, g_lim, p_freeze, freezes, p_min: float, p_max: float,
+                 headroom: bool) -> Tensor:
+    """The arithmetic of :func:`update_release_probability`, unchecked: the constants are floats, or
+    tensors that broadcast against ``p`` (one value per stacked member); ``freezes`` (bool, or a
+    bool tensor likewise) says whether synapses at or above ``p_freeze`` are frozen. Pure, so
+    ``torch.compile`` can fuse it into a training step."""
+    up = grad.abs() > g_lim
+    if isinstance(p_up, Tensor):
+        step = torch.where(up, p_up, -p_down)
+    else:
+        step = torch.full_like(p, -p_down).masked_fill_(up, p_up)  # faster than where here
     if headroom:
         step = step * (p_max - p)
-    if p_freeze < p_max:
+    if isinstance(freezes, Tensor):  # step is a fresh tensor here: fill and clamp in place
+        step.masked_fill_((p >= p_freeze) & freezes, 0.0)
+    elif freezes:
         step.masked_fill_(p >= p_freeze, 0.0)
     return (p + step).clamp_(p_min, p_max)
 
