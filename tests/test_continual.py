@@ -462,3 +462,23 @@ def test_compiled_bgd_follows_the_autograd_step():
             for c in (False, True)}
     np.testing.assert_allclose(runs[True].accuracy, runs[False].accuracy, atol=0.011)
     assert runs[True].engine == "fused step, torch.compile" and runs[False].engine == "autograd, samples batched"
+
+
+def test_a_lifelong_unit_depends_on_its_own_method_and_protocol_only():
+    """Adopting one method's tuned values for one protocol leaves every other unit fresh (and only
+    that method's units of that protocol stale)."""
+    import copy
+
+    from synlab.experiments import schug2021_lifelong as L
+    from synlab.results import _config_json
+
+    f = L._method_unit_config
+    for cfg in (_config_json(L.lifelong_config("full")), _config_json(L.continuous_config("full"))):
+        for protocol in ("split", "permuted"):
+            changed = copy.deepcopy(cfg)
+            changed["hyper"]["bgd"][protocol]["eta"] = 123.0
+            units = ([{"method": "bgd", "seed": 2019}, {"method": "presynaptic", "seed": 2019}] if "datasets" not in cfg
+                     else [{"dataset": d, "method": m, "seed": 2019} for d in cfg["datasets"] for m in cfg["methods"]])
+            for unit in units:
+                own = unit["method"] == "bgd" and unit.get("dataset", "permuted_mnist").startswith(protocol)
+                assert (f(cfg, unit) != f(changed, unit)) == own, (protocol, unit)

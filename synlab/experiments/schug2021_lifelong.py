@@ -80,7 +80,13 @@ _TUNED_SPLIT: dict[str, dict[str, Any]] = {
 #: data sets (and the continuous stream). A method enters once all 20 of its trials are committed
 #: (``method_searches_done``); until then its permuted protocol runs with the untuned values, and a
 #: test checks both states against the committed search.
-_TUNED_PERMUTED: dict[str, dict[str, Any]] = {}
+_TUNED_PERMUTED: dict[str, dict[str, Any]] = {
+    "stochastic": dict(lr=0.001, p_up=0.10742914547737986, p_down=0.031721041111330776, g_lim=0.000361580071117633,
+                       p_freeze=0.9353),  # trial 12; no freezing in this ablation: p_freeze is unused
+    "ghost": dict(lr=0.01, p_up=0.03326657881100435, p_down=0.03283126775324822, g_lim=0.0004469777011075654,
+                  p_freeze=0.8719382807592803),  # trial 6
+    "bgd": dict(eta=1.4023346212578376, sigma_init=0.02032995688431481, mc_samples=10),  # trial 3
+}
 
 
 def _untuned_hyper() -> dict[str, dict[str, dict[str, Any]]]:
@@ -219,10 +225,12 @@ def _table_units(cfg: LifelongConfig):
 
 
 def _method_unit_config(config: dict, unit: dict) -> dict:
-    """What one unit depends on: the config without the grid (data sets, methods, seeds) and without
-    the other methods' hyperparameters, so tuning one method leaves the others' units fresh."""
+    """What one unit depends on: the config without the grid (data sets, methods, seeds) and with
+    only its own method's hyperparameters for its own protocol (the continuous stream is permuted),
+    so tuning one method, or one protocol, leaves the other units fresh."""
     part = {k: v for k, v in config.items() if k not in ("datasets", "methods", "seeds", "hyper")}
-    part["hyper"] = config["hyper"].get(unit["method"])
+    protocol = unit["dataset"].split("_", 1)[0] if "dataset" in unit else "permuted"
+    part["hyper"] = (config["hyper"].get(unit["method"]) or {}).get(protocol)
     return part
 
 
