@@ -482,3 +482,16 @@ def test_a_lifelong_unit_depends_on_its_own_method_and_protocol_only():
             for unit in units:
                 own = unit["method"] == "bgd" and unit.get("dataset", "permuted_mnist").startswith(protocol)
                 assert (f(cfg, unit) != f(changed, unit)) == own, (protocol, unit)
+
+
+def test_tuning_reference_scores_the_authors_values_on_the_search_objective(tmp_path):
+    """The reference unit runs the full model with the search's base values (the authors' code)
+    on the same validation streams as the trials."""
+    from synlab.experiments import schug2021_lifelong as L
+    from synlab.results import run_experiment
+
+    res = run_experiment("schug_tuning_reference", "quick", root=tmp_path, progress=False)
+    (rec,) = res.records
+    assert rec.unit == {"dataset": "permuted_mnist", "method": "presynaptic"}
+    assert rec.result["params"] == dict(lr=0.01, **L._PRESYN_RULE)
+    assert 0.0 < rec.result["validation_accuracy"] <= 1.0

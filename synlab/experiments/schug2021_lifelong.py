@@ -6,6 +6,7 @@ Registered experiments (units in brackets):
   accuracy matrices, first-task curves, release-probability statistics.
 * ``schug_lifelong_continuous`` [method × seed] — continuous permuted MNIST (no task boundaries).
 * ``schug_tuning`` [dataset × method × trial] — the documented random search (:func:`synlab.continual.random_search`).
+* ``schug_tuning_reference`` [dataset × method] — the authors' values for the full model on the search's objective.
 * ``schug_ablations`` [dataset × variant × seed] — Fig. 5a.
 * ``schug_perceptron`` [model] — Fig. 5b/c, 10 repetitions vectorised in one unit.
 * ``schug_perceptron_load`` [patterns per task × model] — the advantage shrinks near capacity 2N.
@@ -434,6 +435,24 @@ register(Experiment(
     "schug_tuning", "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
     tuning_config, _tuning_units, _tuning_run, part="schug2021", unit_config=_tuning_unit_config,
     run_group=_tuning_group, group_key=_group_key))
+
+
+def _reference_units(cfg: TuningConfig):
+    return [{"dataset": d, "method": "presynaptic"} for d in cfg.datasets]
+
+
+def _reference_run(cfg: TuningConfig, unit):
+    """The search's objective for the search's base values (for the full model: the authors')."""
+    tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
+    params = dict(cfg.hyper[unit["method"]][protocol])
+    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, cfg.train_seed)
+    return _trial_result(out, params, source)
+
+
+register(Experiment(
+    "schug_tuning_reference", "The full model's values from the authors' code, scored on the random search's "
+    "objective (validation accuracy), beside the search's own trials",
+    tuning_config, _reference_units, _reference_run, part="schug2021", unit_config=_tuning_unit_config))
 
 
 @dataclass(frozen=True)
