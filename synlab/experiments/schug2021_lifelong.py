@@ -86,6 +86,7 @@ _TUNED_PERMUTED: dict[str, dict[str, Any]] = {
                        p_freeze=0.9353),  # trial 12; no freezing in this ablation: p_freeze is unused
     "ghost": dict(lr=0.01, p_up=0.03326657881100435, p_down=0.03283126775324822, g_lim=0.0004469777011075654,
                   p_freeze=0.8719382807592803),  # trial 6
+    "ewc": dict(lr=0.00023103990304856564, lam=2357.211150088986, optimizer="adam", fisher_samples=500),  # trial 17
     "bgd": dict(eta=1.4023346212578376, sigma_init=0.02032995688431481, mc_samples=10),  # trial 3
 }
 
