@@ -184,7 +184,7 @@ for ax, dataset, label in zip(axes, ("split_mnist", "permuted_mnist"), "ab"):
            color=[f"C{i}" for i in range(len(sel))], capsize=3)
     ax.set_xticks(range(len(sel)), [METHOD_NAMES[r["method"]].replace(", ", ",\n").replace(" release", "\nrelease")
                                     for r in sel], fontsize=8)
-    ax.set(title=dataset.replace("_", " ").title(), ylabel="average accuracy (%)")
+    ax.set(title=dataset.replace("_", " ").title().replace("Mnist", "MNIST"), ylabel="average accuracy (%)")
     if label == "a":
         panel_label(ax, "a")
 fig.subplots_adjust(bottom=0.25)
