@@ -106,6 +106,13 @@ class _Data:
         return self.x_test[i][self.which, :stop], self.y_test[i][self.which, :stop]
 
 
+def _step_and_engine(fn):
+    """A stack's step function (``fn``, compiled with ``SYNLAB_COMPILE=1``) and its engine label."""
+    if compile_requested():
+        return compiled(fn), "fused step, torch.compile"
+    return fn, "fused step"
+
+
 def _member_consts(values: Sequence[float], device) -> Tensor:
     return torch.tensor([float(v) for v in values], dtype=torch.float32, device=device).view(-1, 1, 1)
 
@@ -136,8 +143,7 @@ class _StackedBernoulli:
         self.p_freeze = _member_consts([r.p_freeze for r in rules], device)
         self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(-1, 1, 1)
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
-        self.step = compiled(presynaptic_mlp_step) if compile_requested() else presynaptic_mlp_step
-        self.engine = "fused step" + (", torch.compile" if compile_requested() else "")
+        self.step, self.engine = _step_and_engine(presynaptic_mlp_step)
 
     def forward(self, x: Tensor, U: list[Tensor]) -> Tensor:
         """Logits ``(K, B, C)`` with release masks ``U[l] < P[l]`` (U: uniforms, ``(K, out, in)``)."""
@@ -189,8 +195,7 @@ class _StackedBGD:
         self.eta = _member_consts([s.eta for s in strategies], device)
         self.S = strategies[0].mc_samples
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
-        self.step = compiled(bgd_mlp_step) if compile_requested() else bgd_mlp_step
-        self.engine = "fused step" + (", torch.compile" if compile_requested() else "")
+        self.step, self.engine = _step_and_engine(bgd_mlp_step)
 
     def _logits(self, x: Tensor, W: list[Tensor]) -> Tensor:
         h = x
