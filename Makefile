@@ -14,7 +14,7 @@ CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
 # while `make notebooks` keeps the inline backend so the stored notebooks contain the figures
 NB_ENV := SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: book test venv unit nbval sync-check results-check book-strict browser notebooks benchmarks clean
+.PHONY: book test venv lint unit nbval sync-check results-check book-strict browser notebooks benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -30,8 +30,13 @@ book: venv
 	@echo; echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
 test: venv
-	$(MAKE) unit nbval sync-check results-check book-strict browser
+	$(MAKE) lint unit nbval sync-check results-check book-strict browser
 	@echo "all checks passed"
+
+# ruff: lint and format check (line length 100; configuration in pyproject.toml)
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: venv
 	$(PY) -m pytest tests -q --ignore=tests/browser

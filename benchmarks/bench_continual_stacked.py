@@ -12,6 +12,7 @@ step compiled (``SYNLAB_COMPILE=1``: :func:`~synlab.continual.presynaptic_mlp_st
 
     python benchmarks/bench_continual_stacked.py [--k 8] [--steps 30] [--methods presynaptic bgd] [--compile]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,13 @@ def _sync(device: torch.device) -> None:
 def _params(method: str, k: int) -> dict:
     if method == "bgd":
         return dict(eta=0.5 + 0.25 * k, sigma_init=0.02 + 0.005 * k)
-    return dict(lr=(0.01, 0.001)[k % 2], p_up=0.02 + 0.01 * k, p_down=0.05, g_lim=1e-3 * (1 + k), p_freeze=0.9)
+    return dict(
+        lr=(0.01, 0.001)[k % 2],
+        p_up=0.02 + 0.01 * k,
+        p_down=0.05,
+        g_lim=1e-3 * (1 + k),
+        p_freeze=0.9,
+    )
 
 
 def main() -> None:
@@ -54,9 +61,14 @@ def main() -> None:
         x, y = torch.randn(n + 200, 784, generator=g), torch.randint(0, 10, (n + 200,), generator=g)
         tasks.append(Task(f"t{i}", x[:n], y[:n], x[n:], y[n:], 10))
     kw = dict(epochs=1, batch_size=B, device=device, eval_every=10**9, curve_test=10)
-    print(f"device: {describe_device(device)}; K = {K} runs of a 784-200-200-10 network, batch {B}, "
-          f"2 tasks × {args.steps} steps, 10 test samples, 10 Monte Carlo samples (BGD)")
-    print(f"{'method':18s} {'engine':24s} {'ms per step (all K)':>20s} {'ms per network':>15s} {'speed-up':>9s}")
+    print(
+        f"device: {describe_device(device)}; K = {K} runs of a 784-200-200-10 network, batch {B}, "
+        f"2 tasks × {args.steps} steps, 10 test samples, 10 Monte Carlo samples (BGD)"
+    )
+    print(
+        f"{'method':18s} {'engine':24s} {'ms per step (all K)':>20s} {'ms per network':>15s} {'speed-up':>9s}"
+    )
+
     def timed(run) -> float:
         run()  # warm-up (and compilation)
         _sync(device)
@@ -69,15 +81,34 @@ def main() -> None:
         for method in args.methods:
             params = [_params(method, k) for k in range(K)]
             rows = []
-            for compiled in ([False, True] if args.compile else [False]):
+            for compiled in [False, True] if args.compile else [False]:
                 os.environ["SYNLAB_COMPILE"] = "1" if compiled else "0"
                 tag = ", compiled" if compiled else ""
-                rows.append(("one at a time" + tag, timed(
-                    lambda: [train_sequentially(tasks, make_strategy(method, p), **kw) for p in params])))
-                rows.append(("stacked" + tag, timed(
-                    lambda: train_sequentially_stacked([tasks] * K, method, params, [0] * K, **kw))))
+                rows.append(
+                    (
+                        "one at a time" + tag,
+                        timed(
+                            lambda: [
+                                train_sequentially(tasks, make_strategy(method, p), **kw)
+                                for p in params
+                            ]
+                        ),
+                    )
+                )
+                rows.append(
+                    (
+                        "stacked" + tag,
+                        timed(
+                            lambda: train_sequentially_stacked(
+                                [tasks] * K, method, params, [0] * K, **kw
+                            )
+                        ),
+                    )
+                )
             for name, t in rows:
-                print(f"{method:18s} {name:24s} {1e3 * t:20.1f} {1e3 * t / K:15.2f} {rows[0][1] / t:8.2f}x")
+                print(
+                    f"{method:18s} {name:24s} {1e3 * t:20.1f} {1e3 * t / K:15.2f} {rows[0][1] / t:8.2f}x"
+                )
 
 
 if __name__ == "__main__":

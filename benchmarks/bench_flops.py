@@ -10,6 +10,7 @@ rate plus one read-modify-write pass over its parameters at the measured copy ba
 
     python benchmarks/bench_flops.py [--k 16] [--steps 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,9 @@ def main() -> None:
         engines["fused, compiled"] = dict(engine="fused", compile=True)
     steps = {}
     for name, kw in engines.items():
-        model = GaussianEnsembleMLP(K, SIZES, source=NoiseSource(K, 0, device=device), sigma_init=1e-4,
-                                    mu_init=(-0.1, 0.1)).to(device)
+        model = GaussianEnsembleMLP(
+            K, SIZES, source=NoiseSource(K, 0, device=device), sigma_init=1e-4, mu_init=(-0.1, 0.1)
+        ).to(device)
         steps[name] = time_per_step([model], x, y, lams, args.steps, device, **kw)
     weights = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
     params = model.n_parameters_per_member()
@@ -81,13 +83,17 @@ def main() -> None:
     # floor per network: its matmuls at the peak rate + one pass over (mu, phi) and Adam's two moments
     floor = 6 * BATCH * weights / peak + 2 * 4 * 4 * params / bandwidth
     print(f"device: {describe_device(device)}")
-    print(f"large 2048x2048 matmul: {peak / 1e9:.2f} GFLOP/s; copy bandwidth {bandwidth / 1e9:.1f} GB/s")
+    print(
+        f"large 2048x2048 matmul: {peak / 1e9:.2f} GFLOP/s; copy bandwidth {bandwidth / 1e9:.1f} GB/s"
+    )
     print(f"per-network floor (matmuls at peak + one pass over parameters): {floor * 1e3:.3f} ms")
     for name, step in steps.items():
         achieved = 6 * BATCH * weights * K / step
-        print(f"[{name}] ensemble of K={K}: {step * 1e3:.2f} ms per step ({step / K * 1e3:.3f} ms per network); "
-              f"matmul FLOP/s {achieved / 1e9:.2f} G = {achieved / peak:.3f} of the large matmul; "
-              f"{step / K / floor:.1f}x the per-network floor")
+        print(
+            f"[{name}] ensemble of K={K}: {step * 1e3:.2f} ms per step ({step / K * 1e3:.3f} ms per network); "
+            f"matmul FLOP/s {achieved / 1e9:.2f} G = {achieved / peak:.3f} of the large matmul; "
+            f"{step / K / floor:.1f}x the per-network floor"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ ratio is printed.
 
     python benchmarks/bench_stacked.py [--k 6] [--steps 40]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,22 +55,45 @@ def main() -> None:
     with cpu_threads(1, device):
         solo = models()
         for m, s, wd in zip(solo, seeds, l2):  # warm-up
-            train_classifier(m, (x[:2 * B], y[:2 * B]), epochs=1, lr=0.05, weight_decay=wd, rule=RULE, seed=s, device=device)
+            train_classifier(
+                m,
+                (x[: 2 * B], y[: 2 * B]),
+                epochs=1,
+                lr=0.05,
+                weight_decay=wd,
+                rule=RULE,
+                seed=s,
+                device=device,
+            )
         _sync(device)
         t0 = time.perf_counter()
         for m, s, wd in zip(solo, seeds, l2):
-            train_classifier(m, (x, y), epochs=1, lr=0.05, weight_decay=wd, rule=RULE, seed=s, device=device)
+            train_classifier(
+                m, (x, y), epochs=1, lr=0.05, weight_decay=wd, rule=RULE, seed=s, device=device
+            )
         _sync(device)
         t_solo = (time.perf_counter() - t0) / args.steps
         stack = StackedMLP.from_models(models())
-        train_stacked(stack, (x[:2 * B], y[:2 * B]), epochs=1, seeds=seeds, lr=0.05, weight_decay=l2, rule=RULE,
-                      device=device)
+        train_stacked(
+            stack,
+            (x[: 2 * B], y[: 2 * B]),
+            epochs=1,
+            seeds=seeds,
+            lr=0.05,
+            weight_decay=l2,
+            rule=RULE,
+            device=device,
+        )
         _sync(device)
         t0 = time.perf_counter()
-        train_stacked(stack, (x, y), epochs=1, seeds=seeds, lr=0.05, weight_decay=l2, rule=RULE, device=device)
+        train_stacked(
+            stack, (x, y), epochs=1, seeds=seeds, lr=0.05, weight_decay=l2, rule=RULE, device=device
+        )
         _sync(device)
         t_stack = (time.perf_counter() - t0) / args.steps
-    print(f"device: {describe_device(device)}; K = {K} networks {SIZES}, batch {B}, SGD + release-probability rule")
+    print(
+        f"device: {describe_device(device)}; K = {K} networks {SIZES}, batch {B}, SGD + release-probability rule"
+    )
     print(f"{'engine':28s} {'ms per step (all K)':>20s} {'ms per network':>15s} {'speed-up':>9s}")
     for name, t in [("one at a time", t_solo), ("stacked (train_stacked)", t_stack)]:
         print(f"{name:28s} {1e3 * t:20.1f} {1e3 * t / K:15.2f} {t_solo / t:8.2f}x")

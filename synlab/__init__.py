@@ -1,2 +1,3 @@
 """synlab: stochastic synapses, energy and plasticity."""
+
 __version__ = "0.1.0"

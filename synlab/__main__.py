@@ -1,4 +1,5 @@
 """Command line: ``python -m synlab list | run EXP|all [--profile quick|full] [--only KEY=VALUE] | status [--check]``."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,11 @@ def _parse_only(items: list[str] | None) -> dict[str, object] | None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .experiments import all_experiments, get_experiment
 
-    names = sorted(all_experiments()) if args.experiment == "all" else [get_experiment(args.experiment).name]
+    names = (
+        sorted(all_experiments())
+        if args.experiment == "all"
+        else [get_experiment(args.experiment).name]
+    )
     timings = []
     for name in names:
         t0 = time.perf_counter()
@@ -61,12 +66,17 @@ def _cmd_status(args: argparse.Namespace) -> int:
     bad = 0
     print(f"{'experiment':<36} {'profile':<6} {'done':>9} {'stale':>6} {'orphan':>6}")
     for r in rows:
-        print(f"{r['experiment']:<36} {r['profile']:<6} {r['done']:>4}/{r['expected']:<4} {r['stale']:>6} {r['orphaned']:>6}")
+        print(
+            f"{r['experiment']:<36} {r['profile']:<6} {r['done']:>4}/{r['expected']:<4} {r['stale']:>6} {r['orphaned']:>6}"
+        )
         if r["profile"] == "full" and (r["stale"] or r["orphaned"]):
             bad += 1
     if args.check and bad:
-        print(f"\n{bad} experiment(s) have stale or orphaned full results: rerun them with "
-              "`python -m synlab run EXP --profile full` (or delete the orphaned files).", file=sys.stderr)
+        print(
+            f"\n{bad} experiment(s) have stale or orphaned full results: rerun them with "
+            "`python -m synlab run EXP --profile full` (or delete the orphaned files).",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -87,14 +97,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", help="experiment name, or 'all'")
     run.add_argument("--profile", choices=PROFILES, default="quick")
     run.add_argument("--force", action="store_true", help="recompute units that are already stored")
-    run.add_argument("--only", action="append", metavar="KEY=VALUE",
-                     help="run only the units with this coordinate (repeatable), e.g. --only method=bgd")
+    run.add_argument(
+        "--only",
+        action="append",
+        metavar="KEY=VALUE",
+        help="run only the units with this coordinate (repeatable), e.g. --only method=bgd",
+    )
     run.set_defaults(func=_cmd_run)
     status = sub.add_parser("status", help="stored units per experiment and profile")
-    status.add_argument("--check", action="store_true", help="exit 1 if committed full results are stale")
+    status.add_argument(
+        "--check", action="store_true", help="exit 1 if committed full results are stale"
+    )
     status.set_defaults(func=_cmd_status)
     student = sub.add_parser("student", help="write a copy of a chapter with the solutions removed")
-    student.add_argument("chapter", help="a chapter notebook or its .py twin, e.g. book/foundations/01_quantal_release.ipynb")
+    student.add_argument(
+        "chapter",
+        help="a chapter notebook or its .py twin, e.g. book/foundations/01_quantal_release.ipynb",
+    )
     student.add_argument("-o", "--output", required=True, help="output .ipynb path")
     student.set_defaults(func=_cmd_student)
     return parser

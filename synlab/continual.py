@@ -32,6 +32,7 @@ Strategies (each a small class; the maths is in their docstrings and in pure fun
 :func:`train_jointly` trains on all tasks at once (the upper bound), :func:`random_search`
 draws hyperparameters for the tuning experiment.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,12 +76,17 @@ __all__ = [
 
 #: Presynaptic consolidation constants of the lifelong runs (Schug et al. 2021, authors' code;
 #: the paper's text, Methods, gives p_up and p_down swapped: 0.0516 / 0.0520).
-LIFELONG_RULE = dict(p_up=0.0520, p_down=0.0516, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9353)
+LIFELONG_RULE = dict(
+    p_up=0.0520, p_down=0.0516, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9353
+)
 
 
 # ----------------------------------------------------------------------------- pure functions
-def ewc_penalty(params: Mapping[str, Tensor], anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]],
-                lam: float) -> Tensor:
+def ewc_penalty(
+    params: Mapping[str, Tensor],
+    anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]],
+    lam: float,
+) -> Tensor:
     r"""EWC penalty :math:`\frac\lambda2\sum_k\sum_i F_{k,i}\,(\theta_i-\theta^*_{k,i})^2`.
 
     ``anchors`` is a list of ``(fisher, theta_star)`` pairs (one per learned task, dicts keyed
@@ -101,8 +107,9 @@ def ewc_penalty(params: Mapping[str, Tensor], anchors: Sequence[tuple[Mapping[st
     return 0.5 * lam * total
 
 
-def merge_ewc_anchors(anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]],
-                      ) -> tuple[dict[str, Tensor], dict[str, Tensor], float]:
+def merge_ewc_anchors(
+    anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]],
+) -> tuple[dict[str, Tensor], dict[str, Tensor], float]:
     r"""The sum of EWC's quadratic anchors as one quadratic: ``(A, m, c)`` with
 
     .. math:: \sum_k F_k(\theta-\theta^*_k)^2 = A(\theta-m)^2 + c_i, \qquad
@@ -125,14 +132,18 @@ def merge_ewc_anchors(anchors: Sequence[tuple[Mapping[str, Tensor], Mapping[str,
         a = sum(F64)
         b = sum(f * s for f, s in zip(F64, S64))
         q = sum(f * s * s for f, s in zip(F64, S64))
-        mean = torch.where(a > 0, b / torch.where(a > 0, a, torch.ones_like(a)), torch.zeros_like(a))
+        mean = torch.where(
+            a > 0, b / torch.where(a > 0, a, torch.ones_like(a)), torch.zeros_like(a)
+        )
         c += float((q - a * mean**2).sum())
         dtype = anchors[0][0][name].dtype
         A[name], m[name] = a.to(dtype), mean.to(dtype)
     return A, m, c
 
 
-def bgd_update(mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float = 1.0) -> tuple[Tensor, Tensor]:
+def bgd_update(
+    mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float = 1.0
+) -> tuple[Tensor, Tensor]:
     r"""One step of Bayesian Gradient Descent (Zeno et al. 2018, Eqs. 9–10 of the arXiv paper).
 
     With :math:`K` Monte Carlo weight samples :math:`\theta_k = \mu + \sigma\odot\varepsilon_k`,
@@ -150,21 +161,31 @@ def bgd_update(mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float
     ``grads`` and ``eps`` have shape ``(K, *mu.shape)``. Returns new ``(mu, sigma)``.
     """
     if grads.shape != eps.shape or grads.shape[1:] != mu.shape or mu.shape != sigma.shape:
-        raise ValueError(f"need grads, eps of shape (K, *mu.shape) and sigma like mu; got {tuple(grads.shape)}, "
-                         f"{tuple(eps.shape)}, mu {tuple(mu.shape)}, sigma {tuple(sigma.shape)}")
+        raise ValueError(
+            f"need grads, eps of shape (K, *mu.shape) and sigma like mu; got {tuple(grads.shape)}, "
+            f"{tuple(eps.shape)}, mu {tuple(mu.shape)}, sigma {tuple(sigma.shape)}"
+        )
     if eta <= 0:
         raise ValueError(f"eta must be > 0; got {eta}")
     return _bgd_moments_step(mu, sigma, grads.mean(0), (grads * eps).mean(0), eta)
 
 
-def _bgd_moments_step(mu: Tensor, sigma: Tensor, e_g: Tensor, e_ge: Tensor, eta) -> tuple[Tensor, Tensor]:
+def _bgd_moments_step(
+    mu: Tensor, sigma: Tensor, e_g: Tensor, e_ge: Tensor, eta
+) -> tuple[Tensor, Tensor]:
     """:func:`bgd_update` from the Monte Carlo averages E[g] and E[g ε] (``eta`` a float or a tensor)."""
     half = 0.5 * sigma * e_ge
     return mu - eta * sigma**2 * e_g, sigma * torch.sqrt(1 + half**2) - sigma * half
 
 
-def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Tensor], x: Tensor, y: Tensor,
-                 eta: Tensor) -> tuple[list[Tensor], list[Tensor], Tensor]:
+def bgd_mlp_step(
+    mu: Sequence[Tensor],
+    sigma: Sequence[Tensor],
+    eps: Sequence[Tensor],
+    x: Tensor,
+    y: Tensor,
+    eta: Tensor,
+) -> tuple[list[Tensor], list[Tensor], Tensor]:
     r"""One BGD step of M bias-free ReLU MLPs with hand-written gradients (compilable, one pure function).
 
     Per layer ``mu[l]``, ``sigma[l]``: ``(M, out, in)``; ``eps[l]``: ``(M, S, out, in)``, the S Monte
@@ -179,7 +200,10 @@ def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Te
     """
     M, S = eps[0].shape[:2]
     B = x.shape[1]
-    W = [(m[:, None] + s[:, None] * e).reshape(M * S, *m.shape[1:]) for m, s, e in zip(mu, sigma, eps)]
+    W = [
+        (m[:, None] + s[:, None] * e).reshape(M * S, *m.shape[1:])
+        for m, s, e in zip(mu, sigma, eps)
+    ]
     h = x[:, None].expand(M, S, *x.shape[1:]).reshape(M * S, *x.shape[1:])
     inputs, pre = [], []
     for l, w in enumerate(W):
@@ -191,7 +215,12 @@ def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Te
         else:
             h = a
     logp = torch.log_softmax(h, -1)
-    onehot = F.one_hot(y, h.shape[-1]).to(h.dtype)[:, None].expand(M, S, B, h.shape[-1]).reshape(M * S, B, -1)
+    onehot = (
+        F.one_hot(y, h.shape[-1])
+        .to(h.dtype)[:, None]
+        .expand(M, S, B, h.shape[-1])
+        .reshape(M * S, B, -1)
+    )
     loss = -(logp * onehot).sum(-1).mean(-1).view(M, S).mean(1)
     delta = (torch.exp(logp) - onehot) / B
     grads: list[Tensor] = [delta] * len(W)
@@ -207,10 +236,25 @@ def bgd_mlp_step(mu: Sequence[Tensor], sigma: Sequence[Tensor], eps: Sequence[Te
     return new_mu, new_sigma, loss
 
 
-def presynaptic_mlp_step(W: Sequence[Tensor], release: Sequence[Tensor], plastic: Sequence[Tensor],
-                         U: Sequence[Tensor], x: Tensor, y: Tensor, lr: Tensor, p_up: Tensor, p_down: Tensor,
-                         g_lim: Tensor, p_freeze: Tensor, freezes: Tensor, *, p_min: float, p_max: float,
-                         headroom: bool, modulate: bool) -> tuple[list[Tensor], list[Tensor], Tensor]:
+def presynaptic_mlp_step(
+    W: Sequence[Tensor],
+    release: Sequence[Tensor],
+    plastic: Sequence[Tensor],
+    U: Sequence[Tensor],
+    x: Tensor,
+    y: Tensor,
+    lr: Tensor,
+    p_up: Tensor,
+    p_down: Tensor,
+    g_lim: Tensor,
+    p_freeze: Tensor,
+    freezes: Tensor,
+    *,
+    p_min: float,
+    p_max: float,
+    headroom: bool,
+    modulate: bool,
+) -> tuple[list[Tensor], list[Tensor], Tensor]:
     r"""One SGD step of M bias-free ReLU MLPs of Bernoulli synapses with the release-probability rule
     (Eq. 4) and, with ``modulate``, the consolidated learning rate (Eq. 5); hand-written gradients.
 
@@ -249,8 +293,18 @@ def presynaptic_mlp_step(W: Sequence[Tensor], release: Sequence[Tensor], plastic
         if l > 0:
             delta = torch.bmm(delta, eff[l]) * (pre[l - 1] > 0)
         p = plastic[l]
-        new_p[l] = release_step(p, g, p_up=p_up, p_down=p_down, g_lim=g_lim, p_freeze=p_freeze, freezes=freezes,
-                                p_min=p_min, p_max=p_max, headroom=headroom)
+        new_p[l] = release_step(
+            p,
+            g,
+            p_up=p_up,
+            p_down=p_down,
+            g_lim=g_lim,
+            p_freeze=p_freeze,
+            freezes=freezes,
+            p_min=p_min,
+            p_max=p_max,
+            headroom=headroom,
+        )
         if modulate:
             g = g * consolidation_factor(p, p_max)
         new_W[l] = W[l] - lr * g
@@ -283,7 +337,9 @@ def random_search(space: Mapping[str, tuple], n_trials: int, seed: int) -> list[
             elif kind == "choice":
                 draw[name] = rng.choice(list(args[0]))
             else:
-                raise ValueError(f"unknown search-space kind {kind!r} for {name!r}; use log, uniform, int or choice")
+                raise ValueError(
+                    f"unknown search-space kind {kind!r} for {name!r}; use log, uniform, int or choice"
+                )
         trials.append(draw)
     return trials
 
@@ -293,8 +349,14 @@ def merge_tasks(tasks: Sequence[Task]) -> Task:
     if not tasks:
         raise ValueError("merge_tasks needs at least one task")
     cat = lambda attr: torch.cat([getattr(t, attr) for t in tasks])  # noqa: E731
-    return Task("joint", cat("x_train"), cat("y_train"), cat("x_test"), cat("y_test"),
-                n_classes=max(t.n_classes for t in tasks))
+    return Task(
+        "joint",
+        cat("x_train"),
+        cat("y_train"),
+        cat("x_test"),
+        cat("y_test"),
+        n_classes=max(t.n_classes for t in tasks),
+    )
 
 
 def validation_split(task: Task, n_val: int, seed: int = 0) -> Task:
@@ -304,8 +366,14 @@ def validation_split(task: Task, n_val: int, seed: int = 0) -> Task:
         raise ValueError(f"n_val must be in (0, {n}); got {n_val}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(task.y_train.device)
     val, tr = perm[:n_val], perm[n_val:]
-    return Task(task.name + " [validation]", task.x_train[tr], task.y_train[tr], task.x_train[val],
-                task.y_train[val], task.n_classes)
+    return Task(
+        task.name + " [validation]",
+        task.x_train[tr],
+        task.y_train[tr],
+        task.x_train[val],
+        task.y_train[val],
+        task.n_classes,
+    )
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -371,7 +439,9 @@ def _optimizer(params, name: str, lr: float) -> torch.optim.Optimizer:
 class DeterministicStrategy(Strategy):
     """Deterministic ``nn.Linear`` network trained by plain SGD or Adam (no protection)."""
 
-    def __init__(self, lr: float = 1e-3, optimizer: str = "adam", name: str = "deterministic") -> None:
+    def __init__(
+        self, lr: float = 1e-3, optimizer: str = "adam", name: str = "deterministic"
+    ) -> None:
         self.lr, self.optimizer_name, self.name = lr, optimizer, name
 
     def make_optimizer(self):
@@ -388,17 +458,35 @@ class PresynapticStrategy(Strategy):
     Predictions average ``test_samples`` sampled release patterns (10 in the authors' code).
     """
 
-    def __init__(self, lr: float, *, consolidate: bool = True, p_up: float = LIFELONG_RULE["p_up"],
-                 p_down: float = LIFELONG_RULE["p_down"], g_lim: float = LIFELONG_RULE["g_lim"],
-                 p_freeze: float = LIFELONG_RULE["p_freeze"], p_min: float = 0.25, headroom: bool = True,
-                 optimizer: str = "sgd", test_samples: int = 10, name: str | None = None,
-                 compile: bool | None = None) -> None:
+    def __init__(
+        self,
+        lr: float,
+        *,
+        consolidate: bool = True,
+        p_up: float = LIFELONG_RULE["p_up"],
+        p_down: float = LIFELONG_RULE["p_down"],
+        g_lim: float = LIFELONG_RULE["g_lim"],
+        p_freeze: float = LIFELONG_RULE["p_freeze"],
+        p_min: float = 0.25,
+        headroom: bool = True,
+        optimizer: str = "sgd",
+        test_samples: int = 10,
+        name: str | None = None,
+        compile: bool | None = None,
+    ) -> None:
         self.lr, self.optimizer_name, self.test_samples = lr, optimizer, int(test_samples)
         self.compile = compile
         # without consolidation nothing is frozen either (both mechanisms are removed, Fig. 5a)
-        self.rule = PresynapticRule(p_up=p_up, p_down=p_down, g_lim=g_lim, p_min=p_min, p_max=1.0,
-                                    p_freeze=p_freeze if consolidate else 1.0, headroom=headroom,
-                                    consolidate=consolidate)
+        self.rule = PresynapticRule(
+            p_up=p_up,
+            p_down=p_down,
+            g_lim=g_lim,
+            p_min=p_min,
+            p_max=1.0,
+            p_freeze=p_freeze if consolidate else 1.0,
+            headroom=headroom,
+            consolidate=consolidate,
+        )
         self.name = name or ("presynaptic" if consolidate else "no_consolidation")
 
     def build(self, sizes):
@@ -407,16 +495,27 @@ class PresynapticStrategy(Strategy):
     def make_optimizer(self):
         opt = _optimizer(self.model.parameters(), self.optimizer_name, self.lr)
         self._layers = [m for m in self.model.modules() if isinstance(m, BernoulliLinear)]
-        fusable = (self.optimizer_name == "sgd" and isinstance(self.model, nn.Sequential)
-                   and all(isinstance(m, (BernoulliLinear, nn.ReLU)) for m in self.model)
-                   and all(m.bias is None and m.mask_per == "batch" for m in self._layers))
-        self._compiled = fusable and (compile_requested() if self.compile is None else bool(self.compile))
+        fusable = (
+            self.optimizer_name == "sgd"
+            and isinstance(self.model, nn.Sequential)
+            and all(isinstance(m, (BernoulliLinear, nn.ReLU)) for m in self.model)
+            and all(m.bias is None and m.mask_per == "batch" for m in self._layers)
+        )
+        self._compiled = fusable and (
+            compile_requested() if self.compile is None else bool(self.compile)
+        )
         self.engine = "fused step, torch.compile" if self._compiled else "autograd"
         if self._compiled:
             r, dev = self.rule, self._layers[0].p.device
             c = lambda v: torch.tensor(float(v), device=dev).view(1, 1, 1)  # noqa: E731
-            self._consts = (c(self.lr), c(r.p_up), c(r.p_down), c(r.g_lim), c(r.p_freeze),
-                            torch.tensor(r.p_freeze < r.p_max, device=dev).view(1, 1, 1))
+            self._consts = (
+                c(self.lr),
+                c(r.p_up),
+                c(r.p_down),
+                c(r.g_lim),
+                c(r.p_freeze),
+                torch.tensor(r.p_freeze < r.p_max, device=dev).view(1, 1, 1),
+            )
         return opt
 
     def _plastic(self) -> list[Tensor]:
@@ -428,13 +527,24 @@ class PresynapticStrategy(Strategy):
         release masks the model would draw (same random numbers, same numbers up to float rounding)."""
         if not self._compiled:
             return super().train_step(x, y)
-        U = [torch.rand(m.p.shape, device=m.p.device, dtype=m.p.dtype)[None] for m in self._layers]  # as sample_mask
+        U = [
+            torch.rand(m.p.shape, device=m.p.device, dtype=m.p.dtype)[None] for m in self._layers
+        ]  # as sample_mask
         plastic = self._plastic()
         r = self.rule
         W, P, loss = compiled(presynaptic_mlp_step)(
-            [m.weight.detach()[None] for m in self._layers], [m.p[None] for m in self._layers],
-            [q[None] for q in plastic], U, x[None], y[None], *self._consts, p_min=r.p_min, p_max=r.p_max,
-            headroom=r.headroom, modulate=r.consolidate)
+            [m.weight.detach()[None] for m in self._layers],
+            [m.p[None] for m in self._layers],
+            [q[None] for q in plastic],
+            U,
+            x[None],
+            y[None],
+            *self._consts,
+            p_min=r.p_min,
+            p_max=r.p_max,
+            headroom=r.headroom,
+            modulate=r.consolidate,
+        )
         with torch.no_grad():
             for m, w in zip(self._layers, W):
                 m.weight.copy_(w[0])
@@ -446,7 +556,9 @@ class PresynapticStrategy(Strategy):
         self.rule.step(self.model)
 
     def _all_p(self) -> Tensor:
-        return torch.cat([m.p.flatten() for m in self.model.modules() if isinstance(m, BernoulliLinear)])
+        return torch.cat(
+            [m.p.flatten() for m in self.model.modules() if isinstance(m, BernoulliLinear)]
+        )
 
     def stats(self):
         p = self._all_p()
@@ -469,8 +581,11 @@ class GhostStrategy(PresynapticStrategy):
 
     def build(self, sizes):
         model = mlp(sizes, BernoulliLinear, bias=False, p_init=self.release)
-        self.ghost = {id(m): torch.full_like(m.p, self.rule.p_min) for m in model.modules()
-                      if isinstance(m, BernoulliLinear)}
+        self.ghost = {
+            id(m): torch.full_like(m.p, self.rule.p_min)
+            for m in model.modules()
+            if isinstance(m, BernoulliLinear)
+        }
         return model
 
     def setup(self, sizes, device):
@@ -483,9 +598,17 @@ class GhostStrategy(PresynapticStrategy):
         for m in self.model.modules():
             if isinstance(m, BernoulliLinear) and m.weight.grad is not None:
                 g = self.ghost[id(m)]
-                new = update_release_probability(g, m.weight.grad, p_up=r.p_up, p_down=r.p_down, g_lim=r.g_lim,
-                                                 p_min=r.p_min, p_max=r.p_max, p_freeze=r.p_freeze,
-                                                 headroom=r.headroom)
+                new = update_release_probability(
+                    g,
+                    m.weight.grad,
+                    p_up=r.p_up,
+                    p_down=r.p_down,
+                    g_lim=r.g_lim,
+                    p_min=r.p_min,
+                    p_max=r.p_max,
+                    p_freeze=r.p_freeze,
+                    headroom=r.headroom,
+                )
                 m.weight.grad.mul_(consolidation_factor(g, r.p_max))
                 g.copy_(new)
 
@@ -511,8 +634,15 @@ class EWCStrategy(Strategy):
 
     needs_boundaries = True
 
-    def __init__(self, lr: float = 1e-3, lam: float = 100.0, *, optimizer: str = "adam",
-                 fisher_samples: int = 500, name: str = "ewc") -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        lam: float = 100.0,
+        *,
+        optimizer: str = "adam",
+        fisher_samples: int = 500,
+        name: str = "ewc",
+    ) -> None:
         if fisher_samples <= 0:
             raise ValueError(f"fisher_samples must be positive; got {fisher_samples}")
         self.lr, self.lam, self.optimizer_name = lr, lam, optimizer
@@ -527,10 +657,15 @@ class EWCStrategy(Strategy):
     def penalty(self):
         if not self.anchors:
             return 0.0
-        if self._merged is None or self._merged[0] != len(self.anchors):  # anchors added since the last merge
+        if self._merged is None or self._merged[0] != len(
+            self.anchors
+        ):  # anchors added since the last merge
             self._merged = (len(self.anchors), *merge_ewc_anchors(self.anchors))
         _, A, m, c = self._merged
-        return ewc_penalty(dict(self.model.named_parameters()), [(A, m)], self.lam) + 0.5 * self.lam * c
+        return (
+            ewc_penalty(dict(self.model.named_parameters()), [(A, m)], self.lam)
+            + 0.5 * self.lam * c
+        )
 
     def after_task(self, index, task):
         from .curvature import empirical_fisher_diag
@@ -540,9 +675,9 @@ class EWCStrategy(Strategy):
         x, y = task.x_train[idx], task.y_train[idx]
         fisher: dict[str, Tensor] = {}
         for start in range(0, n, 100):  # chunks bound the memory of per-example gradients
-            part = empirical_fisher_diag(self.model, x[start:start + 100], y[start:start + 100])
+            part = empirical_fisher_diag(self.model, x[start : start + 100], y[start : start + 100])
             for k, v in part.items():
-                fisher[k] = fisher.get(k, 0) + v.detach() * len(y[start:start + 100]) / n
+                fisher[k] = fisher.get(k, 0) + v.detach() * len(y[start : start + 100]) / n
         star = {k: v.detach().clone() for k, v in self.model.named_parameters()}
         self.anchors.append((fisher, star))
 
@@ -558,10 +693,21 @@ class BGDStrategy(Strategy):
     CPU core). ``engine`` says which step ran.
     """
 
-    def __init__(self, eta: float = 1.0, sigma_init: float = 0.06, *, mc_samples: int = 10,
-                 test_samples: int = 10, name: str = "bgd", batched: bool = True, compile: bool | None = None) -> None:
+    def __init__(
+        self,
+        eta: float = 1.0,
+        sigma_init: float = 0.06,
+        *,
+        mc_samples: int = 10,
+        test_samples: int = 10,
+        name: str = "bgd",
+        batched: bool = True,
+        compile: bool | None = None,
+    ) -> None:
         if sigma_init <= 0 or mc_samples < 1:
-            raise ValueError(f"need sigma_init > 0 and mc_samples >= 1; got {sigma_init}, {mc_samples}")
+            raise ValueError(
+                f"need sigma_init > 0 and mc_samples >= 1; got {sigma_init}, {mc_samples}"
+            )
         self.eta, self.sigma_init, self.mc_samples = eta, sigma_init, int(mc_samples)
         self.batched = bool(batched)
         self.compile = compile
@@ -571,23 +717,35 @@ class BGDStrategy(Strategy):
         self.mu = [p.detach().clone() for p in self.model.parameters()]
         self.sigma = [torch.full_like(p, self.sigma_init) for p in self.model.parameters()]
         self._use_batched = self.batched and self._batchable()  # the model is fixed from here on
-        self._compiled = self._use_batched and (compile_requested() if self.compile is None else bool(self.compile))
+        self._compiled = self._use_batched and (
+            compile_requested() if self.compile is None else bool(self.compile)
+        )
         self._eta = torch.tensor(float(self.eta), device=self.mu[0].device).view(1, 1, 1)
-        self.engine = ("fused step, torch.compile" if self._compiled else
-                       "autograd, samples batched" if self._use_batched else "autograd")
+        self.engine = (
+            "fused step, torch.compile"
+            if self._compiled
+            else "autograd, samples batched"
+            if self._use_batched
+            else "autograd"
+        )
         return None
 
     def _load(self, eps: list[Tensor] | None) -> None:
         with torch.no_grad():
-            for p, mu, s, *e in zip(self.model.parameters(), self.mu, self.sigma, *([eps] if eps else [])):
+            for p, mu, s, *e in zip(
+                self.model.parameters(), self.mu, self.sigma, *([eps] if eps else [])
+            ):
                 p.copy_(mu + s * e[0] if e else mu)
 
     def _batchable(self) -> bool:
         """True if the model is bias-free ``nn.Linear`` layers and parameter-free modules (our MLPs)."""
         linears = [m for m in self.model if isinstance(m, nn.Linear)]
-        return (isinstance(self.model, nn.Sequential) and all(m.bias is None for m in linears)
-                and len(linears) == len(self.mu)
-                and all(isinstance(m, nn.Linear) or not list(m.parameters()) for m in self.model))
+        return (
+            isinstance(self.model, nn.Sequential)
+            and all(m.bias is None for m in linears)
+            and len(linears) == len(self.mu)
+            and all(isinstance(m, nn.Linear) or not list(m.parameters()) for m in self.model)
+        )
 
     def train_step(self, x, y):
         if self._use_batched:
@@ -601,8 +759,14 @@ class BGDStrategy(Strategy):
         eps = [[torch.randn_like(m) for m in self.mu] for _ in range(S)]
         E = [torch.stack([e[k] for e in eps]) for k in range(len(self.mu))]
         if self._compiled:
-            mu, sigma, loss = compiled(bgd_mlp_step)([m[None] for m in self.mu], [s[None] for s in self.sigma],
-                                                  [e[None] for e in E], x[None], y[None], self._eta)
+            mu, sigma, loss = compiled(bgd_mlp_step)(
+                [m[None] for m in self.mu],
+                [s[None] for s in self.sigma],
+                [e[None] for e in E],
+                x[None],
+                y[None],
+                self._eta,
+            )
             self.mu, self.sigma = [m[0] for m in mu], [s[0] for s in sigma]
             self._load(None)
             return float(loss[0])
@@ -615,10 +779,16 @@ class BGDStrategy(Strategy):
                 k += 1
             else:
                 h = module(h)
-        losses = F.cross_entropy(h.reshape(S * x.shape[0], -1), y.repeat(S), reduction="none").view(S, -1).mean(1)
+        losses = (
+            F.cross_entropy(h.reshape(S * x.shape[0], -1), y.repeat(S), reduction="none")
+            .view(S, -1)
+            .mean(1)
+        )
         grads = torch.autograd.grad(losses.sum(), W)  # sample s's weights only affect loss s
         for k in range(len(self.mu)):
-            self.mu[k], self.sigma[k] = bgd_update(self.mu[k], self.sigma[k], grads[k], E[k], self.eta)
+            self.mu[k], self.sigma[k] = bgd_update(
+                self.mu[k], self.sigma[k], grads[k], E[k], self.eta
+            )
         self._load(None)
         return float(losses.mean().detach())
 
@@ -637,8 +807,9 @@ class BGDStrategy(Strategy):
                 grads[k].append(p.grad.detach().clone())
                 epss[k].append(eps[k])
         for k in range(len(self.mu)):
-            self.mu[k], self.sigma[k] = bgd_update(self.mu[k], self.sigma[k], torch.stack(grads[k]),
-                                                   torch.stack(epss[k]), self.eta)
+            self.mu[k], self.sigma[k] = bgd_update(
+                self.mu[k], self.sigma[k], torch.stack(grads[k]), torch.stack(epss[k]), self.eta
+            )
         self._load(None)
         return total / self.mc_samples
 
@@ -658,8 +829,9 @@ class BGDStrategy(Strategy):
         return {"mean_sigma": torch.cat([s.flatten() for s in self.sigma]).mean().item()}
 
 
-def make_strategy(method: str, params: Mapping[str, Any], *, test_samples: int = 10,
-                  mc_samples: int | None = None) -> Strategy:
+def make_strategy(
+    method: str, params: Mapping[str, Any], *, test_samples: int = 10, mc_samples: int | None = None
+) -> Strategy:
     """A strategy from a method name and a dict of its hyperparameters (as stored in configs).
 
     Methods: ``presynaptic``, ``no_consolidation`` (stochastic, no consolidation), ``ghost``,
@@ -677,13 +849,23 @@ def make_strategy(method: str, params: Mapping[str, Any], *, test_samples: int =
     if method in ("deterministic", "joint"):
         return DeterministicStrategy(p["lr"], p.get("optimizer", "adam"), name=method)
     if method == "ewc":
-        return EWCStrategy(p["lr"], p["lam"], optimizer=p.get("optimizer", "adam"),
-                           fisher_samples=int(p.get("fisher_samples", 500)))
+        return EWCStrategy(
+            p["lr"],
+            p["lam"],
+            optimizer=p.get("optimizer", "adam"),
+            fisher_samples=int(p.get("fisher_samples", 500)),
+        )
     if method == "bgd":
-        return BGDStrategy(p.get("eta", 1.0), p.get("sigma_init", 0.06),
-                           mc_samples=int(mc_samples or p.get("mc_samples", 10)), test_samples=test_samples)
-    raise ValueError(f"unknown method {method!r}; choose presynaptic, no_consolidation, ghost, deterministic, "
-                     f"joint, ewc or bgd")
+        return BGDStrategy(
+            p.get("eta", 1.0),
+            p.get("sigma_init", 0.06),
+            mc_samples=int(mc_samples or p.get("mc_samples", 10)),
+            test_samples=test_samples,
+        )
+    raise ValueError(
+        f"unknown method {method!r}; choose presynaptic, no_consolidation, ghost, deterministic, "
+        f"joint, ewc or bgd"
+    )
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -701,12 +883,18 @@ class ContinualResult:
     curve_acc: np.ndarray
     curve_stats: dict[str, np.ndarray] = field(default_factory=dict)
     steps_per_task: int = 0
-    task_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # step count at each task's end
-    engine: str = ""  # which training step ran, where a strategy has several (BGD: autograd or compiled)
+    task_ends: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=int)
+    )  # step count at each task's end
+    engine: str = (
+        ""  # which training step ran, where a strategy has several (BGD: autograd or compiled)
+    )
 
     def task_axis(self, steps) -> np.ndarray:
         """Steps mapped to "tasks learned so far" (0 … T, linear within a task), for plotting curves."""
-        return np.interp(steps, np.concatenate([[0], self.task_ends]), np.arange(len(self.task_ends) + 1))
+        return np.interp(
+            steps, np.concatenate([[0], self.task_ends]), np.arange(len(self.task_ends) + 1)
+        )
 
     @property
     def average_accuracy(self) -> float:
@@ -723,7 +911,11 @@ def evaluate(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000)
     """Accuracy of ``strategy.predict_proba`` on ``(x, y)``."""
     correct = 0
     for s in range(0, len(y), batch_size):
-        correct += (strategy.predict_proba(x[s:s + batch_size]).argmax(-1) == y[s:s + batch_size]).sum().item()
+        correct += (
+            (strategy.predict_proba(x[s : s + batch_size]).argmax(-1) == y[s : s + batch_size])
+            .sum()
+            .item()
+        )
     return correct / max(len(y), 1)
 
 
@@ -732,14 +924,23 @@ def _batches(task: Task, batch_size: int, epochs: int, gen: torch.Generator):
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen).to(task.y_train.device)
         for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             yield task.x_train[idx], task.y_train[idx]
 
 
-def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strategy: Strategy, *, epochs: int = 10,
-                       batch_size: int = 100, seed: int = 0, device=None, hidden: Sequence[int] = (200, 200),
-                       eval_every: int = 50, curve_tasks: Sequence[int] = (0,), curve_test: int = 1000,
-                       ) -> ContinualResult:
+def train_sequentially(
+    stream: Sequence[Task] | ContinuousPermutedStream,
+    strategy: Strategy,
+    *,
+    epochs: int = 10,
+    batch_size: int = 100,
+    seed: int = 0,
+    device=None,
+    hidden: Sequence[int] = (200, 200),
+    eval_every: int = 50,
+    curve_tasks: Sequence[int] = (0,),
+    curve_test: int = 1000,
+) -> ContinualResult:
     """Learn the tasks of ``stream`` one after another with ``strategy`` (see the module docstring).
 
     For a :class:`~synlab.data.ContinuousPermutedStream` the batches come from the stream
@@ -752,7 +953,9 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
     if not tasks:
         raise ValueError("the stream has no tasks")
     if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
-        raise ValueError(f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}")
+        raise ValueError(
+            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
+        )
     if continuous and strategy.needs_boundaries:
         raise ValueError(f"{strategy.name} needs task boundaries; a continuous stream has none")
     device = torch.device(device) if device is not None else torch.device("cpu")
@@ -768,8 +971,12 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
 
     def record():
         steps.append(step)
-        curve.append([evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
-                      for j in curve_tasks])
+        curve.append(
+            [
+                evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
+                for j in curve_tasks
+            ]
+        )
         stats.append(strategy.stats())
 
     def batches_of(i):
@@ -787,7 +994,9 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
             if step % eval_every == 0:
                 record()
             if continuous and step % stream.steps_per_task == 0:
-                acc[step // stream.steps_per_task - 1] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
+                acc[step // stream.steps_per_task - 1] = [
+                    evaluate(strategy, t.x_test, t.y_test) for t in tasks
+                ]
                 ends.append(step)
         if not continuous:
             ends.append(step)
@@ -795,17 +1004,37 @@ def train_sequentially(stream: Sequence[Task] | ContinuousPermutedStream, strate
             acc[i] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
     keys = sorted({k for s in stats for k in s})
     return ContinualResult(
-        accuracy=acc, curve_step=np.array(steps), curve_acc=np.array(curve),
+        accuracy=acc,
+        curve_step=np.array(steps),
+        curve_acc=np.array(curve),
         curve_stats={k: np.array([s.get(k, np.nan) for s in stats]) for k in keys},
-        steps_per_task=stream.steps_per_task if continuous else step // T, task_ends=np.array(ends),
-        engine=getattr(strategy, "engine", ""))
+        steps_per_task=stream.steps_per_task if continuous else step // T,
+        task_ends=np.array(ends),
+        engine=getattr(strategy, "engine", ""),
+    )
 
 
-def train_jointly(tasks: Sequence[Task], strategy: Strategy, *, epochs: int = 10, batch_size: int = 100,
-                  seed: int = 0, device=None, hidden: Sequence[int] = (200, 200)) -> np.ndarray:
+def train_jointly(
+    tasks: Sequence[Task],
+    strategy: Strategy,
+    *,
+    epochs: int = 10,
+    batch_size: int = 100,
+    seed: int = 0,
+    device=None,
+    hidden: Sequence[int] = (200, 200),
+) -> np.ndarray:
     """Train on all tasks at once (the upper bound of Fig. 4c); returns the accuracy on each task."""
     device = torch.device(device) if device is not None else torch.device("cpu")
     tasks = [t.to(device) for t in tasks]
-    train_sequentially([merge_tasks(tasks)], strategy, epochs=epochs, batch_size=batch_size, seed=seed,
-                       device=device, hidden=hidden, eval_every=10**9)
+    train_sequentially(
+        [merge_tasks(tasks)],
+        strategy,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+        hidden=hidden,
+        eval_every=10**9,
+    )
     return np.array([evaluate(strategy, t.x_test, t.y_test) for t in tasks])

@@ -27,6 +27,7 @@ The accuracy matrix, curves and statistics come back as one :class:`~synlab.cont
 per member. EWC, the deterministic baseline and joint training are not stacked (they are cheap
 per step, and Adam's and the Fisher's bookkeeping would be a second implementation to keep equal).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -37,10 +38,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .continual import (BGDStrategy, ContinualResult, GhostStrategy, PresynapticStrategy, bgd_mlp_step, make_strategy,
-                        presynaptic_mlp_step)
-from .fused import compile_requested, compiled
+from .continual import (
+    BGDStrategy,
+    ContinualResult,
+    GhostStrategy,
+    PresynapticStrategy,
+    bgd_mlp_step,
+    make_strategy,
+    presynaptic_mlp_step,
+)
 from .data import Task
+from .fused import compile_requested, compiled
 from .synapses import BernoulliLinear
 
 __all__ = ["STACKABLE", "train_sequentially_stacked"]
@@ -62,8 +70,12 @@ class _Draws:
         if self.gens is None:
             return [fn((self.K, reps, *s), device=self.device) for s in shapes]
         per = [[[fn(s, generator=g) for s in shapes] for _ in range(reps)] for g in self.gens]
-        return [torch.stack([torch.stack([per[k][r][l] for r in range(reps)]) for k in range(self.K)]).to(self.device)
-                for l in range(len(shapes))]
+        return [
+            torch.stack(
+                [torch.stack([per[k][r][l] for r in range(reps)]) for k in range(self.K)]
+            ).to(self.device)
+            for l in range(len(shapes))
+        ]
 
 
 def _check_streams(streams: Sequence[Sequence[Task]]) -> None:
@@ -71,11 +83,15 @@ def _check_streams(streams: Sequence[Sequence[Task]]) -> None:
         raise ValueError("need at least one member")
     T = len(streams[0])
     if T == 0 or any(len(s) != T for s in streams):
-        raise ValueError(f"every member needs the same number of tasks (> 0); got {[len(s) for s in streams]}")
+        raise ValueError(
+            f"every member needs the same number of tasks (> 0); got {[len(s) for s in streams]}"
+        )
     for i in range(T):
         shapes = {(tuple(s[i].x_train.shape), tuple(s[i].x_test.shape)) for s in streams}
         if len(shapes) != 1:
-            raise ValueError(f"task {i}: members' data shapes differ ({sorted(shapes)}); stack members of one data set")
+            raise ValueError(
+                f"task {i}: members' data shapes differ ({sorted(shapes)}); stack members of one data set"
+            )
 
 
 class _Data:
@@ -114,34 +130,53 @@ def _step_and_engine(fn):
 
 
 def _member_consts(values: Sequence[float], device) -> Tensor:
-    return torch.tensor([float(v) for v in values], dtype=torch.float32, device=device).view(-1, 1, 1)
+    return torch.tensor([float(v) for v in values], dtype=torch.float32, device=device).view(
+        -1, 1, 1
+    )
 
 
 class _StackedBernoulli:
     """Presynaptic / no-consolidation / ghost members: weights, release (or ghost) probabilities."""
 
-    def __init__(self, strategies: list[PresynapticStrategy], solo_models: list[nn.Module], device) -> None:
+    def __init__(
+        self, strategies: list[PresynapticStrategy], solo_models: list[nn.Module], device
+    ) -> None:
         rules = [s.rule for s in strategies]
         for attr in ("p_min", "p_max", "headroom", "consolidate"):
             if len({getattr(r, attr) for r in rules}) != 1:
                 raise ValueError(f"stacked members must share the rule's {attr}")
         if any(s.optimizer_name != "sgd" for s in strategies):
-            raise ValueError("stacked Bernoulli members are trained with SGD (the papers' optimiser)")
+            raise ValueError(
+                "stacked Bernoulli members are trained with SGD (the papers' optimiser)"
+            )
         self.ghost = isinstance(strategies[0], GhostStrategy)
         if any(isinstance(s, GhostStrategy) != self.ghost for s in strategies):
             raise ValueError("ghost and non-ghost members cannot share a stack")
         self.rule = rules[0]
-        layers = [[m for m in model.modules() if isinstance(m, BernoulliLinear)] for model in solo_models]
-        self.W = [torch.stack([ls[l].weight.detach() for ls in layers]).to(device) for l in range(len(layers[0]))]
+        layers = [
+            [m for m in model.modules() if isinstance(m, BernoulliLinear)] for model in solo_models
+        ]
+        self.W = [
+            torch.stack([ls[l].weight.detach() for ls in layers]).to(device)
+            for l in range(len(layers[0]))
+        ]
         self.P = [torch.stack([ls[l].p for ls in layers]).to(device) for l in range(len(layers[0]))]
-        self.G = ([torch.stack([s.ghost[id(ls[l])] for s, ls in zip(strategies, layers)]).to(device)
-                   for l in range(len(layers[0]))] if self.ghost else None)
+        self.G = (
+            [
+                torch.stack([s.ghost[id(ls[l])] for s, ls in zip(strategies, layers)]).to(device)
+                for l in range(len(layers[0]))
+            ]
+            if self.ghost
+            else None
+        )
         self.lr = _member_consts([s.lr for s in strategies], device)
         self.p_up = _member_consts([r.p_up for r in rules], device)
         self.p_down = _member_consts([r.p_down for r in rules], device)
         self.g_lim = _member_consts([r.g_lim for r in rules], device)
         self.p_freeze = _member_consts([r.p_freeze for r in rules], device)
-        self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(-1, 1, 1)
+        self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(
+            -1, 1, 1
+        )
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
         self.step, self.engine = _step_and_engine(presynaptic_mlp_step)
 
@@ -158,16 +193,33 @@ class _StackedBernoulli:
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
         U = [u[:, 0] for u in draws.layers("uniform", self.shapes, 1)]
         r, plastic = self.rule, (self.G if self.ghost else self.P)
-        self.W, new, _ = self.step(self.W, self.P, plastic, U, x, y, self.lr, self.p_up, self.p_down, self.g_lim,
-                                   self.p_freeze, self.freezes, p_min=r.p_min, p_max=r.p_max, headroom=r.headroom,
-                                   modulate=r.consolidate or self.ghost)
+        self.W, new, _ = self.step(
+            self.W,
+            self.P,
+            plastic,
+            U,
+            x,
+            y,
+            self.lr,
+            self.p_up,
+            self.p_down,
+            self.g_lim,
+            self.p_freeze,
+            self.freezes,
+            p_min=r.p_min,
+            p_max=r.p_max,
+            headroom=r.headroom,
+            modulate=r.consolidate or self.ghost,
+        )
         for q, n in zip(plastic, new):
             q.copy_(n)
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, samples: int, draws: _Draws) -> Tensor:
         U = draws.layers("uniform", self.shapes, samples)
-        return torch.stack([F.softmax(self.forward(x, [u[:, s] for u in U]), -1) for s in range(samples)]).mean(0)
+        return torch.stack(
+            [F.softmax(self.forward(x, [u[:, s] for u in U]), -1) for s in range(samples)]
+        ).mean(0)
 
     def stats(self) -> list[dict[str, float]]:
         probs = self.G if self.ghost else self.P
@@ -189,9 +241,19 @@ class _StackedBGD:
         layers = [[m for m in model.modules() if isinstance(m, nn.Linear)] for model in solo_models]
         if any(m.bias is not None for ls in layers for m in ls):
             raise ValueError("stacked BGD needs bias-free layers")
-        self.mu = [torch.stack([ls[l].weight.detach() for ls in layers]).to(device) for l in range(len(layers[0]))]
-        self.sigma = [torch.stack([torch.full_like(ls[l].weight.detach(), s.sigma_init) for s, ls in zip(strategies, layers)])
-                      .to(device) for l in range(len(layers[0]))]
+        self.mu = [
+            torch.stack([ls[l].weight.detach() for ls in layers]).to(device)
+            for l in range(len(layers[0]))
+        ]
+        self.sigma = [
+            torch.stack(
+                [
+                    torch.full_like(ls[l].weight.detach(), s.sigma_init)
+                    for s, ls in zip(strategies, layers)
+                ]
+            ).to(device)
+            for l in range(len(layers[0]))
+        ]
         self.eta = _member_consts([s.eta for s in strategies], device)
         self.S = strategies[0].mc_samples
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
@@ -214,19 +276,41 @@ class _StackedBGD:
         if samples == 0:
             return F.softmax(self._logits(x, self.mu), -1)
         E = draws.layers("normal", self.shapes, samples)
-        return torch.stack([F.softmax(self._logits(x, [m + s * e[:, j] for m, s, e in zip(self.mu, self.sigma, E)]), -1)
-                            for j in range(samples)]).mean(0)
+        return torch.stack(
+            [
+                F.softmax(
+                    self._logits(x, [m + s * e[:, j] for m, s, e in zip(self.mu, self.sigma, E)]),
+                    -1,
+                )
+                for j in range(samples)
+            ]
+        ).mean(0)
 
     def stats(self) -> list[dict[str, float]]:
-        return [{"mean_sigma": torch.cat([s[k].flatten() for s in self.sigma]).mean().item()}
-                for k in range(self.mu[0].shape[0])]
+        return [
+            {"mean_sigma": torch.cat([s[k].flatten() for s in self.sigma]).mean().item()}
+            for k in range(self.mu[0].shape[0])
+        ]
 
 
-def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, params: Sequence[Mapping[str, Any]],
-                               seeds: Sequence[int], *, epochs: int = 10, batch_size: int = 100, device=None,
-                               hidden: Sequence[int] = (200, 200), test_samples: int = 10, mc_samples: int | None = None,
-                               eval_every: int = 50, curve_tasks: Sequence[int] = (0,), curve_test: int = 1000,
-                               eval_batch: int = 10_000, member_streams: bool | None = None) -> list[ContinualResult]:
+def train_sequentially_stacked(
+    streams: Sequence[Sequence[Task]],
+    method: str,
+    params: Sequence[Mapping[str, Any]],
+    seeds: Sequence[int],
+    *,
+    epochs: int = 10,
+    batch_size: int = 100,
+    device=None,
+    hidden: Sequence[int] = (200, 200),
+    test_samples: int = 10,
+    mc_samples: int | None = None,
+    eval_every: int = 50,
+    curve_tasks: Sequence[int] = (0,),
+    curve_test: int = 1000,
+    eval_batch: int = 10_000,
+    member_streams: bool | None = None,
+) -> list[ContinualResult]:
     """K runs of :func:`~synlab.continual.train_sequentially` with ``make_strategy(method, params[k])``
     on ``streams[k]`` with ``seeds[k]``, as one stack (see the module docstring).
 
@@ -239,11 +323,15 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
         raise ValueError(f"cannot stack {method!r}; stackable methods: {', '.join(STACKABLE)}")
     K = len(streams)
     if not (len(params) == len(seeds) == K):
-        raise ValueError(f"need one params dict and one seed per member; got {K} streams, {len(params)} params, "
-                         f"{len(seeds)} seeds")
+        raise ValueError(
+            f"need one params dict and one seed per member; got {K} streams, {len(params)} params, "
+            f"{len(seeds)} seeds"
+        )
     _check_streams(streams)
     if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
-        raise ValueError(f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}")
+        raise ValueError(
+            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
+        )
     device = torch.device(device) if device is not None else torch.device("cpu")
     data = _Data(streams, device)
     sizes = [data.n_in, *hidden, data.n_classes]
@@ -262,15 +350,19 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
     if member_streams is None:
         member_streams = device.type == "cpu"
     draws = _Draws(gens if member_streams else None, K, device)
-    net = _StackedBGD(strategies, models, device) if method == "bgd" else _StackedBernoulli(strategies, models, device)
+    net = (
+        _StackedBGD(strategies, models, device)
+        if method == "bgd"
+        else _StackedBernoulli(strategies, models, device)
+    )
     samples = strategies[0].test_samples
 
     def accuracy(i: int, stop: int | None = None) -> np.ndarray:
         x, y = data.test(i, stop)
         correct = torch.zeros(K, device=device)
         for s in range(0, x.shape[1], eval_batch):
-            pred = net.predict_proba(x[:, s:s + eval_batch], samples, draws).argmax(-1)
-            correct += (pred == y[:, s:s + eval_batch]).sum(1)
+            pred = net.predict_proba(x[:, s : s + eval_batch], samples, draws).argmax(-1)
+            correct += (pred == y[:, s : s + eval_batch]).sum(1)
         return (correct / max(x.shape[1], 1)).cpu().numpy()
 
     T = data.T
@@ -280,7 +372,9 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
 
     def record():
         steps.append(step)
-        curve.append(np.stack([accuracy(j, curve_test) for j in curve_tasks], 1))  # (K, len(curve_tasks))
+        curve.append(
+            np.stack([accuracy(j, curve_test) for j in curve_tasks], 1)
+        )  # (K, len(curve_tasks))
         stats.append(net.stats())
 
     record()
@@ -289,7 +383,7 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
         for _ in range(epochs):
             order = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(device)
             for s in range(0, n, batch_size):
-                x, y = data.batch(i, order[:, s:s + batch_size])
+                x, y = data.batch(i, order[:, s : s + batch_size])
                 net.train_step(x, y, draws)
                 step += 1
                 if step % eval_every == 0:
@@ -298,7 +392,17 @@ def train_sequentially_stacked(streams: Sequence[Sequence[Task]], method: str, p
         acc[:, i] = np.stack([accuracy(j) for j in range(T)], 1)
     curve_arr = np.stack(curve, 1)  # (K, n_points, len(curve_tasks))
     keys = sorted({k for point in stats for member in point for k in member})
-    return [ContinualResult(accuracy=acc[k], curve_step=np.array(steps), curve_acc=curve_arr[k],
-                            curve_stats={key: np.array([point[k].get(key, np.nan) for point in stats]) for key in keys},
-                            steps_per_task=step // T, task_ends=np.array(ends), engine=getattr(net, "engine", ""))
-            for k in range(K)]
+    return [
+        ContinualResult(
+            accuracy=acc[k],
+            curve_step=np.array(steps),
+            curve_acc=curve_arr[k],
+            curve_stats={
+                key: np.array([point[k].get(key, np.nan) for point in stats]) for key in keys
+            },
+            steps_per_task=step // T,
+            task_ends=np.array(ends),
+            engine=getattr(net, "engine", ""),
+        )
+        for k in range(K)
+    ]

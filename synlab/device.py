@@ -4,6 +4,7 @@
 used when present and the CPU otherwise. Nothing else in the package assumes a device:
 functions take tensors or a ``device`` argument and fall back to :func:`default_device`.
 """
+
 from __future__ import annotations
 
 import os

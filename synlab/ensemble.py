@@ -37,6 +37,7 @@ the mini-batch (the authors' code); ``"local"`` samples each pre-activation per 
 The stack of layers (:class:`GaussianEnsembleMLP`) is reusable by other parts: give it the
 sizes, K and per-member noise, and call it on ``(B, in)`` or ``(K, B, in)`` inputs.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,16 @@ from torch import Tensor, nn
 from . import fused as fused_mod
 from .synapses import inverse_softplus
 
-__all__ = ["StackedAdam", "NoiseSource", "GaussianEnsembleMLP", "ensemble_objective", "train_ensemble", "evaluate_ensemble",
-           "EnsembleHistory", "as_member_tensor"]
+__all__ = [
+    "StackedAdam",
+    "NoiseSource",
+    "GaussianEnsembleMLP",
+    "ensemble_objective",
+    "train_ensemble",
+    "evaluate_ensemble",
+    "EnsembleHistory",
+    "as_member_tensor",
+]
 
 
 def as_member_tensor(value, K: int, name: str, *, device=None, dtype=torch.float32) -> Tensor:
@@ -61,7 +70,9 @@ def as_member_tensor(value, K: int, name: str, *, device=None, dtype=torch.float
     if t.dim() == 0:
         t = t.expand(K).clone()
     if t.shape != (K,):
-        raise ValueError(f"{name} must be a scalar or have one value per member ({K}); got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a scalar or have one value per member ({K}); got shape {tuple(t.shape)}"
+        )
     return t
 
 
@@ -80,7 +91,9 @@ class StackedAdam:
     torch's compiler stack that ``torch.optim`` triggers on its first step.)
     """
 
-    def __init__(self, groups, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self, groups, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.groups = [(list(params), float(lr)) for params, lr in groups]
         if any(lr <= 0 for _, lr in self.groups):
             raise ValueError("every learning rate must be > 0")
@@ -98,7 +111,7 @@ class StackedAdam:
     @torch.no_grad()
     def step(self) -> None:
         self.t += 1
-        bc1, bc2 = 1 - self.beta1 ** self.t, 1 - self.beta2 ** self.t
+        bc1, bc2 = 1 - self.beta1**self.t, 1 - self.beta2**self.t
         for ps, lr in self.groups:
             for p in ps:
                 if p.grad is None:
@@ -114,7 +127,7 @@ class StackedAdam:
         if self.t == 0:
             raise ValueError("no step taken yet")
         lr = next(lr for ps, lr in self.groups if any(q is p for q in ps))
-        return lr / ((self.v[id(p)] / (1 - self.beta2 ** self.t)).sqrt() + self.eps)
+        return lr / ((self.v[id(p)] / (1 - self.beta2**self.t)).sqrt() + self.eps)
 
 
 class NoiseSource:
@@ -125,8 +138,15 @@ class NoiseSource:
     ``seed + k``) and draws ``(…)``; member k then equals a solo run (K = 1) seeded ``seeds[k]``.
     """
 
-    def __init__(self, K: int, seed: int = 0, *, per_member: bool = False, seeds: Sequence[int] | None = None,
-                 device=None) -> None:
+    def __init__(
+        self,
+        K: int,
+        seed: int = 0,
+        *,
+        per_member: bool = False,
+        seeds: Sequence[int] | None = None,
+        device=None,
+    ) -> None:
         if K < 1:
             raise ValueError(f"K must be >= 1; got {K}")
         self.K, self.per_member = K, per_member
@@ -135,22 +155,38 @@ class NoiseSource:
             seeds = list(seeds) if seeds is not None else [seed + k for k in range(K)]
             if len(seeds) != K:
                 raise ValueError(f"need {K} seeds; got {len(seeds)}")
-            self.generators = [torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds]
+            self.generators = [
+                torch.Generator(device=self.device).manual_seed(int(s)) for s in seeds
+            ]
         else:
             self.generators = [torch.Generator(device=self.device).manual_seed(int(seed))]
 
     def randn(self, *shape: int, dtype=torch.float32) -> Tensor:
         """Standard normal of shape (K, *shape)."""
         if self.per_member:
-            return torch.stack([torch.randn(shape, generator=g, device=self.device, dtype=dtype) for g in self.generators])
-        return torch.randn((self.K, *shape), generator=self.generators[0], device=self.device, dtype=dtype)
+            return torch.stack(
+                [
+                    torch.randn(shape, generator=g, device=self.device, dtype=dtype)
+                    for g in self.generators
+                ]
+            )
+        return torch.randn(
+            (self.K, *shape), generator=self.generators[0], device=self.device, dtype=dtype
+        )
 
     def uniform(self, low: float, high: float, *shape: int, dtype=torch.float32) -> Tensor:
         """Uniform on [low, high) of shape (K, *shape)."""
         if self.per_member:
-            u = torch.stack([torch.rand(shape, generator=g, device=self.device, dtype=dtype) for g in self.generators])
+            u = torch.stack(
+                [
+                    torch.rand(shape, generator=g, device=self.device, dtype=dtype)
+                    for g in self.generators
+                ]
+            )
         else:
-            u = torch.rand((self.K, *shape), generator=self.generators[0], device=self.device, dtype=dtype)
+            u = torch.rand(
+                (self.K, *shape), generator=self.generators[0], device=self.device, dtype=dtype
+            )
         return low + (high - low) * u
 
 
@@ -173,10 +209,20 @@ class GaussianEnsembleMLP(nn.Module):
         source: a :class:`NoiseSource` for initialisation and noise (default: seed 0, shared).
     """
 
-    def __init__(self, n_members: int, sizes: Sequence[int], *, bias: bool = True, sigma_init: float = 1e-4,
-                 mu_init: tuple[float, float] = (-0.1, 0.1), relu_after: Sequence[int] | None = None,
-                 noise: str = "weight", homogeneous=False, source: NoiseSource | None = None,
-                 dtype=torch.float32) -> None:
+    def __init__(
+        self,
+        n_members: int,
+        sizes: Sequence[int],
+        *,
+        bias: bool = True,
+        sigma_init: float = 1e-4,
+        mu_init: tuple[float, float] = (-0.1, 0.1),
+        relu_after: Sequence[int] | None = None,
+        noise: str = "weight",
+        homogeneous=False,
+        source: NoiseSource | None = None,
+        dtype=torch.float32,
+    ) -> None:
         super().__init__()
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s <= 0 for s in sizes):
@@ -190,23 +236,37 @@ class GaussianEnsembleMLP(nn.Module):
             raise ValueError(f"mu_init must be (low, high) with low < high; got {mu_init}")
         K = int(n_members)
         self.K, self.sizes, self.noise, self.has_bias = K, sizes, noise, bias
-        self.relu_after = tuple(range(len(sizes) - 2)) if relu_after is None else tuple(int(i) for i in relu_after)
+        self.relu_after = (
+            tuple(range(len(sizes) - 2))
+            if relu_after is None
+            else tuple(int(i) for i in relu_after)
+        )
         if any(not 0 <= i < len(sizes) - 1 for i in self.relu_after):
-            raise ValueError(f"relu_after must index layers 0..{len(sizes) - 2}; got {self.relu_after}")
+            raise ValueError(
+                f"relu_after must index layers 0..{len(sizes) - 2}; got {self.relu_after}"
+            )
         self.source = source if source is not None else NoiseSource(K, 0)
         if self.source.K != K:
-            raise ValueError(f"the noise source is for {self.source.K} members, the ensemble has {K}")
+            raise ValueError(
+                f"the noise source is for {self.source.K} members, the ensemble has {K}"
+            )
         phi0 = float(inverse_softplus(sigma_init))
         dev = self.source.device
         self.mu, self.phi = nn.ParameterList(), nn.ParameterList()
         self.bias_mu, self.bias_phi = nn.ParameterList(), nn.ParameterList()
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
             self.mu.append(nn.Parameter(self.source.uniform(lo, hi, n_out, n_in, dtype=dtype)))
-            self.phi.append(nn.Parameter(torch.full((K, n_out, n_in), phi0, dtype=dtype, device=dev)))
+            self.phi.append(
+                nn.Parameter(torch.full((K, n_out, n_in), phi0, dtype=dtype, device=dev))
+            )
             if bias:
                 self.bias_mu.append(nn.Parameter(self.source.uniform(lo, hi, n_out, dtype=dtype)))
-                self.bias_phi.append(nn.Parameter(torch.full((K, n_out), phi0, dtype=dtype, device=dev)))
-        self.register_buffer("homogeneous", as_member_tensor(homogeneous, K, "homogeneous", device=dev).bool())
+                self.bias_phi.append(
+                    nn.Parameter(torch.full((K, n_out), phi0, dtype=dtype, device=dev))
+                )
+        self.register_buffer(
+            "homogeneous", as_member_tensor(homogeneous, K, "homogeneous", device=dev).bool()
+        )
 
     # ------------------------------------------------------------------ σ
     @property
@@ -250,8 +310,14 @@ class GaussianEnsembleMLP(nn.Module):
         return s[0::2] if self.has_bias else s
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: Tensor, *, sample: bool = True, noise: Sequence[Tensor] | None = None,
-                return_inputs: bool = False):
+    def forward(
+        self,
+        x: Tensor,
+        *,
+        sample: bool = True,
+        noise: Sequence[Tensor] | None = None,
+        return_inputs: bool = False,
+    ):
         """Outputs (K, B, out) for inputs (B, in) (shared) or (K, B, in).
 
         ``sample=False`` uses the means μ. ``noise``: optional explicit ε per weight/bias tensor
@@ -261,11 +327,15 @@ class GaussianEnsembleMLP(nn.Module):
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.K, -1, -1)
         if x.dim() != 3 or x.shape[0] != self.K or x.shape[-1] != self.sizes[0]:
-            raise ValueError(f"inputs must be (B, {self.sizes[0]}) or ({self.K}, B, {self.sizes[0]}); got {tuple(x.shape)}")
+            raise ValueError(
+                f"inputs must be (B, {self.sizes[0]}) or ({self.K}, B, {self.sizes[0]}); got {tuple(x.shape)}"
+            )
         sig = self.sigmas() if sample else None
         step = 2 if self.has_bias else 1
         if noise is not None and len(noise) != len(self.raw_sigmas()):
-            raise ValueError(f"noise must hold one tensor per weight/bias tensor ({len(self.raw_sigmas())}); got {len(noise)}")
+            raise ValueError(
+                f"noise must hold one tensor per weight/bias tensor ({len(self.raw_sigmas())}); got {len(noise)}"
+            )
         inputs = []
         h = x
         for l in range(self.n_layers):
@@ -286,10 +356,18 @@ class GaussianEnsembleMLP(nn.Module):
                 h = mean + var.clamp_min(0).sqrt() * eps
             else:
                 sw = sig[step * l]
-                ew = noise[step * l] if noise is not None else self.source.randn(*mu.shape[1:], dtype=mu.dtype)
+                ew = (
+                    noise[step * l]
+                    if noise is not None
+                    else self.source.randn(*mu.shape[1:], dtype=mu.dtype)
+                )
                 h = torch.einsum("kbi,koi->kbo", h, mu + sw * ew)
                 if b is not None:
-                    eb = noise[step * l + 1] if noise is not None else self.source.randn(*b.shape[1:], dtype=b.dtype)
+                    eb = (
+                        noise[step * l + 1]
+                        if noise is not None
+                        else self.source.randn(*b.shape[1:], dtype=b.dtype)
+                    )
                     h = h + (b + sig[step * l + 1] * eb).unsqueeze(1)
             if l in self.relu_after:
                 h = F.relu(h)
@@ -310,16 +388,33 @@ def _per_member_nll(out: Tensor, y: Tensor, loss: str, obs_sd: float) -> Tensor:
     """(K,) negative log-likelihood summed over the batch."""
     K, B = out.shape[:2]
     if loss == "cross_entropy":
-        return F.cross_entropy(out.reshape(K * B, -1), y.repeat(K), reduction="none").view(K, B).sum(1)
+        return (
+            F.cross_entropy(out.reshape(K * B, -1), y.repeat(K), reduction="none").view(K, B).sum(1)
+        )
     if loss == "gaussian":
         target = y.view(1, B, -1).expand_as(out)
-        return (0.5 * ((out - target) / obs_sd) ** 2 + math.log(obs_sd) + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+        return (
+            (0.5 * ((out - target) / obs_sd) ** 2 + math.log(obs_sd) + 0.5 * math.log(2 * math.pi))
+            .flatten(1)
+            .sum(1)
+        )
     raise ValueError(f"loss must be 'cross_entropy' or 'gaussian'; got {loss!r}")
 
 
-def ensemble_objective(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, lam: Tensor, rho: Tensor,
-                       c: float | Tensor = 1.0, l1: float = 0.01, n_data: float = 60000.0,
-                       entropic: Tensor | None = None, loss: str = "cross_entropy", obs_sd: float = 1.0):
+def ensemble_objective(
+    model: GaussianEnsembleMLP,
+    x: Tensor,
+    y: Tensor,
+    *,
+    lam: Tensor,
+    rho: Tensor,
+    c: float | Tensor = 1.0,
+    l1: float = 0.01,
+    n_data: float = 60000.0,
+    entropic: Tensor | None = None,
+    loss: str = "cross_entropy",
+    obs_sd: float = 1.0,
+):
     r"""Sum over members of Malkin et al.'s per-step objective; returns (total, nll (K,), cost (K,)).
 
     For member k and a mini-batch of size B:
@@ -360,11 +455,29 @@ class EnsembleHistory:
     engine: str = "autograd"  # which training step ran: "autograd", "fused step" or "fused step, torch.compile"
 
 
-def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: int, batch_size: int = 20,
-                   lr: float = 1e-4, lr_phi: float | None = None, lam=1.0, rho=0.5, c: float = 1.0, l1: float = 0.01,
-                   n_data: float = 60000.0, entropic=None, loss: str = "cross_entropy", obs_sd: float = 1.0,
-                   data_seed: int = 0, accumulate_epochs: int = 0, track_layer: int = 1, engine: str = "auto",
-                   compile: bool | None = None) -> EnsembleHistory:
+def train_ensemble(
+    model: GaussianEnsembleMLP,
+    x: Tensor,
+    y: Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 20,
+    lr: float = 1e-4,
+    lr_phi: float | None = None,
+    lam=1.0,
+    rho=0.5,
+    c: float = 1.0,
+    l1: float = 0.01,
+    n_data: float = 60000.0,
+    entropic=None,
+    loss: str = "cross_entropy",
+    obs_sd: float = 1.0,
+    data_seed: int = 0,
+    accumulate_epochs: int = 0,
+    track_layer: int = 1,
+    engine: str = "auto",
+    compile: bool | None = None,
+) -> EnsembleHistory:
     """Train all members with Adam on the stacked parameters, data on the model's device.
 
     ``engine="fused"`` runs :func:`synlab.fused.fused_step`: hand-derived gradients and Adam, the
@@ -385,7 +498,9 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
     """
     K, dev = model.K, model.mu[0].device
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y disagree on the number of examples: {x.shape[0]} vs {y.shape[0]}")
+        raise ValueError(
+            f"x and y disagree on the number of examples: {x.shape[0]} vs {y.shape[0]}"
+        )
     if epochs < 0 or accumulate_epochs < 0 or batch_size < 1:
         raise ValueError("epochs and accumulate_epochs must be >= 0 and batch_size >= 1")
     if accumulate_epochs and not 0 <= track_layer < model.n_layers:
@@ -393,7 +508,9 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
     dtype = model.mu[0].dtype
     lam_t = as_member_tensor(lam, K, "lam", device=dev, dtype=dtype)
     rho_t = as_member_tensor(rho, K, "rho", device=dev, dtype=dtype)
-    ent_t = None if entropic is None else as_member_tensor(entropic, K, "entropic", device=dev).bool()
+    ent_t = (
+        None if entropic is None else as_member_tensor(entropic, K, "entropic", device=dev).bool()
+    )
     if bool((rho_t <= 0).any()):
         raise ValueError(f"every rho must be > 0; got {rho_t.tolist()}")
     if engine not in {"auto", "fused", "autograd"}:
@@ -407,30 +524,64 @@ def train_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, epochs: 
     phis = list(model.phi) + list(model.bias_phi)
     opt = StackedAdam([(mus, lr), (phis, lr if lr_phi is None else lr_phi)])
     if engine == "fused":
-        fused = _FusedTrainer(model, lam_t, rho_t, ent_t, opt, c=c, l1=l1, scale_n=n_data, loss=loss, obs_sd=obs_sd,
-                              compile=compile)
+        fused = _FusedTrainer(
+            model,
+            lam_t,
+            rho_t,
+            ent_t,
+            opt,
+            c=c,
+            l1=l1,
+            scale_n=n_data,
+            loss=loss,
+            obs_sd=obs_sd,
+            compile=compile,
+        )
     gen = torch.Generator(device="cpu").manual_seed(int(data_seed))
     n = x.shape[0]
-    hist = EnsembleHistory(epoch_nll=[], steps=0, accumulated={},
-                           engine="autograd" if engine == "autograd" else "fused step" + (", torch.compile" if compile else ""))
+    hist = EnsembleHistory(
+        epoch_nll=[],
+        steps=0,
+        accumulated={},
+        engine="autograd"
+        if engine == "autograd"
+        else "fused step" + (", torch.compile" if compile else ""),
+    )
     tracked = model.mu[min(track_layer, model.n_layers - 1)]
-    acc = {"grad_sq": torch.zeros_like(tracked), "grad_abs": torch.zeros_like(tracked),
-           "adam_lr": torch.zeros_like(tracked), "input_rate": torch.zeros(K, tracked.shape[2], device=dev, dtype=dtype)}
+    acc = {
+        "grad_sq": torch.zeros_like(tracked),
+        "grad_abs": torch.zeros_like(tracked),
+        "adam_lr": torch.zeros_like(tracked),
+        "input_rate": torch.zeros(K, tracked.shape[2], device=dev, dtype=dtype),
+    }
     n_acc = 0
     for epoch in range(epochs + accumulate_epochs):
         accumulating = epoch >= epochs
         perm = torch.randperm(n, generator=gen).to(dev)
         tot = torch.zeros(K, device=dev, dtype=dtype)
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             xb, yb = x[idx], y[idx]
             if engine == "fused":
                 nll, g_mu = fused.step(xb, yb)
-                g_tracked = g_mu[(2 if model.has_bias else 1) * min(track_layer, model.n_layers - 1)]
+                g_tracked = g_mu[
+                    (2 if model.has_bias else 1) * min(track_layer, model.n_layers - 1)
+                ]
             else:
                 opt.zero_grad()
-                total, nll, _ = ensemble_objective(model, xb, yb, lam=lam_t, rho=rho_t, c=c, l1=l1, n_data=n_data,
-                                                   entropic=ent_t, loss=loss, obs_sd=obs_sd)
+                total, nll, _ = ensemble_objective(
+                    model,
+                    xb,
+                    yb,
+                    lam=lam_t,
+                    rho=rho_t,
+                    c=c,
+                    l1=l1,
+                    n_data=n_data,
+                    entropic=ent_t,
+                    loss=loss,
+                    obs_sd=obs_sd,
+                )
                 total.backward()
                 opt.step()
                 g_tracked = tracked.grad
@@ -464,8 +615,21 @@ class _FusedTrainer:
     :meth:`StackedAdam.learning_rates` stays valid; its step count advances with every step.
     """
 
-    def __init__(self, model: GaussianEnsembleMLP, lam, rho, entropic, opt: StackedAdam, *, c, l1, scale_n, loss,
-                 obs_sd, compile: bool) -> None:
+    def __init__(
+        self,
+        model: GaussianEnsembleMLP,
+        lam,
+        rho,
+        entropic,
+        opt: StackedAdam,
+        *,
+        c,
+        l1,
+        scale_n,
+        loss,
+        obs_sd,
+        compile: bool,
+    ) -> None:
         self.model, self.opt = model, opt
         order = []
         for l in range(model.n_layers):
@@ -480,11 +644,27 @@ class _FusedTrainer:
         self.v_phi = [opt.v[id(p)] for _, p in order]
         K = model.K
         self.lam, self.rho = lam, rho
-        self.entropic = entropic if entropic is not None else torch.zeros(K, dtype=torch.bool, device=lam.device)
-        self.kw = dict(has_bias=model.has_bias, relu_after=tuple(model.relu_after), noise=model.noise, loss=loss,
-                       c=float(c), l1=float(l1), lr=opt.groups[0][1], lr_phi=opt.groups[1][1], obs_sd=float(obs_sd),
-                       beta1=opt.beta1, beta2=opt.beta2, adam_eps=opt.eps,
-                       any_homogeneous=bool(model.homogeneous.any()), any_entropic=bool(self.entropic.any()))
+        self.entropic = (
+            entropic
+            if entropic is not None
+            else torch.zeros(K, dtype=torch.bool, device=lam.device)
+        )
+        self.kw = dict(
+            has_bias=model.has_bias,
+            relu_after=tuple(model.relu_after),
+            noise=model.noise,
+            loss=loss,
+            c=float(c),
+            l1=float(l1),
+            lr=opt.groups[0][1],
+            lr_phi=opt.groups[1][1],
+            obs_sd=float(obs_sd),
+            beta1=opt.beta1,
+            beta2=opt.beta2,
+            adam_eps=opt.eps,
+            any_homogeneous=bool(model.homogeneous.any()),
+            any_entropic=bool(self.entropic.any()),
+        )
         self.scale_n = float(scale_n)
         self.fn = fused_mod.compiled_step() if compile else fused_mod.fused_step
         # Adam's step count as a device tensor advanced in place: building it from a Python float
@@ -498,13 +678,30 @@ class _FusedTrainer:
         eps = [model.source.randn(*s, dtype=self.mu[0].dtype) for s in shapes]
         self.opt.t += 1
         self.t.add_(1.0)  # = opt.t exactly (integers in float64)
-        return self.fn(self.mu, self.phi, self.m_mu, self.v_mu, self.m_phi, self.v_phi, eps, xb, yb, self.lam,
-                       self.rho, self.entropic, model.homogeneous, self.t, scale=xb.shape[0] / self.scale_n, **self.kw)
+        return self.fn(
+            self.mu,
+            self.phi,
+            self.m_mu,
+            self.v_mu,
+            self.m_phi,
+            self.v_phi,
+            eps,
+            xb,
+            yb,
+            self.lam,
+            self.rho,
+            self.entropic,
+            model.homogeneous,
+            self.t,
+            scale=xb.shape[0] / self.scale_n,
+            **self.kw,
+        )
 
 
 @torch.no_grad()
-def evaluate_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, n_samples: int = 20,
-                      chunk: int = 1000) -> dict[str, np.ndarray]:
+def evaluate_ensemble(
+    model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, n_samples: int = 20, chunk: int = 1000
+) -> dict[str, np.ndarray]:
     """Test accuracy per member: with one weight sample, with μ, and of the mean of ``n_samples``
     sampled predictive distributions (Malkin et al. report the first and the last)."""
     if n_samples < 1:
@@ -514,7 +711,7 @@ def evaluate_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, n_sam
     correct_mean = torch.zeros(K, device=x.device)
     correct_avg = torch.zeros(K, device=x.device)
     for start in range(0, x.shape[0], chunk):
-        xb, yb = x[start:start + chunk], y[start:start + chunk]
+        xb, yb = x[start : start + chunk], y[start : start + chunk]
         probs = 0
         for s in range(n_samples):
             out = model(xb)
@@ -524,5 +721,8 @@ def evaluate_ensemble(model: GaussianEnsembleMLP, x: Tensor, y: Tensor, *, n_sam
         correct_avg += (probs.argmax(-1) == yb).float().sum(1)
         correct_mean += (model(xb, sample=False).argmax(-1) == yb).float().sum(1)
     n = x.shape[0]
-    return {"acc_sampled": (correct_sampled / n).cpu().numpy(), "acc_mean_weights": (correct_mean / n).cpu().numpy(),
-            "acc_avg20": (correct_avg / n).cpu().numpy()}
+    return {
+        "acc_sampled": (correct_sampled / n).cpu().numpy(),
+        "acc_mean_weights": (correct_mean / n).cpu().numpy(),
+        "acc_avg20": (correct_avg / n).cpu().numpy(),
+    }

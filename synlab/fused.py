@@ -33,6 +33,7 @@ The gradients. Per member, with mini-batch size B, :math:`s = B/N`, layer pre-ac
   :math:`\sigma_i` receives :math:`G\,\sigma_i/(n\bar\sigma)` with :math:`G` the sum of all the
   member's :math:`g_{\bar\sigma}` entries.
 """
+
 from __future__ import annotations
 
 import functools
@@ -76,11 +77,38 @@ def _shape(K: int, t: Tensor) -> tuple[int, ...]:
     return (K,) + (1,) * (t.dim() - 1)
 
 
-def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: list[Tensor], m_phi: list[Tensor],
-               v_phi: list[Tensor], eps: list[Tensor], x: Tensor, y: Tensor, lam: Tensor, rho: Tensor,
-               entropic: Tensor, homogeneous: Tensor, step: Tensor, *, has_bias: bool, relu_after: tuple[int, ...],
-               noise: str, loss: str, c: float, l1: float, scale: float, lr: float, lr_phi: float,
-               any_homogeneous: bool = True, any_entropic: bool = True, obs_sd: float = 1.0, beta1: float = 0.9, beta2: float = 0.999, adam_eps: float = 1e-8):
+def fused_step(
+    mu: list[Tensor],
+    phi: list[Tensor],
+    m_mu: list[Tensor],
+    v_mu: list[Tensor],
+    m_phi: list[Tensor],
+    v_phi: list[Tensor],
+    eps: list[Tensor],
+    x: Tensor,
+    y: Tensor,
+    lam: Tensor,
+    rho: Tensor,
+    entropic: Tensor,
+    homogeneous: Tensor,
+    step: Tensor,
+    *,
+    has_bias: bool,
+    relu_after: tuple[int, ...],
+    noise: str,
+    loss: str,
+    c: float,
+    l1: float,
+    scale: float,
+    lr: float,
+    lr_phi: float,
+    any_homogeneous: bool = True,
+    any_entropic: bool = True,
+    obs_sd: float = 1.0,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    adam_eps: float = 1e-8,
+):
     """One training step of every member, in place; returns (nll (K,), gradient of μ per tensor).
 
     ``mu``/``phi``: the stacked tensors in the order [W0, (b0), W1, (b1), …] (each (K, …));
@@ -99,7 +127,10 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
         hom_any = homogeneous.to(sig[0].dtype)
         sq = sum(s.pow(2).flatten(1).sum(1) for s in sig)
         sbar = (sq / n_par).sqrt()  # (K,)
-        eff = [torch.where(homogeneous.view(_shape(K, s)), sbar.view(_shape(K, s)).expand_as(s), s) for s in sig]
+        eff = [
+            torch.where(homogeneous.view(_shape(K, s)), sbar.view(_shape(K, s)).expand_as(s), s)
+            for s in sig
+        ]
     else:  # no shared σ: skip two reductions over every weight
         eff = sig
 
@@ -113,7 +144,9 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
             Wn = W + sW * eps[stride * l]
             a = torch.bmm(h, Wn.transpose(1, 2))
             if has_bias:
-                a = a + (mu[stride * l + 1] + eff[stride * l + 1] * eps[stride * l + 1]).unsqueeze(1)
+                a = a + (mu[stride * l + 1] + eff[stride * l + 1] * eps[stride * l + 1]).unsqueeze(
+                    1
+                )
             ws.append(Wn)
         else:
             s2 = sW * sW
@@ -137,7 +170,9 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
         delta = logp.exp() - onehot
     else:  # gaussian
         r = (out - y.view(1, B, -1)) / obs_sd
-        nll = (0.5 * r * r).flatten(1).sum(1) + B * out.shape[-1] * (math.log(obs_sd) + 0.5 * math.log(2 * math.pi))
+        nll = (0.5 * r * r).flatten(1).sum(1) + B * out.shape[-1] * (
+            math.log(obs_sd) + 0.5 * math.log(2 * math.pi)
+        )
         delta = r / obs_sd
     if n_layers - 1 in relu_after:
         delta = delta * (acts[-1] > 0).to(delta.dtype)
@@ -177,11 +212,13 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
         r = rho.view(shp)
         power = -(lam_s.view(shp) * r * c) * torch.exp((-r - 1) * torch.log(eff[i]))
         ent = -(lam_s.view(shp)) / eff[i] if any_entropic else None
-        g_sig[i] = g_sig[i] + (torch.where(entropic.view(shp), ent, power) if any_entropic else power)
+        g_sig[i] = g_sig[i] + (
+            torch.where(entropic.view(shp), ent, power) if any_entropic else power
+        )
         if any_homogeneous:
             G = G + (g_sig[i] * hom_any.view(shp)).flatten(1).sum(1)
-    bc1 = 1 - beta1 ** step
-    bc2 = 1 - beta2 ** step
+    bc1 = 1 - beta1**step
+    bc2 = 1 - beta2**step
     for i in range(len(mu)):
         shp = _shape(K, sig[i])
         g_m = g_mu[i] + (scale * l1) * torch.sign(mu[i])
@@ -189,7 +226,10 @@ def fused_step(mu: list[Tensor], phi: list[Tensor], m_mu: list[Tensor], v_mu: li
         if any_homogeneous:
             g_s = torch.where(homogeneous.view(shp), (G / (n_par * sbar)).view(shp) * sig[i], g_s)
         g_p = g_s * dsig[i]
-        for p, g, m, v, lr_i in ((mu[i], g_m, m_mu[i], v_mu[i], lr), (phi[i], g_p, m_phi[i], v_phi[i], lr_phi)):
+        for p, g, m, v, lr_i in (
+            (mu[i], g_m, m_mu[i], v_mu[i], lr),
+            (phi[i], g_p, m_phi[i], v_phi[i], lr_phi),
+        ):
             m.mul_(beta1).add_(g, alpha=1 - beta1)
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             p.sub_(lr_i * (m / bc1) / ((v / bc2).sqrt() + adam_eps))
@@ -208,7 +248,9 @@ def compiled_step():
     return compiled(fused_step)
 
 
-def noise_shapes(mu: Sequence[Tensor], noise: str, batch: int, has_bias: bool) -> list[tuple[int, ...]]:
+def noise_shapes(
+    mu: Sequence[Tensor], noise: str, batch: int, has_bias: bool
+) -> list[tuple[int, ...]]:
     """Shapes (without K) of the noise :func:`fused_step` takes for one step."""
     if noise == "weight":
         return [tuple(m.shape[1:]) for m in mu]

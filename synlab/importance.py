@@ -21,12 +21,13 @@ Analyses of a trained network
 * :func:`sjostrom_stability` — the re-analysis of Sjöström et al. (2001) recordings
   (Appendix 1—figure 4).
 """
+
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -37,12 +38,24 @@ from .rules import update_release_probability
 from .synapses import BernoulliLinear
 
 __all__ = [
-    "strength_update", "prob_large_gradient_gaussian", "prob_large_gradient_empirical",
-    "stationary_release_probability", "lattice_stationary_distribution",
-    "bernoulli_layers", "lesion_order", "lesion_curve", "fisher_diagonal",
-    "split_by_p", "group_histograms", "binned_means",
-    "important_counts", "neuron_importance", "importance_classes", "in_out_correlation",
-    "read_sjostrom", "sjostrom_stability",
+    "strength_update",
+    "prob_large_gradient_gaussian",
+    "prob_large_gradient_empirical",
+    "stationary_release_probability",
+    "lattice_stationary_distribution",
+    "bernoulli_layers",
+    "lesion_order",
+    "lesion_curve",
+    "fisher_diagonal",
+    "split_by_p",
+    "group_histograms",
+    "binned_means",
+    "important_counts",
+    "neuron_importance",
+    "importance_classes",
+    "in_out_correlation",
+    "read_sjostrom",
+    "sjostrom_stability",
 ]
 
 
@@ -116,8 +129,16 @@ def stationary_release_probability(
     acc = torch.zeros(len(qs), dtype=torch.float64)
     for t in range(n_steps):
         up = torch.rand(p.shape, generator=g, dtype=torch.float64) < qs[:, None]
-        p = update_release_probability(p, up.double(), p_up=p_up, p_down=p_down, g_lim=0.5, p_min=p_min,
-                                       p_max=p_max, headroom=headroom)
+        p = update_release_probability(
+            p,
+            up.double(),
+            p_up=p_up,
+            p_down=p_down,
+            g_lim=0.5,
+            p_min=p_min,
+            p_max=p_max,
+            headroom=headroom,
+        )
         if t >= burn_in:
             acc += p.mean(1)
     return acc / (n_steps - burn_in)
@@ -213,14 +234,20 @@ def fisher_diagonal(model: nn.Module, x: Tensor, y: Tensor, *, chunk: int = 100)
     from .curvature import empirical_fisher_diag
     from .training import sampling
 
-    names = [n for n, _ in model.named_parameters() if n.endswith("weight") and not n.endswith("weight_rho")]
+    names = [
+        n
+        for n, _ in model.named_parameters()
+        if n.endswith("weight") and not n.endswith("weight_rho")
+    ]
     if not names:
         raise ValueError("the model has no weight parameters")
     total = None
     n = x.shape[0]
     with sampling(model):
         for i in range(0, n, chunk):
-            part = empirical_fisher_diag(model, x[i:i + chunk], y[i:i + chunk], params=names, randomness="different")
+            part = empirical_fisher_diag(
+                model, x[i : i + chunk], y[i : i + chunk], params=names, randomness="different"
+            )
             part = [part[k] * (min(chunk, n - i)) for k in names]
             total = part if total is None else [a + b for a, b in zip(total, part)]
     return [t / n for t in total]
@@ -229,6 +256,7 @@ def fisher_diagonal(model: nn.Module, x: Tensor, y: Tensor, *, chunk: int = 100)
 # ----------------------------------------------------------------------------- high vs low p
 #: tolerance of "p >= threshold": release probabilities are float32, and float32(0.9) < 0.9
 _TOL = 1e-6
+
 
 def _flat(x: Tensor | np.ndarray | Sequence) -> np.ndarray:
     if isinstance(x, (list, tuple)):
@@ -272,7 +300,9 @@ def binned_means(values, p, edges: Sequence[float]) -> tuple[np.ndarray, np.ndar
 
 
 # ----------------------------------------------------------------------------- neuron-level sparsity
-def important_counts(p: Tensor | np.ndarray, threshold: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+def important_counts(
+    p: Tensor | np.ndarray, threshold: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
     """For a layer's ``p`` of shape (out, in): important inputs per output neuron, outputs per input neuron."""
     a = _as_matrix(p) >= threshold - _TOL
     return a.sum(1), a.sum(0)
@@ -281,7 +311,9 @@ def important_counts(p: Tensor | np.ndarray, threshold: float = 0.9) -> tuple[np
 def _as_matrix(p) -> np.ndarray:
     a = p.detach().cpu().double().numpy() if isinstance(p, Tensor) else np.asarray(p, dtype=float)
     if a.ndim != 2:
-        raise ValueError(f"expected a 2-D (out, in) matrix of release probabilities; got shape {a.shape}")
+        raise ValueError(
+            f"expected a 2-D (out, in) matrix of release probabilities; got shape {a.shape}"
+        )
     return a
 
 
@@ -313,12 +345,19 @@ def neuron_importance(p, threshold: float = 0.9, *, n_std: float = 2.0, seed: in
     true_in, _ = important_counts(a, threshold)
     shuf_in, _ = important_counts(shuffled, threshold)
     ks = stats.ks_2samp(true_in, shuf_in)
-    return {"counts": true_in, "counts_shuffled": shuf_in, "ks_D": float(ks.statistic), "ks_p": float(ks.pvalue),
-            "classes": importance_classes(true_in, shuf_in, n_std),
-            "classes_shuffled": importance_classes(shuf_in, shuf_in, n_std)}
+    return {
+        "counts": true_in,
+        "counts_shuffled": shuf_in,
+        "ks_D": float(ks.statistic),
+        "ks_p": float(ks.pvalue),
+        "classes": importance_classes(true_in, shuf_in, n_std),
+        "classes_shuffled": importance_classes(shuf_in, shuf_in, n_std),
+    }
 
 
-def in_out_correlation(p_in, p_out, threshold: float = 0.9) -> tuple[float, float, np.ndarray, np.ndarray]:
+def in_out_correlation(
+    p_in, p_out, threshold: float = 0.9
+) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Pearson r (and p-value) of important inputs vs important outputs of the neurons between two layers.
 
     ``p_in`` (n, ·) holds the synapses onto the n neurons, ``p_out`` (·, n) those leaving them.
@@ -373,8 +412,16 @@ def sjostrom_stability(ltp_path: str | Path, ltd_path: str | Path) -> dict:
         rels.append(rel)
         labels += [name] * len(rel)
         r = stats.pearsonr(d["pr_before"], rel)
-        out[f"r_{name}"], out[f"p_{name}"], out[f"n_{name}"] = float(r.statistic), float(r.pvalue), len(rel)
-    out["pr_before"], out["rel_change"], out["protocol"] = np.concatenate(prs), np.concatenate(rels), np.array(labels)
+        out[f"r_{name}"], out[f"p_{name}"], out[f"n_{name}"] = (
+            float(r.statistic),
+            float(r.pvalue),
+            len(rel),
+        )
+    out["pr_before"], out["rel_change"], out["protocol"] = (
+        np.concatenate(prs),
+        np.concatenate(rels),
+        np.array(labels),
+    )
     r = stats.pearsonr(out["pr_before"], out["rel_change"])
     out["r"], out["p"], out["n"] = float(r.statistic), float(r.pvalue), len(out["rel_change"])
     return out

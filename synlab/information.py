@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Union
 
 import numpy as np
 import torch
@@ -53,7 +52,7 @@ __all__ = [
     "bits_per_energy",
 ]
 
-ArrayLike = Union[Tensor, np.ndarray, list, tuple]
+ArrayLike = Tensor | np.ndarray | list | tuple
 
 _SUM_TOL = 1e-6
 _INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
@@ -193,7 +192,9 @@ def joint_from_predictions(
         yhat = _as_labels(pred, "predictions")
         c = n_classes if n_classes is not None else int(max(y.max(), yhat.max())) + 1
         if int(yhat.max()) >= c:
-            raise ValueError(f"predictions must be in [0, {c - 1}] (n_classes={c}), got {int(yhat.max())}")
+            raise ValueError(
+                f"predictions must be in [0, {c - 1}] (n_classes={c}), got {int(yhat.max())}"
+            )
         soft = torch.nn.functional.one_hot(yhat, c).to(torch.float64)
     else:
         soft = _as_float(pred, "predictions").to(torch.float64)

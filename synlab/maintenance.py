@@ -30,11 +30,12 @@ ongoing synaptic change. *eLife* 10:e62912. Facts taken from the authors' (Julia
 linear output layer, zero biases that are never changed, students initialised at the teacher's
 weights × (1 + 0.001 ξ), loss = mean squared error over all outputs (Flux's ``mse``).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -107,7 +108,10 @@ def steady_state_ratio(q_fluctuation: Tensor | float, q_compensation: Tensor | f
 
     The optimal magnitude ratio at steady-state error (both curvatures must be positive).
     """
-    qe, qc = torch.as_tensor(q_fluctuation, dtype=torch.float64), torch.as_tensor(q_compensation, dtype=torch.float64)
+    qe, qc = (
+        torch.as_tensor(q_fluctuation, dtype=torch.float64),
+        torch.as_tensor(q_compensation, dtype=torch.float64),
+    )
     if bool((qe <= 0).any()) or bool((qc <= 0).any()):
         raise ValueError("Eq. (9) holds only when Q[Δε] > 0 and Q[Δc] > 0 (SI section 2.1)")
     return torch.sqrt(qe / qc)
@@ -129,7 +133,9 @@ def newton_curvature_quadratic(eigenvalues: Tensor, c: Tensor) -> Tensor:
     return (c2 * eigenvalues).sum(-1) / c2.sum(-1)
 
 
-def noise_interpolation(q_ideal: Tensor | float, q_noise: Tensor | float, noise_to_signal: Tensor | float) -> Tensor:
+def noise_interpolation(
+    q_ideal: Tensor | float, q_noise: Tensor | float, noise_to_signal: Tensor | float
+) -> Tensor:
     r"""SI Eq. (8): :math:`Q[\tilde c+\nu]` when :math:`\tilde c^\top H\nu=0` and :math:`\tilde c\perp\nu`.
 
     .. math:: Q[\Delta c]=\frac{Q[\tilde c]}{1+\rho^2}+\frac{Q[\nu]}{1+\rho^{-2}},
@@ -138,20 +144,30 @@ def noise_interpolation(q_ideal: Tensor | float, q_noise: Tensor | float, noise_
     (for the paper's rule :math:`\rho=\gamma_2/\gamma_1`, the corruption).
     """
     r2 = torch.as_tensor(noise_to_signal, dtype=torch.float64) ** 2
-    return torch.as_tensor(q_ideal, dtype=torch.float64) / (1 + r2) + torch.as_tensor(q_noise, dtype=torch.float64) / (1 + 1 / r2)
+    return torch.as_tensor(q_ideal, dtype=torch.float64) / (1 + r2) + torch.as_tensor(
+        q_noise, dtype=torch.float64
+    ) / (1 + 1 / r2)
 
 
-def expected_loss_change(grad: Tensor, H: Tensor, dc: Tensor, eps_norm: float | Tensor, q_eps: float | Tensor) -> Tensor:
+def expected_loss_change(
+    grad: Tensor, H: Tensor, dc: Tensor, eps_norm: float | Tensor, q_eps: float | Tensor
+) -> Tensor:
     r"""Eq. (8) of Box 3: :math:`\mathbb E[\Delta F]=\Delta c^\top\nabla F+\tfrac12\lVert\Delta c\rVert^2Q[\Delta c]
     +\tfrac12\lVert\Delta\epsilon\rVert^2Q[\Delta\epsilon]` (second order, Eqs. 3a–b used)."""
     cb, single = _as_batch(dc)
     gb = grad.unsqueeze(0) if grad.dim() == 1 else grad
-    out = (cb * gb).sum(-1) + 0.5 * cb.norm(dim=-1) ** 2 * curvature_q(H, cb) + 0.5 * torch.as_tensor(eps_norm) ** 2 * q_eps
+    out = (
+        (cb * gb).sum(-1)
+        + 0.5 * cb.norm(dim=-1) ** 2 * curvature_q(H, cb)
+        + 0.5 * torch.as_tensor(eps_norm) ** 2 * q_eps
+    )
     return out[0] if single else out
 
 
 # ============================================================================ 2. tasks
-def _xavier(shape: tuple[int, ...], fan_in: int, fan_out: int, gen: torch.Generator, dtype) -> Tensor:
+def _xavier(
+    shape: tuple[int, ...], fan_in: int, fan_out: int, gen: torch.Generator, dtype
+) -> Tensor:
     """Glorot & Bengio (2010) uniform init, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)) (Flux's default)."""
     a = math.sqrt(6.0 / (fan_in + fan_out))
     return (torch.rand(shape, generator=gen, dtype=dtype) * 2 - 1) * a
@@ -175,40 +191,73 @@ class StudentTeacher:
     leading extra dimensions ``(..., B, N)`` are accepted by :meth:`loss`.
     """
 
-    def __init__(self, batch: int = 1, *, n_in: int = 12, hidden: int | None = 20, n_out: int = 10,
-                 n_samples: int = 1000, seed: int = 0, dtype: torch.dtype = torch.float64,
-                 device: torch.device | str | None = None):
-        for name, v in (("batch", batch), ("n_in", n_in), ("n_out", n_out), ("n_samples", n_samples)):
+    def __init__(
+        self,
+        batch: int = 1,
+        *,
+        n_in: int = 12,
+        hidden: int | None = 20,
+        n_out: int = 10,
+        n_samples: int = 1000,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ):
+        for name, v in (
+            ("batch", batch),
+            ("n_in", n_in),
+            ("n_out", n_out),
+            ("n_samples", n_samples),
+        ):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if hidden is not None and (not isinstance(hidden, int) or hidden < 1):
-            raise ValueError(f"hidden must be a positive integer or None (linear network), got {hidden!r}")
+            raise ValueError(
+                f"hidden must be a positive integer or None (linear network), got {hidden!r}"
+            )
         gen = torch.Generator().manual_seed(seed)
-        self.batch, self.n_in, self.hidden, self.n_out, self.n_samples = batch, n_in, hidden, n_out, n_samples
+        self.batch, self.n_in, self.hidden, self.n_out, self.n_samples = (
+            batch,
+            n_in,
+            hidden,
+            n_out,
+            n_samples,
+        )
         self.dtype = dtype
         if hidden is None:
             self.shapes = [(n_out, n_in)]
             w = [_xavier((batch, n_out, n_in), n_in, n_out, gen, dtype)]
         else:
             self.shapes = [(hidden, n_in), (n_out, hidden)]
-            w = [_xavier((batch, hidden, n_in), n_in, hidden, gen, dtype),
-                 _xavier((batch, n_out, hidden), hidden, n_out, gen, dtype)]
+            w = [
+                _xavier((batch, hidden, n_in), n_in, hidden, gen, dtype),
+                _xavier((batch, n_out, hidden), hidden, n_out, gen, dtype),
+            ]
         self.sizes = [a * b for a, b in self.shapes]
         self.constant_hessian = hidden is None  # the linear network's F is exactly quadratic
         self.n_weights = sum(self.sizes)
         self.inputs = torch.randn(batch, n_samples, n_in, generator=gen, dtype=dtype)  # (B, S, I)
-        self.theta_star = torch.cat([x.reshape(batch, -1) for x in w], dim=1)  # teacher weights (B, N)
+        self.theta_star = torch.cat(
+            [x.reshape(batch, -1) for x in w], dim=1
+        )  # teacher weights (B, N)
         if device is not None:
             self.inputs, self.theta_star = self.inputs.to(device), self.theta_star.to(device)
         self.targets = self.forward(self.theta_star)  # teacher outputs (B, S, O)
-        self.second_moment = self.inputs.transpose(-1, -2) @ self.inputs / n_samples  # Σ = UᵀU/S (B, I, I)
+        self.second_moment = (
+            self.inputs.transpose(-1, -2) @ self.inputs / n_samples
+        )  # Σ = UᵀU/S (B, I, I)
 
     # -- network
     def _split(self, theta: Tensor) -> list[Tensor]:
         if theta.shape[-1] != self.n_weights or theta.shape[-2] != self.batch:
-            raise ValueError(f"theta must have shape (..., {self.batch}, {self.n_weights}), got {tuple(theta.shape)}")
+            raise ValueError(
+                f"theta must have shape (..., {self.batch}, {self.n_weights}), got {tuple(theta.shape)}"
+            )
         lead = theta.shape[:-1]
-        return [p.reshape(*lead, *s) for p, s in zip(torch.split(theta, self.sizes, dim=-1), self.shapes)]
+        return [
+            p.reshape(*lead, *s)
+            for p, s in zip(torch.split(theta, self.sizes, dim=-1), self.shapes)
+        ]
 
     def forward(self, theta: Tensor) -> Tensor:
         """Outputs ``(..., B, S, n_out)`` of the networks with flat weights ``theta``."""
@@ -266,7 +315,7 @@ class StudentTeacher:
         eye = torch.eye(n, dtype=theta.dtype, device=theta.device)
         cols = []
         for s in range(0, n, chunk):
-            basis = eye[s:s + chunk].unsqueeze(1).expand(-1, self.batch, n)  # (k, B, N)
+            basis = eye[s : s + chunk].unsqueeze(1).expand(-1, self.batch, n)  # (k, B, N)
             cols.append(torch.func.vmap(lambda e: self.hvp(theta, e))(basis))
         return torch.cat(cols).permute(1, 0, 2).contiguous()  # H symmetric: rows = columns
 
@@ -290,7 +339,9 @@ class StudentTeacher:
     def initial_state(self, jitter: float = 1e-3, seed: int = 0) -> Tensor:
         r"""Students at the teacher: :math:`w_0=w^*\odot(1+\text{jitter}\,\xi)` (authors' code)."""
         gen = torch.Generator().manual_seed(seed)
-        xi = torch.randn(self.theta_star.shape, generator=gen, dtype=self.dtype).to(self.theta_star.device)
+        xi = torch.randn(self.theta_star.shape, generator=gen, dtype=self.dtype).to(
+            self.theta_star.device
+        )
         return self.theta_star * (1 + jitter * xi)
 
 
@@ -304,7 +355,9 @@ class QuadraticTask:
         if theta_star.dim() != 2:
             raise ValueError(f"theta_star must be (B, N), got {tuple(theta_star.shape)}")
         if H.shape[-1] != theta_star.shape[-1] or H.shape[-2] != theta_star.shape[-1]:
-            raise ValueError(f"H must be (N, N) or (B, N, N) with N={theta_star.shape[-1]}, got {tuple(H.shape)}")
+            raise ValueError(
+                f"H must be (N, N) or (B, N, N) with N={theta_star.shape[-1]}, got {tuple(H.shape)}"
+            )
         self.H = H.to(theta_star.dtype)
         self.theta_star = theta_star
         self.batch, self.n_weights = theta_star.shape
@@ -312,11 +365,23 @@ class QuadraticTask:
         self.constant_hessian = True
 
     @classmethod
-    def random(cls, n: int, batch: int = 1, *, eigenvalues: Tensor | None = None, spread: float = 10.0,
-               seed: int = 0, dtype: torch.dtype = torch.float64) -> "QuadraticTask":
+    def random(
+        cls,
+        n: int,
+        batch: int = 1,
+        *,
+        eigenvalues: Tensor | None = None,
+        spread: float = 10.0,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float64,
+    ) -> QuadraticTask:
         """A random rotation of ``eigenvalues`` (default log-uniform in ``[1, spread]``), ``w* = 0``."""
         gen = torch.Generator().manual_seed(seed)
-        lam = eigenvalues if eigenvalues is not None else spread ** torch.rand(n, generator=gen, dtype=dtype)
+        lam = (
+            eigenvalues
+            if eigenvalues is not None
+            else spread ** torch.rand(n, generator=gen, dtype=dtype)
+        )
         q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=dtype))
         H = q @ torch.diag(lam.to(dtype)) @ q.T
         return cls(0.5 * (H + H.T), torch.zeros(batch, n, dtype=dtype))
@@ -337,7 +402,11 @@ class QuadraticTask:
         return torch.einsum("...ij,...j->...i", self.H, v)
 
     def hessian(self, theta: Tensor) -> Tensor:
-        return self.H.expand(self.batch, self.n_weights, self.n_weights) if self.H.dim() == 2 else self.H
+        return (
+            self.H.expand(self.batch, self.n_weights, self.n_weights)
+            if self.H.dim() == 2
+            else self.H
+        )
 
     def loss_fn(self, b: int) -> Callable[[Tensor], Tensor]:
         H = self.H if self.H.dim() == 2 else self.H[b]
@@ -346,7 +415,9 @@ class QuadraticTask:
 
     def initial_state(self, jitter: float = 1e-3, seed: int = 0) -> Tensor:
         gen = torch.Generator().manual_seed(seed)
-        return self.theta_star + jitter * torch.randn(self.theta_star.shape, generator=gen, dtype=self.dtype)
+        return self.theta_star + jitter * torch.randn(
+            self.theta_star.shape, generator=gen, dtype=self.dtype
+        )
 
 
 # ============================================================================ 3. plasticity
@@ -358,8 +429,12 @@ def unit_rows(v: Tensor) -> Tensor:
     return v / n
 
 
-def fluctuation(shape: tuple[int, int], magnitude: Tensor | float, generator: torch.Generator,
-                dtype: torch.dtype = torch.float64) -> Tensor:
+def fluctuation(
+    shape: tuple[int, int],
+    magnitude: Tensor | float,
+    generator: torch.Generator,
+    dtype: torch.dtype = torch.float64,
+) -> Tensor:
     r"""White-noise fluctuations :math:`\Delta\epsilon=m\,\hat\xi`, :math:`\xi\sim\mathcal N(0,I)`: every row has norm ``m`` exactly."""
     m = torch.as_tensor(magnitude, dtype=dtype)
     if bool((m < 0).any()):
@@ -367,8 +442,12 @@ def fluctuation(shape: tuple[int, int], magnitude: Tensor | float, generator: to
     return unit_rows(torch.randn(shape, generator=generator, dtype=dtype)) * m.reshape(-1, 1)
 
 
-def compensation(descent: Tensor, magnitude: Tensor | float, corruption: Tensor | float,
-                 generator: torch.Generator) -> Tensor:
+def compensation(
+    descent: Tensor,
+    magnitude: Tensor | float,
+    corruption: Tensor | float,
+    generator: torch.Generator,
+) -> Tensor:
     r"""The paper's compensatory step :math:`\Delta c=-\gamma_1\hat g+\gamma_2\hat\nu` (Methods).
 
     ``descent`` is the rule's estimate :math:`g` of an uphill direction (the gradient for a
@@ -391,8 +470,14 @@ def compensation(descent: Tensor, magnitude: Tensor | float, corruption: Tensor 
     return -g1 * ghat + (k * g1) * nu
 
 
-def zeroth_order_estimate(loss: Callable[[Tensor], Tensor], theta: Tensor, generator: torch.Generator, *,
-                          n_probes: int = 1, sigma: float = 1e-4) -> Tensor:
+def zeroth_order_estimate(
+    loss: Callable[[Tensor], Tensor],
+    theta: Tensor,
+    generator: torch.Generator,
+    *,
+    n_probes: int = 1,
+    sigma: float = 1e-4,
+) -> Tensor:
     r"""A 0th-order (weight-perturbation / REINFORCE-like) estimate of :math:`\nabla F`.
 
     .. math:: \hat g=\frac1K\sum_{k=1}^K\frac{F[w+\sigma\xi_k]-F[w-\sigma\xi_k]}{2\sigma}\,\xi_k,
@@ -404,13 +489,16 @@ def zeroth_order_estimate(loss: Callable[[Tensor], Tensor], theta: Tensor, gener
     """
     if not isinstance(n_probes, int) or n_probes < 1:
         raise ValueError(f"n_probes must be a positive integer, got {n_probes!r}")
-    xi = torch.randn((n_probes, *theta.shape), generator=generator, dtype=theta.dtype).to(theta.device)
+    xi = torch.randn((n_probes, *theta.shape), generator=generator, dtype=theta.dtype).to(
+        theta.device
+    )
     df = (loss(theta + sigma * xi) - loss(theta - sigma * xi)) / (2 * sigma)  # (K, B)
     return (df.unsqueeze(-1) * xi).mean(0)
 
 
-def newton_direction(H: Tensor | None, grad: Tensor, damping: float = 1e-3,
-                     eig: tuple[Tensor, Tensor] | None = None) -> Tensor:
+def newton_direction(
+    H: Tensor | None, grad: Tensor, damping: float = 1e-3, eig: tuple[Tensor, Tensor] | None = None
+) -> Tensor:
     r"""A regularised Newton direction :math:`(|H|+\mu I)^{-1}\nabla F` (SI section 2.2.2).
 
     :math:`|H|=V|\Lambda|V^\top` (absolute eigenvalues, "saddle-free" Newton) so the step
@@ -439,10 +527,21 @@ class Trajectory:
     cos_descent: Tensor | None = None  # (T, B) cos(Δc, −ĝ)
 
 
-def simulate(task, *, fluct_magnitude: Tensor | float, ratio: Tensor | float, corruption: Tensor | float = 0.0,
-             n_steps: int, rule: str = "first", theta0: Tensor | None = None, seed: int = 0,
-             record_weights: int = 0, record_norms: bool = False, n_probes: int = 1, newton_damping: float = 1e-3,
-             ) -> Trajectory:
+def simulate(
+    task,
+    *,
+    fluct_magnitude: Tensor | float,
+    ratio: Tensor | float,
+    corruption: Tensor | float = 0.0,
+    n_steps: int,
+    rule: str = "first",
+    theta0: Tensor | None = None,
+    seed: int = 0,
+    record_weights: int = 0,
+    record_norms: bool = False,
+    n_probes: int = 1,
+    newton_damping: float = 1e-3,
+) -> Trajectory:
     r"""Run :math:`w\leftarrow w+\Delta c+\Delta\epsilon` for every network of ``task`` at once.
 
     Each step: the rule's descent estimate :math:`g` at :math:`w` (``"first"``: :math:`\nabla F`;
@@ -477,7 +576,9 @@ def simulate(task, *, fluct_magnitude: Tensor | float, ratio: Tensor | float, co
     r = torch.as_tensor(ratio, dtype=dt)
     sched = r.expand(n_steps, B) if r.dim() < 2 else r
     if sched.shape != (n_steps, B):
-        raise ValueError(f"ratio must be a scalar, (B,) or (n_steps, B) = ({n_steps}, {B}); got {tuple(r.shape)}")
+        raise ValueError(
+            f"ratio must be a scalar, (B,) or (n_steps, B) = ({n_steps}, {B}); got {tuple(r.shape)}"
+        )
     if bool((sched < 0).any()) or bool((de_m < 0).any()):
         raise ValueError("ratio and fluct_magnitude must be >= 0")
     kappa = torch.as_tensor(corruption, dtype=dt).expand(B).clone()
@@ -520,8 +621,8 @@ def optimal_ratio(ratios: Tensor, steady_loss: Tensor) -> tuple[float, float]:
     i = int(torch.argmin(y))
     best = float(ratios[i])
     if 0 < i < len(ratios) - 1:
-        x0, x1, x2 = (float(v) for v in ratios[i - 1:i + 2])
-        y0, y1, y2 = (float(v) for v in y[i - 1:i + 2])
+        x0, x1, x2 = (float(v) for v in ratios[i - 1 : i + 2])
+        y0, y1, y2 = (float(v) for v in y[i - 1 : i + 2])
         den = (x0 - x1) * (x0 - x2) * (x1 - x2)
         a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
         b = (x2**2 * (y0 - y1) + x1**2 * (y2 - y0) + x0**2 * (y1 - y2)) / den

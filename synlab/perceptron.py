@@ -17,6 +17,7 @@ same loop with deterministic weights and :math:`\bar w_i \leftarrow \bar w_i + g
 
 Everything is vectorised over independent repetitions (leading dimension ``R``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,14 +28,25 @@ from torch import Tensor
 
 from .rules import consolidation_factor, update_release_probability
 
-__all__ = ["random_patterns", "perceptron_update", "PerceptronParams", "train_perceptron_sequentially",
-           "perceptron_accuracy"]
+__all__ = [
+    "random_patterns",
+    "perceptron_update",
+    "PerceptronParams",
+    "train_perceptron_sequentially",
+    "perceptron_accuracy",
+]
 
 
-def random_patterns(n_reps: int, n_tasks: int, n_patterns: int, n_inputs: int, seed: int = 0,
-                    dtype=torch.float32) -> tuple[Tensor, Tensor]:
+def random_patterns(
+    n_reps: int, n_tasks: int, n_patterns: int, n_inputs: int, seed: int = 0, dtype=torch.float32
+) -> tuple[Tensor, Tensor]:
     """Random ±1 patterns and labels: ``x`` (R, T, P, N) and ``y`` (R, T, P)."""
-    for name, v in (("n_reps", n_reps), ("n_tasks", n_tasks), ("n_patterns", n_patterns), ("n_inputs", n_inputs)):
+    for name, v in (
+        ("n_reps", n_reps),
+        ("n_tasks", n_tasks),
+        ("n_patterns", n_patterns),
+        ("n_inputs", n_inputs),
+    ):
         if int(v) != v or v <= 0:
             raise ValueError(f"{name} must be a positive integer; got {v}")
     g = torch.Generator().manual_seed(seed)
@@ -51,15 +63,23 @@ def perceptron_update(w: Tensor, x: Tensor, y: Tensor, lr: float = 1.0) -> Tenso
     boundary (:math:`h = 0`) counts as an error, so learning starts from ``w = 0``.
     """
     if x.dim() != 3 or w.shape != (x.shape[0], x.shape[2]) or y.shape != x.shape[:2]:
-        raise ValueError(f"need w (R, N), x (R, B, N), y (R, B); got {tuple(w.shape)}, {tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(
+            f"need w (R, N), x (R, B, N), y (R, B); got {tuple(w.shape)}, {tuple(x.shape)}, {tuple(y.shape)}"
+        )
     h = torch.einsum("rbn,rn->rb", x, w)
     wrong = (y * h <= 0).to(x.dtype)
     return lr * torch.einsum("rb,rbn->rn", wrong * y, x) / x.shape[1]
 
 
 @torch.no_grad()
-def perceptron_accuracy(w_bar: Tensor, x: Tensor, y: Tensor, p: Tensor | None = None, samples: int = 0,
-                        generator: torch.Generator | None = None) -> Tensor:
+def perceptron_accuracy(
+    w_bar: Tensor,
+    x: Tensor,
+    y: Tensor,
+    p: Tensor | None = None,
+    samples: int = 0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     """Accuracy per repetition on patterns ``x`` (R, P, N), labels ``y`` (R, P).
 
     With ``p`` and ``samples > 0`` the output is computed through sampled release patterns
@@ -87,19 +107,29 @@ class PerceptronParams:
     p_down: float = 0.2  # Methods
     p_min: float = 0.25  # Methods
     p_freeze: float = 0.9  # Methods
-    headroom: bool = True  # the (1 − p) scaling of Δp, as in the authors' MLP code (our assumption here)
+    headroom: bool = (
+        True  # the (1 − p) scaling of Δp, as in the authors' MLP code (our assumption here)
+    )
     eval_samples: int = 10  # sampled release patterns per accuracy evaluation (our choice)
 
     def __post_init__(self):
         if self.batch <= 0 or self.passes <= 0 or self.lr <= 0:
-            raise ValueError(f"batch, passes and lr must be positive; got {self.batch}, {self.passes}, {self.lr}")
+            raise ValueError(
+                f"batch, passes and lr must be positive; got {self.batch}, {self.passes}, {self.lr}"
+            )
         if not 0 < self.p_min <= self.p_freeze <= 1:
             raise ValueError(f"need 0 < p_min <= p_freeze <= 1; got {self.p_min}, {self.p_freeze}")
 
 
 @torch.no_grad()
-def train_perceptron_sequentially(x: Tensor, y: Tensor, *, consolidated: bool, params: PerceptronParams = PerceptronParams(),
-                                  seed: int = 0) -> dict[str, np.ndarray]:
+def train_perceptron_sequentially(
+    x: Tensor,
+    y: Tensor,
+    *,
+    consolidated: bool,
+    params: PerceptronParams = PerceptronParams(),
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Train R perceptrons in parallel on T tasks in sequence.
 
     ``consolidated=False``: the standard perceptron (deterministic weights, averaged updates).
@@ -110,7 +140,9 @@ def train_perceptron_sequentially(x: Tensor, y: Tensor, *, consolidated: bool, p
     (R, T) the mean release probability after each task (1 for the standard perceptron).
     """
     if x.dim() != 4 or y.shape != x.shape[:3]:
-        raise ValueError(f"need x (R, T, P, N) and y (R, T, P); got {tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(
+            f"need x (R, T, P, N) and y (R, T, P); got {tuple(x.shape)}, {tuple(y.shape)}"
+        )
     R, T, P, N = x.shape
     B = params.batch
     if P % B:
@@ -130,13 +162,21 @@ def train_perceptron_sequentially(x: Tensor, y: Tensor, *, consolidated: bool, p
         for _ in range(params.passes):
             order = torch.randperm(P, generator=gen)
             for s in range(0, P, B):
-                xb, yb = x[:, t, order[s:s + B]], y[:, t, order[s:s + B]]
+                xb, yb = x[:, t, order[s : s + B]], y[:, t, order[s : s + B]]
                 if consolidated:
                     r = (torch.rand((R, N), generator=gen, dtype=x.dtype) < p).to(x.dtype)
                     g = perceptron_update(r * w / p, xb, yb, params.lr)
-                    new_p = update_release_probability(p, g, p_up=params.p_up, p_down=params.p_down,
-                                                       g_lim=params.g_lim, p_min=params.p_min, p_max=1.0,
-                                                       p_freeze=params.p_freeze, headroom=params.headroom)
+                    new_p = update_release_probability(
+                        p,
+                        g,
+                        p_up=params.p_up,
+                        p_down=params.p_down,
+                        g_lim=params.g_lim,
+                        p_min=params.p_min,
+                        p_max=1.0,
+                        p_freeze=params.p_freeze,
+                        headroom=params.headroom,
+                    )
                     w += consolidation_factor(p) * g
                     p = new_p
                 else:

@@ -23,6 +23,7 @@ Its two limits are the synapse models of the book:
 Every function validates its arguments: :math:`N\ge 1` an integer, :math:`p\in[0,1]`
 (:math:`p\in(0,1]` where a CV or a normal approximation needs it), :math:`q>0`.
 """
+
 from __future__ import annotations
 
 import math
@@ -74,12 +75,18 @@ class GaussianSynapse(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- validation
-def validate_quantal(N: int, p: float, q: float = 1.0, *, p_open: bool = False) -> tuple[int, float, float]:
+def validate_quantal(
+    N: int, p: float, q: float = 1.0, *, p_open: bool = False
+) -> tuple[int, float, float]:
     """Check ``N`` (integer ≥ 1), ``p`` (in [0, 1], or (0, 1] if ``p_open``) and ``q`` (> 0).
 
     Returns ``(N, p, q)`` as ``(int, float, float)``; raises ``ValueError`` with the offending value.
     """
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) and not (isinstance(N, float) and N.is_integer()):
+    if (
+        isinstance(N, bool)
+        or not isinstance(N, (int, np.integer))
+        and not (isinstance(N, float) and N.is_integer())
+    ):
         raise ValueError(f"the number of release sites N must be an integer >= 1; got {N!r}")
     N = int(N)
     if N < 1:
@@ -92,7 +99,9 @@ def validate_quantal(N: int, p: float, q: float = 1.0, *, p_open: bool = False) 
     if not (0.0 <= p <= 1.0):
         raise ValueError(f"the release probability p must lie in [0, 1]; got {p}")
     if p_open and p == 0.0:
-        raise ValueError("the release probability p must be > 0 here (with p = 0 nothing is ever released)")
+        raise ValueError(
+            "the release probability p must be > 0 here (with p = 0 nothing is ever released)"
+        )
     if not (q > 0.0 and math.isfinite(q)):
         raise ValueError(f"the quantal size q must be a finite number > 0; got {q}")
     return N, p, q
@@ -103,7 +112,9 @@ def _generator(generator: torch.Generator | int | None) -> torch.Generator | Non
         return generator
     if isinstance(generator, (int, np.integer)) and not isinstance(generator, bool):
         return torch.Generator().manual_seed(int(generator))
-    raise ValueError(f"generator must be a torch.Generator, an integer seed or None; got {type(generator).__name__}")
+    raise ValueError(
+        f"generator must be a torch.Generator, an integer seed or None; got {type(generator).__name__}"
+    )
 
 
 # ----------------------------------------------------------------------------- moments
@@ -141,7 +152,9 @@ def binomial_pmf(N: int, p: float) -> np.ndarray:
     return binom.pmf(np.arange(N + 1), N, p)
 
 
-def sample_release_counts(N: int, p: float, n: int, generator: torch.Generator | int | None = None) -> Tensor:
+def sample_release_counts(
+    N: int, p: float, n: int, generator: torch.Generator | int | None = None
+) -> Tensor:
     """``n`` draws of the number of released vesicles :math:`K\\sim\\mathrm{Bin}(N, p)` (int64)."""
     N, p, _ = validate_quantal(N, p)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -182,7 +195,9 @@ def psp_density(x: np.ndarray | Tensor, N: int, p: float, q: float, noise_sd: fl
     """
     N, p, q = validate_quantal(N, p, q)
     if not (noise_sd > 0 and math.isfinite(noise_sd)):
-        raise ValueError(f"psp_density needs recording noise noise_sd > 0 (a density); got {noise_sd}")
+        raise ValueError(
+            f"psp_density needs recording noise noise_sd > 0 (a density); got {noise_sd}"
+        )
     x = np.asarray(x, dtype=np.float64)
     k = np.arange(N + 1)
     z = (x[..., None] - k * q) / noise_sd
@@ -198,7 +213,9 @@ def gaussian_limit(N: int, p: float, q: float = 1.0) -> GaussianSynapse:
     """
     N, p, q = validate_quantal(N, p, q, p_open=True)
     if p == 1.0:
-        raise ValueError("with p = 1 the synapse is deterministic (sigma = 0): there is no Gaussian limit")
+        raise ValueError(
+            "with p = 1 the synapse is deterministic (sigma = 0): there is no Gaussian limit"
+        )
     m = binomial_moments(N, p, q)
     return GaussianSynapse(m.mean, math.sqrt(m.variance))
 
@@ -279,10 +296,14 @@ def layer_output_moments(layer: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
                 mean = mean + layer.bias
                 var = var + layer.bias_sigma**2
             return mean, var
-    raise ValueError(f"layer must be a BernoulliLinear or GaussianLinear; got {type(layer).__name__}")
+    raise ValueError(
+        f"layer must be a BernoulliLinear or GaussianLinear; got {type(layer).__name__}"
+    )
 
 
-def sample_layer_outputs(layer: nn.Module, x: Tensor, n: int, generator: torch.Generator | int | None = None) -> Tensor:
+def sample_layer_outputs(
+    layer: nn.Module, x: Tensor, n: int, generator: torch.Generator | int | None = None
+) -> Tensor:
     """``n`` independent outputs of a stochastic ``layer`` for one input ``x`` of shape ``(in,)``.
 
     Each sample draws a fresh release mask (Bernoulli) or weight noise (Gaussian) from
@@ -296,12 +317,21 @@ def sample_layer_outputs(layer: nn.Module, x: Tensor, n: int, generator: torch.G
     with torch.no_grad():
         if isinstance(layer, BernoulliLinear):
             if layer.bias is not None:
-                raise ValueError("sample_layer_outputs supports bias-free BernoulliLinear layers (as in the papers)")
+                raise ValueError(
+                    "sample_layer_outputs supports bias-free BernoulliLinear layers (as in the papers)"
+                )
             masks = layer.sample_mask(int(n), generator=g)
             return layer(x.expand(int(n), -1), mask=masks)
         if isinstance(layer, GaussianLinear):
             if layer.bias is not None:
                 raise ValueError("sample_layer_outputs supports bias-free GaussianLinear layers")
             shape, dtype = layer.weight.shape, layer.weight.dtype
-            return torch.cat([layer(x[None], noise=torch.randn(shape, generator=g, dtype=dtype)) for _ in range(int(n))])
-    raise ValueError(f"layer must be a BernoulliLinear or GaussianLinear; got {type(layer).__name__}")
+            return torch.cat(
+                [
+                    layer(x[None], noise=torch.randn(shape, generator=g, dtype=dtype))
+                    for _ in range(int(n))
+                ]
+            )
+    raise ValueError(
+        f"layer must be a BernoulliLinear or GaussianLinear; got {type(layer).__name__}"
+    )

@@ -16,6 +16,7 @@ the experiment's current config for that profile. ``python -m synlab status --ch
 on stale or orphaned committed units; chapters use :func:`results_for_chapter`, which shows
 committed ``full`` results only when they are complete and fresh.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -79,14 +80,18 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _select(units: list[dict[str, Any]], only: dict[str, Any] | None, name: str) -> list[dict[str, Any]]:
+def _select(
+    units: list[dict[str, Any]], only: dict[str, Any] | None, name: str
+) -> list[dict[str, Any]]:
     """The units matching every ``key: value`` of ``only`` (all units if ``only`` is empty)."""
     if not only:
         return units
     keys = set().union(*(u.keys() for u in units)) if units else set()
     bad = set(only) - keys
     if bad:
-        raise ValueError(f"{name} has no unit coordinate {sorted(bad)}; its units have {sorted(keys)}")
+        raise ValueError(
+            f"{name} has no unit coordinate {sorted(bad)}; its units have {sorted(keys)}"
+        )
     chosen = [u for u in units if all(u.get(k) == v for k, v in only.items())]
     if not chosen:
         values = {k: sorted({str(u.get(k)) for u in units}) for k in only}
@@ -152,14 +157,18 @@ def _canonical(obj: Any) -> str:
     return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"))
 
 
-def _is_fresh(exp: Any, cfg_json: dict[str, Any], chash: str, unit: dict[str, Any], provenance: dict[str, Any]) -> bool:
+def _is_fresh(
+    exp: Any, cfg_json: dict[str, Any], chash: str, unit: dict[str, Any], provenance: dict[str, Any]
+) -> bool:
     """A stored unit is fresh if it was computed with this config, or, for experiments that say
     which part of the config a unit depends on (``unit_config``), with that part unchanged."""
     if provenance.get("config_hash") == chash:
         return True
     if exp.unit_config is None or "config" not in provenance:
         return False
-    return _canonical(exp.unit_config(provenance["config"], unit)) == _canonical(exp.unit_config(cfg_json, unit))
+    return _canonical(exp.unit_config(provenance["config"], unit)) == _canonical(
+        exp.unit_config(cfg_json, unit)
+    )
 
 
 def _config_json(cfg: Any) -> dict[str, Any]:
@@ -191,12 +200,27 @@ def _git_commit() -> str:
         return named
     here = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
         if out.returncode != 0:
             return "unknown"
         commit = out.stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--", "synlab"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(here),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "synlab",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -213,7 +237,9 @@ def results_root(profile: str) -> Path:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     cache_env = os.environ.get("SYNLAB_CACHE_DIR")
-    cache = Path(cache_env).expanduser() if cache_env else Path.home() / ".cache" / "synlab" / "results"
+    cache = (
+        Path(cache_env).expanduser() if cache_env else Path.home() / ".cache" / "synlab" / "results"
+    )
     if profile == "quick":
         return cache
     env = os.environ.get("SYNLAB_RESULTS_DIR")
@@ -284,25 +310,41 @@ class ExperimentResults:
         devices = sorted({r.provenance.get("device", "?") for r in self.records})
         dates = sorted(r.provenance.get("date", "?") for r in self.records)
         commits = sorted({r.provenance.get("git_commit", "?")[:12] for r in self.records})
-        return (f"{self.experiment} — profile '{self.profile}', {len(self.records)} units, "
-                f"config {prov.get('config_hash')}, synlab {prov.get('synlab_version')} (commit {', '.join(commits)}), "
-                f"data: {'; '.join(self.data_sources)}, device: {'; '.join(devices)}, "
-                f"total wall time {self.wall_time_s / 60:.1f} min, computed {dates[0][:10]}"
-                + (f" to {dates[-1][:10]}" if dates[-1][:10] != dates[0][:10] else ""))
+        return (
+            f"{self.experiment} — profile '{self.profile}', {len(self.records)} units, "
+            f"config {prov.get('config_hash')}, synlab {prov.get('synlab_version')} (commit {', '.join(commits)}), "
+            f"data: {'; '.join(self.data_sources)}, device: {'; '.join(devices)}, "
+            f"total wall time {self.wall_time_s / 60:.1f} min, computed {dates[0][:10]}"
+            + (f" to {dates[-1][:10]}" if dates[-1][:10] != dates[0][:10] else "")
+        )
 
 
 def _write_unit(folder: Path, record: UnitRecord) -> None:
     """Atomically write one unit (arrays to .npz, everything else to .json)."""
     folder.mkdir(parents=True, exist_ok=True)
     key = record.key
-    arrays = {k: np.asarray(v) for k, v in record.result.items() if isinstance(v, np.ndarray) or hasattr(v, "numpy")}
+    arrays = {
+        k: np.asarray(v)
+        for k, v in record.result.items()
+        if isinstance(v, np.ndarray) or hasattr(v, "numpy")
+    }
     rest = {k: v for k, v in record.result.items() if k not in arrays}
-    payload = {"unit": _jsonable(record.unit), "result": _jsonable(rest),
-               "arrays": sorted(arrays), "provenance": _jsonable(record.provenance)}
+    payload = {
+        "unit": _jsonable(record.unit),
+        "result": _jsonable(rest),
+        "arrays": sorted(arrays),
+        "provenance": _jsonable(record.provenance),
+    }
     if arrays:
         tmp = folder / f".{key}.npz.tmp"
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **{k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in arrays.items()})
+            np.savez_compressed(
+                fh,
+                **{
+                    k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v)
+                    for k, v in arrays.items()
+                },
+            )
         os.replace(tmp, folder / f"{key}.npz")
     tmp = folder / f".{key}.json.tmp"
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
@@ -371,14 +413,16 @@ def run_experiment(
         todo.append(unit)
     show = progress_enabled() if progress is None else progress
     if todo:
-        print(f"{exp.name} [{profile}]: {len(units) - len(todo)} of {len(units)} units stored; running {len(todo)} on {describe_device(device)}")
+        print(
+            f"{exp.name} [{profile}]: {len(units) - len(todo)} of {len(units)} units stored; running {len(todo)} on {describe_device(device)}"
+        )
     groups: list[list[dict[str, Any]]] = [[u] for u in todo]
     if exp.run_group is not None and len(todo) > 1 and stacking_enabled(device):
         by_key: dict[Any, list[dict[str, Any]]] = {}
         for unit in todo:
             by_key.setdefault(exp.group_key(unit), []).append(unit)
         limit = stack_limit() or len(todo)
-        groups = [g[i:i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
+        groups = [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
         print(f"{exp.name}: stacking {len(todo)} units as {len(groups)} group(s) (SYNLAB_STACK)")
     bar = tqdm(total=len(todo), desc=exp.name, unit="unit", disable=not show)
     left_to_others = 0
@@ -400,25 +444,38 @@ def run_experiment(
             bar.update(len(group) - len(claimed))
             if not claimed:
                 continue
-            bar.set_postfix_str(unit_key(claimed[0])[:40] + (f" (+{len(claimed) - 1} stacked)" if len(claimed) > 1 else ""))
+            bar.set_postfix_str(
+                unit_key(claimed[0])[:40]
+                + (f" (+{len(claimed) - 1} stacked)" if len(claimed) > 1 else "")
+            )
             t0 = time.perf_counter()
             if len(claimed) > 1:
                 results = [dict(r) for r in exp.run_group(cfg, claimed)]
                 if len(results) != len(claimed):
-                    raise RuntimeError(f"{exp.name}: run_group returned {len(results)} results for {len(claimed)} units")
+                    raise RuntimeError(
+                        f"{exp.name}: run_group returned {len(results)} results for {len(claimed)} units"
+                    )
             else:
                 results = [dict(exp.run_unit(cfg, claimed[0]))]
             wall = (time.perf_counter() - t0) / len(claimed)
             for unit, result in zip(claimed, results):
                 source = result.pop("data_source", None)
                 prov = {
-                    "experiment": exp.name, "profile": profile, "config": _jsonable(cfg), "config_hash": chash,
-                    "synlab_version": __version__, "git_commit": _git_commit(), "data_source": source or "none (synthetic)",
-                    "device": describe_device(device), "wall_time_s": round(wall, 3),
+                    "experiment": exp.name,
+                    "profile": profile,
+                    "config": _jsonable(cfg),
+                    "config_hash": chash,
+                    "synlab_version": __version__,
+                    "git_commit": _git_commit(),
+                    "data_source": source or "none (synthetic)",
+                    "device": describe_device(device),
+                    "wall_time_s": round(wall, 3),
                     "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 }
                 if len(claimed) > 1:
-                    prov["stacked_with"] = len(claimed)  # trained as one stack; wall time is the group's share
+                    prov["stacked_with"] = len(
+                        claimed
+                    )  # trained as one stack; wall time is the group's share
                 rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
                 _write_unit(folder, rec)
                 records.append(_read_unit(folder / f"{rec.key}.json"))
@@ -428,14 +485,21 @@ def run_experiment(
                 _release(folder, unit_key(unit))
     bar.close()
     if left_to_others:
-        print(f"{exp.name} [{profile}]: {left_to_others} unit(s) left to another process that is computing them")
+        print(
+            f"{exp.name} [{profile}]: {left_to_others} unit(s) left to another process that is computing them"
+        )
     order = {unit_key(u): i for i, u in enumerate(units)}
     records.sort(key=lambda r: order[r.key])
     return ExperimentResults(exp.name, profile, cfg, records)
 
 
-def load_results(name: str, profile: str = "full", *, root: Path | str | None = None,
-                 allow_incomplete: bool = False) -> ExperimentResults:
+def load_results(
+    name: str,
+    profile: str = "full",
+    *,
+    root: Path | str | None = None,
+    allow_incomplete: bool = False,
+) -> ExperimentResults:
     """Load stored results of ``name``; ValueError if missing, stale or (unless allowed) incomplete."""
     from .experiments import get_experiment
 
@@ -454,16 +518,21 @@ def load_results(name: str, profile: str = "full", *, root: Path | str | None = 
         rec = _read_unit(path)
         (records if _is_fresh(exp, cfg_json, chash, unit, rec.provenance) else stale).append(rec)
     if stale:
-        raise ValueError(f"{len(stale)} stored units of {name} [{profile}] were computed with another config "
-                         f"(stale); rerun: python -m synlab run {name} --profile {profile}")
+        raise ValueError(
+            f"{len(stale)} stored units of {name} [{profile}] were computed with another config "
+            f"(stale); rerun: python -m synlab run {name} --profile {profile}"
+        )
     if missing and not allow_incomplete:
-        raise ValueError(f"{name} [{profile}] is incomplete: {len(missing)} of {len(missing) + len(records)} units "
-                         f"missing (e.g. {missing[0]}); run: python -m synlab run {name} --profile {profile}")
+        raise ValueError(
+            f"{name} [{profile}] is incomplete: {len(missing)} of {len(missing) + len(records)} units "
+            f"missing (e.g. {missing[0]}); run: python -m synlab run {name} --profile {profile}"
+        )
     return ExperimentResults(exp.name, profile, cfg, records)
 
 
-def complete_subset(name: str, profile: str = "full", *, root: Path | str | None = None,
-                    **coords: Any) -> ExperimentResults | None:
+def complete_subset(
+    name: str, profile: str = "full", *, root: Path | str | None = None, **coords: Any
+) -> ExperimentResults | None:
     """The stored units of ``name`` matching ``coords`` (e.g. ``dataset="split_mnist"``), if *every*
     expected unit that matches is stored and fresh; else ``None``.
 
@@ -481,7 +550,9 @@ def complete_subset(name: str, profile: str = "full", *, root: Path | str | None
     stored = _stored(folder)
     chash, cfg_json = config_hash(cfg), _config_json(cfg)
     records = []
-    for unit in wanted:  # only these units need to be there and fresh; the rest of the sweep may be stale
+    for (
+        unit
+    ) in wanted:  # only these units need to be there and fresh; the rest of the sweep may be stale
         path = stored.get(unit_key(unit))
         if path is None:
             return None
@@ -503,8 +574,11 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
     except ValueError as err:
         profile = chapter_profile()
         print(f"No complete, fresh paper-scale results for {name} ({err}).")
-        print(f"Computing the '{profile}' profile now — these are NOT paper-scale numbers." if profile == "quick"
-              else f"Computing the '{profile}' profile now.")
+        print(
+            f"Computing the '{profile}' profile now — these are NOT paper-scale numbers."
+            if profile == "quick"
+            else f"Computing the '{profile}' profile now."
+        )
         res = run_experiment(name, profile, root=root)
     print("Results:", res.describe())
     return res
@@ -519,7 +593,9 @@ def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
         for profile in PROFILES:
             cfg = exp.make_config(profile)
             chash = config_hash(cfg)
-            folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
+            folder = (
+                (Path(root) if root is not None else results_root(profile)) / profile / exp.name
+            )
             stored = _stored(folder)
             units = {unit_key(u): u for u in exp.units(cfg)}
             keys = set(units)
@@ -527,11 +603,22 @@ def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
             done = stale = 0
             for key, path in stored.items():
                 if key in keys:
-                    if _is_fresh(exp, cfg_json, chash, units[key], json.loads(path.read_text())["provenance"]):
+                    if _is_fresh(
+                        exp, cfg_json, chash, units[key], json.loads(path.read_text())["provenance"]
+                    ):
                         done += 1
                     else:
                         stale += 1
             orphans = sorted(set(stored) - keys)
-            rows.append({"experiment": exp.name, "profile": profile, "done": done, "expected": len(keys),
-                         "stale": stale, "orphaned": len(orphans), "folder": str(folder)})
+            rows.append(
+                {
+                    "experiment": exp.name,
+                    "profile": profile,
+                    "done": done,
+                    "expected": len(keys),
+                    "stale": stale,
+                    "orphaned": len(orphans),
+                    "folder": str(folder),
+                }
+            )
     return rows

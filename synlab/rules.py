@@ -13,6 +13,7 @@ both are options here (``headroom=True``, ``p_freeze``).
 Presynaptic consolidation (Eq. 5): the learning rate of a synapse is scaled by
 :math:`(1 - p)` (more generally :math:`p_{\max} - p`), so reliable synapses change little.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,19 +44,42 @@ def update_release_probability(
     ``p``. Synapses with ``p >= p_freeze`` are frozen (unchanged) when ``p_freeze < p_max``.
     """
     if p.shape != grad.shape:
-        raise ValueError(f"p and grad must have the same shape; got {tuple(p.shape)} and {tuple(grad.shape)}")
+        raise ValueError(
+            f"p and grad must have the same shape; got {tuple(p.shape)} and {tuple(grad.shape)}"
+        )
     for name, v in (("p_min", p_min), ("p_max", p_max), ("p_freeze", p_freeze)):
         _check_probability(name, v)
     if not p_min <= p_max:
         raise ValueError(f"need p_min <= p_max; got {p_min} > {p_max}")
     if p_up < 0 or p_down < 0 or g_lim < 0:
         raise ValueError(f"p_up, p_down and g_lim must be >= 0; got {p_up}, {p_down}, {g_lim}")
-    return release_step(p, grad, p_up=p_up, p_down=p_down, g_lim=g_lim, p_freeze=p_freeze, freezes=p_freeze < p_max,
-                        p_min=p_min, p_max=p_max, headroom=headroom)
+    return release_step(
+        p,
+        grad,
+        p_up=p_up,
+        p_down=p_down,
+        g_lim=g_lim,
+        p_freeze=p_freeze,
+        freezes=p_freeze < p_max,
+        p_min=p_min,
+        p_max=p_max,
+        headroom=headroom,
+    )
 
 
-def release_step(p: Tensor, grad: Tensor, *, p_up, p_down, g_lim, p_freeze, freezes, p_min: float, p_max: float,
-                 headroom: bool) -> Tensor:
+def release_step(
+    p: Tensor,
+    grad: Tensor,
+    *,
+    p_up,
+    p_down,
+    g_lim,
+    p_freeze,
+    freezes,
+    p_min: float,
+    p_max: float,
+    headroom: bool,
+) -> Tensor:
     """The arithmetic of :func:`update_release_probability`, unchecked: the constants are floats, or
     tensors that broadcast against ``p`` (one value per stacked member); ``freezes`` (bool, or a
     bool tensor likewise) says whether synapses at or above ``p_freeze`` are frozen. Pure, so
@@ -104,9 +128,17 @@ class PresynapticRule:
             if not isinstance(layer, BernoulliLinear) or layer.weight.grad is None:
                 continue
             grad = layer.weight.grad
-            new_p = update_release_probability(layer.p, grad, p_up=self.p_up, p_down=self.p_down, g_lim=self.g_lim,
-                                               p_min=self.p_min, p_max=self.p_max, p_freeze=self.p_freeze,
-                                               headroom=self.headroom)
+            new_p = update_release_probability(
+                layer.p,
+                grad,
+                p_up=self.p_up,
+                p_down=self.p_down,
+                g_lim=self.g_lim,
+                p_min=self.p_min,
+                p_max=self.p_max,
+                p_freeze=self.p_freeze,
+                headroom=self.headroom,
+            )
             if self.consolidate:
                 grad.mul_(consolidation_factor(layer.p, self.p_max))
             layer.p.copy_(new_p)

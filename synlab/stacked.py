@@ -15,10 +15,11 @@ solo runs in distribution.
 Per member: learning rate, weight decay (ℓ2 added to the gradient, as ``torch.optim.SGD``
 does), seed. Shared: architecture, data, batch size, epochs, and the release-probability rule.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,14 +48,20 @@ class StackedMLP(nn.Module):
         K = weights[0].shape[0]
         for i, w in enumerate(weights):
             if w.dim() != 3 or w.shape[0] != K:
-                raise ValueError(f"layer {i}: weights must have shape (K={K}, out, in); got {tuple(w.shape)}")
+                raise ValueError(
+                    f"layer {i}: weights must have shape (K={K}, out, in); got {tuple(w.shape)}"
+                )
             if i and w.shape[2] != weights[i - 1].shape[1]:
-                raise ValueError(f"layer {i} takes {w.shape[2]} inputs but layer {i - 1} gives {weights[i - 1].shape[1]}")
+                raise ValueError(
+                    f"layer {i} takes {w.shape[2]} inputs but layer {i - 1} gives {weights[i - 1].shape[1]}"
+                )
         self.weights = nn.ParameterList([nn.Parameter(w.detach().clone()) for w in weights])
         self.stochastic = ps is not None
         if ps is not None:
             if len(ps) != len(weights) or any(p.shape != w.shape for p, w in zip(ps, weights)):
-                raise ValueError("need one release-probability tensor per layer, shaped like its weights")
+                raise ValueError(
+                    "need one release-probability tensor per layer, shaped like its weights"
+                )
             if any(bool(((p < 0) | (p > 1)).any()) for p in ps):
                 raise ValueError("release probabilities must lie in [0, 1]")
             for i, p in enumerate(ps):
@@ -69,24 +76,31 @@ class StackedMLP(nn.Module):
         return [getattr(self, f"p{i}") for i in range(len(self.weights))] if self.stochastic else []
 
     @classmethod
-    def from_models(cls, models: Sequence[nn.Module]) -> "StackedMLP":
+    def from_models(cls, models: Sequence[nn.Module]) -> StackedMLP:
         """Stack solo networks (same architecture; all Bernoulli or all deterministic, bias-free)."""
         if not models:
             raise ValueError("need at least one model")
-        layers = [[m for m in model.modules() if isinstance(m, (BernoulliLinear, nn.Linear))] for model in models]
+        layers = [
+            [m for m in model.modules() if isinstance(m, (BernoulliLinear, nn.Linear))]
+            for model in models
+        ]
         kinds = {tuple(type(m) for m in ls) for ls in layers}
         shapes = {tuple(tuple(m.weight.shape) for m in ls) for ls in layers}
         if len(kinds) != 1 or len(shapes) != 1:
             raise ValueError("all models must have the same layers and shapes")
         first = layers[0]
         if len({type(m) for m in first}) != 1:
-            raise ValueError("mixing Bernoulli and deterministic layers in one network is not supported")
+            raise ValueError(
+                "mixing Bernoulli and deterministic layers in one network is not supported"
+            )
         if any(m.bias is not None for m in first):
             raise ValueError("StackedMLP stacks bias-free networks (as in Schug et al.)")
         for model in models:
             acts = [m for m in model.children() if not isinstance(m, (BernoulliLinear, nn.Linear))]
             if any(not isinstance(a, nn.ReLU) for a in acts) or len(acts) != len(first) - 1:
-                raise ValueError("StackedMLP expects Linear/ReLU stacks as built by synlab.synapses.mlp")
+                raise ValueError(
+                    "StackedMLP expects Linear/ReLU stacks as built by synlab.synapses.mlp"
+                )
         weights = [torch.stack([ls[i].weight.detach() for ls in layers]) for i in range(len(first))]
         ps = None
         if isinstance(first[0], BernoulliLinear):
@@ -118,8 +132,12 @@ class StackedMLP(nn.Module):
             if generators is None:
                 u = torch.rand(p.shape, device=p.device, dtype=p.dtype)
             else:
-                u = torch.stack([torch.rand(p.shape[1:], device=p.device, dtype=p.dtype, generator=g)
-                                 for g in generators])
+                u = torch.stack(
+                    [
+                        torch.rand(p.shape[1:], device=p.device, dtype=p.dtype, generator=g)
+                        for g in generators
+                    ]
+                )
             masks.append((u < p).to(self.weights[0].dtype))
         return masks
 
@@ -133,8 +151,10 @@ class StackedMLP(nn.Module):
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.K, *x.shape)
         if x.dim() != 3 or x.shape[0] != self.K or x.shape[2] != self.weights[0].shape[2]:
-            raise ValueError(f"inputs must have shape (K={self.K}, B, {self.weights[0].shape[2]}) or "
-                             f"(B, {self.weights[0].shape[2]}); got {tuple(x.shape)}")
+            raise ValueError(
+                f"inputs must have shape (K={self.K}, B, {self.weights[0].shape[2]}) or "
+                f"(B, {self.weights[0].shape[2]}); got {tuple(x.shape)}"
+            )
         if masks is None and self.stochastic and self.training:
             masks = self.sample_masks()
         h = x
@@ -198,7 +218,11 @@ def train_stacked(
     lr_t = torch.tensor(lrs, device=dev, dtype=dtype).view(K, 1, 1)
     wd_t = torch.tensor(wds, device=dev, dtype=dtype).view(K, 1, 1)
     shufflers = [torch.Generator().manual_seed(int(s)) for s in seeds]
-    maskers = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds] if model.stochastic else None
+    maskers = (
+        [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
+        if model.stochastic
+        else None
+    )
     hists = [TrainHistory() for _ in range(K)]
     n = x.shape[0]
     t0 = time.perf_counter()
@@ -208,7 +232,7 @@ def train_stacked(
         tot_loss = torch.zeros(K, device=dev)
         tot_correct = torch.zeros(K, device=dev)
         for start in range(0, n, batch_size):
-            idx = perm[:, start:start + batch_size]
+            idx = perm[:, start : start + batch_size]
             xb, yb = x[idx], y[idx]  # (K, B, D), (K, B)
             for w in model.weights:
                 w.grad = None
@@ -220,9 +244,17 @@ def train_stacked(
                     g = w.grad
                     if rule is not None:
                         p = model.ps[i]
-                        new_p = update_release_probability(p, g, p_up=rule.p_up, p_down=rule.p_down, g_lim=rule.g_lim,
-                                                           p_min=rule.p_min, p_max=rule.p_max, p_freeze=rule.p_freeze,
-                                                           headroom=rule.headroom)
+                        new_p = update_release_probability(
+                            p,
+                            g,
+                            p_up=rule.p_up,
+                            p_down=rule.p_down,
+                            g_lim=rule.g_lim,
+                            p_min=rule.p_min,
+                            p_max=rule.p_max,
+                            p_freeze=rule.p_freeze,
+                            headroom=rule.headroom,
+                        )
                         if rule.consolidate:
                             g = g * consolidation_factor(p, rule.p_max)
                         p.copy_(new_p)
@@ -233,8 +265,11 @@ def train_stacked(
             hists[k].steps += -(-n // batch_size)
             hists[k].loss.append(float(tot_loss[k]) / n)
             hists[k].train_accuracy.append(float(tot_correct[k]) / n)
-            hists[k].mean_p.append(float(torch.cat([p[k].flatten() for p in model.ps]).mean())
-                                   if model.stochastic else float("nan"))
+            hists[k].mean_p.append(
+                float(torch.cat([p[k].flatten() for p in model.ps]).mean())
+                if model.stochastic
+                else float("nan")
+            )
     wall = time.perf_counter() - t0
     for h in hists:
         h.wall_time_s = wall / K

@@ -9,6 +9,7 @@ Conventions (used by every chapter):
   so the student sees where to write;
 * everything else (text, exercises, ``check(...)`` cells) is kept.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,15 @@ def _source(cell: dict) -> str:
 
 
 def _is_solution_markdown(cell: dict) -> bool:
-    return cell.get("cell_type") == "markdown" and ("{solution}" in _source(cell) or "{solution-start}" in _source(cell))
+    return cell.get("cell_type") == "markdown" and (
+        "{solution}" in _source(cell) or "{solution-start}" in _source(cell)
+    )
 
 
 def _is_solution_code(cell: dict) -> bool:
-    return cell.get("cell_type") == "code" and "solution" in cell.get("metadata", {}).get("tags", [])
+    return cell.get("cell_type") == "code" and "solution" in cell.get("metadata", {}).get(
+        "tags", []
+    )
 
 
 def strip_solutions(nb: dict) -> tuple[dict, int]:
@@ -45,9 +50,19 @@ def strip_solutions(nb: dict) -> tuple[dict, int]:
             first = _source(cell).lstrip().splitlines()[0] if _source(cell).strip() else ""
             head = f"# {first}\n" if first.startswith(("def ", "class ")) else ""
             meta = dict(cell.get("metadata", {}))
-            meta["tags"] = [t for t in meta.get("tags", []) if t not in {"solution", "hide-cell", "hide-input"}] + ["student"]
-            cells.append({"cell_type": "code", "metadata": meta, "source": head + STUB, "outputs": [],
-                          "execution_count": None, **({"id": cell["id"]} if "id" in cell else {})})
+            meta["tags"] = [
+                t for t in meta.get("tags", []) if t not in {"solution", "hide-cell", "hide-input"}
+            ] + ["student"]
+            cells.append(
+                {
+                    "cell_type": "code",
+                    "metadata": meta,
+                    "source": head + STUB,
+                    "outputs": [],
+                    "execution_count": None,
+                    **({"id": cell["id"]} if "id" in cell else {}),
+                }
+            )
             continue
         cell = dict(cell)
         if cell.get("cell_type") == "code":
@@ -63,11 +78,15 @@ def make_student_copy(chapter: str | Path, output: str | Path) -> Path:
     if src.suffix == ".py":
         src = src.with_suffix(".ipynb")
     if src.suffix != ".ipynb" or not src.is_file():
-        raise ValueError(f"{chapter} is not a chapter notebook (expected an existing book/<part>/NN_name.ipynb)")
+        raise ValueError(
+            f"{chapter} is not a chapter notebook (expected an existing book/<part>/NN_name.ipynb)"
+        )
     nb = json.loads(src.read_text())
     student, removed = strip_solutions(nb)
     if removed == 0:
-        raise ValueError(f"{src} has no solutions to remove (no {{solution}} cells or 'solution'-tagged code cells)")
+        raise ValueError(
+            f"{src} has no solutions to remove (no {{solution}} cells or 'solution'-tagged code cells)"
+        )
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(student, indent=1, ensure_ascii=False) + "\n")

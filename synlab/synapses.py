@@ -16,11 +16,11 @@ quantal size q): ``N = 1`` gives the Bernoulli synapse, large ``N`` the Gaussian
 
 :func:`mlp` builds the networks of all three papers from a layer type.
 """
+
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -90,7 +90,9 @@ class BernoulliLinear(nn.Module):
     ) -> None:
         super().__init__()
         if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"in_features and out_features must be positive; got {in_features}, {out_features}")
+            raise ValueError(
+                f"in_features and out_features must be positive; got {in_features}, {out_features}"
+            )
         if mask_per not in {"batch", "example"}:
             raise ValueError(f"mask_per must be 'batch' or 'example'; got {mask_per!r}")
         factory = {"device": device, "dtype": dtype}
@@ -116,7 +118,9 @@ class BernoulliLinear(nn.Module):
         _check_probability("release probability p", p)
         p = torch.as_tensor(p, dtype=self.p.dtype, device=self.p.device)
         if p.dim() > 0 and p.shape != self.p.shape:
-            raise ValueError(f"release probability must be a scalar or have shape {tuple(self.p.shape)}; got {tuple(p.shape)}")
+            raise ValueError(
+                f"release probability must be a scalar or have shape {tuple(self.p.shape)}; got {tuple(p.shape)}"
+            )
         self.p.copy_(p.expand_as(self.p))
 
     @property
@@ -130,7 +134,9 @@ class BernoulliLinear(nn.Module):
         safe = torch.where(self.p > 0, self.p, torch.ones_like(self.p))
         return torch.where(self.p > 0, self.weight / safe, torch.zeros_like(self.weight))
 
-    def sample_mask(self, batch_size: int | None = None, generator: torch.Generator | None = None) -> Tensor:
+    def sample_mask(
+        self, batch_size: int | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """A release mask r ~ Bernoulli(p): shape (out, in), or (B, out, in) per example."""
         shape = self.p.shape if batch_size is None else (batch_size, *self.p.shape)
         u = torch.rand(shape, device=self.p.device, dtype=self.p.dtype, generator=generator)
@@ -139,7 +145,9 @@ class BernoulliLinear(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Transmit ``x`` (…, in). ``mask`` (out, in) or (B, out, in) fixes the release pattern."""
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"BernoulliLinear expected inputs with last dimension {self.in_features}; got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"BernoulliLinear expected inputs with last dimension {self.in_features}; got shape {tuple(x.shape)}"
+            )
         stochastic = mask is not None or self.training or self.sample_in_eval
         if not stochastic:
             return F.linear(x, self.weight, self.bias)
@@ -147,19 +155,25 @@ class BernoulliLinear(nn.Module):
             per_example = self.mask_per == "example" and x.dim() == 2
             mask = self.sample_mask(x.shape[0] if per_example else None)
         if mask.shape[-2:] != self.weight.shape:
-            raise ValueError(f"release mask must end in shape {tuple(self.weight.shape)}; got {tuple(mask.shape)}")
+            raise ValueError(
+                f"release mask must end in shape {tuple(self.weight.shape)}; got {tuple(mask.shape)}"
+            )
         # divide by p, guarded for p = 0 (no release there, so the mask is 0 and so is the weight)
         w = mask * self.weight / self.p.clamp_min(torch.finfo(self.p.dtype).tiny)
         if w.dim() == 3:
             if x.dim() != 2 or x.shape[0] != w.shape[0]:
-                raise ValueError(f"a per-example mask of shape {tuple(mask.shape)} needs inputs of shape ({w.shape[0]}, {self.in_features}); got {tuple(x.shape)}")
+                raise ValueError(
+                    f"a per-example mask of shape {tuple(mask.shape)} needs inputs of shape ({w.shape[0]}, {self.in_features}); got {tuple(x.shape)}"
+                )
             out = torch.einsum("boi,bi->bo", w, x)
             return out if self.bias is None else out + self.bias
         return F.linear(x, w, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"mean_p={self.p.mean().item():.3f}, mask_per={self.mask_per!r}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"mean_p={self.p.mean().item():.3f}, mask_per={self.mask_per!r}"
+        )
 
 
 class GaussianLinear(nn.Module):
@@ -196,9 +210,13 @@ class GaussianLinear(nn.Module):
     ) -> None:
         super().__init__()
         if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"in_features and out_features must be positive; got {in_features}, {out_features}")
+            raise ValueError(
+                f"in_features and out_features must be positive; got {in_features}, {out_features}"
+            )
         if not sigma_init > 0:
-            raise ValueError(f"sigma_init must be > 0 (a noise standard deviation); got {sigma_init}")
+            raise ValueError(
+                f"sigma_init must be > 0 (a noise standard deviation); got {sigma_init}"
+            )
         if noise not in {"weight", "local"}:
             raise ValueError(f"noise must be 'weight' or 'local'; got {noise!r}")
         factory = {"device": device, "dtype": dtype}
@@ -215,7 +233,9 @@ class GaussianLinear(nn.Module):
         self.reset_parameters(sigma_init=sigma_init, mu_init=mu_init)
 
     @torch.no_grad()
-    def reset_parameters(self, sigma_init: float = 1e-4, mu_init: tuple[float, float] | None = None) -> None:
+    def reset_parameters(
+        self, sigma_init: float = 1e-4, mu_init: tuple[float, float] | None = None
+    ) -> None:
         if mu_init is None:
             nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         else:
@@ -252,13 +272,17 @@ class GaussianLinear(nn.Module):
         """Set σ of the weights (scalar or (out, in)); σ must be > 0."""
         s = torch.as_tensor(sigma, dtype=self.weight_rho.dtype, device=self.weight_rho.device)
         if s.dim() > 0 and s.shape != self.weight_rho.shape:
-            raise ValueError(f"sigma must be a scalar or have shape {tuple(self.weight_rho.shape)}; got {tuple(s.shape)}")
+            raise ValueError(
+                f"sigma must be a scalar or have shape {tuple(self.weight_rho.shape)}; got {tuple(s.shape)}"
+            )
         self.weight_rho.copy_(inverse_softplus(s).to(s.dtype).expand_as(self.weight_rho))
 
     def forward(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
         """Transmit ``x`` (B, in). ``noise`` ε of shape (out, in) fixes the weight sample."""
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"GaussianLinear expected inputs with last dimension {self.in_features}; got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"GaussianLinear expected inputs with last dimension {self.in_features}; got shape {tuple(x.shape)}"
+            )
         stochastic = noise is not None or self.training or self.sample_in_eval
         if not stochastic:
             return F.linear(x, self.weight, self.bias)
@@ -272,7 +296,9 @@ class GaussianLinear(nn.Module):
         if noise is None:
             noise = torch.randn_like(self.weight)
         elif noise.shape != self.weight.shape:
-            raise ValueError(f"noise must have shape {tuple(self.weight.shape)}; got {tuple(noise.shape)}")
+            raise ValueError(
+                f"noise must have shape {tuple(self.weight.shape)}; got {tuple(noise.shape)}"
+            )
         w = self.weight + self.sigma * noise
         b = None
         if self.bias is not None:
@@ -280,8 +306,10 @@ class GaussianLinear(nn.Module):
         return F.linear(x, w, b)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"mean_sigma={self.sigma.mean().item():.3g}, noise={self.noise!r}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
+            f"mean_sigma={self.sigma.mean().item():.3g}, noise={self.noise!r}"
+        )
 
 
 def mlp(

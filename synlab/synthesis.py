@@ -46,11 +46,12 @@ Comparisons
   removed (set to 0), least important first by a score, against random orders (mean ± SE);
   :func:`mean_se` summarises repetitions.
 """
+
 from __future__ import annotations
 
 import copy
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -63,13 +64,34 @@ from .curvature import flatten_loss, hutchinson_diag, hvp
 from .synapses import BernoulliLinear, GaussianLinear, synapse_layers
 
 __all__ = [
-    "synapse_index", "flat", "unflat", "release_probabilities_flat", "mean_weights_flat", "mean_network",
-    "accuracy", "squared_gradient_sum", "fisher_diag", "gauss_newton_diag", "hutchinson_hessian_diag",
+    "synapse_index",
+    "flat",
+    "unflat",
+    "release_probabilities_flat",
+    "mean_weights_flat",
+    "mean_network",
+    "accuracy",
+    "squared_gradient_sum",
+    "fisher_diag",
+    "gauss_newton_diag",
+    "hutchinson_hessian_diag",
     "exact_hessian_diag_at",
-    "noise_network", "noise_objective", "optimise_noise", "snr", "obd_saliency",
-    "adam_effective_lr", "adam_finetune",
-    "ORIENTATION", "importance_scores", "spearman", "rank_correlation_matrix",
-    "lesion_order", "lesion_curve", "lesion_curves", "mean_se", "subsample_indices",
+    "noise_network",
+    "noise_objective",
+    "optimise_noise",
+    "snr",
+    "obd_saliency",
+    "adam_effective_lr",
+    "adam_finetune",
+    "ORIENTATION",
+    "importance_scores",
+    "spearman",
+    "rank_correlation_matrix",
+    "lesion_order",
+    "lesion_curve",
+    "lesion_curves",
+    "mean_se",
+    "subsample_indices",
 ]
 
 
@@ -107,7 +129,9 @@ def _weight_layers(model: nn.Module) -> list[nn.Module]:
         raise ValueError("the model has no synapse layers")
     for layer in layers:
         if getattr(layer, "bias", None) is not None:
-            raise ValueError("synthesis measures assume bias-free layers (the networks of Schug et al.)")
+            raise ValueError(
+                "synthesis measures assume bias-free layers (the networks of Schug et al.)"
+            )
     return layers
 
 
@@ -137,7 +161,13 @@ def mean_network(model: nn.Module) -> nn.Sequential:
     mods: list[nn.Module] = []
     for m in model:
         if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
-            lin = nn.Linear(m.in_features, m.out_features, bias=False, device=m.weight.device, dtype=m.weight.dtype)
+            lin = nn.Linear(
+                m.in_features,
+                m.out_features,
+                bias=False,
+                device=m.weight.device,
+                dtype=m.weight.dtype,
+            )
             with torch.no_grad():
                 lin.weight.copy_(m.weight)
             mods.append(lin)
@@ -158,8 +188,10 @@ def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 5000) -> fl
     """Test accuracy of a deterministic network (arg-max of the logits)."""
     was = net.training
     net.eval()
-    correct = sum(int((net(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
-                  for i in range(0, len(y), batch_size))
+    correct = sum(
+        int((net(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+        for i in range(0, len(y), batch_size)
+    )
     net.train(was)
     return correct / len(y)
 
@@ -170,7 +202,9 @@ def _chunks(n: int, size: int):
         yield slice(i, min(i + size, n))
 
 
-def squared_gradient_sum(net: nn.Module, x: Tensor, targets: Tensor, weights: Tensor | None = None) -> Tensor:
+def squared_gradient_sum(
+    net: nn.Module, x: Tensor, targets: Tensor, weights: Tensor | None = None
+) -> Tensor:
     r""":math:`\sum_n w_n\,(\partial\ell_n/\partial W_{ij})^2` for every synapse of a bias-free MLP, flat.
 
     :math:`\ell_n = -\log\operatorname{softmax}(f(x_n))_{t_n}`. For a linear layer
@@ -245,8 +279,15 @@ def _loss_fn(net: nn.Module, x: Tensor, y: Tensor):
     return flatten_loss(net, F.cross_entropy, x, y, params=names)
 
 
-def hutchinson_hessian_diag(net: nn.Module, x: Tensor, y: Tensor, n_probes: int = 200, *,
-                            generator: torch.Generator | None = None, chunk_size: int = 32) -> Tensor:
+def hutchinson_hessian_diag(
+    net: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    n_probes: int = 200,
+    *,
+    generator: torch.Generator | None = None,
+    chunk_size: int = 32,
+) -> Tensor:
     r"""Hutchinson estimate :math:`\frac1S\sum_s v_s\odot Hv_s` of the Hessian diagonal of the mean CE, flat.
 
     Rademacher probes (:func:`synlab.curvature.hutchinson_diag`); the error of entry ``i`` has
@@ -278,8 +319,15 @@ def noise_network(net: nn.Module, sigma_init: float = 1e-3, noise: str = "local"
     mods: list[nn.Module] = []
     for m in net:
         if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
-            g = GaussianLinear(m.in_features, m.out_features, bias=False, sigma_init=sigma_init, noise=noise,
-                               device=m.weight.device, dtype=m.weight.dtype)
+            g = GaussianLinear(
+                m.in_features,
+                m.out_features,
+                bias=False,
+                sigma_init=sigma_init,
+                noise=noise,
+                device=m.weight.device,
+                dtype=m.weight.dtype,
+            )
             with torch.no_grad():
                 g.weight.copy_(m.weight)
             g.weight.requires_grad_(False)
@@ -289,7 +337,9 @@ def noise_network(net: nn.Module, sigma_init: float = 1e-3, noise: str = "local"
     return nn.Sequential(*mods)
 
 
-def noise_objective(gnet: nn.Module, x: Tensor, y: Tensor, *, rho: float, c: float, n_data: float) -> Tensor:
+def noise_objective(
+    gnet: nn.Module, x: Tensor, y: Tensor, *, rho: float, c: float, n_data: float
+) -> Tensor:
     r"""One-sample estimate of Malkin et al.'s objective per example, at fixed means:
 
     .. math:: \mathcal L(\sigma) = \mathrm{CE}\big(f_{\mu+\sigma\odot\varepsilon}(x), y\big)
@@ -301,13 +351,28 @@ def noise_objective(gnet: nn.Module, x: Tensor, y: Tensor, *, rho: float, c: flo
     if not n_data > 0 or not c > 0:
         raise ValueError(f"need n_data > 0 and c > 0; got {n_data}, {c}")
     ce = F.cross_entropy(gnet(x), y)
-    cost = sum(reliability_cost(m.sigma, rho, c).sum() for m in gnet.modules() if isinstance(m, GaussianLinear))
+    cost = sum(
+        reliability_cost(m.sigma, rho, c).sum()
+        for m in gnet.modules()
+        if isinstance(m, GaussianLinear)
+    )
     return ce + cost / n_data
 
 
-def optimise_noise(net: nn.Module, x: Tensor, y: Tensor, *, rho: float = 0.5, c: float = 1e-3,
-                   n_data: float | None = None, epochs: int = 3, batch_size: int = 100, lr: float = 0.05,
-                   sigma_init: float = 1e-3, seed: int = 0) -> tuple[Tensor, list[float]]:
+def optimise_noise(
+    net: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    rho: float = 0.5,
+    c: float = 1e-3,
+    n_data: float | None = None,
+    epochs: int = 3,
+    batch_size: int = 100,
+    lr: float = 0.05,
+    sigma_init: float = 1e-3,
+    seed: int = 0,
+) -> tuple[Tensor, list[float]]:
     r"""Per-synapse σ minimising :func:`noise_objective` at means fixed to ``net``'s weights.
 
     Adam on :math:`\phi` (σ = softplus(φ)) with local reparameterisation (the expected loss is the
@@ -346,7 +411,9 @@ def optimise_noise(net: nn.Module, x: Tensor, y: Tensor, *, rho: float = 0.5, c:
 def snr(mu: Tensor, sigma: Tensor) -> Tensor:
     r"""Signal-to-noise ratio :math:`|\mu|/\sigma` (Blundell et al. 2015 prune the lowest first)."""
     if mu.shape != sigma.shape:
-        raise ValueError(f"mu and sigma must have the same shape; got {tuple(mu.shape)} and {tuple(sigma.shape)}")
+        raise ValueError(
+            f"mu and sigma must have the same shape; got {tuple(mu.shape)} and {tuple(sigma.shape)}"
+        )
     if (sigma <= 0).any():
         raise ValueError("sigma must be > 0")
     return mu.abs() / sigma
@@ -356,12 +423,16 @@ def obd_saliency(h: Tensor, w: Tensor) -> Tensor:
     r"""Optimal-Brain-Damage saliency :math:`\tfrac12 H_{ii} w_i^2`: the loss increase, to second
     order and ignoring off-diagonal terms, from setting :math:`w_i` to zero at a minimum."""
     if h.shape != w.shape:
-        raise ValueError(f"h and w must have the same shape; got {tuple(h.shape)} and {tuple(w.shape)}")
+        raise ValueError(
+            f"h and w must have the same shape; got {tuple(h.shape)} and {tuple(w.shape)}"
+        )
     return 0.5 * h * w**2
 
 
 # ----------------------------------------------------------------------------- Adam
-def adam_effective_lr(optimizer: torch.optim.Optimizer, params: Sequence[Tensor] | None = None) -> list[Tensor]:
+def adam_effective_lr(
+    optimizer: torch.optim.Optimizer, params: Sequence[Tensor] | None = None
+) -> list[Tensor]:
     r"""Per-parameter effective learning rate :math:`\eta/(\sqrt{\hat v}+\epsilon)` of an Adam optimiser.
 
     With :math:`v_t` the exponential average of squared gradients (``exp_avg_sq``) after
@@ -370,7 +441,9 @@ def adam_effective_lr(optimizer: torch.optim.Optimizer, params: Sequence[Tensor]
     to all parameters of all groups; a parameter never stepped raises ``ValueError``.
     """
     if not isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
-        raise ValueError(f"need a torch.optim.Adam or AdamW optimiser; got {type(optimizer).__name__}")
+        raise ValueError(
+            f"need a torch.optim.Adam or AdamW optimiser; got {type(optimizer).__name__}"
+        )
     out = []
     for group in optimizer.param_groups:
         lr, (_, beta2), eps = group["lr"], group["betas"], group["eps"]
@@ -379,7 +452,9 @@ def adam_effective_lr(optimizer: torch.optim.Optimizer, params: Sequence[Tensor]
                 continue
             state = optimizer.state.get(p, {})
             if "exp_avg_sq" not in state:
-                raise ValueError("a parameter has no Adam state yet: take at least one optimiser step first")
+                raise ValueError(
+                    "a parameter has no Adam state yet: take at least one optimiser step first"
+                )
             t = float(state["step"])
             v = state["max_exp_avg_sq"] if group.get("amsgrad", False) else state["exp_avg_sq"]
             v_hat = v / (1.0 - beta2**t)
@@ -389,8 +464,16 @@ def adam_effective_lr(optimizer: torch.optim.Optimizer, params: Sequence[Tensor]
     return out
 
 
-def adam_finetune(net: nn.Module, x: Tensor, y: Tensor, *, steps: int = 200, batch_size: int = 100,
-                  lr: float = 1e-3, seed: int = 0) -> tuple[Tensor, float]:
+def adam_finetune(
+    net: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    steps: int = 200,
+    batch_size: int = 100,
+    lr: float = 1e-3,
+    seed: int = 0,
+) -> tuple[Tensor, float]:
     r"""Fine-tune a **copy** of ``net`` with Adam for ``steps`` mini-batches; return its per-synapse
     effective learning rates :math:`\eta/(\sqrt{\hat v_i}+\epsilon)` (flat) and the final batch loss.
 
@@ -408,7 +491,7 @@ def adam_finetune(net: nn.Module, x: Tensor, y: Tensor, *, steps: int = 200, bat
     for _ in range(int(steps)):
         if pos + batch_size > len(y):
             perm, pos = torch.randperm(len(y), generator=gen).to(x.device), 0
-        idx = perm[pos:pos + batch_size]
+        idx = perm[pos : pos + batch_size]
         pos += batch_size
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(x[idx]), y[idx])
@@ -478,7 +561,11 @@ def rank_correlation_matrix(scores: Mapping[str, np.ndarray]) -> tuple[list[str]
 
 def lesion_order(score, generator: torch.Generator | None = None) -> np.ndarray:
     """Indices in removal order: lowest ``score`` first, ties broken at random by ``generator``."""
-    s = score.detach().cpu().numpy() if isinstance(score, Tensor) else np.asarray(score, dtype=float)
+    s = (
+        score.detach().cpu().numpy()
+        if isinstance(score, Tensor)
+        else np.asarray(score, dtype=float)
+    )
     s = s.astype(np.float64).ravel()
     if s.size == 0 or not np.isfinite(s).all():
         raise ValueError("score must be a non-empty array of finite values")
@@ -488,8 +575,12 @@ def lesion_order(score, generator: torch.Generator | None = None) -> np.ndarray:
     return perm[np.argsort(s[perm], kind="stable")]
 
 
-def lesion_curve(evaluate_fn: Callable[[Tensor], float], weights: Tensor, order: Sequence[int] | np.ndarray,
-                 fractions: Sequence[float]) -> np.ndarray:
+def lesion_curve(
+    evaluate_fn: Callable[[Tensor], float],
+    weights: Tensor,
+    order: Sequence[int] | np.ndarray,
+    fractions: Sequence[float],
+) -> np.ndarray:
     """``evaluate_fn(w)`` after zeroing the first ``round(f·n)`` synapses of ``order``, for each fraction ``f``.
 
     ``weights`` (flat) is never modified.
@@ -509,8 +600,16 @@ def lesion_curve(evaluate_fn: Callable[[Tensor], float], weights: Tensor, order:
     return np.asarray(out)
 
 
-def lesion_curves(net: nn.Module, x: Tensor, y: Tensor, scores: Mapping[str, np.ndarray], fractions: Sequence[float],
-                  *, n_repeats: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+def lesion_curves(
+    net: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    scores: Mapping[str, np.ndarray],
+    fractions: Sequence[float],
+    *,
+    n_repeats: int = 5,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Lesion curves of a deterministic network for every score and for random orders.
 
     Each score's curve is averaged over ``n_repeats`` random tie-breaks (ties matter for ``p``,
@@ -536,7 +635,9 @@ def lesion_curves(net: nn.Module, x: Tensor, y: Tensor, scores: Mapping[str, np.
             curves.append(lesion_curve(ev, w0, order, fractions))
         c = np.stack(curves)
         out[name] = c.mean(0)
-        out[name + "_se"] = c.std(0, ddof=1) / math.sqrt(len(c)) if len(c) > 1 else np.zeros(c.shape[1])
+        out[name + "_se"] = (
+            c.std(0, ddof=1) / math.sqrt(len(c)) if len(c) > 1 else np.zeros(c.shape[1])
+        )
     return out
 
 

@@ -22,12 +22,14 @@ release mask per pass, shared by all test examples, as in the authors' code) and
 accuracy of that predictive distribution and the soft mutual information
 :math:`I(Y;\hat Y)` of :func:`synlab.information.mutual_information`.
 """
+
 from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,8 +41,16 @@ from .information import mutual_information
 from .rules import PresynapticRule
 from .synapses import BernoulliLinear, GaussianLinear
 
-__all__ = ["TrainHistory", "Evaluation", "train_classifier", "evaluate", "sampling", "is_stochastic",
-           "release_probabilities", "cpu_threads"]
+__all__ = [
+    "TrainHistory",
+    "Evaluation",
+    "train_classifier",
+    "evaluate",
+    "sampling",
+    "is_stochastic",
+    "release_probabilities",
+    "cpu_threads",
+]
 
 
 @dataclass
@@ -55,9 +65,14 @@ class TrainHistory:
     wall_time_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"loss": list(self.loss), "train_accuracy": list(self.train_accuracy),
-                "test_accuracy": list(self.test_accuracy), "mean_p": list(self.mean_p),
-                "steps": self.steps, "wall_time_s": self.wall_time_s}
+        return {
+            "loss": list(self.loss),
+            "train_accuracy": list(self.train_accuracy),
+            "test_accuracy": list(self.test_accuracy),
+            "mean_p": list(self.mean_p),
+            "steps": self.steps,
+            "wall_time_s": self.wall_time_s,
+        }
 
 
 @dataclass
@@ -127,18 +142,27 @@ def cpu_threads(n: int | None = 1, device: torch.device | str | None = None) -> 
 def _split_data(data: Any) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
     """Accept a :class:`~synlab.data.Dataset`/``Task`` or a tuple ``(x, y[, x_test, y_test])``."""
     if hasattr(data, "x_train"):
-        return data.x_train, data.y_train, getattr(data, "x_test", None), getattr(data, "y_test", None)
+        return (
+            data.x_train,
+            data.y_train,
+            getattr(data, "x_test", None),
+            getattr(data, "y_test", None),
+        )
     if isinstance(data, (tuple, list)) and len(data) in (2, 4):
         return (*data, None, None)[:4] if len(data) == 2 else tuple(data)  # type: ignore[return-value]
-    raise ValueError("data must be a Dataset/Task (x_train, y_train, x_test, y_test) or a tuple (x, y) "
-                     f"or (x, y, x_test, y_test); got {type(data).__name__}")
+    raise ValueError(
+        "data must be a Dataset/Task (x_train, y_train, x_test, y_test) or a tuple (x, y) "
+        f"or (x, y, x_test, y_test); got {type(data).__name__}"
+    )
 
 
 def _check_xy(x: Tensor, y: Tensor, name: str) -> None:
     if not isinstance(x, Tensor) or not isinstance(y, Tensor):
         raise ValueError(f"{name}: inputs and labels must be tensors")
     if x.dim() != 2 or y.dim() != 1 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"{name}: need inputs (N, D) and labels (N,); got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"{name}: need inputs (N, D) and labels (N,); got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     if x.shape[0] == 0:
         raise ValueError(f"{name}: no examples")
 
@@ -220,7 +244,7 @@ def train_classifier(
         tot_loss = torch.zeros((), device=dev)
         tot_correct = torch.zeros((), device=dev)
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             xb, yb = x[idx], y[idx]
             opt.zero_grad(set_to_none=True)
             logits = model(xb)
@@ -235,9 +259,13 @@ def train_classifier(
         hist.loss.append(float(tot_loss) / n)
         hist.train_accuracy.append(float(tot_correct) / n)
         ps = release_probabilities(model)
-        hist.mean_p.append(float(torch.cat([p.flatten() for p in ps]).mean()) if ps else float("nan"))
+        hist.mean_p.append(
+            float(torch.cat([p.flatten() for p in ps]).mean()) if ps else float("nan")
+        )
         if eval_every and (epoch + 1) % eval_every == 0:
-            hist.test_accuracy.append(evaluate(model, x_test, y_test, n_samples=n_eval_samples).accuracy)
+            hist.test_accuracy.append(
+                evaluate(model, x_test, y_test, n_samples=n_eval_samples).accuracy
+            )
         if callback is not None:
             callback(model, epoch, hist)
     hist.wall_time_s = time.perf_counter() - t0
@@ -245,8 +273,15 @@ def train_classifier(
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_samples: int = 10, *, batch_size: int | None = None,
-             stochastic: bool = True) -> Evaluation:
+def evaluate(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    n_samples: int = 10,
+    *,
+    batch_size: int | None = None,
+    stochastic: bool = True,
+) -> Evaluation:
     r"""Accuracy, averaged softmax outputs and mutual information of ``model`` on ``(x, y)``.
 
     Each of the ``n_samples`` passes draws one release mask per stochastic layer, shared by all
@@ -268,7 +303,9 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_samples: int = 10, *, bat
     sample_correct = 0.0
     with sampling(model, on=stochastic):
         for _ in range(s):
-            outs = torch.cat([F.softmax(model(x[i:i + bs]), dim=1) for i in range(0, x.shape[0], bs)])
+            outs = torch.cat(
+                [F.softmax(model(x[i : i + bs]), dim=1) for i in range(0, x.shape[0], bs)]
+            )
             if probs.shape[1] == 0:
                 probs = torch.zeros_like(outs)
             probs += outs / s
@@ -283,4 +320,6 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, n_samples: int = 10, *, bat
 
 def numpy_history(hist: TrainHistory) -> dict[str, np.ndarray]:
     """The per-epoch lists of ``hist`` as numpy arrays (for the results store)."""
-    return {k: np.asarray(v, dtype=np.float64) for k, v in hist.as_dict().items() if isinstance(v, list)}
+    return {
+        k: np.asarray(v, dtype=np.float64) for k, v in hist.as_dict().items() if isinstance(v, list)
+    }

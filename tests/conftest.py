@@ -1,5 +1,6 @@
 """Shared test fixtures: every test gets its own cache folder, no progress bars, no network,
 a fixed seed and one torch thread."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Assertions shared by the exercise-checker tests: a right answer passes, a wrong one is told why."""
+
 from synlab.exercises import check
 
 

@@ -1,4 +1,5 @@
 """The benchmark scripts run (tiny sizes) and print the ratios they promise."""
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,25 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 def _run(*args: str) -> str:
-    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=BENCH.parent,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=BENCH.parent,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout
 
 
-@pytest.mark.parametrize("script, expected", [
-    ("bench_ensemble.py", "speed-up (one at a time / ensemble, autograd)"),
-    ("bench_flops.py", "the per-network floor"),
-])
+@pytest.mark.parametrize(
+    "script, expected",
+    [
+        ("bench_ensemble.py", "speed-up (one at a time / ensemble, autograd)"),
+        ("bench_flops.py", "the per-network floor"),
+    ],
+)
 def test_speed_benchmarks_print_their_ratios(script, expected):
     out = _run(str(BENCH / script), "--k", "2", "--steps", "3", "--no-compile")
     assert expected in out and "device:" in out

@@ -1,4 +1,5 @@
 """Structure of the book: the TOC, chapter pairs, the Colab cell, exercises, citations."""
+
 from __future__ import annotations
 
 import json
@@ -43,7 +44,9 @@ def _src(cell: dict) -> str:
 
 def test_toc_entries_exist():
     for f in _toc_files():
-        assert any((ROOT / f"{f}{ext}").is_file() for ext in (".md", ".ipynb")), f"{f} in _toc.yml has no file"
+        assert any((ROOT / f"{f}{ext}").is_file() for ext in (".md", ".ipynb")), (
+            f"{f} in _toc.yml has no file"
+        )
 
 
 def test_every_chapter_file_is_in_the_toc():
@@ -61,7 +64,9 @@ def test_chapter_has_py_twin_and_stored_outputs_without_errors(nb):
         for out in c.get("outputs", []):
             assert out["output_type"] != "error", f"{nb.name} stores an error output"
             if out.get("name") == "stderr":
-                assert "Traceback" not in "".join(out.get("text", "")), f"{nb.name} stores a traceback"
+                assert "Traceback" not in "".join(out.get("text", "")), (
+                    f"{nb.name} stores a traceback"
+                )
 
 
 def _colab_cell(nb: Path) -> str:
@@ -82,7 +87,9 @@ def test_colab_cell_installs_only_inside_colab(nb, monkeypatch):
     exec(compile(src, str(nb), "exec"), {})
     assert len(calls) == 1
     cmd = calls[0][0]
-    assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and any(a.startswith("synlab") for a in cmd)
+    assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and any(
+        a.startswith("synlab") for a in cmd
+    )
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=IDS)
@@ -93,7 +100,9 @@ def test_chapter_exercises_have_dropdown_solutions_and_known_checkers(nb):
     for label in labels:
         m = re.search(r"```\{solution\} " + re.escape(label) + r"\n((?::\w+:[^\n]*\n)*)", text)
         assert m, f"exercise {label} in {nb.name} has no solution"
-        assert ":class: dropdown" in m.group(1), f"the solution of {label} must be folded (:class: dropdown)"
+        assert ":class: dropdown" in m.group(1), (
+            f"the solution of {label} must be folded (:class: dropdown)"
+        )
     _load_parts()
     for name in re.findall(r"check\(\s*[\"']([\w.]+)[\"']", text):
         assert name in EXERCISES, f"{nb.name} checks unknown exercise {name!r}"
@@ -104,14 +113,25 @@ def test_citations_exist_in_bibliography():
     for path in [*BOOK.rglob("*.md"), *BOOK.rglob("*.ipynb")]:
         for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", path.read_text()):
             for key in group.split(","):
-                assert key.strip() in keys, f"{path.relative_to(ROOT)} cites unknown key {key.strip()!r}"
+                assert key.strip() in keys, (
+                    f"{path.relative_to(ROOT)} cites unknown key {key.strip()!r}"
+                )
 
 
-PAPER_DOIS = {"schug2021": "10.7554/eLife.69884", "malkin2024": "10.7554/eLife.92595", "raman2021": "10.7554/eLife.62912"}
+PAPER_DOIS = {
+    "schug2021": "10.7554/eLife.69884",
+    "malkin2024": "10.7554/eLife.92595",
+    "raman2021": "10.7554/eLife.62912",
+}
 
 
-@pytest.mark.parametrize("nb", [c for c in CHAPTERS if c.parent.name in PAPER_DOIS],
-                         ids=[str(c.relative_to(ROOT)) for c in CHAPTERS if c.parent.name in PAPER_DOIS])
+@pytest.mark.parametrize(
+    "nb",
+    [c for c in CHAPTERS if c.parent.name in PAPER_DOIS],
+    ids=[str(c.relative_to(ROOT)) for c in CHAPTERS if c.parent.name in PAPER_DOIS],
+)
 def test_paper_chapters_link_the_paper_they_reproduce(nb):
     intro = _src(next(c for c in _cells(nb) if c["cell_type"] == "markdown"))
-    assert f"doi.org/{PAPER_DOIS[nb.parent.name]}" in intro, f"{nb.name}: the opening cell must link the paper (DOI)"
+    assert f"doi.org/{PAPER_DOIS[nb.parent.name]}" in intro, (
+        f"{nb.name}: the opening cell must link the paper (DOI)"
+    )

@@ -1,13 +1,28 @@
 """Tests of the continual-learning harness (synlab.continual) on tiny synthetic streams."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from synlab.continual import (BGDStrategy, DeterministicStrategy, EWCStrategy, GhostStrategy, PresynapticStrategy,
-                              bgd_mlp_step, bgd_update, evaluate, ewc_penalty, merge_ewc_anchors, merge_tasks, random_search, train_jointly,
-                              train_sequentially, validation_split)
+from synlab.continual import (
+    BGDStrategy,
+    DeterministicStrategy,
+    EWCStrategy,
+    GhostStrategy,
+    PresynapticStrategy,
+    bgd_mlp_step,
+    bgd_update,
+    evaluate,
+    ewc_penalty,
+    merge_ewc_anchors,
+    merge_tasks,
+    random_search,
+    train_jointly,
+    train_sequentially,
+    validation_split,
+)
 from synlab.data import ContinuousPermutedStream, Task
 
 
@@ -33,8 +48,16 @@ def _permuted_stream(n_tasks=2, n=400, dim=30):
     tasks = [base]
     for k in range(1, n_tasks):
         p = torch.randperm(dim, generator=g)
-        tasks.append(Task(f"t{k}", base.x_train[:, p], (1 - base.y_train) if k % 2 else base.y_train,
-                          base.x_test[:, p], (1 - base.y_test) if k % 2 else base.y_test, 2))
+        tasks.append(
+            Task(
+                f"t{k}",
+                base.x_train[:, p],
+                (1 - base.y_train) if k % 2 else base.y_train,
+                base.x_test[:, p],
+                (1 - base.y_test) if k % 2 else base.y_test,
+                2,
+            )
+        )
     return tasks
 
 
@@ -45,7 +68,10 @@ def _constant_label_stream(T=3, n=200, dim=10):
     def x(i, m):
         return 3 * torch.eye(dim)[i] + 0.1 * torch.randn(m, dim, generator=g)
 
-    return [Task(f"c{i}", x(i, n), torch.full((n,), i), x(i, 50), torch.full((50,), i), n_classes=T) for i in range(T)]
+    return [
+        Task(f"c{i}", x(i, n), torch.full((n,), i), x(i, 50), torch.full((50,), i), n_classes=T)
+        for i in range(T)
+    ]
 
 
 class _Recording(DeterministicStrategy):
@@ -82,7 +108,9 @@ def test_consolidation_protects_first_task():
         accs = []
         for seed in (0, 1):
             s = PresynapticStrategy(0.2, consolidate=consolidate, **kw)
-            res = train_sequentially(tasks, s, epochs=5, batch_size=20, hidden=(64,), seed=seed, eval_every=1000)
+            res = train_sequentially(
+                tasks, s, epochs=5, batch_size=20, hidden=(64,), seed=seed, eval_every=1000
+            )
             assert res.accuracy[0, 0] > 0.9  # the first task is learned by both
             accs.append(res.accuracy[1, 0])
         first[consolidate] = np.mean(accs)
@@ -117,7 +145,9 @@ def test_ewc_penalty_zero_at_anchor_and_quadratic():
     fisher = {k: torch.rand(v.shape, generator=g) for k, v in star.items()}
     d = {k: torch.randn(v.shape, generator=g) for k, v in star.items()}
     assert float(ewc_penalty(star, [(fisher, star)], lam=3.0)) == 0.0
-    pen = lambda t: float(ewc_penalty({k: star[k] + t * d[k] for k in star}, [(fisher, star)], lam=3.0))  # noqa: E731
+    pen = lambda t: float(
+        ewc_penalty({k: star[k] + t * d[k] for k in star}, [(fisher, star)], lam=3.0)
+    )  # noqa: E731
     assert pen(1.0) > 0
     for t in (0.5, 2.0, -3.0):
         assert pen(t) == pytest.approx(t**2 * pen(1.0), rel=1e-5)
@@ -131,13 +161,21 @@ def test_merged_ewc_anchors_give_the_same_penalty_and_gradient():
     g = torch.Generator().manual_seed(1)
     shapes = {"a": (6, 4), "b": (3,)}
     anchors = []
-    for k in range(4):
+    for _k in range(4):
         fisher = {n: torch.rand(s, generator=g, dtype=torch.float64) for n, s in shapes.items()}
         fisher["a"][0] = 0.0  # entries no anchor constrains
-        anchors.append((fisher, {n: torch.randn(s, generator=g, dtype=torch.float64) for n, s in shapes.items()}))
+        anchors.append(
+            (
+                fisher,
+                {n: torch.randn(s, generator=g, dtype=torch.float64) for n, s in shapes.items()},
+            )
+        )
     A, m, c = merge_ewc_anchors(anchors)
     assert torch.all(m["a"][0] == 0) and torch.all(A["a"][0] == 0)
-    theta = {n: torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True) for n, s in shapes.items()}
+    theta = {
+        n: torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True)
+        for n, s in shapes.items()
+    }
     full = ewc_penalty(theta, anchors, lam=7.0)
     merged = ewc_penalty(theta, [(A, m)], lam=7.0) + 3.5 * c
     assert float(merged) == pytest.approx(float(full), rel=1e-12)
@@ -184,10 +222,15 @@ def test_joint_training_upper_bounds_sequential():
     tasks = _permuted_stream(n_tasks=3, n=300)
     kw = dict(epochs=5, batch_size=50, hidden=(32,))
     joint = train_jointly(tasks, DeterministicStrategy(lr=1e-2), **kw)
-    others = [DeterministicStrategy(lr=1e-2),
-              PresynapticStrategy(0.2, p_up=0.2, p_down=0.02, g_lim=1e-3, p_freeze=0.9, test_samples=5),
-              EWCStrategy(lr=1e-2, lam=100.0, fisher_samples=100), BGDStrategy(eta=10.0, mc_samples=2, test_samples=2)]
-    seq = {s.name: train_sequentially(tasks, s, eval_every=1000, **kw).average_accuracy for s in others}
+    others = [
+        DeterministicStrategy(lr=1e-2),
+        PresynapticStrategy(0.2, p_up=0.2, p_down=0.02, g_lim=1e-3, p_freeze=0.9, test_samples=5),
+        EWCStrategy(lr=1e-2, lam=100.0, fisher_samples=100),
+        BGDStrategy(eta=10.0, mc_samples=2, test_samples=2),
+    ]
+    seq = {
+        s.name: train_sequentially(tasks, s, eval_every=1000, **kw).average_accuracy for s in others
+    }
     assert joint.min() > 0.8
     assert all(joint.mean() > v for v in seq.values()), (joint.mean(), seq)
     assert joint.mean() > seq["deterministic"] + 0.1  # plain sequential training forgets
@@ -231,10 +274,21 @@ def test_bgd_strategy_learns_a_task():
 
 
 def test_random_search_reproducible_and_in_range():
-    space = {"lr": ("log", 1e-4, 1e-1), "p": ("uniform", 0.2, 0.4), "k": ("int", 1, 3), "opt": ("choice", ["a", "b"])}
+    space = {
+        "lr": ("log", 1e-4, 1e-1),
+        "p": ("uniform", 0.2, 0.4),
+        "k": ("int", 1, 3),
+        "opt": ("choice", ["a", "b"]),
+    }
     a, b = random_search(space, 20, seed=3), random_search(space, 20, seed=3)
     assert a == b and a != random_search(space, 20, seed=4)
-    assert all(1e-4 <= t["lr"] <= 1e-1 and 0.2 <= t["p"] <= 0.4 and t["k"] in (1, 2, 3) and t["opt"] in "ab" for t in a)
+    assert all(
+        1e-4 <= t["lr"] <= 1e-1
+        and 0.2 <= t["p"] <= 0.4
+        and t["k"] in (1, 2, 3)
+        and t["opt"] in "ab"
+        for t in a
+    )
     with pytest.raises(ValueError):
         random_search({"x": ("normal", 0, 1)}, 1, 0)
 
@@ -284,11 +338,17 @@ def test_lifelong_units_depend_only_on_their_own_method():
     exp = get_experiment("schug_lifelong_table")
     cfg = exp.make_config("full")
     hyper = {k: dict(v) for k, v in cfg.hyper.items()}
-    hyper["bgd"] = {"split": dict(eta=2.0, sigma_init=0.03, mc_samples=10), "permuted": hyper["bgd"]["permuted"]}
+    hyper["bgd"] = {
+        "split": dict(eta=2.0, sigma_init=0.03, mc_samples=10),
+        "permuted": hyper["bgd"]["permuted"],
+    }
     retuned = replace(cfg, hyper=hyper, seeds=(1, 2, 3, 4))
     for method, same in [("presynaptic", True), ("ewc", True), ("bgd", False)]:
         unit = {"dataset": "split_mnist", "method": method, "seed": 2019}
-        a, b = (json.dumps(exp.unit_config(_config_json(c), unit), sort_keys=True) for c in (cfg, retuned))
+        a, b = (
+            json.dumps(exp.unit_config(_config_json(c), unit), sort_keys=True)
+            for c in (cfg, retuned)
+        )
         assert (a == b) is same, method
     changed = replace(cfg, batch_size=50)  # a shared setting: every unit depends on it
     unit = {"dataset": "split_mnist", "method": "presynaptic", "seed": 2019}
@@ -308,7 +368,9 @@ def test_tuning_is_trial_major_and_its_budget_can_grow():
     units = exp.units(cfg)
     per_round = len(cfg.datasets) * len(cfg.methods)
     assert len(units) == cfg.n_trials * per_round
-    assert {u["trial"] for u in units[:per_round]} == {0} and {u["trial"] for u in units[-per_round:]} == {cfg.n_trials - 1}
+    assert {u["trial"] for u in units[:per_round]} == {0} and {
+        u["trial"] for u in units[-per_round:]
+    } == {cfg.n_trials - 1}
     # draw k of the seeded search does not depend on the budget
     space = cfg.space["bgd"]
     assert random_search(space, 5, 0)[:3] == random_search(space, 3, 0)
@@ -330,21 +392,38 @@ def test_tuning_rounds_done_reads_complete_rounds_only(tmp_path, monkeypatch):
     from synlab.experiments import schug2021_lifelong as L
     from synlab.results import run_experiment
 
-    small = replace(L.tuning_config("full"), datasets=("split_mnist",), methods=("presynaptic", "ewc"), n_trials=3)
-    fake = lambda cfg, unit: {"validation_accuracy": 0.5 + 0.1 * unit["trial"] + (unit["method"] == "ewc") * 0.01,  # noqa: E731
-                              "params": {"trial": unit["trial"]}}
+    small = replace(
+        L.tuning_config("full"),
+        datasets=("split_mnist",),
+        methods=("presynaptic", "ewc"),
+        n_trials=3,
+    )
+    fake = lambda cfg, unit: {
+        "validation_accuracy": 0.5 + 0.1 * unit["trial"] + (unit["method"] == "ewc") * 0.01,  # noqa: E731
+        "params": {"trial": unit["trial"]},
+    }
     exp = replace(get_experiment("schug_tuning"), make_config=lambda profile: small, run_unit=fake)
     monkeypatch.setitem(EXPERIMENTS, "schug_tuning", exp)
     monkeypatch.setattr(L, "tuning_config", lambda profile: small)
     assert L.tuning_rounds_done(root=tmp_path) is None
     run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 0}, progress=False)
-    run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 2}, progress=False)  # round 1 missing
-    run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 1, "method": "ewc"}, progress=False)
+    run_experiment(
+        "schug_tuning", "full", root=tmp_path, only={"trial": 2}, progress=False
+    )  # round 1 missing
+    run_experiment(
+        "schug_tuning", "full", root=tmp_path, only={"trial": 1, "method": "ewc"}, progress=False
+    )
     done = L.tuning_rounds_done(root=tmp_path)
-    assert sorted((r.unit["method"], r.unit["trial"]) for r in done.records) == [("ewc", 0), ("presynaptic", 0)]
+    assert sorted((r.unit["method"], r.unit["trial"]) for r in done.records) == [
+        ("ewc", 0),
+        ("presynaptic", 0),
+    ]
     run_experiment("schug_tuning", "full", root=tmp_path, only={"trial": 1}, progress=False)
     best = L.best_trials(L.tuning_rounds_done(root=tmp_path))
-    assert {k: v["trial"] for k, v in best.items()} == {("split_mnist", "presynaptic"): 2, ("split_mnist", "ewc"): 2}
+    assert {k: v["trial"] for k, v in best.items()} == {
+        ("split_mnist", "presynaptic"): 2,
+        ("split_mnist", "ewc"): 2,
+    }
 
 
 def test_tuning_rounds_done_per_data_set(tmp_path, monkeypatch):
@@ -355,12 +434,22 @@ def test_tuning_rounds_done_per_data_set(tmp_path, monkeypatch):
     from synlab.experiments import schug2021_lifelong as L
     from synlab.results import run_experiment
 
-    small = replace(L.tuning_config("full"), datasets=("split_mnist", "permuted_mnist"), methods=("ewc",), n_trials=2)
-    fake = lambda cfg, unit: {"validation_accuracy": 0.5 + 0.1 * unit["trial"], "params": {"t": unit["trial"]}}  # noqa: E731
+    small = replace(
+        L.tuning_config("full"),
+        datasets=("split_mnist", "permuted_mnist"),
+        methods=("ewc",),
+        n_trials=2,
+    )
+    fake = lambda cfg, unit: {
+        "validation_accuracy": 0.5 + 0.1 * unit["trial"],
+        "params": {"t": unit["trial"]},
+    }  # noqa: E731
     exp = replace(get_experiment("schug_tuning"), make_config=lambda profile: small, run_unit=fake)
     monkeypatch.setitem(EXPERIMENTS, "schug_tuning", exp)
     monkeypatch.setattr(L, "tuning_config", lambda profile: small)
-    run_experiment("schug_tuning", "full", root=tmp_path, only={"dataset": "split_mnist"}, progress=False)
+    run_experiment(
+        "schug_tuning", "full", root=tmp_path, only={"dataset": "split_mnist"}, progress=False
+    )
     assert L.tuning_rounds_done(root=tmp_path) is None  # permuted has no round yet
     split = L.tuning_rounds_done(root=tmp_path, dataset="split_mnist")
     assert sorted(r.unit["trial"] for r in split.records) == [0, 1]
@@ -394,10 +483,18 @@ def test_permuted_defaults_follow_the_committed_permuted_search():
     hyper, untuned = L._default_hyper(), L._untuned_hyper()
     for method in ("stochastic", "ghost", "ewc", "bgd"):
         if method in done:
-            assert hyper[method]["permuted"] == L.best_trials(done[method])[("permuted_mnist", method)]["params"], method
+            assert (
+                hyper[method]["permuted"]
+                == L.best_trials(done[method])[("permuted_mnist", method)]["params"]
+            ), method
         else:
-            assert method not in L._TUNED_PERMUTED and hyper[method]["permuted"] == untuned[method]["permuted"], method
-    assert hyper["presynaptic"]["permuted"] == untuned["presynaptic"]["permuted"]  # the authors' values
+            assert (
+                method not in L._TUNED_PERMUTED
+                and hyper[method]["permuted"] == untuned[method]["permuted"]
+            ), method
+    assert (
+        hyper["presynaptic"]["permuted"] == untuned["presynaptic"]["permuted"]
+    )  # the authors' values
     assert set(L._TUNED_PERMUTED) <= {"stochastic", "ghost", "ewc", "bgd"}
 
 
@@ -408,16 +505,36 @@ def test_method_searches_done_needs_every_trial(tmp_path, monkeypatch):
     from synlab.experiments import schug2021_lifelong as L
     from synlab.results import run_experiment
 
-    small = replace(L.tuning_config("full"), datasets=("split_mnist", "permuted_mnist"), methods=("ewc", "bgd"),
-                    n_trials=2)
-    fake = lambda cfg, unit: {"validation_accuracy": 0.5 + 0.1 * unit["trial"], "params": {"t": unit["trial"]}}  # noqa: E731
-    monkeypatch.setitem(EXPERIMENTS, "schug_tuning", replace(get_experiment("schug_tuning"),
-                                                             make_config=lambda profile: small, run_unit=fake))
+    small = replace(
+        L.tuning_config("full"),
+        datasets=("split_mnist", "permuted_mnist"),
+        methods=("ewc", "bgd"),
+        n_trials=2,
+    )
+    fake = lambda cfg, unit: {
+        "validation_accuracy": 0.5 + 0.1 * unit["trial"],
+        "params": {"t": unit["trial"]},
+    }  # noqa: E731
+    monkeypatch.setitem(
+        EXPERIMENTS,
+        "schug_tuning",
+        replace(get_experiment("schug_tuning"), make_config=lambda profile: small, run_unit=fake),
+    )
     monkeypatch.setattr(L, "tuning_config", lambda profile: small)
-    run_experiment("schug_tuning", "full", root=tmp_path, only={"dataset": "permuted_mnist", "method": "ewc"},
-                   progress=False)
-    run_experiment("schug_tuning", "full", root=tmp_path, only={"dataset": "permuted_mnist", "trial": 0},
-                   progress=False)
+    run_experiment(
+        "schug_tuning",
+        "full",
+        root=tmp_path,
+        only={"dataset": "permuted_mnist", "method": "ewc"},
+        progress=False,
+    )
+    run_experiment(
+        "schug_tuning",
+        "full",
+        root=tmp_path,
+        only={"dataset": "permuted_mnist", "trial": 0},
+        progress=False,
+    )
     done = L.method_searches_done("permuted_mnist", root=tmp_path)
     assert sorted(done) == ["ewc"] and len(done["ewc"].records) == 2  # bgd has 1 of 2 trials
     assert L.method_searches_done("split_mnist", root=tmp_path) == {}
@@ -432,7 +549,9 @@ def test_bgd_mlp_step_matches_autograd_and_bgd_update():
     M, S, B, sizes = 2, 3, 7, [5, 4, 3, 4]
     dt = torch.float64
     mu = [torch.randn(M, o, i, generator=g, dtype=dt) for i, o in zip(sizes[:-1], sizes[1:])]
-    sigma = [0.1 + torch.rand(M, o, i, generator=g, dtype=dt) for i, o in zip(sizes[:-1], sizes[1:])]
+    sigma = [
+        0.1 + torch.rand(M, o, i, generator=g, dtype=dt) for i, o in zip(sizes[:-1], sizes[1:])
+    ]
     eps = [torch.randn(M, S, *m.shape[1:], generator=g, dtype=dt) for m in mu]
     x = torch.randn(M, B, sizes[0], generator=g, dtype=dt)
     y = torch.randint(0, sizes[-1], (M, B), generator=g)
@@ -444,7 +563,13 @@ def test_bgd_mlp_step_matches_autograd_and_bgd_update():
         for l, w in enumerate(W):
             h = torch.bmm(h, w.transpose(1, 2))
             h = torch.relu(h) if l < len(W) - 1 else h
-        losses = torch.nn.functional.cross_entropy(h.reshape(S * B, -1), y[k].repeat(S), reduction="none").view(S, B).mean(1)
+        losses = (
+            torch.nn.functional.cross_entropy(
+                h.reshape(S * B, -1), y[k].repeat(S), reduction="none"
+            )
+            .view(S, B)
+            .mean(1)
+        )
         grads = torch.autograd.grad(losses.sum(), W)
         assert float(loss[k]) == pytest.approx(float(losses.mean()), rel=1e-12)
         for l in range(len(W)):
@@ -458,10 +583,17 @@ def test_compiled_bgd_follows_the_autograd_step():
     accuracy matrices agree up to float rounding on a tiny stream; ``engine`` says which ran."""
     tasks = _permuted_stream(n_tasks=2, n=200)
     kw = dict(epochs=1, batch_size=40, hidden=(8,), eval_every=1000)
-    runs = {c: train_sequentially(tasks, BGDStrategy(1.0, 0.3, mc_samples=3, test_samples=3, compile=c), **kw)
-            for c in (False, True)}
+    runs = {
+        c: train_sequentially(
+            tasks, BGDStrategy(1.0, 0.3, mc_samples=3, test_samples=3, compile=c), **kw
+        )
+        for c in (False, True)
+    }
     np.testing.assert_allclose(runs[True].accuracy, runs[False].accuracy, atol=0.011)
-    assert runs[True].engine == "fused step, torch.compile" and runs[False].engine == "autograd, samples batched"
+    assert (
+        runs[True].engine == "fused step, torch.compile"
+        and runs[False].engine == "autograd, samples batched"
+    )
 
 
 def test_a_lifelong_unit_depends_on_its_own_method_and_protocol_only():
@@ -477,10 +609,19 @@ def test_a_lifelong_unit_depends_on_its_own_method_and_protocol_only():
         for protocol in ("split", "permuted"):
             changed = copy.deepcopy(cfg)
             changed["hyper"]["bgd"][protocol]["eta"] = 123.0
-            units = ([{"method": "bgd", "seed": 2019}, {"method": "presynaptic", "seed": 2019}] if "datasets" not in cfg
-                     else [{"dataset": d, "method": m, "seed": 2019} for d in cfg["datasets"] for m in cfg["methods"]])
+            units = (
+                [{"method": "bgd", "seed": 2019}, {"method": "presynaptic", "seed": 2019}]
+                if "datasets" not in cfg
+                else [
+                    {"dataset": d, "method": m, "seed": 2019}
+                    for d in cfg["datasets"]
+                    for m in cfg["methods"]
+                ]
+            )
             for unit in units:
-                own = unit["method"] == "bgd" and unit.get("dataset", "permuted_mnist").startswith(protocol)
+                own = unit["method"] == "bgd" and unit.get("dataset", "permuted_mnist").startswith(
+                    protocol
+                )
                 assert (f(cfg, unit) != f(changed, unit)) == own, (protocol, unit)
 
 

@@ -1,15 +1,15 @@
 """Stacked sequential learning (synlab.continual_stacked) against the solo harness it replaces."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from test_continual import _blob_task, _permuted_stream
 
 from synlab.continual import BGDStrategy, make_strategy, train_sequentially
 from synlab.continual_stacked import STACKABLE, train_sequentially_stacked
 from synlab.data import Task
-
-from test_continual import _blob_task, _permuted_stream
 
 KW = dict(epochs=2, batch_size=40, hidden=(12, 8), eval_every=7, curve_test=50)
 
@@ -23,16 +23,26 @@ def _other_stream():
 
 
 MEMBERS = {
-    "presynaptic": [dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
-                    dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
-                    dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8)],
-    "no_consolidation": [dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3),
-                         dict(lr=0.01, p_up=0.05, p_down=0.2, g_lim=1e-2),
-                         dict(lr=0.03, p_up=0.1, p_down=0.1, g_lim=1e-4)],
-    "ghost": [dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
-              dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
-              dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8)],
-    "bgd": [dict(eta=1.0, sigma_init=0.05), dict(eta=0.5, sigma_init=0.02), dict(eta=2.0, sigma_init=0.08)],
+    "presynaptic": [
+        dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
+        dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
+        dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8),
+    ],
+    "no_consolidation": [
+        dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3),
+        dict(lr=0.01, p_up=0.05, p_down=0.2, g_lim=1e-2),
+        dict(lr=0.03, p_up=0.1, p_down=0.1, g_lim=1e-4),
+    ],
+    "ghost": [
+        dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
+        dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
+        dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8),
+    ],
+    "bgd": [
+        dict(eta=1.0, sigma_init=0.05),
+        dict(eta=0.5, sigma_init=0.02),
+        dict(eta=2.0, sigma_init=0.08),
+    ],
 }
 
 
@@ -42,21 +52,33 @@ def test_each_member_follows_its_solo_run_on_the_cpu(method):
     streams = [shared, _other_stream(), shared]  # members 0 and 2 share one copy of their data
     seeds = [0, 1, 2]
     params = MEMBERS[method]
-    stacked = train_sequentially_stacked(streams, method, params, seeds, test_samples=3, mc_samples=4, **KW)
+    stacked = train_sequentially_stacked(
+        streams, method, params, seeds, test_samples=3, mc_samples=4, **KW
+    )
     for k in range(3):
-        solo = train_sequentially(streams[k], make_strategy(method, params[k], test_samples=3, mc_samples=4),
-                                  seed=seeds[k], **KW)
+        solo = train_sequentially(
+            streams[k],
+            make_strategy(method, params[k], test_samples=3, mc_samples=4),
+            seed=seeds[k],
+            **KW,
+        )
         got = stacked[k]
-        np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)  # ≤ 2 of 200 test points
+        np.testing.assert_allclose(
+            got.accuracy, solo.accuracy, atol=0.011
+        )  # ≤ 2 of 200 test points
         np.testing.assert_allclose(got.curve_acc, solo.curve_acc, atol=0.041)  # ≤ 2 of 50
         np.testing.assert_array_equal(got.curve_step, solo.curve_step)
         np.testing.assert_array_equal(got.task_ends, solo.task_ends)
         assert got.steps_per_task == solo.steps_per_task
         assert sorted(got.curve_stats) == sorted(solo.curve_stats)
         for key in solo.curve_stats:
-            np.testing.assert_allclose(got.curve_stats[key], solo.curve_stats[key], rtol=1e-3, atol=1e-4)
+            np.testing.assert_allclose(
+                got.curve_stats[key], solo.curve_stats[key], rtol=1e-3, atol=1e-4
+            )
     # the members really differ (different hyperparameters, seeds or data)
-    assert len({tuple(r.curve_acc.ravel().round(6)) + tuple(r.accuracy.ravel()) for r in stacked}) == 3
+    assert (
+        len({tuple(r.curve_acc.ravel().round(6)) + tuple(r.accuracy.ravel()) for r in stacked}) == 3
+    )
 
 
 @pytest.mark.parametrize("member_streams", [True, False])
@@ -64,10 +86,19 @@ def test_stacked_learning_is_learning(member_streams):
     """Members learn the first task well above chance (presynaptic: raising their release
     probabilities; BGD: shrinking σ), with per-member random streams or one shared draw (a GPU's way)."""
     stream = _permuted_stream(n_tasks=2, n=400)
-    params = [dict(lr=0.2, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
-              dict(lr=0.1, p_up=0.1, p_down=0.05, g_lim=1e-3, p_freeze=0.95)]
-    kw = dict(epochs=3, batch_size=40, hidden=(16,), eval_every=10, curve_test=100, test_samples=3,
-              member_streams=member_streams)
+    params = [
+        dict(lr=0.2, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
+        dict(lr=0.1, p_up=0.1, p_down=0.05, g_lim=1e-3, p_freeze=0.95),
+    ]
+    kw = dict(
+        epochs=3,
+        batch_size=40,
+        hidden=(16,),
+        eval_every=10,
+        curve_test=100,
+        test_samples=3,
+        member_streams=member_streams,
+    )
     for r in train_sequentially_stacked([stream, stream], "presynaptic", params, [0, 1], **kw):
         assert r.accuracy[0, 0] > 0.8
         assert r.curve_stats["mean_p"][-1] > r.curve_stats["mean_p"][0]
@@ -138,7 +169,12 @@ def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
     small = replace(L.tuning_config("quick"), methods=("ghost", "ewc"), n_trials=2, n_permuted=2)
     monkeypatch.setattr(L, "tuning_config", lambda profile: small)
     from synlab.experiments import EXPERIMENTS, get_experiment
-    monkeypatch.setitem(EXPERIMENTS, "schug_tuning", replace(get_experiment("schug_tuning"), make_config=lambda p: small))
+
+    monkeypatch.setitem(
+        EXPERIMENTS,
+        "schug_tuning",
+        replace(get_experiment("schug_tuning"), make_config=lambda p: small),
+    )
     monkeypatch.setenv("SYNLAB_STACK", "1")
     run_experiment("schug_tuning", "quick", root=tmp_path, progress=False)
     res = load_results("schug_tuning", "quick", root=tmp_path)
@@ -154,11 +190,25 @@ def test_stacked_bgd_compiled_follows_the_solo_runs(monkeypatch):
     monkeypatch.setenv("SYNLAB_COMPILE", "1")
     stream = _permuted_stream(n_tasks=2, n=200)
     params = MEMBERS["bgd"][:2]
-    stacked = train_sequentially_stacked([stream, stream], "bgd", params, [0, 1], test_samples=3, mc_samples=4, **KW)
+    stacked = train_sequentially_stacked(
+        [stream, stream], "bgd", params, [0, 1], test_samples=3, mc_samples=4, **KW
+    )
     for k, got in enumerate(stacked):
-        solo = train_sequentially(stream, BGDStrategy(params[k]["eta"], params[k]["sigma_init"], mc_samples=4,
-                                                      test_samples=3, compile=False), seed=k, **KW)
-        assert got.engine == "fused step, torch.compile" and solo.engine == "autograd, samples batched"
+        solo = train_sequentially(
+            stream,
+            BGDStrategy(
+                params[k]["eta"],
+                params[k]["sigma_init"],
+                mc_samples=4,
+                test_samples=3,
+                compile=False,
+            ),
+            seed=k,
+            **KW,
+        )
+        assert (
+            got.engine == "fused step, torch.compile" and solo.engine == "autograd, samples batched"
+        )
         np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)
 
 
@@ -168,15 +218,21 @@ def test_compiled_bernoulli_step_follows_the_autograd_step(method, monkeypatch):
     on the same release masks; both follow the autograd solo run up to float rounding."""
     stream = _permuted_stream(n_tasks=2, n=200)
     params = MEMBERS[method][:2]
-    eager = [train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
-             for k, p in enumerate(params)]
+    eager = [
+        train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
+        for k, p in enumerate(params)
+    ]
     monkeypatch.setenv("SYNLAB_COMPILE", "1")
-    stacked = train_sequentially_stacked([stream, stream], method, params, [0, 1], test_samples=3, **KW)
+    stacked = train_sequentially_stacked(
+        [stream, stream], method, params, [0, 1], test_samples=3, **KW
+    )
     for k, p in enumerate(params):
         solo = train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
         for got in (solo, stacked[k]):
             assert got.engine == "fused step, torch.compile"
             np.testing.assert_allclose(got.accuracy, eager[k].accuracy, atol=0.011)
             key = "mean_p"
-            np.testing.assert_allclose(got.curve_stats[key], eager[k].curve_stats[key], rtol=1e-3, atol=1e-4)
+            np.testing.assert_allclose(
+                got.curve_stats[key], eager[k].curve_stats[key], rtol=1e-3, atol=1e-4
+            )
     assert eager[0].engine == "autograd"

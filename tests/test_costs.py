@@ -1,4 +1,5 @@
 """Reliability costs (Malkin et al. 2024): exponents, linear-model optimum, the ELBO bound."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,12 @@ def test_rhos_in_paper_order():
 def test_optimal_sigma_matches_numerical_minimum(rho, H):
     c, lam = 0.3, 2.0
     closed = costs.optimal_sigma_linear(H, rho, c, lam)
-    res = minimize_scalar(lambda ls: float(costs.linear_objective(np.exp(ls), H, rho, c, lam)),
-                          bounds=(-20, 20), method="bounded", options={"xatol": 1e-10})
+    res = minimize_scalar(
+        lambda ls: float(costs.linear_objective(np.exp(ls), H, rho, c, lam)),
+        bounds=(-20, 20),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     assert np.exp(res.x) == pytest.approx(closed, rel=1e-4)
 
 
@@ -55,8 +60,10 @@ def test_optimal_sigma_matches_numerical_minimum(rho, H):
 def test_predicted_hessian_slope(rho):
     H = np.logspace(-4, 2, 30)
     s = costs.optimal_sigma_linear(H, rho)
-    assert costs.loglog_slope(H, s) == pytest.approx(costs.predicted_slopes(rho)["hessian"], abs=1e-9)
-    assert costs.loglog_slope(H ** -0.5, s) == pytest.approx(2 / (2 + rho), abs=1e-9)
+    assert costs.loglog_slope(H, s) == pytest.approx(
+        costs.predicted_slopes(rho)["hessian"], abs=1e-9
+    )
+    assert costs.loglog_slope(H**-0.5, s) == pytest.approx(2 / (2 + rho), abs=1e-9)
 
 
 def test_bound_on_a_grid():
@@ -90,12 +97,15 @@ def test_heterogeneous_sigmas_beat_homogeneous_at_equal_budget(rho):
     het = costs.sigmas_at_equal_cost(H, rho, budget)
     hom = costs.sigmas_at_equal_cost(H, rho, budget, homogeneous=True)
     for s in (het, hom):
-        assert np.sum(s ** -rho) == pytest.approx(budget)
+        assert np.sum(s**-rho) == pytest.approx(budget)
     assert costs.quadratic_performance_cost(het, H) < costs.quadratic_performance_cost(hom, H)
     assert het[0] < het[1]  # the important synapse is made more reliable
     # het is optimal: random budget-respecting perturbations never do better
     rng = np.random.default_rng(0)
     for _ in range(50):
         t = het * np.exp(0.2 * rng.standard_normal(2))
-        t *= (np.sum(t ** -rho) / budget) ** (1 / rho)
-        assert costs.quadratic_performance_cost(t, H) >= costs.quadratic_performance_cost(het, H) - 1e-12
+        t *= (np.sum(t**-rho) / budget) ** (1 / rho)
+        assert (
+            costs.quadratic_performance_cost(t, H)
+            >= costs.quadratic_performance_cost(het, H) - 1e-12
+        )

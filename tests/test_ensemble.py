@@ -1,4 +1,5 @@
 """The batched ensemble of Gaussian-synapse MLPs: exact per member, reparameterised, seeded."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from synlab.ensemble import StackedAdam, GaussianEnsembleMLP, NoiseSource, ensemble_objective, evaluate_ensemble, train_ensemble
+from synlab.ensemble import (
+    GaussianEnsembleMLP,
+    NoiseSource,
+    StackedAdam,
+    ensemble_objective,
+    evaluate_ensemble,
+    train_ensemble,
+)
 from synlab.synapses import GaussianLinear, mlp
 
 
@@ -35,13 +43,17 @@ def test_member_equals_solo_gaussianlinear_network():
     opt_s = StackedAdam([(list(solo.parameters()), 1e-2)])
     layers = [m for m in solo if isinstance(m, GaussianLinear)]
     g = torch.Generator().manual_seed(7)
-    for step in range(15):
+    for _step in range(15):
         idx = torch.randperm(x.shape[0], generator=g)[:8]
         noise = [torch.randn(K, *m.shape[1:], generator=g) for m in ens.mu]
         # ensemble step with explicit noise
         opt_e.zero_grad()
         out = ens(x[idx], noise=noise)
-        nll = nn.functional.cross_entropy(out.reshape(-1, 3), y[idx].repeat(K), reduction="none").view(K, -1).sum(1)
+        nll = (
+            nn.functional.cross_entropy(out.reshape(-1, 3), y[idx].repeat(K), reduction="none")
+            .view(K, -1)
+            .sum(1)
+        )
         rel = sum((s ** -rho.view(-1, 1, 1)).flatten(1).sum(1) for s in ens.sigmas())
         (nll + 0.01 * lam * rel).sum().backward()
         opt_e.step()
@@ -64,8 +76,12 @@ def test_member_equals_solo_gaussianlinear_network():
 def test_member_equals_solo_run_with_per_member_seeds():
     x, y = _toy(n=40)
     kw = dict(bias=True, sigma_init=0.05, mu_init=(-0.3, 0.3))
-    big = GaussianEnsembleMLP(3, [6, 4, 3], source=NoiseSource(3, per_member=True, seeds=[10, 11, 12]), **kw)
-    solo = GaussianEnsembleMLP(1, [6, 4, 3], source=NoiseSource(1, per_member=True, seeds=[11]), **kw)
+    big = GaussianEnsembleMLP(
+        3, [6, 4, 3], source=NoiseSource(3, per_member=True, seeds=[10, 11, 12]), **kw
+    )
+    solo = GaussianEnsembleMLP(
+        1, [6, 4, 3], source=NoiseSource(1, per_member=True, seeds=[11]), **kw
+    )
     assert torch.equal(big.mu[0][1], solo.mu[0][0])
     common = dict(epochs=2, batch_size=10, lr=1e-2, rho=0.5, data_seed=4)
     train_ensemble(big, x, y, lam=[0.1, 1.0, 3.0], **common)
@@ -73,7 +89,9 @@ def test_member_equals_solo_run_with_per_member_seeds():
     for l in range(2):
         assert torch.allclose(big.mu[l][1], solo.mu[l][0], atol=1e-6)
         assert torch.allclose(big.phi[l][1], solo.phi[l][0], atol=1e-6)
-        assert not torch.allclose(big.phi[l][0], solo.phi[l][0], atol=1e-6)  # other λ, other trajectory
+        assert not torch.allclose(
+            big.phi[l][0], solo.phi[l][0], atol=1e-6
+        )  # other λ, other trajectory
 
 
 @pytest.mark.parametrize("noise", ["weight", "local"])
@@ -81,14 +99,21 @@ def test_reparameterisation_gradients(noise):
     """d E[f(w)]/dσ by reparameterisation equals the closed form for a linear unit: E[(xᵀw)²]."""
     torch.manual_seed(0)
     K, n_in = 2, 4
-    ens = GaussianEnsembleMLP(K, [n_in, 1], bias=False, sigma_init=0.3, mu_init=(-0.5, 0.5), noise=noise,
-                              source=NoiseSource(K, 5))
+    ens = GaussianEnsembleMLP(
+        K,
+        [n_in, 1],
+        bias=False,
+        sigma_init=0.3,
+        mu_init=(-0.5, 0.5),
+        noise=noise,
+        source=NoiseSource(K, 5),
+    )
     x = torch.tensor([[1.0, -2.0, 0.5, 3.0]])
     if noise == "local":  # one sample per example: 20000 examples
         out = ens(x.expand(20000, -1))
     else:  # one weight sample per forward pass: 4000 passes
         out = torch.cat([ens(x) for _ in range(4000)], dim=1)
-    loss = (out ** 2).mean(1).sum()
+    loss = (out**2).mean(1).sum()
     loss.backward()
     mu, sig = ens.mu[0].detach(), ens.weight_sigmas()[0].detach()
     # E[(xᵀw)²] = (xᵀμ)² + Σ x_j² σ_j²  →  d/dσ_j = 2 x_j² σ_j, d/dμ_j = 2 (xᵀμ) x_j
@@ -108,8 +133,12 @@ def test_weight_noise_gradient_is_exact_for_a_fixed_sample():
     out.sum().backward()
     sig = torch.nn.functional.softplus(ens.phi[0].detach())
     # out = xᵀ(μ + σ ε)  →  d out/dφ = x ε sigmoid(φ)
-    assert torch.allclose(ens.phi[0].grad, x * eps[0] * torch.sigmoid(ens.phi[0].detach()), atol=1e-6)
-    assert torch.allclose(out.detach(), ((ens.mu[0].detach() + sig * eps[0]) * x).sum(-1)[:, 0], atol=1e-6)
+    assert torch.allclose(
+        ens.phi[0].grad, x * eps[0] * torch.sigmoid(ens.phi[0].detach()), atol=1e-6
+    )
+    assert torch.allclose(
+        out.detach(), ((ens.mu[0].detach() + sig * eps[0]) * x).sum(-1)[:, 0], atol=1e-6
+    )
 
 
 def test_homogeneous_members_share_the_rms_sigma():
@@ -131,9 +160,10 @@ def test_objective_and_validation():
     lam, rho = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.5])
     total, nll, cost = ensemble_objective(ens, x, y, lam=lam, rho=rho, l1=0.0, n_data=10)
     n_par = ens.n_parameters_per_member()
-    assert torch.allclose(cost, lam * n_par * 0.1 ** -0.5, rtol=1e-4)
-    _, _, cost_e = ensemble_objective(ens, x, y, lam=lam, rho=rho, l1=0.0, n_data=10,
-                                      entropic=torch.tensor([True, False]))
+    assert torch.allclose(cost, lam * n_par * 0.1**-0.5, rtol=1e-4)
+    _, _, cost_e = ensemble_objective(
+        ens, x, y, lam=lam, rho=rho, l1=0.0, n_data=10, entropic=torch.tensor([True, False])
+    )
     assert cost_e[0] == pytest.approx(-n_par * np.log(0.1), rel=1e-4)
     with pytest.raises(ValueError, match="one value per member"):
         train_ensemble(ens, x, y, epochs=1, lam=[1.0, 2.0, 3.0], track_layer=0)
@@ -146,8 +176,18 @@ def test_objective_and_validation():
 def test_training_reduces_loss_and_evaluates():
     x, y = _toy(n=200)
     ens = GaussianEnsembleMLP(2, [6, 16, 3], source=NoiseSource(2, 0), sigma_init=1e-3)
-    h = train_ensemble(ens, x, y, epochs=6, batch_size=20, lr=1e-2, lam=1e-3, rho=0.5, n_data=200,
-                       accumulate_epochs=1)
+    h = train_ensemble(
+        ens,
+        x,
+        y,
+        epochs=6,
+        batch_size=20,
+        lr=1e-2,
+        lam=1e-3,
+        rho=0.5,
+        n_data=200,
+        accumulate_epochs=1,
+    )
     nll = np.asarray(h.epoch_nll)
     assert np.all(nll[-1] < nll[0])
     ev = evaluate_ensemble(ens, x, y, n_samples=3)
@@ -161,12 +201,12 @@ def test_stacked_adam_matches_torch_adam():
     a = torch.randn(3, 4, requires_grad=True)
     b = a.detach().clone().requires_grad_(True)
     mine, ref = StackedAdam([([a], 1e-2)]), torch.optim.Adam([b], lr=1e-2)
-    for step in range(5):
+    for _step in range(5):
         target = torch.randn(3, 4)
         for p, opt in ((a, mine), (b, ref)):
             opt.zero_grad()
             ((p - target) ** 3).abs().sum().backward()
             opt.step()
     assert torch.allclose(a, b, atol=1e-6)
-    v_hat = ref.state[b]["exp_avg_sq"] / (1 - 0.999 ** 5)
+    v_hat = ref.state[b]["exp_avg_sq"] / (1 - 0.999**5)
     assert torch.allclose(mine.learning_rates(a), 1e-2 / (v_hat.sqrt() + 1e-8), rtol=1e-5)

@@ -1,4 +1,5 @@
 """The exercise framework and student copies (part-specific checkers have their own tests)."""
+
 import json
 
 import pytest
@@ -14,7 +15,9 @@ def square_exercise(monkeypatch):
     def checker(fn):
         for x in (0.0, 1.5, -2.0):
             if not close(fn(x), x * x):
-                return Feedback(False, f"for x = {x} expected {x * x}, got {fn(x)}; hint: multiply x by itself")
+                return Feedback(
+                    False, f"for x = {x} expected {x * x}, got {fn(x)}; hint: multiply x by itself"
+                )
         return Feedback(True, "x² for every case.")
 
     monkeypatch.setitem(EXERCISES, "test.square", checker)
@@ -46,27 +49,44 @@ def test_unknown_exercise_and_duplicates(square_exercise):
 
 
 def test_close():
-    assert close(1.0, 1.0 + 1e-9) and not close(1.0, 1.1) and not close("a", 1.0) and not close(float("nan"), 1.0)
+    assert (
+        close(1.0, 1.0 + 1e-9)
+        and not close(1.0, 1.1)
+        and not close("a", 1.0)
+        and not close(float("nan"), 1.0)
+    )
 
 
 def _notebook():
     md = lambda s: {"cell_type": "markdown", "metadata": {}, "source": s}  # noqa: E731
-    code = lambda s, tags=(): {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": s,  # noqa: E731
-                               "outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}], "execution_count": 3}
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        md("# Title"),
-        md("```{exercise} Square\n:label: ex-sq\nWrite `sq(x)`.\n```"),
-        code("def sq(x):\n    return x * x\n", tags=("solution", "hide-cell")),
-        code("check('test.square', sq)"),
-        md("```{solution} ex-sq\n:class: dropdown\nMultiply.\n```"),
-    ]}
+    code = lambda s, tags=(): {
+        "cell_type": "code",
+        "metadata": {"tags": list(tags)},
+        "source": s,  # noqa: E731
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}],
+        "execution_count": 3,
+    }
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            md("# Title"),
+            md("```{exercise} Square\n:label: ex-sq\nWrite `sq(x)`.\n```"),
+            code("def sq(x):\n    return x * x\n", tags=("solution", "hide-cell")),
+            code("check('test.square', sq)"),
+            md("```{solution} ex-sq\n:class: dropdown\nMultiply.\n```"),
+        ],
+    }
 
 
 def test_strip_solutions():
     student, removed = strip_solutions(_notebook())
     assert removed == 2
     sources = [c["source"] for c in student["cells"]]
-    assert not any("{solution}" in s for s in sources) and not any("return x * x" in s for s in sources)
+    assert not any("{solution}" in s for s in sources) and not any(
+        "return x * x" in s for s in sources
+    )
     stub = student["cells"][2]
     assert stub["source"] == "# def sq(x):\n" + STUB and "student" in stub["metadata"]["tags"]
     assert "{exercise}" in sources[1] and "check('test.square', sq)" in sources[3]

@@ -1,12 +1,13 @@
 """Every Foundations checker: a right answer passes, typical wrong answers fail with a message naming the mistake."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pytest
-
 from exercise_helpers import ok, wrong
+
 from synlab.exercises import check
 
 
@@ -14,7 +15,11 @@ from synlab.exercises import check
 def test_binomial_cv():
     ok("foundations.binomial_cv", lambda N, p: math.sqrt((1 - p) / (N * p)))
     wrong("foundations.binomial_cv", lambda N, p: (1 - p) / (N * p), "squared", "expected")
-    wrong("foundations.binomial_cv", lambda N, p: math.sqrt(p / (N * (1 - p))) if p < 1 else 0.0, "swapped")
+    wrong(
+        "foundations.binomial_cv",
+        lambda N, p: math.sqrt(p / (N * (1 - p))) if p < 1 else 0.0,
+        "swapped",
+    )
     wrong("foundations.binomial_cv", lambda N, p: math.sqrt((1 - p) / p), "sqrt(N)")
 
 
@@ -25,7 +30,11 @@ def test_binomial_cv_reports_exceptions():
 
 def test_sites_for_cv():
     ok("foundations.sites_for_cv", lambda t, p: max(1, math.ceil((1 - p) / (p * t * t))))
-    wrong("foundations.sites_for_cv", lambda t, p: max(1, math.floor((1 - p) / (p * t * t))), "rounded down")
+    wrong(
+        "foundations.sites_for_cv",
+        lambda t, p: max(1, math.floor((1 - p) / (p * t * t))),
+        "rounded down",
+    )
     wrong("foundations.sites_for_cv", lambda t, p: (1 - p) / (p * t * t), "integer")
     wrong("foundations.sites_for_cv", lambda t, p: math.ceil((1 - p) / (p * t * t)), "N ≥ 1")
     wrong("foundations.sites_for_cv", lambda t, p: max(1, math.ceil((1 - p) / (p * t))), "target²")
@@ -35,8 +44,16 @@ def test_sites_for_cv():
 def test_curvature_along():
     ok("foundations.curvature_along", lambda A, v: float(v @ A @ v / (v @ v)))
     wrong("foundations.curvature_along", lambda A, v: float(v @ A @ v), "normalise")
-    wrong("foundations.curvature_along", lambda A, v: float(v @ A @ v / np.linalg.norm(v)), "squared norm")
-    wrong("foundations.curvature_along", lambda A, v: float(np.linalg.norm(A @ (v / np.linalg.norm(v)))), "project")
+    wrong(
+        "foundations.curvature_along",
+        lambda A, v: float(v @ A @ v / np.linalg.norm(v)),
+        "squared norm",
+    )
+    wrong(
+        "foundations.curvature_along",
+        lambda A, v: float(np.linalg.norm(A @ (v / np.linalg.norm(v)))),
+        "project",
+    )
 
 
 def test_hutchinson_variance():
@@ -98,9 +115,17 @@ def test_symmetric_mi():
     wrong("foundations.symmetric_mi", no_split, "K − 1")
 
 
-@pytest.mark.parametrize("name", ["foundations.binomial_cv", "foundations.sites_for_cv", "foundations.curvature_along",
-                                  "foundations.hutchinson_variance", "foundations.mi_from_confusion",
-                                  "foundations.symmetric_mi"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "foundations.binomial_cv",
+        "foundations.sites_for_cv",
+        "foundations.curvature_along",
+        "foundations.hutchinson_variance",
+        "foundations.mi_from_confusion",
+        "foundations.symmetric_mi",
+    ],
+)
 def test_non_function_answer_is_rejected_with_a_message(name):
     fb = check(name, 42, quiet=True)
     assert not fb.ok and "function" in fb.message

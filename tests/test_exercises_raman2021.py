@@ -1,4 +1,5 @@
 """Each raman2021 checker accepts a right answer and explains a typical wrong one."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,9 @@ def test_optimal_magnitude():
 
 
 def test_steady_ratio():
-    right = lambda H, c: math.sqrt(float(torch.trace(H)) / H.shape[0] / float(_unit(c) @ H @ _unit(c)))
+    right = lambda H, c: math.sqrt(
+        float(torch.trace(H)) / H.shape[0] / float(_unit(c) @ H @ _unit(c))
+    )
     squared = lambda H, c: right(H, c) ** 2
     assert check("raman2021.steady_ratio", right, quiet=True)
     fb = check("raman2021.steady_ratio", squared, quiet=True)
@@ -48,7 +51,11 @@ def test_fluctuation():
     assert check("raman2021.fluctuation", right, quiet=True)
     fb = check("raman2021.fluctuation", per_vector, quiet=True)
     assert not fb and "d·√N" in fb.message
-    fb = check("raman2021.fluctuation", lambda n, d, gen: d * torch.ones(n, dtype=torch.float64), quiet=True)
+    fb = check(
+        "raman2021.fluctuation",
+        lambda n, d, gen: d * torch.ones(n, dtype=torch.float64),
+        quiet=True,
+    )
     assert not fb
 
 

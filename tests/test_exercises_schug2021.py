@@ -1,4 +1,5 @@
 """Each schug2021 checker accepts a right answer and explains a typical wrong one."""
+
 from __future__ import annotations
 
 import math
@@ -11,18 +12,34 @@ from synlab.exercises import check
 
 
 def test_strength_update():
-    assert check("schug2021.strength_update", lambda m, p, p1, gm, lr: p / p1 * m - lr / (p * p1) * gm, quiet=True)
-    fb = check("schug2021.strength_update", lambda m, p, p1, gm, lr: p / p1 * m - lr / p1 * gm, quiet=True)
+    assert check(
+        "schug2021.strength_update",
+        lambda m, p, p1, gm, lr: p / p1 * m - lr / (p * p1) * gm,
+        quiet=True,
+    )
+    fb = check(
+        "schug2021.strength_update", lambda m, p, p1, gm, lr: p / p1 * m - lr / p1 * gm, quiet=True
+    )
     assert not fb and "1/(p·p')" in fb.message
-    fb = check("schug2021.strength_update", lambda m, p, p1, gm, lr: m - lr / (p * p1) * gm, quiet=True)
+    fb = check(
+        "schug2021.strength_update", lambda m, p, p1, gm, lr: m - lr / (p * p1) * gm, quiet=True
+    )
     assert not fb and "shrink" in fb.message
 
 
 def test_prob_large_gradient():
-    assert check("schug2021.prob_large_gradient", lambda F, g: math.erfc(g / math.sqrt(2 * F)), quiet=True)
-    fb = check("schug2021.prob_large_gradient", lambda F, g: math.erfc(g / math.sqrt(F)), quiet=True)
+    assert check(
+        "schug2021.prob_large_gradient", lambda F, g: math.erfc(g / math.sqrt(2 * F)), quiet=True
+    )
+    fb = check(
+        "schug2021.prob_large_gradient", lambda F, g: math.erfc(g / math.sqrt(F)), quiet=True
+    )
     assert not fb and "sqrt(2)" in fb.message
-    fb = check("schug2021.prob_large_gradient", lambda F, g: 0.5 * math.erfc(g / math.sqrt(2 * F)), quiet=True)
+    fb = check(
+        "schug2021.prob_large_gradient",
+        lambda F, g: 0.5 * math.erfc(g / math.sqrt(2 * F)),
+        quiet=True,
+    )
     assert not fb and "both tails" in fb.message
 
 
@@ -38,16 +55,25 @@ def test_soft_mutual_information():
     assert check("schug2021.soft_mutual_information", _soft_mi, quiet=True)
     fb = check("schug2021.soft_mutual_information", lambda y, p: _soft_mi(y, p, math.e), quiet=True)
     assert not fb and "nats" in fb.message
-    fb = check("schug2021.soft_mutual_information",
-               lambda y, p: _soft_mi(y, np.eye(p.shape[1])[np.asarray(p).argmax(1)]), quiet=True)
+    fb = check(
+        "schug2021.soft_mutual_information",
+        lambda y, p: _soft_mi(y, np.eye(p.shape[1])[np.asarray(p).argmax(1)]),
+        quiet=True,
+    )
     assert not fb and "arg-max" in fb.message
 
 
 def test_matched_release_probability():
-    assert check("schug2021.matched_release_probability", lambda ps: torch.cat([p.flatten() for p in ps]).mean(),
-                 quiet=True)
-    fb = check("schug2021.matched_release_probability", lambda ps: torch.stack([p.mean() for p in ps]).mean(),
-               quiet=True)
+    assert check(
+        "schug2021.matched_release_probability",
+        lambda ps: torch.cat([p.flatten() for p in ps]).mean(),
+        quiet=True,
+    )
+    fb = check(
+        "schug2021.matched_release_probability",
+        lambda ps: torch.stack([p.mean() for p in ps]).mean(),
+        quiet=True,
+    )
     assert not fb and "layer means" in fb.message
 
 
@@ -81,5 +107,9 @@ def test_relative_change():
 
 def test_pearson_r():
     assert check("schug2021.pearson_r", lambda x, y: stats.pearsonr(x, y).statistic, quiet=True)
-    fb = check("schug2021.pearson_r", lambda x, y: np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)), quiet=True)
+    fb = check(
+        "schug2021.pearson_r",
+        lambda x, y: np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)),
+        quiet=True,
+    )
     assert not fb and "means" in fb.message

@@ -1,12 +1,13 @@
 """Every synthesis checker: a right answer passes, typical wrong answers fail with a message naming the mistake."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from exercise_helpers import ok, wrong
 from scipy import stats
 
-from exercise_helpers import ok, wrong
 from synlab.exercises import check
 
 
@@ -17,8 +18,14 @@ def _pearson(a, b):
 def test_spearman():
     ok("synthesis.spearman", lambda x, y: _pearson(stats.rankdata(x), stats.rankdata(y)))
     wrong("synthesis.spearman", _pearson, "pearson correlation of the values")
-    wrong("synthesis.spearman", lambda x, y: _pearson(np.argsort(np.argsort(x, kind="stable")),
-                                                      np.argsort(np.argsort(y, kind="stable"))), "ties", "average")
+    wrong(
+        "synthesis.spearman",
+        lambda x, y: _pearson(
+            np.argsort(np.argsort(x, kind="stable")), np.argsort(np.argsort(y, kind="stable"))
+        ),
+        "ties",
+        "average",
+    )
 
     def formula(x, y):
         rx, ry = stats.rankdata(x), stats.rankdata(y)

@@ -1,4 +1,5 @@
 """Foundations: the binomial quantal model, the layers as its limits, the curvature toys, the information experiment."""
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,12 @@ def test_sampled_psp_moments_include_recording_noise():
 
 
 def test_sampling_is_reproducible_with_a_seed():
-    assert torch.equal(quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 7), quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 7))
-    assert not torch.equal(quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 7), quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 8))
+    assert torch.equal(
+        quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 7), quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 7)
+    )
+    assert not torch.equal(
+        quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 7), quantal.sample_psp(5, 0.5, 1.0, 100, 0.1, 8)
+    )
 
 
 def test_psp_density_is_a_density_with_the_right_mean():
@@ -54,9 +59,19 @@ def test_psp_density_is_a_density_with_the_right_mean():
     assert (x * d * dx).sum() == pytest.approx(2.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("bad", [dict(N=0, p=0.5, q=1.0), dict(N=2.5, p=0.5, q=1.0), dict(N=True, p=0.5, q=1.0),
-                                 dict(N=3, p=1.2, q=1.0), dict(N=3, p=-0.1, q=1.0), dict(N=3, p=0.5, q=0.0),
-                                 dict(N=3, p=0.5, q=-1.0), dict(N="3", p=0.5, q=1.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(N=0, p=0.5, q=1.0),
+        dict(N=2.5, p=0.5, q=1.0),
+        dict(N=True, p=0.5, q=1.0),
+        dict(N=3, p=1.2, q=1.0),
+        dict(N=3, p=-0.1, q=1.0),
+        dict(N=3, p=0.5, q=0.0),
+        dict(N=3, p=0.5, q=-1.0),
+        dict(N="3", p=0.5, q=1.0),
+    ],
+)
 def test_invalid_parameters_raise_clear_errors(bad):
     with pytest.raises(ValueError, match="N|p|q"):
         quantal.binomial_moments(**bad)

@@ -1,4 +1,5 @@
 """The fused training step: hand-derived gradients equal autograd's, trajectories equal."""
+
 from __future__ import annotations
 
 import copy
@@ -18,11 +19,15 @@ def _toy(n=60, d=6, classes=3, seed=0):
 
 
 def test_softplus_matches_torch_including_tiny_and_large_arguments():
-    phi = torch.cat([torch.linspace(-40, 40, 2001), torch.tensor([-100.0, -20.0, 0.0, 25.0])]).double()
+    phi = torch.cat(
+        [torch.linspace(-40, 40, 2001), torch.tensor([-100.0, -20.0, 0.0, 25.0])]
+    ).double()
     ref = torch.nn.functional.softplus(phi)
     assert torch.allclose(fused.softplus(phi), ref, rtol=1e-12, atol=0)
     phi32 = torch.linspace(-30, 30, 1001)
-    assert torch.allclose(fused.softplus(phi32), torch.nn.functional.softplus(phi32), rtol=2e-6, atol=0)
+    assert torch.allclose(
+        fused.softplus(phi32), torch.nn.functional.softplus(phi32), rtol=2e-6, atol=0
+    )
 
 
 @pytest.mark.parametrize("noise", ["weight", "local"])
@@ -35,19 +40,42 @@ def test_fused_training_equals_autograd_training(noise, bias, loss):
         y = torch.sin(x[:, :2]).double()
     K = 4
     out = 2 if loss == "gaussian" else 3
-    kw = dict(bias=bias, sigma_init=0.05, mu_init=(-0.4, 0.4), noise=noise, dtype=torch.float64,
-              homogeneous=[False, True, False, True], relu_after=(0, 1))
+    kw = dict(
+        bias=bias,
+        sigma_init=0.05,
+        mu_init=(-0.4, 0.4),
+        noise=noise,
+        dtype=torch.float64,
+        homogeneous=[False, True, False, True],
+        relu_after=(0, 1),
+    )
     a = GaussianEnsembleMLP(K, [6, 5, 4, out], source=NoiseSource(K, 3), **kw)
     b = copy.deepcopy(a)  # parameters and the noise generator's state
-    common = dict(epochs=2, batch_size=12, lr=1e-2, lr_phi=3e-2, lam=[0.1, 0.5, 2.0, 1.0], rho=[0.5, 2 / 3, 2.0, 4 / 3],
-                  entropic=[False, False, True, False], l1=0.05, n_data=60, c=1.5, loss=loss, obs_sd=0.7,
-                  data_seed=5, accumulate_epochs=1, track_layer=1)
+    common = dict(
+        epochs=2,
+        batch_size=12,
+        lr=1e-2,
+        lr_phi=3e-2,
+        lam=[0.1, 0.5, 2.0, 1.0],
+        rho=[0.5, 2 / 3, 2.0, 4 / 3],
+        entropic=[False, False, True, False],
+        l1=0.05,
+        n_data=60,
+        c=1.5,
+        loss=loss,
+        obs_sd=0.7,
+        data_seed=5,
+        accumulate_epochs=1,
+        track_layer=1,
+    )
     ha = train_ensemble(a, x.double(), y, engine="autograd", **common)
     hb = train_ensemble(b, x.double(), y, engine="fused", **common)
     moved = 0.0
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, rtol=1e-9, atol=1e-11)
-    for pa, p0 in zip(a.phi, GaussianEnsembleMLP(K, [6, 5, 4, out], source=NoiseSource(K, 3), **kw).phi):
+    for pa, p0 in zip(
+        a.phi, GaussianEnsembleMLP(K, [6, 5, 4, out], source=NoiseSource(K, 3), **kw).phi
+    ):
         moved = max(moved, float((pa - p0).detach().abs().max()))
     assert moved > 1e-2  # the test exercises real training, not a frozen network
     np.testing.assert_allclose(ha.epoch_nll, hb.epoch_nll, rtol=1e-9)
@@ -72,10 +100,20 @@ def test_softplus_and_sigmoid_share_one_exponential():
 def test_compiled_step_follows_the_eager_step():
     """torch.compile of the fused step: same trajectory as eager (float rounding), same noise."""
     x, y = _toy(n=40)
-    a = GaussianEnsembleMLP(3, [6, 5, 3], source=NoiseSource(3, 1), sigma_init=0.05, mu_init=(-0.4, 0.4))
+    a = GaussianEnsembleMLP(
+        3, [6, 5, 3], source=NoiseSource(3, 1), sigma_init=0.05, mu_init=(-0.4, 0.4)
+    )
     b = copy.deepcopy(a)
-    common = dict(epochs=2, batch_size=10, lr=1e-2, lam=[0.1, 1.0, 3.0], rho=[0.5, 2.0, 4 / 3], n_data=40,
-                  data_seed=2, engine="fused")
+    common = dict(
+        epochs=2,
+        batch_size=10,
+        lr=1e-2,
+        lam=[0.1, 1.0, 3.0],
+        rho=[0.5, 2.0, 4 / 3],
+        n_data=40,
+        data_seed=2,
+        engine="fused",
+    )
     train_ensemble(a, x, y, compile=False, **common)
     train_ensemble(b, x, y, compile=True, **common)
     for pa, pb in zip(a.parameters(), b.parameters()):

@@ -75,7 +75,9 @@ def test_mi_identity_predictions_equal_label_entropy():
 def test_mi_bounded_by_marginal_entropies():
     gen = torch.Generator().manual_seed(0)
     y = torch.randint(0, 4, (200,), generator=gen)
-    yhat = torch.where(torch.rand(200, generator=gen) < 0.6, y, torch.randint(0, 4, (200,), generator=gen))
+    yhat = torch.where(
+        torch.rand(200, generator=gen) < 0.6, y, torch.randint(0, 4, (200,), generator=gen)
+    )
     joint = I.joint_from_predictions(y, yhat)
     mi = I.mutual_information(y, yhat)
     assert 0 < mi <= min(float(I.entropy(joint.sum(1))), float(I.entropy(joint.sum(0)))) + 1e-12
@@ -86,8 +88,12 @@ def test_soft_one_hot_equals_hard():
     y = torch.tensor([0, 1, 2, 1, 0, 2, 2])
     yhat = torch.tensor([0, 2, 2, 1, 1, 2, 0])
     soft = torch.nn.functional.one_hot(yhat, 3).double()
-    assert torch.allclose(I.joint_from_predictions(y, soft), I.joint_from_predictions(y, yhat, n_classes=3))
-    assert I.mutual_information(y, soft) == pytest.approx(I.mutual_information(y, yhat, n_classes=3))
+    assert torch.allclose(
+        I.joint_from_predictions(y, soft), I.joint_from_predictions(y, yhat, n_classes=3)
+    )
+    assert I.mutual_information(y, soft) == pytest.approx(
+        I.mutual_information(y, yhat, n_classes=3)
+    )
 
 
 def test_soft_joint_is_class_averaged_outputs():
@@ -95,7 +101,9 @@ def test_soft_joint_is_class_averaged_outputs():
     probs = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]], dtype=torch.float64)
     joint = I.joint_from_predictions(y, probs)
     # P(y=0)=2/3 with P(yhat|y=0) = (0.7, 0.3); P(y=1)=1/3 with (0.2, 0.8)
-    expected = torch.tensor([[2 / 3 * 0.7, 2 / 3 * 0.3], [1 / 3 * 0.2, 1 / 3 * 0.8]], dtype=torch.float64)
+    expected = torch.tensor(
+        [[2 / 3 * 0.7, 2 / 3 * 0.3], [1 / 3 * 0.2, 1 / 3 * 0.8]], dtype=torch.float64
+    )
     assert torch.allclose(joint, expected)
     p_hat = expected.sum(0)
     cond = expected / expected.sum(1, keepdim=True)

@@ -1,4 +1,5 @@
 """Tests for synlab.maintenance (Raman & O'Leary 2021): geometry, tasks, plasticity, simulator."""
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,9 @@ def test_optimal_magnitude_equals_brute_force_line_search(seed):
     task = _quadratic(seed=seed)
     w = torch.randn(1, 12, dtype=DT, generator=gen)
     g = task.gradient(w)[0]
-    direction = -g + 0.8 * g.norm() * M.unit_rows(torch.randn(1, 12, dtype=DT, generator=gen))[0]  # a corrupted descent
+    direction = (
+        -g + 0.8 * g.norm() * M.unit_rows(torch.randn(1, 12, dtype=DT, generator=gen))[0]
+    )  # a corrupted descent
     u = direction / direction.norm()
     assert float(u @ g) < 0
     m_star = float(M.optimal_magnitude(g, task.H, direction))
@@ -51,7 +54,9 @@ def test_optimal_magnitude_equals_brute_force_line_search(seed):
 def test_optimal_magnitude_rejects_nonpositive_curvature():
     H = torch.diag(torch.tensor([1.0, -1.0], dtype=DT))
     with pytest.raises(ValueError, match="positive curvature"):
-        M.optimal_magnitude(torch.tensor([0.0, 1.0], dtype=DT), H, torch.tensor([0.0, -1.0], dtype=DT))
+        M.optimal_magnitude(
+            torch.tensor([0.0, 1.0], dtype=DT), H, torch.tensor([0.0, -1.0], dtype=DT)
+        )
     with pytest.raises(ValueError, match="Eq. \\(9\\)"):
         M.steady_state_ratio(1.0, -0.5)
 
@@ -75,10 +80,14 @@ def test_eq14_gradient_curvature_and_newton_on_quadratic():
     c = torch.randn(5, dtype=DT, generator=gen)
     w = (V @ c).unsqueeze(0)
     g = task.gradient(w)[0]
-    assert float(M.curvature_q(task.H, g)) == pytest.approx(float(M.gradient_curvature_quadratic(evals, c)), rel=1e-10)
+    assert float(M.curvature_q(task.H, g)) == pytest.approx(
+        float(M.gradient_curvature_quadratic(evals, c)), rel=1e-10
+    )
     newton = M.newton_direction(task.H, g, damping=0.0)
     assert torch.allclose(newton, w[0], atol=1e-10)  # the Newton step points back to w* (Fig. 4d)
-    assert float(M.curvature_q(task.H, newton)) == pytest.approx(float(M.newton_curvature_quadratic(evals, c)), rel=1e-10)
+    assert float(M.curvature_q(task.H, newton)) == pytest.approx(
+        float(M.newton_curvature_quadratic(evals, c)), rel=1e-10
+    )
     # equal c_i: Q[∇F] ≥ Tr/N (Chebyshev) and the Newton direction has exactly average curvature
     ones = torch.ones(5, dtype=DT)
     assert M.gradient_curvature_quadratic(evals, ones) > evals.mean()
@@ -97,7 +106,11 @@ def test_noise_interpolation_exact_for_orthogonal_h_orthogonal_noise():
         assert float(M.curvature_q(H, c_tilde + nu)) == pytest.approx(float(expected), rel=1e-12)
     # it interpolates monotonically from Q[c̃] to Q[ν]
     qs = M.noise_interpolation(7.0, 1.0, torch.tensor([0.01, 0.5, 1.0, 3.0, 100.0]))
-    assert torch.all(qs[1:] < qs[:-1]) and qs[0] == pytest.approx(7.0, rel=1e-3) and qs[-1] == pytest.approx(1.0, rel=1e-3)
+    assert (
+        torch.all(qs[1:] < qs[:-1])
+        and qs[0] == pytest.approx(7.0, rel=1e-3)
+        and qs[-1] == pytest.approx(1.0, rel=1e-3)
+    )
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -127,7 +140,7 @@ def test_student_teacher_setup_follows_the_paper():
     a = math.sqrt(6 / (12 + 20))  # Xavier-uniform bound of the first layer
     assert float(task.theta_star[:, :240].abs().max()) <= a
     w0 = task.initial_state(seed=3)
-    rel = (w0 / task.theta_star - 1)
+    rel = w0 / task.theta_star - 1
     assert float(rel.std()) == pytest.approx(1e-3, rel=0.1)  # student = teacher × (1 + 0.001 ξ)
     with pytest.raises(ValueError, match="hidden"):
         M.StudentTeacher(hidden=0)
@@ -141,8 +154,15 @@ def test_step_magnitudes_and_corruption_are_exact():
     d = 0.02
     ratios = torch.tensor([0.1, 0.5, 1.0, 1.0, 2.5, 2.5], dtype=DT)
     kappa = torch.tensor([0.0, 0.1, 1.0, 20.0, 50.0, 3.0], dtype=DT)
-    tr = M.simulate(task, fluct_magnitude=d * math.sqrt(440), ratio=ratios, corruption=kappa, n_steps=20,
-                    record_norms=True, seed=1)
+    tr = M.simulate(
+        task,
+        fluct_magnitude=d * math.sqrt(440),
+        ratio=ratios,
+        corruption=kappa,
+        n_steps=20,
+        record_norms=True,
+        seed=1,
+    )
     de = d * math.sqrt(440)
     assert torch.allclose(tr.de_norm, torch.full_like(tr.de_norm, de), rtol=1e-12)
     assert torch.allclose(tr.dc_norm, (ratios * de).expand(20, 6), rtol=1e-12)
@@ -176,7 +196,9 @@ def test_zeroth_order_estimate_is_unbiased_but_single_probe_is_nearly_random():
     assert float((ones @ g[0]).min()) >= 0  # but it never points uphill of −∇F... (sign follows ΔF)
     q = M.curvature_q(task.H, ones)
     se = float(q.std() / 20)
-    assert abs(float(q.mean()) - float(torch.trace(task.H) / 40)) < 4 * se + 0.05 * float(torch.trace(task.H) / 40)
+    assert abs(float(q.mean()) - float(torch.trace(task.H) / 40)) < 4 * se + 0.05 * float(
+        torch.trace(task.H) / 40
+    )
 
 
 def test_newton_direction_descends_when_hessian_is_indefinite():
@@ -193,8 +215,14 @@ def _sweep(kappa, n=30, repeats=3, steps=900, window=500, seed=0):
     lam = torch.logspace(-1, 1, n, dtype=DT)
     base = M.QuadraticTask.random(n, 1, eigenvalues=lam, seed=3)
     task = M.QuadraticTask(base.H, torch.zeros(len(ratios) * repeats, n, dtype=DT))
-    tr = M.simulate(task, fluct_magnitude=0.01, ratio=ratios.repeat_interleave(repeats), corruption=kappa,
-                    n_steps=steps, seed=seed)
+    tr = M.simulate(
+        task,
+        fluct_magnitude=0.01,
+        ratio=ratios.repeat_interleave(repeats),
+        corruption=kappa,
+        n_steps=steps,
+        seed=seed,
+    )
     steady = tr.loss[-window:].mean(0).reshape(len(ratios), repeats).mean(1)
     return task, tr, ratios, steady, lam
 

@@ -1,12 +1,13 @@
 """The results store: caching per unit, provenance, resume after interruption, staleness."""
+
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from synlab import results
-from synlab.experiments import EXPERIMENTS, Experiment, get_experiment, register
 from synlab.__main__ import main
+from synlab.experiments import EXPERIMENTS, Experiment, get_experiment, register
 
 CALLS: list = []
 
@@ -27,14 +28,24 @@ def _run(cfg, unit):
         raise KeyboardInterrupt
     CALLS.append(dict(unit))
     rng = np.random.default_rng(unit["seed"])
-    return {"value": unit["scale"] * 10 + unit["seed"], "array": rng.normal(size=5), "data_source": "toy data"}
+    return {
+        "value": unit["scale"] * 10 + unit["seed"],
+        "array": rng.normal(size=5),
+        "data_source": "toy data",
+    }
 
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     CALLS.clear()
-    exp = Experiment("toy_test", "toy", lambda profile: ToyConfig(seeds=(0,) if profile == "quick" else (0, 1)),
-                     _units, _run, part="tests")
+    exp = Experiment(
+        "toy_test",
+        "toy",
+        lambda profile: ToyConfig(seeds=(0,) if profile == "quick" else (0, 1)),
+        _units,
+        _run,
+        part="tests",
+    )
     monkeypatch.setitem(EXPERIMENTS, "toy_test", exp)
     return exp, tmp_path
 
@@ -53,7 +64,16 @@ def test_provenance_recorded(toy):
     _, root = toy
     rec = results.run_experiment("toy_test", "full", root=root).records[0]
     prov = rec.provenance
-    for key in ("config", "config_hash", "synlab_version", "git_commit", "data_source", "device", "wall_time_s", "date"):
+    for key in (
+        "config",
+        "config_hash",
+        "synlab_version",
+        "git_commit",
+        "data_source",
+        "device",
+        "wall_time_s",
+        "date",
+    ):
         assert key in prov
     assert prov["data_source"] == "toy data" and prov["config"]["seeds"] == [0, 1]
 
@@ -65,7 +85,12 @@ def test_interrupted_run_loses_only_unit_in_flight(toy):
         results.run_experiment("toy_test", "full", root=root, config=failing)
     assert len(CALLS) == 2  # (1, 0) and (1, 1) finished before the interrupt
     files = sorted(p.name for p in (root / "full" / "toy_test").glob("*"))
-    assert files == ["scale=1_seed=0.json", "scale=1_seed=0.npz", "scale=1_seed=1.json", "scale=1_seed=1.npz"]
+    assert files == [
+        "scale=1_seed=0.json",
+        "scale=1_seed=0.npz",
+        "scale=1_seed=1.json",
+        "scale=1_seed=1.npz",
+    ]
     assert not list((root / "full" / "toy_test").glob(".*"))  # no half-written files
 
 
@@ -91,17 +116,30 @@ def test_resume_with_same_config_runs_only_missing(toy, monkeypatch):
     assert len(CALLS) == 2
     CALLS.clear()
     res = results.run_experiment("toy_test", "full", root=root)
-    assert len(res) == 4 and [c["scale"] for c in CALLS] == [2.0, 2.0]  # only the 2 missing units ran
+    assert len(res) == 4 and [c["scale"] for c in CALLS] == [
+        2.0,
+        2.0,
+    ]  # only the 2 missing units ran
 
 
 def test_staleness_detected(toy, monkeypatch):
     exp, root = toy
     results.run_experiment("toy_test", "full", root=root)
     results.load_results("toy_test", "full", root=root)  # fresh: loads
-    monkeypatch.setitem(EXPERIMENTS, "toy_test", replace(exp, make_config=lambda p: ToyConfig(seeds=(0, 1), scales=(1.0, 2.0), fail_at=(7, 7))))
+    monkeypatch.setitem(
+        EXPERIMENTS,
+        "toy_test",
+        replace(
+            exp, make_config=lambda p: ToyConfig(seeds=(0, 1), scales=(1.0, 2.0), fail_at=(7, 7))
+        ),
+    )
     with pytest.raises(ValueError, match="stale"):
         results.load_results("toy_test", "full", root=root)
-    row = [r for r in results.experiment_status(root=root) if r["experiment"] == "toy_test" and r["profile"] == "full"][0]
+    row = [
+        r
+        for r in results.experiment_status(root=root)
+        if r["experiment"] == "toy_test" and r["profile"] == "full"
+    ][0]
     assert row["stale"] == 4 and row["done"] == 0
 
 
@@ -143,10 +181,16 @@ def test_unit_key_is_stable_and_safe():
 def test_complete_subset_only_when_every_matching_unit_is_stored(toy):
     exp, root = toy
     results.run_experiment("toy_test", "full", root=root)
-    for path in (root / "full" / "toy_test").glob("scale=2_seed=1.*"):  # as if that unit were still running
+    for path in (root / "full" / "toy_test").glob(
+        "scale=2_seed=1.*"
+    ):  # as if that unit were still running
         path.unlink()
     done = results.complete_subset("toy_test", root=root, scale=1.0)
-    assert done is not None and [r.unit["seed"] for r in done.records] == [0, 1] and done.profile == "full"
+    assert (
+        done is not None
+        and [r.unit["seed"] for r in done.records] == [0, 1]
+        and done.profile == "full"
+    )
     assert results.complete_subset("toy_test", root=root, scale=2.0) is None  # (2, 1) missing
     assert results.complete_subset("toy_test", root=root) is None  # the whole sweep is incomplete
     with pytest.raises(ValueError, match="no unit"):
@@ -161,12 +205,22 @@ def _run_group(cfg, units):
     return [_run(cfg, u) for u in units]
 
 
-@pytest.mark.parametrize("flag, stacked", [("1", True), ("0", False), ("", False)])  # "" on this CPU: no stacking
+@pytest.mark.parametrize(
+    "flag, stacked", [("1", True), ("0", False), ("", False)]
+)  # "" on this CPU: no stacking
 def test_stacked_groups_store_each_unit(tmp_path, monkeypatch, flag, stacked):
     CALLS.clear()
     GROUPS.clear()
-    exp = Experiment("toy_stack", "toy", lambda profile: ToyConfig(), _units, _run, part="tests",
-                     run_group=_run_group, group_key=lambda u: u["scale"])
+    exp = Experiment(
+        "toy_stack",
+        "toy",
+        lambda profile: ToyConfig(),
+        _units,
+        _run,
+        part="tests",
+        run_group=_run_group,
+        group_key=lambda u: u["scale"],
+    )
     monkeypatch.setitem(EXPERIMENTS, "toy_stack", exp)
     monkeypatch.setenv("SYNLAB_STACK", flag)
     monkeypatch.setenv("SYNLAB_DEVICE", "cpu")
@@ -186,8 +240,16 @@ def test_stack_limit_splits_groups(tmp_path, monkeypatch):
     """SYNLAB_STACK_MAX=1 cuts every group into stacks of one unit (run solo); a bad value is an error."""
     CALLS.clear()
     GROUPS.clear()
-    exp = Experiment("toy_stack", "toy", lambda profile: ToyConfig(), _units, _run, part="tests",
-                     run_group=_run_group, group_key=lambda u: 0)  # all four units in one group
+    exp = Experiment(
+        "toy_stack",
+        "toy",
+        lambda profile: ToyConfig(),
+        _units,
+        _run,
+        part="tests",
+        run_group=_run_group,
+        group_key=lambda u: 0,
+    )  # all four units in one group
     monkeypatch.setitem(EXPERIMENTS, "toy_stack", exp)
     monkeypatch.setenv("SYNLAB_STACK", "1")
     monkeypatch.setenv("SYNLAB_STACK_MAX", "3")
@@ -228,25 +290,47 @@ def _pm_unit_config(config, unit):
 
 def test_unit_config_keeps_untouched_units_fresh(tmp_path, monkeypatch):
     CALLS.clear()
-    exp = Experiment("toy_pm", "toy", lambda profile: PerMethodConfig(), lambda c: [{"method": m} for m in c.methods],
-                     _pm_run, part="tests", unit_config=_pm_unit_config)
+    exp = Experiment(
+        "toy_pm",
+        "toy",
+        lambda profile: PerMethodConfig(),
+        lambda c: [{"method": m} for m in c.methods],
+        _pm_run,
+        part="tests",
+        unit_config=_pm_unit_config,
+    )
     monkeypatch.setitem(EXPERIMENTS, "toy_pm", exp)
     results.run_experiment("toy_pm", "full", root=tmp_path)
     assert len(CALLS) == 2
     # retune method b only: a's unit stays fresh, b's is stale
-    monkeypatch.setitem(EXPERIMENTS, "toy_pm", replace(exp, make_config=lambda p: PerMethodConfig(params=(("a", 1.0), ("b", 5.0)))))
+    monkeypatch.setitem(
+        EXPERIMENTS,
+        "toy_pm",
+        replace(exp, make_config=lambda p: PerMethodConfig(params=(("a", 1.0), ("b", 5.0)))),
+    )
     assert results.complete_subset("toy_pm", root=tmp_path, method="a").values("value") == [1.0]
     assert results.complete_subset("toy_pm", root=tmp_path, method="b") is None
     with pytest.raises(ValueError, match="stale"):
         results.load_results("toy_pm", root=tmp_path)
-    row = [r for r in results.experiment_status(tmp_path) if r["experiment"] == "toy_pm" and r["profile"] == "full"][0]
+    row = [
+        r
+        for r in results.experiment_status(tmp_path)
+        if r["experiment"] == "toy_pm" and r["profile"] == "full"
+    ][0]
     assert (row["done"], row["stale"]) == (1, 1)
     res = results.run_experiment("toy_pm", "full", root=tmp_path)
     assert CALLS[2:] == [{"method": "b"}]  # only b recomputed
     assert res.values("value") == [1.0, 5.0]
     # without unit_config, any change of the config makes every unit stale
-    monkeypatch.setitem(EXPERIMENTS, "toy_pm", replace(exp, unit_config=None,
-                                                       make_config=lambda p: PerMethodConfig(params=(("a", 1.0), ("b", 7.0)))))
+    monkeypatch.setitem(
+        EXPERIMENTS,
+        "toy_pm",
+        replace(
+            exp,
+            unit_config=None,
+            make_config=lambda p: PerMethodConfig(params=(("a", 1.0), ("b", 7.0))),
+        ),
+    )
     assert results.complete_subset("toy_pm", root=tmp_path, method="a") is None
 
 
@@ -260,6 +344,7 @@ def test_only_restricts_the_run_and_checks_its_keys(toy):
     with pytest.raises(ValueError, match="no unit of toy_test matches"):
         results.run_experiment("toy_test", "full", root=root, only={"scale": 3.0})
     from synlab.__main__ import _parse_only
+
     assert _parse_only(["scale=2", "name=bgd", "x=0.5"]) == {"scale": 2, "name": "bgd", "x": 0.5}
     with pytest.raises(SystemExit):
         _parse_only(["scale"])
@@ -276,7 +361,9 @@ def test_units_claimed_by_a_live_process_are_left_to_it(toy):
     folder.mkdir(parents=True)
     host = socket.gethostname()
     boot = results._boot_id()
-    (folder / ".scale=1_seed=0.lock").write_text(f"{host} {os.getppid()} {boot}")  # a live process holds it
+    (folder / ".scale=1_seed=0.lock").write_text(
+        f"{host} {os.getppid()} {boot}"
+    )  # a live process holds it
     if boot:  # a lock from before a restart is stale whatever its pid
         (folder / ".scale=2_seed=0.lock").write_text(f"{host} {os.getppid()} not-this-boot")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

@@ -1,7 +1,6 @@
 """StackedMLP / train_stacked: K networks trained as one stack follow their solo runs."""
-from __future__ import annotations
 
-import copy
+from __future__ import annotations
 
 import pytest
 import torch
@@ -33,18 +32,46 @@ def _models(kind, seeds, sizes=(12, 16, 16, 3)):
 def test_stack_follows_solo_runs(consolidate):
     x, y = _data()
     seeds, lrs, wds = [3, 4, 3], [0.05, 0.05, 0.1], [0.0, 0.01, 0.001]
-    rule = PresynapticRule(p_up=0.07, p_down=0.07, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9 if consolidate else 1.0,
-                           headroom=True, consolidate=consolidate)
+    rule = PresynapticRule(
+        p_up=0.07,
+        p_down=0.07,
+        g_lim=0.001,
+        p_min=0.25,
+        p_max=1.0,
+        p_freeze=0.9 if consolidate else 1.0,
+        headroom=True,
+        consolidate=consolidate,
+    )
     solos = _models("bernoulli", seeds)
     stack = StackedMLP.from_models(solos)
-    hists = train_stacked(stack, (x, y), epochs=3, seeds=seeds, batch_size=25, lr=lrs, weight_decay=wds, rule=rule,
-                          device="cpu")
+    hists = train_stacked(
+        stack,
+        (x, y),
+        epochs=3,
+        seeds=seeds,
+        batch_size=25,
+        lr=lrs,
+        weight_decay=wds,
+        rule=rule,
+        device="cpu",
+    )
     for k, (model, s) in enumerate(zip(solos, seeds)):
-        h = train_classifier(model, (x, y), epochs=3, batch_size=25, lr=lrs[k], weight_decay=wds[k], rule=rule,
-                             seed=s, device="cpu")
+        h = train_classifier(
+            model,
+            (x, y),
+            epochs=3,
+            batch_size=25,
+            lr=lrs[k],
+            weight_decay=wds[k],
+            rule=rule,
+            seed=s,
+            device="cpu",
+        )
         back = stack.to_models()[k]
-        for a, b in zip([m for m in model if isinstance(m, BernoulliLinear)],
-                        [m for m in back if isinstance(m, BernoulliLinear)]):
+        for a, b in zip(
+            [m for m in model if isinstance(m, BernoulliLinear)],
+            [m for m in back if isinstance(m, BernoulliLinear)],
+        ):
             torch.testing.assert_close(b.weight, a.weight, rtol=0, atol=1e-10)
             torch.testing.assert_close(b.p, a.p, rtol=0, atol=1e-12)
         assert hists[k].loss == pytest.approx(h.loss, rel=1e-9)
@@ -60,10 +87,31 @@ def test_deterministic_stack_follows_solo_sgd():
     seeds = [5, 6]
     solos = _models("linear", seeds)
     stack = StackedMLP.from_models(solos)
-    train_stacked(stack, (x, y), epochs=2, seeds=seeds, batch_size=30, lr=0.1, weight_decay=[0.0, 0.05], device="cpu")
+    train_stacked(
+        stack,
+        (x, y),
+        epochs=2,
+        seeds=seeds,
+        batch_size=30,
+        lr=0.1,
+        weight_decay=[0.0, 0.05],
+        device="cpu",
+    )
     for k, (model, s) in enumerate(zip(solos, seeds)):
-        train_classifier(model, (x, y), epochs=2, batch_size=30, lr=0.1, weight_decay=[0.0, 0.05][k], seed=s, device="cpu")
-        for a, b in zip([m for m in model if isinstance(m, nn.Linear)], [m for m in stack.to_models()[k] if isinstance(m, nn.Linear)]):
+        train_classifier(
+            model,
+            (x, y),
+            epochs=2,
+            batch_size=30,
+            lr=0.1,
+            weight_decay=[0.0, 0.05][k],
+            seed=s,
+            device="cpu",
+        )
+        for a, b in zip(
+            [m for m in model if isinstance(m, nn.Linear)],
+            [m for m in stack.to_models()[k] if isinstance(m, nn.Linear)],
+        ):
             torch.testing.assert_close(b.weight, a.weight, rtol=0, atol=1e-10)
 
 

@@ -1,4 +1,5 @@
 """Tests of synlab.synthesis: importance measures on one network, and their comparison."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -97,7 +98,7 @@ def test_lesion_curve_bookkeeping_on_a_toy_linear_model():
     for f, val in zip(fractions, oracle):
         assert val == pytest.approx(-sq[: int(round(f * 50))].sum(), rel=1e-5, abs=1e-7)
     assert oracle[0] == 0 and oracle[-1] == pytest.approx(-float((w**2).sum()), rel=1e-6)
-    for s in range(5):
+    for _s in range(5):
         rnd = S.lesion_curve(neg_loss, w, torch.randperm(50, generator=g).numpy(), fractions)
         assert np.all(oracle >= rnd - 1e-6)
         assert rnd[5] < oracle[5]
@@ -118,7 +119,9 @@ def test_lesion_curves_on_a_sampled_linear_classifier():
     with torch.no_grad():
         net[0].weight.copy_(w_true)
     oracle = (w_true**2 * scale**2).reshape(-1)  # deletion cost of each synapse
-    out = S.lesion_curves(net, x, y, {"oracle": oracle.numpy()}, [0.0, 0.5, 0.75], n_repeats=4, seed=0)
+    out = S.lesion_curves(
+        net, x, y, {"oracle": oracle.numpy()}, [0.0, 0.5, 0.75], n_repeats=4, seed=0
+    )
     assert out["oracle"][0] == out["random"][0] == 1.0
     assert out["oracle"][1] > out["random"][1] + 2 * out["random_se"][1]
     assert out["oracle"][2] > out["random"][2]
@@ -130,7 +133,11 @@ def test_adam_effective_lr_matches_hand_computation():
     torch.manual_seed(0)
     w = nn.Parameter(torch.tensor([0.5, -1.0, 2.0]))
     opt = torch.optim.Adam([w], lr=0.01, betas=(0.9, 0.99), eps=1e-6)
-    grads = [torch.tensor([1.0, 0.1, 0.0]), torch.tensor([-2.0, 0.2, 0.0]), torch.tensor([0.5, 0.3, 0.0])]
+    grads = [
+        torch.tensor([1.0, 0.1, 0.0]),
+        torch.tensor([-2.0, 0.2, 0.0]),
+        torch.tensor([0.5, 0.3, 0.0]),
+    ]
     v = torch.zeros(3)
     for gr in grads:
         opt.zero_grad()
@@ -185,7 +192,9 @@ def test_measures_align_dead_input_synapses():
     fisher = S.fisher_diag(net, x, y)
     hess = S.gauss_newton_diag(net, x)
     eta, _ = S.adam_finetune(net, x, y, steps=3, batch_size=32, lr=1e-3)
-    sigma, _ = S.optimise_noise(net, x, y, rho=0.5, c=1e-2, epochs=10, batch_size=32, lr=0.05, sigma_init=0.3)
+    sigma, _ = S.optimise_noise(
+        net, x, y, rho=0.5, c=1e-2, epochs=10, batch_size=32, lr=0.05, sigma_init=0.3
+    )
     n = len(table)
     for v in (fisher, hess, eta, sigma):
         assert v.shape == (n,)
@@ -202,7 +211,9 @@ def test_fisher_matches_per_example_gradients():
     net = S.mean_network(model)
     x, y = _toy_data()
     ref = empirical_fisher_diag(net, x, y)
-    torch.testing.assert_close(S.fisher_diag(net, x, y, chunk=20), S.flat(list(ref.values())), rtol=1e-4, atol=1e-8)
+    torch.testing.assert_close(
+        S.fisher_diag(net, x, y, chunk=20), S.flat(list(ref.values())), rtol=1e-4, atol=1e-8
+    )
 
 
 def test_gauss_newton_is_the_hessian_diagonal_of_a_relu_net():
@@ -220,7 +231,9 @@ def test_gauss_newton_is_the_hessian_diagonal_of_a_relu_net():
     # with sigmoid units the curvature of the units adds a term: no longer equal
     sig = nn.Sequential(*(nn.Sigmoid() if isinstance(m, nn.ReLU) else m for m in net))
     f2, th2 = flatten_loss(sig, F.cross_entropy, x, y)
-    assert not torch.allclose(S.gauss_newton_diag(sig, x), torch.diagonal(hessian(f2, th2)), rtol=1e-3)
+    assert not torch.allclose(
+        S.gauss_newton_diag(sig, x), torch.diagonal(hessian(f2, th2)), rtol=1e-3
+    )
 
 
 def test_hutchinson_is_unbiased_on_average():
@@ -244,20 +257,26 @@ def test_mean_network_is_the_expected_forward_pass_of_the_first_layer():
         z_mean = net[0](x)
         z = torch.stack([model[0](x) for _ in range(800)]).mean(0)  # masks resampled per pass
     assert torch.allclose(z, z_mean, atol=0.1 * float(z_mean.abs().max()))
-    assert not torch.allclose(model[0](x), z_mean, atol=0.1 * float(z_mean.abs().max()))  # one pass is noisy
+    assert not torch.allclose(
+        model[0](x), z_mean, atol=0.1 * float(z_mean.abs().max())
+    )  # one pass is noisy
 
 
 def test_optimised_noise_is_smaller_where_curvature_is_larger():
     """Malkin et al.'s linear-model prediction on a real (tiny) network: sigma falls with H."""
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(400, 8, generator=g) * torch.linspace(0.05, 1.0, 8)  # inputs of very different scales
+    x = torch.rand(400, 8, generator=g) * torch.linspace(
+        0.05, 1.0, 8
+    )  # inputs of very different scales
     w_true = torch.randn(3, 8, generator=g)
     y = (x @ w_true.T).argmax(1)
     net = nn.Sequential(nn.Linear(8, 3, bias=False))
     with torch.no_grad():
         net[0].weight.copy_(w_true * 3)
-    sigma, losses = S.optimise_noise(net, x, y, rho=0.5, c=1e-2, n_data=400, epochs=40, batch_size=100, lr=0.05)
+    sigma, losses = S.optimise_noise(
+        net, x, y, rho=0.5, c=1e-2, n_data=400, epochs=40, batch_size=100, lr=0.05
+    )
     hess = S.gauss_newton_diag(net, x)
     assert S.spearman(sigma.numpy(), hess.numpy()) < -0.7
     assert losses[-1] < losses[0]
@@ -268,14 +287,21 @@ def test_snr_and_obd():
     mu = torch.tensor([1.0, -2.0, 0.5])
     sigma = torch.tensor([0.5, 1.0, 0.1])
     torch.testing.assert_close(S.snr(mu, sigma), torch.tensor([2.0, 2.0, 5.0]))
-    torch.testing.assert_close(S.obd_saliency(torch.tensor([2.0, 1.0, 4.0]), mu), torch.tensor([1.0, 2.0, 0.5]))
+    torch.testing.assert_close(
+        S.obd_saliency(torch.tensor([2.0, 1.0, 4.0]), mu), torch.tensor([1.0, 2.0, 0.5])
+    )
     with pytest.raises(ValueError):
         S.snr(mu, -sigma)
 
 
 def test_subsample_indices():
     idx = S.subsample_indices(100, 30, seed=1)
-    assert len(set(idx.tolist())) == 30 and idx.min() >= 0 and idx.max() < 100 and np.all(np.diff(idx) > 0)
+    assert (
+        len(set(idx.tolist())) == 30
+        and idx.min() >= 0
+        and idx.max() < 100
+        and np.all(np.diff(idx) > 0)
+    )
     assert len(S.subsample_indices(10, 30)) == 10
 
 
@@ -294,8 +320,13 @@ def test_experiment_profiles_and_units():
     exp = get_experiment("synthesis_importance")
     quick, full = synthesis_config("quick"), synthesis_config("full")
     assert exp.units(quick) == [{"dataset": "fashion_mnist", "seed": 2019}]
-    assert len(exp.units(full)) == 6 and {u["dataset"] for u in exp.units(full)} == {"fashion_mnist", "mnist"}
-    assert full.sizes == (784, 200, 200, 10) and full.lr == 0.05 and full.p_up == full.p_down == 0.07
+    assert len(exp.units(full)) == 6 and {u["dataset"] for u in exp.units(full)} == {
+        "fashion_mnist",
+        "mnist",
+    }
+    assert (
+        full.sizes == (784, 200, 200, 10) and full.lr == 0.05 and full.p_up == full.p_down == 0.07
+    )
     assert set(MEASURES) <= set(S.ORIENTATION)
     with pytest.raises(ValueError):
         SynthesisConfig(datasets=("cifar10",))

@@ -1,4 +1,5 @@
 """Tests of synlab.training: the SGD loop with the presynaptic rule, and evaluation."""
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,17 @@ def test_training_learns_and_is_seeded():
     for _ in range(2):
         torch.manual_seed(0)
         model = mlp([10, 16, 3], BernoulliLinear, p_init=0.5)
-        hist = train_classifier(model, (x[:200], y[:200], x, y), epochs=3, batch_size=20, lr=0.1, seed=3,
-                                device="cpu", eval_every=3, n_eval_samples=4)
+        hist = train_classifier(
+            model,
+            (x[:200], y[:200], x, y),
+            epochs=3,
+            batch_size=20,
+            lr=0.1,
+            seed=3,
+            device="cpu",
+            eval_every=3,
+            n_eval_samples=4,
+        )
         accs.append(hist.test_accuracy[-1])
         assert hist.steps == 3 * 10
         assert hist.loss[-1] < hist.loss[0]
@@ -44,7 +54,9 @@ def test_rule_sees_loss_gradient_not_weight_decay():
     y = torch.zeros(8, dtype=torch.long)
     rule = PresynapticRule(p_up=0.1, p_down=0.1, g_lim=1e-6)
     w0 = model[0].weight.detach().clone()
-    train_classifier(model, (x, y), epochs=1, batch_size=8, lr=0.1, weight_decay=1.0, rule=rule, device="cpu")
+    train_classifier(
+        model, (x, y), epochs=1, batch_size=8, lr=0.1, weight_decay=1.0, rule=rule, device="cpu"
+    )
     assert torch.allclose(model[0].p, torch.full_like(model[0].p, 0.5))
     assert torch.allclose(model[0].weight, 0.9 * w0)  # SGD step on the decay alone
 
@@ -68,8 +80,11 @@ def test_evaluate_averages_samples_and_restores_mode():
     ev = evaluate(model, x, y, n_samples=6)
     assert model.training and not model[0].sample_in_eval
     assert torch.allclose(ev.probs.sum(1), torch.ones(100), atol=1e-5)
-    assert math.isclose(ev.mutual_information, mutual_information(y, ev.probs.double() / ev.probs.double().sum(1, keepdim=True)),
-                        rel_tol=1e-9)
+    assert math.isclose(
+        ev.mutual_information,
+        mutual_information(y, ev.probs.double() / ev.probs.double().sum(1, keepdim=True)),
+        rel_tol=1e-9,
+    )
     # mean-weight evaluation is deterministic; sampled evaluation is not
     a = evaluate(model, x, y, stochastic=False).probs
     b = evaluate(model, x, y, stochastic=False).probs

@@ -34,10 +34,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -83,9 +94,13 @@ for N, p, q in [(1, 0.25, 2.0), (5, 0.2, 0.4), (20, 0.6, 0.1), (200, 0.05, 1.3)]
     mean_pmf = (pmf * q * k).sum()
     var_pmf = (pmf * (q * k - mean_pmf) ** 2).sum()
     a = quantal.sample_psp(N, p, q, 100_000, noise_sd=0.0, generator=0)
-    print(f"N={N:3d} p={p:.2f} q={q}: mean {m.mean:.4f} (pmf {mean_pmf:.4f}, sampled {a.mean():.4f}); "
-          f"var {m.variance:.4f} (pmf {var_pmf:.4f}, sampled {a.var():.4f}); CV {m.cv:.3f}")
-    assert math.isclose(m.mean, mean_pmf, rel_tol=1e-10) and math.isclose(m.variance, var_pmf, rel_tol=1e-8)
+    print(
+        f"N={N:3d} p={p:.2f} q={q}: mean {m.mean:.4f} (pmf {mean_pmf:.4f}, sampled {a.mean():.4f}); "
+        f"var {m.variance:.4f} (pmf {var_pmf:.4f}, sampled {a.var():.4f}); CV {m.cv:.3f}"
+    )
+    assert math.isclose(m.mean, mean_pmf, rel_tol=1e-10) and math.isclose(
+        m.variance, var_pmf, rel_tol=1e-8
+    )
     assert abs(float(a.mean()) - m.mean) < 5 * math.sqrt(m.variance / 100_000)
     assert math.isclose(float(a.var()), m.variance, rel_tol=0.03)
     assert math.isclose(m.cv, math.sqrt((1 - p) / (N * p)), rel_tol=1e-12)
@@ -119,7 +134,14 @@ for ax, (N, p), label in zip(axes, cases, "abc"):
     ax.plot(grid, quantal.psp_density(grid, N, p, q, noise), lw=1.5, label="mixture density")
     k = np.arange(N + 1)
     pmf = quantal.binomial_pmf(N, p)
-    ax.vlines(k * q, 0, pmf / (math.sqrt(2 * math.pi) * noise), color="C3", lw=1, label="binomial $P(K=k)$ (scaled)")
+    ax.vlines(
+        k * q,
+        0,
+        pmf / (math.sqrt(2 * math.pi) * noise),
+        color="C3",
+        lw=1,
+        label="binomial $P(K=k)$ (scaled)",
+    )
     ax.set_xlim(-0.6, grid[-1])
     ax.set_title(f"N = {N}, p = {p}")
     ax.set_xlabel("PSP amplitude (units of q)")
@@ -141,7 +163,9 @@ for N, p in cases:
     expected = (1 - p) ** N
     se = math.sqrt(expected * (1 - expected) / 20_000)
     print(f"N={N:2d}, p={p}: failure fraction {failures:.4f}, (1-p)^N = {expected:.4f} ± {se:.4f}")
-    assert abs(failures - expected) < 4 * se + 1e-3  # + misclassified noise tails (< 1e-3 at s = 0.15 q)
+    assert (
+        abs(failures - expected) < 4 * se + 1e-3
+    )  # + misclassified noise tails (< 1e-3 at s = 0.15 q)
 
 # %% [markdown]
 # ## Limit 1: the Bernoulli synapse ($N=1$)
@@ -171,8 +195,18 @@ bern = BernoulliLinear(8, 3, p_init=0.2 + 0.7 * torch.rand(3, 8))
 x = torch.rand(8)
 y_b = quantal.sample_layer_outputs(bern, x, 50_000, generator=3)
 mean_b, var_b = quantal.layer_output_moments(bern, x)
-print("Bernoulli layer  mean: predicted", mean_b.numpy().round(4), " sampled", y_b.mean(0).numpy().round(4))
-print("                 var : predicted", var_b.numpy().round(4), " sampled", y_b.var(0).numpy().round(4))
+print(
+    "Bernoulli layer  mean: predicted",
+    mean_b.numpy().round(4),
+    " sampled",
+    y_b.mean(0).numpy().round(4),
+)
+print(
+    "                 var : predicted",
+    var_b.numpy().round(4),
+    " sampled",
+    y_b.var(0).numpy().round(4),
+)
 assert torch.all((y_b.mean(0) - mean_b).abs() < 5 * (var_b / 50_000).sqrt())
 assert torch.allclose(y_b.var(0), var_b, rtol=0.04)
 m1 = quantal.bernoulli_moments(0.25, 2.0)
@@ -220,9 +254,16 @@ for N, color in zip([2, 8, 64], ["C0", "C1", "C2"]):
     qN = quantal.quantal_size_for_mean(mu, N, p)
     g = quantal.gaussian_limit(N, p, qN)
     k = np.arange(N + 1)
-    ax.plot(k * qN, quantal.binomial_pmf(N, p) / qN, "o", ms=3, color=color, label=f"binomial, N = {N}")
+    ax.plot(
+        k * qN, quantal.binomial_pmf(N, p) / qN, "o", ms=3, color=color, label=f"binomial, N = {N}"
+    )
     grid = np.linspace(-0.5, 3, 400)
-    ax.plot(grid, np.exp(-0.5 * ((grid - g.mu) / g.sigma) ** 2) / (math.sqrt(2 * math.pi) * g.sigma), color=color, lw=1)
+    ax.plot(
+        grid,
+        np.exp(-0.5 * ((grid - g.mu) / g.sigma) ** 2) / (math.sqrt(2 * math.pi) * g.sigma),
+        color=color,
+        lw=1,
+    )
     assert math.isclose(g.mu, mu) and math.isclose(g.sigma**2, (1 - p) / (N * p) * mu**2)
 ax.set_xlabel("PSP amplitude A (mean fixed at μ = 1)")
 ax.set_ylabel("density (pmf / q)")
@@ -249,7 +290,9 @@ N = 50
 k = quantal.sample_release_counts(N, p, 40_000, generator=4).numpy()
 g = quantal.gaussian_limit(N, p)
 stat = kstest(k, norm(g.mu, g.sigma).cdf).statistic
-print(f"N = {N}: sampled KS statistic {stat:.4f}, exact D_N {quantal.ks_distance_to_gaussian(N, p):.4f}")
+print(
+    f"N = {N}: sampled KS statistic {stat:.4f}, exact D_N {quantal.ks_distance_to_gaussian(N, p):.4f}"
+)
 assert abs(stat - quantal.ks_distance_to_gaussian(N, p)) < 0.01
 
 # %% [markdown]
@@ -269,8 +312,18 @@ with torch.no_grad():
 gauss.set_sigma(bern.weight.abs() * ((1 - bern.p) / bern.p).sqrt())
 y_g = quantal.sample_layer_outputs(gauss, x, 20_000, generator=5)
 mean_g, var_g = quantal.layer_output_moments(gauss, x)
-print("Gaussian layer   mean: predicted", mean_g.numpy().round(4), " sampled", y_g.mean(0).numpy().round(4))
-print("                 var : predicted", var_g.numpy().round(4), " sampled", y_g.var(0).numpy().round(4))
+print(
+    "Gaussian layer   mean: predicted",
+    mean_g.numpy().round(4),
+    " sampled",
+    y_g.mean(0).numpy().round(4),
+)
+print(
+    "                 var : predicted",
+    var_g.numpy().round(4),
+    " sampled",
+    y_g.var(0).numpy().round(4),
+)
 assert torch.allclose(mean_g, mean_b, atol=1e-6) and torch.allclose(var_g, var_b, rtol=1e-5)
 assert torch.all((y_g.mean(0) - mean_g).abs() < 5 * (var_g / 20_000).sqrt())
 assert torch.allclose(y_g.var(0), var_g, rtol=0.05)
@@ -293,6 +346,7 @@ fig.tight_layout()
 # from the moments of a single release site, then write `cv(N, p)` (it should work for
 # $p = 1$ too, where release never fails).
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def cv(N, p):
@@ -317,6 +371,7 @@ assert check("foundations.binomial_cv", cv)
 # brings its CV to at most a target value $c$? Write `sites_for_cv(c, p)` returning that
 # integer (a synapse has at least one site). For $p = 0.3$, how many sites give a CV of 0.1?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def sites_for_cv(c, p):

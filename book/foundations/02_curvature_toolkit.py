@@ -35,10 +35,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -53,7 +64,11 @@ import torch.nn.functional as F
 from synlab import curvature as cv
 from synlab.exercises import check
 from synlab.experiments.foundations import (
-    fisher_matrices, fit_full_batch, gauss_newton_matrix, teacher_network, toy_classification,
+    fisher_matrices,
+    fit_full_batch,
+    gauss_newton_matrix,
+    teacher_network,
+    toy_classification,
 )
 from synlab.plot import panel_label, use_style
 from synlab.synapses import mlp
@@ -61,7 +76,9 @@ from synlab.synapses import mlp
 use_style()
 torch.manual_seed(0)
 # torch 2.14 warns once, from inside its forward-mode AD, that torch.jit.script is deprecated: not ours to fix
-warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=FutureWarning)
+warnings.filterwarnings(
+    "ignore", message="`torch.jit.script` is deprecated", category=FutureWarning
+)
 
 
 def rel(a, b):
@@ -88,7 +105,9 @@ student = teacher_network((4, 8, 3), seed=0)
 grad_norm = fit_full_batch(student, x, y, max_iter=150)
 f, theta = cv.flatten_loss(student, F.cross_entropy, x, y)
 n_params = theta.numel()
-print(f"{n_params} parameters, loss {float(f(theta)):.4f}, |gradient| after fitting {grad_norm:.1e}")
+print(
+    f"{n_params} parameters, loss {float(f(theta)):.4f}, |gradient| after fitting {grad_norm:.1e}"
+)
 assert n_params == 4 * 8 + 8 + 8 * 3 + 3 and grad_norm < 0.05
 
 # %% [markdown]
@@ -111,9 +130,13 @@ v = torch.randn(n_params, dtype=theta.dtype)
 hv = cv.hvp(f, theta, v)
 hv_fd = (cv.gradient(f, theta + h * v) - cv.gradient(f, theta - h * v)) / (2 * h)
 print(f"gradient vs finite differences: max abs error {float((g - g_fd).abs().max()):.1e}")
-print(f"HVP vs dense H v: relative error {rel(hv, H @ v):.1e}; vs finite differences: {rel(hv, hv_fd):.1e}")
+print(
+    f"HVP vs dense H v: relative error {rel(hv, H @ v):.1e}; vs finite differences: {rel(hv, hv_fd):.1e}"
+)
 print(f"Hessian symmetric to {float((H - H.T).abs().max()):.1e}")
-assert float((g - g_fd).abs().max()) < 1e-6  # finite differences: truncation O(h²) + round-off O(ε/h)
+assert (
+    float((g - g_fd).abs().max()) < 1e-6
+)  # finite differences: truncation O(h²) + round-off O(ε/h)
 assert rel(hv, H @ v) < 1e-12 and rel(hv, hv_fd) < 1e-5
 assert torch.allclose(H, H.T, atol=1e-12)
 
@@ -205,7 +228,12 @@ def compare(label, model, xs, ys):
     fn, th = cv.flatten_loss(model, F.cross_entropy, xs, ys)
     Hm = cv.hessian(fn, th)
     mats = fisher_matrices(model, xs, ys)
-    row = (label, rel(mats["model"], Hm), rel(mats["empirical"], Hm), rel(mats["empirical"], mats["model"]))
+    row = (
+        label,
+        rel(mats["model"], Hm),
+        rel(mats["empirical"], Hm),
+        rel(mats["empirical"], mats["model"]),
+    )
     rows.append(row)
     return Hm, mats
 
@@ -247,12 +275,26 @@ print("n:", ns, " |F̂−F|/|F| at θ*:", np.round(errs, 4), f" slope {slope:.2f
 assert abs(slope + 0.5) < 0.15
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-for ax, (Hm, mats, title), label in zip(axes[:2], [(H_min, fm_min, "at the fitted minimum"),
-                                                   (H_far, fm_far, "at random parameters")], "ab"):
+for ax, (Hm, mats, title), label in zip(
+    axes[:2],
+    [(H_min, fm_min, "at the fitted minimum"), (H_far, fm_far, "at random parameters")],
+    "ab",
+):
     d = torch.diagonal(Hm)
-    ax.loglog(d.clamp_min(1e-8), torch.diagonal(mats["model"]).clamp_min(1e-8), ".", ms=5, label="Fisher $\\mathcal{F}_{ii}$")
-    ax.loglog(d.clamp_min(1e-8), torch.diagonal(mats["empirical"]).clamp_min(1e-8), "x", ms=4,
-              label="empirical Fisher $\\hat{\\mathcal{F}}_{ii}$")
+    ax.loglog(
+        d.clamp_min(1e-8),
+        torch.diagonal(mats["model"]).clamp_min(1e-8),
+        ".",
+        ms=5,
+        label="Fisher $\\mathcal{F}_{ii}$",
+    )
+    ax.loglog(
+        d.clamp_min(1e-8),
+        torch.diagonal(mats["empirical"]).clamp_min(1e-8),
+        "x",
+        ms=4,
+        label="empirical Fisher $\\hat{\\mathcal{F}}_{ii}$",
+    )
     lim = [1e-5, float(d.max()) * 3]
     ax.plot(lim, lim, "k:", lw=1)
     ax.set_xlabel("Hessian diagonal $H_{ii}$")
@@ -261,7 +303,12 @@ for ax, (Hm, mats, title), label in zip(axes[:2], [(H_min, fm_min, "at the fitte
     ax.legend(fontsize=7, frameon=False)
     panel_label(ax, label)
 ax = axes[2]
-ax.loglog(ns, errs, "o-", label="$\\|\\hat{\\mathcal{F}}-\\mathcal{F}\\|/\\|\\mathcal{F}\\|$ at $\\theta^\\star$")
+ax.loglog(
+    ns,
+    errs,
+    "o-",
+    label="$\\|\\hat{\\mathcal{F}}-\\mathcal{F}\\|/\\|\\mathcal{F}\\|$ at $\\theta^\\star$",
+)
 ax.loglog(ns, errs[0] * (np.array(ns) / ns[0]) ** -0.5, "k:", label="$\\propto n^{-1/2}$")
 ax.set_xticks(ns, [f"{n:,}" for n in ns])
 ax.set_xticks([], minor=True)
@@ -300,8 +347,10 @@ est_g = cv.hutchinson_trace(f, theta, S, generator=gen, distribution="normal")
 print(f"exact trace {tr:.4f}")
 for name, est, var in [("Rademacher", est_r, var_rad), ("Gaussian", est_g, var_gauss)]:
     sample_var = float(est.stderr) ** 2 * S
-    print(f"{name:10s}: {float(est.mean):.4f} ± {float(est.stderr):.4f}  "
-          f"(per-probe variance {sample_var:.3f}, theory {var:.3f})")
+    print(
+        f"{name:10s}: {float(est.mean):.4f} ± {float(est.stderr):.4f}  "
+        f"(per-probe variance {sample_var:.3f}, theory {var:.3f})"
+    )
     assert abs(float(est.mean) - tr) < 4 * float(est.stderr)
     assert abs(sample_var / var - 1) < 4 * var_se  # 4 standard errors of a sample variance
 assert est_r.stderr < est_g.stderr
@@ -314,7 +363,9 @@ running = forms.cumsum(0) / torch.arange(1, S + 1)
 se = math.sqrt(var_rad) / torch.arange(1, S + 1).sqrt()
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 ax.plot(running.numpy(), label="running Hutchinson estimate (Rademacher)")
-ax.fill_between(np.arange(S), (tr - 2 * se).numpy(), (tr + 2 * se).numpy(), color="0.85", label="exact ± 2 SE")
+ax.fill_between(
+    np.arange(S), (tr - 2 * se).numpy(), (tr + 2 * se).numpy(), color="0.85", label="exact ± 2 SE"
+)
 ax.axhline(tr, color="k", lw=1)
 ax.set_xlabel("probes S")
 ax.set_ylabel("trace of H")
@@ -341,7 +392,9 @@ fig.tight_layout()
 # %%
 lam = torch.tensor([4.0, 0.5], dtype=torch.float64)
 angle = math.radians(30)
-U = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], dtype=torch.float64)
+U = torch.tensor(
+    [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], dtype=torch.float64
+)
 A = U @ torch.diag(lam) @ U.T
 
 
@@ -351,11 +404,15 @@ def quad(w):
 
 w0 = torch.zeros(2, dtype=torch.float64)
 phis = torch.linspace(0, math.pi, 181, dtype=torch.float64)
-dirs = torch.stack([torch.cos(phis + angle), torch.sin(phis + angle)], 1)  # angle phi from the steep axis u_1
+dirs = torch.stack(
+    [torch.cos(phis + angle), torch.sin(phis + angle)], 1
+)  # angle phi from the steep axis u_1
 Q = cv.curvature_along(quad, w0, dirs)
 assert torch.allclose(Q, lam[0] * torch.cos(phis) ** 2 + lam[1] * torch.sin(phis) ** 2, atol=1e-12)
 assert float(Q.min()) >= float(lam.min()) - 1e-12 and float(Q.max()) <= float(lam.max()) + 1e-12
-assert math.isclose(float(cv.curvature_along(quad, w0, 3.7 * U[:, 0])), 4.0)  # length of v does not matter
+assert math.isclose(
+    float(cv.curvature_along(quad, w0, 3.7 * U[:, 0])), 4.0
+)  # length of v does not matter
 
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 4))
 ax = axes[0]
@@ -363,8 +420,12 @@ grid = torch.linspace(-2, 2, 201, dtype=torch.float64)
 W1, W2 = torch.meshgrid(grid, grid, indexing="xy")
 Z = 0.5 * (A[0, 0] * W1**2 + 2 * A[0, 1] * W1 * W2 + A[1, 1] * W2**2)
 ax.contour(W1.numpy(), W2.numpy(), Z.numpy(), levels=np.linspace(0.1, 4, 10), cmap="Greys")
-for i, (color, name) in enumerate([("C3", "high curvature, $Q=\\lambda_{\\max}=4$"),
-                                   ("C0", "low curvature, $Q=\\lambda_{\\min}=0.5$")]):
+for i, (color, name) in enumerate(
+    [
+        ("C3", "high curvature, $Q=\\lambda_{\\max}=4$"),
+        ("C0", "low curvature, $Q=\\lambda_{\\min}=0.5$"),
+    ]
+):
     u = U[:, i].numpy()
     ax.annotate("", xy=1.5 * u, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=color, lw=2))
     ax.plot([], [], color=color, lw=2, label=name)
@@ -392,11 +453,15 @@ fig.tight_layout()
 # random synaptic fluctuations hurt less than fluctuations aligned with the steep directions.
 
 # %%
-rand_dirs = torch.randn(400, n_params, dtype=theta.dtype, generator=torch.Generator().manual_seed(3))
+rand_dirs = torch.randn(
+    400, n_params, dtype=theta.dtype, generator=torch.Generator().manual_seed(3)
+)
 q_rand = cv.curvature_along(f, theta, rand_dirs)
 q_top = float(cv.curvature_along(f, theta, vecs[0]))
-print(f"Q along the top eigenvector {q_top:.4f} (λ_max {float(evals[-1]):.4f}); "
-      f"mean Q along random directions {float(q_rand.mean()):.4f} (tr H / n = {tr / n_params:.4f})")
+print(
+    f"Q along the top eigenvector {q_top:.4f} (λ_max {float(evals[-1]):.4f}); "
+    f"mean Q along random directions {float(q_rand.mean()):.4f} (tr H / n = {tr / n_params:.4f})"
+)
 assert math.isclose(q_top, float(evals[-1]), rel_tol=1e-6)
 assert abs(float(q_rand.mean()) - tr / n_params) < 4 * float(q_rand.std()) / math.sqrt(400)
 assert float(q_rand.max()) <= float(evals[-1]) and float(q_rand.min()) >= float(evals[0])
@@ -410,6 +475,7 @@ assert float(q_rand.max()) <= float(evals[-1]) and float(q_rand.min()) >= float(
 # direction `v` (numpy arrays; `v` need not have unit length). Then compute $Q$ for
 # $A=\begin{pmatrix}3&0\\0&1\end{pmatrix}$ along $v=(1,1)$ by hand.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def q_along(A, v):
@@ -436,6 +502,7 @@ print("Q along (1, 1) for diag(3, 1):", q_along(np.diag([3.0, 1.0]), np.array([1
 # symmetric $H$, $\operatorname{Var}[v^\top Hv]=2\sum_{i\ne j}H_{ij}^2$, and write
 # `rademacher_variance(H)` computing it. Why is the estimator exact for a diagonal $H$?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def rademacher_variance(H):

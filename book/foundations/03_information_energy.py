@@ -32,10 +32,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -66,7 +77,11 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 # %%
 for K in (2, 10, 37):
-    assert math.isclose(float(info.entropy(torch.full((K,), 1.0 / K, dtype=torch.float64))), math.log2(K), rel_tol=1e-12)
+    assert math.isclose(
+        float(info.entropy(torch.full((K,), 1.0 / K, dtype=torch.float64))),
+        math.log2(K),
+        rel_tol=1e-12,
+    )
 assert float(info.entropy(torch.tensor([0.0, 1.0, 0.0]))) == 0.0
 eps = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
 h = info.entropy(torch.stack([eps, 1 - eps], 1))
@@ -99,7 +114,10 @@ print("entropy: uniform, certain, binary and the maximum-entropy bound check out
 # - one-hot "soft" outputs give the hard value; uniform softmax outputs give 0.
 
 # %%
-py, pz = torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64), torch.tensor([0.6, 0.1, 0.3], dtype=torch.float64)
+py, pz = (
+    torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64),
+    torch.tensor([0.6, 0.1, 0.3], dtype=torch.float64),
+)
 assert info.mutual_information_from_joint(torch.outer(py, pz)) < 1e-12
 labels = torch.arange(10).repeat(50)
 assert math.isclose(info.mutual_information(labels, labels), math.log2(10), rel_tol=1e-12)
@@ -115,7 +133,9 @@ hard = info.mutual_information(y_true, probs.argmax(1), n_classes=10)
 soft = info.mutual_information(y_true, probs)
 one_hot = info.mutual_information(y_true, torch.nn.functional.one_hot(probs.argmax(1), 10).double())
 uniform = info.mutual_information(y_true, torch.full((2000, 10), 0.1, dtype=torch.float64))
-print(f"noisy toy classifier: hard I = {hard:.3f} bits, soft I = {soft:.3f} bits, H(Y) = {math.log2(10):.3f}")
+print(
+    f"noisy toy classifier: hard I = {hard:.3f} bits, soft I = {soft:.3f} bits, H(Y) = {math.log2(10):.3f}"
+)
 assert math.isclose(one_hot, hard, rel_tol=1e-12) and uniform < 1e-12
 assert 0 < soft < hard < math.log2(10)
 
@@ -137,7 +157,11 @@ assert 0 < soft < hard < math.log2(10)
 # %%
 torch.manual_seed(0)
 net = mlp([6, 4, 2], BernoulliLinear, p_init=0.5)
-by_hand = sum(float((layer.p * layer.strength).abs().sum().detach()) for layer in net if isinstance(layer, BernoulliLinear))
+by_hand = sum(
+    float((layer.p * layer.strength).abs().sum().detach())
+    for layer in net
+    if isinstance(layer, BernoulliLinear)
+)
 energy_net = float(info.synaptic_energy(net).detach())
 assert math.isclose(energy_net, by_hand, rel_tol=1e-6)
 assert math.isclose(info.energy_per_bit(2.0, 10.0), 5.0)
@@ -162,8 +186,9 @@ l2s = sorted({r.unit["l2"] for r in res.records})
 
 def by_l2(name):
     vals = [np.array(res.values(name, l2=l2), dtype=float) for l2 in l2s]
-    return np.array([v.mean() for v in vals]), np.array([v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0
-                                                         for v in vals])
+    return np.array([v.mean() for v in vals]), np.array(
+        [v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals]
+    )
 
 
 energy, energy_se = by_l2("energy")
@@ -171,15 +196,24 @@ mi_soft, mi_soft_se = by_l2("mi_soft_bits")
 mi_hard, mi_hard_se = by_l2("mi_hard_bits")
 acc, _ = by_l2("accuracy")
 h_y = float(res.records[0].result["label_entropy_bits"])
-print(f"{'L2':>7s} {'accuracy':>9s} {'I soft':>7s} {'I hard':>7s} {'energy':>8s} {'energy/bit':>10s}")
+print(
+    f"{'L2':>7s} {'accuracy':>9s} {'I soft':>7s} {'I hard':>7s} {'energy':>8s} {'energy/bit':>10s}"
+)
 for i, l2 in enumerate(l2s):
-    print(f"{l2:7.3f} {acc[i]:9.3f} {mi_soft[i]:7.3f} {mi_hard[i]:7.3f} {energy[i]:8.1f} {energy[i] / mi_soft[i]:10.1f}")
+    print(
+        f"{l2:7.3f} {acc[i]:9.3f} {mi_soft[i]:7.3f} {mi_hard[i]:7.3f} {energy[i]:8.1f} {energy[i] / mi_soft[i]:10.1f}"
+    )
 
 # checks on every unit: information bounded by H(Y), hard MI recomputed from the stored confusion matrix
 for r in res.records:
-    assert 0 <= r.result["mi_soft_bits"] <= h_y + 1e-9 and 0 <= r.result["mi_hard_bits"] <= h_y + 1e-9
-    assert math.isclose(info.mutual_information_from_joint(torch.as_tensor(r.result["confusion"])),
-                        r.result["mi_hard_bits"], rel_tol=1e-9)
+    assert (
+        0 <= r.result["mi_soft_bits"] <= h_y + 1e-9 and 0 <= r.result["mi_hard_bits"] <= h_y + 1e-9
+    )
+    assert math.isclose(
+        info.mutual_information_from_joint(torch.as_tensor(r.result["confusion"])),
+        r.result["mi_hard_bits"],
+        rel_tol=1e-9,
+    )
 # the trade-off: stronger L2, less energy and less (soft) information
 assert np.all(np.diff(energy) < 0), "energy should fall as the L2 strength grows"
 assert mi_soft[-1] < mi_soft[0] and acc.max() > 0.5
@@ -187,8 +221,12 @@ assert all(r.result["mi_soft_bits"] < r.result["mi_hard_bits"] for r in res.reco
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 ax = axes[0]
-ax.errorbar(energy, mi_soft, xerr=energy_se, yerr=mi_soft_se, fmt="o-", label="soft output (Schug et al.)")
-ax.errorbar(energy, mi_hard, xerr=energy_se, yerr=mi_hard_se, fmt="s--", label="hard output (arg-max)")
+ax.errorbar(
+    energy, mi_soft, xerr=energy_se, yerr=mi_soft_se, fmt="o-", label="soft output (Schug et al.)"
+)
+ax.errorbar(
+    energy, mi_hard, xerr=energy_se, yerr=mi_hard_se, fmt="s--", label="hard output (arg-max)"
+)
 for e, m, l2 in zip(energy, mi_soft, l2s):
     ax.annotate(f"λ={l2:g}", (e, m), textcoords="offset points", xytext=(4, -12), fontsize=7)
 ax.axhline(h_y, color="0.5", ls=":", lw=1, label="H(Y)")
@@ -220,6 +258,7 @@ mark_profile(fig, res)
 # (rows: true label, columns: output). Make sure empty cells do not produce `nan`.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def mi_from_confusion(counts):
     P = np.asarray(counts, dtype=float)
@@ -232,7 +271,9 @@ def mi_from_confusion(counts):
 # %%
 assert check("foundations.mi_from_confusion", mi_from_confusion)
 r0 = res.records[0]
-assert math.isclose(mi_from_confusion(r0.result["confusion"]), r0.result["mi_hard_bits"], rel_tol=1e-9)
+assert math.isclose(
+    mi_from_confusion(r0.result["confusion"]), r0.result["mi_hard_bits"], rel_tol=1e-9
+)
 
 # %% [markdown]
 # ```{solution} ex-foundations-mi
@@ -250,6 +291,7 @@ assert math.isclose(mi_from_confusion(r0.result["confusion"]), r0.result["mi_har
 # accuracy gives 0 bits? How much information does a 10-class classifier with 85 % accuracy
 # carry?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def symmetric_mi(K, a):
@@ -270,7 +312,9 @@ for r in res.records:
     h_err = -(err * math.log2(err) + (1 - err) * math.log2(1 - err))
     fano = r.result["label_entropy_bits"] - h_err - err * math.log2(9)
     assert r.result["mi_hard_bits"] >= fano - 1e-9
-    print(f"L2 = {r.unit['l2']:g}: hard I = {r.result['mi_hard_bits']:.3f} bits >= Fano bound {fano:.3f} bits")
+    print(
+        f"L2 = {r.unit['l2']:g}: hard I = {r.result['mi_hard_bits']:.3f} bits >= Fano bound {fano:.3f} bits"
+    )
 
 # %% [markdown]
 # ```{solution} ex-foundations-symmetric

@@ -29,10 +29,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -98,7 +109,9 @@ slopes = {}
 for name, mech in costs.MECHANISMS.items():
     sigma, cost = costs.mechanism_sweep(name, mu=1.0)
     slopes[name] = costs.loglog_slope(sigma, cost)
-    print(f"{mech.name:17s} varies {mech.varies:16s} fitted slope {slopes[name]:+.4f}   −ρ = {-mech.rho:+.4f}")
+    print(
+        f"{mech.name:17s} varies {mech.varies:16s} fitted slope {slopes[name]:+.4f}   −ρ = {-mech.rho:+.4f}"
+    )
     assert abs(slopes[name] + mech.rho) < 1e-6
 
 # %% [markdown]
@@ -114,14 +127,22 @@ for i, (name, mech) in enumerate(costs.MECHANISMS.items()):
     sigma, cost = costs.mechanism_sweep(name, mu=1.0)
     order = np.argsort(sigma)
     ref = np.interp(0.0, np.log(sigma[order]), np.log(cost[order]))
-    ax.loglog(sigma[order], cost[order] / np.exp(ref), color=PALETTE[i], lw=2, label=f"{mech.name}, ρ = {mech.rho:.2g}")
+    ax.loglog(
+        sigma[order],
+        cost[order] / np.exp(ref),
+        color=PALETTE[i],
+        lw=2,
+        label=f"{mech.name}, ρ = {mech.rho:.2g}",
+    )
 ax.set(xlabel="PSP s.d. σ (μ = 1)", ylabel="reliability cost (normalised)", title="quantal model")
 ax.legend(fontsize=8)
 panel_label(ax, "c")
 ax = axes[1]
 s = np.logspace(-2, 1, 100)
 for i, rho in enumerate(costs.RHOS):
-    ax.loglog(s, costs.reliability_cost(s, rho), color=PALETTE[i], lw=2, label=f"c σ^−ρ, ρ = {rho:.2g}")
+    ax.loglog(
+        s, costs.reliability_cost(s, rho), color=PALETTE[i], lw=2, label=f"c σ^−ρ, ρ = {rho:.2g}"
+    )
 ax.set(xlabel="σ", ylabel="c σ^(−ρ) (c = 1)", title="the cost used in training")
 ax.legend(fontsize=8)
 fig.tight_layout()
@@ -142,6 +163,7 @@ fig.tight_layout()
 # :label: ex-malkin-quantal-moments
 # Write `moments(N, p, q)` returning the mean and variance of the quantal PSP.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def moments(N, p, q):
@@ -164,6 +186,7 @@ assert check("malkin2024.quantal_moments", moments)
 # Suppose a cost scales as $N r^k$ (e.g. $k = 2$ membrane, $k = 1$ actin, $k = 0$ trafficking). At
 # fixed $\mu$ and $p$ (with $q\propto r^3$), what is ρ? Write `rho_of_k(k)`.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def rho_of_k(k):

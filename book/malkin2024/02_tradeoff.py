@@ -29,10 +29,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -100,7 +111,9 @@ from synlab.experiments.malkin2024 import prepare_data, tradeoff_config, tradeof
 
 qcfg = tradeoff_config("quick")
 xq, yq, *_ = prepare_data(qcfg, "cpu")
-net_w = GaussianEnsembleMLP(1, qcfg.sizes, sigma_init=0.05, relu_after=qcfg.relu_after, source=NoiseSource(1, 0))
+net_w = GaussianEnsembleMLP(
+    1, qcfg.sizes, sigma_init=0.05, relu_after=qcfg.relu_after, source=NoiseSource(1, 0)
+)
 net_l = copy.deepcopy(net_w)
 net_l.noise = "local"
 
@@ -110,16 +123,22 @@ def gradient_draws(net, n=300):
     draws = []
     for _ in range(n):
         net.zero_grad()
-        ensemble_objective(net, xq[:20], yq[:20], lam=torch.tensor([1.0]), rho=torch.tensor([0.5]))[0].backward()
+        ensemble_objective(net, xq[:20], yq[:20], lam=torch.tensor([1.0]), rho=torch.tensor([0.5]))[
+            0
+        ].backward()
         draws.append(torch.cat([net.mu[1].grad.flatten(), net.phi[1].grad.flatten()]))
     d = torch.stack(draws)
-    return d.mean(0), d.std(0) / n ** 0.5
+    return d.mean(0), d.std(0) / n**0.5
 
 
 (m_w, se_w), (m_l, se_l) = gradient_draws(net_w), gradient_draws(net_l)
-z = ((m_w - m_l) / (se_w ** 2 + se_l ** 2).sqrt().clamp_min(1e-12)).numpy()
-print(f"|z| > 3 for {np.mean(np.abs(z) > 3):.2%} of {z.size} gradient entries (0.27 % expected if the means agree)")
-print(f"standard error of the φ gradient, weight / local noise: {float(se_w[10000:].mean() / se_l[10000:].mean()):.1f}×")
+z = ((m_w - m_l) / (se_w**2 + se_l**2).sqrt().clamp_min(1e-12)).numpy()
+print(
+    f"|z| > 3 for {np.mean(np.abs(z) > 3):.2%} of {z.size} gradient entries (0.27 % expected if the means agree)"
+)
+print(
+    f"standard error of the φ gradient, weight / local noise: {float(se_w[10000:].mean() / se_l[10000:].mean()):.1f}×"
+)
 assert np.mean(np.abs(z) > 3) < 0.02
 
 # %% [markdown]
@@ -143,10 +162,13 @@ H = np.array([10.0, 0.1])
 rho, budget = 0.5, 4.0
 het = costs.sigmas_at_equal_cost(H, rho, budget)
 hom = costs.sigmas_at_equal_cost(H, rho, budget, homogeneous=True)
-perf_het, perf_hom = costs.quadratic_performance_cost(het, H), costs.quadratic_performance_cost(hom, H)
+perf_het, perf_hom = (
+    costs.quadratic_performance_cost(het, H),
+    costs.quadratic_performance_cost(hom, H),
+)
 print(f"homogeneous σ = {np.round(hom, 3)}, performance cost {perf_hom:.3f}")
 print(f"heterogeneous σ = {np.round(het, 3)}, performance cost {perf_het:.3f}")
-assert np.isclose(np.sum(het ** -rho), budget) and np.isclose(np.sum(hom ** -rho), budget)
+assert np.isclose(np.sum(het**-rho), budget) and np.isclose(np.sum(hom**-rho), budget)
 assert perf_het < perf_hom
 
 rng = np.random.default_rng(1)
@@ -154,19 +176,36 @@ eps = rng.standard_normal((300, 2))
 w1, w2 = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-2, 2, 200))
 loss = 0.5 * (H[0] * w1**2 + H[1] * w2**2)
 budgets = np.logspace(0.4, 2, 40)
-tot_hom = [costs.quadratic_performance_cost(costs.sigmas_at_equal_cost(H, rho, b, homogeneous=True), H) + b for b in budgets]
-tot_het = [costs.quadratic_performance_cost(costs.sigmas_at_equal_cost(H, rho, b), H) + b for b in budgets]
+tot_hom = [
+    costs.quadratic_performance_cost(costs.sigmas_at_equal_cost(H, rho, b, homogeneous=True), H) + b
+    for b in budgets
+]
+tot_het = [
+    costs.quadratic_performance_cost(costs.sigmas_at_equal_cost(H, rho, b), H) + b for b in budgets
+]
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-for ax, s, name, col in ((axes[0], hom, "homogeneous", "0.5"), (axes[1], het, "heterogeneous", PALETTE[2])):
+for ax, s, name, col in (
+    (axes[0], hom, "homogeneous", "0.5"),
+    (axes[1], het, "heterogeneous", PALETTE[2]),
+):
     ax.contour(w1, w2, loss, levels=[0.1, 0.5, 1, 2, 4], colors="0.75", linewidths=1)
     ax.scatter(eps[:, 0] * s[0], eps[:, 1] * s[1], s=6, color=col)
-    ax.set(xlabel="$w_1 - w_1^*$ (important)", ylabel="$w_2 - w_2^*$ (unimportant)", title=f"{name}, same energy",
-           xlim=(-2, 2), ylim=(-2, 2))
+    ax.set(
+        xlabel="$w_1 - w_1^*$ (important)",
+        ylabel="$w_2 - w_2^*$ (unimportant)",
+        title=f"{name}, same energy",
+        xlim=(-2, 2),
+        ylim=(-2, 2),
+    )
 panel_label(axes[0], "c")
 axes[2].plot(budgets, tot_hom, color="0.5", label="homogeneous")
 axes[2].plot(budgets, tot_het, color=PALETTE[2], label="heterogeneous")
-axes[2].set(xscale="log", xlabel="reliability cost $\\sum_i\\sigma_i^{-\\rho}$", ylabel="performance + reliability cost")
+axes[2].set(
+    xscale="log",
+    xlabel="reliability cost $\\sum_i\\sigma_i^{-\\rho}$",
+    ylabel="performance + reliability cost",
+)
 axes[2].legend()
 panel_label(axes[2], "d")
 fig.tight_layout()
@@ -176,6 +215,7 @@ fig.tight_layout()
 # :label: ex-malkin-reliability-cost
 # Write `total_cost(sigmas, rho, c)` returning $\sum_i c\,\sigma_i^{-\rho}$.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def total_cost(sigmas, rho, c):
@@ -199,11 +239,12 @@ assert check("malkin2024.reliability_cost", total_cost)
 # $\tfrac12\sum_iH_i\sigma_i^2$ subject to $\sum_i\sigma_i^{-\rho} = B$.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def budget_sigmas(H, rho, B):
     H = np.asarray(H, dtype=float)
     shape = H ** (-1 / (2 + rho))
-    a = (B / np.sum(shape ** -rho)) ** (-1 / rho)
+    a = (B / np.sum(shape**-rho)) ** (-1 / rho)
     return a * shape
 
 
@@ -255,7 +296,9 @@ def plot_fig2(results, acc_key, acc_label, title):
     mark_profile(fig, results)
 
 
-plot_fig2(res, "acc_sampled", "test accuracy (sampled weights)", "Fig. 2: accuracy and noise against λ")
+plot_fig2(
+    res, "acc_sampled", "test accuracy (sampled weights)", "Fig. 2: accuracy and noise against λ"
+)
 
 # %%
 fig, axes = plt.subplots(3, len(rhos), figsize=(4 * len(rhos), 9), squeeze=False)
@@ -290,7 +333,9 @@ for rho in rhos:
     print(f"ρ = {rho:.2g}: accuracy heterogeneous − homogeneous — {per_lam}")
 mean_gain = float(np.mean(np.concatenate(list(gain.values()))))
 print(f"mean gain over the sweep: {mean_gain:+.3f}")
-assert mean_gain > -0.05  # the quick runs are short: we only require heterogeneous not to be clearly worse
+assert (
+    mean_gain > -0.05
+)  # the quick runs are short: we only require heterogeneous not to be clearly worse
 
 # %% [markdown]
 # ### Paper scale
@@ -304,6 +349,7 @@ assert mean_gain > -0.05  # the quick runs are short: we only require heterogene
 # collapse; the CPU units are in the repository's history). The table summarises each ρ: the accuracy
 # of the mean of 20 sampled predictions (the authors' evaluation), heterogeneous minus homogeneous at
 # the same λ, and the ratio of the mean σ's.
+
 
 # %%
 def paper_scale_summary(name):
@@ -319,12 +365,23 @@ def paper_scale_summary(name):
         _, s_het = tradeoff_series(block, "mean_sigma", rho=float(rho), mode="heterogeneous")
         _, s_hom = tradeoff_series(block, "mean_sigma", rho=float(rho), mode="homogeneous")
         d = a_het - a_hom
-        rows.append((rho, d.mean(), d.max(), lam[int(d.argmax())], np.mean(d > -0.01), np.median(s_het / s_hom)))
+        rows.append(
+            (
+                rho,
+                d.mean(),
+                d.max(),
+                lam[int(d.argmax())],
+                np.mean(d > -0.01),
+                np.median(s_het / s_hom),
+            )
+        )
     if rows:
         print(f"{name} ({'; '.join(block.data_sources)}; {block.records[0].provenance['device']})")
         print("   ρ    mean gain   largest gain (at λ)   λ with het ≥ hom   median σ_het/σ_hom")
         for rho, mean, big, at, frac, ratio in rows:
-            print(f"{rho:5.2f}   {mean:+.3f}      {big:+.3f} (λ = {at:<7.3g})    {frac:6.0%}            {ratio:.2f}")
+            print(
+                f"{rho:5.2f}   {mean:+.3f}      {big:+.3f} (λ = {at:<7.3g})    {frac:6.0%}            {ratio:.2f}"
+            )
     return rows
 
 
@@ -355,7 +412,12 @@ except ValueError as err:
     print("Fashion-MNIST extension not committed at paper scale:", err)
 if fres is not None:
     fashion_rows = paper_scale_summary("malkin2024_tradeoff_fashion")
-    plot_fig2(fres, "acc_avg", "test accuracy (mean of 20 samples)", "Fig. 2 on full Fashion-MNIST (extension, not in the paper)")
+    plot_fig2(
+        fres,
+        "acc_avg",
+        "test accuracy (mean of 20 samples)",
+        "Fig. 2 on full Fashion-MNIST (extension, not in the paper)",
+    )
     assert all(mean > 0.1 and ratio < 1 for _, mean, _, _, _, ratio in fashion_rows)
 
 # %% [markdown]

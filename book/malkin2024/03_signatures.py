@@ -25,10 +25,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -68,10 +79,18 @@ t_start = time.perf_counter()
 for rho in costs.RHOS:
     for H in (1e-3, 1.0, 50.0):
         closed = costs.optimal_sigma_linear(H, rho, c=0.5, lam=2.0)
-        num = np.exp(minimize_scalar(lambda ls: float(costs.linear_objective(np.exp(ls), H, rho, 0.5, 2.0)),
-                                     bounds=(-15, 15), method="bounded", options={"xatol": 1e-10}).x)
+        num = np.exp(
+            minimize_scalar(
+                lambda ls: float(costs.linear_objective(np.exp(ls), H, rho, 0.5, 2.0)),
+                bounds=(-15, 15),
+                method="bounded",
+                options={"xatol": 1e-10},
+            ).x
+        )
         assert abs(num / closed - 1) < 1e-4
-    print(f"ρ = {rho:.3g}: closed form matches numerical minimisation; slope against H = {costs.predicted_slopes(rho)['hessian']:+.3f}")
+    print(
+        f"ρ = {rho:.3g}: closed form matches numerical minimisation; slope against H = {costs.predicted_slopes(rho)['hessian']:+.3f}"
+    )
 
 # %% [markdown]
 # **Why input rate and learning rate follow.** For a synapse with presynaptic activity $x_j$ feeding a unit
@@ -86,6 +105,7 @@ for rho in costs.RHOS:
 # :label: ex-malkin-optimal-sigma
 # Write `sigma_star(H, rho, c, lam)`, the minimiser of $\tfrac12H\sigma^2 + \lambda c\sigma^{-\rho}$.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def sigma_star(H, rho, c, lam):
@@ -107,6 +127,7 @@ assert check("malkin2024.optimal_sigma", sigma_star)
 # :label: ex-malkin-hessian-slope
 # Write `slope(rho)`, the predicted $d\log\sigma/d\log H$.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def slope(rho):
@@ -155,8 +176,13 @@ stats = {}
 fig, axes = plt.subplots(len(rhos), 3, figsize=(12, 3.3 * len(rhos)), squeeze=False)
 for k, rho in enumerate(rhos):
     sig = base[f"sigma_{k}"]
-    for j, (key, label) in enumerate((("grad_sq", "Hessian estimate (mean g²)"), ("input_rate", "input rate"),
-                                      ("adam_lr", "Adam learning rate"))):
+    for j, (key, label) in enumerate(
+        (
+            ("grad_sq", "Hessian estimate (mean g²)"),
+            ("input_rate", "input rate"),
+            ("adam_lr", "Adam learning rate"),
+        )
+    ):
         x = base[f"{key}_{k}"]
         ok = (x > 0) & (sig > 0)
         ax = axes[k, j]
@@ -166,7 +192,11 @@ for k, rho in enumerate(rhos):
         s = costs.loglog_slope(x[ok], sig[ok])
         r = spearmanr(x[ok], sig[ok]).statistic
         stats[(rho, key)] = (s, r)
-        ax.set(xlabel=label, ylabel="σ" if j == 0 else None, title=f"ρ = {rho:.2g}: slope {s:+.2f}, Spearman {r:+.2f}")
+        ax.set(
+            xlabel=label,
+            ylabel="σ" if j == 0 else None,
+            title=f"ρ = {rho:.2g}: slope {s:+.2f}, Spearman {r:+.2f}",
+        )
 for j, letter in enumerate("abc"):
     panel_label(axes[0, j], letter)
 fig.tight_layout()
@@ -185,7 +215,9 @@ for (rho, key), (s, r) in stats.items():
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
 width = 0.25
-for i, (key, label) in enumerate((("grad_sq", "vs Hessian"), ("input_rate", "vs input rate"), ("adam_lr", "vs learning rate"))):
+for i, (key, _label) in enumerate(
+    (("grad_sq", "vs Hessian"), ("input_rate", "vs input rate"), ("adam_lr", "vs learning rate"))
+):
     for f_i, rec in enumerate(res.records):
         r = rec.result
         vals = []
@@ -193,8 +225,13 @@ for i, (key, label) in enumerate((("grad_sq", "vs Hessian"), ("input_rate", "vs 
             x, s = r[f"{key}_{k}"], r[f"sigma_{k}"]
             ok = (x > 0) & (s > 0)
             vals.append(spearmanr(x[ok], s[ok]).statistic)
-        ax.bar(i + (f_i - 1) * width, np.mean(vals), width, color=PALETTE[f_i],
-               label=f"c × {rec.unit['c_factor']:g}" if i == 0 else None)
+        ax.bar(
+            i + (f_i - 1) * width,
+            np.mean(vals),
+            width,
+            color=PALETTE[f_i],
+            label=f"c × {rec.unit['c_factor']:g}" if i == 0 else None,
+        )
 ax.axhline(0, color="k", lw=0.8)
 ax.set_xticks(range(3), ["vs Hessian", "vs input rate", "vs learning rate"])
 ax.set_ylabel("Spearman corr. with σ (mean over ρ)")
@@ -217,9 +254,17 @@ for k, rho in enumerate(np.asarray(lres["rhos"])):
     H, s = lres[f"grad_sq_{k}"], lres[f"sigma_{k}"]
     ok = (H > 0) & (s > 0) & (H > np.quantile(H[H > 0], 0.05))
     lin_slopes[rho] = costs.loglog_slope(H[ok], s[ok])
-    print(f"ρ = {rho:.3g}: fitted slope {lin_slopes[rho]:+.3f}, predicted {costs.predicted_slopes(rho)['hessian']:+.3f}")
+    print(
+        f"ρ = {rho:.3g}: fitted slope {lin_slopes[rho]:+.3f}, predicted {costs.predicted_slopes(rho)['hessian']:+.3f}"
+    )
 fig, ax = plt.subplots(figsize=(5, 3.5))
-ax.plot(list(lin_slopes), list(lin_slopes.values()), "o", color=PALETTE[2], label="no-hidden-layer network")
+ax.plot(
+    list(lin_slopes),
+    list(lin_slopes.values()),
+    "o",
+    color=PALETTE[2],
+    label="no-hidden-layer network",
+)
 rr = np.linspace(0.4, 2.1, 50)
 ax.plot(rr, -1 / (2 + rr), "k-", label="−1/(2+ρ)")
 ax.set(xlabel="ρ", ylabel="slope of log σ vs log H")

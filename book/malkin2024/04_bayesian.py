@@ -27,10 +27,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -80,7 +91,9 @@ fig, ax = plt.subplots(figsize=(5.5, 3.8))
 s = np.logspace(-2, 1, 200)
 ax.semilogx(s, costs.entropic_cost(s), "k-", lw=2.5, label="entropic: −log σ")
 for i, rho in enumerate(costs.RHOS):
-    ax.semilogx(s, costs.power_law_bound(s, rho), color=PALETTE[i], label=f"(σ^−ρ − 1)/ρ, ρ = {rho:.2g}")
+    ax.semilogx(
+        s, costs.power_law_bound(s, rho), color=PALETTE[i], label=f"(σ^−ρ − 1)/ρ, ρ = {rho:.2g}"
+    )
 ax.set(ylim=(-3, 8), xlabel="σ", ylabel="reliability cost")
 ax.legend(fontsize=8)
 fig.tight_layout()
@@ -91,9 +104,10 @@ fig.tight_layout()
 # Write `bound(sigma, rho)`, a power-law upper bound on $-\log\sigma$ that becomes tight as ρ → 0.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def bound(sigma, rho):
-    return (sigma ** -rho - 1) / rho
+    return (sigma**-rho - 1) / rho
 
 
 # %%
@@ -132,8 +146,18 @@ for row, rec in enumerate(lin.records):
         s_eff = r[f"sigma_{k}"]
         ax.loglog(s_post, s_eff, ".", ms=1.5, alpha=0.3, color=PALETTE[k])
         fitted[(rec.unit["lam"], rho)] = costs.loglog_slope(s_post, s_eff)
-        ax.plot([], [], "o", color=PALETTE[k], label=f"ρ = {rho:.2g}: slope {fitted[(rec.unit['lam'], rho)]:.2f}")
-    ax.set(xlabel="posterior σ (Bayes-by-backprop)", ylabel="energy-efficient σ", title=f"λ = {rec.unit['lam']:g}")
+        ax.plot(
+            [],
+            [],
+            "o",
+            color=PALETTE[k],
+            label=f"ρ = {rho:.2g}: slope {fitted[(rec.unit['lam'], rho)]:.2f}",
+        )
+    ax.set(
+        xlabel="posterior σ (Bayes-by-backprop)",
+        ylabel="energy-efficient σ",
+        title=f"λ = {rec.unit['lam']:g}",
+    )
     ax.legend(fontsize=8)
     ax = axes[row, 1]
     rr = np.asarray(r["rhos"])
@@ -154,6 +178,7 @@ for (lam, rho), v in fitted.items():
 # :label: ex-malkin-posterior-slope
 # Write `posterior_slope(rho)`, the predicted $d\log\sigma/d\log\sigma_\text{post}$.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def posterior_slope(rho):
@@ -194,7 +219,9 @@ mark_profile(fig, reg)
 gap_region = np.abs(r["grid"]) < 0.2
 data_region = (np.abs(r["grid"]) > 0.4) & (np.abs(r["grid"]) < 0.9)
 for k, name in zip(order, names):
-    print(f"{name:32s} predictive s.d. in the gap {r['sd'][k][gap_region].mean():.3f}, near data {r['sd'][k][data_region].mean():.3f}")
+    print(
+        f"{name:32s} predictive s.d. in the gap {r['sd'][k][gap_region].mean():.3f}, near data {r['sd'][k][data_region].mean():.3f}"
+    )
 
 # %% [markdown]
 # ## Summary

@@ -33,10 +33,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -74,6 +85,7 @@ for key, cols in data.items():
 # Write `normalised_variability(mean, var)`, returning $\sigma^2/|\mu|$ per synapse.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def normalised_variability(mean, var):
     return np.asarray(var, dtype=float) / np.abs(np.asarray(mean, dtype=float))
@@ -95,6 +107,7 @@ assert check("malkin2024.normalised_variability", normalised_variability)
 # With a few dozen recordings and heavy tails, a rank correlation is the honest summary. Write
 # `spearman(x, y)` without calling `scipy.stats.spearmanr` (assume no ties).
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def spearman(x, y):
@@ -129,8 +142,11 @@ for key, col, label in (("sjostrom_ltp", PALETTE[3], "LTP"), ("sjostrom_ltd", PA
     d = data[key]
     ax.loglog(d["pr"], np.abs(d["dw_rel"]), "o", color=col, label=label)
     corr[key] = spearmanr(d["pr"], np.abs(d["dw_rel"])).statistic
-ax.set(xlabel="release probability before (reliability)", ylabel="|relative change of strength|",
-       title="Sjöström et al. 2001")
+ax.set(
+    xlabel="release probability before (reliability)",
+    ylabel="|relative change of strength|",
+    title="Sjöström et al. 2001",
+)
 ax.legend(fontsize=8)
 panel_label(ax, "a")
 ax = axes[0, 1]
@@ -144,7 +160,11 @@ k = data["ko2013"]
 nv = k["var"] / np.abs(k["mean"])
 ax.loglog(k["rate"], nv, "o", color=PALETTE[4])
 corr["ko2013"] = spearmanr(k["rate"], nv).statistic
-ax.set(xlabel="presynaptic activity (foopsi mean)", ylabel="normalised variance σ²/μ", title="Ko et al. 2013")
+ax.set(
+    xlabel="presynaptic activity (foopsi mean)",
+    ylabel="normalised variance σ²/μ",
+    title="Ko et al. 2013",
+)
 panel_label(ax, "b")
 ax = axes[1, 1]
 rate = s0["input_rate_0"]

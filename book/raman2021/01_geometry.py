@@ -31,10 +31,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -78,10 +89,21 @@ w = task.theta_star[0] + 0.05 * torch.randn(task.n_weights, generator=gen, dtype
 g, H = cv.gradient(f, w), cv.hessian(f, w)
 direction = mt.unit_rows(torch.randn(1, task.n_weights, generator=gen, dtype=DT))[0]
 steps = torch.tensor([0.4, 0.2, 0.1, 0.05], dtype=DT)
-remainder = torch.stack([f(w + s * direction) - f(w) - s * direction @ g - 0.5 * s**2 * direction @ H @ direction
-                         for s in steps]).abs()
+remainder = torch.stack(
+    [
+        f(w + s * direction) - f(w) - s * direction @ g - 0.5 * s**2 * direction @ H @ direction
+        for s in steps
+    ]
+).abs()
 orders = torch.log2(remainder[:-1] / remainder[1:])
-print("N =", task.n_weights, "weights;  |remainder| at ‖Δw‖ =", steps.tolist(), ":", remainder.tolist())
+print(
+    "N =",
+    task.n_weights,
+    "weights;  |remainder| at ‖Δw‖ =",
+    steps.tolist(),
+    ":",
+    remainder.tolist(),
+)
 print("halving ‖Δw‖ divides the remainder by 2^", [round(float(o), 2) for o in orders])
 assert torch.all((orders > 2.5) & (orders < 3.5))
 
@@ -111,8 +133,10 @@ q_eps = cv.curvature_along(f, w, eps)
 trace_over_n = float(torch.trace(H)) / task.n_weights
 hutch = cv.hutchinson_trace(f, w, 200, generator=torch.Generator().manual_seed(2))
 se = float(q_eps.std()) / math.sqrt(len(q_eps))
-print(f"Tr(H)/N = {trace_over_n:.5f};  Hutchinson: {float(hutch.mean) / task.n_weights:.5f} "
-      f"± {float(hutch.stderr) / task.n_weights:.5f};  mean Q[Δε] over 2000 draws = {float(q_eps.mean()):.5f} ± {se:.5f}")
+print(
+    f"Tr(H)/N = {trace_over_n:.5f};  Hutchinson: {float(hutch.mean) / task.n_weights:.5f} "
+    f"± {float(hutch.stderr) / task.n_weights:.5f};  mean Q[Δε] over 2000 draws = {float(q_eps.mean()):.5f} ± {se:.5f}"
+)
 assert abs(float(q_eps.mean()) - trace_over_n) < 4 * se
 lam = torch.linalg.eigvalsh(H)
 assert float(lam[0]) - 1e-12 <= float(q_eps.min()) and float(q_eps.max()) <= float(lam[-1]) + 1e-12
@@ -120,7 +144,9 @@ assert float(lam[0]) - 1e-12 <= float(q_eps.min()) and float(q_eps.max()) <= flo
 # expected error increase from one fluctuation of norm 0.5 (Box 2), Monte Carlo vs formula
 norm = 0.5
 mc = float(torch.stack([f(w + norm * e) for e in mt.unit_rows(eps[:400])]).mean() - f(w))
-print(f"E[ΔF] for ‖Δε‖ = {norm}: Monte Carlo {mc:.3e}, ½‖Δε‖²Tr(H)/N = {0.5 * norm**2 * trace_over_n:.3e}")
+print(
+    f"E[ΔF] for ‖Δε‖ = {norm}: Monte Carlo {mc:.3e}, ½‖Δε‖²Tr(H)/N = {0.5 * norm**2 * trace_over_n:.3e}"
+)
 assert abs(mc - 0.5 * norm**2 * trace_over_n) < 0.25 * 0.5 * norm**2 * trace_over_n
 
 # %% [markdown]
@@ -128,8 +154,10 @@ assert abs(mc - 0.5 * norm**2 * trace_over_n) < 0.25 * 0.5 * norm**2 * trace_ove
 # far below the largest ones. Keep this in mind — it will make compensation cheap.
 
 # %%
-print(f"eigenvalues of ∇²F: min {float(lam[0]):.2e}, mean {float(lam.mean()):.2e}, max {float(lam[-1]):.2e}; "
-      f"Q[∇F] = {float(cv.curvature_along(f, w, g)):.3f} = {float(cv.curvature_along(f, w, g)) / trace_over_n:.0f} × Tr(H)/N")
+print(
+    f"eigenvalues of ∇²F: min {float(lam[0]):.2e}, mean {float(lam.mean()):.2e}, max {float(lam[-1]):.2e}; "
+    f"Q[∇F] = {float(cv.curvature_along(f, w, g)):.3f} = {float(cv.curvature_along(f, w, g)) / trace_over_n:.0f} × Tr(H)/N"
+)
 
 # %% [markdown]
 # ## The optimal compensatory magnitude (Eq. 6, Box 3)
@@ -156,18 +184,24 @@ w2 = torch.tensor([[0.9, 0.5]], dtype=DT)
 g2 = quad.gradient(w2)[0]
 rng = torch.Generator().manual_seed(5)
 results = []
-for name, d in (("exact gradient", -g2), ("corrupted gradient", -g2 / g2.norm() + 0.9 * torch.tensor([0.6, -0.8], dtype=DT))):
+for name, d in (
+    ("exact gradient", -g2),
+    ("corrupted gradient", -g2 / g2.norm() + 0.9 * torch.tensor([0.6, -0.8], dtype=DT)),
+):
     m_star = float(mt.optimal_magnitude(g2, quad.H, d))
     grid = torch.linspace(0, 4 * m_star, 40001, dtype=DT)
     m_brute = float(grid[torch.argmin(quad.loss(w2 + grid[:, None] * d / d.norm()))])
     results.append((name, d, m_star))
-    print(f"{name:>19}: Eq. (6) gives {m_star:.5f}, line search {m_brute:.5f}; Q = {float(mt.curvature_q(quad.H, d)):.3f}")
+    print(
+        f"{name:>19}: Eq. (6) gives {m_star:.5f}, line search {m_brute:.5f}; Q = {float(mt.curvature_q(quad.H, d)):.3f}"
+    )
     assert abs(m_brute - m_star) < 1e-3 * m_star
 
 # %% [markdown]
 # The exact gradient is the better direction but the *shorter* optimal step: it points into the
 # steep, highly curved wall of the valley (Fig. 4b). The optimal step ends where the path
 # *kisses* a lower level set (Fig. 4a).
+
 
 # %%
 def contour(ax, task, lim=1.3):
@@ -190,8 +224,14 @@ for (name, d, m), col in zip(results, ("C3", "C1")):
     level = float(quad.loss(end.unsqueeze(0)))
     xs = torch.linspace(-1.3, 1.3, 201, dtype=DT)
     X, Y = torch.meshgrid(xs, xs, indexing="xy")
-    ax.contour(X, Y, quad.loss(torch.stack([X, Y], -1).reshape(-1, 1, 2)).reshape(X.shape), levels=[level], colors=col,
-               linewidths=1)
+    ax.contour(
+        X,
+        Y,
+        quad.loss(torch.stack([X, Y], -1).reshape(-1, 1, 2)).reshape(X.shape),
+        levels=[level],
+        colors=col,
+        linewidths=1,
+    )
 ax.plot(*w2[0].tolist(), "ko")
 ax.legend(loc="lower left", fontsize=7)
 ax.set_title("optimal steps kiss a level set")
@@ -218,10 +258,21 @@ after = start + kick
 ga = quad.gradient(after)[0]
 m_gd = float(mt.optimal_magnitude(ga, quad.H, -ga))
 newton = -mt.newton_direction(quad.H, ga.unsqueeze(0), damping=0.0)[0]
-ax.annotate("", after[0].tolist(), start[0].tolist(), arrowprops=dict(arrowstyle="->", color="k", lw=2))
-ax.annotate("", (after[0] - m_gd * ga / ga.norm()).tolist(), after[0].tolist(),
-            arrowprops=dict(arrowstyle="->", color="C3", lw=2))
-ax.annotate("", (after[0] + newton).tolist(), after[0].tolist(), arrowprops=dict(arrowstyle="->", color="C2", lw=2))
+ax.annotate(
+    "", after[0].tolist(), start[0].tolist(), arrowprops=dict(arrowstyle="->", color="k", lw=2)
+)
+ax.annotate(
+    "",
+    (after[0] - m_gd * ga / ga.norm()).tolist(),
+    after[0].tolist(),
+    arrowprops=dict(arrowstyle="->", color="C3", lw=2),
+)
+ax.annotate(
+    "",
+    (after[0] + newton).tolist(),
+    after[0].tolist(),
+    arrowprops=dict(arrowstyle="->", color="C2", lw=2),
+)
 ax.plot([], [], "k-", label=f"fluctuation ‖Δε‖ = {float(kick.norm()):.2f}")
 ax.plot([], [], "C3-", label=f"gradient, ‖Δc‖* = {m_gd:.2f}")
 ax.plot([], [], "C2-", label=f"Newton step, ‖Δc‖ = {float(newton.norm()):.2f}")
@@ -256,8 +307,10 @@ m_opt = float(mt.optimal_magnitude(g, H, -g))
 eps_for_steady = m_opt * math.sqrt(q_c / trace_over_n)  # the ‖Δε‖ for which this state is steady
 expected_dF = mt.expected_loss_change(g, H, -m_opt * g / g.norm(), eps_for_steady, trace_over_n)
 ratio9 = float(mt.steady_state_ratio(trace_over_n, q_c))
-print(f"‖Δc‖* = {m_opt:.4f}, steady for ‖Δε‖ = {eps_for_steady:.4f}: E[ΔF] = {float(expected_dF):.2e}; "
-      f"‖Δc‖*/‖Δε‖ = {m_opt / eps_for_steady:.4f}, Eq. (9): {ratio9:.4f}")
+print(
+    f"‖Δc‖* = {m_opt:.4f}, steady for ‖Δε‖ = {eps_for_steady:.4f}: E[ΔF] = {float(expected_dF):.2e}; "
+    f"‖Δc‖*/‖Δε‖ = {m_opt / eps_for_steady:.4f}, Eq. (9): {ratio9:.4f}"
+)
 scale = 0.5 * eps_for_steady**2 * trace_over_n  # the size of each term of Box 4
 assert abs(float(expected_dF)) < 1e-8 * scale and abs(m_opt / eps_for_steady - ratio9) < 1e-10
 
@@ -277,9 +330,13 @@ w_far = task.theta_star[0] + 0.5 * torch.randn(task.n_weights, generator=gen, dt
 g_far, H_far = cv.gradient(f, w_far), cv.hessian(f, w_far)
 qe_far = float(torch.trace(H_far)) / task.n_weights
 m_far = float(mt.optimal_magnitude(g_far, H_far, -g_far))
-dF_far = float(mt.expected_loss_change(g_far, H_far, -m_far * g_far / g_far.norm(), eps_for_steady, qe_far))
+dF_far = float(
+    mt.expected_loss_change(g_far, H_far, -m_far * g_far / g_far.norm(), eps_for_steady, qe_far)
+)
 lhs, rhs = (m_far / eps_for_steady) ** 2, qe_far / float(cv.curvature_along(f, w_far, g_far))
-print(f"F = {float(f(w_far)):.3f}: E[ΔF] = {dF_far:.3e} < 0 and ‖Δc‖*²/‖Δε‖² = {lhs:.3f} ≥ Q[Δε]/Q[Δc] = {rhs:.4f}")
+print(
+    f"F = {float(f(w_far)):.3f}: E[ΔF] = {dF_far:.3e} < 0 and ‖Δc‖*²/‖Δε‖² = {lhs:.3f} ≥ Q[Δε]/Q[Δc] = {rhs:.4f}"
+)
 assert dF_far < 0 and lhs >= rhs
 
 # %% [markdown]
@@ -305,14 +362,20 @@ ratio_grad, ratio_newton = [], []
 for s in spreads:
     lam_s = torch.logspace(0, math.log10(s), n, dtype=DT)
     c = torch.ones(n, dtype=DT)
-    ratio_grad.append(float(mt.steady_state_ratio(lam_s.mean(), mt.gradient_curvature_quadratic(lam_s, c))))
-    ratio_newton.append(float(mt.steady_state_ratio(lam_s.mean(), mt.newton_curvature_quadratic(lam_s, c))))
+    ratio_grad.append(
+        float(mt.steady_state_ratio(lam_s.mean(), mt.gradient_curvature_quadratic(lam_s, c)))
+    )
+    ratio_newton.append(
+        float(mt.steady_state_ratio(lam_s.mean(), mt.newton_curvature_quadratic(lam_s, c)))
+    )
 # Eq. (14) against a direct computation on a rotated quadratic with random c
 q14 = mt.QuadraticTask.random(n, 1, eigenvalues=torch.logspace(0, 2, n, dtype=DT), seed=6)
 evals, V = torch.linalg.eigh(q14.H)
 c = torch.randn(n, generator=gen, dtype=DT)
 direct = float(mt.curvature_q(q14.H, q14.gradient((V @ c).unsqueeze(0))[0]))
-print(f"Eq. (14): {float(mt.gradient_curvature_quadratic(evals, c)):.6f}; direct v̂ᵀHv̂: {direct:.6f}")
+print(
+    f"Eq. (14): {float(mt.gradient_curvature_quadratic(evals, c)):.6f}; direct v̂ᵀHv̂: {direct:.6f}"
+)
 assert abs(direct - float(mt.gradient_curvature_quadratic(evals, c))) < 1e-9 * direct
 assert all(r <= 1 + 1e-12 for r in ratio_grad) and np.all(np.diff(ratio_grad) < 0)
 
@@ -334,6 +397,7 @@ plt.show()
 # Write `optimal_magnitude(g, H, c)` returning $\lVert\Delta c\rVert^*$ of Eq. (6) for a gradient
 # `g`, Hessian `H` and a (not necessarily unit) direction `c` (torch tensors).
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def optimal_magnitude(g, H, c):
@@ -360,6 +424,7 @@ assert check("raman2021.optimal_magnitude", optimal_magnitude)
 # along $(1,0)$?
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def steady_ratio(H, c):
     c_hat = c / c.norm()
@@ -369,8 +434,12 @@ def steady_ratio(H, c):
 # %%
 assert check("raman2021.steady_ratio", steady_ratio)
 Hd = torch.diag(torch.tensor([1.0, 10.0], dtype=DT))
-print("along the steep axis:", steady_ratio(Hd, torch.tensor([0.0, 1.0], dtype=DT)),
-      " along the flat axis:", steady_ratio(Hd, torch.tensor([1.0, 0.0], dtype=DT)))
+print(
+    "along the steep axis:",
+    steady_ratio(Hd, torch.tensor([0.0, 1.0], dtype=DT)),
+    " along the flat axis:",
+    steady_ratio(Hd, torch.tensor([1.0, 0.0], dtype=DT)),
+)
 
 # %% [markdown]
 # ```{solution} ex-raman-steady-ratio

@@ -30,10 +30,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -66,11 +77,20 @@ torch.set_num_threads(1)
 
 # %%
 task = mt.StudentTeacher(batch=2, n_samples=1000, seed=0)
-tr = mt.simulate(task, fluct_magnitude=2.0, ratio=torch.tensor([0.5, 1.0]), n_steps=50, record_norms=True)
+tr = mt.simulate(
+    task, fluct_magnitude=2.0, ratio=torch.tensor([0.5, 1.0]), n_steps=50, record_norms=True
+)
 print("‖Δε‖ range:", float(tr.de_norm.min()), float(tr.de_norm.max()))
-print("‖Δc‖/‖Δε‖ per network:", (tr.dc_norm / tr.de_norm).mean(0).tolist(), " cos(Δc, −∇F):", float(tr.cos_descent.min()))
+print(
+    "‖Δc‖/‖Δε‖ per network:",
+    (tr.dc_norm / tr.de_norm).mean(0).tolist(),
+    " cos(Δc, −∇F):",
+    float(tr.cos_descent.min()),
+)
 assert torch.allclose(tr.de_norm, torch.full_like(tr.de_norm, 2.0))
-assert torch.allclose(tr.dc_norm / tr.de_norm, torch.tensor([0.5, 1.0], dtype=tr.dc_norm.dtype).expand_as(tr.dc_norm))
+assert torch.allclose(
+    tr.dc_norm / tr.de_norm, torch.tensor([0.5, 1.0], dtype=tr.dc_norm.dtype).expand_as(tr.dc_norm)
+)
 
 # %% [markdown]
 # Why should too much compensation hurt? Near the teacher, the error of a fluctuation is
@@ -95,7 +115,15 @@ for j in range(loss.shape[1]):
     ax.semilogy(steps, loss[:, j], lw=0.6, alpha=0.8)
 for i, s in enumerate(stages):
     ax.axvspan(i * T, (i + 1) * T, color="0.9" if i % 2 else "white", zorder=-1)
-    ax.text((i + 0.5) * T, 1.0, f"{s:g}", ha="center", va="bottom", fontsize=8, transform=ax.get_xaxis_transform())
+    ax.text(
+        (i + 0.5) * T,
+        1.0,
+        f"{s:g}",
+        ha="center",
+        va="bottom",
+        fontsize=8,
+        transform=ax.get_xaxis_transform(),
+    )
 ax.set_xlabel("time step")
 ax.set_ylabel("task error $F$")
 ax.set_title("‖Δc‖/‖Δε‖ raised in stages", pad=14)
@@ -130,7 +158,10 @@ mark_profile(fig, res)
 plt.show()
 
 # %%
-print("steady-state error per stage (mean over repeats):", dict(zip(stages.tolist(), np.round(mean, 4).tolist())))
+print(
+    "steady-state error per stage (mean over repeats):",
+    dict(zip(stages.tolist(), np.round(mean, 4).tolist())),
+)
 assert r["best_stage_ratio"] < 1.0
 assert mean[stages == 1.0][0] > mean.min() and mean[-1] > mean.min()
 
@@ -140,14 +171,18 @@ assert mean[stages == 1.0][0] > mean.min() and mean[-1] > mean.min()
 # relative fluctuation of the error in the second half of the stage:
 
 # %%
-half = w[len(w) // 2:]
+half = w[len(w) // 2 :]
 drift = np.abs(half[-1] - half[0]) / np.abs(half).mean(0)
-err = loss[sl, 0][len(w) // 2:]
+err = loss[sl, 0][len(w) // 2 :]
 print(f"relative weight change over the second half of the stage: {np.round(drift, 2).tolist()}")
-print(f"relative s.d. of the error over the same steps: {err.std() / err.mean():.3f}; "
-      f"trend (last quarter / first quarter mean): {err[-len(err) // 2:].mean() / err[:len(err) // 2].mean():.3f}")
+print(
+    f"relative s.d. of the error over the same steps: {err.std() / err.mean():.3f}; "
+    f"trend (last quarter / first quarter mean): {err[-len(err) // 2 :].mean() / err[: len(err) // 2].mean():.3f}"
+)
 assert np.median(drift) > 0.1  # weights keep moving by a sizeable fraction of their size
-assert 0.7 < err[-len(err) // 2:].mean() / err[:len(err) // 2].mean() < 1.4  # ... while the error has no trend
+assert (
+    0.7 < err[-len(err) // 2 :].mean() / err[: len(err) // 2].mean() < 1.4
+)  # ... while the error has no trend
 
 # %% [markdown]
 # ## Exercises
@@ -158,6 +193,7 @@ assert 0.7 < err[-len(err) // 2:].mean() / err[:len(err) // 2].mean() < 1.4  # .
 # `fluctuation(N, d, gen)` returning one white-noise step $\Delta\epsilon\in\mathbb R^N$ of exactly
 # that norm, drawn with the `torch.Generator` `gen`.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def fluctuation(N, d, gen):
@@ -182,6 +218,7 @@ assert check("raman2021.fluctuation", fluctuation)
 # the error caused by one isotropic fluctuation of norm `norm` (Box 2). How does it scale when
 # the number of weights doubles at fixed $d$ and fixed mean eigenvalue?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def expected_increase(H, norm):

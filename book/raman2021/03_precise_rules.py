@@ -32,10 +32,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -86,7 +97,13 @@ fig, ax = plt.subplots(figsize=(5.2, 3.6))
 for rec, col in zip(t2.records, ("C0", "C1", "C2")):
     kap = np.array(rec.result["corruptions"])
     qe = rec.result["q_eps_trace"][:, None]
-    ax.plot(np.maximum(kap, 1e-2), (rec.result["q_dc"] / qe).mean(0), "o", color=col, label=f"{rec.unit['regime']} (measured)")
+    ax.plot(
+        np.maximum(kap, 1e-2),
+        (rec.result["q_dc"] / qe).mean(0),
+        "o",
+        color=col,
+        label=f"{rec.unit['regime']} (measured)",
+    )
     ax.plot(np.maximum(kap, 1e-2), (rec.result["q_dc_eq8"] / qe).mean(0), "-", color=col)
     rel = np.abs(rec.result["q_dc"] / rec.result["q_dc_eq8"] - 1)
     print(f"{rec.unit['regime']:>10}: max |measured/Eq. 8 − 1| = {rel.max():.3f}")
@@ -110,11 +127,14 @@ plt.show()
 # $Q[\Delta c]$ (a fresh compensatory direction) by Hessian-vector products; the dotted line is the
 # Eq. (9) prediction $\sqrt{Q[\Delta\epsilon]/Q[\Delta c]}$ at the best ratio.
 
+
 # %%
 def fig5(res, title):
     cfg = res.config
     ks, ds = cfg.corruptions, cfg.ds
-    fig, axes = plt.subplots(len(ks), len(ds), figsize=(3.4 * len(ds), 2.6 * len(ks)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(ks), len(ds), figsize=(3.4 * len(ds), 2.6 * len(ks)), squeeze=False
+    )
     rows = []
     for i, k in enumerate(ks):
         for j, d in enumerate(ds):
@@ -122,9 +142,13 @@ def fig5(res, title):
             ax = axes[i, j]
             x = np.array(r["ratios"])
             ax.plot(x, r["steady_mean"], "o-", ms=3)
-            ax.fill_between(x, r["steady_mean"] - r["steady_sd"], r["steady_mean"] + r["steady_sd"], alpha=0.3)
+            ax.fill_between(
+                x, r["steady_mean"] - r["steady_sd"], r["steady_mean"] + r["steady_sd"], alpha=0.3
+            )
             ib = int(np.argmin(r["steady_mean"]))
-            pred = float(mt.steady_state_ratio(r["q_eps"][ib].mean(), r["q_dc"][ib].mean()))  # Eq. (9)
+            pred = float(
+                mt.steady_state_ratio(r["q_eps"][ib].mean(), r["q_dc"][ib].mean())
+            )  # Eq. (9)
             ax.axvline(r["optimal_ratio_refined"], color="C3", lw=1, label="best (simulated)")
             ax.axvline(pred, color="k", ls=":", lw=1.2, label="Eq. (9)")
             ax.axvline(1.0, color="0.6", lw=0.6)
@@ -134,8 +158,16 @@ def fig5(res, title):
                 ax.set_xlabel("‖Δc‖ / ‖Δε‖")
             if j == 0:
                 ax.set_ylabel("steady-state error")
-            rows.append((k, d, r["optimal_ratio_refined"], pred, float(r["steady_mean"][ib]),
-                         float((r["q_grad"] / r["q_eps"]).mean())))
+            rows.append(
+                (
+                    k,
+                    d,
+                    r["optimal_ratio_refined"],
+                    pred,
+                    float(r["steady_mean"][ib]),
+                    float((r["q_grad"] / r["q_eps"]).mean()),
+                )
+            )
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
@@ -152,10 +184,12 @@ rows5 = fig5(res5, "Fig. 5 — nonlinear 12-20-10 network")
 
 # %%
 by_k = {}
-for k, d, best, pred, err, a in rows5:
+for k, _d, best, _pred, _err, _a in rows5:
     by_k.setdefault(k, []).append(best)
 low, high = min(by_k), max(by_k)
-print("mean best ratio, least corrupted:", np.mean(by_k[low]), " most corrupted:", np.mean(by_k[high]))
+print(
+    "mean best ratio, least corrupted:", np.mean(by_k[low]), " most corrupted:", np.mean(by_k[high])
+)
 assert np.mean(by_k[low]) < 0.8  # precise rules: well below one
 assert np.mean(by_k[high]) > np.mean(by_k[low])  # cruder rules need more compensation
 
@@ -220,7 +254,9 @@ for key, label in names.items():
     table[label] = vals
     print(f"{label:>10}" + "".join(f"{v:>14.3f}" for v in vals))
 print("(entries: Q[Δc] / Q[Δε]; > 1 means the optimal ‖Δc‖ is below ‖Δε‖)")
-q_eps_check = [float(np.abs(rec.result["q_eps"] / rec.result["q_eps_trace"] - 1).max()) for rec in t2.records]
+q_eps_check = [
+    float(np.abs(rec.result["q_eps"] / rec.result["q_eps_trace"] - 1).max()) for rec in t2.records
+]
 print("sampled Q[Δε] vs Tr(H)/N, max relative difference:", np.round(q_eps_check, 3))
 assert all(0.7 < v < 1.3 for v in table["0th order"])
 assert table["1st order"][1] > 3 and table["1st order"][2] > 3
@@ -235,8 +271,15 @@ rules = results_for_chapter("raman_rules")
 fig, ax = plt.subplots(figsize=(5.2, 3.6))
 for rec in rules.records:
     r = rec.result
-    ax.errorbar(r["ratios"], r["steady_mean"], yerr=r["steady_sd"], fmt="o-", ms=3, capsize=2,
-                label=f"{names['q_' + rec.unit['rule']]}: best {r['optimal_ratio_refined']:.2f}")
+    ax.errorbar(
+        r["ratios"],
+        r["steady_mean"],
+        yerr=r["steady_sd"],
+        fmt="o-",
+        ms=3,
+        capsize=2,
+        label=f"{names['q_' + rec.unit['rule']]}: best {r['optimal_ratio_refined']:.2f}",
+    )
 ax.set_yscale("log")
 ax.axvline(1, color="0.6", lw=0.6)
 ax.set_xlabel("‖Δc‖ / ‖Δε‖")
@@ -248,7 +291,9 @@ plt.show()
 best = {rec.unit["rule"]: rec.result["optimal_ratio_refined"] for rec in rules.records}
 print(best)
 assert all(0.5 < v < 2.0 for v in best.values())
-assert best["zeroth"] >= best["first"] - 0.05  # the least precise rule needs at least as much plasticity
+assert (
+    best["zeroth"] >= best["first"] - 0.05
+)  # the least precise rule needs at least as much plasticity
 
 # %% [markdown]
 # ## Exercises
@@ -259,6 +304,7 @@ assert best["zeroth"] >= best["first"] - 0.05  # the least precise rule needs at
 # $\gamma_2/\gamma_1=\kappa$ and $\lVert\Delta c\rVert=m$, for a gradient `g` and a noise vector `nu`
 # orthogonal to it.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def corrupted_step(g, nu, m, kappa):
@@ -283,6 +329,7 @@ assert check("raman2021.corrupted_step", corrupted_step)
 # $a=Q[\nabla F]/Q[\Delta\epsilon]=30$ to find the corruption at which the optimal ratio reaches 0.9.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def interpolate(q_ideal, q_noise, rho):
     return q_ideal / (1 + rho**2) + q_noise / (1 + rho**-2)
@@ -292,7 +339,9 @@ def interpolate(q_ideal, q_noise, rho):
 assert check("raman2021.noise_interpolation", interpolate)
 kappas = np.linspace(0.01, 20, 20000)
 ratio = np.sqrt(1 / interpolate(30.0, 1.0, kappas))
-print("optimal ratio 0.9 reached at γ2/γ1 ≈", round(float(kappas[np.argmin(np.abs(ratio - 0.9))]), 2))
+print(
+    "optimal ratio 0.9 reached at γ2/γ1 ≈", round(float(kappas[np.argmin(np.abs(ratio - 0.9))]), 2)
+)
 
 # %% [markdown]
 # ```{solution} ex-raman-interpolation

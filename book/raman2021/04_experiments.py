@@ -30,10 +30,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -116,7 +127,10 @@ plt.show()
 
 # %%
 t2 = results_for_chapter("raman_table2")
-a_values = {rec.unit["regime"]: float((rec.result["q_first"] / rec.result["q_eps_trace"]).mean()) for rec in t2.records}
+a_values = {
+    rec.unit["regime"]: float((rec.result["q_first"] / rec.result["q_eps_trace"]).mean())
+    for rec in t2.records
+}
 print("a = Q[∇F]/Q[Δε]:", {k: round(v, 2) for k, v in a_values.items()})
 kappa = np.logspace(-2, 2, 300)
 fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -125,7 +139,13 @@ for regime, col in zip(a_values, ("C0", "C1", "C2")):
     r = np.sqrt(1 / mt.noise_interpolation(a, 1.0, torch.tensor(kappa)).numpy())
     ax.semilogx(kappa, r, color=col, label=f"gradient rule, {regime} (a = {a:.1f})")
 ax.axhspan(ratios.min(), ratios.max(), color="C1", alpha=0.2, label="Table 1, (100 − p)/p")
-ax.axhspan(np.sqrt(ratios.min()), np.sqrt(ratios.max()), color="C4", alpha=0.12, label="Table 1, √((100 − p)/p)")
+ax.axhspan(
+    np.sqrt(ratios.min()),
+    np.sqrt(ratios.max()),
+    color="C4",
+    alpha=0.12,
+    label="Table 1, √((100 − p)/p)",
+)
 ax.axhline(1, color="0.5", lw=0.8)
 ax.set_xlabel(r"corruption of the rule $\gamma_2/\gamma_1$")
 ax.set_ylabel(r"optimal $\|\Delta c\|/\|\Delta\epsilon\|$")
@@ -169,6 +189,7 @@ for label, p, r in zip(labels, pcts, ratios):
 # $\lVert\Delta c\rVert/\lVert\Delta\epsilon\rVert$ under the magnitude reading above.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def to_ratio(p):
     return (100 - p) / p
@@ -189,6 +210,7 @@ assert check("raman2021.fraction_to_ratio", to_ratio)
 # Given $a=Q[\nabla F]/Q[\Delta\epsilon]$ and a measured ratio $r<1$, write `implied_corruption(a, r)`
 # returning the corruption $\kappa$ for which Eqs. (9) and SI (8) give exactly $r$.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def implied_corruption(a, r):

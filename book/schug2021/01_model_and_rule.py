@@ -28,10 +28,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -43,8 +54,13 @@ import numpy as np
 import torch
 
 from synlab.exercises import check
-from synlab.importance import (lattice_stationary_distribution, prob_large_gradient_empirical,
-                               prob_large_gradient_gaussian, stationary_release_probability, strength_update)
+from synlab.importance import (
+    lattice_stationary_distribution,
+    prob_large_gradient_empirical,
+    prob_large_gradient_gaussian,
+    stationary_release_probability,
+    strength_update,
+)
 from synlab.plot import panel_label, use_style
 from synlab.rules import PresynapticRule, update_release_probability
 from synlab.synapses import BernoulliLinear
@@ -79,8 +95,10 @@ x = torch.tensor([[1.0, 1.0, 1.0]])
 with torch.no_grad():
     samples = torch.cat([layer(x) for _ in range(20000)]).squeeze()
     var_theory = float((layer.weight**2 * (1 - layer.p) / layer.p).sum())
-print(f"mean output {samples.mean():.4f} (expected weight sum {layer.weight.sum().item():.4f}), "
-      f"variance {samples.var():.4f} (theory {var_theory:.4f})")
+print(
+    f"mean output {samples.mean():.4f} (expected weight sum {layer.weight.sum().item():.4f}), "
+    f"variance {samples.var():.4f} (theory {var_theory:.4f})"
+)
 assert abs(samples.mean() - layer.weight.sum()) < 0.01
 assert abs(samples.var() - var_theory) < 0.02
 
@@ -114,7 +132,9 @@ print("p before      ", [round(v, 4) for v in p.tolist()])
 print("rule (Eq. 4)  ", [round(v, 4) for v in plain.tolist()])
 print("with headroom ", [round(v, 4) for v in headroom.tolist()])
 assert torch.allclose(plain, torch.tensor([0.25, 0.32, 0.53, 1.0]))
-assert torch.allclose(headroom, torch.tensor([0.25, 0.25 + 0.07 * 0.75, 0.60 - 0.07 * 0.40, 0.97 + 0.07 * 0.03]))
+assert torch.allclose(
+    headroom, torch.tensor([0.25, 0.25 + 0.07 * 0.75, 0.60 - 0.07 * 0.40, 0.97 + 0.07 * 0.03])
+)
 rule = PresynapticRule()  # the energy experiments' constants
 print(rule)
 
@@ -156,12 +176,16 @@ m = layer.strength.detach().clone().requires_grad_(True)
 wbar = layer.weight.detach().clone().requires_grad_(True)
 (grad_w,) = torch.autograd.grad(loss_from_wbar(wbar), wbar)
 lr = 0.05
-p_new = update_release_probability(p_old, grad_w, p_up=0.07, p_down=0.07, g_lim=float(grad_w.abs().median()))
+p_new = update_release_probability(
+    p_old, grad_w, p_up=0.07, p_down=0.07, g_lim=float(grad_w.abs().median())
+)
 m_next_sgd = (wbar.detach() - lr * grad_w) / p_new  # Eq. 8: SGD on w̄, then divide by the new p
 m_next_eq9 = strength_update(m.detach(), p_old, p_new, grad_m, lr)
 print(f"max |g - (1/p) dL/dm| = {(grad_w - grad_m / p_old).abs().max():.2e}")
-print(f"max |m' (Eq. 8) - m' (Eq. 9)| = {(m_next_sgd - m_next_eq9).abs().max():.2e}; "
-      f"{int((p_new != p_old).sum())} of {p_old.numel()} release probabilities changed")
+print(
+    f"max |m' (Eq. 8) - m' (Eq. 9)| = {(m_next_sgd - m_next_eq9).abs().max():.2e}; "
+    f"{int((p_new != p_old).sum())} of {p_old.numel()} release probabilities changed"
+)
 assert torch.allclose(grad_w, grad_m / p_old, atol=1e-12)
 assert torch.allclose(m_next_sgd, m_next_eq9, atol=1e-12)
 
@@ -172,6 +196,7 @@ assert torch.allclose(m_next_sgd, m_next_eq9, atol=1e-12)
 # tensors of equal shape. Before coding: if there is no gradient and $p$ rises from 0.5 to
 # 0.57, what happens to $m$, and why must it?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def my_strength_update(m, p_old, p_new, grad_m, lr):
@@ -220,15 +245,31 @@ g_lim = 1e-3
 fisher = np.logspace(-8, -4, 25)
 closed = prob_large_gradient_gaussian(0.0, torch.tensor(np.sqrt(fisher)), g_lim).numpy()
 gen = torch.Generator().manual_seed(1)
-gauss = np.array([float(prob_large_gradient_empirical(math.sqrt(f) * torch.randn(20000, generator=gen, dtype=torch.float64), g_lim))
-                  for f in fisher])
+gauss = np.array(
+    [
+        float(
+            prob_large_gradient_empirical(
+                math.sqrt(f) * torch.randn(20000, generator=gen, dtype=torch.float64), g_lim
+            )
+        )
+        for f in fisher
+    ]
+)
 lap = torch.distributions.Laplace(0.0, 1.0)
 torch.manual_seed(1)
-laplace = np.array([float(prob_large_gradient_empirical(math.sqrt(f / 2) * lap.sample((20000,)).double(), g_lim))
-                    for f in fisher])  # Laplace(0, b) has E[g^2] = 2 b^2
+laplace = np.array(
+    [
+        float(
+            prob_large_gradient_empirical(math.sqrt(f / 2) * lap.sample((20000,)).double(), g_lim)
+        )
+        for f in fisher
+    ]
+)  # Laplace(0, b) has E[g^2] = 2 b^2
 print("closed form vs Gaussian samples: max difference", np.abs(closed - gauss).max().round(4))
 assert np.abs(closed - gauss).max() < 0.02
-assert np.all(np.diff(closed) > 0) and np.all(np.diff(laplace[laplace > 0.01]) > 0)  # sampling noise below 1 %
+assert np.all(np.diff(closed) > 0) and np.all(
+    np.diff(laplace[laplace > 0.01]) > 0
+)  # sampling noise below 1 %
 
 # %% [markdown]
 # The rule turns $p^+$ into a release probability. If at every step synapse $i$ goes up with
@@ -243,7 +284,9 @@ assert np.all(np.diff(closed) > 0) and np.all(np.diff(laplace[laplace > 0.01]) >
 q = np.linspace(0.02, 0.98, 25)
 mean_p_plain = stationary_release_probability(q).numpy()
 mean_p_head = stationary_release_probability(q, headroom=True).numpy()
-levels = 0.25 + 0.07 * np.arange(11)  # 0.25 ... 0.95: the lattice of the plain rule below the top clamp
+levels = 0.25 + 0.07 * np.arange(
+    11
+)  # 0.25 ... 0.95: the lattice of the plain rule below the top clamp
 lattice = np.array([lattice_stationary_distribution(v, len(levels)) @ levels for v in q])
 assert np.all(np.diff(mean_p_plain) > 0) and np.all(np.diff(mean_p_head) > 0)
 assert np.abs(mean_p_plain - lattice).max() < 0.06  # the top clamp at 1.0 is the only difference
@@ -254,15 +297,22 @@ ax.semilogx(fisher, closed, "k-", label=r"Gaussian, erfc$(g_{\lim}/\sqrt{2F})$")
 ax.semilogx(fisher, gauss, "o", ms=4, label="Gaussian samples")
 ax.semilogx(fisher, laplace, "s", ms=4, label="Laplace samples")
 ax.axvline(g_lim**2, color="0.6", ls=":", lw=1)
-ax.set(xlabel=r"Fisher information $F=\mathbb{E}[g^2]$", ylabel=r"$p^+ = P(|g|>g_{\lim})$",
-       title=r"up-step probability ($g_{\lim}=10^{-3}$)")
+ax.set(
+    xlabel=r"Fisher information $F=\mathbb{E}[g^2]$",
+    ylabel=r"$p^+ = P(|g|>g_{\lim})$",
+    title=r"up-step probability ($g_{\lim}=10^{-3}$)",
+)
 ax.legend(fontsize=8)
 panel_label(ax, "a")
 ax = axes[1]
 ax.plot(q, mean_p_plain, "o-", ms=3, label="rule (Eq. 4)")
 ax.plot(q, lattice, "k--", lw=1, label="geometric law on the lattice")
 ax.plot(q, mean_p_head, "s-", ms=3, label=r"with headroom $(1-p)$ (code)")
-ax.set(xlabel=r"$p^+$", ylabel="long-run mean release probability", title=r"$p_{up}=p_{down}=0.07$, clamp [0.25, 1]")
+ax.set(
+    xlabel=r"$p^+$",
+    ylabel="long-run mean release probability",
+    title=r"$p_{up}=p_{down}=0.07$, clamp [0.25, 1]",
+)
 ax.legend(fontsize=8)
 panel_label(ax, "b")
 fig.tight_layout()
@@ -282,6 +332,7 @@ fig.tight_layout()
 # Write `prob_large(fisher, g_lim)` returning $\Pr[|g| > g_{\lim}]$ for $g \sim \mathcal N(0, F)$
 # (use `math.erfc`). What is it at $F = g_{\lim}^2$?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def prob_large(fisher, g_lim):

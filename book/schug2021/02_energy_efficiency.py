@@ -27,10 +27,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -80,8 +91,10 @@ t_start = time.perf_counter()
 labels = torch.arange(10).repeat(50)
 perfect = torch.nn.functional.one_hot(labels, 10).double()
 uninformative = torch.full((500, 10), 0.1, dtype=torch.float64)
-print(f"perfect: {mutual_information(labels, perfect):.4f} bits (log2 10 = {math.log2(10):.4f}); "
-      f"uninformative: {mutual_information(labels, uninformative):.4f} bits")
+print(
+    f"perfect: {mutual_information(labels, perfect):.4f} bits (log2 10 = {math.log2(10):.4f}); "
+    f"uninformative: {mutual_information(labels, uninformative):.4f} bits"
+)
 assert abs(mutual_information(labels, perfect) - math.log2(10)) < 1e-9
 assert mutual_information(labels, uninformative) < 1e-12
 
@@ -92,7 +105,11 @@ for layer in net:
         layer.set_release_probability(0.25 + 0.75 * torch.rand(layer.p.shape))
 with torch.no_grad():
     e_wbar = float(synaptic_energy(net))
-    e_pm = sum(float((layer.p * layer.strength.abs()).sum()) for layer in net if isinstance(layer, BernoulliLinear))
+    e_pm = sum(
+        float((layer.p * layer.strength.abs()).sum())
+        for layer in net
+        if isinstance(layer, BernoulliLinear)
+    )
 print(f"E = sum |w̄| = {e_wbar:.3f};  sum p|m| = {e_pm:.3f}")
 assert math.isclose(e_wbar, e_pm, rel_tol=1e-5)
 
@@ -104,6 +121,7 @@ assert math.isclose(e_wbar, e_pm, rel_tol=1e-5)
 # $I(Y;Z)$ in bits. Why can the soft estimate be *lower* than the hard one (arg-max
 # predictions) for the same network?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def soft_mi(labels, probs):
@@ -155,17 +173,27 @@ check("schug2021.soft_mutual_information", soft_mi)
 # %%
 res = results_for_chapter("schug_energy_mnist")
 print(res.data_sources)
-models = {"plastic": "stochastic release (plastic)", "fixed": "stochastic release (fixed)",
-          "deterministic": "deterministic"}
+models = {
+    "plastic": "stochastic release (plastic)",
+    "fixed": "stochastic release (fixed)",
+    "deterministic": "deterministic",
+}
 colors = {"plastic": PALETTE[0], "fixed": PALETTE[1], "deterministic": PALETTE[2]}
 for key, name in models.items():
     l2, acc, _ = summarise(res, "accuracy", model=key)
     _, mi, _ = summarise(res, "mutual_information", model=key)
     _, en, _ = summarise(res, "energy", model=key)
-    print(f"{name:32s}" + "  ".join(f"l2={a:g}: acc {b:.3f}, I {c:.2f} bits, E {d:.0f}" for a, b, c, d in zip(l2, acc, mi, en)))
+    print(
+        f"{name:32s}"
+        + "  ".join(
+            f"l2={a:g}: acc {b:.3f}, I {c:.2f} bits, E {d:.0f}"
+            for a, b, c, d in zip(l2, acc, mi, en)
+        )
+    )
 
 # %% [markdown]
 # ## Fig. 1a–b: information against energy
+
 
 # %%
 def fig1ab(result, title=None):
@@ -177,14 +205,25 @@ def fig1ab(result, title=None):
         _, en, en_se = summarise(result, "energy", model=key)
         ax.errorbar(en, mi, xerr=en_se, yerr=mi_se, fmt="o-", ms=4, color=colors[key], label=name)
         for a, x_, y_ in zip(l2, en, mi):
-            ax.annotate(f"{a:g}", (x_, y_), fontsize=6, color=colors[key], xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                f"{a:g}",
+                (x_, y_),
+                fontsize=6,
+                color=colors[key],
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     ax.set(xlabel=r"synaptic energy $\sum|\bar w|$", ylabel=r"mutual information $I(Y;Z)$ [bits]")
     ax.legend(fontsize=8)
     panel_label(ax, "a")
     top = {key: best_info_per_energy(result, key) for key in models}
     ax = axes[1]
-    ax.bar(range(3), [1e3 * top[k][0] for k in models], yerr=[1e3 * top[k][1] for k in models],
-           color=[colors[k] for k in models])
+    ax.bar(
+        range(3),
+        [1e3 * top[k][0] for k in models],
+        yerr=[1e3 * top[k][1] for k in models],
+        color=[colors[k] for k in models],
+    )
     ax.set_xticks(range(3), ["plastic", "fixed", "deterministic"])
     ax.set(ylabel="best information per energy\n" + r"[$10^{-3}$ bits per unit energy]")
     panel_label(ax, "b")
@@ -193,8 +232,10 @@ def fig1ab(result, title=None):
     fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
     mark_profile(fig, result)
     for k in models:
-        print(f"{models[k]:32s} best I/E = {1e3 * top[k][0]:.3f}e-3 ± {1e3 * top[k][1]:.3f}e-3 bits per unit energy "
-              f"(at l2 = {top[k][2]:g})")
+        print(
+            f"{models[k]:32s} best I/E = {1e3 * top[k][0]:.3f}e-3 ± {1e3 * top[k][1]:.3f}e-3 bits per unit energy "
+            f"(at l2 = {top[k][2]:g})"
+        )
     return top
 
 
@@ -228,10 +269,14 @@ fres = complete_subset("schug_energy_fashion")  # every unit committed and fresh
 if fres is not None:
     print(fres.data_sources)
     fbest = fig1ab(fres, "Fashion-MNIST (full data set)")
-    assert fbest["plastic"][0] > fbest["deterministic"][0] > fbest["fixed"][0]  # the paper's ranking
+    assert (
+        fbest["plastic"][0] > fbest["deterministic"][0] > fbest["fixed"][0]
+    )  # the paper's ranking
 else:
-    print("schug_energy_fashion has no complete paper-scale results committed yet; run\n"
-          "  python -m synlab run schug_energy_fashion --profile full   (about 2.6 h on one CPU core)")
+    print(
+        "schug_energy_fashion has no complete paper-scale results committed yet; run\n"
+        "  python -m synlab run schug_energy_fashion --profile full   (about 2.6 h on one CPU core)"
+    )
 
 # %% [markdown]
 # ## The matched release probability
@@ -252,6 +297,7 @@ assert np.all((mean_p >= 0.25) & (mean_p <= 1.0))
 # network (one per layer) and returns the single release probability of the matched control.
 # Why is the mean of the three layer means the wrong answer here?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def matched_p(ps):
@@ -277,12 +323,22 @@ check("schug2021.matched_release_probability", matched_p)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 width = 0.27
-for j, (value, ax, label) in enumerate([("info_per_energy", axes[0], "synaptic energy"),
-                                        ("info_per_activity_energy", axes[1], "activity energy")]):
+for j, (value, ax, label) in enumerate(
+    [
+        ("info_per_energy", axes[0], "synaptic energy"),
+        ("info_per_activity_energy", axes[1], "activity energy"),
+    ]
+):
     for i, key in enumerate(models):
         l2, v, se = summarise(res, value, model=key)
-        ax.bar(np.arange(len(l2)) + (i - 1) * width, 1e3 * v, width, yerr=1e3 * se, color=colors[key],
-               label=models[key])
+        ax.bar(
+            np.arange(len(l2)) + (i - 1) * width,
+            1e3 * v,
+            width,
+            yerr=1e3 * se,
+            color=colors[key],
+            label=models[key],
+        )
     ax.set_xticks(np.arange(len(l2)), [f"{a:g}" for a in l2])
     ax.set(xlabel=r"$\ell_2$ regularisation", ylabel=rf"bits per {label} [$10^{{-3}}$]")
     panel_label(ax, "ab"[j])
@@ -305,8 +361,16 @@ ps = sorted({r.unit["p"] for r in res_fp.records})
 lrs = sorted({r.unit["lr"] for r in res_fp.records})
 best_fp, best_lr = [], []
 for p_ in ps:
-    by_lr = [np.mean([r.result["info_per_energy"] for r in res_fp.records if r.unit["p"] == p_ and r.unit["lr"] == lr])
-             for lr in lrs]
+    by_lr = [
+        np.mean(
+            [
+                r.result["info_per_energy"]
+                for r in res_fp.records
+                if r.unit["p"] == p_ and r.unit["lr"] == lr
+            ]
+        )
+        for lr in lrs
+    ]
     k = int(np.argmax(by_lr))
     best_fp.append(by_lr[k])
     best_lr.append(lrs[k])
@@ -314,8 +378,11 @@ fig, ax = plt.subplots(figsize=(5, 3.5))
 ax.plot(ps, 1e3 * np.array(best_fp), "o-", color=PALETTE[1])
 for p_, v, lr in zip(ps, best_fp, best_lr):
     ax.annotate(f"lr {lr:g}", (p_, 1e3 * v), fontsize=7, xytext=(3, 3), textcoords="offset points")
-ax.set(xlabel="fixed release probability", ylabel=r"max information per energy [$10^{-3}$]",
-       title=r"$\ell_2 = 0.01$, best learning rate")
+ax.set(
+    xlabel="fixed release probability",
+    ylabel=r"max information per energy [$10^{-3}$]",
+    title=r"$\ell_2 = 0.01$, best learning rate",
+)
 panel_label(ax, "c")
 fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
 mark_profile(fig, res_fp)
@@ -332,8 +399,10 @@ _, mi_p, _ = summarise(res, "mutual_information", model="plastic")
 _, mi_d, _ = summarise(res, "mutual_information", model="deterministic")
 order = sorted(models, key=lambda k: -best[k][0])
 print("best information per energy, highest first:", order)
-print(f"profile: {res.profile}; plastic mean p = {mean_p.mean():.3f}; max I (plastic / deterministic): "
-      f"{np.nanmax(mi_p):.2f} / {np.nanmax(mi_d):.2f} bits")
+print(
+    f"profile: {res.profile}; plastic mean p = {mean_p.mean():.3f}; max I (plastic / deterministic): "
+    f"{np.nanmax(mi_p):.2f} / {np.nanmax(mi_d):.2f} bits"
+)
 
 # %% [markdown]
 # | The paper's claim or number | Ours | The gap |

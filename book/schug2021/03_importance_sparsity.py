@@ -26,10 +26,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -39,7 +50,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from synlab.exercises import check
-from synlab.experiments.schug2021 import LOG_ENERGY_BINS, LOG_FISHER_BINS, P_BINS, importance_summary
+from synlab.experiments.schug2021 import (
+    LOG_ENERGY_BINS,
+    LOG_FISHER_BINS,
+    P_BINS,
+    importance_summary,
+)
 from synlab.importance import importance_classes, important_counts, neuron_importance
 from synlab.plot import PALETTE, mark_profile, panel_label, use_style
 from synlab.results import complete_subset, results_for_chapter
@@ -63,10 +79,14 @@ res = results_for_chapter("schug_energy_mnist")
 L2 = 0.01
 runs = [r.result for r in res.records if r.unit["model"] == "plastic" and r.unit["l2"] == L2]
 uniform_runs = [r.result for r in res.records if r.unit["model"] == "plastic_uniform"]
-print(f"{len(runs)} plastic run(s) at l2 = {L2}, {len(uniform_runs)} with uniform initial p; data: {res.data_sources}")
+print(
+    f"{len(runs)} plastic run(s) at l2 = {L2}, {len(uniform_runs)} with uniform initial p; data: {res.data_sources}"
+)
 for r in runs:
-    print(f"accuracy {r['accuracy']:.3f}; {100 * r['fraction_high']:.2f} % of synapses have p >= 0.9 and hold "
-          f"{100 * r['energy_high_fraction']:.1f} % of the synaptic energy")
+    print(
+        f"accuracy {r['accuracy']:.3f}; {100 * r['fraction_high']:.2f} % of synapses have p >= 0.9 and hold "
+        f"{100 * r['energy_high_fraction']:.1f} % of the synaptic energy"
+    )
 assert runs and all(r["p_hist"].sum() == 784 * 200 + 200 * 200 + 200 * 10 for r in runs)
 
 # %% [markdown]
@@ -78,8 +98,10 @@ assert runs and all(r["p_hist"].sum() == 784 * 200 + 200 * 200 + 200 * 10 for r 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 centres = 0.5 * (P_BINS[1:] + P_BINS[:-1])
-for ax, group, title, label in [(axes[0], runs, r"initial $p = 0.25$", "a"),
-                                (axes[1], uniform_runs, r"initial $p \sim U[0.25, 1]$ (App. 1—fig. 1d)", "d")]:
+for ax, group, title, label in [
+    (axes[0], runs, r"initial $p = 0.25$", "a"),
+    (axes[1], uniform_runs, r"initial $p \sim U[0.25, 1]$ (App. 1—fig. 1d)", "d"),
+]:
     if not group:
         ax.set_visible(False)
         continue
@@ -87,7 +109,9 @@ for ax, group, title, label in [(axes[0], runs, r"initial $p = 0.25$", "a"),
     after = np.sum([r["p_hist"] for r in group], axis=0)
     w = P_BINS[1] - P_BINS[0]
     ax.bar(centres, before / before.sum(), width=w, alpha=0.5, color="0.5", label="before learning")
-    ax.bar(centres, after / after.sum(), width=w, alpha=0.7, color=PALETTE[0], label="after learning")
+    ax.bar(
+        centres, after / after.sum(), width=w, alpha=0.7, color=PALETTE[0], label="after learning"
+    )
     ax.axvline(0.9, color="k", ls="--", lw=1)
     ax.set_yscale("log")
     ax.set(xlabel="release probability", ylabel="fraction of synapses", title=title)
@@ -110,7 +134,10 @@ fr = runs[0]["lesion_fractions"]
 low = np.array([r["lesion_low_p_first"] for r in runs])
 rnd = np.array([r["lesion_random"] for r in runs])
 fig, ax = plt.subplots(figsize=(8, 3.6))
-for curve, name, c in [(low, "low release probability first", PALETTE[0]), (rnd, "random order", PALETTE[3])]:
+for curve, name, c in [
+    (low, "low release probability first", PALETTE[0]),
+    (rnd, "random order", PALETTE[3]),
+]:
     m = curve.mean(0)
     se = curve.std(0, ddof=1) / np.sqrt(len(curve)) if len(curve) > 1 else np.zeros_like(m)
     ax.plot(100 * fr, m, "o-", ms=3, color=c, label=name)
@@ -133,8 +160,10 @@ print(f"area under the lesion curve: low-p first {area_low:.3f}, random {area_rn
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
-for ax, prefix, bins, xlabel, label in [(axes[0], "energy", LOG_ENERGY_BINS, r"$\log_{10}$ synaptic energy $|\bar w|$", "c"),
-                                        (axes[1], "logfisher", LOG_FISHER_BINS, r"$\log_{10}$ Fisher information", "d")]:
+for ax, prefix, bins, xlabel, label in [
+    (axes[0], "energy", LOG_ENERGY_BINS, r"$\log_{10}$ synaptic energy $|\bar w|$", "c"),
+    (axes[1], "logfisher", LOG_FISHER_BINS, r"$\log_{10}$ Fisher information", "d"),
+]:
     x = 0.5 * (bins[1:] + bins[:-1])
     for group, c in [("low", PALETTE[3]), ("high", PALETTE[0])]:
         h = np.mean([r[f"{prefix}_hist_{group}"] for r in runs], axis=0)
@@ -152,9 +181,11 @@ panel_label(ax, "d'")
 fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
 mark_profile(fig, res)
 for group in ("high", "low"):
-    print(f"{group:4s} p: median |w̄| = {np.mean([10 ** r[f'energy_median_{group}'] for r in runs]):.2e}, "
-          f"median F = {np.mean([10 ** r[f'logfisher_median_{group}'] for r in runs]):.2e}, "
-          f"n = {sum(r[f'energy_n_{group}'] for r in runs)}")
+    print(
+        f"{group:4s} p: median |w̄| = {np.mean([10 ** r[f'energy_median_{group}'] for r in runs]):.2e}, "
+        f"median F = {np.mean([10 ** r[f'logfisher_median_{group}'] for r in runs]):.2e}, "
+        f"n = {sum(r[f'energy_n_{group}'] for r in runs)}"
+    )
 
 # %% [markdown]
 # Panel d' bins all synapses by release probability and averages their Fisher information: a
@@ -180,8 +211,11 @@ for i, ax in enumerate(axes):
     bins = np.arange(0, max(c.max(), cs.max()) + 2) - 0.5
     ax.hist(cs, bins=bins, alpha=0.5, color="0.5", label="shuffled")
     ax.hist(c, bins=bins, alpha=0.6, color=PALETTE[0], label="learned")
-    ax.set(xlabel=f"important inputs per neuron (weight matrix {i + 1})", ylabel="neurons",
-           title=f"KS D = {run[f'ks_D{i}']:.3f}, p = {run[f'ks_p{i}']:.2g}")
+    ax.set(
+        xlabel=f"important inputs per neuron (weight matrix {i + 1})",
+        ylabel="neurons",
+        title=f"KS D = {run[f'ks_D{i}']:.3f}, p = {run[f'ks_p{i}']:.2g}",
+    )
     ax.legend(fontsize=8)
 panel_label(axes[0], "a")
 fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
@@ -189,15 +223,20 @@ mark_profile(fig, res)
 for i in range(n_layers):
     cl = np.mean([r[f"neuron_classes{i}"] for r in runs], axis=0)
     cls = np.mean([r[f"neuron_classes_shuffled{i}"] for r in runs], axis=0)
-    print(f"weight matrix {i + 1}: low / medium / high importance neurons: learned {cl.round(1).tolist()}, "
-          f"shuffled {cls.round(1).tolist()}")
+    print(
+        f"weight matrix {i + 1}: low / medium / high importance neurons: learned {cl.round(1).tolist()}, "
+        f"shuffled {cls.round(1).tolist()}"
+    )
 
 # %%
 fig, axes = plt.subplots(1, n_layers - 1, figsize=(5 * (n_layers - 1), 3.6))
 for i, ax in enumerate(np.atleast_1d(axes)):
     ax.scatter(run[f"inout_in{i}"], run[f"inout_out{i}"], s=8, color=PALETTE[0])
-    ax.set(xlabel="important inputs", ylabel="important outputs",
-           title=f"hidden layer {i + 1}: r = {run[f'inout_r{i}']:.3f}")
+    ax.set(
+        xlabel="important inputs",
+        ylabel="important outputs",
+        title=f"hidden layer {i + 1}: r = {run[f'inout_r{i}']:.3f}",
+    )
 panel_label(np.atleast_1d(axes)[0], "c")
 fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
 mark_profile(fig, res)
@@ -209,6 +248,7 @@ mark_profile(fig, res)
 # synapses *onto* neuron $j$. Write `important_inputs(p, threshold)` returning, for every
 # neuron, how many of its inputs have $p \ge$ `threshold`.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def important_inputs(p, threshold):
@@ -236,6 +276,7 @@ check("schug2021.important_inputs", important_inputs)
 # shuffled baseline itself, for 200 neurons and `n_std = 2`?
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def classes(counts, baseline, n_std):
     mu, sd = np.mean(baseline), np.std(baseline)
@@ -249,7 +290,9 @@ check("schug2021.importance_classes", classes)
 c0, cs0 = run["neuron_counts1"], run["neuron_counts_shuffled1"]
 assert list(classes(c0, cs0, 2.0)) == importance_classes(c0, cs0, 2.0).tolist()
 assert np.array_equal(important_counts(run["p_layer1"], 0.9)[0], c0)
-assert np.isclose(neuron_importance(run["p_layer1"], 0.9, seed=2019)["ks_D"], run["ks_D1"], atol=0.05)
+assert np.isclose(
+    neuron_importance(run["p_layer1"], 0.9, seed=2019)["ks_D"], run["ks_D1"], atol=0.05
+)
 
 # %% [markdown]
 # ```{solution} ex-schug-classes
@@ -273,18 +316,28 @@ assert np.isclose(neuron_importance(run["p_layer1"], 0.9, seed=2019)["ks_D"], ru
 mnist_name = "MNIST sample" if any("SAMPLE" in d for d in res.data_sources) else "MNIST"
 summaries = {f"{mnist_name}, {res.profile} profile": importance_summary(res, L2)}
 print("MNIST data:", res.data_sources)
-fres = complete_subset("schug_energy_fashion", model="plastic", l2=L2)  # all its seeds committed, else None
+fres = complete_subset(
+    "schug_energy_fashion", model="plastic", l2=L2
+)  # all its seeds committed, else None
 if fres is not None:
     summaries[f"Fashion-MNIST, {fres.profile} profile"] = importance_summary(fres, L2)
     print("Fashion-MNIST data:", fres.data_sources)
 else:
-    print("schug_energy_fashion: the plastic runs at this l2 are not all committed yet; only MNIST is shown")
-rows = [("runs (seeds)", "n_runs", "{:d}"), ("test accuracy", "accuracy", "{:.3f}"),
-        ("synapses with p >= 0.9", "fraction_high", "{:.1%}"), ("their share of the energy", "energy_high_fraction", "{:.1%}"),
-        ("lesion area, low p first", "lesion_area_low_p", "{:.3f}"), ("lesion area, random", "lesion_area_random", "{:.3f}"),
-        ("median |w̄|, high / low p", ("energy_median_high", "energy_median_low"), "{:.2e} / {:.2e}"),
-        ("median Fisher, high / low p", ("fisher_median_high", "fisher_median_low"), "{:.2e} / {:.2e}"),
-        ("KS D per weight matrix", "ks_D", None), ("in/out r per hidden layer", "inout_r", None)]
+    print(
+        "schug_energy_fashion: the plastic runs at this l2 are not all committed yet; only MNIST is shown"
+    )
+rows = [
+    ("runs (seeds)", "n_runs", "{:d}"),
+    ("test accuracy", "accuracy", "{:.3f}"),
+    ("synapses with p >= 0.9", "fraction_high", "{:.1%}"),
+    ("their share of the energy", "energy_high_fraction", "{:.1%}"),
+    ("lesion area, low p first", "lesion_area_low_p", "{:.3f}"),
+    ("lesion area, random", "lesion_area_random", "{:.3f}"),
+    ("median |w̄|, high / low p", ("energy_median_high", "energy_median_low"), "{:.2e} / {:.2e}"),
+    ("median Fisher, high / low p", ("fisher_median_high", "fisher_median_low"), "{:.2e} / {:.2e}"),
+    ("KS D per weight matrix", "ks_D", None),
+    ("in/out r per hidden layer", "inout_r", None),
+]
 print(f"{'':30s}" + "".join(f"{k:>38s}" for k in summaries))
 for label, key, fmt in rows:
     cells = []
@@ -296,7 +349,10 @@ for label, key, fmt in rows:
         else:
             cells.append(fmt.format(s[key]))
     print(f"{label:30s}" + "".join(f"{c:>38s}" for c in cells))
-for name, s in summaries.items():  # the paper's qualitative claims, on every paper-scale result shown
+for (
+    name,
+    s,
+) in summaries.items():  # the paper's qualitative claims, on every paper-scale result shown
     if "full profile" not in name:
         continue  # a quick run (240 SGD steps) trains too little for them to be expected
     assert s["lesion_area_low_p"] > s["lesion_area_random"]

@@ -27,10 +27,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 # %matplotlib inline
@@ -64,9 +75,13 @@ ltd_path = reference_path("Sjostrom2001_LTD_schug.csv")
 ltp, ltd = read_sjostrom(ltp_path), read_sjostrom(ltd_path)
 print(f"LTP: {len(ltp['pr_before'])} connections, LTD: {len(ltd['pr_before'])} connections")
 for name, d in (("LTP", ltp), ("LTD", ltd)):
-    print(f"{name}: initial p {d['pr_before'].min():.2f}–{d['pr_before'].max():.2f}, "
-          f"median w before {np.median(d['w_before']):.3f} mV, after {np.median(d['w_after']):.3f} mV")
-assert np.all(np.median(ltp["w_after"] / ltp["w_before"]) > 1) and np.all(np.median(ltd["w_after"] / ltd["w_before"]) < 1)
+    print(
+        f"{name}: initial p {d['pr_before'].min():.2f}–{d['pr_before'].max():.2f}, "
+        f"median w before {np.median(d['w_before']):.3f} mV, after {np.median(d['w_after']):.3f} mV"
+    )
+assert np.all(np.median(ltp["w_after"] / ltp["w_before"]) > 1) and np.all(
+    np.median(ltd["w_after"] / ltd["w_before"]) < 1
+)
 
 # %% [markdown]
 # ## Stability against release probability
@@ -82,19 +97,31 @@ assert np.all(np.median(ltp["w_after"] / ltp["w_before"]) > 1) and np.all(np.med
 # %%
 out = sjostrom_stability(ltp_path, ltd_path)
 print(f"pooled: r = {out['r']:.4f}, p = {out['p']:.4f}, n = {out['n']}")
-print(f"LTP only: r = {out['r_ltp']:.4f}, p = {out['p_ltp']:.4f} (n = {out['n_ltp']}); "
-      f"LTD only: r = {out['r_ltd']:.4f}, p = {out['p_ltd']:.4f} (n = {out['n_ltd']})")
+print(
+    f"LTP only: r = {out['r_ltp']:.4f}, p = {out['p_ltp']:.4f} (n = {out['n_ltp']}); "
+    f"LTD only: r = {out['r_ltd']:.4f}, p = {out['p_ltd']:.4f} (n = {out['n_ltd']})"
+)
 assert out["r"] < 0 and out["p"] < 0.01
 assert abs(out["r"] - (-0.4416)) < 0.001  # the paper's value
 
 fig, ax = plt.subplots(figsize=(5.5, 4))
 for name, c, marker in (("ltp", PALETTE[0], "o"), ("ltd", PALETTE[3], "s")):
     sel = out["protocol"] == name
-    ax.scatter(out["pr_before"][sel], out["rel_change"][sel], color=c, marker=marker, s=22, label=name.upper())
+    ax.scatter(
+        out["pr_before"][sel],
+        out["rel_change"][sel],
+        color=c,
+        marker=marker,
+        s=22,
+        label=name.upper(),
+    )
 slope, intercept = np.polyfit(out["pr_before"], out["rel_change"], 1)
 xs = np.linspace(out["pr_before"].min(), out["pr_before"].max(), 50)
 ax.plot(xs, intercept + slope * xs, "k--", lw=1, label=f"least squares, r = {out['r']:.3f}")
-ax.set(xlabel="initial release probability", ylabel=r"relative change of expected strength $|\Delta w|/w$")
+ax.set(
+    xlabel="initial release probability",
+    ylabel=r"relative change of expected strength $|\Delta w|/w$",
+)
 ax.legend(fontsize=8)
 fig.tight_layout()
 
@@ -111,7 +138,9 @@ for _ in range(2000):
     boot.append(stats.pearsonr(out["pr_before"][idx], out["rel_change"][idx]).statistic)
 lo, hi = np.percentile(boot, [2.5, 97.5])
 rho = stats.spearmanr(out["pr_before"], out["rel_change"])
-print(f"bootstrap 95 % interval of r: [{lo:.3f}, {hi:.3f}]; Spearman rho = {rho.statistic:.3f} (p = {rho.pvalue:.4f})")
+print(
+    f"bootstrap 95 % interval of r: [{lo:.3f}, {hi:.3f}]; Spearman rho = {rho.statistic:.3f} (p = {rho.pvalue:.4f})"
+)
 assert hi < 0
 
 # %% [markdown]
@@ -120,6 +149,7 @@ assert hi < 0
 # Write `relative_change(w_before, w_after)` (arrays) returning the size of each connection's
 # relative change. Why pool LTP and LTD with an absolute value instead of keeping the sign?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def relative_change(w_before, w_after):
@@ -145,6 +175,7 @@ check("schug2021.relative_change", relative_change)
 # strength before the protocol is small, and how does that relate to $p$?
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def pearson_r(x, y):
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -157,7 +188,9 @@ check("schug2021.pearson_r", pearson_r)
 print(f"r by hand: {pearson_r(out['pr_before'], out['rel_change']):.4f}")
 r_w = stats.pearsonr(np.concatenate([ltp["w_before"], ltd["w_before"]]), out["rel_change"])
 r_pw = stats.pearsonr(out["pr_before"], np.concatenate([ltp["w_before"], ltd["w_before"]]))
-print(f"r(initial strength, relative change) = {r_w.statistic:.3f}; r(initial p, initial strength) = {r_pw.statistic:.3f}")
+print(
+    f"r(initial strength, relative change) = {r_w.statistic:.3f}; r(initial p, initial strength) = {r_pw.statistic:.3f}"
+)
 
 # %% [markdown]
 # ```{solution} ex-schug-pearson

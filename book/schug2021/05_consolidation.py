@@ -34,10 +34,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 import time
@@ -48,8 +59,14 @@ import torch
 
 from synlab.continual import ewc_penalty
 from synlab.exercises import check
-from synlab.experiments.schug2021_lifelong import (DATASETS, METHOD_NAMES, PAPER_CONTINUOUS, PAPER_TABLE,
-                                                    summary_table, ttests)
+from synlab.experiments.schug2021_lifelong import (
+    DATASETS,
+    METHOD_NAMES,
+    PAPER_CONTINUOUS,
+    PAPER_TABLE,
+    summary_table,
+    ttests,
+)
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import complete_subset, results_for_chapter
 from synlab.rules import consolidation_factor, update_release_probability
@@ -77,14 +94,18 @@ t_start = time.perf_counter()
 # $k^* = \lceil \log\frac{1-p_\mathrm{freeze}}{1-p_0} / \log(1-p_\mathrm{up})\rceil$ steps.
 
 # %%
-rule = dict(p_up=0.0520, p_down=0.0516, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9353, headroom=True)
+rule = dict(
+    p_up=0.0520, p_down=0.0516, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9353, headroom=True
+)
 p = torch.tensor([0.25])
 k = 0
 while p.item() < rule["p_freeze"]:
     p = update_release_probability(p, torch.tensor([0.01]), **rule)
     k += 1
 k_star = int(np.ceil(np.log((1 - 0.9353) / 0.75) / np.log(1 - 0.0520)))
-print(f"steps of large gradients until frozen: {k} (closed form {k_star}); learning-rate factor then {consolidation_factor(p).item():.3f}")
+print(
+    f"steps of large gradients until frozen: {k} (closed form {k_star}); learning-rate factor then {consolidation_factor(p).item():.3f}"
+)
 assert k == k_star
 # once frozen, p no longer moves, even when the gradient vanishes
 assert torch.equal(update_release_probability(p, torch.tensor([0.0]), **rule), p)
@@ -130,7 +151,9 @@ for m in seq_methods:
     recs = res.select(dataset="split_mnist", method=m)
     if not recs:
         continue
-    tasks_learned = recs[0].result["curve_task"]  # steps mapped to tasks (task sizes differ slightly)
+    tasks_learned = recs[0].result[
+        "curve_task"
+    ]  # steps mapped to tasks (task sizes differ slightly)
     curves = np.stack([r.result["curve_first_task"] for r in recs])
     mean = curves.mean(0)
     se = curves.std(0, ddof=1) / np.sqrt(len(recs)) if len(recs) > 1 else np.zeros_like(mean)
@@ -138,7 +161,11 @@ for m in seq_methods:
     ax.fill_between(tasks_learned, 100 * (mean - se), 100 * (mean + se), alpha=0.2)
 for t in range(1, 5):
     ax.axvline(t, color="0.8", lw=0.8)
-ax.set(xlabel="tasks learned (0/1, 2/3, 4/5, 6/7, 8/9)", ylabel="accuracy on task 0/1 (%)", ylim=(0, 101))
+ax.set(
+    xlabel="tasks learned (0/1, 2/3, 4/5, 6/7, 8/9)",
+    ylabel="accuracy on task 0/1 (%)",
+    ylim=(0, 101),
+)
 ax.legend(fontsize=8)
 panel_label(ax, "b")
 fig.subplots_adjust(bottom=0.2)
@@ -154,14 +181,31 @@ plt.show()
 # %%
 rows = {r["method"]: r for r in summary_table(res) if r["dataset"] == "split_mnist"}
 tests = ttests(res, "split_mnist")
-SHORT = {"presynaptic": "Presynaptic\nconsolidation", "no_consolidation": "No\nconsolidation", "bgd": "BGD",
-         "ewc": "EWC", "joint": "Joint"}
+SHORT = {
+    "presynaptic": "Presynaptic\nconsolidation",
+    "no_consolidation": "No\nconsolidation",
+    "bgd": "BGD",
+    "ewc": "EWC",
+    "joint": "Joint",
+}
 fig, ax = plt.subplots(figsize=(6.5, 4))
 bars = [m for m in seq_methods if m in rows]
-ax.bar(range(len(bars)), [rows[m]["ours"] for m in bars], yerr=[np.nan_to_num(rows[m]["ours_se"]) for m in bars],
-       color=[f"C{i}" for i in range(len(bars))], capsize=3)
-ax.scatter(range(len(bars)), [PAPER_TABLE[m]["split_mnist"][0] for m in bars], marker="_", s=400, color="k",
-           label="paper", zorder=3)
+ax.bar(
+    range(len(bars)),
+    [rows[m]["ours"] for m in bars],
+    yerr=[np.nan_to_num(rows[m]["ours_se"]) for m in bars],
+    color=[f"C{i}" for i in range(len(bars))],
+    capsize=3,
+)
+ax.scatter(
+    range(len(bars)),
+    [PAPER_TABLE[m]["split_mnist"][0] for m in bars],
+    marker="_",
+    s=400,
+    color="k",
+    label="paper",
+    zorder=3,
+)
 if "joint" in rows:
     ax.axhline(rows["joint"]["ours"], ls="--", color="0.4", label="joint training (ours)")
 ax.set_xticks(range(len(bars)), [SHORT[m] for m in bars], fontsize=9)
@@ -185,7 +229,9 @@ table = summary_table(res)
 print(f"{'method':<30}{'data set':<18}{'ours (%)':>16}{'paper (%)':>18}")
 for r in table:
     ours = f"{r['ours']:.2f} ± {r['ours_se']:.2f}" if r["n"] > 1 else f"{r['ours']:.2f} (n=1)"
-    print(f"{METHOD_NAMES[r['method']]:<30}{r['dataset']:<18}{ours:>16}{r['paper']:>11.2f} ± {r['paper_se']:.2f}")
+    print(
+        f"{METHOD_NAMES[r['method']]:<30}{r['dataset']:<18}{ours:>16}{r['paper']:>11.2f} ± {r['paper_se']:.2f}"
+    )
 print("data:", "; ".join(res.data_sources))
 
 # %% [markdown]
@@ -201,12 +247,16 @@ for d in DATASETS:
         print(f"{d:<18} paper-scale runs not all committed yet")
         continue
     pending = [METHOD_NAMES[m] for m in cfg.methods if m not in done]
-    print(f"{d:<18} paper scale, data: {blocks[done[0]].data_sources[0]}"
-          + (f"; pending: {', '.join(pending)}" if pending else ""))
+    print(
+        f"{d:<18} paper scale, data: {blocks[done[0]].data_sources[0]}"
+        + (f"; pending: {', '.join(pending)}" if pending else "")
+    )
     for m in done:
         (r,) = summary_table(blocks[m])
-        print(f"    {METHOD_NAMES[m]:<30}{r['ours']:>7.2f} ± {r['ours_se']:.2f} (n={r['n']})"
-              f"   paper {r['paper']:.2f} ± {r['paper_se']:.2f}")
+        print(
+            f"    {METHOD_NAMES[m]:<30}{r['ours']:>7.2f} ± {r['ours_se']:.2f} (n={r['n']})"
+            f"   paper {r['paper']:.2f} ± {r['paper_se']:.2f}"
+        )
 
 # %% [markdown]
 # ### Appendix 1—figure 3: per-task accuracy and release statistics
@@ -267,8 +317,10 @@ else:
     fig.subplots_adjust(bottom=0.2)
     mark_profile(fig, pm)
     plt.show()
-    print(f"after 10 tasks: mean p {mp_full[:, -1].mean():.3f}, frozen {100 * fr_full[:, -1].mean():.1f} % of synapses "
-          f"(data: {pm.data_sources[0]})")
+    print(
+        f"after 10 tasks: mean p {mp_full[:, -1].mean():.3f}, frozen {100 * fr_full[:, -1].mean():.1f} % of synapses "
+        f"(data: {pm.data_sources[0]})"
+    )
     assert np.all(np.diff(fr_full, axis=1) >= 0), "frozen synapses stay frozen"
 
 # %% [markdown]
@@ -283,13 +335,21 @@ else:
 cont = results_for_chapter("schug_lifelong_continuous")
 for m in cont.config.methods:
     v = 100 * np.array(cont.values("average_accuracy", method=m))
-    print(f"{METHOD_NAMES[m]:<30} mean accuracy over all tasks: {v.mean():.2f} % (n = {len(v)}, {cont.profile} profile)")
+    print(
+        f"{METHOD_NAMES[m]:<30} mean accuracy over all tasks: {v.mean():.2f} % (n = {len(v)}, {cont.profile} profile)"
+    )
 # the presynaptic runs (the paper's number) land before the slow BGD ones: show them at paper scale once all are in
-cont_pres = complete_subset("schug_lifelong_continuous", method="presynaptic") if cont.profile != "full" else None
+cont_pres = (
+    complete_subset("schug_lifelong_continuous", method="presynaptic")
+    if cont.profile != "full"
+    else None
+)
 if cont_pres is not None:
     v = 100 * np.array(cont_pres.values("average_accuracy", method="presynaptic"))
-    print(f"{METHOD_NAMES['presynaptic']:<30} mean accuracy over all tasks: {v.mean():.2f} ± "
-          f"{v.std(ddof=1) / np.sqrt(len(v)):.2f} % (full profile, {len(v)} seeds; data: {cont_pres.data_sources[0]})")
+    print(
+        f"{METHOD_NAMES['presynaptic']:<30} mean accuracy over all tasks: {v.mean():.2f} ± "
+        f"{v.std(ddof=1) / np.sqrt(len(v)):.2f} % (full profile, {len(v)} seeds; data: {cont_pres.data_sources[0]})"
+    )
 print(f"paper (presynaptic consolidation): {PAPER_CONTINUOUS[0]:.2f} ± {PAPER_CONTINUOUS[1]:.2f} %")
 
 # %% [markdown]
@@ -302,6 +362,7 @@ print(f"paper (presynaptic consolidation): {PAPER_CONTINUOUS[0]:.2f} ± {PAPER_C
 # it to the Split MNIST matrices above.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def backward_transfer(A):
     A = np.asarray(A, dtype=float)
@@ -313,7 +374,9 @@ check("schug2021_lifelong.backward_transfer", backward_transfer)
 for m in seq_methods:
     mats = res.values("accuracy_matrix", dataset="split_mnist", method=m)
     if mats:
-        print(f"{METHOD_NAMES[m]:<30} backward transfer {100 * np.mean([backward_transfer(A) for A in mats]):6.1f} points")
+        print(
+            f"{METHOD_NAMES[m]:<30} backward transfer {100 * np.mean([backward_transfer(A) for A in mats]):6.1f} points"
+        )
 
 # %% [markdown]
 # ```{solution} ex-schug-bwt
@@ -332,6 +395,7 @@ for m in seq_methods:
 # $F_i$ there, and what replaces the penalty?
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def ewc(theta, theta_star, fisher, lam):
     return 0.5 * lam * (fisher * (theta - theta_star) ** 2).sum()
@@ -341,10 +405,14 @@ def ewc(theta, theta_star, fisher, lam):
 check("schug2021_lifelong.ewc_penalty", ewc)
 theta_star, fisher = torch.randn(5), torch.rand(5)
 d = torch.randn(5)
-assert np.isclose(float(ewc(theta_star + 2 * d, theta_star, fisher, 3.0)),
-                  4 * float(ewc(theta_star + d, theta_star, fisher, 3.0)))
-assert np.isclose(float(ewc_penalty({"w": theta_star + d}, [({"w": fisher}, {"w": theta_star})], 3.0)),
-                  float(ewc(theta_star + d, theta_star, fisher, 3.0)))
+assert np.isclose(
+    float(ewc(theta_star + 2 * d, theta_star, fisher, 3.0)),
+    4 * float(ewc(theta_star + d, theta_star, fisher, 3.0)),
+)
+assert np.isclose(
+    float(ewc_penalty({"w": theta_star + d}, [({"w": fisher}, {"w": theta_star})], 3.0)),
+    float(ewc(theta_star + d, theta_star, fisher, 3.0)),
+)
 
 # %% [markdown]
 # ```{solution} ex-schug-ewc
@@ -364,12 +432,16 @@ pres = {r["dataset"]: r for r in summary_table(res) if r["method"] == "presynapt
 nocon = {r["dataset"]: r for r in summary_table(res) if r["method"] == "no_consolidation"}
 for d in cfg.datasets:
     if d in pres and d in nocon:
-        claim = (f"consolidation > no consolidation on {d} "
-                 f"({PAPER_TABLE['presynaptic'][d][0]:.1f} vs {PAPER_TABLE['no_consolidation'][d][0]:.1f})")
+        claim = (
+            f"consolidation > no consolidation on {d} "
+            f"({PAPER_TABLE['presynaptic'][d][0]:.1f} vs {PAPER_TABLE['no_consolidation'][d][0]:.1f})"
+        )
         print(f"{claim:<62}| {pres[d]['ours']:.1f} vs {nocon[d]['ours']:.1f}")
 cont_shown = cont_pres if cont_pres is not None else cont
-print(f"{'continuous permuted MNIST: 85.39 ± 0.6 %':<62}| "
-      f"{100 * np.mean(cont_shown.values('average_accuracy', method='presynaptic')):.1f} % ({cont_shown.profile} profile)")
+print(
+    f"{'continuous permuted MNIST: 85.39 ± 0.6 %':<62}| "
+    f"{100 * np.mean(cont_shown.values('average_accuracy', method='presynaptic')):.1f} % ({cont_shown.profile} profile)"
+)
 print(f"\nchapter computed in {time.perf_counter() - t_start:.0f} s")
 
 # %% [markdown]

@@ -35,10 +35,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 import math
@@ -46,13 +57,20 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from scipy import stats
 
 from synlab.continual import random_search
 from synlab.exercises import check
-from synlab.experiments.schug2021_lifelong import (METHOD_NAMES, PAPER_GHOST_DROP, best_trials, method_searches_done,
-                                                   summary_table, ttests, tuning_config, tuning_rounds_done)
+from synlab.experiments.schug2021_lifelong import (
+    METHOD_NAMES,
+    PAPER_GHOST_DROP,
+    best_trials,
+    method_searches_done,
+    summary_table,
+    ttests,
+    tuning_config,
+    tuning_rounds_done,
+)
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
 from synlab.rules import consolidation_factor, update_release_probability
@@ -84,10 +102,14 @@ assert abs(np.mean(decades == -4) - 0.5) < 0.06 and abs(np.mean(decades == -3) -
 best = best_trials(tuning)
 for (dataset, method), b in best.items():
     shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in b["params"].items()}
-    print(f"{dataset:<15} {METHOD_NAMES[method]:<30} best validation accuracy {100 * b['validation_accuracy']:5.1f} %  {shown}")
-print(f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per method and data set; "
-      f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across methods "
-      f"(same search seed), so the variants are compared on common random numbers.")
+    print(
+        f"{dataset:<15} {METHOD_NAMES[method]:<30} best validation accuracy {100 * b['validation_accuracy']:5.1f} %  {shown}"
+    )
+print(
+    f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per method and data set; "
+    f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across methods "
+    f"(same search seed), so the variants are compared on common random numbers."
+)
 
 # %% [markdown]
 # The paper-scale search is long: on Permuted MNIST a trial is 60,000 SGD steps, 3.5–5 CPU-minutes
@@ -106,8 +128,10 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
         print(f"{dataset}: no complete round of the paper-scale search committed yet")
         continue
     k = len({r.unit["trial"] for r in rounds.records})
-    print(f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
-          f"(data: {rounds.data_sources[0]}):")
+    print(
+        f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
+        f"(data: {rounds.data_sources[0]}):"
+    )
     for (_, method), b in best_trials(rounds).items():
         shown = {n: (f"{v:.3g}" if isinstance(v, float) else v) for n, v in b["params"].items()}
         print(f"  {METHOD_NAMES[method]:<30} {100 * b['validation_accuracy']:5.1f} %  {shown}")
@@ -122,8 +146,11 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
 # %%
 adopted = method_searches_done("permuted_mnist")
 for method in ("stochastic", "ghost", "ewc", "bgd"):
-    state = ("complete: its best trial is the permuted protocol's setting" if method in adopted
-             else "not complete: the permuted protocol runs with the untuned values")
+    state = (
+        "complete: its best trial is the permuted protocol's setting"
+        if method in adopted
+        else "not complete: the permuted protocol runs with the untuned values"
+    )
     print(f"Permuted MNIST search, {METHOD_NAMES[method]:<30} {state}")
 
 # %% [markdown]
@@ -141,16 +168,20 @@ for method in ("stochastic", "ghost", "ewc", "bgd"):
 reference = results_for_chapter("schug_tuning_reference")
 for rec in reference.records:
     dataset = rec.unit["dataset"]
-    print(f"{dataset}: the authors' values for the full model score "
-          f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective ({reference.profile} profile)")
+    print(
+        f"{dataset}: the authors' values for the full model score "
+        f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective ({reference.profile} profile)"
+    )
     if reference.profile != "full":
         continue
     done = method_searches_done(dataset)
     for method in ("presynaptic", "stochastic", "ghost"):
         if method in done:
             b = best_trials(done[method])[(dataset, method)]
-            print(f"  best of our {len(done[method].records)} trials, {METHOD_NAMES[method]:<30} "
-                  f"{100 * b['validation_accuracy']:5.1f} % (trial {b['trial']})")
+            print(
+                f"  best of our {len(done[method].records)} trials, {METHOD_NAMES[method]:<30} "
+                f"{100 * b['validation_accuracy']:5.1f} % (trial {b['trial']})"
+            )
         else:
             print(f"  {METHOD_NAMES[method]:<30} search not complete")
 
@@ -180,11 +211,25 @@ rows = summary_table(abl, paper=None)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for ax, dataset, label in zip(axes, ("split_mnist", "permuted_mnist"), "ab"):
     sel = [r for r in rows if r["dataset"] == dataset]
-    ax.bar(range(len(sel)), [r["ours"] for r in sel], yerr=[np.nan_to_num(r["ours_se"]) for r in sel],
-           color=[f"C{i}" for i in range(len(sel))], capsize=3)
-    ax.set_xticks(range(len(sel)), [METHOD_NAMES[r["method"]].replace(", ", ",\n").replace(" release", "\nrelease")
-                                    for r in sel], fontsize=8)
-    ax.set(title=dataset.replace("_", " ").title().replace("Mnist", "MNIST"), ylabel="average accuracy (%)")
+    ax.bar(
+        range(len(sel)),
+        [r["ours"] for r in sel],
+        yerr=[np.nan_to_num(r["ours_se"]) for r in sel],
+        color=[f"C{i}" for i in range(len(sel))],
+        capsize=3,
+    )
+    ax.set_xticks(
+        range(len(sel)),
+        [
+            METHOD_NAMES[r["method"]].replace(", ", ",\n").replace(" release", "\nrelease")
+            for r in sel
+        ],
+        fontsize=8,
+    )
+    ax.set(
+        title=dataset.replace("_", " ").title().replace("Mnist", "MNIST"),
+        ylabel="average accuracy (%)",
+    )
     if label == "a":
         panel_label(ax, "a")
 fig.subplots_adjust(bottom=0.25)
@@ -194,8 +239,10 @@ for dataset in ("split_mnist", "permuted_mnist"):
     acc = {r["method"]: r["ours"] for r in rows if r["dataset"] == dataset}
     t = ttests(abl, dataset)
     drop = acc["presynaptic"] - acc["ghost"]
-    print(f"{dataset}: ghost control drop {drop:+.1f} points (t = {t['ghost'][0]:.2f}); "
-          f"paper {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})")
+    print(
+        f"{dataset}: ghost control drop {drop:+.1f} points (t = {t['ghost'][0]:.2f}); "
+        f"paper {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})"
+    )
 
 # %% [markdown]
 # ### Paper scale, one protocol at a time
@@ -216,9 +263,15 @@ for dataset in ("split_mnist", "permuted_mnist"):
     t = ttests(block, dataset)
     print(f"{dataset} (paper scale, {acc['presynaptic']['n']} seeds; {block.data_sources[0]}):")
     for m, r in acc.items():
-        extra = "" if m == "presynaptic" else f"   drop {acc['presynaptic']['ours'] - r['ours']:+.1f} points, t = {t[m][0]:.2f}"
+        extra = (
+            ""
+            if m == "presynaptic"
+            else f"   drop {acc['presynaptic']['ours'] - r['ours']:+.1f} points, t = {t[m][0]:.2f}"
+        )
         print(f"  {METHOD_NAMES[m]:<34} {r['ours']:5.1f} ± {r['ours_se']:.1f} %{extra}")
-    print(f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})")
+    print(
+        f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})"
+    )
 
 # %% [markdown]
 # ## Exercises
@@ -232,10 +285,20 @@ for dataset in ("split_mnist", "permuted_mnist"):
 # (as the model does). You may use `synlab.rules`.
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def ghost_step(ghost_p, grad, lr, w):
-    new_p = update_release_probability(ghost_p, grad, p_up=0.05, p_down=0.05, g_lim=0.001, p_min=0.25,
-                                       p_max=1.0, p_freeze=0.9, headroom=True)
+    new_p = update_release_probability(
+        ghost_p,
+        grad,
+        p_up=0.05,
+        p_down=0.05,
+        g_lim=0.001,
+        p_min=0.25,
+        p_max=1.0,
+        p_freeze=0.9,
+        headroom=True,
+    )
     return new_p, w - lr * consolidation_factor(ghost_p) * grad
 
 
@@ -259,6 +322,7 @@ check("schug2021_lifelong.ghost_step", ghost_step)
 # $s_p^2 = \frac{(n_a-1)s_a^2 + (n_b-1)s_b^2}{n_a+n_b-2}$, $t = (\bar a-\bar b)/(s_p\sqrt{1/n_a+1/n_b})$.
 # With $n_a=n_b=3$, how large must $t$ be for $p<0.05$ (two-sided)?
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def t_statistic(a, b):
@@ -285,8 +349,10 @@ assert abs(t_crit - 2.776) < 1e-3
 # ## Summary: the paper and this reproduction
 
 # %%
-print(f"ablations ({abl.profile} profile): " + "; ".join(
-    f"{r['dataset']} {r['method']} {r['ours']:.1f} %" for r in rows))
+print(
+    f"ablations ({abl.profile} profile): "
+    + "; ".join(f"{r['dataset']} {r['method']} {r['ours']:.1f} %" for r in rows)
+)
 print(f"chapter computed in {time.perf_counter() - t_start:.0f} s")
 
 # %% [markdown]

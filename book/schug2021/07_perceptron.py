@@ -27,10 +27,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 import math
@@ -102,18 +113,27 @@ ax.legend(fontsize=8)
 panel_label(ax, "b")
 ax = axes[1]
 avg = {n: 100 * r["average_accuracy"] for n, r in (("Consolidation", con), ("Standard", std))}
-ax.bar(range(2), [v.mean() for v in avg.values()], yerr=[v.std(ddof=1) / np.sqrt(len(v)) for v in avg.values()],
-       color=["C0", "C1"], capsize=4)
+ax.bar(
+    range(2),
+    [v.mean() for v in avg.values()],
+    yerr=[v.std(ddof=1) / np.sqrt(len(v)) for v in avg.values()],
+    color=["C0", "C1"],
+    capsize=4,
+)
 ax.set_xticks(range(2), list(avg))
 ax.set(ylabel="average accuracy, 5 tasks (%)", ylim=(50, 100))
 panel_label(ax, "c")
 mark_profile(fig, res)
 plt.show()
 t, pval = stats.ttest_ind(avg["Consolidation"], avg["Standard"])
-print(f"average accuracy: consolidation {avg['Consolidation'].mean():.1f} %, standard {avg['Standard'].mean():.1f} %; "
-      f"t = {t:.2f}, p = {pval:.2g} ({cfg.n_reps} repetitions)")
-print("first task after all tasks: consolidation "
-      f"{100 * con['accuracy'][:, -1, 0].mean():.1f} %, standard {100 * std['accuracy'][:, -1, 0].mean():.1f} %")
+print(
+    f"average accuracy: consolidation {avg['Consolidation'].mean():.1f} %, standard {avg['Standard'].mean():.1f} %; "
+    f"t = {t:.2f}, p = {pval:.2g} ({cfg.n_reps} repetitions)"
+)
+print(
+    "first task after all tasks: consolidation "
+    f"{100 * con['accuracy'][:, -1, 0].mean():.1f} %, standard {100 * std['accuracy'][:, -1, 0].mean():.1f} %"
+)
 print("mean release probability after each task:", con["mean_p"].mean(0).round(2))
 
 # %% [markdown]
@@ -129,9 +149,18 @@ lc = load.config
 alpha = 5 * np.array(lc.loads) / lc.n_inputs
 diff = []
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
-for model, name in (("consolidated", "Presynaptic consolidation"), ("standard", "Standard perceptron")):
+for model, name in (
+    ("consolidated", "Presynaptic consolidation"),
+    ("standard", "Standard perceptron"),
+):
     v = np.array([load.values("average_accuracy", n_patterns=p, model=model)[0] for p in lc.loads])
-    ax.errorbar(alpha, 100 * v.mean(1), yerr=100 * v.std(1, ddof=1) / np.sqrt(v.shape[1]), marker="o", label=name)
+    ax.errorbar(
+        alpha,
+        100 * v.mean(1),
+        yerr=100 * v.std(1, ddof=1) / np.sqrt(v.shape[1]),
+        marker="o",
+        label=name,
+    )
     diff.append(v.mean(1))
 ax.axvline(2, color="0.5", ls="--", lw=0.8)
 ax.set(xlabel="total load 5P / N (capacity: 2)", ylabel="average accuracy (%)")
@@ -151,6 +180,7 @@ for a, d in zip(alpha, gap):
 # (B, N), labels y of shape (B,)) returning the averaged Rosenblatt update $g$ with $\eta=1$.
 # Patterns exactly on the boundary ($h=0$) count as errors.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def perceptron_step(w, X, y):
@@ -177,6 +207,7 @@ check("schug2021_lifelong.perceptron_step", perceptron_step)
 # load sweep above?
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def cover_fraction(P, N):
     return 2 * sum(math.comb(P - 1, k) for k in range(N)) / 2**P  # exact integers: no overflow
@@ -199,8 +230,10 @@ assert math.isclose(cover_fraction(2000, 1000), 0.5)
 # ## Summary: the paper and this reproduction
 
 # %%
-print(f"consolidated vs standard, average accuracy: {avg['Consolidation'].mean():.1f} % vs {avg['Standard'].mean():.1f} % "
-      f"(p = {pval:.2g}); advantage at the lowest / highest load: {gap[0]:+.1f} / {gap[-1]:+.1f} points")
+print(
+    f"consolidated vs standard, average accuracy: {avg['Consolidation'].mean():.1f} % vs {avg['Standard'].mean():.1f} % "
+    f"(p = {pval:.2g}); advantage at the lowest / highest load: {gap[0]:+.1f} / {gap[-1]:+.1f} points"
+)
 print(f"chapter computed in {time.perf_counter() - t_start:.0f} s")
 
 # %% [markdown]

@@ -40,10 +40,21 @@
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
 import sys
+
 if "google.colab" in sys.modules:
     import subprocess
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "synlab @ git+https://github.com/synlab-book/synlab@main"], check=True)
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "synlab @ git+https://github.com/synlab-book/synlab@main",
+        ],
+        check=True,
+    )
 
 # %%
 import time
@@ -115,9 +126,13 @@ y_s = torch.randint(0, 3, (50,))
 f, theta = flatten_loss(small, F.cross_entropy, x_s, y_s)
 h_dense = torch.diagonal(hessian(f, theta))
 h_gn = S.gauss_newton_diag(small, x_s)
-print(f"ReLU: max |H_ii - G_ii| = {float((h_dense - h_gn).abs().max()):.2e} (max H_ii {float(h_dense.max()):.3f})")
+print(
+    f"ReLU: max |H_ii - G_ii| = {float((h_dense - h_gn).abs().max()):.2e} (max H_ii {float(h_dense.max()):.3f})"
+)
 assert torch.allclose(h_gn, h_dense, rtol=1e-8, atol=1e-12)
-sig = torch.nn.Sequential(*(torch.nn.Sigmoid() if isinstance(m, torch.nn.ReLU) else m for m in small))
+sig = torch.nn.Sequential(
+    *(torch.nn.Sigmoid() if isinstance(m, torch.nn.ReLU) else m for m in small)
+)
 f2, th2 = flatten_loss(sig, F.cross_entropy, x_s, y_s)
 gap = float((torch.diagonal(hessian(f2, th2)) - S.gauss_newton_diag(sig, x_s)).abs().max())
 print(f"sigmoid: max |H_ii - G_ii| = {gap:.2e}")
@@ -142,17 +157,22 @@ assert gap > 1e-4
 # %%
 res = results_for_chapter("synthesis_importance")
 datasets = sorted({r.unit["dataset"] for r in res.records}, key=lambda d: d != "fashion_mnist")
-DATA_LABEL = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST sample (5,000 images, not full MNIST)"}
+DATA_LABEL = {
+    "fashion_mnist": "Fashion-MNIST",
+    "mnist": "MNIST sample (5,000 images, not full MNIST)",
+}
 recs = {d: res.select(dataset=d) for d in datasets}
 first = recs[datasets[0]][0].result
 names = list(first["names"])
 for d in datasets:
     for r in recs[d]:
         out = r.result
-        print(f"{d} seed {r.unit['seed']}: {out['n_synapses']} synapses; test accuracy {out['stochastic_accuracy']:.3f} "
-              f"(stochastic), {out['mean_accuracy']:.3f} (mean network); mean p = {out['mean_p']:.2f}, "
-              f"{100 * out['fraction_p_high']:.1f}% with p >= 0.9, {100 * out['fraction_p_min']:.1f}% at p_min; "
-              f"{100 * out['fraction_zero_curvature']:.1f}% with zero curvature")
+        print(
+            f"{d} seed {r.unit['seed']}: {out['n_synapses']} synapses; test accuracy {out['stochastic_accuracy']:.3f} "
+            f"(stochastic), {out['mean_accuracy']:.3f} (mean network); mean p = {out['mean_p']:.2f}, "
+            f"{100 * out['fraction_p_high']:.1f}% with p >= 0.9, {100 * out['fraction_p_min']:.1f}% at p_min; "
+            f"{100 * out['fraction_zero_curvature']:.1f}% with zero curvature"
+        )
 
 # %% [markdown]
 # Checks on the trained network: the exact diagonal from Hessian-vector products
@@ -165,10 +185,12 @@ for d in datasets:
         out = r.result
         ex, gn = out["hvp_check_exact"], out["hvp_check_gauss_newton"]
         assert np.allclose(ex, gn, rtol=1e-3, atol=1e-6 * max(ex.max(), 1e-12)), (ex, gn)
-        print(f"{d} seed {r.unit['seed']}: exact H_ii {np.array2string(ex[:4], precision=4)} = G_ii "
-              f"{np.array2string(gn[:4], precision=4)}; Hutchinson ({res.config.hutchinson_probes} probes) "
-              f"{np.array2string(out['hvp_check_hutchinson'][:4], precision=4)}, Spearman with exact "
-              f"{out['hutchinson_spearman']:.2f}, relative error {out['hutchinson_rel_error']:.2f}")
+        print(
+            f"{d} seed {r.unit['seed']}: exact H_ii {np.array2string(ex[:4], precision=4)} = G_ii "
+            f"{np.array2string(gn[:4], precision=4)}; Hutchinson ({res.config.hutchinson_probes} probes) "
+            f"{np.array2string(out['hvp_check_hutchinson'][:4], precision=4)}, Spearman with exact "
+            f"{out['hutchinson_spearman']:.2f}, relative error {out['hutchinson_rel_error']:.2f}"
+        )
 
 # %% [markdown]
 # ## Do the measures agree?
@@ -179,19 +201,36 @@ for d in datasets:
 # curvature (synapses from always-black border pixels have $F=H=0$ and tie).
 
 # %%
-LABELS = {"p": "$p$", "sigma": r"$1/\sigma$", "fisher": "$F$", "hessian": "$H$", "abs_w": r"$|\bar w|$",
-          "snr": r"$|\mu|/\sigma$", "obd": r"$\frac{1}{2}H\bar w^2$", "adam_lr": r"$1/\eta_{\rm Adam}$"}
+LABELS = {
+    "p": "$p$",
+    "sigma": r"$1/\sigma$",
+    "fisher": "$F$",
+    "hessian": "$H$",
+    "abs_w": r"$|\bar w|$",
+    "snr": r"$|\mu|/\sigma$",
+    "obd": r"$\frac{1}{2}H\bar w^2$",
+    "adam_lr": r"$1/\eta_{\rm Adam}$",
+}
 corr, corr_se = S.mean_se([r.result["corr"] for r in recs[datasets[0]]])
 corr_act, _ = S.mean_se([r.result["corr_active"] for r in recs[datasets[0]]])
 fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-for ax, mat, title, lab in zip(axes, (corr, corr_act), ("all synapses", "synapses with $H_{ii}>0$"), "ab"):
+for ax, mat, title, lab in zip(
+    axes, (corr, corr_act), ("all synapses", "synapses with $H_{ii}>0$"), "ab"
+):
     im = ax.imshow(mat, vmin=-1, vmax=1, cmap="RdBu_r")
     ax.set_xticks(range(len(names)), [LABELS[n] for n in names], rotation=45)
     ax.set_yticks(range(len(names)), [LABELS[n] for n in names])
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if abs(mat[i, j]) > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{mat[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if abs(mat[i, j]) > 0.6 else "black",
+            )
     ax.set_title(f"Spearman $\\rho_s$, {title}\n({DATA_LABEL[datasets[0]]})")
     panel_label(ax, lab)
 fig.colorbar(im, ax=axes, shrink=0.8)
@@ -209,7 +248,9 @@ assert rs["fisher", "hessian"] > 0.9  # Fisher and Hessian rank alike
 assert rs["sigma", "hessian"] > 0.5  # low optimised noise where the curvature is high
 assert rs["p", "hessian"] > 0.3  # high release probability where the curvature is high
 assert rs["adam_lr", "fisher"] > 0.5  # small Adam steps where the Fisher is large
-print(f"rho_s with H: 1/sigma {rs['sigma', 'hessian']:.2f}, p {rs['p', 'hessian']:.2f}, |w| {rs['abs_w', 'hessian']:.2f}")
+print(
+    f"rho_s with H: 1/sigma {rs['sigma', 'hessian']:.2f}, p {rs['p', 'hessian']:.2f}, |w| {rs['abs_w', 'hessian']:.2f}"
+)
 
 # %% [markdown]
 # Per-synapse scatter plots on 20,000 random synapses (the stored sample) show the shape of each
@@ -217,7 +258,7 @@ print(f"rho_s with H: 1/sigma {rs['sigma', 'hessian']:.2f}, p {rs['p', 'hessian'
 # minimising $\tfrac12H\sigma^2+\lambda c\sigma^{-\rho}$ gives $\sigma^*\propto H^{-1/(2+\rho)}$.
 
 # %%
-st = {k[len("store_"):]: v.astype(np.float64) for k, v in first.items() if k.startswith("store_")}
+st = {k[len("store_") :]: v.astype(np.float64) for k, v in first.items() if k.startswith("store_")}
 rho = res.config.rho
 
 
@@ -228,20 +269,38 @@ def lg(v):
 fig, axes = plt.subplots(1, 4, figsize=(17, 4))
 pos = st["hessian"] > 0
 axes[0].hexbin(st["p"][pos], lg(st["fisher"][pos]), gridsize=30, bins="log", cmap="viridis")
-axes[0].set(xlabel="release probability $p$", ylabel=r"$\log_{10}F_{ii}$", title=f"Schug: $\\rho_s$ = {rs['p', 'fisher']:.2f}")
-axes[1].hexbin(lg(st["hessian"][pos]), lg(st["sigma"][pos]), gridsize=30, bins="log", cmap="viridis")
+axes[0].set(
+    xlabel="release probability $p$",
+    ylabel=r"$\log_{10}F_{ii}$",
+    title=f"Schug: $\\rho_s$ = {rs['p', 'fisher']:.2f}",
+)
+axes[1].hexbin(
+    lg(st["hessian"][pos]), lg(st["sigma"][pos]), gridsize=30, bins="log", cmap="viridis"
+)
 slope_fit, slope_pred = first["sigma_H_slope"], first["sigma_H_slope_predicted"]
 hx = np.linspace(*np.quantile(lg(st["hessian"][pos]), [0.02, 0.98]), 10)
 y0 = np.median(lg(st["sigma"][pos])) - slope_pred * np.median(lg(st["hessian"][pos]))
 axes[1].plot(hx, y0 + slope_pred * hx, "r--", label=f"linear model, slope {slope_pred:.2f}")
-axes[1].set(xlabel=r"$\log_{10}H_{ii}$", ylabel=r"$\log_{10}\sigma_i$", title=f"Malkin: fitted slope {slope_fit:.2f}")
+axes[1].set(
+    xlabel=r"$\log_{10}H_{ii}$",
+    ylabel=r"$\log_{10}\sigma_i$",
+    title=f"Malkin: fitted slope {slope_fit:.2f}",
+)
 axes[1].legend(fontsize=8)
-axes[2].hexbin(lg(st["adam_lr"][pos]), lg(st["sigma"][pos]), gridsize=30, bins="log", cmap="viridis")
-axes[2].set(xlabel=r"$\log_{10}\eta_{\rm Adam}$", ylabel=r"$\log_{10}\sigma_i$",
-            title=f"Malkin Fig. 5c: $\\rho_s$ = {S.spearman(st['adam_lr'][pos], st['sigma'][pos]):.2f}")
+axes[2].hexbin(
+    lg(st["adam_lr"][pos]), lg(st["sigma"][pos]), gridsize=30, bins="log", cmap="viridis"
+)
+axes[2].set(
+    xlabel=r"$\log_{10}\eta_{\rm Adam}$",
+    ylabel=r"$\log_{10}\sigma_i$",
+    title=f"Malkin Fig. 5c: $\\rho_s$ = {S.spearman(st['adam_lr'][pos], st['sigma'][pos]):.2f}",
+)
 axes[3].hexbin(lg(st["obd"][pos]), lg(st["snr"][pos]), gridsize=30, bins="log", cmap="viridis")
-axes[3].set(xlabel=r"$\log_{10}\,\frac{1}{2}H\bar w^2$", ylabel=r"$\log_{10}|\mu|/\sigma$",
-            title=f"deletion cost vs SNR: $\\rho_s$ = {rs['obd', 'snr']:.2f}")
+axes[3].set(
+    xlabel=r"$\log_{10}\,\frac{1}{2}H\bar w^2$",
+    ylabel=r"$\log_{10}|\mu|/\sigma$",
+    title=f"deletion cost vs SNR: $\\rho_s$ = {rs['obd', 'snr']:.2f}",
+)
 for ax, lab in zip(axes, "abcd"):
     panel_label(ax, lab)
 fig.tight_layout()
@@ -249,8 +308,10 @@ mark_profile(fig, res)
 plt.show()
 upper = pos & (st["hessian"] > np.median(st["hessian"][pos]))
 slope_upper = loglog_slope(st["hessian"][upper], st["sigma"][upper])
-print(f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), {slope_upper:.3f} (H above its "
-      f"median); linear model -1/(2+rho) = {slope_pred:.3f}")
+print(
+    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), {slope_upper:.3f} (H above its "
+    f"median); linear model -1/(2+rho) = {slope_pred:.3f}"
+)
 assert slope_pred == predicted_slopes(rho)["hessian"]
 
 # %% [markdown]
@@ -276,7 +337,11 @@ for ax, d, lab in zip(axes[0], datasets, "ab"):
         else:
             ls = "--" if name in ("snr", "obd", "abs_w") else "-"
             ax.errorbar(fr, m, yerr=se, ls=ls, marker="o", ms=3, capsize=2, label=LABELS[name])
-    ax.set(xlabel="fraction of synapses removed", ylabel="test accuracy (mean network)", title=DATA_LABEL[d])
+    ax.set(
+        xlabel="fraction of synapses removed",
+        ylabel="test accuracy (mean network)",
+        title=DATA_LABEL[d],
+    )
     ax.legend(fontsize=8, ncol=2)
     panel_label(ax, lab)
 fig.tight_layout()
@@ -286,9 +351,13 @@ rr = [r.result for r in recs[datasets[0]]]
 fr = rr[0]["lesion_fractions"]
 k = int(np.argmin(np.abs(fr - 0.9)))
 at90 = {n: float(np.mean([o[f"lesion_{n}"][k] for o in rr])) for n in names + ["random"]}
-print(f"accuracy after removing {fr[k]:.0%} of synapses ({datasets[0]}):",
-      ", ".join(f"{n} {v:.3f}" for n, v in sorted(at90.items(), key=lambda t: -t[1])))
-assert all(at90[n] >= at90["random"] - 0.02 for n in names), "some importance order is worse than random"
+print(
+    f"accuracy after removing {fr[k]:.0%} of synapses ({datasets[0]}):",
+    ", ".join(f"{n} {v:.3f}" for n, v in sorted(at90.items(), key=lambda t: -t[1])),
+)
+assert all(at90[n] >= at90["random"] - 0.02 for n in names), (
+    "some importance order is worse than random"
+)
 
 # %% [markdown]
 # ## Where they agree, where they do not
@@ -345,6 +414,7 @@ assert all(at90[n] >= at90["random"] - 0.02 for n in names), "some importance or
 # $1-6\sum_i d_i^2/(n(n^2-1))$ not enough for release probabilities?
 # ```
 
+
 # %% tags=["solution", "hide-cell"]
 def spearman(x, y):
     def ranks(a):
@@ -355,6 +425,7 @@ def spearman(x, y):
         for v in np.unique(a):  # ties share their mean rank
             r[a == v] = r[a == v].mean()
         return r
+
     rx, ry = ranks(x), ranks(y)
     rx, ry = rx - rx.mean(), ry - ry.mean()
     return float((rx * ry).sum() / np.sqrt((rx * rx).sum() * (ry * ry).sum()))
@@ -379,6 +450,7 @@ print("on the stored synapses, rho_s(p, F) =", round(spearman(st["p"], st["fishe
 # Write `slope(rho)`, the predicted $d\log\sigma^*/d\log H$, and compare it with the fitted
 # slope in panel b above.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def slope(rho):
@@ -406,6 +478,7 @@ print(f"predicted {slope(rho):.3f}, fitted on the network {first['sigma_H_slope'
 # $\tfrac12H\sigma^2-\lambda\log\sigma$ and write `snr(mu, H, lam)` $=|\mu|/\sigma^*$. Compare
 # $(|\mu|/\sigma^*)^2$ with the deletion cost $\tfrac12H\mu^2$.
 # ```
+
 
 # %% tags=["solution", "hide-cell"]
 def snr(mu, H, lam):

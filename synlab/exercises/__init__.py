@@ -8,12 +8,14 @@ registers its checkers in its own module (``synlab/exercises/<part>.py``).
 A checker is a function ``answer -> Feedback``; :func:`check` prints the feedback and
 returns True/False so a cell can ``assert check(...)``.
 """
+
 from __future__ import annotations
 
 import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Feedback", "EXERCISES", "exercise", "check", "close", "PART_MODULES"]
 
@@ -34,7 +36,14 @@ class Feedback:
 
 EXERCISES: dict[str, Callable[[Any], Feedback]] = {}
 #: the part modules whose import registers checkers
-PART_MODULES: tuple[str, ...] = ("foundations", "schug2021", "schug2021_lifelong", "malkin2024", "raman2021", "synthesis")
+PART_MODULES: tuple[str, ...] = (
+    "foundations",
+    "schug2021",
+    "schug2021_lifelong",
+    "malkin2024",
+    "raman2021",
+    "synthesis",
+)
 
 
 def exercise(name: str) -> Callable[[Callable[[Any], Feedback]], Callable[[Any], Feedback]]:

@@ -3,6 +3,7 @@
 Each checker takes the student's function, tries it on several cases and says which case
 failed, what was expected, what was given, and what the usual mistake behind that number is.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,14 +35,20 @@ def check_binomial_cv(cv) -> Feedback:
                     hint = "you returned the squared CV (variance / mean²): take the square root."
                 elif math.isclose(g, math.sqrt(N * p * (1 - p)), rel_tol=1e-6):
                     hint = "you returned the standard deviation of the count, not divided by its mean Np."
-                elif math.isclose(g, math.sqrt(p / (N * (1 - p))) if p < 1 else math.inf, rel_tol=1e-6):
+                elif math.isclose(
+                    g, math.sqrt(p / (N * (1 - p))) if p < 1 else math.inf, rel_tol=1e-6
+                ):
                     hint = "p and 1 − p are swapped: the CV grows as release becomes *less* likely."
                 elif math.isclose(g, math.sqrt((1 - p) / p), rel_tol=1e-6) and N > 1:
                     hint = "this is the CV of a single site: N independent sites divide the CV by sqrt(N)."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"cv(N={N}, p={p}): expected {expected:.6g}, got {given!r}. Hint: {hint}")
-    return Feedback(True, f"cv matches sqrt((1−p)/(Np)) on {len(cases)} cases, including p = 1 (CV 0).")
+            return Feedback(
+                False, f"cv(N={N}, p={p}): expected {expected:.6g}, got {given!r}. Hint: {hint}"
+            )
+    return Feedback(
+        True, f"cv matches sqrt((1−p)/(Np)) on {len(cases)} cases, including p = 1 (CV 0)."
+    )
 
 
 @exercise("foundations.sites_for_cv")
@@ -63,13 +70,18 @@ def check_sites_for_cv(sites_for_cv) -> Feedback:
                 if not float(g).is_integer():
                     hint = "N counts release sites: return an integer (round the bound up with math.ceil)."
                 elif g < 1:
-                    hint = "a synapse has at least one release site: N ≥ 1 (clamp with max(1, ...))."
+                    hint = (
+                        "a synapse has at least one release site: N ≥ 1 (clamp with max(1, ...))."
+                    )
                 elif g == math.floor(exact) and g < expected:
                     hint = "you rounded down: that N gives a CV just above the target. Round up."
                 elif math.isclose(g, math.ceil((1 - p) / (p * target)), rel_tol=1e-9):
                     hint = "the CV is a square root: the bound has target² in the denominator, not target."
-            return Feedback(False, f"sites_for_cv(target={target}, p={p}): expected N = {expected} "
-                                   f"(bound {exact:.4g}), got {given!r}. Hint: {hint}")
+            return Feedback(
+                False,
+                f"sites_for_cv(target={target}, p={p}): expected N = {expected} "
+                f"(bound {exact:.4g}), got {given!r}. Hint: {hint}",
+            )
     return Feedback(True, f"the smallest N meeting the target CV is right on {len(cases)} cases.")
 
 
@@ -101,9 +113,15 @@ def check_curvature_along(q_fn) -> Feedback:
                     hint = "‖Av̂‖ is the stretch of v̂, not the curvature: project back onto v̂, i.e. v̂ᵀ(Av̂)."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"case {i}: A = {A.tolist()}, v = {v.tolist()}: expected Q = {expected:.6g}, "
-                                   f"got {given!r}. Hint: {hint}")
-    return Feedback(True, f"Q_w[v] is right on {len(_Q_CASES)} cases (it always lies between the extreme eigenvalues).")
+            return Feedback(
+                False,
+                f"case {i}: A = {A.tolist()}, v = {v.tolist()}: expected Q = {expected:.6g}, "
+                f"got {given!r}. Hint: {hint}",
+            )
+    return Feedback(
+        True,
+        f"Q_w[v] is right on {len(_Q_CASES)} cases (it always lies between the extreme eigenvalues).",
+    )
 
 
 def _test_matrices() -> list[np.ndarray]:
@@ -123,24 +141,36 @@ def check_hutchinson_variance(var_fn) -> Feedback:
         expected = float(2 * (off**2).sum())
         given = _call(var_fn, H.copy())
         if not close(given, expected, rel=1e-8, abs_=1e-10):
-            hint = ("expand vᵀHv = Σ_i H_ii v_i² + Σ_{i≠j} H_ij v_i v_j; with v_i = ±1 the first sum is the trace "
-                    "exactly, and the cross terms v_i v_j are ±1 with zero mean and pairwise uncorrelated.")
+            hint = (
+                "expand vᵀHv = Σ_i H_ii v_i² + Σ_{i≠j} H_ij v_i v_j; with v_i = ±1 the first sum is the trace "
+                "exactly, and the cross terms v_i v_j are ±1 with zero mean and pairwise uncorrelated."
+            )
             try:
                 g = float(given)
                 if math.isclose(g, float(2 * (H**2).sum()), rel_tol=1e-8):
-                    hint = ("2‖H‖_F² is the variance for *Gaussian* probes; Rademacher probes have v_i² = 1 exactly, "
-                            "so the diagonal contributes no variance: drop the H_ii terms.")
+                    hint = (
+                        "2‖H‖_F² is the variance for *Gaussian* probes; Rademacher probes have v_i² = 1 exactly, "
+                        "so the diagonal contributes no variance: drop the H_ii terms."
+                    )
                 elif math.isclose(g, float((off**2).sum()), rel_tol=1e-8):
-                    hint = ("each unordered pair {i, j} appears twice (H_ij v_i v_j + H_ji v_j v_i = 2H_ij v_i v_j), "
-                            "so Var = Σ_{i<j} 4H_ij² = 2 Σ_{i≠j} H_ij²: you are missing the factor 2.")
+                    hint = (
+                        "each unordered pair {i, j} appears twice (H_ij v_i v_j + H_ji v_j v_i = 2H_ij v_i v_j), "
+                        "so Var = Σ_{i<j} 4H_ij² = 2 Σ_{i≠j} H_ij²: you are missing the factor 2."
+                    )
                 elif math.isclose(g, float(4 * (off**2).sum()), rel_tol=1e-8):
                     hint = "you counted each pair twice *and* doubled: Σ_{i≠j} already includes both (i, j) and (j, i)."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"matrix {i} (shape {H.shape}): expected variance {expected:.6g}, got {given!r}. "
-                                   f"Hint: {hint}")
-    return Feedback(True, "Var[vᵀHv] = 2 Σ_{i≠j} H_ij² for Rademacher probes on every test matrix, "
-                          "diagonal matrices included (variance 0: the estimate is exact).")
+            return Feedback(
+                False,
+                f"matrix {i} (shape {H.shape}): expected variance {expected:.6g}, got {given!r}. "
+                f"Hint: {hint}",
+            )
+    return Feedback(
+        True,
+        "Var[vᵀHv] = 2 Σ_{i≠j} H_ij² for Rademacher probes on every test matrix, "
+        "diagonal matrices included (variance 0: the estimate is exact).",
+    )
 
 
 # ----------------------------------------------------------------------------- 03 information
@@ -167,8 +197,10 @@ def check_mi_from_confusion(mi_fn) -> Feedback:
         expected = _mi_bits(C.astype(float))
         given = _call(mi_fn, C.copy())
         if not close(given, expected, rel=1e-6, abs_=1e-9):
-            hint = ("normalise the counts to a joint P(y, z), take the marginals P(y) (row sums) and P(z) "
-                    "(column sums), and sum P log2[P / (P(y)P(z))] over the non-zero cells.")
+            hint = (
+                "normalise the counts to a joint P(y, z), take the marginals P(y) (row sums) and P(z) "
+                "(column sums), and sum P log2[P / (P(y)P(z))] over the non-zero cells."
+            )
             try:
                 g = float(given)
                 if math.isclose(g, expected * math.log(2), rel_tol=1e-6) and expected > 0:
@@ -181,10 +213,16 @@ def check_mi_from_confusion(mi_fn) -> Feedback:
                     hint = "the counts must be normalised to probabilities (divide by the total) before use."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"confusion matrix {i} {C.tolist()}: expected I = {expected:.6g} bits, got {given!r}. "
-                                   f"Hint: {hint}")
-    return Feedback(True, f"I(Y;Z) is right on {len(_CONFUSIONS)} confusion matrices, including a perfect (1 bit) "
-                          "and a useless (0 bits) classifier.")
+            return Feedback(
+                False,
+                f"confusion matrix {i} {C.tolist()}: expected I = {expected:.6g} bits, got {given!r}. "
+                f"Hint: {hint}",
+            )
+    return Feedback(
+        True,
+        f"I(Y;Z) is right on {len(_CONFUSIONS)} confusion matrices, including a perfect (1 bit) "
+        "and a useless (0 bits) classifier.",
+    )
 
 
 def _mi_unnormalised(C: np.ndarray) -> float:
@@ -211,11 +249,17 @@ def check_symmetric_mi(mi_fn) -> Feedback:
         expected = symmetric_mi_reference(K, a)
         given = _call(mi_fn, K, a)
         if not close(given, expected, rel=1e-6, abs_=1e-9):
-            hint = ("I = H(Z) − H(Z|Y): the outputs are uniform, H(Z) = log2 K; given the label, the output is right with "
-                    "probability a and each of the K − 1 wrong classes has (1 − a)/(K − 1).")
+            hint = (
+                "I = H(Z) − H(Z|Y): the outputs are uniform, H(Z) = log2 K; given the label, the output is right with "
+                "probability a and each of the K − 1 wrong classes has (1 − a)/(K − 1)."
+            )
             try:
                 g = float(given)
-                wrong_k = math.log2(K) + (a * math.log2(a) if a > 0 else 0) + ((1 - a) * math.log2(1 - a) if a < 1 else 0)
+                wrong_k = (
+                    math.log2(K)
+                    + (a * math.log2(a) if a > 0 else 0)
+                    + ((1 - a) * math.log2(1 - a) if a < 1 else 0)
+                )
                 if math.isclose(g, expected * math.log(2), rel_tol=1e-6) and expected > 0:
                     hint = "natural logarithm used: the answer is wanted in bits (log2)."
                 elif math.isclose(g, wrong_k, rel_tol=1e-6) and K > 2:
@@ -224,6 +268,12 @@ def check_symmetric_mi(mi_fn) -> Feedback:
                     hint = "for a = 0 or a = 1 one term is 0·log 0 = 0: treat it separately."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"K={K}, accuracy a={a}: expected I = {expected:.6g} bits, got {given!r}. Hint: {hint}")
-    return Feedback(True, f"the symmetric-channel information is right on {len(cases)} cases "
-                          "(note a = 1/K gives 0 bits and a = 1 gives log2 K).")
+            return Feedback(
+                False,
+                f"K={K}, accuracy a={a}: expected I = {expected:.6g} bits, got {given!r}. Hint: {hint}",
+            )
+    return Feedback(
+        True,
+        f"the symmetric-channel information is right on {len(cases)} cases "
+        "(note a = 1/K gives 0 bits and a = 1 gives log2 K).",
+    )

@@ -1,4 +1,5 @@
 """Exercise checkers of the malkin2024 part of the book (Malkin et al. 2024)."""
+
 from __future__ import annotations
 
 import math
@@ -24,14 +25,23 @@ def quantal_moments(answer) -> Feedback:
         except (TypeError, ValueError):
             return Feedback(False, "return a pair (mean, variance)")
         if not close(m, N * p * q, rel=1e-9):
-            return Feedback(False, f"for N={N}, p={p}, q={q} the mean should be {N * p * q:g}; you gave {m:g}. "
-                                   "Each of N sites releases with probability p a quantum of size q.")
+            return Feedback(
+                False,
+                f"for N={N}, p={p}, q={q} the mean should be {N * p * q:g}; you gave {m:g}. "
+                "Each of N sites releases with probability p a quantum of size q.",
+            )
         if close(v, N * p * q**2, rel=1e-9) and p != 0:
-            return Feedback(False, f"for N={N}, p={p}, q={q} you returned N p q² = {v:g}: a Bernoulli count has "
-                                   "variance p(1 − p), not p.")
+            return Feedback(
+                False,
+                f"for N={N}, p={p}, q={q} you returned N p q² = {v:g}: a Bernoulli count has "
+                "variance p(1 − p), not p.",
+            )
         if not close(v, N * p * (1 - p) * q**2, rel=1e-9):
-            return Feedback(False, f"for N={N}, p={p}, q={q} the variance should be {N * p * (1 - p) * q**2:g}; "
-                                   f"you gave {v:g}. Hint: the release count is Binomial(N, p), scaled by q.")
+            return Feedback(
+                False,
+                f"for N={N}, p={p}, q={q} the variance should be {N * p * (1 - p) * q**2:g}; "
+                f"you gave {v:g}. Hint: the release count is Binomial(N, p), scaled by q.",
+            )
     return Feedback(True, "μ = Npq and σ² = Np(1 − p)q².")
 
 
@@ -42,26 +52,43 @@ def vesicle_exponent(answer) -> Feedback:
         expected = 2 - 2 * k / 3
         got = _num(answer, k)
         if not close(got, expected, rel=1e-9, abs_=1e-9):
-            hint = "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3." if close(got, -expected) else \
-                "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ N^(1 − k/3)."
-            return Feedback(False, f"for k = {k} expected ρ = {expected:g}; you gave {got:g}. {hint}")
-    return Feedback(True, "ρ = 2 − 2k/3: trafficking (k = 0) 2, actin (k = 1) 4/3, membrane (k = 2) 2/3.")
+            hint = (
+                "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3."
+                if close(got, -expected)
+                else "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ N^(1 − k/3)."
+            )
+            return Feedback(
+                False, f"for k = {k} expected ρ = {expected:g}; you gave {got:g}. {hint}"
+            )
+    return Feedback(
+        True, "ρ = 2 − 2k/3: trafficking (k = 0) 2, actin (k = 1) 4/3, membrane (k = 2) 2/3."
+    )
 
 
 # ----------------------------------------------------------------------------- chapter 2
 @exercise("malkin2024.reliability_cost")
 def reliability_cost_ex(answer) -> Feedback:
     """``answer(sigmas, rho, c) -> total cost`` Σ c σ^−ρ."""
-    cases = [(np.array([0.1, 1.0, 2.0]), 0.5, 1.0), (np.array([0.01, 0.3]), 2.0, 3.0), (np.array([0.5]), 4 / 3, 0.1)]
+    cases = [
+        (np.array([0.1, 1.0, 2.0]), 0.5, 1.0),
+        (np.array([0.01, 0.3]), 2.0, 3.0),
+        (np.array([0.5]), 4 / 3, 0.1),
+    ]
     for s, rho, c in cases:
-        expected = float(np.sum(c * s ** -rho))
+        expected = float(np.sum(c * s**-rho))
         got = _num(answer, s, rho, c)
-        if close(got, float(np.sum(c * s ** rho)), rel=1e-9):
-            return Feedback(False, f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost more "
-                                   "for *smaller* σ.")
+        if close(got, float(np.sum(c * s**rho)), rel=1e-9):
+            return Feedback(
+                False,
+                f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost more "
+                "for *smaller* σ.",
+            )
         if not close(got, expected, rel=1e-9):
-            return Feedback(False, f"for σ={s.tolist()}, ρ={rho:g}, c={c:g} expected {expected:g}; you gave {got:g}. "
-                                   "Sum c·σ^(−ρ) over synapses.")
+            return Feedback(
+                False,
+                f"for σ={s.tolist()}, ρ={rho:g}, c={c:g} expected {expected:g}; you gave {got:g}. "
+                "Sum c·σ^(−ρ) over synapses.",
+            )
     return Feedback(True, "C = Σ_i c σ_i^(−ρ).")
 
 
@@ -72,13 +99,21 @@ def budget_sigmas(answer) -> Feedback:
         expected = sigmas_at_equal_cost(H, rho, B)
         got = np.asarray(answer(H, rho, B), dtype=float)
         if got.shape != expected.shape:
-            return Feedback(False, f"return one σ per synapse (shape {expected.shape}); got shape {got.shape}")
-        spent = float(np.sum(got ** -rho))
+            return Feedback(
+                False, f"return one σ per synapse (shape {expected.shape}); got shape {got.shape}"
+            )
+        spent = float(np.sum(got**-rho))
         if not math.isclose(spent, B, rel_tol=1e-6):
-            return Feedback(False, f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget {B:g}.")
+            return Feedback(
+                False,
+                f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget {B:g}.",
+            )
         if not np.allclose(got, expected, rtol=1e-6):
-            return Feedback(False, f"for H={H.tolist()}, ρ={rho:g} expected σ = {np.round(expected, 5).tolist()}; "
-                                   f"you gave {np.round(got, 5).tolist()}. Hint: Lagrange gives σ_i ∝ H_i^(−1/(2+ρ)).")
+            return Feedback(
+                False,
+                f"for H={H.tolist()}, ρ={rho:g} expected σ = {np.round(expected, 5).tolist()}; "
+                f"you gave {np.round(got, 5).tolist()}. Hint: Lagrange gives σ_i ∝ H_i^(−1/(2+ρ)).",
+            )
     return Feedback(True, "σ_i = a·H_i^(−1/(2+ρ)), with a set by the budget.")
 
 
@@ -89,11 +124,19 @@ def optimal_sigma(answer) -> Feedback:
     for H, rho, c, lam in [(1.0, 0.5, 1.0, 1.0), (20.0, 2.0, 0.1, 3.0), (1e-3, 4 / 3, 2.0, 0.01)]:
         expected = float(optimal_sigma_linear(H, rho, c, lam))
         got = _num(answer, H, rho, c, lam)
-        if close(got, (lam * c * rho / H) ** (1 / (1 + rho)), rel=1e-9) and not close(expected, got, rel=1e-9):
-            return Feedback(False, "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to −λcρσ^(−ρ−1).")
+        if close(got, (lam * c * rho / H) ** (1 / (1 + rho)), rel=1e-9) and not close(
+            expected, got, rel=1e-9
+        ):
+            return Feedback(
+                False,
+                "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to −λcρσ^(−ρ−1).",
+            )
         if not close(got, expected, rel=1e-8):
-            return Feedback(False, f"for H={H:g}, ρ={rho:g}, c={c:g}, λ={lam:g} expected σ* = {expected:.6g}; "
-                                   f"you gave {got:.6g}. Set the derivative to zero.")
+            return Feedback(
+                False,
+                f"for H={H:g}, ρ={rho:g}, c={c:g}, λ={lam:g} expected σ* = {expected:.6g}; "
+                f"you gave {got:.6g}. Set the derivative to zero.",
+            )
     return Feedback(True, "σ* = (λcρ/H)^(1/(2+ρ)).")
 
 
@@ -103,10 +146,15 @@ def hessian_slope(answer) -> Feedback:
     for rho in (0.5, 2 / 3, 4 / 3, 2.0):
         got = _num(answer, rho)
         if close(got, 1 / (2 + rho)):
-            return Feedback(False, f"for ρ = {rho:g} you have the right size but the wrong sign: more important "
-                                   "synapses (larger H) are less noisy.")
+            return Feedback(
+                False,
+                f"for ρ = {rho:g} you have the right size but the wrong sign: more important "
+                "synapses (larger H) are less noisy.",
+            )
         if not close(got, -1 / (2 + rho), rel=1e-9):
-            return Feedback(False, f"for ρ = {rho:g} expected {-1 / (2 + rho):.6g}; you gave {got:.6g}.")
+            return Feedback(
+                False, f"for ρ = {rho:g} expected {-1 / (2 + rho):.6g}; you gave {got:.6g}."
+            )
     return Feedback(True, "log σ = −log H/(2+ρ) + const.")
 
 
@@ -119,10 +167,15 @@ def entropic_bound(answer) -> Feedback:
             got = _num(answer, s, rho)
             expected = float(power_law_bound(s, rho))
             if got < -math.log(s) - 1e-12:
-                return Feedback(False, f"at σ={s:g}, ρ={rho:g} your value {got:.6g} is below −log σ = {-math.log(s):.6g}: "
-                                       "not an upper bound. Use log x ≤ x − 1 with x = σ^(−ρ).")
+                return Feedback(
+                    False,
+                    f"at σ={s:g}, ρ={rho:g} your value {got:.6g} is below −log σ = {-math.log(s):.6g}: "
+                    "not an upper bound. Use log x ≤ x − 1 with x = σ^(−ρ).",
+                )
             if not close(got, expected, rel=1e-9, abs_=1e-12):
-                return Feedback(False, f"at σ={s:g}, ρ={rho:g} expected {expected:.6g}; you gave {got:.6g}.")
+                return Feedback(
+                    False, f"at σ={s:g}, ρ={rho:g} expected {expected:.6g}; you gave {got:.6g}."
+                )
     return Feedback(True, "−log σ ≤ (σ^(−ρ) − 1)/ρ, tight at σ = 1 and as ρ → 0.")
 
 
@@ -132,9 +185,13 @@ def posterior_slope(answer) -> Feedback:
     for rho in (0.5, 2 / 3, 4 / 3, 2.0, 0.01):
         got = _num(answer, rho)
         if close(got, 1 / (2 + rho)):
-            return Feedback(False, "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it.")
+            return Feedback(
+                False, "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it."
+            )
         if not close(got, 2 / (2 + rho), rel=1e-9):
-            return Feedback(False, f"for ρ = {rho:g} expected {2 / (2 + rho):.6g}; you gave {got:.6g}.")
+            return Feedback(
+                False, f"for ρ = {rho:g} expected {2 / (2 + rho):.6g}; you gave {got:.6g}."
+            )
     return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.")
 
 
@@ -148,10 +205,16 @@ def normalised_variability(answer) -> Feedback:
     if got.shape != expected.shape:
         return Feedback(False, f"return one value per synapse, shape {expected.shape}")
     if np.allclose(got, np.sqrt(var) / np.abs(mean)):
-        return Feedback(False, "you returned the coefficient of variation σ/μ; here we normalise the variance: σ²/|μ|.")
+        return Feedback(
+            False,
+            "you returned the coefficient of variation σ/μ; here we normalise the variance: σ²/|μ|.",
+        )
     if not np.allclose(got, expected):
-        return Feedback(False, f"expected {np.round(expected, 4).tolist()}; got {np.round(got, 4).tolist()} "
-                               "(use |mean|: a mean can be negative).")
+        return Feedback(
+            False,
+            f"expected {np.round(expected, 4).tolist()}; got {np.round(got, 4).tolist()} "
+            "(use |mean|: a mean can be negative).",
+        )
     return Feedback(True, "σ²/μ = q(1 − p) in the quantal model: it falls as p rises.")
 
 
@@ -166,7 +229,9 @@ def spearman(answer) -> Feedback:
         y = x + rng.standard_normal(n)
         expected = float(spearmanr(x, y).statistic)
         got = _num(answer, x, y)
-        if close(got, float(np.corrcoef(x, y)[0, 1]), rel=1e-9) and not close(got, expected, rel=1e-9):
+        if close(got, float(np.corrcoef(x, y)[0, 1]), rel=1e-9) and not close(
+            got, expected, rel=1e-9
+        ):
             return Feedback(False, "that is Pearson's correlation of the values; rank them first.")
         if not close(got, expected, rel=1e-9):
             return Feedback(False, f"for n = {n} expected {expected:.6f}; you gave {got:.6f}.")

@@ -3,6 +3,7 @@
 Each checker calls the student's function on several cases, compares with a reference built
 from :mod:`synlab.maintenance`, and names the case, the expected and the given value and a hint.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,9 @@ def _quadratic_case(seed: int, n: int = 6) -> tuple[torch.Tensor, torch.Tensor, 
     q, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
     H = q @ torch.diag(torch.logspace(-1, 1, n, dtype=torch.float64)) @ q.T
     g = torch.randn(n, generator=gen, dtype=torch.float64)
-    direction = -g + 0.5 * g.norm() * torch.randn(n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+    direction = -g + 0.5 * g.norm() * torch.randn(
+        n, generator=gen, dtype=torch.float64
+    ) / math.sqrt(n)
     return 0.5 * (H + H.T), g, 3.0 * direction  # not a unit vector on purpose
 
 
@@ -34,11 +37,18 @@ def _check_optimal_magnitude(fn) -> Feedback:
         given = fn(g.clone(), H.clone(), c.clone())
         if not close(given, expected, rel=1e-6):
             u_unnorm = float(-(c @ g) / (c @ H @ c))
-            hint = ("you seem to use the unnormalised direction: both the slope and Q take ĉ = c/‖c‖"
-                    if close(given, u_unnorm, rel=1e-6) else
-                    "set d/dm [m ĉᵀ∇F + ½ m² Q[ĉ]] = 0 and solve for m")
-            return Feedback(False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}.")
-    return Feedback(True, "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes nothing).")
+            hint = (
+                "you seem to use the unnormalised direction: both the slope and Q take ĉ = c/‖c‖"
+                if close(given, u_unnorm, rel=1e-6)
+                else "set d/dm [m ĉᵀ∇F + ½ m² Q[ĉ]] = 0 and solve for m"
+            )
+            return Feedback(
+                False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
+            )
+    return Feedback(
+        True,
+        "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes nothing).",
+    )
 
 
 @exercise("raman2021.steady_ratio")
@@ -55,7 +65,9 @@ def _check_steady_ratio(fn) -> Feedback:
                 hint = "the ratio is inverted: more curvature along Δc means *less* compensation"
             else:
                 hint = "Q[Δε] is Tr(H)/N in expectation (Eq. 12) and Q[Δc] = ĉᵀHĉ"
-            return Feedback(False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}.")
+            return Feedback(
+                False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
+            )
     return Feedback(True, "steady_ratio matches √(Q[Δε]/Q[Δc]) with Q[Δε] = Tr(H)/N.")
 
 
@@ -67,14 +79,18 @@ def _check_expected_increase(fn) -> Feedback:
         expected = 0.5 * norm**2 * float(torch.trace(H)) / 8
         given = fn(H.clone(), norm)
         if not close(given, expected, rel=1e-6):
-            for wrong, hint in ((2 * expected, "the second-order term of the Taylor expansion carries a factor ½"),
-                                (8 * expected, "E[Δε Δεᵀ] = ‖Δε‖² I / N: divide the trace by N"),
-                                (expected / norm, "the increase scales with ‖Δε‖², not ‖Δε‖")):
+            for wrong, hint in (  # noqa: B007 - the hint that matched is used below
+                (2 * expected, "the second-order term of the Taylor expansion carries a factor ½"),
+                (8 * expected, "E[Δε Δεᵀ] = ‖Δε‖² I / N: divide the trace by N"),
+                (expected / norm, "the increase scales with ‖Δε‖², not ‖Δε‖"),
+            ):
                 if close(given, wrong, rel=1e-6):
                     break
             else:
                 hint = "expand F(w+Δε) to second order and average over isotropic directions"
-            return Feedback(False, f"‖Δε‖ = {norm}: expected {expected:.6g}, got {given!r}. Hint: {hint}.")
+            return Feedback(
+                False, f"‖Δε‖ = {norm}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
+            )
     return Feedback(True, "expected_increase = ½‖Δε‖² Tr(H)/N, the uphill drift of Box 2.")
 
 
@@ -83,26 +99,42 @@ def _check_fluctuation(fn) -> Feedback:
     """Δε with ‖Δε‖ = d·√N exactly and an isotropic direction."""
     gen = torch.Generator().manual_seed(0)
     for n, d in ((440, 0.02), (120, 0.01)):
-        rows = torch.stack([torch.as_tensor(fn(n, d, gen), dtype=torch.float64).reshape(-1) for _ in range(300)])
+        rows = torch.stack(
+            [torch.as_tensor(fn(n, d, gen), dtype=torch.float64).reshape(-1) for _ in range(300)]
+        )
         if rows.shape[1] != n:
-            return Feedback(False, f"N = {n}: expected a vector of {n} weights, got {rows.shape[1]}.")
+            return Feedback(
+                False, f"N = {n}: expected a vector of {n} weights, got {rows.shape[1]}."
+            )
         norms = rows.norm(dim=1)
         want = d * math.sqrt(n)
         if not torch.allclose(norms, torch.full_like(norms, want), rtol=1e-6):
-            hint = ("you used ‖Δε‖ = d; the paper's magnitude is d·√N, i.e. d per weight"
-                    if torch.allclose(norms, torch.full_like(norms, d), rtol=1e-6) else
-                    "normalise white noise to unit length, then scale")
-            return Feedback(False, f"N = {n}, d = {d}: every step should have norm {want:.5g}, got norms from "
-                                   f"{float(norms.min()):.5g} to {float(norms.max()):.5g}. Hint: {hint}.")
+            hint = (
+                "you used ‖Δε‖ = d; the paper's magnitude is d·√N, i.e. d per weight"
+                if torch.allclose(norms, torch.full_like(norms, d), rtol=1e-6)
+                else "normalise white noise to unit length, then scale"
+            )
+            return Feedback(
+                False,
+                f"N = {n}, d = {d}: every step should have norm {want:.5g}, got norms from "
+                f"{float(norms.min()):.5g} to {float(norms.max()):.5g}. Hint: {hint}.",
+            )
         u = rows / norms[:, None]
         # each component of û has mean 0 and s.d. 1/√N: its average over 300 draws stays below 6/√(300 N)
         if float(u.mean(0).abs().max()) > 6 / math.sqrt(300 * n):
-            return Feedback(False, f"N = {n}: the direction is not isotropic (mean component "
-                                   f"{float(u.mean(0).abs().max()):.3g}). Hint: draw ξ ~ N(0, I).")
+            return Feedback(
+                False,
+                f"N = {n}: the direction is not isotropic (mean component "
+                f"{float(u.mean(0).abs().max()):.3g}). Hint: draw ξ ~ N(0, I).",
+            )
         first = rows[:, 0]
         if float(first.std()) < 1e-12:
-            return Feedback(False, "every call returned the same vector: draw fresh noise with the generator.")
-    return Feedback(True, "exact magnitude d·√N and an isotropic direction, as in the paper's Methods.")
+            return Feedback(
+                False, "every call returned the same vector: draw fresh noise with the generator."
+            )
+    return Feedback(
+        True, "exact magnitude d·√N and an isotropic direction, as in the paper's Methods."
+    )
 
 
 @exercise("raman2021.corrupted_step")
@@ -123,7 +155,9 @@ def _check_corrupted_step(fn) -> Feedback:
             else:
                 hint = "normalise g and ν, then γ1 = m/√(1+κ²) and γ2 = κ γ1"
             norm = float(given.norm()) if given.numel() else float("nan")
-            return Feedback(False, f"m = {m}, κ = {kappa}: expected ‖Δc‖ = {m}, got {norm:.4g}. Hint: {hint}.")
+            return Feedback(
+                False, f"m = {m}, κ = {kappa}: expected ‖Δc‖ = {m}, got {norm:.4g}. Hint: {hint}."
+            )
     return Feedback(True, "the compensatory step has magnitude m and corruption γ2/γ1 = κ.")
 
 
@@ -135,10 +169,16 @@ def _check_noise_interpolation(fn) -> Feedback:
         given = fn(qc, qn, rho)
         if not close(given, expected, rel=1e-6):
             wrong = qc / (1 + rho) + qn / (1 + 1 / rho)
-            hint = ("weights depend on ρ² = ‖ν‖²/‖c̃‖² (squared norms), not on ρ" if close(given, wrong, rel=1e-6)
-                    else "expand (c̃+ν)ᵀH(c̃+ν)/‖c̃+ν‖² with c̃ ⊥ ν and c̃ᵀHν = 0")
-            return Feedback(False, f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}: expected {expected:.6g}, got {given!r}. "
-                                   f"Hint: {hint}.")
+            hint = (
+                "weights depend on ρ² = ‖ν‖²/‖c̃‖² (squared norms), not on ρ"
+                if close(given, wrong, rel=1e-6)
+                else "expand (c̃+ν)ᵀH(c̃+ν)/‖c̃+ν‖² with c̃ ⊥ ν and c̃ᵀHν = 0"
+            )
+            return Feedback(
+                False,
+                f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}: expected {expected:.6g}, got {given!r}. "
+                f"Hint: {hint}.",
+            )
     return Feedback(True, "Q[Δc] interpolates between Q[c̃] and Q[ν] as SI Eq. (8) says.")
 
 
@@ -149,10 +189,14 @@ def _check_fraction_to_ratio(fn) -> Feedback:
         expected = (100 - p) / p
         given = fn(p)
         if not close(given, expected, rel=1e-6):
-            hint = ("that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part"
-                    if close(given, p / (100 - p), rel=1e-6) else
-                    "‖Δc‖ ∝ the activity-dependent share (100 − p), ‖Δε‖ ∝ p")
-            return Feedback(False, f"p = {p}%: expected {expected:.4g}, got {given!r}. Hint: {hint}.")
+            hint = (
+                "that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part"
+                if close(given, p / (100 - p), rel=1e-6)
+                else "‖Δc‖ ∝ the activity-dependent share (100 − p), ‖Δε‖ ∝ p"
+            )
+            return Feedback(
+                False, f"p = {p}%: expected {expected:.4g}, got {given!r}. Hint: {hint}."
+            )
     return Feedback(True, "every study with p ≥ 50 % implies ‖Δc‖/‖Δε‖ ≤ 1.")
 
 
@@ -164,13 +208,21 @@ def _check_implied_corruption(fn) -> Feedback:
         expected = math.sqrt((a - x) / (x - 1))
         given = fn(a, r)
         if not close(given, expected, rel=1e-5):
-            hint = ("you returned κ²; take the square root" if close(given, expected**2, rel=1e-5) else
-                    "set 1/r² = Q[Δc]/Q[Δε] = (a + κ²)/(1 + κ²) (Eq. 8 with Q[ν] = Q[Δε]) and solve for κ")
-            return Feedback(False, f"a = {a}, r = {r}: expected κ = {expected:.5g}, got {given!r}. Hint: {hint}.")
+            hint = (
+                "you returned κ²; take the square root"
+                if close(given, expected**2, rel=1e-5)
+                else "set 1/r² = Q[Δc]/Q[Δε] = (a + κ²)/(1 + κ²) (Eq. 8 with Q[ν] = Q[Δε]) and solve for κ"
+            )
+            return Feedback(
+                False,
+                f"a = {a}, r = {r}: expected κ = {expected:.5g}, got {given!r}. Hint: {hint}.",
+            )
     # consistency: the formula and Eq. (8) agree
     a, r = 10.0, 0.7
     k = float(fn(a, r))
     back = math.sqrt(1 / float(noise_interpolation(a, 1.0, k)))
     if not np.isclose(back, r, rtol=1e-5):
-        return Feedback(False, f"plugging your κ = {k:.4g} back into Eq. (9) gives r = {back:.4g}, not {r}.")
+        return Feedback(
+            False, f"plugging your κ = {k:.4g} back into Eq. (9) gives r = {back:.4g}, not {r}."
+        )
     return Feedback(True, "κ reproduces the measured ratio through Eqs. (8) and (9).")

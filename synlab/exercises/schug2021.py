@@ -1,4 +1,5 @@
 """Exercise checkers of the schug2021 part (Schug, Benzing & Steger 2021, chapters 1–4)."""
+
 from __future__ import annotations
 
 import math
@@ -26,26 +27,56 @@ def check_strength_update(fn) -> Feedback:
     """``fn(m, p_old, p_new, grad_m, lr)`` -> the new strength m' (Eq. 9), on tensors."""
     g = torch.Generator().manual_seed(3)
     cases = [
-        (torch.tensor([0.8]), torch.tensor([0.5]), torch.tensor([0.5]), torch.tensor([0.0]), 0.1, "no gradient, p unchanged"),
-        (torch.tensor([0.8]), torch.tensor([0.5]), torch.tensor([0.57]), torch.tensor([0.0]), 0.1, "no gradient, p rises"),
-        (torch.tensor([0.8]), torch.tensor([0.5]), torch.tensor([0.5]), torch.tensor([0.2]), 0.1, "p unchanged, gradient 0.2"),
+        (
+            torch.tensor([0.8]),
+            torch.tensor([0.5]),
+            torch.tensor([0.5]),
+            torch.tensor([0.0]),
+            0.1,
+            "no gradient, p unchanged",
+        ),
+        (
+            torch.tensor([0.8]),
+            torch.tensor([0.5]),
+            torch.tensor([0.57]),
+            torch.tensor([0.0]),
+            0.1,
+            "no gradient, p rises",
+        ),
+        (
+            torch.tensor([0.8]),
+            torch.tensor([0.5]),
+            torch.tensor([0.5]),
+            torch.tensor([0.2]),
+            0.1,
+            "p unchanged, gradient 0.2",
+        ),
     ]
     m = torch.randn(5, generator=g, dtype=torch.float64)
     p0 = 0.25 + 0.75 * torch.rand(5, generator=g, dtype=torch.float64)
     p1 = (p0 + 0.07 * torch.sign(torch.randn(5, generator=g, dtype=torch.float64))).clamp(0.25, 1.0)
-    cases.append((m, p0, p1, torch.randn(5, generator=g, dtype=torch.float64), 0.05, "random synapses"))
+    cases.append(
+        (m, p0, p1, torch.randn(5, generator=g, dtype=torch.float64), 0.05, "random synapses")
+    )
     for m, p0, p1, gm, lr, name in cases:
         want = _strength_update(m.double(), p0.double(), p1.double(), gm.double(), lr)
         got = _num(fn(m, p0, p1, gm, lr))
-        if got.shape != tuple(want.shape) or not np.allclose(got, want.numpy(), rtol=1e-6, atol=1e-9):
+        if got.shape != tuple(want.shape) or not np.allclose(
+            got, want.numpy(), rtol=1e-6, atol=1e-9
+        ):
             hint = ""
             if name == "no gradient, p rises":
                 hint = " Hint: with no gradient the expected weight p·m is unchanged, so m must shrink by p/p'."
             elif name.startswith("p unchanged"):
-                hint = (" Hint: the SGD step acts on w̄ with ∂L/∂w̄ = (1/p)·∂L/∂m, and m' = w̄'/p' — the "
-                        "gradient term carries 1/(p·p').")
-            return Feedback(False, f"case '{name}': expected {want.numpy().round(6).tolist()}, got "
-                                   f"{np.round(got, 6).tolist()}.{hint}")
+                hint = (
+                    " Hint: the SGD step acts on w̄ with ∂L/∂w̄ = (1/p)·∂L/∂m, and m' = w̄'/p' — the "
+                    "gradient term carries 1/(p·p')."
+                )
+            return Feedback(
+                False,
+                f"case '{name}': expected {want.numpy().round(6).tolist()}, got "
+                f"{np.round(got, 6).tolist()}.{hint}",
+            )
     return Feedback(True, "m' = (p/p')·m − η/(p·p')·∂L/∂m, Eq. 9 of the paper.")
 
 
@@ -66,8 +97,13 @@ def check_prob_large_gradient(fn) -> Feedback:
                 hint = " Hint: that is P(|g| <= g_lim), the complement."
             elif math.isclose(got, want / 2, rel_tol=1e-6, abs_tol=1e-12):
                 hint = " Hint: count both tails, g > g_lim and g < −g_lim."
-            return Feedback(False, f"F = {fisher:g}, g_lim = {g_lim:g}: expected {want:.6g}, got {got:.6g}.{hint}")
-    return Feedback(True, "P(|g| > g_lim) = erfc(g_lim / sqrt(2F)), increasing in the Fisher information F.")
+            return Feedback(
+                False,
+                f"F = {fisher:g}, g_lim = {g_lim:g}: expected {want:.6g}, got {got:.6g}.{hint}",
+            )
+    return Feedback(
+        True, "P(|g| > g_lim) = erfc(g_lim / sqrt(2F)), increasing in the Fisher information F."
+    )
 
 
 # ----------------------------------------------------------------------------- chapter 2
@@ -75,8 +111,10 @@ def check_prob_large_gradient(fn) -> Feedback:
 def check_soft_mutual_information(fn) -> Feedback:
     """``fn(labels, probs)`` -> soft I(Y; Ŷ) in bits (class-averaged softmax outputs)."""
     rng = np.random.default_rng(0)
-    cases = {"perfect, uniform labels": (np.arange(4), np.eye(4)),
-             "uninformative outputs": (np.array([0, 1, 0, 1]), np.full((4, 2), 0.5))}
+    cases = {
+        "perfect, uniform labels": (np.arange(4), np.eye(4)),
+        "uninformative outputs": (np.array([0, 1, 0, 1]), np.full((4, 2), 0.5)),
+    }
     y = rng.integers(0, 3, 60)
     logits = rng.normal(size=(60, 3)) + 2 * np.eye(3)[y]
     cases["random soft outputs"] = (y, np.exp(logits) / np.exp(logits).sum(1, keepdims=True))
@@ -87,21 +125,29 @@ def check_soft_mutual_information(fn) -> Feedback:
         except (TypeError, ValueError) as err:
             return Feedback(False, f"case '{name}' did not return a number: {err}")
         if not math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-9):
-            hard = mutual_information(torch.as_tensor(labels), torch.as_tensor(probs.argmax(1)), n_classes=probs.shape[1])
+            hard = mutual_information(
+                torch.as_tensor(labels), torch.as_tensor(probs.argmax(1)), n_classes=probs.shape[1]
+            )
             hint = ""
             if math.isclose(got, want * math.log(2), rel_tol=1e-5, abs_tol=1e-9):
                 hint = " Hint: you answered in nats; use log base 2 for bits."
             elif math.isclose(got, hard, rel_tol=1e-5, abs_tol=1e-9):
                 hint = " Hint: that is the hard (arg-max) estimate; average the softmax outputs per class instead."
             return Feedback(False, f"case '{name}': expected {want:.6f} bits, got {got:.6f}.{hint}")
-    return Feedback(True, "I = Σ P(y)P(ŷ|y) log2 P(ŷ|y)/P(ŷ) with P(ŷ|y) the class-averaged softmax.")
+    return Feedback(
+        True, "I = Σ P(y)P(ŷ|y) log2 P(ŷ|y)/P(ŷ) with P(ŷ|y) the class-averaged softmax."
+    )
 
 
 @exercise("schug2021.matched_release_probability")
 def check_matched_release_probability(fn) -> Feedback:
     """``fn(list_of_p_tensors)`` -> the single p of the fixed control: the mean over all synapses."""
     g = torch.Generator().manual_seed(1)
-    ps = [0.25 + 0.75 * torch.rand(30, 20, generator=g), torch.full((5, 30), 0.9), torch.full((2, 5), 1.0)]
+    ps = [
+        0.25 + 0.75 * torch.rand(30, 20, generator=g),
+        torch.full((5, 30), 0.9),
+        torch.full((2, 5), 1.0),
+    ]
     want = float(torch.cat([p.flatten() for p in ps]).mean())
     try:
         got = float(fn(ps))
@@ -109,10 +155,16 @@ def check_matched_release_probability(fn) -> Feedback:
         return Feedback(False, f"your function did not return a number: {err}")
     if not math.isclose(got, want, rel_tol=1e-5):
         layer_mean = float(torch.stack([p.mean() for p in ps]).mean())
-        hint = (" Hint: that is the mean of the layer means; weight each layer by its number of synapses."
-                if math.isclose(got, layer_mean, rel_tol=1e-5) else "")
+        hint = (
+            " Hint: that is the mean of the layer means; weight each layer by its number of synapses."
+            if math.isclose(got, layer_mean, rel_tol=1e-5)
+            else ""
+        )
         return Feedback(False, f"expected {want:.5f}, got {got:.5f}.{hint}")
-    return Feedback(True, "The matched control uses the mean release probability over every synapse of the network.")
+    return Feedback(
+        True,
+        "The matched control uses the mean release probability over every synapse of the network.",
+    )
 
 
 # ----------------------------------------------------------------------------- chapter 3
@@ -129,8 +181,13 @@ def check_important_inputs(fn) -> Feedback:
                 hint = " Hint: rows of p are the postsynaptic neurons; count along each row (its inputs)."
             elif got.shape == want.shape and np.array_equal(got, (p > thr).sum(1).numpy()):
                 hint = " Hint: 'at least' the threshold: use >=."
-            return Feedback(False, f"threshold {thr}: expected {want.tolist()}, got {got.tolist()}.{hint}")
-    return Feedback(True, "Counting along the rows of the (out, in) matrix gives the important inputs per neuron.")
+            return Feedback(
+                False, f"threshold {thr}: expected {want.tolist()}, got {got.tolist()}.{hint}"
+            )
+    return Feedback(
+        True,
+        "Counting along the rows of the (out, in) matrix gives the important inputs per neuron.",
+    )
 
 
 @exercise("schug2021.importance_classes")
@@ -138,16 +195,26 @@ def check_importance_classes(fn) -> Feedback:
     """``fn(counts, baseline, n_std)`` -> [n_low, n_medium, n_high] neurons relative to the baseline."""
     rng = np.random.default_rng(4)
     baseline = rng.binomial(200, 0.05, size=200)
-    counts = np.concatenate([rng.binomial(200, 0.05, 150), rng.integers(25, 40, 30), np.zeros(20, dtype=int)])
+    counts = np.concatenate(
+        [rng.binomial(200, 0.05, 150), rng.integers(25, 40, 30), np.zeros(20, dtype=int)]
+    )
     for n_std in (2.0, 1.0):
         want = _classes(counts, baseline, n_std)
         got = _num(fn(counts, baseline, n_std))
         if got.shape != (3,) or not np.array_equal(got, want):
             own = _classes(counts, counts, n_std)
-            hint = (" Hint: mean and standard deviation come from the shuffled baseline, not from the counts."
-                    if got.shape == (3,) and np.array_equal(got, own) else "")
-            return Feedback(False, f"n_std = {n_std}: expected {want.tolist()}, got {got.tolist()}.{hint}")
-    return Feedback(True, "Low/high importance: more than n_std baseline standard deviations below/above the baseline mean.")
+            hint = (
+                " Hint: mean and standard deviation come from the shuffled baseline, not from the counts."
+                if got.shape == (3,) and np.array_equal(got, own)
+                else ""
+            )
+            return Feedback(
+                False, f"n_std = {n_std}: expected {want.tolist()}, got {got.tolist()}.{hint}"
+            )
+    return Feedback(
+        True,
+        "Low/high importance: more than n_std baseline standard deviations below/above the baseline mean.",
+    )
 
 
 # ----------------------------------------------------------------------------- chapter 4
@@ -164,7 +231,9 @@ def check_relative_change(fn) -> Feedback:
             hint = " Hint: LTD recordings shrink; the size of the change is what matters — take the absolute value."
         elif got.shape == want.shape and np.allclose(got, np.abs(wa - wb) / wa):
             hint = " Hint: relative to the strength before plasticity."
-        return Feedback(False, f"expected {want.round(4).tolist()}, got {np.round(got, 4).tolist()}.{hint}")
+        return Feedback(
+            False, f"expected {want.round(4).tolist()}, got {np.round(got, 4).tolist()}.{hint}"
+        )
     return Feedback(True, "|Δw|/w_before, pooled over LTP and LTD.")
 
 
@@ -173,8 +242,10 @@ def check_pearson_r(fn) -> Feedback:
     """``fn(x, y)`` -> Pearson's correlation coefficient."""
     rng = np.random.default_rng(7)
     x = rng.uniform(0.1, 0.9, 40)
-    cases = {"negative trend": (x, 1.0 - x + 0.2 * rng.normal(size=40)),
-             "offset data": (x + 10.0, 3 * x + 0.5 * rng.normal(size=40) + 100.0)}
+    cases = {
+        "negative trend": (x, 1.0 - x + 0.2 * rng.normal(size=40)),
+        "offset data": (x + 10.0, 3 * x + 0.5 * rng.normal(size=40) + 100.0),
+    }
     for name, (a, b) in cases.items():
         want = float(stats.pearsonr(a, b).statistic)
         try:
@@ -183,9 +254,13 @@ def check_pearson_r(fn) -> Feedback:
             return Feedback(False, f"case '{name}' did not return a number: {err}")
         if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
             hint = ""
-            if math.isclose(got, float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))), rel_tol=1e-6):
+            if math.isclose(
+                got, float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))), rel_tol=1e-6
+            ):
                 hint = " Hint: subtract the means first."
             elif abs(got) > 1:
-                hint = " Hint: divide the covariance by both standard deviations; r lies in [−1, 1]."
+                hint = (
+                    " Hint: divide the covariance by both standard deviations; r lies in [−1, 1]."
+                )
             return Feedback(False, f"case '{name}': expected r = {want:.6f}, got {got:.6f}.{hint}")
     return Feedback(True, "r = cov(x, y) / (σ_x σ_y).")

@@ -4,6 +4,7 @@ Chapter 5 (consolidation): ``backward_transfer``, ``ewc_penalty``.
 Chapter 6 (ablations): ``ghost_step``, ``t_statistic``.
 Chapter 7 (perceptron): ``perceptron_step``, ``cover_fraction``.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,11 +41,17 @@ def check_backward_transfer(fn) -> Feedback:
         if not close(got, want, rel=1e-6, abs_=1e-9):
             hint = ""
             if close(got, float(A[-1].mean() - np.diag(A).mean()), rel=1e-6):
-                hint = " Hint: leave out the last task — it has not been followed by any other task."
+                hint = (
+                    " Hint: leave out the last task — it has not been followed by any other task."
+                )
             elif close(got, -want, rel=1e-6):
                 hint = " Hint: the sign — final accuracy minus accuracy right after learning."
-            return Feedback(False, f"for A =\n{np.round(A, 3)}\nexpected {want:.4f}, got {got}.{hint}")
-    return Feedback(True, "backward transfer is the average change of old tasks' accuracy after all learning.")
+            return Feedback(
+                False, f"for A =\n{np.round(A, 3)}\nexpected {want:.4f}, got {got}.{hint}"
+            )
+    return Feedback(
+        True, "backward transfer is the average change of old tasks' accuracy after all learning."
+    )
 
 
 @exercise("schug2021_lifelong.ewc_penalty")
@@ -60,7 +67,10 @@ def check_ewc_penalty(fn) -> Feedback:
         got = float(got)
         if not close(got, want, rel=1e-5):
             if close(got, 2 * want, rel=1e-5):
-                return Feedback(False, f"n={n}, λ={lam}: got {got:.4g}, twice the expected {want:.4g}. Hint: the factor 1/2.")
+                return Feedback(
+                    False,
+                    f"n={n}, λ={lam}: got {got:.4g}, twice the expected {want:.4g}. Hint: the factor 1/2.",
+                )
             if close(got, want / lam, rel=1e-5):
                 return Feedback(False, f"n={n}, λ={lam}: got {got:.4g}; you forgot the strength λ.")
             return Feedback(False, f"n={n}, λ={lam}: expected {want:.6g}, got {got:.6g}.")
@@ -72,7 +82,9 @@ def check_ewc_penalty(fn) -> Feedback:
 @exercise("schug2021_lifelong.ghost_step")
 def check_ghost_step(fn) -> Feedback:
     """``fn(ghost_p, grad, lr, w)`` → (new ghost p, new weight) for the ghost control."""
-    kw = dict(p_up=0.05, p_down=0.05, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9, headroom=True)
+    kw = dict(
+        p_up=0.05, p_down=0.05, g_lim=0.001, p_min=0.25, p_max=1.0, p_freeze=0.9, headroom=True
+    )
     g = torch.Generator().manual_seed(2)
     for case in range(3):
         p = torch.rand(20, generator=g) * 0.75 + 0.25
@@ -87,14 +99,22 @@ def check_ghost_step(fn) -> Feedback:
             return Feedback(False, "return a pair (new ghost p, new weight).")
         if not torch.allclose(got_p, want_p, atol=1e-6):
             bad = int((got_p - want_p).abs().argmax())
-            return Feedback(False, f"case {case}: ghost p of synapse {bad} (p={p[bad]:.3f}, |g|={grad[bad].abs():.4f}) "
-                                   f"should become {want_p[bad]:.4f}, got {got_p[bad]:.4f}. Check the headroom factor "
-                                   f"(1 − p), freezing at p ≥ 0.9 and the clamp to [0.25, 1].")
+            return Feedback(
+                False,
+                f"case {case}: ghost p of synapse {bad} (p={p[bad]:.3f}, |g|={grad[bad].abs():.4f}) "
+                f"should become {want_p[bad]:.4f}, got {got_p[bad]:.4f}. Check the headroom factor "
+                f"(1 − p), freezing at p ≥ 0.9 and the clamp to [0.25, 1].",
+            )
         if not torch.allclose(got_w, want_w, atol=1e-6):
             if torch.allclose(got_w, w - 0.1 * consolidation_factor(want_p) * grad, atol=1e-6):
-                return Feedback(False, f"case {case}: the weight step must use the ghost p *before* this step's update.")
+                return Feedback(
+                    False,
+                    f"case {case}: the weight step must use the ghost p *before* this step's update.",
+                )
             return Feedback(False, f"case {case}: weights wrong; expected w − lr·(1 − p̃)·g.")
-    return Feedback(True, "the ghost control consolidates exactly like the model, but release stays at 0.5.")
+    return Feedback(
+        True, "the ghost control consolidates exactly like the model, but release stays at 0.5."
+    )
 
 
 @exercise("schug2021_lifelong.t_statistic")
@@ -102,15 +122,21 @@ def check_t_statistic(fn) -> Feedback:
     """``fn(a, b)`` → Student's two-sample t with pooled variance (scipy.stats.ttest_ind)."""
     from scipy import stats
 
-    cases = [([82.9, 82.91, 82.89], [77.7, 77.2, 78.1]), ([1.0, 2.0, 4.0], [2.0, 2.5, 3.0, 5.0]),
-             ([0.5, 0.6, 0.55, 0.7], [0.4, 0.45, 0.5])]
+    cases = [
+        ([82.9, 82.91, 82.89], [77.7, 77.2, 78.1]),
+        ([1.0, 2.0, 4.0], [2.0, 2.5, 3.0, 5.0]),
+        ([0.5, 0.6, 0.55, 0.7], [0.4, 0.45, 0.5]),
+    ]
     for a, b in cases:
         want = float(stats.ttest_ind(a, b).statistic)
         got = fn(np.array(a), np.array(b))
         if not close(got, want, rel=1e-6):
             welch = float(stats.ttest_ind(a, b, equal_var=False).statistic)
-            hint = " That is Welch's t; pool the variances." if close(got, welch, rel=1e-6) else \
-                " Use the unbiased variances (ddof=1), pooled with weights n−1."
+            hint = (
+                " That is Welch's t; pool the variances."
+                if close(got, welch, rel=1e-6)
+                else " Use the unbiased variances (ddof=1), pooled with weights n−1."
+            )
             return Feedback(False, f"a={a}, b={b}: expected t = {want:.4f}, got {got}.{hint}")
     return Feedback(True, "pooled two-sample t statistic, as in the paper's independent t-tests.")
 
@@ -127,11 +153,16 @@ def check_perceptron_step(fn) -> Feedback:
         got = torch.as_tensor(fn(w.clone(), X.clone(), y.clone()), dtype=torch.float32)
         if got.shape != want.shape or not torch.allclose(got, want, atol=1e-6):
             if got.shape == want.shape and torch.allclose(got, want * B, atol=1e-6):
-                return Feedback(False, f"B={B}: your update is B times too large — average over the batch.")
+                return Feedback(
+                    False, f"B={B}: your update is B times too large — average over the batch."
+                )
             all_ = (X * y[:, None]).mean(0)
             if got.shape == want.shape and torch.allclose(got, all_, atol=1e-6):
                 return Feedback(False, f"B={B}: only misclassified patterns (y·h ≤ 0) contribute.")
-            return Feedback(False, f"B={B}, N={N}: expected {want[:4].tolist()}…, got {got.flatten()[:4].tolist()}….")
+            return Feedback(
+                False,
+                f"B={B}, N={N}: expected {want[:4].tolist()}…, got {got.flatten()[:4].tolist()}….",
+            )
     return Feedback(True, "averaging over 5 patterns makes |g_i| graded, so Eq. 4 can use it.")
 
 

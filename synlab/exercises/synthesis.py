@@ -3,6 +3,7 @@
 Each checker tries the student's function on several cases and says which case failed, what
 was expected, what was given, and the usual mistake behind that number.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,11 @@ _SPEARMAN_CASES = [
     ("no ties", [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 4.0, 3.0, 5.0]),
     ("reversed", [0.1, 0.5, 0.2, 0.9], [9.0, 5.0, 8.0, 1.0]),
     ("monotone but not linear", [1.0, 2.0, 3.0, 4.0, 10.0], [1.0, 4.0, 9.0, 16.0, 1000.0]),
-    ("ties (many release probabilities sit at p_min)", [0.25, 0.25, 0.25, 0.6, 1.0, 1.0],
-     [0.3, 0.1, 0.2, 0.5, 0.9, 0.4]),
+    (
+        "ties (many release probabilities sit at p_min)",
+        [0.25, 0.25, 0.25, 0.6, 1.0, 1.0],
+        [0.3, 0.1, 0.2, 0.5, 0.9, 0.4],
+    ),
     ("ties in both", [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0], [5.0, 6.0, 5.0, 7.0, 7.0, 7.0, 8.0]),
 ]
 
@@ -46,27 +50,39 @@ def check_spearman(spearman) -> Feedback:
         expected = float(stats.spearmanr(x, y).statistic)
         given = _call(spearman, np.array(x), np.array(y))
         if not close(given, expected, rel=1e-9, abs_=1e-9):
-            hint = ("rank both arrays (1 = smallest), give tied values the mean of the ranks they occupy, "
-                    "then take the Pearson correlation of the two rank vectors.")
+            hint = (
+                "rank both arrays (1 = smallest), give tied values the mean of the ranks they occupy, "
+                "then take the Pearson correlation of the two rank vectors."
+            )
             try:
                 g = float(given)
                 if math.isclose(g, _pearson(x, y), rel_tol=1e-9):
                     hint = "this is the Pearson correlation of the values themselves: correlate their ranks instead."
                 elif math.isclose(g, _pearson(_ordinal_ranks(x), _ordinal_ranks(y)), rel_tol=1e-9):
-                    hint = ("ties are broken by position (argsort of argsort): tied values must share the "
-                            "average of their ranks (scipy.stats.rankdata does this).")
+                    hint = (
+                        "ties are broken by position (argsort of argsort): tied values must share the "
+                        "average of their ranks (scipy.stats.rankdata does this)."
+                    )
                 else:
                     rx, ry = stats.rankdata(x), stats.rankdata(y)
                     n = len(x)
                     formula = 1 - 6 * float(((rx - ry) ** 2).sum()) / (n * (n * n - 1))
                     if math.isclose(g, formula, rel_tol=1e-9):
-                        hint = ("1 − 6Σd²/(n(n²−1)) is exact only without ties; with ties use the Pearson "
-                                "correlation of the average ranks.")
+                        hint = (
+                            "1 − 6Σd²/(n(n²−1)) is exact only without ties; with ties use the Pearson "
+                            "correlation of the average ranks."
+                        )
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"case '{name}': x={x}, y={y}: expected {expected:.6f}, got {given!r}. "
-                                   f"Hint: {hint}")
-    return Feedback(True, f"your Spearman correlation matches scipy on {len(_SPEARMAN_CASES)} cases, ties included.")
+            return Feedback(
+                False,
+                f"case '{name}': x={x}, y={y}: expected {expected:.6f}, got {given!r}. "
+                f"Hint: {hint}",
+            )
+    return Feedback(
+        True,
+        f"your Spearman correlation matches scipy on {len(_SPEARMAN_CASES)} cases, ties included.",
+    )
 
 
 # ----------------------------------------------------------------------------- sigma-Hessian slope
@@ -78,36 +94,57 @@ def check_sigma_slope(slope) -> Feedback:
         expected = -1.0 / (2.0 + rho)
         given = _call(slope, rho)
         if not close(given, expected, rel=1e-6, abs_=1e-12):
-            hint = ("set d/dσ [½Hσ² + λcσ^(−ρ)] = 0: Hσ = λcρσ^(−ρ−1), so σ^(2+ρ) = λcρ/H. "
-                    "Take logs and read off the coefficient of log H.")
+            hint = (
+                "set d/dσ [½Hσ² + λcσ^(−ρ)] = 0: Hσ = λcρσ^(−ρ−1), so σ^(2+ρ) = λcρ/H. "
+                "Take logs and read off the coefficient of log H."
+            )
             try:
                 g = float(given)
                 if math.isclose(g, -expected, rel_tol=1e-6):
-                    hint = "wrong sign: more curvature means *less* noise, so the slope is negative."
+                    hint = (
+                        "wrong sign: more curvature means *less* noise, so the slope is negative."
+                    )
                 elif math.isclose(g, -0.5, rel_tol=1e-9):
-                    hint = ("−1/2 is the slope of the posterior s.d. 1/√H (the entropic limit ρ → 0); "
-                            "the power-law cost changes the exponent to −1/(2+ρ).")
-                elif math.isclose(g, -1.0 / rho, rel_tol=1e-6) or math.isclose(g, -1.0 / (1.0 + rho), rel_tol=1e-6):
+                    hint = (
+                        "−1/2 is the slope of the posterior s.d. 1/√H (the entropic limit ρ → 0); "
+                        "the power-law cost changes the exponent to −1/(2+ρ)."
+                    )
+                elif math.isclose(g, -1.0 / rho, rel_tol=1e-6) or math.isclose(
+                    g, -1.0 / (1.0 + rho), rel_tol=1e-6
+                ):
                     hint = "check the exponent: σ·σ^(ρ+1) = σ^(2+ρ)."
                 elif math.isclose(g, -2.0 / (2.0 + rho), rel_tol=1e-6):
                     hint = "that is the slope of σ² (the variance), not of σ."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"slope(rho={rho:.4g}): expected {expected:.6f}, got {given!r}. Hint: {hint}")
-    return Feedback(True, "d log σ*/d log H = −1/(2+ρ): with ρ = 1/2 a tenfold curvature lowers σ by 10^0.4 ≈ 2.5×.")
+            return Feedback(
+                False, f"slope(rho={rho:.4g}): expected {expected:.6f}, got {given!r}. Hint: {hint}"
+            )
+    return Feedback(
+        True,
+        "d log σ*/d log H = −1/(2+ρ): with ρ = 1/2 a tenfold curvature lowers σ by 10^0.4 ≈ 2.5×.",
+    )
 
 
 # ----------------------------------------------------------------------------- why SNR pruning works
 @exercise("synthesis.snr_entropic")
 def check_snr_entropic(snr) -> Feedback:
     """``snr(mu, H, lam)``: |μ|/σ* for σ* minimising ½Hσ² − λ log σ, i.e. |μ|·sqrt(H/λ)."""
-    cases = [(1.0, 1.0, 1.0), (0.5, 4.0, 1.0), (-2.0, 0.25, 0.5), (0.1, 100.0, 0.01), (-0.3, 1e-3, 2.0)]
+    cases = [
+        (1.0, 1.0, 1.0),
+        (0.5, 4.0, 1.0),
+        (-2.0, 0.25, 0.5),
+        (0.1, 100.0, 0.01),
+        (-0.3, 1e-3, 2.0),
+    ]
     for mu, H, lam in cases:
         expected = abs(mu) * math.sqrt(H / lam)
         given = _call(snr, mu, H, lam)
         if not close(given, expected, rel=1e-6, abs_=1e-12):
-            hint = ("minimise ½Hσ² − λ log σ: Hσ = λ/σ, so σ*² = λ/H (the Laplace posterior variance); "
-                    "then divide |μ| by σ*.")
+            hint = (
+                "minimise ½Hσ² − λ log σ: Hσ = λ/σ, so σ*² = λ/H (the Laplace posterior variance); "
+                "then divide |μ| by σ*."
+            )
             try:
                 g = float(given)
                 if math.isclose(g, expected**2, rel_tol=1e-6):
@@ -115,12 +152,20 @@ def check_snr_entropic(snr) -> Feedback:
                 elif math.isclose(g, mu * math.sqrt(H / lam), rel_tol=1e-6) and mu < 0:
                     hint = "use |μ|: a strong negative weight is as important as a strong positive one."
                 elif math.isclose(g, abs(mu) * math.sqrt(lam / H), rel_tol=1e-6):
-                    hint = "H and λ are swapped: more curvature means less noise, hence a larger SNR."
+                    hint = (
+                        "H and λ are swapped: more curvature means less noise, hence a larger SNR."
+                    )
                 elif math.isclose(g, abs(mu) * H / lam, rel_tol=1e-6):
                     hint = "σ* = sqrt(λ/H), not λ/H."
             except (TypeError, ValueError):
                 pass
-            return Feedback(False, f"snr(mu={mu}, H={H}, lam={lam}): expected {expected:.6g}, got {given!r}. "
-                                   f"Hint: {hint}")
-    return Feedback(True, "|μ|/σ* = |μ|·sqrt(H/λ): its square is 2/λ times the deletion cost ½Hμ², so pruning "
-                          "the lowest SNR first is Optimal Brain Damage in disguise.")
+            return Feedback(
+                False,
+                f"snr(mu={mu}, H={H}, lam={lam}): expected {expected:.6g}, got {given!r}. "
+                f"Hint: {hint}",
+            )
+    return Feedback(
+        True,
+        "|μ|/σ* = |μ|·sqrt(H/λ): its square is 2/λ times the deletion cost ½Hμ², so pruning "
+        "the lowest SNR first is Optimal Brain Damage in disguise.",
+    )

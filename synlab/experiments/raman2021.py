@@ -14,6 +14,7 @@ compensation ratios and repeats of one sweep point as one batch of independent n
 The module also holds :data:`TABLE1`, the paper's Table 1 (experimental estimates of the
 fraction of synaptic change that is activity-independent) as data.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,12 +24,28 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..maintenance import (StudentTeacher, compensation, newton_direction, noise_interpolation,
-                           optimal_ratio, simulate, unit_rows, zeroth_order_estimate)
+from ..maintenance import (
+    StudentTeacher,
+    compensation,
+    newton_direction,
+    noise_interpolation,
+    optimal_ratio,
+    simulate,
+    unit_rows,
+    zeroth_order_estimate,
+)
 from . import Experiment, register
 
-__all__ = ["SweetSpotConfig", "Fig5Config", "RulesConfig", "Table2Config", "Study", "TABLE1",
-           "RATIOS", "fraction_to_ratio"]
+__all__ = [
+    "SweetSpotConfig",
+    "Fig5Config",
+    "RulesConfig",
+    "Table2Config",
+    "Study",
+    "TABLE1",
+    "RATIOS",
+    "fraction_to_ratio",
+]
 
 #: Fig. 5: ‖Δc‖/‖Δε‖ ∈ {0.1, 0.4, …, 2.5} (paper, Fig. 5 x axis; authors' code)
 RATIOS = tuple(round(0.1 + 0.3 * k, 2) for k in range(9))
@@ -38,6 +55,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 def _one_thread(fn):
     """Run a unit with one torch thread on CPU: the batches here are small, and several threads
     on a shared 2-core machine were measured up to 50× slower than one (oversubscription)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         n = torch.get_num_threads()
@@ -46,6 +64,7 @@ def _one_thread(fn):
             return fn(*args, **kwargs)
         finally:
             torch.set_num_threads(n)
+
     return wrapper
 
 
@@ -62,7 +81,16 @@ class SweetSpotConfig:
 
     network: str = "nonlinear"  # Fig. 1 uses the nonlinear network (Methods)
     fluct_norm: float = 2.0  # ‖Δε‖ = 2 "in the simulation of Figure 1" (Methods)
-    stages: tuple[float, ...] = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)  # ratios, far below → far above 1 (Fig. 1b)
+    stages: tuple[float, ...] = (
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        1.5,
+        2.0,
+        3.0,
+    )  # ratios, far below → far above 1 (Fig. 1b)
     steps_per_stage: int = 500  # "each stage is maintained so that task error can settle" (Fig. 1b)
     steady_fraction: float = 0.5  # the steady state of a stage: mean of its last half
     corruption: float = 0.0  # "In Figure 1, we set γ2 = 0" (Methods)
@@ -75,32 +103,60 @@ class SweetSpotConfig:
 
 def _sweet_spot_config(profile: str) -> SweetSpotConfig:
     if profile == "quick":
-        return SweetSpotConfig(stages=(0.1, 0.25, 0.5, 1.0, 2.0, 3.0), steps_per_stage=200, repeats=2)
+        return SweetSpotConfig(
+            stages=(0.1, 0.25, 0.5, 1.0, 2.0, 3.0), steps_per_stage=200, repeats=2
+        )
     return SweetSpotConfig()
 
 
 @_one_thread
 def _run_sweet_spot(cfg: SweetSpotConfig, unit: dict) -> dict:
-    task = StudentTeacher(batch=cfg.repeats, hidden=_hidden(cfg.network), n_samples=cfg.n_samples,
-                          seed=cfg.seed, dtype=_DTYPES[cfg.dtype])
+    task = StudentTeacher(
+        batch=cfg.repeats,
+        hidden=_hidden(cfg.network),
+        n_samples=cfg.n_samples,
+        seed=cfg.seed,
+        dtype=_DTYPES[cfg.dtype],
+    )
     S, T = len(cfg.stages), cfg.steps_per_stage
-    sched = torch.tensor(cfg.stages, dtype=task.dtype).repeat_interleave(T).unsqueeze(1).expand(S * T, cfg.repeats)
-    tr = simulate(task, fluct_magnitude=cfg.fluct_norm, ratio=sched.contiguous(), corruption=cfg.corruption,
-                  n_steps=S * T, seed=cfg.seed + 1, record_weights=cfg.record_weights)
+    sched = (
+        torch.tensor(cfg.stages, dtype=task.dtype)
+        .repeat_interleave(T)
+        .unsqueeze(1)
+        .expand(S * T, cfg.repeats)
+    )
+    tr = simulate(
+        task,
+        fluct_magnitude=cfg.fluct_norm,
+        ratio=sched.contiguous(),
+        corruption=cfg.corruption,
+        n_steps=S * T,
+        seed=cfg.seed + 1,
+        record_weights=cfg.record_weights,
+    )
     loss = tr.loss.double().numpy()  # (S*T, R)
     keep = max(1, int(round(cfg.steady_fraction * T)))
-    stage_loss = loss.reshape(S, T, cfg.repeats)[:, T - keep:, :].mean(axis=1)  # (S, R)
-    return {"stages": list(cfg.stages), "loss": loss, "stage_loss": stage_loss,
-            "weights": tr.weights[:, 0, :].double().numpy(),  # (S*T, k) of the first repeat
-            "best_stage_ratio": float(cfg.stages[int(np.argmin(stage_loss.mean(axis=1)))]),
-            "n_weights": task.n_weights}
+    stage_loss = loss.reshape(S, T, cfg.repeats)[:, T - keep :, :].mean(axis=1)  # (S, R)
+    return {
+        "stages": list(cfg.stages),
+        "loss": loss,
+        "stage_loss": stage_loss,
+        "weights": tr.weights[:, 0, :].double().numpy(),  # (S*T, k) of the first repeat
+        "best_stage_ratio": float(cfg.stages[int(np.argmin(stage_loss.mean(axis=1)))]),
+        "n_weights": task.n_weights,
+    }
 
 
-register(Experiment(
-    name="raman_sweet_spot",
-    description="Raman & O'Leary 2021 Fig. 1b/c: steady-state error as compensation is raised in stages",
-    make_config=_sweet_spot_config, units=lambda cfg: [{"network": cfg.network}], run_unit=_run_sweet_spot,
-    part="raman2021"))
+register(
+    Experiment(
+        name="raman_sweet_spot",
+        description="Raman & O'Leary 2021 Fig. 1b/c: steady-state error as compensation is raised in stages",
+        make_config=_sweet_spot_config,
+        units=lambda cfg: [{"network": cfg.network}],
+        run_unit=_run_sweet_spot,
+        part="raman2021",
+    )
+)
 
 
 # ----------------------------------------------------------------------------- Fig. 5
@@ -109,7 +165,11 @@ class Fig5Config:
     """Fig. 5 (nonlinear) / Fig. 5—figure supplement 1 (linear): steady error vs ‖Δc‖/‖Δε‖."""
 
     network: str = "nonlinear"
-    corruptions: tuple[float, ...] = (0.1, 20.0, 50.0)  # γ2/γ1; authors' code r = γ1/γ2 ∈ {10, 0.05, 0.02}
+    corruptions: tuple[float, ...] = (
+        0.1,
+        20.0,
+        50.0,
+    )  # γ2/γ1; authors' code r = γ1/γ2 ∈ {10, 0.05, 0.02}
     ds: tuple[float, ...] = (0.01, 0.02, 0.03)  # ‖Δε‖ = d·√N (authors' code), Fig. 5 columns
     ratios: tuple[float, ...] = RATIOS  # Fig. 5 x axis
     n_steps: int = 8000  # "8000 timepoint ... simulation" (Fig. 5 legend)
@@ -125,15 +185,25 @@ class Fig5Config:
 def _fig5_config(network: str):
     def make(profile: str) -> Fig5Config:
         if profile == "quick":
-            return Fig5Config(network=network, corruptions=(0.1, 50.0), ds=(0.02,),
-                              ratios=(0.1, 0.4, 0.7, 1.0, 1.6, 2.5), n_steps=1000, steady_window=250,
-                              repeats=2, q_probes=8)
+            return Fig5Config(
+                network=network,
+                corruptions=(0.1, 50.0),
+                ds=(0.02,),
+                ratios=(0.1, 0.4, 0.7, 1.0, 1.6, 2.5),
+                n_steps=1000,
+                steady_window=250,
+                repeats=2,
+                q_probes=8,
+            )
         return Fig5Config(network=network)
+
     return make
 
 
 def _fig5_units(cfg: Fig5Config) -> list[dict]:
-    return [{"network": cfg.network, "corruption": k, "d": d} for k in cfg.corruptions for d in cfg.ds]
+    return [
+        {"network": cfg.network, "corruption": k, "d": d} for k in cfg.corruptions for d in cfg.ds
+    ]
 
 
 def _batched_q(task, theta: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -148,17 +218,36 @@ def _run_fig5(cfg: Fig5Config, unit: dict) -> dict:
     seed = cfg.seed + 1000 * cfg.corruptions.index(k) + cfg.ds.index(d)
     nr, R = len(cfg.ratios), cfg.repeats
     # networks ordered ratio-major: b = i_ratio * R + repeat; repeat r has the same teacher at every ratio
-    base = StudentTeacher(batch=R, hidden=_hidden(cfg.network), n_samples=cfg.n_samples, seed=seed,
-                          dtype=_DTYPES[cfg.dtype])
-    task = StudentTeacher(batch=nr * R, hidden=_hidden(cfg.network), n_samples=cfg.n_samples, seed=seed,
-                          dtype=_DTYPES[cfg.dtype])
+    base = StudentTeacher(
+        batch=R,
+        hidden=_hidden(cfg.network),
+        n_samples=cfg.n_samples,
+        seed=seed,
+        dtype=_DTYPES[cfg.dtype],
+    )
+    task = StudentTeacher(
+        batch=nr * R,
+        hidden=_hidden(cfg.network),
+        n_samples=cfg.n_samples,
+        seed=seed,
+        dtype=_DTYPES[cfg.dtype],
+    )
     task.inputs, task.theta_star = base.inputs.repeat(nr, 1, 1), base.theta_star.repeat(nr, 1)
-    task.targets, task.second_moment = base.targets.repeat(nr, 1, 1), base.second_moment.repeat(nr, 1, 1)
+    task.targets, task.second_moment = (
+        base.targets.repeat(nr, 1, 1),
+        base.second_moment.repeat(nr, 1, 1),
+    )
     ratio = torch.tensor(cfg.ratios, dtype=task.dtype).repeat_interleave(R)
-    tr = simulate(task, fluct_magnitude=d * math.sqrt(task.n_weights), ratio=ratio, corruption=k,
-                  n_steps=cfg.n_steps, seed=seed + 1)
+    tr = simulate(
+        task,
+        fluct_magnitude=d * math.sqrt(task.n_weights),
+        ratio=ratio,
+        corruption=k,
+        n_steps=cfg.n_steps,
+        seed=seed + 1,
+    )
     loss = tr.loss.double()
-    steady = loss[-cfg.steady_window:].mean(0).reshape(nr, R).numpy()
+    steady = loss[-cfg.steady_window :].mean(0).reshape(nr, R).numpy()
     curve = loss.reshape(-1, cfg.curve_every, nr * R).mean(1).reshape(-1, nr, R).mean(-1).numpy()
     # curvatures at the final states: Q[-∇F], Q[Δc] (a fresh compensatory direction), Q[Δε] sampled
     th = tr.theta
@@ -166,23 +255,45 @@ def _run_fig5(cfg: Fig5Config, unit: dict) -> dict:
     g = task.gradient(th)
     q_grad = _batched_q(task, th, g)
     q_dc = _batched_q(task, th, compensation(g, 1.0, k, gen))
-    q_eps = torch.stack([_batched_q(task, th, torch.randn(th.shape, generator=gen, dtype=th.dtype))
-                         for _ in range(cfg.q_probes)]).mean(0)
+    q_eps = torch.stack(
+        [
+            _batched_q(task, th, torch.randn(th.shape, generator=gen, dtype=th.dtype))
+            for _ in range(cfg.q_probes)
+        ]
+    ).mean(0)
     mean = steady.mean(1)
     best, refined = optimal_ratio(torch.tensor(cfg.ratios), torch.tensor(mean))
     qe, qc = q_eps.double().reshape(nr, R).numpy(), q_dc.double().reshape(nr, R).numpy()
-    return {"ratios": list(cfg.ratios), "steady": steady, "steady_mean": mean, "steady_sd": steady.std(1, ddof=1),
-            "curve": curve, "optimal_ratio": best, "optimal_ratio_refined": refined,
-            "q_grad": q_grad.double().reshape(nr, R).numpy(), "q_dc": qc, "q_eps": qe,
-            "q_dc_eq8": noise_interpolation(q_grad.double(), q_eps.double(), k).reshape(nr, R).numpy(),
-            "n_weights": task.n_weights}
+    return {
+        "ratios": list(cfg.ratios),
+        "steady": steady,
+        "steady_mean": mean,
+        "steady_sd": steady.std(1, ddof=1),
+        "curve": curve,
+        "optimal_ratio": best,
+        "optimal_ratio_refined": refined,
+        "q_grad": q_grad.double().reshape(nr, R).numpy(),
+        "q_dc": qc,
+        "q_eps": qe,
+        "q_dc_eq8": noise_interpolation(q_grad.double(), q_eps.double(), k).reshape(nr, R).numpy(),
+        "n_weights": task.n_weights,
+    }
 
 
-for _net, _name, _fig in (("nonlinear", "raman_fig5_nonlinear", "Fig. 5"),
-                          ("linear", "raman_fig5_linear", "Fig. 5—figure supplement 1")):
-    register(Experiment(
-        name=_name, description=f"Raman & O'Leary 2021 {_fig}: steady-state error vs ‖Δc‖/‖Δε‖ ({_net} network)",
-        make_config=_fig5_config(_net), units=_fig5_units, run_unit=_run_fig5, part="raman2021"))
+for _net, _name, _fig in (
+    ("nonlinear", "raman_fig5_nonlinear", "Fig. 5"),
+    ("linear", "raman_fig5_linear", "Fig. 5—figure supplement 1"),
+):
+    register(
+        Experiment(
+            name=_name,
+            description=f"Raman & O'Leary 2021 {_fig}: steady-state error vs ‖Δc‖/‖Δε‖ ({_net} network)",
+            make_config=_fig5_config(_net),
+            units=_fig5_units,
+            run_unit=_run_fig5,
+            part="raman2021",
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- rules (simulated)
@@ -192,7 +303,20 @@ class RulesConfig:
 
     rules: tuple[str, ...] = ("zeroth", "first", "second")  # Table 2 rows
     d: float = 0.02  # middle column of Fig. 5—figure supplement 1
-    ratios: tuple[float, ...] = (0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0, 1.15, 1.3, 1.6, 1.9, 2.5)  # finer than Fig. 5
+    ratios: tuple[float, ...] = (
+        0.1,
+        0.25,
+        0.4,
+        0.55,
+        0.7,
+        0.85,
+        1.0,
+        1.15,
+        1.3,
+        1.6,
+        1.9,
+        2.5,
+    )  # finer than Fig. 5
     n_steps: int = 8000  # as Fig. 5
     steady_window: int = 500  # as Fig. 5
     repeats: int = 8  # as Fig. 5
@@ -205,7 +329,9 @@ class RulesConfig:
 
 def _rules_config(profile: str) -> RulesConfig:
     if profile == "quick":
-        return RulesConfig(ratios=(0.1, 0.4, 0.7, 1.0, 1.3, 1.9), n_steps=1000, steady_window=300, repeats=2)
+        return RulesConfig(
+            ratios=(0.1, 0.4, 0.7, 1.0, 1.3, 1.9), n_steps=1000, steady_window=300, repeats=2
+        )
     return RulesConfig()
 
 
@@ -214,24 +340,51 @@ def _run_rules(cfg: RulesConfig, unit: dict) -> dict:
     rule = unit["rule"]
     seed = cfg.seed + cfg.rules.index(rule)
     nr, R = len(cfg.ratios), cfg.repeats
-    base = StudentTeacher(batch=R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed, dtype=_DTYPES[cfg.dtype])
-    task = StudentTeacher(batch=nr * R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed, dtype=_DTYPES[cfg.dtype])
+    base = StudentTeacher(
+        batch=R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed, dtype=_DTYPES[cfg.dtype]
+    )
+    task = StudentTeacher(
+        batch=nr * R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed, dtype=_DTYPES[cfg.dtype]
+    )
     task.inputs, task.theta_star = base.inputs.repeat(nr, 1, 1), base.theta_star.repeat(nr, 1)
-    task.targets, task.second_moment = base.targets.repeat(nr, 1, 1), base.second_moment.repeat(nr, 1, 1)
+    task.targets, task.second_moment = (
+        base.targets.repeat(nr, 1, 1),
+        base.second_moment.repeat(nr, 1, 1),
+    )
     ratio = torch.tensor(cfg.ratios, dtype=task.dtype).repeat_interleave(R)
-    tr = simulate(task, fluct_magnitude=cfg.d * math.sqrt(task.n_weights), ratio=ratio, n_steps=cfg.n_steps,
-                  rule=rule, seed=seed, n_probes=cfg.n_probes, newton_damping=cfg.newton_damping)
-    steady = tr.loss[-cfg.steady_window:].double().mean(0).reshape(nr, R).numpy()
+    tr = simulate(
+        task,
+        fluct_magnitude=cfg.d * math.sqrt(task.n_weights),
+        ratio=ratio,
+        n_steps=cfg.n_steps,
+        rule=rule,
+        seed=seed,
+        n_probes=cfg.n_probes,
+        newton_damping=cfg.newton_damping,
+    )
+    steady = tr.loss[-cfg.steady_window :].double().mean(0).reshape(nr, R).numpy()
     best, refined = optimal_ratio(torch.tensor(cfg.ratios), torch.tensor(steady.mean(1)))
-    return {"ratios": list(cfg.ratios), "steady": steady, "steady_mean": steady.mean(1),
-            "steady_sd": steady.std(1, ddof=1), "optimal_ratio": best, "optimal_ratio_refined": refined}
+    return {
+        "ratios": list(cfg.ratios),
+        "steady": steady,
+        "steady_mean": steady.mean(1),
+        "steady_sd": steady.std(1, ddof=1),
+        "optimal_ratio": best,
+        "optimal_ratio_refined": refined,
+    }
 
 
-register(Experiment(
-    name="raman_rules", description="Raman & O'Leary 2021 Table 2 (quadratic column) simulated: optimal ratio "
-                                    "of 0th-, 1st- and 2nd-order compensation on the linear network",
-    make_config=_rules_config, units=lambda cfg: [{"rule": r} for r in cfg.rules], run_unit=_run_rules,
-    part="raman2021"))
+register(
+    Experiment(
+        name="raman_rules",
+        description="Raman & O'Leary 2021 Table 2 (quadratic column) simulated: optimal ratio "
+        "of 0th-, 1st- and 2nd-order compensation on the linear network",
+        make_config=_rules_config,
+        units=lambda cfg: [{"rule": r} for r in cfg.rules],
+        run_unit=_run_rules,
+        part="raman2021",
+    )
+)
 
 
 # ----------------------------------------------------------------------------- Table 2 (measured)
@@ -267,16 +420,38 @@ def _run_table2(cfg: Table2Config, unit: dict) -> dict:
 
     i = cfg.regimes.index(unit["regime"])
     network, s = cfg.networks[i], cfg.displacements[i]
-    task = StudentTeacher(batch=cfg.n_networks, hidden=_hidden(network), n_samples=cfg.n_samples,
-                          seed=cfg.seed + i, dtype=torch.float64)
+    task = StudentTeacher(
+        batch=cfg.n_networks,
+        hidden=_hidden(network),
+        n_samples=cfg.n_samples,
+        seed=cfg.seed + i,
+        dtype=torch.float64,
+    )
     gen = torch.Generator().manual_seed(cfg.seed + 100 + i)
     N = task.n_weights
-    theta = task.theta_star + s * math.sqrt(N) * unit_rows(torch.randn(task.theta_star.shape, generator=gen,
-                                                                         dtype=torch.float64))
-    out = {k: [] for k in ("loss", "q_eps_trace", "q_eps", "q_zeroth", "q_first", "q_second", "lambda_min",
-                           "q_dc", "q_dc_eq8")}
-    zeroth = torch.stack([zeroth_order_estimate(task.loss, theta, gen, n_probes=cfg.n_probes)
-                          for _ in range(cfg.n_directions)])  # (n_directions, B, N)
+    theta = task.theta_star + s * math.sqrt(N) * unit_rows(
+        torch.randn(task.theta_star.shape, generator=gen, dtype=torch.float64)
+    )
+    out = {
+        k: []
+        for k in (
+            "loss",
+            "q_eps_trace",
+            "q_eps",
+            "q_zeroth",
+            "q_first",
+            "q_second",
+            "lambda_min",
+            "q_dc",
+            "q_dc_eq8",
+        )
+    }
+    zeroth = torch.stack(
+        [
+            zeroth_order_estimate(task.loss, theta, gen, n_probes=cfg.n_probes)
+            for _ in range(cfg.n_directions)
+        ]
+    )  # (n_directions, B, N)
     for b in range(cfg.n_networks):
         f, th = task.loss_fn(b), theta[b]
         H = C.hessian(f, th)
@@ -293,21 +468,43 @@ def _run_table2(cfg: Table2Config, unit: dict) -> dict:
         out["q_second"].append(float(C.curvature_along(f, th, newton)))
         out["lambda_min"].append(float(torch.linalg.eigvalsh(H)[0]))
         # SI Eq. (8): Q of the corrupted first-order direction vs the interpolation formula
-        dcs = torch.stack([compensation(g.expand(cfg.n_directions, N), 1.0, k, gen) for k in cfg.corruptions])
-        out["q_dc"].append(C.curvature_along(f, th, dcs.reshape(-1, N)).reshape(len(cfg.corruptions), -1)
-                           .mean(1).tolist())
-        out["q_dc_eq8"].append(noise_interpolation(out["q_first"][-1], out["q_eps_trace"][-1],
-                                                   torch.tensor(cfg.corruptions)).tolist())
+        dcs = torch.stack(
+            [compensation(g.expand(cfg.n_directions, N), 1.0, k, gen) for k in cfg.corruptions]
+        )
+        out["q_dc"].append(
+            C.curvature_along(f, th, dcs.reshape(-1, N))
+            .reshape(len(cfg.corruptions), -1)
+            .mean(1)
+            .tolist()
+        )
+        out["q_dc_eq8"].append(
+            noise_interpolation(
+                out["q_first"][-1], out["q_eps_trace"][-1], torch.tensor(cfg.corruptions)
+            ).tolist()
+        )
     res = {k: np.asarray(v) for k, v in out.items()}
-    res.update({"corruptions": list(cfg.corruptions), "network": network, "displacement": s, "n_weights": N})
+    res.update(
+        {
+            "corruptions": list(cfg.corruptions),
+            "network": network,
+            "displacement": s,
+            "n_weights": N,
+        }
+    )
     return res
 
 
-register(Experiment(
-    name="raman_table2", description="Raman & O'Leary 2021 Table 2 measured: Q[Δc]/Q[Δε] of 0th/1st/2nd-order "
-                                     "rules per regime, and SI Eq. (8)",
-    make_config=_table2_config, units=lambda cfg: [{"regime": r} for r in cfg.regimes], run_unit=_run_table2,
-    part="raman2021"))
+register(
+    Experiment(
+        name="raman_table2",
+        description="Raman & O'Leary 2021 Table 2 measured: Q[Δc]/Q[Δε] of 0th/1st/2nd-order "
+        "rules per regime, and SI Eq. (8)",
+        make_config=_table2_config,
+        units=lambda cfg: [{"regime": r} for r in cfg.regimes],
+        run_unit=_run_table2,
+        part="raman2021",
+    )
+)
 
 
 # ----------------------------------------------------------------------------- Table 1 (data)
@@ -318,33 +515,74 @@ class Study:
     reference: str  # as cited in Table 1 of the paper
     system: str
     baseline_change: str  # "total baseline synaptic change", abridged from the table
-    independent_percent: tuple[float, ...] = field(default=())  # % activity/learning-independent (per measure)
+    independent_percent: tuple[float, ...] = field(
+        default=()
+    )  # % activity/learning-independent (per measure)
     measure: tuple[str, ...] = field(default=())  # what the percentage refers to
 
 
 #: Table 1 of Raman & O'Leary (2021), transcribed from the paper; "NA" rows have no percentages.
 TABLE1: tuple[Study, ...] = (
     Study("Pfeiffer et al., 2018", "adult mouse hippocampus", "40% turnover over 4 days"),
-    Study("Loewenstein et al., 2011", "adult mouse auditory cortex",
-          ">70% of spines changed size by >50% over 20 days"),
-    Study("Zuo et al., 2005", "adult mouse barrel, motor and frontal cortex",
-          "3–5% turnover over 2 weeks; 73.9 ± 2.8% of spines stable over 18 months"),
-    Study("Nagaoka et al., 2016", "adult mouse visual cortex",
-          "8% (deprived) / 15% (enriched) turnover per 2 days; 7–8% with spiking suppressed", (50.0,), ("turnover",)),
-    Study("Quinn et al., 2019", "rat hippocampal culture, glutamatergic synapses",
-          "28 ± 3.7% formed, 28.6 ± 2.3% eliminated per 24 h", (75.0,), ("turnover",)),
-    Study("Yasumatsu et al., 2008", "rat hippocampal CA1 culture",
-          "32.8 ± 3.7% vs 22.0 ± 3.6% turnover per day (control vs NMDAR block)", (67.0, 50.0),
-          ("turnover", "spine-head volume (lower bound, >50%)")),
-    Study("Dvorkin and Ziv, 2016", "mouse cortical culture",
-          "covariance of commonly innervated vs other synapses", (63.0,), ("plasticity (62–64%)",)),
-    Study("Minerbi et al., 2009", "rat cortical culture",
-          "relative synaptic remodelling 0.4 (control) vs 0.3 (TTX) after 30 h", (75.0,), ("plasticity",)),
-    Study("Kasthuri et al., 2015", "adult mouse neocortex (EM, post mortem)",
-          "124 redundant synapse pairs (analysed by Dvorkin and Ziv, 2016)", (77.0, 66.0),
-          ("PSD size (r² = 0.23)", "spine volume (r² = 0.34)")),
-    Study("Ziv and Brenner, 2018", "literature review", "spontaneous and activity "
-          "history-dependent remodelling of similar magnitude", (50.0,), ("review",)),
+    Study(
+        "Loewenstein et al., 2011",
+        "adult mouse auditory cortex",
+        ">70% of spines changed size by >50% over 20 days",
+    ),
+    Study(
+        "Zuo et al., 2005",
+        "adult mouse barrel, motor and frontal cortex",
+        "3–5% turnover over 2 weeks; 73.9 ± 2.8% of spines stable over 18 months",
+    ),
+    Study(
+        "Nagaoka et al., 2016",
+        "adult mouse visual cortex",
+        "8% (deprived) / 15% (enriched) turnover per 2 days; 7–8% with spiking suppressed",
+        (50.0,),
+        ("turnover",),
+    ),
+    Study(
+        "Quinn et al., 2019",
+        "rat hippocampal culture, glutamatergic synapses",
+        "28 ± 3.7% formed, 28.6 ± 2.3% eliminated per 24 h",
+        (75.0,),
+        ("turnover",),
+    ),
+    Study(
+        "Yasumatsu et al., 2008",
+        "rat hippocampal CA1 culture",
+        "32.8 ± 3.7% vs 22.0 ± 3.6% turnover per day (control vs NMDAR block)",
+        (67.0, 50.0),
+        ("turnover", "spine-head volume (lower bound, >50%)"),
+    ),
+    Study(
+        "Dvorkin and Ziv, 2016",
+        "mouse cortical culture",
+        "covariance of commonly innervated vs other synapses",
+        (63.0,),
+        ("plasticity (62–64%)",),
+    ),
+    Study(
+        "Minerbi et al., 2009",
+        "rat cortical culture",
+        "relative synaptic remodelling 0.4 (control) vs 0.3 (TTX) after 30 h",
+        (75.0,),
+        ("plasticity",),
+    ),
+    Study(
+        "Kasthuri et al., 2015",
+        "adult mouse neocortex (EM, post mortem)",
+        "124 redundant synapse pairs (analysed by Dvorkin and Ziv, 2016)",
+        (77.0, 66.0),
+        ("PSD size (r² = 0.23)", "spine volume (r² = 0.34)"),
+    ),
+    Study(
+        "Ziv and Brenner, 2018",
+        "literature review",
+        "spontaneous and activity history-dependent remodelling of similar magnitude",
+        (50.0,),
+        ("review",),
+    ),
 )
 
 

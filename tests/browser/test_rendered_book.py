@@ -5,6 +5,7 @@ reader sees: math typeset by MathJax (served locally, so it works offline), figu
 exercise solutions folded, no error output in cells, Colab buttons that open notebooks that
 exist in the repository.
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,9 +56,18 @@ def browser():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,2000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,2000",
+    ):
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
     driver.set_page_load_timeout(60)
@@ -80,9 +90,12 @@ def _pages() -> list[str]:
 def _wait_for_mathjax(driver) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
-        "return window.MathJax === undefined || (MathJax.startup && MathJax.startup.promise "
-        "&& (MathJax.startup.promise.then(() => { window.__mj_done = true; }), window.__mj_done === true));"))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "return window.MathJax === undefined || (MathJax.startup && MathJax.startup.promise "
+            "&& (MathJax.startup.promise.then(() => { window.__mj_done = true; }), window.__mj_done === true));"
+        )
+    )
 
 
 @pytest.mark.parametrize("page", _pages())
@@ -96,7 +109,8 @@ def test_page_renders(browser, page):
     prose = browser.execute_script(
         "const m = document.querySelector('main') || document.body; const c = m.cloneNode(true);"
         "c.querySelectorAll('pre, .cell_input, .cell_output, .highlight, script, mjx-container')"
-        ".forEach(e => e.remove()); return c.textContent;")
+        ".forEach(e => e.remove()); return c.textContent;"
+    )
     is_chapter = bool(re.search(r"/\d\d_", page))
     has_math = bool(browser.find_elements(By.CSS_SELECTOR, "div.math, span.math"))
     if has_math:
@@ -109,19 +123,29 @@ def test_page_renders(browser, page):
         images = browser.find_elements(By.CSS_SELECTOR, "div.cell_output img")
         assert images, f"{page}: no figures in the cell outputs"
         for img in images:
-            assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img), \
-                f"{page}: a figure did not load ({img.get_attribute('src')[:80]})"
+            assert browser.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0", img
+            ), f"{page}: a figure did not load ({img.get_attribute('src')[:80]})"
         solutions = browser.find_elements(By.CSS_SELECTOR, ".solution.dropdown")
         assert len(solutions) >= 2, f"{page}: expected folded solutions"
         for sol in solutions:
             content = sol.find_elements(By.CSS_SELECTOR, ".admonition-title ~ *")
-            assert content and not any(c.is_displayed() for c in content), f"{page}: a solution is not collapsed"
+            assert content and not any(c.is_displayed() for c in content), (
+                f"{page}: a solution is not collapsed"
+            )
         for out in browser.find_elements(By.CSS_SELECTOR, "div.cell_output"):
             text = out.text
-            assert "Traceback (most recent call last)" not in text and "Error:" not in text.split("\n")[0], \
-                f"{page}: a cell shows an error"
-        links = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a[href*='colab.research.google.com']")]
+            assert (
+                "Traceback (most recent call last)" not in text
+                and "Error:" not in text.split("\n")[0]
+            ), f"{page}: a cell shows an error"
+        links = [
+            a.get_attribute("href")
+            for a in browser.find_elements(By.CSS_SELECTOR, "a[href*='colab.research.google.com']")
+        ]
         assert links, f"{page}: no Colab launch button"
         for href in links:
             m = re.search(r"/blob/[^/]+/(.+\.ipynb)$", unquote(href))
-            assert m and (ROOT / m.group(1)).is_file(), f"{page}: the Colab button opens {href}, not a notebook of this repository"
+            assert m and (ROOT / m.group(1)).is_file(), (
+                f"{page}: the Colab button opens {href}, not a notebook of this repository"
+            )
