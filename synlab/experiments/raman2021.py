@@ -829,23 +829,34 @@ def _eq9_config(profile: str) -> Eq9Config:
     return Eq9Config()
 
 
+def _dense(prod, theta: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+    """The matrix ``(B, N, N)`` of a batched matrix-vector product ``prod(theta, v)``."""
+    B, N = theta.shape
+    eye = torch.eye(N, dtype=theta.dtype)
+    cols = []
+    for s in range(0, N, chunk):
+        basis = eye[s : s + chunk].unsqueeze(1).expand(-1, B, N)
+        cols.append(torch.func.vmap(lambda e: prod(theta, e))(basis))
+    return torch.cat(cols).permute(1, 0, 2).contiguous()
+
+
 def _curvatures(task, theta, corruption, n_directions, gen) -> dict[str, np.ndarray]:
     """Per network: Q[Δε] = Tr/N, Q[∇F] and mean Q[Δc] over fresh compensatory directions, with the
-    Hessian ("H") and the Gauss–Newton matrix ("GN")."""
+    Hessian ("H") and the Gauss–Newton matrix ("GN"), from the dense matrices."""
     N = task.n_weights
     g = task.gradient(theta)
+    dirs = [unit_rows(compensation(g, 1.0, corruption, gen)) for _ in range(n_directions)]
     out = {}
-    dirs = [compensation(g, 1.0, corruption, gen) for _ in range(n_directions)]
     for name, prod in (("H", task.hvp), ("GN", task.gnvp)):
-        tr = torch.zeros(theta.shape[0], dtype=theta.dtype)
-        eye = torch.eye(N, dtype=theta.dtype)
-        for j in range(N):  # exact trace: N products (N = 440)
-            e = eye[j].expand_as(theta)
-            tr += prod(theta, e)[:, j]
-        q = lambda v: (unit_rows(v) * prod(theta, unit_rows(v))).sum(-1)  # noqa: E731
-        out[f"q_eps_{name}"] = (tr / N).numpy()
-        out[f"q_grad_{name}"] = q(g).numpy()
+        M = _dense(prod, theta)
+        M = 0.5 * (M + M.transpose(-1, -2))
+        q = lambda v: torch.einsum("bi,bij,bj->b", v, M, v)  # noqa: E731
+        out[f"q_eps_{name}"] = (torch.diagonal(M, dim1=-2, dim2=-1).sum(-1) / N).numpy()
+        out[f"q_grad_{name}"] = q(unit_rows(g)).numpy()
         out[f"q_dc_{name}"] = torch.stack([q(v) for v in dirs]).mean(0).numpy()
+        ev = torch.linalg.eigvalsh(M)
+        out[f"lambda_min_{name}"] = ev[:, 0].numpy()
+        out[f"lambda_max_{name}"] = ev[:, -1].numpy()
     return out
 
 
