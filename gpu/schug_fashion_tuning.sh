@@ -37,15 +37,18 @@ CARRY="$REPO/.carry/data/FashionMNIST/raw"
 if [ -z "${SYNLAB_DATA_DIR:-}" ] && [ -f "$CARRY/train-images-idx3-ubyte.gz" ]; then
   DATA=$(mktemp -d "${TMPDIR:-/tmp}/synlab-fashion-XXXXXX")
   mkdir -p "$DATA/FashionMNIST/raw"
-  for f in "$CARRY"/*.gz; do
-    gunzip -c "$f" >"$DATA/FashionMNIST/raw/$(basename "$f" .gz)"
-  done
+  "$PY" -c 'import gzip, pathlib, shutil, sys
+src, dst = map(pathlib.Path, sys.argv[1:])
+for f in src.glob("*.gz"):
+    with gzip.open(f) as a, open(dst / f.stem, "wb") as b:
+        shutil.copyfileobj(a, b)' "$CARRY" "$DATA/FashionMNIST/raw"
   [ -f "$CARRY/SOURCE" ] && cp "$CARRY/SOURCE" "$DATA/FashionMNIST/raw/SOURCE"
   export SYNLAB_DATA_DIR="$DATA"
+  trap 'rm -rf "$DATA"' EXIT
 fi
 "$PY" -c "from synlab.data import load_dataset; load_dataset('fashion_mnist')"
 
 ARGS=(--end "$((START + LIMIT))" --profile "$PROFILE" --out "$OUT" --gpu-solo "${GPU_SOLO:-0}"
   --reserve "${RESERVE:-2}")
 [ -n "${CPU_SOLO:-}" ] && ARGS+=(--cpu "$CPU_SOLO")
-exec "$PY" gpu/schug_fashion_tuning.py "${ARGS[@]}"
+"$PY" gpu/schug_fashion_tuning.py "${ARGS[@]}"
