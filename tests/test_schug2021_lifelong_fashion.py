@@ -192,3 +192,40 @@ def test_fashion_best_values_take_the_reference_when_it_wins(tmp_path, monkeypat
     assert best["ewc"]["trial"] == 1 and best["ewc"]["params"] == {"t": 1}
     assert best["bgd"]["trial"] is None and best["bgd"]["params"] == {"t": "ref"}
     assert L.fashion_best_values("permuted_fashion", root=tmp_path) == {}
+
+
+def _gpu_driver():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "gpu" / "schug_fashion_tuning.py"
+    spec = importlib.util.spec_from_file_location("schug_fashion_tuning_driver", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_driver_covers_the_search_and_starts_only_what_fits(monkeypatch):
+    """The GPU script's lanes hold every block of the search once (stacks for the stackable
+    methods, solo lanes for the rest), and a solo lane starts a trial only if it fits."""
+    import argparse
+    import time
+
+    import synlab.results
+
+    drv = _gpu_driver()
+    cfg = L.fashion_tuning_config("full")
+    blocks = {(d, m) for d in cfg.datasets for m in cfg.methods}
+    stacked = [b for lane in drv.STACK_LANES.values() for b in lane]
+    assert len(stacked) == len(set(stacked))
+    assert all(L._kind(m) in L.STACKABLE for _, m in stacked)
+    for solo in (drv.CPU_SOLO_BLOCKS, drv.CPU_SOLO_BLOCKS_ALT, drv.GPU_SOLO_BLOCKS):
+        assert set(solo) | set(stacked) == blocks and not set(solo) & set(stacked)
+        assert all(b in drv.EST_CPU and b in drv.EST_GPU for b in solo)
+    calls = []
+    monkeypatch.setattr(synlab.results, "run_experiment", lambda *a, **k: calls.append(k) or [])
+    lane = dict(profile="full", blocks="split_fashion:ewc", stack=False, device_kind="cpu")
+    drv.run_lane(argparse.Namespace(deadline=time.time() + 60, **lane))  # 80 s per trial
+    assert calls == []
+    drv.run_lane(argparse.Namespace(deadline=time.time() + 3600, **lane))
+    assert [c["only"]["trial"] for c in calls] == list(range(cfg.n_trials))
