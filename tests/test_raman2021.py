@@ -94,7 +94,8 @@ def test_linear_fig5_uses_the_linear_grid_and_bootstrap_is_an_option():
     boot = get_experiment("raman_fig5_linear_bootstrap").make_config("full")
     non = get_experiment("raman_fig5_nonlinear").make_config("full")
     assert lin.corruptions == (0.1, 1.0, 5.0) and lin.network == "linear" and not lin.bootstrap
-    assert boot.bootstrap and dataclasses.replace(boot, bootstrap=False) == lin
+    assert boot.bootstrap and dataclasses.replace(boot, bootstrap=False, ds=lin.ds) == lin
+    assert boot.ds == (0.01,)  # the column of the authors' stored losses
     assert non.corruptions == (0.1, 20.0, 50.0) and not hasattr(non, "bootstrap")
     assert (lin.n_steps, lin.steady_window, lin.repeats) == (8000, 500, 8)
     stored = AUTHORS_STORED["linear_losses_k0.1_d0.01"]
