@@ -687,9 +687,10 @@ class AnisotropyConfig:
     """
 
     conditions: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4)
-    corruptions: tuple[float, ...] = (0.1, 1.0, 5.0)  # the linear grid
+    corruptions: tuple[float, ...] = (0.1,)  # where the authors' stored optimum is 0.77
     d: float = 0.01  # the column of the authors' stored losses
-    ratios: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 26))  # 0.1 … 2.5
+    # 0.1 … 1.5 in steps of 0.1, then 2.0 and 2.5 (the optimum never exceeds 1 here)
+    ratios: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 16)) + (2.0, 2.5)
     n_steps: int = 8000
     steady_window: int = 500
     repeats: int = 8
