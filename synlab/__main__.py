@@ -1,4 +1,9 @@
-"""Command line: ``python -m synlab list | run EXP|all [--profile quick|full] [--only KEY=VALUE] | status [--check]``."""
+"""Command line: ``python -m synlab [--debug] list | run EXP|all [--profile quick|full]
+[--only KEY=VALUE] [--recompute] | status [--check]``.
+
+Every expected failure (bad arguments or settings, missing data, an untrustworthy stored
+unit, a file that cannot be read or written) ends in one ``error: ...`` message that names
+the file, setting or argument, and a non-zero exit; ``--debug`` shows the traceback instead."""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ import argparse
 import sys
 import time
 
-from .results import PROFILES, experiment_status, run_experiment
+from .data import DataUnavailableError
+from .results import PROFILES, experiment_status, run_experiment, status_failures
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -50,7 +56,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     timings = []
     for name in names:
         t0 = time.perf_counter()
-        res = run_experiment(name, args.profile, force=args.force, only=_parse_only(args.only))
+        res = run_experiment(
+            name,
+            args.profile,
+            force=args.force,
+            only=_parse_only(args.only),
+            recompute=args.recompute,
+        )
         timings.append((name, time.perf_counter() - t0, len(res)))
         print(res.describe())
     if len(timings) > 1:
@@ -63,18 +75,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     rows = experiment_status()
-    bad = 0
-    print(f"{'experiment':<36} {'profile':<6} {'done':>9} {'stale':>6} {'orphan':>6}")
+    head = ("done", "stale", "orphan", "corrupt", "dirty")
+    print(f"{'experiment':<36} {'profile':<7} {head[0]:>9}" + "".join(f" {h:>7}" for h in head[1:]))
     for r in rows:
+        mark = " complete" if r["complete"] else ""
+        counts = "".join(f" {r[k]:>7}" for k in ("stale", "orphaned", "corrupt", "dirty"))
+        done = f"{r['done']}/{r['expected']}"
+        print(f"{r['experiment']:<36} {r['profile']:<7} {done:>9}{counts}{mark}")
+    problems = []
+    for r in rows:
+        if r["profile"] == "full" and r["problems"]:
+            more = len(r["problems"]) - 3
+            problems += r["problems"][:3] + ([f"... and {more} more"] if more > 0 else [])
+    if problems:
+        print("\nfull units to look at:\n  " + "\n  ".join(problems))
+    failures = status_failures(rows)
+    if args.check and failures:
         print(
-            f"{r['experiment']:<36} {r['profile']:<6} {r['done']:>4}/{r['expected']:<4} {r['stale']:>6} {r['orphaned']:>6}"
-        )
-        if r["profile"] == "full" and (r["stale"] or r["orphaned"]):
-            bad += 1
-    if args.check and bad:
-        print(
-            f"\n{bad} experiment(s) have stale or orphaned full results: rerun them with "
-            "`python -m synlab run EXP --profile full` (or delete the orphaned files).",
+            "\nstatus --check failed:\n  " + "\n  ".join(failures) + "\nRerun with "
+            "`python -m synlab run EXP --profile full` (--recompute for corrupt units), "
+            "commit from a clean tree, or remove orphaned files.",
             file=sys.stderr,
         )
         return 1
@@ -91,6 +111,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m synlab", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered experiments").set_defaults(func=_cmd_list)
     run = sub.add_parser("run", help="run an experiment (resumes; each unit is cached)")
@@ -103,10 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="run only the units with this coordinate (repeatable), e.g. --only method=bgd",
     )
+    run.add_argument(
+        "--recompute",
+        action="store_true",
+        help="move corrupt full units to results/quarantine/ and recompute them",
+    )
     run.set_defaults(func=_cmd_run)
     status = sub.add_parser("status", help="stored units per experiment and profile")
     status.add_argument(
-        "--check", action="store_true", help="exit 1 if committed full results are stale"
+        "--check",
+        action="store_true",
+        help="exit 1 if full units are corrupt, stale, orphaned or dirty, or missing from an "
+        "experiment marked complete",
     )
     status.set_defaults(func=_cmd_status)
     student = sub.add_parser("student", help="write a copy of a chapter with the solutions removed")
@@ -119,13 +148,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> tuple[str, int]:
+    """The message and exit status of an expected failure (a ValueError or an OSError)."""
+    if isinstance(err, DataUnavailableError):
+        return str(err), 1
+    if isinstance(err, ValueError):
+        return str(err), 2
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror or err}", 1
+    return str(err), 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished units are stored, rerun to resume", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:
+        if args.debug:
+            raise
+        message, status = _one_line(err)
+        print(f"error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

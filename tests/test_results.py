@@ -163,6 +163,7 @@ def test_unknown_experiment_and_profile():
 def test_cli_list_and_run_and_status(toy, capsys, monkeypatch):
     _, root = toy
     monkeypatch.setenv("SYNLAB_RESULTS_DIR", str(root))
+    monkeypatch.setenv("SYNLAB_GIT_COMMIT", "0" * 40)  # a clean commit: dirty units fail --check
     assert main(["list"]) == 0
     assert "toy_test" in capsys.readouterr().out
     assert main(["run", "toy_test", "--profile", "full"]) == 0
