@@ -132,8 +132,12 @@ def _claim(folder: Path, key: str) -> bool:
         except FileExistsError:
             try:
                 host, pid, *boot = path.read_text().split()
+                int(pid)
             except (OSError, ValueError):
-                return False  # being written right now, or unreadable: leave it alone
+                if _lock_age(path) < _MALFORMED_LOCK_S:
+                    return False  # being written right now: leave it alone
+                path.unlink(missing_ok=True)  # empty or malformed for long: nobody owns it
+                continue
             if host != socket.gethostname():
                 return False  # another machine sharing the folder: cannot tell, leave it
             same_boot = not boot or boot[0] == _boot_id()  # a lock without a boot id: trust its pid
@@ -145,6 +149,17 @@ def _claim(folder: Path, key: str) -> bool:
             fh.write(me)
         return True
     return False
+
+
+#: A lock file still empty or malformed after this many seconds is taken over.
+_MALFORMED_LOCK_S = 30.0
+
+
+def _lock_age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _boot_id() -> str:

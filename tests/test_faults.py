@@ -393,3 +393,26 @@ def test_mutual_information_of_a_tiny_cell_is_finite_and_right_in_both_precision
     mi32 = mutual_information_from_joint(torch.tensor(small, dtype=torch.float32))
     assert mi64 == pytest.approx(1e-30 * math.log2(1e30), rel=1e-9)
     assert mi32 == pytest.approx(mi64, rel=1e-6)
+
+
+# ----------------------------------------------------------------------------- locks
+@pytest.mark.parametrize("content", ["", "garbage", "host notapid boot"])
+def test_malformed_lock_blocks_only_while_it_may_be_being_written(tmp_path, monkeypatch, content):
+    import os
+    import socket
+    import time
+
+    CALLS.clear()
+    _register(monkeypatch, [{"seed": 0}])
+    folder = _folder(tmp_path)
+    folder.mkdir(parents=True)
+    lock = folder / ".seed=0.lock"
+    lock.write_text(content.replace("host", socket.gethostname()))
+    monkeypatch.setattr(results, "_MALFORMED_LOCK_S", 3600.0)  # however slow this machine is
+    results.run_experiment("fault_test", "full", root=tmp_path)  # fresh: maybe being written
+    assert CALLS == [] and lock.exists()
+    monkeypatch.setattr(results, "_MALFORMED_LOCK_S", 30.0)
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    res = results.run_experiment("fault_test", "full", root=tmp_path)  # long malformed: taken
+    assert len(res) == 1 and CALLS == [{"seed": 0}] and not lock.exists()
