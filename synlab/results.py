@@ -12,9 +12,16 @@ Layout (``<root>`` is ``results/`` in a source checkout, see :func:`results_root
     <root>/<profile>/<experiment>/<unit-key>.npz    numpy arrays of that unit (if any)
 
 A unit is *stale* when the hash of the config it was computed with differs from the hash of
-the experiment's current config for that profile. ``python -m synlab status --check`` fails
-on stale or orphaned committed units; chapters use :func:`results_for_chapter`, which shows
-committed ``full`` results only when they are complete and fresh.
+the experiment's current config for that profile. Every read checks the unit: its JSON must
+parse, record the very unit asked for (keys are lossy: a new unit whose key another unit holds
+is stored under ``<key>__<hash>``) and, with arrays, the SHA-256 of its NPZ. A unit failing
+that is a :class:`CorruptUnitError` naming the file; ``run`` moves it to
+``<root>/quarantine/`` (git-ignored, never deleted) and recomputes it, for ``full`` only with
+``--recompute``. ``python -m synlab status --check`` opens both files of every unit and fails
+on corrupt, stale, orphaned or dirty (``+dirty`` commit) full units, and on missing units of
+the experiments listed in ``<root>/full/complete.txt``; chapters use
+:func:`results_for_chapter`, which shows committed ``full`` results only when they are
+complete and fresh, and fails, naming the file, on a corrupt one.
 """
 
 from __future__ import annotations
