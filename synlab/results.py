@@ -486,15 +486,17 @@ def read_unit(path: Path, unit: dict[str, Any] | None = None) -> UnitRecord | No
 
 def store_key(folder: Path, unit: dict[str, Any]) -> str:
     """The key to store ``unit`` under: its readable key, unless a readable file there holds
-    another unit (then :func:`suffixed_key`)."""
+    another unit (then :func:`suffixed_key`). A corrupt file there is quarantined first
+    (``folder`` is ``<root>/<profile>/<experiment>``)."""
     key = unit_key(unit)
     path = folder / f"{key}.json"
     if not path.is_file():
         return key
     try:
         held = _load_payload(path)["unit"]
-    except CorruptUnitError:
-        return key  # a corrupt file is quarantined before anything is written over it
+    except CorruptUnitError as err:  # never written over: kept in <root>/quarantine/
+        print(f"{err}; moved it to {quarantine(path, folder.parent.parent)}")
+        return key
     return key if _canonical(held) == _canonical(unit) else suffixed_key(unit)
 
 

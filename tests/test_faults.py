@@ -416,3 +416,13 @@ def test_malformed_lock_blocks_only_while_it_may_be_being_written(tmp_path, monk
     os.utime(lock, (old, old))
     res = results.run_experiment("fault_test", "full", root=tmp_path)  # long malformed: taken
     assert len(res) == 1 and CALLS == [{"seed": 0}] and not lock.exists()
+
+
+def test_writing_over_a_corrupt_unit_keeps_it_in_quarantine(store):
+    path = _folder(store) / "seed=0.json"
+    path.write_bytes(b"\x00garbage")
+    rec = results.UnitRecord(unit={"seed": 0}, result={"value": 1.0}, provenance={})
+    results.write_unit(_folder(store), rec)  # as an executor storing a unit would
+    kept = [p for p in _quarantined(store) if p.name == "seed=0.json"]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"\x00garbage"
+    assert results.find_unit(_folder(store), {"seed": 0}).result == {"value": 1.0}
