@@ -410,6 +410,18 @@ def _import_ray():
     return ray
 
 
+def _loopback_only(ray) -> None:
+    """Make a private Ray instance bind to 127.0.0.1: Ray replaces a loopback node address by the
+    machine's network address unless clusters are switched off, as it does on Windows and macOS
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read when Ray is imported; set for the processes it
+    starts, and in this one)."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    try:
+        ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
+    except AttributeError:  # another Ray version: its own default applies
+        pass
+
+
 class RayExecutor(Executor):
     """Tasks as Ray tasks (``num_cpus=1``; stacks ``num_gpus=gpus_per_stack`` when the cluster
     has GPUs). ``address="local"`` starts a private instance on 127.0.0.1 and stops it on close;
@@ -429,20 +441,22 @@ class RayExecutor(Executor):
         ray = _import_ray()
         self.ray = ray
         self.owns = False
-        env = dict(_driver_env(), OMP_NUM_THREADS="1")
+        # the driver's SYNLAB_* switches travel with each task (Ray workers on other nodes do
+        # not share this process's environment)
+        self._env = dict(_driver_env(), OMP_NUM_THREADS="1")
         if not ray.is_initialized():
             if address == "local":
+                _loopback_only(ray)
                 ray.init(
                     num_cpus=workers or os.cpu_count(),
                     _node_ip_address="127.0.0.1",
                     include_dashboard=False,
-                    runtime_env={"env_vars": env},
                     log_to_driver=False,
                     configure_logging=False,
                 )
                 self.owns = True
             else:
-                ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False)
+                ray.init(address=address, log_to_driver=False)
         res = ray.cluster_resources()
         self.cpu_slots = int(res.get("CPU", 1))
         self.gpus = int(res.get("GPU", 0))
@@ -458,7 +472,12 @@ class RayExecutor(Executor):
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
         ray = self.ray
         for task in tasks:
-            opts = {"num_cpus": 1, "max_retries": self.max_retries, "retry_exceptions": False}
+            opts = {
+                "num_cpus": 1,
+                "max_retries": self.max_retries,
+                "retry_exceptions": False,
+                "runtime_env": {"env_vars": self._env},
+            }
             if task.gpu:
                 opts["num_gpus"] = task.gpu
             ref = self._remote.options(**opts).remote(task, "cuda" if task.gpu else "cpu")

@@ -17,8 +17,8 @@ executors hand ``SYNLAB_*`` variables to their workers):
 ``SYNLAB_CHECK_DIR``
     each start of a unit writes ``<seed>.<pid>.<time>`` there (tests watch progress with it);
 ``SYNLAB_CHECK_KILL=1,3``
-    the worker computing seed 1 or 3 SIGKILLs itself; only once per seed (a marker in
-    ``SYNLAB_CHECK_DIR`` remembers it) unless ``SYNLAB_CHECK_KILL_ONCE=0``;
+    the worker computing seed 1 or 3 SIGKILLs itself, once per seed (a marker in
+    ``SYNLAB_CHECK_DIR`` remembers it); ``SYNLAB_CHECK_KILL_ALWAYS=2``: on every attempt;
 ``SYNLAB_CHECK_FAIL=2``
     seed 2 raises.
 """
@@ -67,10 +67,10 @@ def _faults(seed: int) -> None:
     if os.environ.get("SYNLAB_CHECK_DIR"):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{seed}.{os.getpid()}.{time.time():.6f}").touch()
-    if seed in _seeds("SYNLAB_CHECK_KILL"):
-        once = os.environ.get("SYNLAB_CHECK_KILL_ONCE", "1") != "0"
+    always = seed in _seeds("SYNLAB_CHECK_KILL_ALWAYS")
+    if always or seed in _seeds("SYNLAB_CHECK_KILL"):
         killed = folder / f"killed-{seed}"
-        if not (once and killed.exists()):
+        if always or not killed.exists():
             if os.environ.get("SYNLAB_WORKER") != "1":
                 raise RuntimeError("executor_check kills worker processes only, not the driver")
             killed.touch()

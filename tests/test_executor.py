@@ -33,7 +33,7 @@ def check(tmp_path, monkeypatch):
     monkeypatch.setitem(EXPERIMENTS, "executor_check", check_experiment(steps=60))
     markers = tmp_path / "markers"
     monkeypatch.setenv("SYNLAB_CHECK_DIR", str(markers))
-    for var in ("SYNLAB_CHECK_KILL", "SYNLAB_CHECK_KILL_ONCE", "SYNLAB_CHECK_FAIL"):
+    for var in ("SYNLAB_CHECK_KILL", "SYNLAB_CHECK_KILL_ALWAYS", "SYNLAB_CHECK_FAIL"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path / "results", markers
 
@@ -94,14 +94,13 @@ def test_pool_worker_killed_on_every_attempt_is_reported_and_a_rerun_computes_on
     check, monkeypatch
 ):
     root, markers = check
-    monkeypatch.setenv("SYNLAB_CHECK_KILL", "2")
-    monkeypatch.setenv("SYNLAB_CHECK_KILL_ONCE", "0")
+    monkeypatch.setenv("SYNLAB_CHECK_KILL_ALWAYS", "2")
     with pytest.raises(UnitsFailed, match=r"seed=2: worker died \(signal 9\) on each of 3"):
         results.run_experiment("executor_check", "quick", root=root, workers=2)
     folder = root / "quick" / "executor_check"
     assert stored_files_are_sound(folder) == ["seed=0", "seed=1", "seed=3"]
     assert starts(markers)[2] == 3  # two retries
-    monkeypatch.delenv("SYNLAB_CHECK_KILL")
+    monkeypatch.delenv("SYNLAB_CHECK_KILL_ALWAYS")
     res = results.run_experiment("executor_check", "quick", root=root, workers=2)
     assert len(res) == 4 and starts(markers) == {0: 1, 1: 1, 2: 4, 3: 1}
 
@@ -160,7 +159,8 @@ DRIVER = textwrap.dedent(
 
 def interrupt_driver(tmp_path: Path, args: list[str], sleep_s: float, wait_s: float = 120):
     """Start ``synlab run executor_check`` with ``args`` in a driver process, wait until a unit is
-    stored, Ctrl-C the driver, and return its exit code, the stored keys and its descendants."""
+    stored, Ctrl-C the driver, and return its exit code, output, results folder, descendants
+    and their names."""
     pytest.importorskip("psutil")
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
@@ -184,13 +184,19 @@ def interrupt_driver(tmp_path: Path, args: list[str], sleep_s: float, wait_s: fl
     assert proc.poll() is None, proc.communicate()[0]
     assert list(folder.glob("*.json")), "no unit was stored in time"
     kids = list({p.pid: p for p in kids + _descendants(proc.pid)}.values())
+    names = []
+    for p in kids:
+        try:
+            names.append(p.name())
+        except Exception:  # noqa: BLE001 - gone meanwhile
+            pass
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
-    return proc.returncode, out, folder, kids
+    return proc.returncode, out, folder, kids, names
 
 
 def test_ctrl_c_on_the_driver_stops_the_pool_cleanly(check, tmp_path):
-    rc, out, folder, kids = interrupt_driver(tmp_path, ["--workers", "2"], sleep_s=1.5)
+    rc, out, folder, kids, _ = interrupt_driver(tmp_path, ["--workers", "2"], sleep_s=1.5)
     assert rc == 130 and "interrupted" in out, out
     assert len(kids) >= 2  # the workers (and the forkserver) we watched
     assert _all_gone(kids) == [], "a worker outlived the driver"
