@@ -176,7 +176,7 @@ class Executor:
         raise NotImplementedError
 
     def gpu_device_for(self, stacked: bool) -> bool:
-        """Whether a task (a stack if ``stacked``) should get a share of a GPU."""
+        """Whether a task of an experiment that stacks (``stacked``) gets a share of a GPU."""
         return False
 
     def close(self, kill: bool = False) -> None:

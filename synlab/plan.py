@@ -232,7 +232,7 @@ def plan_run(
                     t, note = unit_time(k, "cpu")
                     note = "no GPU time recorded: CPU times used (pessimistic)"
                 if t is None:
-                    total = None
+                    total, notes = None, {f"not sized: no {kind.upper()} time recorded"}
                     break
                 total += t
                 if note:

@@ -396,7 +396,7 @@ def run_experiments(
     unit as soon as its task lands, so Ctrl-C loses only tasks in flight and a rerun resumes.
     A task whose worker died more than twice, or that raised, is reported
     (:class:`synlab.executor.UnitsFailed`) after every other task has landed; in-process, an
-    exception stops the run at once. ``config`` and ``only`` apply to a single experiment.
+    exception stops the run at once. ``config`` applies to a single experiment.
     """
     from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
 
@@ -405,15 +405,7 @@ def run_experiments(
     if config is not None and len(names) != 1:
         raise ValueError("config= overrides the config of a single experiment")
     jobs = [
-        _prepare(
-            n,
-            profile,
-            force=force,
-            root=root,
-            config=config,
-            device=device,
-            only=only if len(names) == 1 else None,
-        )
+        _prepare(n, profile, force=force, root=root, config=config, device=device, only=only)
         for n in names
     ]
     n_todo = sum(len(j.todo) for j in jobs)
@@ -443,7 +435,7 @@ def run_experiments(
                     "(SYNLAB_STACK)"
                 )
             for group in j.groups:
-                gpu = gpus_per_stack if executor.gpu_device_for(len(group) > 1) else 0.0
+                gpu = gpus_per_stack if executor.gpu_device_for(j.stacked) else 0.0
                 task = Task.make(len(tasks), j.exp, j.cfg, group, gpu)
                 tasks.append(task)
                 owner[task.index] = j

@@ -157,7 +157,18 @@ DRIVER = textwrap.dedent(
 )
 
 
-def interrupt_driver(tmp_path: Path, args: list[str], sleep_s: float, wait_s: float = 120):
+def _kill(proc, kids) -> None:
+    """SIGKILL a driver and everything it started (a failed test leaves nothing running)."""
+    for p in [*kids, proc]:
+        try:
+            os.kill(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def interrupt_driver(
+    tmp_path: Path, args: list[str], sleep_s: float, wait_s: float = 120, skip_if: str = ""
+):
     """Start ``synlab run executor_check`` with ``args`` in a driver process, wait until a unit is
     stored, Ctrl-C the driver, and return its exit code, output, results folder, descendants
     and their names."""
@@ -175,23 +186,34 @@ def interrupt_driver(tmp_path: Path, args: list[str], sleep_s: float, wait_s: fl
     )
     deadline = time.time() + wait_s
     kids = []
-    while time.time() < deadline and proc.poll() is None:
-        kids = {p.pid: p for p in kids} | {p.pid: p for p in _descendants(proc.pid)}
-        kids = list(kids.values())
-        if list(folder.glob("*.json")):
-            break
-        time.sleep(0.1)
-    assert proc.poll() is None, proc.communicate()[0]
-    assert list(folder.glob("*.json")), "no unit was stored in time"
-    kids = list({p.pid: p for p in kids + _descendants(proc.pid)}.values())
-    names = []
-    for p in kids:
-        try:
-            names.append(p.name())
-        except Exception:  # noqa: BLE001 - gone meanwhile
-            pass
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            kids = list(
+                ({p.pid: p for p in kids} | {p.pid: p for p in _descendants(proc.pid)}).values()
+            )
+            if list(folder.glob("*.json")):
+                break
+            time.sleep(0.1)
+        if proc.poll() is not None or not list(folder.glob("*.json")):
+            _kill(proc, kids)  # the driver ended, or hung, before a unit landed
+            out = proc.communicate()[0]
+            if skip_if and skip_if in out:
+                pytest.skip(
+                    f"the driver could not start its backend: {out.strip().splitlines()[-1]}"
+                )
+            pytest.fail(f"no unit was stored in {wait_s} s:\n{out}")
+        kids = list({p.pid: p for p in kids + _descendants(proc.pid)}.values())
+        names = []
+        for p in kids:
+            try:
+                names.append(p.name())
+            except Exception:  # noqa: BLE001 - gone meanwhile
+                pass
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    except BaseException:
+        _kill(proc, kids)
+        raise
     return proc.returncode, out, folder, kids, names
 
 

@@ -5,9 +5,11 @@ Every Ray instance here binds to 127.0.0.1, has no dashboard, and is shut down b
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -26,6 +28,27 @@ starts, stored_files_are_sound = tx.starts, tx.stored_files_are_sound
 
 pytestmark = pytest.mark.ray
 
+STARTUP_FAILED = "timed out during startup"
+
+
+def _skip_overloaded() -> None:
+    pytest.skip(
+        "Ray could not start here: its agents missed Ray's fixed 15 s start-up timeout "
+        f"(ray-project/ray#65983); load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
+
+
+@contextmanager
+def ray_starting():
+    """Skip (not fail) when Ray's own start-up times out on an overloaded machine."""
+    try:
+        yield
+    except Exception as err:
+        if STARTUP_FAILED in str(err):
+            _skip_overloaded()
+        raise
+
 
 @pytest.fixture(autouse=True)
 def _no_ray_left():
@@ -37,9 +60,10 @@ def _no_ray_left():
 def test_ray_gives_the_same_numbers_as_in_process(check):
     root, _ = check
     solo = results.run_experiment("executor_check", "quick", root=root / "a")
-    remote = results.run_experiment(
-        "executor_check", "quick", root=root / "b", address="local", workers=2
-    )
+    with ray_starting():
+        remote = results.run_experiment(
+            "executor_check", "quick", root=root / "b", address="local", workers=2
+        )
     assert not ray.is_initialized()  # the instance it started is gone
     for a, b in zip(solo, remote):
         assert a.unit == b.unit and a.result["loss"] == b.result["loss"]
@@ -53,7 +77,7 @@ def test_ray_worker_sigkilled_mid_unit_is_retried_or_reported(check, monkeypatch
     root, markers = check
     monkeypatch.setenv("SYNLAB_CHECK_KILL", "1")  # dies once: Ray retries it
     monkeypatch.setenv("SYNLAB_CHECK_KILL_ALWAYS", "2")  # dies on every attempt: reported
-    with pytest.raises(UnitsFailed, match=r"seed=2: .*(Crash|Died|died)") as err:
+    with ray_starting(), pytest.raises(UnitsFailed, match=r"seed=2: .*(Crash|Died|died)") as err:
         results.run_experiment("executor_check", "quick", root=root, address="local", workers=2)
     assert len(err.value.failures) == 1
     folder = root / "quick" / "executor_check"
@@ -77,11 +101,13 @@ def test_ray_node_lost(check, monkeypatch):
 
     monkeypatch.setitem(EXPERIMENTS, "executor_check", check_experiment(steps=60, sleep_s=2.0))
     local = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, **local})
+    with ray_starting():
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, **local})
     try:
-        second = cluster.add_node(num_cpus=1, **local)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+        with ray_starting():
+            second = cluster.add_node(num_cpus=1, **local)
+            cluster.wait_for_nodes()
+            ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
         raylet = psutil.Process(second.all_processes["raylet"][0].process.pid)
         lost: list[int] = []
 
@@ -111,8 +137,14 @@ def test_ray_node_lost(check, monkeypatch):
 
 def test_ray_ctrl_c_on_the_driver_leaves_no_ray_process(check, tmp_path):
     rc, out, folder, kids, names = tx.interrupt_driver(
-        tmp_path, ["--address", "local", "--workers", "2"], sleep_s=1.5
+        tmp_path,
+        ["--address", "local", "--workers", "2"],
+        sleep_s=1.5,
+        wait_s=240,
+        skip_if=STARTUP_FAILED,
     )
+    if STARTUP_FAILED in out:
+        _skip_overloaded()
     assert rc == 130 and "interrupted" in out, out
     watched = " ".join(sorted(names))
     assert "raylet" in watched and "gcs_server" in watched, watched
