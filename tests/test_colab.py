@@ -42,12 +42,18 @@ def test_a_fork_changes_one_place(tmp_path):
     chapter = tmp_path / "book" / "part" / "01_x.py"
     chapter.parent.mkdir(parents=True)
     chapter.write_text((ROOT / "book/raman2021/02_sweet_spot.py").read_text())
+    old = colab.colab_link(colab.read_repository(), "student/part/01_x.ipynb")
+    (tmp_path / "book" / "teaching.md").write_text(f"| [open]({old}) |\n")
     assert colab.main(["--root", str(tmp_path)]) == 1  # --check: the old cell differs
     assert colab.main(["--root", str(tmp_path), "--write"]) == 0
     assert colab.sync_install_cells(tmp_path) == []
     text = chapter.read_text()
     assert "someone/synlab-fork" in text and '"0123abc"]' in text
     assert "synlab-book/synlab" not in text
+    assert (
+        "someone/synlab-fork/blob/0123abc/student/part/01_x.ipynb"
+        in (tmp_path / "book" / "teaching.md").read_text()
+    )
     repo = colab.read_repository(tmp_path / "_config.yml")
     assert colab.colab_link(repo, "student/a/01_x.ipynb") == (
         "https://colab.research.google.com/github/someone/synlab-fork/blob/0123abc/"
@@ -177,9 +183,28 @@ def test_colab_run_shows_paper_scale_results(chapter, colab_env, tmp_path, monke
         "".join(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs
     )
     clone = run / "synlab-repo"
-    assert f"SYNLAB_AT {target / 'synlab'}" in out  # the wheel, not this checkout
+    assert f"SYNLAB_AT {target / 'synlab' / '__init__.py'} " in out  # the wheel, not this checkout
     assert f"{clone / 'results'}" in out and (clone / "results" / "full").is_dir()
     assert "NOT paper-scale" not in out and "No complete, fresh paper-scale" not in out
     for expected in CHAPTERS[chapter]:
         assert expected in out
     assert json.dumps(nb.cells[1].source).count("google.colab") >= 1  # the install cell ran
+
+
+def test_absent_results_are_named_honestly(tmp_path, monkeypatch, capsys):
+    """Without the repository's results, a chapter says where it looked and how to fix it, then
+    computes the quick profile (stubbed here: the message is what is tested)."""
+    from synlab import results
+
+    monkeypatch.setenv("SYNLAB_RESULTS_DIR", str(tmp_path / "nowhere"))
+    monkeypatch.delenv("SYNLAB_PROFILE", raising=False)
+
+    def quick(name, profile, root=None):
+        raise RuntimeError(f"would compute {name} [{profile}]")
+
+    monkeypatch.setattr(results, "run_experiment", quick)
+    with pytest.raises(RuntimeError, match=r"raman_sweet_spot \[quick\]"):
+        results.results_for_chapter("raman_sweet_spot")
+    out = capsys.readouterr().out
+    assert str(tmp_path / "nowhere" / "full" / "raman_sweet_spot") in out
+    assert "SYNLAB_RESULTS_DIR" in out and "NOT paper-scale" in out
