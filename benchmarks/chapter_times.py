@@ -63,7 +63,15 @@ def machine() -> str:
     )
 
 
-def table(rows: list[tuple[Path, float, float]], where: str) -> str:
+def _secs(t: float | None) -> str:
+    return "—" if t is None else f"{t:.0f} s"
+
+
+def _total(ts: list[float | None]) -> str:
+    return "—" if any(t is None for t in ts) else f"{sum(ts) / 60:.1f} min"
+
+
+def table(rows: list[tuple[Path, float | None, float | None]], where: str) -> str:
     repo = colab.read_repository(ROOT / "_config.yml")
     lines = [
         f"Measured by `python benchmarks/chapter_times.py --write` on {where}, "
@@ -75,9 +83,11 @@ def table(rows: list[tuple[Path, float, float]], where: str) -> str:
     for path, committed, quick in rows:
         rel = path.relative_to(ROOT / "book").with_suffix("")
         link = colab.colab_link(repo, f"student/{rel}.ipynb")
-        lines.append(f"| {{doc}}`{rel}` | [open]({link}) | {committed:.0f} s | {quick:.0f} s |")
-    total_c, total_q = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    lines.append(f"| all {len(rows)} | | {total_c / 60:.1f} min | {total_q / 60:.1f} min |")
+        lines.append(f"| {{doc}}`{rel}` | [open]({link}) | {_secs(committed)} | {_secs(quick)} |")
+    totals = _total([r[1] for r in rows]), _total([r[2] for r in rows])
+    lines.append(f"| all {len(rows)} | | {totals[0]} | {totals[1]} |")
+    if any(None in r for r in rows):
+        lines += ["", "—: not measured in this run (`--modes` chose which columns)."]
     return "\n".join(lines)
 
 
@@ -95,31 +105,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter notebooks (default: all)")
     parser.add_argument("--write", action="store_true", help="update book/teaching.md")
+    parser.add_argument(
+        "--modes",
+        default="committed,quick",
+        help="which columns to measure: committed, quick or both (default)",
+    )
     args = parser.parse_args(argv)
+    modes = set(args.modes.split(","))
+    if not modes or modes - {"committed", "quick"}:
+        parser.error("--modes takes committed, quick or committed,quick")
     paths = [Path(c).resolve() for c in args.chapters] or sorted(
         (ROOT / "book").glob("*/[0-9][0-9]_*.ipynb")
     )
     where = machine()
     base = {"SYNLAB_PROGRESS": "0", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
-    rows = []
+    rows: list[tuple[Path, float | None, float | None]] = [(p, None, None) for p in paths]
     with tempfile.TemporaryDirectory() as empty:
-        for path in paths:
-            committed = run_chapter(path, {**base, "SYNLAB_RESULTS_DIR": str(ROOT / "results")})
-            quick = run_chapter(
-                path,
-                {
+        for i, path in enumerate(paths):
+            committed = quick = None
+            if "committed" in modes:
+                env = {**base, "SYNLAB_RESULTS_DIR": str(ROOT / "results")}
+                committed = run_chapter(path, env)
+            if "quick" in modes:
+                env = {
                     **base,
                     "SYNLAB_RESULTS_DIR": str(Path(empty) / "results"),
                     "SYNLAB_CACHE_DIR": str(Path(empty) / f"cache-{path.stem}"),
                     "SYNLAB_PROFILE": "quick",
-                },
-            )
-            print(f"{path.relative_to(ROOT)}: {committed:.1f} s / {quick:.1f} s", flush=True)
-            rows.append((path, committed, quick))
-    text = table(rows, where)
-    print(text)
-    if args.write:
-        write(text)
+                }
+                quick = run_chapter(path, env)
+            print(f"{path.relative_to(ROOT)}: {_secs(committed)} / {_secs(quick)}", flush=True)
+            rows[i] = (path, committed, quick)
+            if args.write:  # as it goes: a long run leaves what it measured
+                write(table(rows, where))
+    print(table(rows, where))
     return 0
 
 

@@ -102,6 +102,12 @@ def test_no_solution_text_survives(chapter):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_copies_are_valid_notebooks(chapter):
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.reads(json.dumps(_copy(chapter)), as_version=4))
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
 def test_plain_markdown(chapter):
     """No MyST syntax Jupyter would show raw; citations are author-year text."""
     md = _text(_copy(chapter), "markdown")
