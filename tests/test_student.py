@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -27,10 +28,12 @@ CHAPTERS = sorted((ROOT / "book").glob("*/[0-9][0-9]_*.py"))
 IDS = [f"{p.parent.name}/{p.stem}" for p in CHAPTERS]
 
 
-def _copy(chapter: Path) -> dict:
+@functools.cache
+def _copy(chapter: Path) -> dict:  # read once per session; the tests never change it
     return json.loads(student.edition_path(chapter.with_suffix(".ipynb")).read_text())
 
 
+@functools.cache
 def _chapter(chapter: Path):
     return jupytext.read(chapter)
 
