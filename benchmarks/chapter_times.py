@@ -57,9 +57,16 @@ def run_chapter(path: Path, env: dict[str, str]) -> float:
 
 def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cores = os.cpu_count() or 1
+    busy = (
+        f" (shared with other work: load average {load:.1f} on {cores} cores at the start, so "
+        "these times are upper bounds)"
+        if load > cores
+        else f", load average {load:.1f} at the start"
+    )
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
-        f"Python {platform.python_version()}, load average {load:.1f} at the start"
+        f"{platform.processor() or platform.machine()}, {cores} logical cores, "
+        f"Python {platform.python_version()}{busy}"
     )
 
 
