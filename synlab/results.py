@@ -612,7 +612,14 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
         res = load_results(name, "full", root=root)
     except ValueError as err:
         profile = chapter_profile()
-        print(f"No complete, fresh paper-scale results for {name} ({err}).")
+        where = (Path(root) if root is not None else results_root("full")) / "full" / name
+        print(f"No complete, fresh paper-scale results for {name} in {where} ({err}).")
+        if not where.is_dir():
+            print(
+                "Nothing is stored there: this synlab runs without the book's repository. Set "
+                "SYNLAB_RESULTS_DIR to a synlab checkout's results/ folder (in Colab, the "
+                "chapter's first cell does)."
+            )
         print(
             f"Computing the '{profile}' profile now — these are NOT paper-scale numbers."
             if profile == "quick"
