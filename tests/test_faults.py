@@ -395,29 +395,6 @@ def test_mutual_information_of_a_tiny_cell_is_finite_and_right_in_both_precision
     assert mi32 == pytest.approx(mi64, rel=1e-6)
 
 
-# ----------------------------------------------------------------------------- locks
-@pytest.mark.parametrize("content", ["", "garbage", "host notapid boot"])
-def test_malformed_lock_blocks_only_while_it_may_be_being_written(tmp_path, monkeypatch, content):
-    import os
-    import socket
-    import time
-
-    CALLS.clear()
-    _register(monkeypatch, [{"seed": 0}])
-    folder = _folder(tmp_path)
-    folder.mkdir(parents=True)
-    lock = folder / ".seed=0.lock"
-    lock.write_text(content.replace("host", socket.gethostname()))
-    monkeypatch.setattr(results, "_MALFORMED_LOCK_S", 3600.0)  # however slow this machine is
-    results.run_experiment("fault_test", "full", root=tmp_path)  # fresh: maybe being written
-    assert CALLS == [] and lock.exists()
-    monkeypatch.setattr(results, "_MALFORMED_LOCK_S", 30.0)
-    old = time.time() - 60
-    os.utime(lock, (old, old))
-    res = results.run_experiment("fault_test", "full", root=tmp_path)  # long malformed: taken
-    assert len(res) == 1 and CALLS == [{"seed": 0}] and not lock.exists()
-
-
 def test_writing_over_a_corrupt_unit_keeps_it_in_quarantine(store):
     path = _folder(store) / "seed=0.json"
     path.write_bytes(b"\x00garbage")
