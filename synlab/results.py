@@ -296,7 +296,10 @@ class ExperimentResults:
 
     @property
     def data_sources(self) -> list[str]:
-        return sorted({str(r.provenance.get("data_source", "none")) for r in self.records})
+        """The data sets used, by canonical id (with checksum where recorded), never a path."""
+        from .stamps import data_labels
+
+        return data_labels(r.provenance for r in self.records)
 
     @property
     def wall_time_s(self) -> float:
