@@ -35,10 +35,7 @@ NOT_YET_CONVERTED = {
     "book/schug2021/03_importance_sparsity",
     "book/schug2021/06_ablations",
     "book/synthesis/01_three_importances",
-    "book/foundations/01_quantal_release",
-    "book/foundations/02_curvature_toolkit",
     "book/foundations/03_information_energy",
-    "book/malkin2024/01_reliability_costs",
 }
 
 

@@ -401,7 +401,7 @@ print("p = 0.3, CV <= 0.1 needs N =", sites_for_cv(0.1, 0.3), "sites")
 # | CV $=\sqrt{(1-p)/(Np)}$, independent of $q$ | checked on four $(N,p,q)$ | $10^{-12}$ |
 # | amplitude histogram = binomial-weighted mixture of normals | simulated histograms follow the density; failure fraction $=(1-p)^N$ | 4 standard errors (20,000 trials) |
 # | $N=1$: Bernoulli synapse, mean $p m=\bar w$; `BernoulliLinear` output mean and variance | 50,000 sampled release patterns | 5 standard errors (mean), 4 % (variance) |
-# | large $N$: Gaussian synapse; KS distance below Berry–Esseen, $\propto N^{-1/2}$ | exact $D_N$ for $N$ up to 3,162; fitted slope printed above | slope within 0.05 of $-1/2$ |
+# | large $N$: Gaussian synapse; KS distance below Berry–Esseen, $\propto N^{-1/2}$ | exact $D_N$ for $N$ up to 3,162; fitted slope printed above | slope within $0.05$ of $-1/2$ |
 # | `GaussianLinear` with $\sigma=\lvert\bar w\rvert\sqrt{(1-p)/p}$ matches the Bernoulli layer's mean and variance | exact, and 20,000 samples | $10^{-5}$ exact; 5 % sampled |
 #
 # Everything here is exact or simulated at full size: there is no quick/full distinction in

@@ -171,7 +171,7 @@ for label, p, r in zip(labels, pcts, ratios):
     k = math.sqrt((a_low - x) / (x - 1)) if r < 1 else float("inf")
     print(f"{label.replace(chr(10), ' — '):<60} p = {p:4.0f} %  r = {r:.2f}  κ = {k:.2f}")
     if r < 1:
-        assert abs(float(np.sqrt(1 / mt.noise_interpolation(a_low, 1.0, k))) - r) < 1e-9
+        assert abs(math.sqrt(1 / float(mt.noise_interpolation(a_low, 1.0, k))) - r) < 1e-9
 
 # %% [markdown]
 # Two caveats from the paper itself: the experiments measure turnover or size change, not the

@@ -55,7 +55,7 @@ import torch
 from synlab.exercises import check
 from synlab.experiments.schug2021 import best_info_per_energy, summarise
 from synlab.information import mutual_information, synaptic_energy
-from synlab.plot import PALETTE, mark_profile, panel_label, use_style
+from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import complete_subset, results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
 
@@ -198,24 +198,28 @@ for key, name in models.items():
 # %%
 def fig1ab(result, title=None):
     """Fig. 1a (information against energy over the ℓ2 sweep) and 1b (best information per energy)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = panels(2, height=3.2)
     ax = axes[0]
     for key, name in models.items():
         l2, mi, mi_se = summarise(result, "mutual_information", model=key)
         _, en, en_se = summarise(result, "energy", model=key)
         ax.errorbar(en, mi, xerr=en_se, yerr=mi_se, fmt="o-", ms=4, color=colors[key], label=name)
-        for a, x_, y_ in zip(l2, en, mi):
-            ax.annotate(
-                f"{a:g}",
-                (x_, y_),
-                fontsize=6,
-                color=colors[key],
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
-    ax.set(xlabel=r"synaptic energy $\sum|\bar w|$", ylabel=r"mutual information $I(Y;Z)$ [bits]")
-    ax.legend(fontsize=8)
-    panel_label(ax, "a")
+        if key == "fixed":  # the ℓ2 of each point, once (the lowest curve, clear of the others)
+            for a, x_, y_ in zip(l2, en, mi, strict=True):
+                ax.annotate(
+                    f"{a:g}",
+                    (x_, y_),
+                    fontsize=8,
+                    color=colors[key],
+                    xytext=(4, -11),
+                    textcoords="offset points",
+                )
+    ax.set(
+        xlabel=r"synaptic energy $\sum|\bar w|$",
+        ylabel=r"information $I(Y;Z)$ [bits]",
+        title="numbers: ℓ₂ penalty",
+    )
+    ax.legend(fontsize=7.5, loc="lower right")
     top = {key: best_info_per_energy(result, key) for key in models}
     ax = axes[1]
     ax.bar(
@@ -224,12 +228,10 @@ def fig1ab(result, title=None):
         yerr=[1e3 * top[k][1] for k in models],
         color=[colors[k] for k in models],
     )
-    ax.set_xticks(range(3), ["plastic", "fixed", "deterministic"])
+    ax.set_xticks(range(3), ["plastic", "fixed", "determ."])
     ax.set(ylabel="best information per energy\n" + r"[$10^{-3}$ bits per unit energy]")
-    panel_label(ax, "b")
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
     mark_profile(fig, result)
     for k in models:
         print(

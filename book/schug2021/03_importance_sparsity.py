@@ -313,7 +313,7 @@ assert np.isclose(
 # Figs. 2–3 for MNIST only, so the Fashion-MNIST column is our extension, not a reproduction.
 
 # %%
-mnist_name = "MNIST sample" if any("SAMPLE" in d for d in res.data_sources) else "MNIST"
+mnist_name = "MNIST sample" if any("sample" in d for d in res.data_sources) else "MNIST"
 summaries = {f"{mnist_name}, {res.profile} profile": importance_summary(res, L2)}
 print("MNIST data:", res.data_sources)
 fres = complete_subset(
