@@ -25,17 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # Chapters whose prose still types numbers derived from our results (to be converted).
 NOT_YET_CONVERTED = {
     "book/malkin2024/02_tradeoff",
-    "book/malkin2024/03_signatures",
-    "book/malkin2024/04_bayesian",
-    "book/malkin2024/05_data",
-    "book/raman2021/02_sweet_spot",
     "book/raman2021/03_precise_rules",
     "book/raman2021/04_experiments",
     "book/schug2021/02_energy_efficiency",
     "book/schug2021/03_importance_sparsity",
     "book/schug2021/06_ablations",
     "book/synthesis/01_three_importances",
-    "book/foundations/03_information_energy",
 }
 
 

@@ -54,6 +54,7 @@ if "google.colab" in sys.modules:
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from synlab.continual import ewc_penalty
 from synlab.exercises import check
@@ -201,7 +202,7 @@ plt.show()
 t_table = Table(["presynaptic consolidation vs", "t", "p"], align="lrr")
 for m, (t, pval) in tests.items():
     t_table.add(METHOD_NAMES[m], fmt(t), f"{pval:.3g}")
-t_table
+display(t_table)
 
 # %% [markdown]
 # ### Appendix 1—table 1: four protocols, mean ± SE over seeds
@@ -266,7 +267,7 @@ for m in cont.config.methods:
     cont_table.add(METHOD_NAMES[m], f"{fmt(v.mean())} ± {fmt(se)}", len(v))
 pc, pse = PAPER_CONTINUOUS
 cont_table.add("paper: presynaptic consolidation", f"{pc:.2f} ± {pse:g}", "")
-cont_table
+display(cont_table)
 
 # %% [markdown]
 # ## Exercises
