@@ -43,7 +43,8 @@ def fit_to_column(fig: plt.Figure) -> None:
     w, h = fig.get_size_inches()
     target = min(max(w, MIN_IN), COLUMN_IN)
     if target != w:
-        fig.set_size_inches(target, max(h * target / w, 1.6), forward=False)
+        # a wide row of panels keeps some height, so its panels stay legible
+        fig.set_size_inches(target, max(h * target / w, min(h, 2.6)), forward=False)
 
 
 def use_style() -> None:
@@ -109,9 +110,22 @@ def panels(
 
 
 def panel_label(ax: plt.Axes, label: str) -> None:
-    """A bold panel letter above the top-left corner of ``ax`` (a left-aligned title, so layout
-    engines keep it clear of the axis labels)."""
-    ax.set_title(label, loc="left", fontweight="bold", fontsize=12)
+    """A bold panel letter above the top-left corner of ``ax``: a left-aligned title (layout
+    engines keep it clear of the axis labels), or, when the panel has a centred title, just
+    left of the panel's top-left corner so the two never overlap."""
+    if ax.get_title(loc="center"):
+        ax.text(
+            -0.02,
+            1.02,
+            label,
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontweight="bold",
+            fontsize=12,
+        )
+    else:
+        ax.set_title(label, loc="left", fontweight="bold", fontsize=12)
 
 
 def mark_profile(fig: plt.Figure, results) -> None:

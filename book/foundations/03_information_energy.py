@@ -180,7 +180,7 @@ print(f"energy of a 6-4-2 Bernoulli network: {energy_net:.3f} = Σ p|m|")
 # Fashion-MNIST (available offline in full), a smaller network and, in the quick profile, a
 # 5,000-image subset for 2 epochs.
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("foundations_information")
 cfg = res.config
 l2s = sorted({r.unit["l2"] for r in res.records})

@@ -111,7 +111,8 @@ for name, mech in costs.MECHANISMS.items():
     sigma, cost = costs.mechanism_sweep(name, mu=1.0)
     slopes[name] = costs.loglog_slope(sigma, cost)
     print(
-        f"{mech.name:17s} varies {mech.varies:16s} fitted slope {slopes[name]:+.4f}   −ρ = {-mech.rho:+.4f}"
+        f"{mech.name:17s} varies {mech.varies:16s} fitted slope {slopes[name]:+.4f}   −ρ = "
+        f"{-mech.rho:+.4f}"
     )
     assert abs(slopes[name] + mech.rho) < 1e-6
 
@@ -222,7 +223,8 @@ for name, (claim, gap) in claims.items():
 summary.add(
     "Fig. 1c: four power laws",
     "panel c",
-    "we plot the quantal-model sweeps, normalised at σ = 1; the paper's absolute scales are not given",
+    "we plot the quantal-model sweeps, normalised at σ = 1; the paper's absolute scales are not "
+    "given",
 )
 display(summary)
 

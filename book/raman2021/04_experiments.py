@@ -88,7 +88,7 @@ for s in TABLE1:
 # which is at most one exactly when $p\ge50\%$ — true of every study in the table. (If the
 # shares were of variance, the ratio would be $\sqrt{(100-p)/p}$: closer to one, still $\le1$.)
 
-# %%
+# %% tags=["hide-input"]
 labels, pcts = [], []
 for s in TABLE1:
     for p, m in zip(s.independent_percent, s.measure):
@@ -125,7 +125,7 @@ plt.show()
 # $r\approx1$. The measured $a$ of a gradient rule on the paper's network comes from
 # `raman_table2` (chapter 3):
 
-# %%
+# %% tags=["hide-input"]
 t2 = results_for_chapter("raman_table2")
 a_values = {
     rec.unit["regime"]: float((rec.result["q_first"] / rec.result["q_eps_trace"]).mean())

@@ -195,7 +195,7 @@ for key, name in models.items():
 # ## Fig. 1a–b: information against energy
 
 
-# %%
+# %% tags=["hide-input"]
 def fig1ab(result, title=None):
     """Fig. 1a (information against energy over the ℓ2 sweep) and 1b (best information per energy)."""
     fig, axes = panels(2, height=3.2)
@@ -235,7 +235,8 @@ def fig1ab(result, title=None):
     mark_profile(fig, result)
     for k in models:
         print(
-            f"{models[k]:32s} best I/E = {1e3 * top[k][0]:.3f}e-3 ± {1e3 * top[k][1]:.3f}e-3 bits per unit energy "
+            f"{models[k]:32s} best I/E = {1e3 * top[k][0]:.3f}e-3 ± {1e3 * top[k][1]:.3f}e-3 bits "
+            "per unit energy "
             f"(at l2 = {top[k][2]:g})"
         )
     return top
@@ -322,7 +323,7 @@ check("schug2021.matched_release_probability", matched_p)
 # %% [markdown]
 # ## Appendix 1—figure 1a–b: information per energy for every $\ell_2$
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 width = 0.27
 for j, (value, ax, label) in enumerate(
@@ -357,7 +358,7 @@ mark_profile(fig, res)
 # probabilities, each with the best learning rate from a small search. The grid of
 # probabilities and learning rates is ours (the paper shows a range without listing it).
 
-# %%
+# %% tags=["hide-input"]
 res_fp = results_for_chapter("schug_fixed_p_lr_search")
 ps = sorted({r.unit["p"] for r in res_fp.records})
 lrs = sorted({r.unit["lr"] for r in res_fp.records})
@@ -402,7 +403,8 @@ _, mi_d, _ = summarise(res, "mutual_information", model="deterministic")
 order = sorted(models, key=lambda k: -best[k][0])
 print("best information per energy, highest first:", order)
 print(
-    f"profile: {res.profile}; plastic mean p = {mean_p.mean():.3f}; max I (plastic / deterministic): "
+    f"profile: {res.profile}; plastic mean p = {mean_p.mean():.3f}; max I (plastic / "
+    "deterministic): "
     f"{np.nanmax(mi_p):.2f} / {np.nanmax(mi_d):.2f} bits"
 )
 
