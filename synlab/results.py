@@ -28,6 +28,7 @@ import os
 import re
 import socket
 import subprocess
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -583,7 +584,8 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
             else f"Computing the '{profile}' profile now."
         )
         res = run_experiment(name, profile, root=root)
-    print("Results:", res.describe())
+    # wrapped, so the provenance line never scrolls sideways in the book
+    print(textwrap.fill(f"Results: {res.describe()}", 100, subsequent_indent="  "))
     return res
 
 
