@@ -263,7 +263,7 @@ assert rows[2][3] > rows[0][3]  # ... but the misspecified model's empirical Fis
 # Each term is an independent draw with mean $\mathcal F$, so the relative error should shrink
 # like $n^{-1/2}$:
 
-# %%
+# %% tags=["hide-input"]
 ns = [250, 1000, 4000]
 errs = []
 for n in ns:
@@ -332,7 +332,7 @@ fig.tight_layout()
 # diagonal is read exactly ($v_i^2=1$) and only the off-diagonal terms fluctuate (see the
 # exercise below): $\operatorname{Var}[v^\top Hv]=2\sum_{i\ne j}H_{ij}^2$.
 
-# %%
+# %% tags=["hide-input"]
 tr = float(torch.trace(H))
 off = H - torch.diag(torch.diagonal(H))
 var_rad, var_gauss = 2 * float((off**2).sum()), 2 * float((H**2).sum())
@@ -389,7 +389,7 @@ fig.tight_layout()
 # at angle $\varphi$ from the steep eigenvector is
 # $Q(\varphi)=\lambda_1\cos^2\varphi+\lambda_2\sin^2\varphi$:
 
-# %%
+# %% tags=["hide-input"]
 lam = torch.tensor([4.0, 0.5], dtype=torch.float64)
 angle = math.radians(30)
 U = torch.tensor(

@@ -81,7 +81,7 @@ t_start = time.perf_counter()
 # tight at σ = 1 and, for fixed σ, as ρ → 0. The overall biological cost therefore bounds the negative
 # ELBO, which bounds the negative log evidence: lowering it tightens a guarantee on inference.
 
-# %%
+# %% tags=["hide-input"]
 sig = np.logspace(-4, 2, 300)[:, None]
 rho_grid = np.linspace(0.01, 4, 200)[None, :]
 gap = costs.power_law_bound(sig, rho_grid) - costs.entropic_cost(sig)

@@ -101,7 +101,7 @@ assert torch.allclose(
 # balance has $m/\lVert\Delta\epsilon\rVert=\sqrt{Q[\Delta\epsilon]/Q[\nabla F]}$ (Eq. 9), below
 # one because the gradient points along steep, curved directions.
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("raman_sweet_spot")
 r = res.records[0].result
 cfg = res.config

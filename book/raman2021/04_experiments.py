@@ -53,12 +53,14 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from synlab import maintenance as mt
 from synlab.exercises import check
 from synlab.experiments.raman2021 import TABLE1, fraction_to_ratio
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
+from synlab.tables import Table
 
 use_style()
 torch.set_num_threads(1)
@@ -230,9 +232,26 @@ assert check("raman2021.implied_corruption", implied_corruption)
 # ```
 #
 # ## Summary
-#
-# | the paper's claim | ours | gap |
-# |---|---|---|
-# | Table 1: > 50 % of baseline synaptic change is activity-independent | 9 estimates from 7 studies, 50–77 % (figure) | transcribed from the paper's table; "NA" rows left out of the figure; Yasumatsu's "> 50 %" (spine volume) drawn at 50 % |
-# | this means compensation ≤ fluctuations, as the theory predicts for precise rules | implied ratios 0.30–1.0; Eq. (9)+SI (8) with the measured $a$ covers that range for moderately corrupted gradient rules | the mapping of percentages to magnitudes is an assumption (magnitude vs variance shares shown); $a$ from the quick profile of `raman_table2` |
-# | learning needs a larger compensatory share than maintenance (Eq. 10) | derived and checked at one state in chapter 1 | no experimental comparison here |
+
+# %% tags=["hide-input"]
+summary = Table(["the paper's claim", "ours", "gap"])
+summary.add(
+    "Table 1: > 50 % of baseline synaptic change is activity-independent",
+    f"{len(pcts)} estimates from {sum(bool(s.independent_percent) for s in TABLE1)} studies, "
+    f"{pcts.min():.0f}–{pcts.max():.0f} % (figure)",
+    "transcribed from the paper's table; \"NA\" rows left out of the figure; Yasumatsu's "
+    '"> 50 %" (spine volume) drawn at 50 %',
+)
+summary.add(
+    "this means compensation ≤ fluctuations, as the theory predicts for precise rules",
+    f"implied ratios {ratios.min():.2f}–{ratios.max():.2f}; Eq. (9)+SI (8) with the measured $a$ "
+    "covers that range for moderately corrupted gradient rules",
+    "the mapping of percentages to magnitudes is an assumption (magnitude vs variance shares "
+    "shown); $a$ from the quick profile of `raman_table2`",
+)
+summary.add(
+    "learning needs a larger compensatory share than maintenance (Eq. 10)",
+    "derived and checked at one state in chapter 1",
+    "no experimental comparison here",
+)
+display(summary)
