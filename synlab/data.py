@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import os
 import shutil
 import socket
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,7 +47,9 @@ __all__ = [
     "ContinuousPermutedStream",
     "subsample",
     "reference_path",
+    "reference_attribution",
     "REFERENCE_FILES",
+    "REFERENCE_DIR",
 ]
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -439,71 +439,82 @@ class ContinuousPermutedStream:
 
 
 # ----------------------------------------------------------------------------- reference files
-_EB = "https://raw.githubusercontent.com/JamesMalkin/EfficientBayes/main"
-#: Small experimental recordings re-analysed by two chapters: name -> (public URL, sha256, citation).
+#: Where the shipped copies of the reference files live (package data; see ATTRIBUTION.md there).
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+
+_SJOSTROM = (
+    "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), Dryad "
+    "doi:10.5061/dryad.p286g; the selection of Schug et al. (2021); copy from Malkin et al.'s "
+    "repository JamesMalkin/EfficientBayes; CC BY 4.0"
+)
+#: Small experimental recordings re-analysed by two chapters: name -> (sha256, citation).
 REFERENCE_FILES = {
     "Sjostrom2001_LTP_schug.csv": (
-        f"{_EB}/Sjostrom2001_LTP_schug.csv",
         "ae3da9dc8b01421e82fe4674bf6c9a9c8f5aa557783c3620e085e38a216a94b2",
-        "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
-        "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)",
+        _SJOSTROM,
     ),
     "Sjostrom2001_LTD_schug.csv": (
-        f"{_EB}/data-fig6/Sjostrom2001_LTD_schug.csv",
         "3da733da7fe92ccf8c3532e0c73ae0d968a3c5870b8615dc7af24db5ac721483",
-        "Sjöström, Turrigiano & Nelson (2001), curated by Costa et al. (2017), "
-        "Dryad doi:10.5061/dryad.p286g; selection of Schug et al. (2021)",
+        _SJOSTROM,
     ),
     "ko2013": (
-        f"{_EB}/data-fig6/ko2013",
         "321ffbe87ee6d0558a19837f7e5c867dfa6b797c312897924121d8107cc95277",
-        "Ko et al. (2013), as used by Aitchison et al. (2021) and Malkin et al. (2024)",
+        "Ko et al. (2013), Nature 496:96-100, as used by Aitchison et al. (2021) and Malkin et al. "
+        "(2024); copy from Malkin et al.'s repository JamesMalkin/EfficientBayes; CC BY 4.0",
     ),
 }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def reference_path(name: str) -> Path:
-    """Path of reference file ``name``: the data directories first, then its public URL.
+    """Path of reference file ``name``: a user's copy first, else the copy shipped with synlab.
 
-    Looks for ``<dir>/<name>``, ``<dir>/experimental/<name>`` and ``<dir>/reference/<name>``
-    in every data directory (:func:`data_dirs`); otherwise downloads the public copy into
-    ``<data dir>/reference/`` and checks its SHA-256. Files are never committed to synlab.
+    A user's copy (an override) is ``<dir>/<name>``, ``<dir>/experimental/<name>`` or
+    ``<dir>/reference/<name>`` in any data directory (:func:`data_dirs`). Otherwise the file
+    shipped in ``synlab/reference/`` (CC BY 4.0; :func:`reference_attribution` names its source).
     """
     if name not in REFERENCE_FILES:
         raise ValueError(f"unknown reference file {name!r}; known: {sorted(REFERENCE_FILES)}")
-    url, digest, citation = REFERENCE_FILES[name]
     for root in data_dirs():
         for cand in (root / name, root / "experimental" / name, root / "reference" / name):
             if cand.is_file():
                 return cand
-    dest = data_dirs()[0] / "reference" / name
-    if not _offline():
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(20)
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_suffix(".part")
-            with urllib.request.urlopen(url) as resp, open(tmp, "wb") as fh:  # noqa: S310 - fixed https URL
-                shutil.copyfileobj(resp, fh)
-        except OSError:  # no network: fall through to the error below
-            pass
-        else:
-            if _sha256(tmp) != digest:
-                tmp.unlink()
-                raise DataUnavailableError(
-                    f"downloaded {name} from {url} but its checksum does not match "
-                    f"(expected sha256 {digest}); the file was not kept"
-                )
-            os.replace(tmp, dest)
-            return dest
-        finally:
-            socket.setdefaulttimeout(old)
-    dirs = ", ".join(str(d) for d in data_dirs())
+    shipped = REFERENCE_DIR / name
+    if shipped.is_file():
+        return shipped
     raise DataUnavailableError(
-        f"reference file {name!r} not found in the data directories ({dirs}) and could not be downloaded.\n"
-        f"  Source: {citation}.\n  Public copy: {url}\n  Save it as {dest} (or set SYNLAB_DATA_DIR / SYNLAB_DATA_PATH)."
+        f"reference file {name!r} is missing from this installation of synlab ({shipped}) and "
+        f"from the data directories ({', '.join(str(d) for d in data_dirs())}); reinstall "
+        f"synlab, or save a copy there. Source: {reference_attribution(name)}."
     )
+
+
+def reference_attribution(name: str) -> str:
+    """The source and licence of reference file ``name``, for a chapter to show beside its use."""
+    if name not in REFERENCE_FILES:
+        raise ValueError(f"unknown reference file {name!r}; known: {sorted(REFERENCE_FILES)}")
+    return REFERENCE_FILES[name][1]
+
+
+# ----------------------------------------------------------------------------- availability
+def unavailable_reason(name: str) -> str | None:
+    """``None`` if data set ``name`` can be loaded here (without a substitute), else a one-line
+    reason that says how to get it. ``make test`` asks this to decide whether to skip a stage."""
+    try:
+        load_dataset(name, verbose=False)
+    except DataUnavailableError:
+        how = (
+            "sudo apt-get install dataset-fashion-mnist"
+            if name == "fashion_mnist"
+            else "see the README, section Data"
+        )
+        return f"{DATASETS[name][1]} is not found on this machine; to get it: {how}"
+    return None
+
+
+if __name__ == "__main__":  # python -m synlab.data NAME: exit 1 with the reason if NAME is absent
+    import sys
+
+    reason = unavailable_reason(sys.argv[1] if len(sys.argv) > 1 else "fashion_mnist")
+    if reason:
+        print(reason, file=sys.stderr)
+    sys.exit(1 if reason else 0)

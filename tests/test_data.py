@@ -1,6 +1,7 @@
 """The data layer, on tiny IDX files written by the tests themselves."""
 
 import gzip
+import hashlib
 import struct
 
 import numpy as np
@@ -168,6 +169,7 @@ def test_subsample_is_seeded():
 
 
 def test_reference_file_resolution(tmp_path, monkeypatch):
+    """A user's copy in a data directory overrides the shipped file; otherwise the shipped one."""
     content = b"mean,var\n1,2\n"
     ref = tmp_path / "shared" / "experimental"
     ref.mkdir(parents=True)
@@ -176,43 +178,30 @@ def test_reference_file_resolution(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "shared"))
     assert reference_path("ko2013").read_bytes() == content
     monkeypatch.setenv("SYNLAB_DATA_PATH", "")
-    with pytest.raises(DataUnavailableError, match="raw.githubusercontent.com.*ko2013"):
-        reference_path("ko2013")
+    assert reference_path("ko2013") == data.REFERENCE_DIR / "ko2013"
     with pytest.raises(ValueError, match="unknown reference file"):
         reference_path("nope.csv")
 
 
-class _FakeResponse:
-    def __init__(self, payload):
-        self.payload = payload
-
-    def read(self, n=-1):
-        out, self.payload = (self.payload, b"") if n < 0 else (self.payload[:n], self.payload[n:])
-        return out
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+def test_shipped_reference_files_are_the_published_copies():
+    """Every shipped file matches its recorded SHA-256, and ATTRIBUTION.md names its source,
+    licence and DOI or repository."""
+    attribution = (data.REFERENCE_DIR / "ATTRIBUTION.md").read_text(encoding="utf-8")
+    for name, (digest, citation) in data.REFERENCE_FILES.items():
+        path = data.REFERENCE_DIR / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
+        assert name in attribution and "CC BY 4.0" in citation
+        assert data.reference_attribution(name) == citation
+    for needle in ("CC BY 4.0", "doi:10.5061/dryad.p286g", "JamesMalkin/EfficientBayes", "Ko"):
+        assert needle in attribution
 
 
-def test_reference_download_is_checksum_verified(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "d"))
+def test_missing_shipped_reference_file_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("SYNLAB_DATA_PATH", "")
-    monkeypatch.setenv("SYNLAB_OFFLINE", "0")
-    good = b"the real file"
-    monkeypatch.setitem(
-        data.REFERENCE_FILES,
-        "ko2013",
-        ("https://example.org/ko2013", data.hashlib.sha256(good).hexdigest(), "Ko"),
-    )
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url: _FakeResponse(b"tampered"))
-    with pytest.raises(DataUnavailableError, match="checksum does not match"):
+    monkeypatch.setattr(data, "REFERENCE_DIR", tmp_path / "gone")
+    with pytest.raises(DataUnavailableError, match=r"'ko2013' is missing .*gone.*reinstall"):
         reference_path("ko2013")
-    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url: _FakeResponse(good))
-    path = reference_path("ko2013")
-    assert path == tmp_path / "d" / "reference" / "ko2013" and path.read_bytes() == good
 
 
 def test_standardise_uses_the_papers_constants_and_rejects_bad_input():
@@ -231,3 +220,21 @@ def test_standardise_uses_the_papers_constants_and_rejects_bad_input():
         standardise(ds, 0.1, 0.0)
     with pytest.raises(ValueError, match="no default normalisation"):
         standardise(Dataset("other", x, ds.y_train, x, ds.y_test, source="t"))
+
+
+def test_unavailable_reason_says_how_to_get_fashion_mnist(tmp_path, monkeypatch):
+    """The no-data case of `make test`: with no source left, the reason names the Debian package;
+    with the files in a data directory, there is none."""
+    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("SYNLAB_DATA_PATH", "")
+    monkeypatch.setenv("SYNLAB_OFFLINE", "1")
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
+    data._load_cached.cache_clear()
+    reason = data.unavailable_reason("fashion_mnist")
+    assert (
+        "Fashion-MNIST is not found" in reason and "apt-get install dataset-fashion-mnist" in reason
+    )
+    _write_idx(tmp_path / "empty" / "FashionMNIST" / "raw")
+    data._load_cached.cache_clear()
+    assert data.unavailable_reason("fashion_mnist") is None
+    data._load_cached.cache_clear()

@@ -267,15 +267,10 @@ def test_sjostrom_analysis_on_synthetic_csv(tmp_path):
 
 
 def test_sjostrom_real_data_sign():
-    from synlab.data import DataUnavailableError, reference_path
+    from synlab.data import reference_path
 
-    try:
-        ltp, ltd = (
-            reference_path("Sjostrom2001_LTP_schug.csv"),
-            reference_path("Sjostrom2001_LTD_schug.csv"),
-        )
-    except DataUnavailableError:
-        pytest.skip("Sjöström et al. (2001) recordings not available offline")
+    ltp = reference_path("Sjostrom2001_LTP_schug.csv")  # shipped with synlab: never skipped
+    ltd = reference_path("Sjostrom2001_LTD_schug.csv")
     out = imp.sjostrom_stability(ltp, ltd)
     assert out["r"] < 0 and out["p"] < 0.01  # the paper: r = -0.4416, p < 0.01
     assert abs(out["r"] - (-0.4416)) < 0.01

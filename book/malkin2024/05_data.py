@@ -27,8 +27,9 @@
 # - connections in mouse V1 layer 2/3 with PSP mean and variance and the presynaptic cell's activity from
 #   calcium imaging {cite:p}`ko2013`, as analysed by {cite:t}`aitchison2021`.
 #
-# The files are not part of synlab: `synlab.data.reference_path` finds them in the data directory
-# (`SYNLAB_DATA_PATH`) or downloads the public copy.
+# synlab ships copies of both data sets (CC BY 4.0, from the public repository of Malkin et al.,
+# JamesMalkin/EfficientBayes); `synlab.data.reference_path` returns the shipped copy, or your own
+# copy if you put one in a synlab data directory. The cell below prints the attribution.
 
 # %%
 # Runs only in Google Colab: installs synlab there (a no-op anywhere else).
@@ -58,6 +59,7 @@ import numpy as np
 from IPython.display import display
 from scipy.stats import spearmanr
 
+from synlab.data import reference_attribution
 from synlab.exercises import check
 from synlab.experiments.malkin2024 import experimental_data
 from synlab.plot import PALETTE, mark_profile, panel_label, use_style
@@ -67,6 +69,8 @@ from synlab.tables import Table, fmt
 use_style()
 t_start = time.perf_counter()
 data = experimental_data()
+for name in ("Sjostrom2001_LTP_schug.csv", "ko2013"):
+    print("Data:", reference_attribution(name))
 for key, cols in data.items():
     print(f"{key}: {len(next(iter(cols.values())))} recordings")
 

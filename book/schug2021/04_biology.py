@@ -51,7 +51,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-from synlab.data import reference_path
+from synlab.data import reference_attribution, reference_path
 from synlab.exercises import check
 from synlab.importance import read_sjostrom, sjostrom_stability
 from synlab.plot import PALETTE, use_style
@@ -64,14 +64,16 @@ t_start = time.perf_counter()
 #
 # The recordings are the selection Schug et al. used, two tables (LTP and LTD protocols) from
 # the Dryad repository of {cite:t}`costa2017` (**Dryad, doi:10.5061/dryad.p286g**, data of
-# {cite:t}`sjostrom2001`). `reference_path` finds them in the local data directory or downloads
-# the public copy and checks its SHA-256. Each row is one connection with the release
+# {cite:t}`sjostrom2001`). synlab ships copies of both tables (CC BY 4.0, from the public
+# repository of Malkin et al.); `reference_path` returns the shipped copy, or your own copy if you
+# put one in a synlab data directory. The cell below prints the attribution. Each row is one connection with the release
 # probability $p$ and quantal amplitude $q$ (mV) before and after the protocol; the expected
 # strength is $w = p\,q$, the counterpart of $\bar w = p\,m$ in the model.
 
 # %%
 ltp_path = reference_path("Sjostrom2001_LTP_schug.csv")
 ltd_path = reference_path("Sjostrom2001_LTD_schug.csv")
+print("Data:", reference_attribution("Sjostrom2001_LTP_schug.csv"))
 ltp, ltd = read_sjostrom(ltp_path), read_sjostrom(ltd_path)
 print(f"LTP: {len(ltp['pr_before'])} connections, LTD: {len(ltd['pr_before'])} connections")
 for name, d in (("LTP", ltp), ("LTD", ltd)):
