@@ -91,7 +91,8 @@ for rho in costs.RHOS:
         )
         assert abs(num / closed - 1) < 1e-4
     print(
-        f"ρ = {rho:.3g}: closed form matches numerical minimisation; slope against H = {costs.predicted_slopes(rho)['hessian']:+.3f}"
+        f"ρ = {rho:.3g}: closed form matches numerical minimisation; slope against H = "
+        f"{costs.predicted_slopes(rho)['hessian']:+.3f}"
     )
 
 # %% [markdown]
@@ -254,7 +255,7 @@ mark_profile(fig, res)
 # log σ against log $H_{ii}$ should approach $-1/(2+\rho)$. One ensemble holds a member per ρ (and a
 # Bayes-by-backprop member used in the next chapter).
 
-# %%
+# %% tags=["hide-input"]
 lin = results_for_chapter("malkin2024_linear")
 lres = lin.records[0].result
 lin_slopes = {}
