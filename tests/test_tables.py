@@ -62,6 +62,7 @@ _MASKS = [
     (r"\]\([^)]*\)", "]"),  # link targets
     (r"https?://\S+", ""),
     (r"doi:\s?\S+", ""),
+    (r"\bCC[ -]BY(?:-[A-Z]+)*(?: \d\.\d)?", ""),  # a licence's version is not a number
     (r'<span class="paper">.*?</span>', ""),  # the paper's values
 ]
 _DECIMAL = re.compile(r"(?<![\w.])\d*\.\d+")
@@ -82,6 +83,7 @@ def test_lint_finds_typed_decimals_and_ignores_marked_ones():
     assert prose_decimals("math $p = 0.5$ and $$x = 1.5$$ and `f(0.1)`") == []
     assert prose_decimals("[paper](https://doi.org/10.7554/eLife.69884), doi:10.5061/dryad.x") == []
     assert prose_decimals("Eq. 4, Fig. 2 and 1,200 steps.") == []
+    assert prose_decimals("shared under CC BY 4.0 and CC BY-SA 3.0") == []
     assert prose_decimals("```{exercise} T\n:label: x\nuse 0.3 here\n```") == []
     assert prose_decimals("```{solution} x\n:class: dropdown\nit gives 0.3\n```") != []
 

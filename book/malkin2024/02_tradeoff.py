@@ -134,7 +134,8 @@ def gradient_draws(net, n=300):
 (m_w, se_w), (m_l, se_l) = gradient_draws(net_w), gradient_draws(net_l)
 z = ((m_w - m_l) / (se_w**2 + se_l**2).sqrt().clamp_min(1e-12)).numpy()
 print(
-    f"|z| > 3 for {np.mean(np.abs(z) > 3):.2%} of {z.size} gradient entries (0.27 % expected if the means agree)"
+    f"|z| > 3 for {np.mean(np.abs(z) > 3):.2%} of {z.size} gradient entries (0.27 % expected if "
+    "the means agree)"
 )
 print(
     f"standard error of the φ gradient, weight / local noise: {float(se_w[10000:].mean() / se_l[10000:].mean()):.1f}×"
@@ -187,7 +188,7 @@ perf_at = {
     for mode in ("homogeneous", "heterogeneous")
 }
 
-fig, axes = panels(3, height=2.5, letters=False)
+fig, axes = panels(3, height=2.6, letters=False)
 for ax, s, name, col in (
     (axes[0], hom, "homogeneous", "0.5"),
     (axes[1], het, "heterogeneous", PALETTE[2]),
@@ -196,8 +197,8 @@ for ax, s, name, col in (
     ax.scatter(eps[:, 0] * s[0], eps[:, 1] * s[1], s=6, color=col)
     ax.set(
         xlabel="$w_1 - w_1^*$ (important)",
-        ylabel="$w_2 - w_2^*$ (unimportant)",
-        title=f"{name}, same energy",
+        ylabel="$w_2 - w_2^*$ (unimportant)" if name == "homogeneous" else None,
+        title=name,
         xlim=(-2, 2),
         ylim=(-2, 2),
         aspect="equal",
@@ -207,7 +208,8 @@ axes[2].loglog(budgets, perf_at["homogeneous"], color="0.5", label="homogeneous"
 axes[2].loglog(budgets, perf_at["heterogeneous"], color=PALETTE[2], label="heterogeneous")
 axes[2].set(
     xlabel="reliability cost $\\sum_i\\sigma_i^{-\\rho}$",
-    ylabel="performance cost $\\frac{1}{2}\\sum_i H_i\\sigma_i^2$",
+    ylabel="performance cost",
+    title="same energy budget",
 )
 axes[2].legend()
 panel_label(axes[2], "d")
@@ -396,7 +398,8 @@ def paper_scale_summary(name):
         print("   ρ    mean gain   largest gain (at λ)   λ with het ≥ hom   median σ_het/σ_hom")
         for rho, mean, big, at, frac, ratio in rows:
             print(
-                f"{rho:5.2f}   {mean:+.3f}      {big:+.3f} (λ = {at:<7.3g})    {frac:6.0%}            {ratio:.2f}"
+                f"{rho:5.2f}   {mean:+.3f}      {big:+.3f} (λ = {at:<7.3g})    {frac:6.0%}        "
+                f"    {ratio:.2f}"
             )
     return rows
 
