@@ -192,8 +192,7 @@ print(f"r by hand: {pearson_r(out['pr_before'], out['rel_change']):.4f}")
 r_w = stats.pearsonr(np.concatenate([ltp["w_before"], ltd["w_before"]]), out["rel_change"])
 r_pw = stats.pearsonr(out["pr_before"], np.concatenate([ltp["w_before"], ltd["w_before"]]))
 print(
-    f"r(initial strength, relative change) = {r_w.statistic:.3f}; r(initial p, initial strength) = "
-    f"{r_pw.statistic:.3f}"
+    f"r(initial strength, relative change) = {r_w.statistic:.3f}; r(initial p, initial strength) = {r_pw.statistic:.3f}"
 )
 
 # %% [markdown]
