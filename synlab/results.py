@@ -27,6 +27,7 @@ import math
 import os
 import re
 import subprocess
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,7 +242,10 @@ class ExperimentResults:
 
     @property
     def data_sources(self) -> list[str]:
-        return sorted({str(r.provenance.get("data_source", "none")) for r in self.records})
+        """The data sets used, by canonical id (with checksum where recorded), never a path."""
+        from .stamps import data_labels
+
+        return data_labels(r.provenance for r in self.records)
 
     @property
     def wall_time_s(self) -> float:
@@ -626,7 +630,8 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
             else f"Computing the '{profile}' profile now."
         )
         res = run_experiment(name, profile, root=root)
-    print("Results:", res.describe())
+    # wrapped, so the provenance line never scrolls sideways in the book
+    print(textwrap.fill(f"Results: {res.describe()}", 100, subsequent_indent="  "))
     return res
 
 
