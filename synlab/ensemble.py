@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -453,6 +453,8 @@ class EnsembleHistory:
     steps: int
     accumulated: dict  # per-synapse statistics accumulated in the last epochs (see train_ensemble)
     engine: str = "autograd"  # which training step ran: "autograd", "fused step" or "fused step, torch.compile"
+    #: with ``track_layers``: per tracked layer l, its statistics (see :func:`train_ensemble`)
+    accumulated_layers: dict = field(default_factory=dict)
 
 
 def train_ensemble(
@@ -475,6 +477,8 @@ def train_ensemble(
     data_seed: int = 0,
     accumulate_epochs: int = 0,
     track_layer: int = 1,
+    track_layers: Sequence[int] | None = None,
+    freeze_accumulation: bool = False,
     engine: str = "auto",
     compile: bool | None = None,
 ) -> EnsembleHistory:
@@ -495,6 +499,16 @@ def train_ensemble(
     w.r.t. μ (empirical-Fisher estimate of the Hessian diagonal, Malkin et al. App. 3), the
     mean absolute gradient, Adam's per-synapse learning rate of μ,
     lr / (sqrt(v̂) + ε), and the mean presynaptic input (input rate).
+
+    ``track_layers`` (e.g. ``(0, 1, 2)``): accumulate the same statistics for every listed layer
+    into ``hist.accumulated_layers[l]``, plus ``"input_abs"``, the mean *absolute* presynaptic
+    activation (Malkin et al.'s input rate ``|x|``; for layer 0 the normalised pixels). The
+    presynaptic activations are those of the noise-free network (the means μ), so tracking draws
+    no random numbers; ``hist.accumulated`` then stays empty. Without ``track_layers`` only
+    ``track_layer`` is tracked, into ``hist.accumulated``, exactly as before.
+    ``freeze_accumulation``: take no optimiser step during the accumulation epochs (the authors'
+    Fig. 5 code: gradients are collected at the parameters reached after training); those steps
+    run the autograd objective whatever ``engine`` trained the rest.
     """
     K, dev = model.K, model.mu[0].device
     if x.shape[0] != y.shape[0]:
@@ -505,6 +519,12 @@ def train_ensemble(
         raise ValueError("epochs and accumulate_epochs must be >= 0 and batch_size >= 1")
     if accumulate_epochs and not 0 <= track_layer < model.n_layers:
         raise ValueError(f"track_layer must be in 0..{model.n_layers - 1}; got {track_layer}")
+    if track_layers is not None:
+        track_layers = tuple(int(l) for l in track_layers)
+        if not track_layers or any(not 0 <= l < model.n_layers for l in track_layers):
+            raise ValueError(
+                f"track_layers must list layers in 0..{model.n_layers - 1}; got {track_layers}"
+            )
     dtype = model.mu[0].dtype
     lam_t = as_member_tensor(lam, K, "lam", device=dev, dtype=dtype)
     rho_t = as_member_tensor(rho, K, "rho", device=dev, dtype=dtype)
@@ -554,15 +574,18 @@ def train_ensemble(
         "adam_lr": torch.zeros_like(tracked),
         "input_rate": torch.zeros(K, tracked.shape[2], device=dev, dtype=dtype),
     }
+    layer_acc = {} if track_layers is None else _layer_accumulators(model, track_layers)
     n_acc = 0
     for epoch in range(epochs + accumulate_epochs):
         accumulating = epoch >= epochs
+        frozen = accumulating and freeze_accumulation
         perm = torch.randperm(n, generator=gen).to(dev)
         tot = torch.zeros(K, device=dev, dtype=dtype)
         for start in range(0, n, batch_size):
             idx = perm[start : start + batch_size]
             xb, yb = x[idx], y[idx]
-            if engine == "fused":
+            g_mu = None
+            if engine == "fused" and not frozen:
                 nll, g_mu = fused.step(xb, yb)
                 g_tracked = g_mu[
                     (2 if model.has_bias else 1) * min(track_layer, model.n_layers - 1)
@@ -583,11 +606,15 @@ def train_ensemble(
                     obs_sd=obs_sd,
                 )
                 total.backward()
-                opt.step()
+                if not frozen:
+                    opt.step()
                 g_tracked = tracked.grad
             hist.steps += 1
             tot += nll
-            if accumulating:
+            if accumulating and track_layers is not None:
+                _accumulate_layers(model, opt, layer_acc, xb, g_mu)
+                n_acc += 1
+            elif accumulating:
                 g = g_tracked / xb.shape[0]  # gradient of the per-example mean objective
                 acc["grad_sq"] += g * g
                 acc["grad_abs"] += g.abs()
@@ -603,9 +630,56 @@ def train_ensemble(
                     acc["input_rate"] += h.mean(1)
                 n_acc += 1
         hist.epoch_nll.append((tot / n).tolist())
-    if n_acc:
+    if n_acc and track_layers is not None:
+        hist.accumulated_layers = {
+            l: {k: (v / n_acc).detach() for k, v in d.items()} for l, d in layer_acc.items()
+        }
+    elif n_acc:
         hist.accumulated = {k: (v / n_acc).detach() for k, v in acc.items()}
     return hist
+
+
+def _layer_accumulators(model: GaussianEnsembleMLP, layers) -> dict[int, dict[str, Tensor]]:
+    """Zeroed sums of the per-synapse statistics of each tracked layer (:func:`train_ensemble`)."""
+    out = {}
+    for l in layers:
+        mu = model.mu[l]
+        out[l] = {
+            "grad_sq": torch.zeros_like(mu),
+            "grad_abs": torch.zeros_like(mu),
+            "adam_lr": torch.zeros_like(mu),
+            "input_rate": torch.zeros(mu.shape[0], mu.shape[2], device=mu.device, dtype=mu.dtype),
+            "input_abs": torch.zeros(mu.shape[0], mu.shape[2], device=mu.device, dtype=mu.dtype),
+        }
+    return out
+
+
+@torch.no_grad()
+def _accumulate_layers(model, opt, layer_acc, xb, g_mu) -> None:
+    """Add one step's statistics of every tracked layer: squared and absolute gradient of the
+    per-example mean objective, Adam's learning rate, and the mean (and mean absolute) input of the
+    noise-free network. ``g_mu``: the fused step's gradients, or None (then ``.grad``)."""
+    step = 2 if model.has_bias else 1
+    B = xb.shape[0]
+    inputs = []
+    h = xb.unsqueeze(0).expand(model.K, -1, -1)
+    for l in range(max(layer_acc) + 1):
+        inputs.append(h)
+        if l == max(layer_acc):
+            break
+        h = torch.einsum("kbi,koi->kbo", h, model.mu[l])
+        if model.has_bias:
+            h = h + model.bias_mu[l].unsqueeze(1)
+        if l in model.relu_after:
+            h = F.relu(h)
+    for l, d in layer_acc.items():
+        mu = model.mu[l]
+        g = (mu.grad if g_mu is None else g_mu[step * l]) / B
+        d["grad_sq"] += g * g
+        d["grad_abs"] += g.abs()
+        d["adam_lr"] += opt.learning_rates(mu)
+        d["input_rate"] += inputs[l].mean(1)
+        d["input_abs"] += inputs[l].abs().mean(1)
 
 
 class _FusedTrainer:

@@ -50,6 +50,7 @@ __all__ = [
     "expected_loss_change",
     "StudentTeacher",
     "QuadraticTask",
+    "input_sqrt_covariance",
     "unit_rows",
     "fluctuation",
     "compensation",
@@ -173,6 +174,23 @@ def _xavier(
     return (torch.rand(shape, generator=gen, dtype=dtype) * 2 - 1) * a
 
 
+def input_sqrt_covariance(
+    n_in: int, condition: float, *, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> Tensor:
+    r"""A symmetric square root :math:`C^{1/2}` of an input covariance with condition number
+    ``condition``: eigenvalues log-spaced from 1 to ``condition``, scaled to mean 1 (so
+    :math:`\operatorname{Tr}C=n_\text{in}`, the isotropic inputs' total variance), in a random
+    orthonormal basis (seeded). ``condition = 1`` gives the identity: the paper's white inputs.
+    Inputs :math:`u=C^{1/2}z`, :math:`z\sim\mathcal N(0,I)`, then have covariance :math:`C`."""
+    if not condition >= 1.0:
+        raise ValueError(f"condition must be >= 1; got {condition}")
+    gen = torch.Generator().manual_seed(seed)
+    lam = torch.logspace(0.0, math.log10(condition), n_in, dtype=dtype)
+    lam = lam / lam.mean()
+    q, _ = torch.linalg.qr(torch.randn(n_in, n_in, generator=gen, dtype=dtype))
+    return q @ torch.diag(lam.sqrt()) @ q.T
+
+
 class StudentTeacher:
     r"""A batch of ``B`` independent student–teacher tasks (Raman & O'Leary 2021, Methods).
 
@@ -202,6 +220,7 @@ class StudentTeacher:
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
+        input_condition: float = 1.0,
     ):
         for name, v in (
             ("batch", batch),
@@ -237,6 +256,10 @@ class StudentTeacher:
         self.constant_hessian = hidden is None  # the linear network's F is exactly quadratic
         self.n_weights = sum(self.sizes)
         self.inputs = torch.randn(batch, n_samples, n_in, generator=gen, dtype=dtype)  # (B, S, I)
+        if input_condition != 1.0:  # correlated inputs: u = C^{1/2} z (its own generator)
+            self.inputs = self.inputs @ input_sqrt_covariance(
+                n_in, input_condition, seed=seed + 7919, dtype=dtype
+            )
         self.theta_star = torch.cat(
             [x.reshape(batch, -1) for x in w], dim=1
         )  # teacher weights (B, N)
@@ -275,8 +298,13 @@ class StudentTeacher:
         r = self.forward(theta) - self.targets
         return (r**2).mean(dim=(-1, -2))
 
-    def value_and_gradient(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+    def value_and_gradient(
+        self, theta: Tensor, sample_weights: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         r""":math:`F[w]` ``(B,)`` and :math:`\nabla F` ``(B, N)`` by hand-written backpropagation.
+
+        ``sample_weights`` ``(B, S)`` (each row summing to 1) weight the inputs' squared errors
+        instead of the plain mean: a bootstrap sample is the multinomial counts divided by S.
 
         With :math:`R=Y-Y^*` and :math:`\partial F/\partial Y=2R/(S\,n_\text{out})`:
         :math:`\partial F/\partial W_2=(\partial F/\partial Y)^\top A` and
@@ -288,14 +316,21 @@ class StudentTeacher:
         ws = self._split(theta)
         if self.hidden is None:
             dw = ws[0] - self._split(self.theta_star)[0]  # (B, O, I)
-            dws = dw @ self.second_moment  # (B, O, I)
+            m = self.second_moment
+            if sample_weights is not None:  # Σ_w = Uᵀ diag(w) U
+                m = (self.inputs * sample_weights.unsqueeze(-1)).transpose(-1, -2) @ self.inputs
+            dws = dw @ m  # (B, O, I)
             value = (dw * dws).sum(dim=(-1, -2)) / self.n_out
             return value, (2.0 / self.n_out) * dws.flatten(-2)
-        scale = 2.0 / (self.n_samples * self.n_out)
         a = torch.sigmoid(self.inputs @ ws[0].transpose(-1, -2))
         r = a @ ws[1].transpose(-1, -2) - self.targets
-        value = (r**2).mean(dim=(-1, -2))
-        dy = scale * r
+        if sample_weights is None:
+            value = (r**2).mean(dim=(-1, -2))
+            dy = (2.0 / (self.n_samples * self.n_out)) * r
+        else:
+            w = sample_weights.unsqueeze(-1)  # (B, S, 1)
+            value = (w * r**2).sum(dim=(-1, -2)) / self.n_out
+            dy = (2.0 / self.n_out) * w * r
         g2 = dy.transpose(-1, -2) @ a
         dz = (dy @ ws[1]) * a * (1 - a)
         g1 = dz.transpose(-1, -2) @ self.inputs
@@ -308,6 +343,16 @@ class StudentTeacher:
     def hvp(self, theta: Tensor, v: Tensor) -> Tensor:
         r""":math:`\nabla^2F\,v` for every network (forward-mode derivative of :meth:`gradient`)."""
         return torch.func.jvp(self.gradient, (theta,), (v.to(theta.dtype),))[1]
+
+    def gnvp(self, theta: Tensor, v: Tensor) -> Tensor:
+        r"""Gauss–Newton product :math:`G v=\frac{2}{S\,n_\text{out}}J^\top J v`,
+        :math:`J=\partial y/\partial w` over all inputs: the Hessian without the term in the
+        residuals (equal to it at :math:`w=w^*` and for the linear network)."""
+        v = v.to(theta.dtype)
+        out, jv = torch.func.jvp(self.forward, (theta,), (v,))
+        _, vjp = torch.func.vjp(self.forward, theta)
+        (gv,) = vjp(jv)
+        return (2.0 / (self.n_samples * self.n_out)) * gv
 
     def hessian(self, theta: Tensor, chunk: int = 64) -> Tensor:
         """Dense Hessians ``(B, N, N)`` from ``N`` batched Hessian-vector products (small nets only)."""
@@ -541,6 +586,7 @@ def simulate(
     record_norms: bool = False,
     n_probes: int = 1,
     newton_damping: float = 1e-3,
+    bootstrap: bool = False,
 ) -> Trajectory:
     r"""Run :math:`w\leftarrow w+\Delta c+\Delta\epsilon` for every network of ``task`` at once.
 
@@ -560,6 +606,9 @@ def simulate(
         theta0: initial weights ``(B, N)``; default ``task.initial_state()``.
         record_weights: record the first ``k`` weights of every network at every step (Fig. 1c).
         record_norms: record realised ‖Δc‖, ‖Δε‖ and cos(Δc, −ĝ) (tests of exactness).
+        bootstrap: each step, every network draws a bootstrap sample of its inputs (S indices
+            with replacement, the authors' code) and uses it for the gradient and the recorded
+            loss (first-order rule only). Off: every input, every step (the paper's Methods).
 
     Returns:
         :class:`Trajectory` with ``loss[t]`` = :math:`F` after step ``t``.
@@ -588,8 +637,15 @@ def simulate(
     losses = torch.empty(n_steps + 1, B, dtype=dt)  # losses[t] = F[w(t)], w(0) = theta0
     weights = torch.empty(n_steps, B, record_weights, dtype=dt) if record_weights else None
     norms = [torch.empty(n_steps, B, dtype=dt) for _ in range(3)] if record_norms else None
+    if bootstrap and (rule != "first" or not hasattr(task, "n_samples")):
+        raise ValueError("bootstrap needs the first-order rule on a StudentTeacher task")
     for t in range(n_steps):
-        if rule == "first":
+        if bootstrap:
+            S = task.n_samples
+            idx = torch.randint(S, (B, S), generator=gen)
+            w = torch.zeros(B, S, dtype=dt).scatter_add_(1, idx, torch.ones(B, S, dtype=dt)) / S
+            losses[t], g = task.value_and_gradient(theta, w.to(theta.device))
+        elif rule == "first":
             losses[t], g = task.value_and_gradient(theta)
         elif rule == "zeroth":
             losses[t] = task.loss(theta)

@@ -236,3 +236,190 @@ def test_tradeoff_group_returns_what_solo_units_return():
     # a larger λ buys a smaller reliability cost (larger σ) in the same run
     het = [r for u, r in zip(units, group) if u["mode"] == "heterogeneous"]
     assert het[1]["reliability_cost"][0] < het[0]["reliability_cost"][0]
+
+
+# ----------------------------------------------------------------------------- issue 19
+def _tiny_task(seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(120, 20, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    return x, y
+
+
+def _train_tiny(engine, **kw):
+    x, y = _tiny_task()
+    m = GaussianEnsembleMLP(3, [20, 8, 6, 3], sigma_init=3e-2, source=NoiseSource(3, 2))
+    h = train_ensemble(
+        m, x, y, epochs=2, batch_size=10, lr=1e-2, lam=[0.1, 1, 3], rho=[0.5, 1, 2],
+        accumulate_epochs=1, engine=engine, compile=False, **kw,
+    )  # fmt: skip
+    return m, h
+
+
+@pytest.mark.parametrize("engine", ["autograd", "fused"])
+def test_tracking_all_layers_changes_neither_training_nor_the_one_layer_statistics(engine):
+    """The old path (``track_layer``) and the new one (``track_layers``) train bit-identically,
+    and the new path's layer 1 holds exactly the old statistics."""
+    m_old, h_old = _train_tiny(engine, track_layer=1)
+    m_new, h_new = _train_tiny(engine, track_layers=(0, 1, 2))
+    for p, q in zip(m_old.parameters(), m_new.parameters()):
+        assert torch.equal(p, q)
+    assert h_new.accumulated == {} and set(h_new.accumulated_layers) == {0, 1, 2}
+    for k, v in h_old.accumulated.items():
+        assert torch.equal(v, h_new.accumulated_layers[1][k]), k
+    lay = h_new.accumulated_layers
+    assert lay[0]["grad_sq"].shape == (3, 8, 20) and lay[2]["input_abs"].shape == (3, 6)
+    assert torch.all(lay[2]["input_abs"] >= lay[2]["input_rate"].abs() - 1e-7)
+    assert torch.all(lay[1]["input_rate"] >= 0)  # after a ReLU
+    with pytest.raises(ValueError, match="track_layers"):
+        _train_tiny(engine, track_layers=(3,))
+
+
+@pytest.mark.parametrize("engine", ["autograd", "fused"])
+def test_frozen_accumulation_leaves_the_parameters_where_training_ended(engine):
+    x, y = _tiny_task()
+    trained = []
+    for acc, freeze in ((0, False), (1, True), (1, False)):
+        m = GaussianEnsembleMLP(3, [20, 8, 6, 3], sigma_init=3e-2, source=NoiseSource(3, 2))
+        h = train_ensemble(
+            m, x, y, epochs=2, batch_size=10, lr=1e-2, lam=0.5, rho=1.0, accumulate_epochs=acc,
+            track_layers=(1,), freeze_accumulation=freeze, engine=engine, compile=False,
+        )  # fmt: skip
+        trained.append([p.detach().clone() for p in m.parameters()])
+    assert all(torch.equal(p, q) for p, q in zip(trained[0], trained[1]))
+    assert not all(torch.equal(p, q) for p, q in zip(trained[0], trained[2]))
+    assert h.accumulated_layers[1]["grad_sq"].gt(0).all()
+
+
+def test_s_fixed_cost_weights_are_the_authors():
+    """Code facts: s = 1e-3 gives c = 10^-1.20, 10^-1.82, 10^-4.12, 10^-6.30 for the four ρ."""
+    c = M.s_to_lam(1e-3, RHOS)
+    np.testing.assert_allclose(np.log10(c), [-1.20, -1.82, -4.12, -6.30], atol=0.006)
+    assert np.allclose(c, [(1e-3 / 1) ** r / r for r in RHOS])  # (1/ρ)(s/σ)^ρ = c σ^-ρ
+    with pytest.raises(ValueError):
+        M.s_to_lam(0.0, RHOS)
+    full = get_experiment("malkin2024_signatures_s").make_config("full")
+    assert full.s == 1e-3 and full.s_factors == (1.0, 10.0, 0.1) and full.track_layers == (0, 1, 2)
+    assert full.freeze_accumulation and full.accumulate_epochs == 10 and full.match_paper_steps
+    fashion = get_experiment("malkin2024_signatures_s_fashion").make_config("full")
+    assert fashion.dataset == "fashion_mnist" and not fashion.allow_substitute
+
+
+def test_slope_statistics_recover_a_planted_power_law():
+    rng = np.random.default_rng(0)
+    H = 10 ** rng.uniform(-6, -1, 4000)
+    for rho in RHOS:
+        sigma = H ** (-1 / (2 + rho)) * np.exp(0.05 * rng.standard_normal(H.size))
+        st = M.signature_stats(sigma, H, rho)
+        assert abs(st["fraction"] - 1) < 0.02 and st["spearman"] < -0.95 and st["n"] == H.size
+        assert st["predicted"] == pytest.approx(-1 / (2 + rho))
+    # the learning-rate and input-rate predictions follow from lr ∝ H^-1/2 and H ∝ x²
+    assert M.predicted_slope(2.0, "lr") == pytest.approx(0.5)
+    assert M.predicted_slope(2.0, "input_rate") == pytest.approx(-0.5)
+    assert M.slope_fraction(-0.125, 2.0) == pytest.approx(0.5)
+    # zero or negative statistics (e.g. a silent input) are left out, not logged
+    st = M.signature_stats([1.0, 2.0, 3.0, 4.0], [0.0, 4.0, 2.0, 1.0], 1.0)
+    assert st["n"] == 3 and st["spearman"] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="against"):
+        M.predicted_slope(1.0, "rate")
+    with pytest.raises(ValueError):
+        M.signature_stats([1.0, 2.0], [1.0, 2.0, 3.0], 1.0)
+
+
+def test_lowcost_grid_extends_ours_to_the_authors_lower_end():
+    lams = M.LOWCOST_LAMS
+    assert len(lams) == 8 and lams[0] == 1e-4 and lams[-1] == pytest.approx(10**-2.25, rel=1e-11)
+    joined = np.log10(np.array(lams + tuple(c_grid())))
+    np.testing.assert_allclose(np.diff(joined), 0.25, atol=1e-9)  # one grid, 10^-4 … 10^4
+    assert M._stable_log_grid(-4.0, -2.25) == lams  # the same floats every time
+    full = get_experiment("malkin2024_tradeoff_lowcost").make_config("full")
+    assert full.lams == lams and full.lam_blocks == 1 and full.seed == 3 and full.match_paper_steps
+    assert len(M.tradeoff_units(full)) == 8  # one ensemble of 8 λ per ρ × mode
+    fashion = get_experiment("malkin2024_tradeoff_lowcost_fashion").make_config("full")
+    assert fashion.dataset == "fashion_mnist" and fashion.lams == lams
+    size = get_experiment("malkin2024_size_control")
+    cfg = size.make_config("full")
+    assert cfg.lam == 1e-4 and cfg.dataset == "fashion_mnist" and cfg.match_paper_steps
+    assert [u["n_train"] for u in size.units(cfg)] == [1000, 2000, 4000, 60000]
+
+
+def test_stored_signatures_units_keep_their_config():
+    """The fixed-c Fig. 5 units stay fresh: their config (and hash) is unchanged."""
+    import json
+    from pathlib import Path
+
+    from synlab.results import config_hash
+
+    stored = sorted(
+        (Path(__file__).parent.parent / "results/full/malkin2024_signatures").glob("*.json")
+    )
+    if not stored:
+        pytest.skip("no stored malkin2024_signatures units in this checkout")
+    prov = json.loads(stored[0].read_text())["provenance"]
+    assert prov["config_hash"] == config_hash(M.signatures_config("full"))
+
+
+def _fake_sweep(name, grid, acc_het, acc_hom):
+    from types import SimpleNamespace as NS
+
+    from synlab.results import ExperimentResults
+
+    recs = []
+    for mode, acc in (("heterogeneous", acc_het), ("homogeneous", acc_hom)):
+        a = np.asarray(acc, dtype=float)
+        sig = np.full(len(grid), 0.01 if mode == "heterogeneous" else 0.02)
+        res = {"lam": np.asarray(grid), "acc_sampled": a, "acc_avg": a + 0.01, "mean_sigma": sig}
+        recs.append(NS(unit={"rho": 0.5, "mode": mode, "block": 0}, result=res))
+    return ExperimentResults(name, "full", None, recs)
+
+
+def test_joined_sweeps_and_the_summary_row_use_the_single_sample_metric():
+    low = _fake_sweep("low", [1e-4, 1e-3], [0.95, 0.95], [0.95, 0.94])
+    main = _fake_sweep("main", [1e-2, 1e3, 1e4], [0.9, 0.5, 0.1], [0.9, 0.1, 0.1])
+    lam, acc, beyond = M.joined_tradeoff_series(
+        [main, low], "acc_sampled", rho=0.5, mode="heterogeneous"
+    )
+    np.testing.assert_array_equal(lam, [1e-4, 1e-3, 1e-2, 1e3, 1e4])
+    np.testing.assert_array_equal(acc, [0.95, 0.95, 0.9, 0.5, 0.1])
+    assert beyond.tolist() == [False, False, False, False, True]  # 10^4 > 10^3.25
+    with pytest.raises(ValueError, match="share"):
+        M.joined_tradeoff_series([main, main], "acc_sampled", rho=0.5, mode="heterogeneous")
+    (row,) = M.tradeoff_summary([main, low], rhos=(0.5, 2.0))
+    assert row["metric"] == "acc_sampled" and row["n_lams"] == 5
+    assert row["mean_gain"] == pytest.approx(0.41 / 5) and row["max_gain"] == pytest.approx(0.4)
+    assert row["lam_at_max"] == 1e3 and row["median_sigma_ratio"] == pytest.approx(0.5)
+    assert row["extra_metric"] == "acc_avg" and row["extra_mean_gain"] == pytest.approx(0.41 / 5)
+    (inside,) = M.tradeoff_summary([main, low], rhos=(0.5,), authors_grid_only=True)
+    assert inside["n_lams"] == 4 and inside["lam_max"] == 1e3
+
+
+def test_signatures_s_unit_and_group_report_every_layer():
+    pytest.importorskip("mlxtend")
+    exp = get_experiment("malkin2024_signatures_s")
+    cfg = dataclasses.replace(
+        exp.make_config("quick"), n_train=200, n_test=100, epochs=1, s_factors=(1.0, 10.0),
+        max_stored_synapses=50, n_eval_samples=2,
+    )  # fmt: skip
+    units = exp.units(cfg)
+    solo = M.run_signatures_s(cfg, units[0])
+    group = M.run_signatures_s_group(cfg, units)
+    assert len(group) == 2 and set(group[0]) == set(solo)
+    assert "one ensemble of 4 members (2 units)" in group[0]["engine"]
+    for r, u in zip(group, units):
+        assert r["s"] == pytest.approx(1e-3 * u["s_factor"])
+        assert r["hessian_slope"].shape == (2, 3) and np.isfinite(r["hessian_slope"]).all()
+        assert np.allclose(r["hessian_fraction"], r["hessian_slope"] / r["hessian_predicted"])
+        assert r["sigma_0_0"].shape == r["sigma_1_2"].shape == r["idx_1_2"].shape == (50,)
+        assert r["idx_1_2"].max() < 1000 and len(set(r["idx_1_2"].tolist())) == 50
+        assert r["input_abs_0_0"].shape == (784,)
+    from types import SimpleNamespace as NS
+
+    rows = M.signatures_table(NS(records=[NS(result=solo)]))
+    assert len(rows) == 2 * 3 * 3 and {r["layer"] for r in rows} == {0, 1, 2}
+
+
+def test_authors_fig5_numbers_are_labelled_and_complete():
+    assert {k[1] for k in M.AUTHORS_FIG5} == {1, 2, 3} and len(M.AUTHORS_FIG5) == 12
+    for (rho, _), (h, sp, lr, x) in M.AUTHORS_FIG5.items():
+        assert h < 0 < lr and x < 0 and -1 <= sp < 0
+        assert 0.4 < M.slope_fraction(h, rho) < 0.8  # the authors' slopes: 45–74 % of −1/(2+ρ)

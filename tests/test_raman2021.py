@@ -84,3 +84,139 @@ def test_table1_transcription_and_ratios():
     assert np.all(ratios <= 1.0) and fraction_to_ratio(50.0) == 1.0
     with pytest.raises(ValueError):
         fraction_to_ratio(0.0)
+
+
+# ----------------------------------------------------------------------------- issue 19
+def test_linear_fig5_uses_the_linear_grid_and_bootstrap_is_an_option():
+    from synlab.experiments.raman2021 import AUTHORS_STORED
+
+    lin = get_experiment("raman_fig5_linear").make_config("full")
+    boot = get_experiment("raman_fig5_linear_bootstrap").make_config("full")
+    non = get_experiment("raman_fig5_nonlinear").make_config("full")
+    assert lin.corruptions == (0.1, 1.0, 5.0) and lin.network == "linear" and not lin.bootstrap
+    assert boot.bootstrap and dataclasses.replace(boot, bootstrap=False) == lin
+    assert non.corruptions == (0.1, 20.0, 50.0) and not hasattr(non, "bootstrap")
+    assert (lin.n_steps, lin.steady_window, lin.repeats) == (8000, 500, 8)
+    stored = AUTHORS_STORED["linear_losses_k0.1_d0.01"]
+    assert len(stored["loss"]) == len(stored["ratios"]) == 9
+    assert stored["ratios"][int(np.argmin(stored["loss"]))] == 0.7  # the stored optimum
+    assert AUTHORS_STORED["best_ratio"][("linear", 0.1)][1] == (0.77, 0.78)
+
+
+def test_stored_nonlinear_units_keep_their_config():
+    import json
+    from pathlib import Path
+
+    from synlab.results import config_hash
+
+    stored = sorted(
+        (Path(__file__).parent.parent / "results/full/raman_fig5_nonlinear").glob("*.json")
+    )
+    if not stored:
+        pytest.skip("no stored raman_fig5_nonlinear units")
+    prov = json.loads(stored[0].read_text())["provenance"]
+    cfg = get_experiment("raman_fig5_nonlinear").make_config("full")
+    assert prov["config_hash"] == config_hash(cfg)
+
+
+def test_bootstrap_gradient_is_the_weighted_one_and_unbiased():
+    import torch
+
+    from synlab.maintenance import StudentTeacher
+
+    for hidden in (None, 20):
+        task = StudentTeacher(batch=2, hidden=hidden, n_samples=50, seed=3)
+        theta = task.initial_state(jitter=0.05, seed=1)
+        v, g = task.value_and_gradient(theta)
+        w = torch.full((2, 50), 1 / 50, dtype=task.dtype)
+        vw, gw = task.value_and_gradient(theta, w)
+        assert torch.allclose(v, vw) and torch.allclose(g, gw)
+        # weights on the first half only = the loss of the first half of the inputs
+        w = torch.zeros(2, 50, dtype=task.dtype)
+        w[:, :25] = 1 / 25
+        half = StudentTeacher(batch=2, hidden=hidden, n_samples=50, seed=3)
+        half.inputs, half.targets, half.n_samples = task.inputs[:, :25], task.targets[:, :25], 25
+        half.second_moment = half.inputs.transpose(-1, -2) @ half.inputs / 25
+        assert torch.allclose(task.value_and_gradient(theta, w)[1], half.gradient(theta))
+
+
+def test_bootstrap_simulation_runs_and_defaults_stay_bit_identical():
+    import torch
+
+    from synlab.maintenance import StudentTeacher, simulate
+
+    task = StudentTeacher(batch=3, hidden=None, n_samples=200, seed=0)
+    kw = dict(fluct_magnitude=0.05, ratio=1.0, corruption=0.1, n_steps=60, seed=4)
+    a, b = simulate(task, **kw), simulate(task, **kw, bootstrap=False)
+    assert torch.equal(a.loss, b.loss)
+    c = simulate(task, **kw, bootstrap=True)
+    assert not torch.equal(a.loss, c.loss) and torch.isfinite(c.loss).all()
+    with pytest.raises(ValueError, match="bootstrap"):
+        simulate(task, **kw, rule="zeroth", bootstrap=True)
+
+
+def test_input_covariance_family_has_the_stated_condition_number():
+    import torch
+
+    from synlab.maintenance import StudentTeacher, input_sqrt_covariance
+
+    for kappa in (1.0, 100.0, 1e4):
+        r = input_sqrt_covariance(12, kappa, seed=2)
+        ev = torch.linalg.eigvalsh(r @ r)
+        assert ev.max() / ev.min() == pytest.approx(kappa, rel=1e-8)
+        assert ev.mean() == pytest.approx(1.0)
+    white = StudentTeacher(batch=1, hidden=None, seed=5)
+    same = StudentTeacher(batch=1, hidden=None, seed=5, input_condition=1.0)
+    assert torch.equal(white.inputs, same.inputs)  # the paper's white inputs are untouched
+    aniso = StudentTeacher(batch=1, hidden=None, seed=5, input_condition=1e3)
+    ev = torch.linalg.eigvalsh(aniso.second_moment[0])
+    assert ev.max() / ev.min() > 300  # the sample covariance follows C
+    with pytest.raises(ValueError):
+        input_sqrt_covariance(12, 0.5)
+
+
+def test_gauss_newton_equals_the_hessian_at_the_teacher():
+    import torch
+
+    from synlab.maintenance import StudentTeacher
+
+    task = StudentTeacher(batch=2, hidden=20, n_samples=100, seed=1)
+    v = torch.randn(2, task.n_weights, dtype=task.dtype, generator=torch.Generator().manual_seed(0))
+    th = task.theta_star
+    assert torch.allclose(task.gnvp(th, v), task.hvp(th, v), atol=1e-10)
+    off = task.initial_state(jitter=0.5, seed=2)  # residuals ≠ 0: the two differ
+    assert not torch.allclose(task.gnvp(off, v), task.hvp(off, v), atol=1e-6)
+    # Gauss–Newton is positive semi-definite
+    assert ((v * task.gnvp(off, v)).sum(-1) >= 0).all()
+
+
+def test_anisotropy_moves_the_optimum_below_one(tmp_path):
+    """White inputs: every direction is equally curved and the optimum sits at 1 (Eq. 9);
+    a condition number of 100 makes the gradient more curved than noise and the optimum falls."""
+    from synlab.experiments.raman2021 import crossing
+
+    exp = get_experiment("raman_anisotropy")
+    cfg = dataclasses.replace(
+        exp.make_config("quick"), ratios=(0.3, 0.6, 1.0, 1.5), n_steps=800, steady_window=300,
+        n_samples=200,
+    )  # fmt: skip
+    res = run_experiment(exp.name, "quick", config=cfg, root=tmp_path)
+    white, aniso = (r.result for r in res.records)
+    assert white["optimal_ratio"][0] == 1.0 and aniso["optimal_ratio"][0] < 1.0
+    assert abs(white["eq9_ratio"][0] - 1.0) < 0.05 and aniso["eq9_ratio"][0] < 0.9
+    assert crossing([1, 10, 100], [1.0, 0.9, 0.6], 0.77) == pytest.approx(10 ** (1 + 0.13 / 0.3))
+    assert crossing([1, 10], [1.0, 0.9], 0.77) is None
+
+
+def test_eq9_nonlinear_reports_each_curvature_choice(tmp_path):
+    exp = get_experiment("raman_eq9_nonlinear")
+    cfg = dataclasses.replace(exp.make_config("quick"), n_steps=200, n_samples=100)
+    r = run_experiment(exp.name, "quick", config=cfg, root=tmp_path).records[0].result
+    for state in ("initial", "steady"):
+        for m in ("H", "GN"):
+            ratio = r[f"{state}_{m}_ratio"]
+            assert ratio.shape == (2,) and np.all((ratio > 0) & (ratio < 2))
+            # SI Eq. 8 and the sampled compensatory directions agree on Q[Δc]
+            assert np.allclose(ratio, r[f"{state}_{m}_ratio_eq8"], rtol=0.3)
+    # at the teacher the residuals vanish: Hessian and Gauss–Newton agree
+    assert np.allclose(r["initial_H_q_eps"], r["initial_GN_q_eps"], rtol=1e-3)

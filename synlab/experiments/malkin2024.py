@@ -684,3 +684,520 @@ def experimental_data() -> dict[str, dict[str, np.ndarray]]:
     col = lambda h: np.array([float(r[header.index(h)]) for r in rows])  # noqa: E731
     out["ko2013"] = {"mean": col("mean"), "var": col("var"), "rate": col("foopsi_mean")}
     return out
+
+
+# ============================================================================= issue 19: fidelity
+# New experiments beside the stored ones (whose configs, and so whose stored units, stay as they
+# are): Fig. 5 with the authors' fixed s, the low-cost end of the authors' Figs. 2–3 grid, and a
+# training-set-size control.
+
+#: The authors' released Figs. 2–3 grid: c = 10^-4 … 10^3.25 in steps of 10^0.25 (code facts).
+AUTHORS_LAM_MIN, AUTHORS_LAM_MAX = 1e-4, 10**3.25
+
+
+def _stable_log_grid(lo: float, hi: float, step: float = 0.25) -> tuple[float, ...]:
+    """10^lo … 10^hi in steps of 10^step, each rounded to 12 significant digits: the same floats on
+    every machine (numpy's vectorised power differs across CPUs in the last bit, which would
+    change a config's hash between the machine that ran a unit and the one that reads it)."""
+    n = int(round((hi - lo) / step)) + 1
+    return tuple(float(f"{10.0 ** (lo + i * step):.12g}") for i in range(n))
+
+
+#: The 8 λ of the authors' grid below ours: 10^-4 … 10^-2.25.
+LOWCOST_LAMS = _stable_log_grid(-4.0, -2.25)
+
+
+def lowcost_config(profile: str, dataset: str = "mnist") -> TradeoffConfig:
+    """The 8 λ below 10^-2 as one block per (ρ, mode); seed 3 (the main sweep's blocks use 0–2)."""
+    base = tradeoff_config(profile, dataset)
+    if profile == "full":
+        return replace(base, lams=LOWCOST_LAMS, lam_blocks=1, seed=3)
+    return replace(base, lams=(1e-4, 1e-3), lam_blocks=1, seed=3, n_train=400, n_test=200)
+
+
+def joined_tradeoff_series(
+    results, name: str, *, rho: float, mode: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(λ, values, beyond)`` of result ``name`` for one (ρ, mode), joined over several sweeps
+    (e.g. ``malkin2024_tradeoff`` and ``malkin2024_tradeoff_lowcost``) in order of λ.
+
+    ``beyond`` marks λ above the authors' grid (> 10^3.25): our extension. A λ present in two
+    sweeps is a ValueError (the sweeps must not overlap). Sweeps without that (ρ, mode) are
+    skipped; ValueError if none has it.
+    """
+    lams, vals = [], []
+    for res in results:
+        try:
+            lam, val = tradeoff_series(res, name, rho=rho, mode=mode)
+        except ValueError:
+            continue
+        lams.append(lam)
+        vals.append(val)
+    if not lams:
+        raise ValueError(f"no sweep has units with rho = {rho}, mode = {mode!r}")
+    lam, val = np.concatenate(lams), np.concatenate(vals)
+    order = np.argsort(lam, kind="stable")
+    lam, val = lam[order], val[order]
+    if np.any(np.isclose(np.diff(np.log10(lam)), 0.0, atol=1e-9)):
+        raise ValueError("the joined sweeps share a λ; join sweeps with disjoint grids")
+    return lam, val, lam > AUTHORS_LAM_MAX * (1 + 1e-9)
+
+
+def gain_summary(lam, acc_het, acc_hom, sigma_het, sigma_hom, *, tolerance: float = 0.01) -> dict:
+    """Heterogeneous against homogeneous noise on one λ grid (one ρ): the chapter's summary row.
+
+    ``mean_gain``: mean over λ of acc_het − acc_hom; ``max_gain`` and ``lam_at_max``; ``frac_ok``:
+    the fraction of λ where acc_het ≥ acc_hom − ``tolerance``; ``median_sigma_ratio``: median of
+    σ_het/σ_hom. Accuracies as fractions (pass the paper's single-sample ``acc_sampled``; the
+    20-sample ``acc_avg`` is the extra).
+    """
+    lam, a, b, s, t = (
+        np.asarray(v, dtype=float).ravel() for v in (lam, acc_het, acc_hom, sigma_het, sigma_hom)
+    )
+    if not (lam.size == a.size == b.size == s.size == t.size) or lam.size == 0:
+        raise ValueError("gain_summary needs five arrays of one non-zero length")
+    d = a - b
+    i = int(np.argmax(d))
+    return {
+        "mean_gain": float(d.mean()),
+        "max_gain": float(d[i]),
+        "lam_at_max": float(lam[i]),
+        "frac_ok": float(np.mean(d > -tolerance)),
+        "median_sigma_ratio": float(np.median(s / t)),
+        "n_lams": int(lam.size),
+    }
+
+
+def tradeoff_summary(
+    results,
+    *,
+    rhos=RHOS,
+    metric: str = "acc_sampled",
+    extra: str | None = "acc_avg",
+    authors_grid_only: bool = False,
+) -> list[dict]:
+    """One :func:`gain_summary` row per ρ over the joined sweeps ``results`` (a list of loaded
+    tradeoff results), with the paper's metric (``acc_sampled``, one sampled set of weights, as in
+    Fig. 2) and, if ``extra``, the same summary of the ``extra`` metric under ``extra_*`` keys.
+    ``authors_grid_only`` drops λ above 10^3.25. ρ without complete het/hom series are skipped."""
+    rows = []
+    for rho in rhos:
+        try:
+            series = {
+                (k, m): joined_tradeoff_series(results, k, rho=float(rho), mode=m)
+                for k in {metric, "mean_sigma", *([extra] if extra else [])}
+                for m in ("heterogeneous", "homogeneous")
+            }
+        except ValueError:
+            continue
+        lam, _, beyond = series[(metric, "heterogeneous")]
+        if any(not np.array_equal(v[0], lam) for v in series.values()):
+            continue  # a mode is missing some λ: not a complete pair
+        keep = ~beyond if authors_grid_only else np.ones_like(beyond)
+        pick = lambda k, m: series[(k, m)][1][keep]  # noqa: E731
+        row = {
+            "rho": float(rho),
+            "metric": metric,
+            "lam_min": float(lam[keep].min()),
+            "lam_max": float(lam[keep].max()),
+        }
+        row.update(
+            gain_summary(
+                lam[keep],
+                pick(metric, "heterogeneous"),
+                pick(metric, "homogeneous"),
+                pick("mean_sigma", "heterogeneous"),
+                pick("mean_sigma", "homogeneous"),
+            )
+        )
+        if extra:
+            ex = gain_summary(
+                lam[keep],
+                pick(extra, "heterogeneous"),
+                pick(extra, "homogeneous"),
+                pick("mean_sigma", "heterogeneous"),
+                pick("mean_sigma", "homogeneous"),
+            )
+            row.update({f"extra_{k}": v for k, v in ex.items() if k != "median_sigma_ratio"})
+            row["extra_metric"] = extra
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- Fig. 5 with s fixed
+@dataclass(frozen=True)
+class SignaturesSConfig(TrainingConfig):
+    """Fig. 5 and Appendix 6 as the authors' code runs them: s fixed, c = s^ρ/ρ per ρ."""
+
+    s: float = 1e-3  # authors' code: s = 0.001 for every ρ
+    s_factors: tuple[float, ...] = (1.0, 10.0, 0.1)  # Appendix 6: s ×10 and ÷10 (our reading)
+    rhos: tuple[float, ...] = RHOS
+    accumulate_epochs: int = 10  # authors' code: epochs 50–59 of 60
+    track_layers: tuple[int, ...] = (0, 1, 2)  # the authors report every layer
+    freeze_accumulation: bool = True  # authors' code: no optimiser step in epochs 50–59
+    max_stored_synapses: int = 10000  # per layer and ρ: a seeded subset is stored (stats use all)
+
+
+def signatures_s_config(profile: str, dataset: str = "mnist") -> SignaturesSConfig:
+    base = (
+        SignaturesSConfig()
+        if dataset == "mnist"
+        else SignaturesSConfig(dataset=dataset, allow_substitute=False)
+    )
+    if profile == "full":
+        return replace(base, epochs=50, match_paper_steps=True)
+    if profile == "quick":
+        return replace(
+            base,
+            n_train=400,
+            n_test=200,
+            epochs=2,
+            accumulate_epochs=1,
+            rhos=(0.5, 2.0),
+            lr=1e-3,
+            lr_phi=1e-2,
+            sigma_init=3e-2,
+            n_eval_samples=3,
+            max_stored_synapses=500,
+        )
+    raise ValueError(f"unknown profile {profile!r}")
+
+
+def s_to_lam(s: float, rho) -> np.ndarray:
+    """The cost weight c = s^ρ/ρ of the authors' code ((1/ρ)(s/σ)^ρ = c σ^−ρ), per ρ."""
+    rho = np.asarray(rho, dtype=float)
+    if not s > 0 or np.any(rho <= 0):
+        raise ValueError(f"need s > 0 and ρ > 0; got s = {s}, ρ = {rho}")
+    return s**rho / rho
+
+
+#: The log-log slope of σ against each statistic that the quadratic approximation predicts,
+#: in units of 1/(2+ρ): σ^(2+ρ) ∝ ρc/H (App. 3), Adam's rate ∝ H^(−1/2), and H ∝ x² for a
+#: synapse with presynaptic rate x (the postsynaptic factor held fixed).
+PREDICTED_SLOPE_UNITS = {"hessian": -1.0, "lr": 2.0, "input_rate": -2.0}
+
+
+def predicted_slope(rho, against: str = "hessian"):
+    """Predicted log-log slope of σ against ``against`` (see :data:`PREDICTED_SLOPE_UNITS`)."""
+    if against not in PREDICTED_SLOPE_UNITS:
+        raise ValueError(f"against must be one of {sorted(PREDICTED_SLOPE_UNITS)}; got {against!r}")
+    return PREDICTED_SLOPE_UNITS[against] / (2.0 + np.asarray(rho, dtype=float))
+
+
+def slope_fraction(slope, rho, against: str = "hessian"):
+    """A measured log-log slope as a fraction of the prediction (for the Hessian: of −1/(2+ρ))."""
+    return np.asarray(slope, dtype=float) / predicted_slope(rho, against)
+
+
+def signature_stats(sigma, stat, rho, against: str = "hessian") -> dict:
+    """Log-log slope of σ against ``stat`` (over synapses with σ, stat > 0 and finite), Spearman's
+    rank correlation, the slope as a fraction of the prediction, and how many synapses entered."""
+    from ..synthesis import spearman
+
+    s, x = np.asarray(sigma, dtype=float).ravel(), np.asarray(stat, dtype=float).ravel()
+    if s.shape != x.shape:
+        raise ValueError(
+            f"sigma and stat must have one value per synapse; got {s.shape}, {x.shape}"
+        )
+    ok = np.isfinite(s) & np.isfinite(x) & (s > 0) & (x > 0)
+    if ok.sum() < 3:
+        raise ValueError("signature_stats needs at least 3 synapses with positive values")
+    slope = float(np.polyfit(np.log(x[ok]), np.log(s[ok]), 1)[0])
+    return {
+        "slope": slope,
+        "spearman": spearman(np.log(x[ok]), np.log(s[ok])),
+        "fraction": float(slope_fraction(slope, rho, against)),
+        "predicted": float(predicted_slope(rho, against)),
+        "n": int(ok.sum()),
+    }
+
+
+def signatures_s_units(cfg: SignaturesSConfig) -> list[dict]:
+    return [{"s_factor": float(f)} for f in cfg.s_factors]
+
+
+def _signatures_s_results(cfg, model, hist, ev, slices, units, engine, source) -> list[dict]:
+    """One result per unit: for each of its members (one per ρ) and each tracked layer, the
+    statistics over all synapses and a seeded subset of the per-synapse arrays."""
+    acc = hist.accumulated_layers
+    step = 2 if model.has_bias else 1
+    sig_all = model.sigmas()
+    out = []
+    for sl, unit in zip(slices, units):
+        s = cfg.s * unit["s_factor"]
+        res = {
+            "rhos": np.asarray(cfg.rhos),
+            "s": s,
+            "lam": s_to_lam(s, cfg.rhos),
+            "acc_sampled": ev["acc_sampled"][sl],
+            "acc_avg": ev["acc_avg20"][sl],
+            "noise_model": cfg.noise,
+            "data_source": source,
+            "steps": hist.steps,
+            "engine": engine,
+            "layers": np.asarray(cfg.track_layers),
+        }
+        stats = {}
+        for j, k in enumerate(range(sl.start, sl.stop)):
+            rho = cfg.rhos[j]
+            for l in cfg.track_layers:
+                a = {n: v[k].cpu().numpy().astype(np.float64) for n, v in acc[l].items()}
+                sig = sig_all[step * l][k].detach().cpu().numpy().astype(np.float64)
+                rate = np.broadcast_to(a["input_abs"], sig.shape)
+                i = cfg.track_layers.index(l)
+                for against, x in (
+                    ("hessian", a["grad_sq"]),
+                    ("lr", a["adam_lr"]),
+                    ("input_rate", rate),
+                ):
+                    for q, v in signature_stats(sig, x, rho, against).items():
+                        key = f"{against}_{q}"
+                        if key not in stats:
+                            stats[key] = np.full((len(cfg.rhos), len(cfg.track_layers)), np.nan)
+                        stats[key][j, i] = v
+                n = sig.size
+                g = np.random.default_rng(cfg.seed + 1000 * l)
+                idx = np.sort(g.choice(n, min(n, cfg.max_stored_synapses), replace=False))
+                res[f"idx_{j}_{l}"] = idx.astype(np.int32)
+                res[f"sigma_{j}_{l}"] = sig.ravel()[idx].astype(np.float32)
+                res[f"mu_{j}_{l}"] = (
+                    model.mu[l][k].detach().cpu().numpy().ravel()[idx].astype(np.float32)
+                )
+                for name in ("grad_sq", "grad_abs", "adam_lr"):
+                    res[f"{name}_{j}_{l}"] = a[name].ravel()[idx].astype(np.float32)
+                res[f"input_rate_{j}_{l}"] = a["input_rate"].astype(np.float32)  # per input
+                res[f"input_abs_{j}_{l}"] = a["input_abs"].astype(np.float32)
+                res[f"mean_sigma_{j}_{l}"] = float(sig.mean())
+        res.update(stats)
+        out.append(res)
+    return out
+
+
+def _run_signatures_s_members(cfg: SignaturesSConfig, units: list[dict]) -> list[dict]:
+    device = default_device()
+    torch.manual_seed(cfg.seed)
+    x, y, xt, yt, source = prepare_data(cfg, device)
+    K = len(cfg.rhos)
+    solos = [_ensemble(cfg, K, device) for _ in units]  # each unit starts as in its solo run
+    model = _ensemble(cfg, K * len(units), device)
+    if len(units) > 1:
+        with torch.no_grad():
+            for name in ("mu", "phi", "bias_mu", "bias_phi"):
+                for l, p in enumerate(getattr(model, name)):
+                    p.copy_(torch.cat([getattr(m, name)[l] for m in solos]))
+    else:
+        model = solos[0]
+    lams = np.concatenate([s_to_lam(cfg.s * u["s_factor"], cfg.rhos) for u in units])
+    rhos = list(cfg.rhos) * len(units)
+    n = x.shape[0]
+    hist = train_ensemble(
+        model,
+        x,
+        y,
+        epochs=effective_epochs(cfg, n, cfg.epochs),
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        lr_phi=cfg.lr_phi,
+        lam=lams.tolist(),
+        rho=rhos,
+        c=cfg.c,
+        l1=cfg.l1,
+        n_data=cfg.n_data,
+        data_seed=cfg.seed,
+        accumulate_epochs=effective_epochs(cfg, n, cfg.accumulate_epochs),
+        track_layers=cfg.track_layers,
+        freeze_accumulation=cfg.freeze_accumulation,
+    )
+    ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
+    slices = [slice(i * K, (i + 1) * K) for i in range(len(units))]
+    engine = hist.engine
+    if len(units) > 1:
+        engine += f", one ensemble of {K * len(units)} members ({len(units)} units)"
+    return _signatures_s_results(cfg, model, hist, ev, slices, units, engine, source)
+
+
+def run_signatures_s(cfg: SignaturesSConfig, unit: dict) -> dict:
+    """Heterogeneous networks for every ρ at c = (s·s_factor)^ρ/ρ; statistics of every layer."""
+    return _run_signatures_s_members(cfg, [unit])[0]
+
+
+def run_signatures_s_group(cfg: SignaturesSConfig, units: list[dict]) -> list[dict]:
+    """Several s factors as one ensemble (on a GPU); members start as in their solo runs, but
+    share one data order and noise generator (same statistics, other draws)."""
+    return _run_signatures_s_members(cfg, units)
+
+
+def signatures_table(res) -> list[dict]:
+    """Rows (s, ρ, layer, against, slope, Spearman, fraction of the prediction, n) of a loaded
+    ``malkin2024_signatures_s*`` result, for a chapter's table."""
+    rows = []
+    for rec in res.records:
+        r = rec.result
+        layers = [int(v) for v in np.atleast_1d(r["layers"])]
+        for j, rho in enumerate(np.atleast_1d(r["rhos"])):
+            for i, l in enumerate(layers):
+                for against in PREDICTED_SLOPE_UNITS:
+                    rows.append(
+                        {
+                            "s": float(r["s"]),
+                            "rho": float(rho),
+                            "layer": l,
+                            "against": against,
+                            "slope": float(r[f"{against}_slope"][j, i]),
+                            "spearman": float(r[f"{against}_spearman"][j, i]),
+                            "fraction": float(r[f"{against}_fraction"][j, i]),
+                            "predicted": float(r[f"{against}_predicted"][j, i]),
+                            "n": int(r[f"{against}_n"][j, i]),
+                        }
+                    )
+    return rows
+
+
+# ----------------------------------------------------------------------------- size control
+@dataclass(frozen=True)
+class SizeControlConfig(TrainingConfig):
+    """σ at the smallest λ of the authors' grid against the number of training images."""
+
+    dataset: str = "fashion_mnist"
+    allow_substitute: bool = False
+    lam: float = 1e-4  # the authors' smallest λ
+    rhos: tuple[float, ...] = RHOS
+    n_trains: tuple[int, ...] = (1000, 2000, 4000, 60000)
+    mode: str = "heterogeneous"
+
+
+def size_control_config(profile: str) -> SizeControlConfig:
+    if profile == "full":
+        return SizeControlConfig(match_paper_steps=True)
+    if profile == "quick":
+        return SizeControlConfig(
+            n_trains=(200, 800),
+            n_test=200,
+            epochs=2,
+            rhos=(0.5, 2.0),
+            lr=1e-3,
+            lr_phi=1e-2,
+            sigma_init=3e-2,
+            n_eval_samples=3,
+            match_paper_steps=True,
+            n_data=1600.0,
+        )
+    raise ValueError(f"unknown profile {profile!r}")
+
+
+def run_size_control(cfg: SizeControlConfig, unit: dict) -> dict:
+    """One ensemble (one member per ρ) on ``n_train`` images, as many steps as the paper's run."""
+    device = default_device()
+    ucfg = replace(cfg, n_train=int(unit["n_train"]))
+    torch.manual_seed(cfg.seed)
+    x, y, xt, yt, source = prepare_data(ucfg, device)
+    model = _ensemble(ucfg, len(cfg.rhos), device, homogeneous=cfg.mode == "homogeneous")
+    hist = _train(ucfg, model, x, y, cfg.lam, list(cfg.rhos))
+    ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
+    with torch.no_grad():
+        train_acc = (model(x, sample=False).argmax(-1) == y).float().mean(1).cpu().numpy()
+    return {
+        "rhos": np.asarray(cfg.rhos),
+        "n_train": int(x.shape[0]),
+        "mean_sigma": _mean_sigma(model),
+        "rms_sigma": model.sigma_rms().detach().cpu().numpy(),
+        "acc_sampled": ev["acc_sampled"],
+        "acc_avg": ev["acc_avg20"],
+        "train_acc_mean_weights": train_acc,
+        "final_train_nll": np.asarray(hist.epoch_nll[-1]),
+        "steps": hist.steps,
+        "engine": hist.engine,
+        "noise_model": cfg.noise,
+        "data_source": source,
+    }
+
+
+def _ONE_GROUP(unit: dict) -> int:
+    return 0
+
+
+SIGNATURES_S = register(
+    Experiment(
+        "malkin2024_signatures_s",
+        "Fig. 5 and Appendix 6 with the authors' setting: s = 1e-3 fixed (c = s^ρ/ρ), ×10 and ÷10; "
+        "σ against Hessian estimate, input rate and learning rate in all three layers",
+        signatures_s_config,
+        signatures_s_units,
+        run_signatures_s,
+        part="malkin2024",
+        run_group=run_signatures_s_group,
+        group_key=_ONE_GROUP,
+    )
+)
+SIGNATURES_S_FASHION = register(
+    Experiment(
+        "malkin2024_signatures_s_fashion",
+        "Control for Fig. 5 with s fixed: the same run on full Fashion-MNIST (not the 4,000-image "
+        "MNIST sample)",
+        lambda profile: signatures_s_config(profile, "fashion_mnist"),
+        signatures_s_units,
+        run_signatures_s,
+        part="malkin2024",
+        run_group=run_signatures_s_group,
+        group_key=_ONE_GROUP,
+    )
+)
+TRADEOFF_LOWCOST = register(
+    Experiment(
+        "malkin2024_tradeoff_lowcost",
+        "Figs. 2–3, the low-cost end of the authors' grid: λ = 10^-4 … 10^-2.25 (MNIST sample)",
+        lowcost_config,
+        tradeoff_units,
+        run_tradeoff,
+        part="malkin2024",
+        run_group=run_tradeoff_group,
+        group_key=_TRADEOFF_GROUP,
+    )
+)
+TRADEOFF_LOWCOST_FASHION = register(
+    Experiment(
+        "malkin2024_tradeoff_lowcost_fashion",
+        "The low-cost end λ = 10^-4 … 10^-2.25 on full Fashion-MNIST (extension, as "
+        "malkin2024_tradeoff_fashion)",
+        lambda profile: lowcost_config(profile, "fashion_mnist"),
+        tradeoff_units,
+        run_tradeoff,
+        part="malkin2024",
+        run_group=run_tradeoff_group,
+        group_key=_TRADEOFF_GROUP,
+    )
+)
+SIZE_CONTROL = register(
+    Experiment(
+        "malkin2024_size_control",
+        "Control for the low-cost end: mean σ at λ = 1e-4 against the training-set size "
+        "(Fashion-MNIST subsets of 1,000, 2,000, 4,000 and 60,000 images)",
+        size_control_config,
+        lambda cfg: [{"n_train": int(n)} for n in cfg.n_trains],
+        run_size_control,
+        part="malkin2024",
+    )
+)
+
+
+#: The AUTHORS' Fig. 5 numbers: per ρ and layer (1–3), the log-log slope of σ against their
+#: Hessian estimate, Adam's learning rate (their η/mean|g|) and input rate, and Spearman's ρ for
+#: the Hessian, computed by :func:`signature_stats` from the arrays the authors released with
+#: their code (``data-fig5/*.npy`` in JamesMalkin/EfficientBayes: σ², squared-gradient sums, |g|
+#: sums, input rates; s = 1e-3). Their input rate of layer 1 is the mean |pixel|; of layers 2–3
+#: the mean activation over the batch positions of their accumulator. Keys: (ρ, layer).
+AUTHORS_FIG5 = {
+    # (rho, layer): (hessian slope, hessian spearman, lr slope, input-rate slope)
+    (0.5, 1): (-0.278, -0.95, 0.669, -0.726),
+    (0.5, 2): (-0.267, -0.81, 0.411, -0.466),
+    (0.5, 3): (-0.266, -0.85, 0.371, -0.565),
+    (2 / 3, 1): (-0.261, -0.96, 0.632, -0.665),
+    (2 / 3, 2): (-0.254, -0.87, 0.390, -0.432),
+    (2 / 3, 3): (-0.279, -0.92, 0.393, -0.451),
+    (4 / 3, 1): (-0.183, -0.95, 0.475, -0.478),
+    (4 / 3, 2): (-0.167, -0.82, 0.311, -0.310),
+    (4 / 3, 3): (-0.187, -0.89, 0.305, -0.394),
+    (2.0, 1): (-0.139, -0.93, 0.366, -0.371),
+    (2.0, 2): (-0.113, -0.75, 0.236, -0.241),
+    (2.0, 3): (-0.135, -0.79, 0.244, -0.301),
+}

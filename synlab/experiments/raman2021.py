@@ -45,6 +45,11 @@ __all__ = [
     "TABLE1",
     "RATIOS",
     "fraction_to_ratio",
+    "AUTHORS_STORED",
+    "AnisotropyConfig",
+    "Eq9Config",
+    "bootstrap_table",
+    "crossing",
 ]
 
 #: Fig. 5: ‖Δc‖/‖Δε‖ ∈ {0.1, 0.4, …, 2.5} (paper, Fig. 5 x axis; authors' code)
@@ -182,20 +187,33 @@ class Fig5Config:
     seed: int = 5
 
 
-def _fig5_config(network: str):
+@dataclass
+class Fig5LinearConfig(Fig5Config):
+    """Fig. 5—figure supplement 1: the linear network with its own corruption grid."""
+
+    network: str = "linear"
+    corruptions: tuple[float, ...] = (0.1, 1.0, 5.0)  # linear_figure.jl: γ2/γ1 ∈ {0.1, 1, 5}
+    bootstrap: bool = False  # authors' code: a bootstrap sample of the 1000 inputs every step
+
+
+def _fig5_config(network: str, bootstrap: bool = False):
+    cls = Fig5LinearConfig if network == "linear" else Fig5Config
+    extra = {"bootstrap": bootstrap} if network == "linear" else {}
+
     def make(profile: str) -> Fig5Config:
         if profile == "quick":
-            return Fig5Config(
+            return cls(
                 network=network,
-                corruptions=(0.1, 50.0),
+                corruptions=(0.1, 5.0) if network == "linear" else (0.1, 50.0),
                 ds=(0.02,),
                 ratios=(0.1, 0.4, 0.7, 1.0, 1.6, 2.5),
                 n_steps=1000,
                 steady_window=250,
                 repeats=2,
                 q_probes=8,
+                **extra,
             )
-        return Fig5Config(network=network)
+        return cls(network=network, **extra)
 
     return make
 
@@ -245,6 +263,7 @@ def _run_fig5(cfg: Fig5Config, unit: dict) -> dict:
         corruption=k,
         n_steps=cfg.n_steps,
         seed=seed + 1,
+        bootstrap=getattr(cfg, "bootstrap", False),
     )
     loss = tr.loss.double()
     steady = loss[-cfg.steady_window :].mean(0).reshape(nr, R).numpy()
@@ -280,15 +299,16 @@ def _run_fig5(cfg: Fig5Config, unit: dict) -> dict:
     }
 
 
-for _net, _name, _fig in (
-    ("nonlinear", "raman_fig5_nonlinear", "Fig. 5"),
-    ("linear", "raman_fig5_linear", "Fig. 5—figure supplement 1"),
+for _net, _name, _fig, _boot in (
+    ("nonlinear", "raman_fig5_nonlinear", "Fig. 5", False),
+    ("linear", "raman_fig5_linear", "Fig. 5—figure supplement 1", False),
+    ("linear", "raman_fig5_linear_bootstrap", "Fig. 5—figure supplement 1, bootstrap inputs", True),
 ):
     register(
         Experiment(
             name=_name,
             description=f"Raman & O'Leary 2021 {_fig}: steady-state error vs ‖Δc‖/‖Δε‖ ({_net} network)",
-            make_config=_fig5_config(_net),
+            make_config=_fig5_config(_net, _boot),
             units=_fig5_units,
             run_unit=_run_fig5,
             part="raman2021",
@@ -599,3 +619,277 @@ def fraction_to_ratio(independent_percent: float | np.ndarray) -> float | np.nda
         raise ValueError("percentages must be in (0, 100]")
     r = (100.0 - p) / p
     return float(r) if r.ndim == 0 else r
+
+
+# ============================================================================= issue 19: fidelity
+#: The authors' stored results (``data/linear_call.bson``, ``data/nonlinear_call.bson`` in
+#: Dhruva2/OptimalPlasticityRatios, written by an earlier, unpublished version of their code), as
+#: read for synlab (``code_facts.md``): the best ratio on the grid 0.1 … 2.5 and its refinement by
+#: a parabola through the three best points, per network and corruption γ₂/γ₁; and the stored
+#: linear losses at γ₂/γ₁ = 0.1, d = 0.01 over the ratio grid. These are the AUTHORS' numbers.
+AUTHORS_STORED = {
+    "source": "Raman & O'Leary, stored results in Dhruva2/OptimalPlasticityRatios (data/*.bson)",
+    "best_ratio": {
+        # (network, corruption): ((grid best low, high), (refined low, high))
+        ("linear", 0.1): ((0.7, 0.7), (0.77, 0.78)),
+        ("linear", 1.0): ((1.0, 1.0), (0.86, 0.92)),
+        ("linear", 5.0): ((1.0, 1.3), (1.06, 1.22)),
+        ("nonlinear", 0.1): ((0.4, 0.4), (0.50, 0.52)),
+        ("nonlinear", 20.0): ((1.0, 1.0), (1.00, 1.06)),
+        ("nonlinear", 50.0): ((0.7, 1.0), (0.82, 0.88)),
+    },
+    "linear_losses_k0.1_d0.01": {
+        "ratios": RATIOS,
+        "loss": (0.395, 0.0352, 0.0255, 0.0285, 0.0368, 0.0472, 0.0609, 0.076, 0.0937),
+    },
+}
+
+
+def bootstrap_table(res_off, res_on) -> list[dict]:
+    """Bootstrap sampling off (``raman_fig5_linear``) against on (``raman_fig5_linear_bootstrap``):
+    one row per (corruption, d) with the best ratio on the grid, its refinement and the mean
+    steady loss at the best ratio, for both, and the authors' stored refinement beside them."""
+    on = {(r.unit["corruption"], r.unit["d"]): r.result for r in res_on.records}
+    rows = []
+    for rec in res_off.records:
+        key = (rec.unit["corruption"], rec.unit["d"])
+        if key not in on:
+            continue
+        a, b = rec.result, on[key]
+        authors = AUTHORS_STORED["best_ratio"].get(("linear", float(key[0])))
+        rows.append(
+            {
+                "corruption": float(key[0]),
+                "d": float(key[1]),
+                "best_off": float(a["optimal_ratio"]),
+                "refined_off": float(a["optimal_ratio_refined"]),
+                "loss_off": float(np.min(a["steady_mean"])),
+                "best_on": float(b["optimal_ratio"]),
+                "refined_on": float(b["optimal_ratio_refined"]),
+                "loss_on": float(np.min(b["steady_mean"])),
+                "authors_refined": authors[1] if authors else None,
+            }
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------- anisotropy
+@dataclass
+class AnisotropyConfig:
+    """Why the linear network's optimum is 1 with white inputs, and what anisotropy does.
+
+    Family (one, named): the input covariance C has eigenvalues log-spaced from 1 to κ (its
+    condition number), scaled to mean 1, in a random basis (:func:`input_sqrt_covariance`).
+    κ = 1 is the paper's white inputs. The linear network's Hessian is (2/n_out) I ⊗ C, so
+    κ is also the Hessian's condition number.
+    """
+
+    conditions: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4)
+    corruptions: tuple[float, ...] = (0.1, 1.0, 5.0)  # the linear grid
+    d: float = 0.01  # the column of the authors' stored losses
+    ratios: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 26))  # 0.1 … 2.5
+    n_steps: int = 8000
+    steady_window: int = 500
+    repeats: int = 8
+    n_samples: int = 1000
+    dtype: str = "float64"
+    seed: int = 19
+
+
+def _anisotropy_config(profile: str) -> AnisotropyConfig:
+    if profile == "quick":
+        return AnisotropyConfig(
+            conditions=(1.0, 100.0),
+            corruptions=(0.1,),
+            ratios=(0.2, 0.5, 0.8, 1.0, 1.3, 2.0),
+            n_steps=1500,
+            steady_window=300,
+            repeats=2,
+        )
+    return AnisotropyConfig()
+
+
+def _linear_eq9(task, theta, corruption: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eq. 9 on the linear network at states ``theta``: Q[Δε] = Tr H/N (exact, constant H),
+    Q[∇F] at each state, Q[Δc] by SI Eq. 8, and the predicted ratio √(Q[Δε]/Q[Δc])."""
+    H = task.hessian(theta)
+    q_eps = torch.diagonal(H, dim1=-2, dim2=-1).sum(-1).double() / task.n_weights
+    g = task.gradient(theta)
+    q_grad = _batched_q(task, theta, g).double()
+    q_dc = noise_interpolation(q_grad, q_eps, corruption)
+    return q_grad.numpy(), q_dc.numpy(), np.sqrt((q_eps / q_dc).numpy())
+
+
+@_one_thread
+def _run_anisotropy(cfg: AnisotropyConfig, unit: dict) -> dict:
+    kappa = float(unit["condition"])
+    i = cfg.conditions.index(kappa)
+    nr, R, nk = len(cfg.ratios), cfg.repeats, len(cfg.corruptions)
+    dt = _DTYPES[cfg.dtype]
+    base = StudentTeacher(
+        batch=R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed + i, dtype=dt,
+        input_condition=kappa,
+    )  # fmt: skip
+    # networks ordered (corruption, ratio, repeat); repeat r has one teacher and input set
+    task = StudentTeacher(batch=nk * nr * R, hidden=None, n_samples=cfg.n_samples, dtype=dt)
+    reps = nk * nr
+    task.inputs, task.theta_star = base.inputs.repeat(reps, 1, 1), base.theta_star.repeat(reps, 1)
+    task.targets = base.targets.repeat(reps, 1, 1)
+    task.second_moment = base.second_moment.repeat(reps, 1, 1)
+    ratio = torch.tensor(cfg.ratios, dtype=dt).repeat_interleave(R).repeat(nk)
+    corr = torch.tensor(cfg.corruptions, dtype=dt).repeat_interleave(nr * R)
+    tr = simulate(
+        task,
+        fluct_magnitude=cfg.d * math.sqrt(task.n_weights),
+        ratio=ratio,
+        corruption=corr,
+        n_steps=cfg.n_steps,
+        seed=cfg.seed + 100 + i,
+    )
+    steady = tr.loss[-cfg.steady_window :].double().mean(0).reshape(nk, nr, R).numpy()
+    mean = steady.mean(-1)
+    H = base.hessian(base.theta_star)
+    ev = torch.linalg.eigvalsh(H[0]).numpy()
+    out = {
+        "condition": kappa,
+        "corruptions": list(cfg.corruptions),
+        "ratios": list(cfg.ratios),
+        "steady": steady,
+        "steady_mean": mean,
+        "hessian_condition": float(ev.max() / ev.min()),
+        "input_cov_eigenvalues": torch.linalg.eigvalsh(base.second_moment[0]).numpy(),
+    }
+    best, refined, pred = [], [], []
+    for j, k in enumerate(cfg.corruptions):
+        b, r = optimal_ratio(torch.tensor(cfg.ratios), torch.tensor(mean[j]))
+        best.append(b)
+        refined.append(r)
+        # Eq. 9 at the steady states of the networks run at the grid optimum
+        ib = int(np.argmin(mean[j]))
+        sl = slice((j * nr + ib) * R, (j * nr + ib + 1) * R)
+        _, _, p = _linear_eq9(base, tr.theta[sl], k)
+        pred.append(float(np.mean(p)))
+    out.update(optimal_ratio=np.array(best), optimal_ratio_refined=np.array(refined),
+               eq9_ratio=np.array(pred))  # fmt: skip
+    return out
+
+
+register(
+    Experiment(
+        name="raman_anisotropy",
+        description="Raman & O'Leary 2021, Fig. 5—supplement 1 explained: the linear network's "
+        "optimal ratio against the input-covariance condition number (1 … 1e4), with Eq. 9",
+        make_config=_anisotropy_config,
+        units=lambda cfg: [{"condition": float(k)} for k in cfg.conditions],
+        run_unit=_run_anisotropy,
+        part="raman2021",
+    )
+)
+
+
+def crossing(x, y, level: float) -> float | None:
+    """The first x (interpolated linearly in log x) where y crosses ``level``; None if it never
+    does on the grid. For the anisotropy sweep: the condition number where the optimum reaches
+    the authors' stored 0.77."""
+    lx, y = np.log10(np.asarray(x, dtype=float)), np.asarray(y, dtype=float) - level
+    for a in range(len(y) - 1):
+        if y[a] == 0:
+            return float(10 ** lx[a])
+        if y[a] * y[a + 1] < 0:
+            t = y[a] / (y[a] - y[a + 1])
+            return float(10 ** (lx[a] + t * (lx[a + 1] - lx[a])))
+    return float(10 ** lx[-1]) if y[-1] == 0 else None
+
+
+# ----------------------------------------------------------------------------- Eq. 9, nonlinear
+@dataclass
+class Eq9Config:
+    """Eq. 9 for the nonlinear network with several curvature choices, beside the simulation.
+
+    Networks are run at the simulated optimum ratio to steady state (as Fig. 5); at the initial
+    states (students at the teacher) and at the final states we measure Q[Δε] (mean curvature of
+    white noise, Tr/N), Q[∇F] and Q along fresh compensatory directions, each with the Hessian
+    and with the Gauss–Newton matrix, and give √(Q[Δε]/Q[Δc]) for each choice.
+    """
+
+    corruption: float = 0.1  # Fig. 5's low-corruption column, where the simulated optimum is 0.49
+    ds: tuple[float, ...] = (0.01, 0.02, 0.03)
+    ratio: float = 0.5  # near the simulated optimum (0.49)
+    n_steps: int = 8000
+    repeats: int = 8
+    n_samples: int = 1000
+    n_directions: int = 16  # fresh compensatory directions per state
+    dtype: str = "float64"
+    seed: int = 23
+
+
+def _eq9_config(profile: str) -> Eq9Config:
+    if profile == "quick":
+        return Eq9Config(ds=(0.02,), n_steps=600, repeats=2, n_directions=4, n_samples=300)
+    return Eq9Config()
+
+
+def _curvatures(task, theta, corruption, n_directions, gen) -> dict[str, np.ndarray]:
+    """Per network: Q[Δε] = Tr/N, Q[∇F] and mean Q[Δc] over fresh compensatory directions, with the
+    Hessian ("H") and the Gauss–Newton matrix ("GN")."""
+    N = task.n_weights
+    g = task.gradient(theta)
+    out = {}
+    dirs = [compensation(g, 1.0, corruption, gen) for _ in range(n_directions)]
+    for name, prod in (("H", task.hvp), ("GN", task.gnvp)):
+        tr = torch.zeros(theta.shape[0], dtype=theta.dtype)
+        eye = torch.eye(N, dtype=theta.dtype)
+        for j in range(N):  # exact trace: N products (N = 440)
+            e = eye[j].expand_as(theta)
+            tr += prod(theta, e)[:, j]
+        q = lambda v: (unit_rows(v) * prod(theta, unit_rows(v))).sum(-1)  # noqa: E731
+        out[f"q_eps_{name}"] = (tr / N).numpy()
+        out[f"q_grad_{name}"] = q(g).numpy()
+        out[f"q_dc_{name}"] = torch.stack([q(v) for v in dirs]).mean(0).numpy()
+    return out
+
+
+@_one_thread
+def _run_eq9(cfg: Eq9Config, unit: dict) -> dict:
+    d = float(unit["d"])
+    i = cfg.ds.index(d)
+    dt = _DTYPES[cfg.dtype]
+    task = StudentTeacher(batch=cfg.repeats, hidden=20, n_samples=cfg.n_samples,
+                          seed=cfg.seed + i, dtype=dt)  # fmt: skip
+    theta0 = task.initial_state(seed=cfg.seed + 50 + i)
+    tr = simulate(
+        task,
+        fluct_magnitude=d * math.sqrt(task.n_weights),
+        ratio=cfg.ratio,
+        corruption=cfg.corruption,
+        n_steps=cfg.n_steps,
+        theta0=theta0,
+        seed=cfg.seed + 100 + i,
+    )
+    gen = torch.Generator().manual_seed(cfg.seed + 200 + i)
+    out = {"d": d, "corruption": cfg.corruption, "ratio": cfg.ratio,
+           "steady_loss": tr.loss[-500:].double().mean(0).numpy()}  # fmt: skip
+    for state, th in (("initial", theta0), ("steady", tr.theta)):
+        c = _curvatures(task, th, cfg.corruption, cfg.n_directions, gen)
+        for name in ("H", "GN"):
+            qe, qg, qc = c[f"q_eps_{name}"], c[f"q_grad_{name}"], c[f"q_dc_{name}"]
+            eq8 = noise_interpolation(torch.tensor(qg), torch.tensor(qe), cfg.corruption).numpy()
+            out[f"{state}_{name}_q_eps"] = qe
+            out[f"{state}_{name}_q_grad"] = qg
+            out[f"{state}_{name}_q_dc"] = qc
+            out[f"{state}_{name}_ratio"] = np.sqrt(np.clip(qe, 0, None) / qc)  # Δc sampled
+            out[f"{state}_{name}_ratio_eq8"] = np.sqrt(np.clip(qe, 0, None) / eq8)
+    return out
+
+
+register(
+    Experiment(
+        name="raman_eq9_nonlinear",
+        description="Raman & O'Leary 2021 Fig. 5: Eq. 9's predicted optimum for the nonlinear "
+        "network with Hessian and Gauss–Newton curvature, at the initial and the steady state",
+        make_config=_eq9_config,
+        units=lambda cfg: [{"d": float(d)} for d in cfg.ds],
+        run_unit=_run_eq9,
+        part="raman2021",
+    )
+)
