@@ -247,3 +247,19 @@ def test_committed_fisher_scale_has_the_stated_size():
         assert rec.result["fisher_sum_test"] > 1e4 * rec.result["fisher_sum"]
         assert rec.result["train_loss"] < 1e-3 < 0.1 < rec.result["test_loss"]
     assert L.fisher_ratio(res, "split") > 1e6  # the sample's 0/1 task is solved to zero loss
+
+
+def test_gpu_driver_cleans_only_its_own_folder(tmp_path):
+    """After the deadline the driver removes its stopped runs' locks, never another job's (a job
+    sharing the results root may still be writing)."""
+    drv = _gpu_driver()
+    mine = tmp_path / "full" / drv.EXPERIMENT
+    other = tmp_path / "full" / "malkin2024_signatures_s"
+    for folder in (mine, other):
+        folder.mkdir(parents=True)
+        (folder / ".unit.lock").write_text("host 1")
+        (folder / ".unit.json.tmp").write_text("{")
+        (folder / "unit.json").write_text("{}")
+    drv._cleanup(mine)
+    assert sorted(p.name for p in mine.iterdir()) == ["unit.json"]
+    assert len(list(other.iterdir())) == 3
