@@ -1,4 +1,4 @@
-"""Command line: ``python -m synlab list | run EXP|all [--profile quick|full] [--only KEY=VALUE] | status [--check]``."""
+"""Command line: ``python -m synlab list | run EXP|all [--profile quick|full] [--only KEY=VALUE] [--workers N] [--address ADDR] [--gpus-per-stack F] | plan EXP|all [--workers N] [--gpus G] | status [--check]``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from .results import PROFILES, experiment_status, run_experiment
+from .results import PROFILES, experiment_status, run_experiment, run_experiments
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -39,25 +39,80 @@ def _parse_only(items: list[str] | None) -> dict[str, object] | None:
     return out
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _names(experiment: str) -> list[str]:
     from .experiments import all_experiments, get_experiment
 
-    names = (
-        sorted(all_experiments())
-        if args.experiment == "all"
-        else [get_experiment(args.experiment).name]
-    )
+    if experiment == "all":
+        return sorted(all_experiments())
+    return [get_experiment(experiment).name]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .executor import UnitsFailed, make_executor
+
+    names = _names(args.experiment)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1; got {args.workers}")
+    t_start = time.perf_counter()
     timings = []
-    for name in names:
-        t0 = time.perf_counter()
-        res = run_experiment(name, args.profile, force=args.force, only=_parse_only(args.only))
-        timings.append((name, time.perf_counter() - t0, len(res)))
-        print(res.describe())
+    try:
+        with make_executor(
+            args.workers, args.address, gpus_per_stack=args.gpus_per_stack
+        ) as executor:
+            if executor.backend == "in-process":  # one experiment after the other, timed
+                for name in names:
+                    t0 = time.perf_counter()
+                    res = run_experiment(
+                        name,
+                        args.profile,
+                        force=args.force,
+                        only=_parse_only(args.only),
+                        executor=executor,
+                    )
+                    timings.append((name, time.perf_counter() - t0, len(res)))
+                    print(res.describe())
+            else:  # every experiment's tasks in one queue, so no worker idles between them
+                for res in run_experiments(
+                    names,
+                    args.profile,
+                    force=args.force,
+                    only=_parse_only(args.only),
+                    executor=executor,
+                    gpus_per_stack=args.gpus_per_stack,
+                ):
+                    print(res.describe())
+    except UnitsFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every unit that finished is stored; the same command resumes.",
+            file=sys.stderr,
+        )
+        return 130
     if len(timings) > 1:
         print("\nwall time per experiment:")
         for name, wall, n in timings:
             print(f"  {name:<40} {wall:8.1f} s  ({n} units)")
         print(f"  {'total':<40} {sum(t for _, t, _ in timings):8.1f} s")
+    elif len(names) > 1:
+        print(f"\ntotal wall time {time.perf_counter() - t_start:.1f} s")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import plan_run
+
+    plan = plan_run(
+        _names(args.experiment),
+        args.profile,
+        workers=args.workers,
+        gpus=args.gpus,
+        gpus_per_stack=args.gpus_per_stack,
+        missing_only=args.missing,
+        startup_s=args.startup,
+    )
+    print(plan.report())
     return 0
 
 
@@ -103,7 +158,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="run only the units with this coordinate (repeatable), e.g. --only method=bgd",
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="1: compute in this process (default); N: a local pool of N processes, one CPU and "
+        "one torch thread each; with --address: ignored except for --address local",
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="run on Ray (pip install 'synlab[cluster]'): auto (the cluster this machine is in), "
+        "ray://HOST:10001 or HOST:6379, or local (a private instance on this machine)",
+    )
+    run.add_argument(
+        "--gpus-per-stack",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="the fraction of a GPU one stack of units takes (1/F stacks share a GPU); default 1",
+    )
     run.set_defaults(func=_cmd_run)
+    plan = sub.add_parser(
+        "plan", help="predict a run's wall time from recorded unit times (a scheduling simulation)"
+    )
+    plan.add_argument("experiment", help="experiment name, or 'all'")
+    plan.add_argument("--profile", choices=PROFILES, default="full")
+    plan.add_argument("--workers", type=int, default=1, help="CPU workers (default 1)")
+    plan.add_argument("--gpus", type=int, default=0, help="GPUs (default 0: nothing stacks)")
+    plan.add_argument("--gpus-per-stack", type=float, default=1.0, metavar="F")
+    plan.add_argument("--missing", action="store_true", help="plan only the units not stored yet")
+    plan.add_argument(
+        "--startup", type=float, default=0.0, metavar="S", help="add S seconds of start-up"
+    )
+    plan.set_defaults(func=_cmd_plan)
     status = sub.add_parser("status", help="stored units per experiment and profile")
     status.add_argument(
         "--check", action="store_true", help="exit 1 if committed full results are stale"

@@ -26,9 +26,7 @@ import json
 import math
 import os
 import re
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ __all__ = [
     "results_root",
     "complete_subset",
     "run_experiment",
+    "run_experiments",
     "load_results",
     "results_for_chapter",
     "experiment_status",
@@ -97,60 +96,6 @@ def _select(
         values = {k: sorted({str(u.get(k)) for u in units}) for k in only}
         raise ValueError(f"no unit of {name} matches {only}; values present: {values}")
     return chosen
-
-
-def _lock_path(folder: Path, key: str) -> Path:
-    return folder / f".{key}.lock"
-
-
-def _claim(folder: Path, key: str) -> bool:
-    """Take the lock of unit ``key`` (False if another live process on this machine holds it).
-
-    A lock left by a process that has died (same host, no such pid) is taken over."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = _lock_path(folder, key)
-    me = f"{socket.gethostname()} {os.getpid()} {_boot_id()}"
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                host, pid, *boot = path.read_text().split()
-            except (OSError, ValueError):
-                return False  # being written right now, or unreadable: leave it alone
-            if host != socket.gethostname():
-                return False  # another machine sharing the folder: cannot tell, leave it
-            same_boot = not boot or boot[0] == _boot_id()  # a lock without a boot id: trust its pid
-            if same_boot and _alive(int(pid)):
-                return False
-            path.unlink(missing_ok=True)  # its owner died (or the machine restarted): take it over
-            continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(me)
-        return True
-    return False
-
-
-def _boot_id() -> str:
-    """This boot's id on Linux (a pid from before a restart means nothing), else ''."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _release(folder: Path, key: str) -> None:
-    _lock_path(folder, key).unlink(missing_ok=True)
 
 
 def _canonical(obj: Any) -> str:
@@ -366,31 +311,34 @@ def _stored(folder: Path) -> dict[str, Path]:
 
 
 # ----------------------------------------------------------------------------- running
-def run_experiment(
+@dataclass
+class _Job:
+    """One experiment's part of a run: what is stored, what is left, and how it is grouped."""
+
+    exp: Any
+    profile: str
+    cfg: Any
+    chash: str
+    folder: Path
+    units: list[dict[str, Any]]
+    records: list[UnitRecord]
+    todo: list[dict[str, Any]]
+    groups: list[list[dict[str, Any]]]
+    stacked: bool
+
+
+def _prepare(
     name: str,
-    profile: str = "quick",
+    profile: str,
     *,
-    force: bool = False,
-    progress: bool | None = None,
-    root: Path | str | None = None,
-    config: Any = None,
-    device: Any = None,
-    only: dict[str, Any] | None = None,
-) -> ExperimentResults:
-    """Run every missing or stale unit of experiment ``name`` and return all its results.
-
-    Units already stored with the current config hash are loaded, not recomputed (resume).
-    ``force=True`` recomputes everything. ``config`` overrides the profile's config (the
-    results are then stored under that config's hash). Each unit is saved as soon as it
-    finishes, so Ctrl-C loses only the unit in flight. ``only`` (e.g. ``{"method": "bgd"}``)
-    restricts the run, and the results returned, to the matching units.
-
-    Several processes may run the same experiment side by side (one per core): each claims a
-    unit (a lock file next to the results) before computing it and skips units another live
-    process has claimed or stored meanwhile; the units it skipped are missing from what it returns.
-    """
-    from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
-
+    force: bool,
+    root: Path | str | None,
+    config: Any,
+    device: Any,
+    only: dict[str, Any] | None,
+) -> _Job:
+    """Read what is stored and fresh; list the units left and group them into tasks (stacks
+    where the experiment can stack and stacking pays, see :func:`synlab.device.stacking_enabled`)."""
     from .experiments import get_experiment
 
     exp = get_experiment(name)
@@ -411,86 +359,177 @@ def run_experiment(
                 records.append(rec)
                 continue
         todo.append(unit)
-    show = progress_enabled() if progress is None else progress
-    if todo:
-        print(
-            f"{exp.name} [{profile}]: {len(units) - len(todo)} of {len(units)} units stored; running {len(todo)} on {describe_device(device)}"
-        )
     groups: list[list[dict[str, Any]]] = [[u] for u in todo]
-    if exp.run_group is not None and len(todo) > 1 and stacking_enabled(device):
+    stacked = exp.run_group is not None and len(todo) > 1 and stacking_enabled(device)
+    if stacked:
         by_key: dict[Any, list[dict[str, Any]]] = {}
         for unit in todo:
             by_key.setdefault(exp.group_key(unit), []).append(unit)
         limit = stack_limit() or len(todo)
         groups = [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
-        print(f"{exp.name}: stacking {len(todo)} units as {len(groups)} group(s) (SYNLAB_STACK)")
-    bar = tqdm(total=len(todo), desc=exp.name, unit="unit", disable=not show)
-    left_to_others = 0
-    for group in groups:
-        claimed = []
-        try:
-            for unit in group:
-                if not _claim(folder, unit_key(unit)):
-                    left_to_others += 1  # another live process is computing it
-                    continue
-                claimed.append(unit)
-                path = _stored(folder).get(unit_key(unit))  # stored by another process meanwhile?
-                if path is not None and not force:
-                    rec = _read_unit(path)
-                    if _is_fresh(exp, cfg_json, chash, unit, rec.provenance):
-                        records.append(rec)
-                        claimed.pop()
-                        _release(folder, unit_key(unit))
-            bar.update(len(group) - len(claimed))
-            if not claimed:
+    return _Job(exp, profile, cfg, chash, folder, units, records, todo, groups, stacked)
+
+
+def run_experiments(
+    names: list[str],
+    profile: str = "quick",
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+    root: Path | str | None = None,
+    config: Any = None,
+    device: Any = None,
+    only: dict[str, Any] | None = None,
+    workers: int = 1,
+    address: str | None = None,
+    gpus_per_stack: float = 1.0,
+    executor: Any = None,
+) -> list[ExperimentResults]:
+    """Run every missing or stale unit of the experiments ``names`` as one run, and return all
+    their results (one :class:`ExperimentResults` per name, in order).
+
+    Each unit, or stack of units, is one task of an executor (:mod:`synlab.executor`):
+    ``workers=1`` computes in this process; ``workers=N`` in a local pool of N processes, one
+    CPU and one torch thread each; ``address`` on a Ray cluster (``"local"``: a private one on
+    this machine). Tasks of all experiments go to the executor together, so its workers stay
+    busy across experiments. Workers return results; this process alone writes the store, one
+    unit as soon as its task lands, so Ctrl-C loses only tasks in flight and a rerun resumes.
+    A task whose worker died more than twice, or that raised, is reported
+    (:class:`synlab.executor.UnitsFailed`) after every other task has landed; in-process, an
+    exception stops the run at once. ``config`` applies to a single experiment.
+    """
+    from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
+
+    from .executor import Task, UnitsFailed, make_executor
+
+    if config is not None and len(names) != 1:
+        raise ValueError("config= overrides the config of a single experiment")
+    jobs = [
+        _prepare(n, profile, force=force, root=root, config=config, device=device, only=only)
+        for n in names
+    ]
+    n_todo = sum(len(j.todo) for j in jobs)
+    show = progress_enabled() if progress is None else progress
+    own = executor is None and n_todo > 0
+    if own:
+        executor = make_executor(workers, address, gpus_per_stack=gpus_per_stack, device=device)
+    failures = []
+    try:
+        tasks, owner = [], {}
+        for j in jobs:
+            if not j.todo:
                 continue
-            bar.set_postfix_str(
-                unit_key(claimed[0])[:40]
-                + (f" (+{len(claimed) - 1} stacked)" if len(claimed) > 1 else "")
+            where = (
+                f"{executor.backend}, {executor.cpu_slots} CPU worker(s)"
+                + (f", {executor.gpu_slots} GPU slot(s)" if executor.gpu_slots else "")
+                if executor.backend != "in-process"
+                else describe_device(device)
             )
-            t0 = time.perf_counter()
-            if len(claimed) > 1:
-                results = [dict(r) for r in exp.run_group(cfg, claimed)]
-                if len(results) != len(claimed):
-                    raise RuntimeError(
-                        f"{exp.name}: run_group returned {len(results)} results for {len(claimed)} units"
-                    )
-            else:
-                results = [dict(exp.run_unit(cfg, claimed[0]))]
-            wall = (time.perf_counter() - t0) / len(claimed)
-            for unit, result in zip(claimed, results):
+            print(
+                f"{j.exp.name} [{profile}]: {len(j.units) - len(j.todo)} of {len(j.units)} units "
+                f"stored; running {len(j.todo)} on {where}"
+            )
+            if j.stacked:
+                print(
+                    f"{j.exp.name}: stacking {len(j.todo)} units as {len(j.groups)} group(s) "
+                    "(SYNLAB_STACK)"
+                )
+            for group in j.groups:
+                gpu = gpus_per_stack if executor.gpu_device_for(j.stacked) else 0.0
+                task = Task.make(len(tasks), j.exp, j.cfg, group, gpu)
+                tasks.append(task)
+                owner[task.index] = j
+        desc = jobs[0].exp.name if len(jobs) == 1 else "all"
+        bar = tqdm(total=n_todo, desc=desc, unit="unit", disable=not show or not n_todo)
+        for out in executor.run(tasks) if tasks else ():
+            j = owner[out.task.index]
+            if out.error is not None:
+                failures.append(out)
+                bar.update(len(out.task.units))
+                print(f"{out.label}: failed: {out.error.strip().splitlines()[-1]}")
+                continue
+            n = len(out.task.units)
+            for unit, result in zip(out.task.units, out.results):
                 source = result.pop("data_source", None)
                 prov = {
-                    "experiment": exp.name,
+                    "experiment": j.exp.name,
                     "profile": profile,
-                    "config": _jsonable(cfg),
-                    "config_hash": chash,
+                    "config": _jsonable(j.cfg),
+                    "config_hash": j.chash,
                     "synlab_version": __version__,
                     "git_commit": _git_commit(),
                     "data_source": source or "none (synthetic)",
-                    "device": describe_device(device),
-                    "wall_time_s": round(wall, 3),
+                    "device": out.info.get("device") or describe_device(device),
+                    "backend": out.info.get("backend", executor.backend),
+                    "node": out.info.get("node", ""),
+                    "wall_time_s": round(out.wall_s / n, 3),
                     "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 }
-                if len(claimed) > 1:
-                    prov["stacked_with"] = len(
-                        claimed
-                    )  # trained as one stack; wall time is the group's share
+                if n > 1:
+                    prov["stacked_with"] = n  # trained as one stack; wall time is the group's share
                 rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
-                _write_unit(folder, rec)
-                records.append(_read_unit(folder / f"{rec.key}.json"))
-            bar.update(len(claimed))
-        finally:
-            for unit in claimed:
-                _release(folder, unit_key(unit))
-    bar.close()
-    if left_to_others:
-        print(
-            f"{exp.name} [{profile}]: {left_to_others} unit(s) left to another process that is computing them"
-        )
-    order = {unit_key(u): i for i, u in enumerate(units)}
-    records.sort(key=lambda r: order[r.key])
-    return ExperimentResults(exp.name, profile, cfg, records)
+                _write_unit(j.folder, rec)
+                j.records.append(_read_unit(j.folder / f"{rec.key}.json"))
+            bar.update(n)
+            bar.set_postfix_str(out.label[-50:])
+        bar.close()
+    except BaseException:
+        if own:
+            executor.close(kill=True)
+            own = False
+        raise
+    finally:
+        if own:
+            executor.close()
+    if failures:
+        raise UnitsFailed(failures)
+    out_results = []
+    for j in jobs:
+        order = {unit_key(u): i for i, u in enumerate(j.units)}
+        j.records.sort(key=lambda r: order[r.key])
+        out_results.append(ExperimentResults(j.exp.name, profile, j.cfg, j.records))
+    return out_results
+
+
+def run_experiment(
+    name: str,
+    profile: str = "quick",
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+    root: Path | str | None = None,
+    config: Any = None,
+    device: Any = None,
+    only: dict[str, Any] | None = None,
+    workers: int = 1,
+    address: str | None = None,
+    gpus_per_stack: float = 1.0,
+    executor: Any = None,
+) -> ExperimentResults:
+    """Run every missing or stale unit of experiment ``name`` and return all its results.
+
+    Units already stored with the current config hash are loaded, not recomputed (resume).
+    ``force=True`` recomputes everything. ``config`` overrides the profile's config (the
+    results are then stored under that config's hash). Each unit is saved as soon as it
+    finishes, so Ctrl-C loses only the unit in flight. ``only`` (e.g. ``{"method": "bgd"}``)
+    restricts the run, and the results returned, to the matching units. ``workers``,
+    ``address`` and ``gpus_per_stack`` choose where the units compute (see
+    :func:`run_experiments`); only this process writes the store.
+    """
+    return run_experiments(
+        [name],
+        profile,
+        force=force,
+        progress=progress,
+        root=root,
+        config=config,
+        device=device,
+        only=only,
+        workers=workers,
+        address=address,
+        gpus_per_stack=gpus_per_stack,
+        executor=executor,
+    )[0]
 
 
 def load_results(
@@ -573,7 +612,14 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
         res = load_results(name, "full", root=root)
     except ValueError as err:
         profile = chapter_profile()
-        print(f"No complete, fresh paper-scale results for {name} ({err}).")
+        where = (Path(root) if root is not None else results_root("full")) / "full" / name
+        print(f"No complete, fresh paper-scale results for {name} in {where} ({err}).")
+        if not where.is_dir():
+            print(
+                "Nothing is stored there: this synlab runs without the book's repository. Set "
+                "SYNLAB_RESULTS_DIR to a synlab checkout's results/ folder (in Colab, the "
+                "chapter's first cell does)."
+            )
         print(
             f"Computing the '{profile}' profile now — these are NOT paper-scale numbers."
             if profile == "quick"

@@ -32,23 +32,27 @@
 # numerically with an `assert`. The model lives in `synlab.quantal`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -364,7 +368,9 @@ assert check("foundations.binomial_cv", cv)
 # $\mathbb E A=Npq$ and $\operatorname{Var}A=Np(1-p)q^2$, so
 # $\mathrm{CV}=q\sqrt{Np(1-p)}/(Npq)=\sqrt{(1-p)/(Np)}$, independent of $q$. At $p=1$ it is 0.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} How many release sites for a reliable synapse?
 # :label: ex-foundations-sites
 # A synapse has release probability $p$. What is the smallest number of release sites $N$ that
@@ -380,6 +386,8 @@ def sites_for_cv(c, p):
 
 # %%
 assert check("foundations.sites_for_cv", sites_for_cv)
+
+# %% tags=["book-only"]
 print("p = 0.3, CV <= 0.1 needs N =", sites_for_cv(0.1, 0.3), "sites")
 
 # %% [markdown]
@@ -390,7 +398,8 @@ print("p = 0.3, CV <= 0.1 needs N =", sites_for_cv(0.1, 0.3), "sites")
 # $0.7/(0.3\cdot 0.01)=233.3$, so $N=234$ — reliable transmission is expensive when release
 # is unreliable, the trade-off {cite:t}`malkin2024` turn into a cost on $\sigma$.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # No paper figure is reproduced here; these are the claims this chapter checked.

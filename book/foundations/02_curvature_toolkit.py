@@ -33,23 +33,27 @@
 # Everything uses `synlab.curvature`; the toy problem comes from `synlab.experiments.foundations`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -486,6 +490,8 @@ def q_along(A, v):
 
 # %%
 assert check("foundations.curvature_along", q_along)
+
+# %% tags=["book-only"]
 print("Q along (1, 1) for diag(3, 1):", q_along(np.diag([3.0, 1.0]), np.array([1.0, 1.0])))
 
 # %% [markdown]
@@ -495,7 +501,9 @@ print("Q along (1, 1) for diag(3, 1):", q_along(np.diag([3.0, 1.0]), np.array([1
 # $(1,1)$ makes equal angles with both eigenvectors. Forgetting to normalise gives
 # $v^\top Av=4$, twice too large — $Q$ must not depend on the length of $v$.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Variance of Hutchinson's estimator
 # :label: ex-foundations-hutchinson
 # Show that for a Rademacher probe ($v_i=\pm1$ independently with probability ½) and a
@@ -513,6 +521,8 @@ def rademacher_variance(H):
 
 # %%
 assert check("foundations.hutchinson_variance", rademacher_variance)
+
+# %% tags=["book-only"]
 assert math.isclose(rademacher_variance(H.numpy()), var_rad, rel_tol=1e-12)
 
 # %% [markdown]
@@ -525,7 +535,8 @@ assert math.isclose(rademacher_variance(H.numpy()), var_rad, rel_tol=1e-12)
 # every probe returns the trace exactly. Gaussian probes add the diagonal's fluctuation,
 # $\operatorname{Var}=2\lVert H\rVert_F^2$, which is why Rademacher probes are preferred.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # No paper figure is reproduced here; these are the identities this chapter checked, on a

@@ -30,23 +30,27 @@
 # for the deterministic network (their stochastic models come in the Schug part of the book).
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -270,6 +274,8 @@ def mi_from_confusion(counts):
 
 # %%
 assert check("foundations.mi_from_confusion", mi_from_confusion)
+
+# %% tags=["book-only"]
 r0 = res.records[0]
 assert math.isclose(
     mi_from_confusion(r0.result["confusion"]), r0.result["mi_hard_bits"], rel_tol=1e-9
@@ -282,7 +288,9 @@ assert math.isclose(
 # $P(y,z)\log_2\frac{P(y,z)}{P(y)P(z)}$ over the non-zero cells (the limit of $x\log x$ at 0 is
 # 0). Applied to a stored confusion matrix it reproduces the experiment's hard MI.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} A symmetric classifier
 # :label: ex-foundations-symmetric
 # A classifier on $K$ balanced classes is right with probability $a$ and otherwise outputs one
@@ -305,6 +313,8 @@ def symmetric_mi(K, a):
 
 # %%
 assert check("foundations.symmetric_mi", symmetric_mi)
+
+# %% tags=["book-only"]
 print(f"K = 10, a = 0.85: I = {symmetric_mi(10, 0.85):.3f} bits (of log2 10 = {math.log2(10):.3f})")
 # Fano's inequality: at a given accuracy, uniformly spread errors carry the least information
 for r in res.records:
@@ -328,7 +338,8 @@ for r in res.records:
 # lower bound at any accuracy — Fano's inequality, $H(Y\mid Z)\le h(1-a)+(1-a)\log_2(K-1)$ —
 # which the cell above checks for every trained network.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | claim | ours | gap |

@@ -29,23 +29,27 @@
 # `synlab.maintenance` and `synlab.curvature`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -415,7 +419,9 @@ assert check("raman2021.optimal_magnitude", optimal_magnitude)
 # derivative in $m$ vanishes at $m^*=-\hat c^\top\nabla F/Q[\hat c]$. Both the slope and the
 # curvature use the *unit* vector: with an unnormalised $c$ you get $m^*/\lVert c\rVert$.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The steady-state ratio
 # :label: ex-raman-steady-ratio
 # Write `steady_ratio(H, c)` returning the optimal $\lVert\Delta c\rVert/\lVert\Delta\epsilon\rVert$
@@ -433,6 +439,8 @@ def steady_ratio(H, c):
 
 # %%
 assert check("raman2021.steady_ratio", steady_ratio)
+
+# %% tags=["book-only"]
 Hd = torch.diag(torch.tensor([1.0, 10.0], dtype=DT))
 print(
     "along the steep axis:",
@@ -449,7 +457,8 @@ print(
 # along a flat direction would require *more* plasticity than the fluctuations — but a downhill
 # rule is dragged towards steep directions (Eq. 14), which is the paper's point.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | the paper's claim | ours | gap |

@@ -30,23 +30,27 @@
 #    in three regimes, and the optimal ratio of each rule found by simulation.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -322,7 +326,9 @@ assert check("raman2021.corrupted_step", corrupted_step)
 # $\gamma_1=m/\sqrt{1+\kappa^2}$ and $\gamma_2=\kappa\gamma_1$. Taking $\gamma_1=m$ would make the step
 # longer than $m$ by $\sqrt{1+\kappa^2}$ — 50 times too long at the paper's largest corruption.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Noise interpolation
 # :label: ex-raman-interpolation
 # Write `interpolate(q_ideal, q_noise, rho)` implementing SI Eq. (8). Then use it with
@@ -337,6 +343,8 @@ def interpolate(q_ideal, q_noise, rho):
 
 # %%
 assert check("raman2021.noise_interpolation", interpolate)
+
+# %% tags=["book-only"]
 kappas = np.linspace(0.01, 20, 20000)
 ratio = np.sqrt(1 / interpolate(30.0, 1.0, kappas))
 print(
@@ -353,7 +361,8 @@ print(
 # the gradient must be buried under noise ten times its size before compensation nearly matches
 # the fluctuations.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | the paper's claim | ours | gap |

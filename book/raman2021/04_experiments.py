@@ -28,23 +28,27 @@
 # `synlab.experiments.raman2021.TABLE1`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -204,7 +208,9 @@ assert check("raman2021.fraction_to_ratio", to_ratio)
 # Compensation is the activity-dependent share, $100-p$; fluctuations are $p$. Their ratio is
 # $(100-p)/p$: 1 at 50 %, 1/3 at 75 %. Inverting it gives the fluctuations-to-compensation ratio instead.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} How precise must the rule be?
 # :label: ex-raman-implied
 # Given $a=Q[\nabla F]/Q[\Delta\epsilon]$ and a measured ratio $r<1$, write `implied_corruption(a, r)`
@@ -228,7 +234,8 @@ assert check("raman2021.implied_corruption", implied_corruption)
 # $\kappa^2=(a-r^{-2})/(r^{-2}-1)$, real when $1/\sqrt a\le r<1$: no rule of this family can be
 # optimal below $1/\sqrt a$, and only a perfectly crude one reaches $r=1$.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | the paper's claim | ours | gap |

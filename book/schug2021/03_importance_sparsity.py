@@ -24,23 +24,27 @@
 # figures 1d and 2 from the plastic networks of the previous chapter's experiment.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -256,7 +260,7 @@ def important_inputs(p, threshold):
 
 
 # %%
-check("schug2021.important_inputs", important_inputs)
+assert check("schug2021.important_inputs", important_inputs)
 
 # %% [markdown]
 # ```{solution} ex-schug-important-inputs
@@ -286,7 +290,9 @@ def classes(counts, baseline, n_std):
 
 
 # %%
-check("schug2021.importance_classes", classes)
+assert check("schug2021.importance_classes", classes)
+
+# %% tags=["book-only"]
 c0, cs0 = run["neuron_counts1"], run["neuron_counts_shuffled1"]
 assert list(classes(c0, cs0, 2.0)) == importance_classes(c0, cs0, 2.0).tolist()
 assert np.array_equal(important_counts(run["p_layer1"], 0.9)[0], c0)

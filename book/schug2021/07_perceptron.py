@@ -25,23 +25,27 @@
 # approaches the perceptron's capacity of $2N$ patterns.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import math
@@ -189,7 +193,7 @@ def perceptron_step(w, X, y):
 
 
 # %%
-check("schug2021_lifelong.perceptron_step", perceptron_step)
+assert check("schug2021_lifelong.perceptron_step", perceptron_step)
 
 # %% [markdown]
 # ```{solution} ex-schug-perceptron-step
@@ -198,7 +202,9 @@ check("schug2021_lifelong.perceptron_step", perceptron_step)
 # errors) keeps $|g_i|$ proportional to how many errors agree on the sign of synapse $i$ —
 # the graded signal Eq. 4 compares with $g_\mathrm{lim}$.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Capacity
 # :label: ex-schug-cover
 # Cover (1965) counted the labellings of $P$ points in general position that a perceptron with
@@ -214,7 +220,9 @@ def cover_fraction(P, N):
 
 
 # %%
-check("schug2021_lifelong.cover_fraction", cover_fraction)
+assert check("schug2021_lifelong.cover_fraction", cover_fraction)
+
+# %% tags=["book-only"]
 assert math.isclose(cover_fraction(2000, 1000), 0.5)
 
 # %% [markdown]
@@ -226,7 +234,8 @@ assert math.isclose(cover_fraction(2000, 1000), 0.5)
 # every synapse is needed by every task, so protecting old synapses mostly blocks new
 # learning and the two perceptrons end up alike.
 # ```
-#
+
+# %% [markdown]
 # ## Summary: the paper and this reproduction
 
 # %%

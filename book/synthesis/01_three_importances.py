@@ -38,23 +38,27 @@
 # `synlab.experiments.synthesis`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import time
@@ -433,6 +437,8 @@ def spearman(x, y):
 
 # %%
 assert check("synthesis.spearman", spearman)
+
+# %% tags=["book-only"]
 print("on the stored synapses, rho_s(p, F) =", round(spearman(st["p"], st["fisher"]), 3))
 
 # %% [markdown]
@@ -443,7 +449,9 @@ print("on the stored synapses, rho_s(p, F) =", round(spearman(st["p"], st["fishe
 # variance is smaller than $(n^2-1)/12$ and the shortcut is biased. In the trained network most
 # synapses sit at $p=p_\min$ — one huge tie — so only the average-rank definition is right.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The slope of noise against curvature
 # :label: ex-synthesis-slope
 # In the diagonal linear model each synapse minimises $\tfrac12H\sigma^2+\lambda c\,\sigma^{-\rho}$.
@@ -459,6 +467,8 @@ def slope(rho):
 
 # %%
 assert check("synthesis.sigma_slope", slope)
+
+# %% tags=["book-only"]
 print(f"predicted {slope(rho):.3f}, fitted on the network {first['sigma_H_slope']:.3f}")
 
 # %% [markdown]
@@ -470,7 +480,9 @@ print(f"predicted {slope(rho):.3f}, fitted on the network {first['sigma_H_slope'
 # curvature lets other synapses absorb one synapse's noise, and because σ of weakly curved
 # synapses converges slowly.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Why does signal-to-noise pruning work?
 # :label: ex-synthesis-snr
 # Bayes-by-backprop {cite:p}`blundell2015` uses the entropic cost $-\lambda\log\sigma$ (the
@@ -498,7 +510,8 @@ assert check("synthesis.snr_entropic", snr)
 # increasing in both magnitude and curvature, which is why the SNR and deletion-cost curves in
 # the lesion figure nearly coincide.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | claim (paper) | what we find | caveats |
