@@ -36,7 +36,7 @@ SKIPS := _build/skipped-stages.txt
 
 test: venv
 	@mkdir -p _build; rm -f $(SKIPS)
-	$(MAKE) lint unit nbval quick-if-data sync-check results-check book-strict browser
+	$(MAKE) lint unit nbval quick-if-data sync-check student-check results-check book-strict browser
 	@echo; if [ -s $(SKIPS) ]; then echo "all checks passed, except these stages, skipped on this machine:"; \
 	  cat $(SKIPS); else echo "all checks passed (no stage skipped)"; fi
 

@@ -36,6 +36,7 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -274,7 +275,10 @@ class ExperimentResults:
 
     @property
     def data_sources(self) -> list[str]:
-        return sorted({str(r.provenance.get("data_source", "none")) for r in self.records})
+        """The data sets used, by canonical id (with checksum where recorded), never a path."""
+        from .stamps import data_labels
+
+        return data_labels(r.provenance for r in self.records)
 
     @property
     def wall_time_s(self) -> float:
@@ -831,7 +835,8 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
             else f"Computing the '{profile}' profile now."
         )
         res = run_experiment(name, profile, root=root)
-    print("Results:", res.describe())
+    # wrapped, so the provenance line never scrolls sideways in the book
+    print(textwrap.fill(f"Results: {res.describe()}", 100, subsequent_indent="  "))
     return res
 
 

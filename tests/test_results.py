@@ -149,7 +149,7 @@ def test_incomplete_results_refused_and_chapter_falls_back(toy, capsys):
         results.load_results("toy_test", "full", root=root)
     res = results.results_for_chapter("toy_test", root=root)
     out = capsys.readouterr().out
-    assert res.profile == "quick" and "NOT paper-scale" in out and "toy data" in out
+    assert res.profile == "quick" and "NOT paper-scale" in out and "toy-data" in out
 
 
 def test_unknown_experiment_and_profile():

@@ -105,7 +105,7 @@ assert torch.allclose(
 # balance has $m/\lVert\Delta\epsilon\rVert=\sqrt{Q[\Delta\epsilon]/Q[\nabla F]}$ (Eq. 9), below
 # one because the gradient points along steep, curved directions.
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("raman_sweet_spot")
 r = res.records[0].result
 cfg = res.config
@@ -250,4 +250,4 @@ assert check("raman2021.expected_increase", expected_increase)
 # |---|---|---|
 # | steady-state error is lowest for compensation below the fluctuations | lowest at the ratio printed above (< 1) | stage lengths and the list of ratios are ours (the paper gives neither); quick profile: shorter stages, 2 repeats |
 # | individual weights change while the error is stable | weights move by a sizeable fraction of their size, the error shows no trend | measured on 6 weights of one network |
-# | $\lVert\Delta\epsilon\rVert=2$ per step (Methods) | used as stated | at this size the steady error is of the order of the teacher's output variance (≈ 0.3): the "memory" is badly degraded; chapter 3 uses the smaller fluctuations of Fig. 5 |
+# | $\lVert\Delta\epsilon\rVert=2$ per step (Methods) | used as stated | at this size the steady error is of the order of the teacher's output variance: the "memory" is badly degraded; chapter 3 uses the smaller fluctuations of Fig. 5 |

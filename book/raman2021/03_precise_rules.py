@@ -95,7 +95,7 @@ torch.set_num_threads(1)
 # network near and far from its teacher (from `raman_table2`, which uses dense Hessians from
 # `synlab.curvature`):
 
-# %%
+# %% tags=["hide-input"]
 t2 = results_for_chapter("raman_table2")
 fig, ax = plt.subplots(figsize=(5.2, 3.6))
 for rec, col in zip(t2.records, ("C0", "C1", "C2")):
@@ -132,7 +132,7 @@ plt.show()
 # Eq. (9) prediction $\sqrt{Q[\Delta\epsilon]/Q[\Delta c]}$ at the best ratio.
 
 
-# %%
+# %% tags=["hide-input"]
 def fig5(res, title):
     cfg = res.config
     ks, ds = cfg.corruptions, cfg.ds
@@ -270,7 +270,7 @@ assert abs(table["2nd order"][0] - 1) < 0.1
 # And the optimal ratio of each rule found by simulation on the linear network (`raman_rules`:
 # same sweep as the figure supplement, $d=0.02$, no corruption):
 
-# %%
+# %% tags=["hide-input"]
 rules = results_for_chapter("raman_rules")
 fig, ax = plt.subplots(figsize=(5.2, 3.6))
 for rec in rules.records:

@@ -57,12 +57,14 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from synlab import maintenance as mt
 from synlab.exercises import check
 from synlab.experiments.raman2021 import TABLE1, fraction_to_ratio
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
+from synlab.tables import Table
 
 use_style()
 torch.set_num_threads(1)
@@ -92,7 +94,7 @@ for s in TABLE1:
 # which is at most one exactly when $p\ge50\%$ — true of every study in the table. (If the
 # shares were of variance, the ratio would be $\sqrt{(100-p)/p}$: closer to one, still $\le1$.)
 
-# %%
+# %% tags=["hide-input"]
 labels, pcts = [], []
 for s in TABLE1:
     for p, m in zip(s.independent_percent, s.measure):
@@ -129,7 +131,7 @@ plt.show()
 # $r\approx1$. The measured $a$ of a gradient rule on the paper's network comes from
 # `raman_table2` (chapter 3):
 
-# %%
+# %% tags=["hide-input"]
 t2 = results_for_chapter("raman_table2")
 a_values = {
     rec.unit["regime"]: float((rec.result["q_first"] / rec.result["q_eps_trace"]).mean())
@@ -175,7 +177,7 @@ for label, p, r in zip(labels, pcts, ratios):
     k = math.sqrt((a_low - x) / (x - 1)) if r < 1 else float("inf")
     print(f"{label.replace(chr(10), ' — '):<60} p = {p:4.0f} %  r = {r:.2f}  κ = {k:.2f}")
     if r < 1:
-        assert abs(float(np.sqrt(1 / mt.noise_interpolation(a_low, 1.0, k))) - r) < 1e-9
+        assert abs(math.sqrt(1 / float(mt.noise_interpolation(a_low, 1.0, k))) - r) < 1e-9
 
 # %% [markdown]
 # Two caveats from the paper itself: the experiments measure turnover or size change, not the
@@ -237,9 +239,26 @@ assert check("raman2021.implied_corruption", implied_corruption)
 
 # %% [markdown]
 # ## Summary
-#
-# | the paper's claim | ours | gap |
-# |---|---|---|
-# | Table 1: > 50 % of baseline synaptic change is activity-independent | 9 estimates from 7 studies, 50–77 % (figure) | transcribed from the paper's table; "NA" rows left out of the figure; Yasumatsu's "> 50 %" (spine volume) drawn at 50 % |
-# | this means compensation ≤ fluctuations, as the theory predicts for precise rules | implied ratios 0.30–1.0; Eq. (9)+SI (8) with the measured $a$ covers that range for moderately corrupted gradient rules | the mapping of percentages to magnitudes is an assumption (magnitude vs variance shares shown); $a$ from the quick profile of `raman_table2` |
-# | learning needs a larger compensatory share than maintenance (Eq. 10) | derived and checked at one state in chapter 1 | no experimental comparison here |
+
+# %% tags=["hide-input"]
+summary = Table(["the paper's claim", "ours", "gap"])
+summary.add(
+    "Table 1: > 50 % of baseline synaptic change is activity-independent",
+    f"{len(pcts)} estimates from {sum(bool(s.independent_percent) for s in TABLE1)} studies, "
+    f"{pcts.min():.0f}–{pcts.max():.0f} % (figure)",
+    "transcribed from the paper's table; \"NA\" rows left out of the figure; Yasumatsu's "
+    '"> 50 %" (spine volume) drawn at 50 %',
+)
+summary.add(
+    "this means compensation ≤ fluctuations, as the theory predicts for precise rules",
+    f"implied ratios {ratios.min():.2f}–{ratios.max():.2f}; Eq. (9)+SI (8) with the measured $a$ "
+    "covers that range for moderately corrupted gradient rules",
+    "the mapping of percentages to magnitudes is an assumption (magnitude vs variance shares "
+    "shown); $a$ from the quick profile of `raman_table2`",
+)
+summary.add(
+    "learning needs a larger compensatory share than maintenance (Eq. 10)",
+    "derived and checked at one state in chapter 1",
+    "no experimental comparison here",
+)
+display(summary)

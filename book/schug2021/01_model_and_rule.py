@@ -284,7 +284,7 @@ assert np.all(np.diff(closed) > 0) and np.all(
 # near $p_{\max}$. `stationary_release_probability` simulates the rule as used in the energy
 # experiments (with the code's headroom factor) and without it.
 
-# %%
+# %% tags=["hide-input"]
 q = np.linspace(0.02, 0.98, 25)
 mean_p_plain = stationary_release_probability(q).numpy()
 mean_p_head = stationary_release_probability(q, headroom=True).numpy()

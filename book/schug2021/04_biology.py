@@ -100,7 +100,7 @@ assert np.all(np.median(ltp["w_after"] / ltp["w_before"]) > 1) and np.all(
 # falls with the initial release probability: a negative Pearson correlation. The paper reports
 # $r = -0.4416$, $p < 0.01$.
 
-# %%
+# %% tags=["hide-input"]
 out = sjostrom_stability(ltp_path, ltd_path)
 print(f"pooled: r = {out['r']:.4f}, p = {out['p']:.4f}, n = {out['n']}")
 print(
@@ -145,7 +145,8 @@ for _ in range(2000):
 lo, hi = np.percentile(boot, [2.5, 97.5])
 rho = stats.spearmanr(out["pr_before"], out["rel_change"])
 print(
-    f"bootstrap 95 % interval of r: [{lo:.3f}, {hi:.3f}]; Spearman rho = {rho.statistic:.3f} (p = {rho.pvalue:.4f})"
+    f"bootstrap 95 % interval of r: [{lo:.3f}, {hi:.3f}]; Spearman rho = {rho.statistic:.3f} (p = "
+    f"{rho.pvalue:.4f})"
 )
 assert hi < 0
 

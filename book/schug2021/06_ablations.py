@@ -110,8 +110,10 @@ for (dataset, method), b in best.items():
         f"{dataset:<15} {METHOD_NAMES[method]:<30} best validation accuracy {100 * b['validation_accuracy']:5.1f} %  {shown}"
     )
 print(
-    f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per method and data set; "
-    f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across methods "
+    f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per "
+    "method and data set; "
+    f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across "
+    "methods "
     f"(same search seed), so the variants are compared on common random numbers."
 )
 
@@ -133,7 +135,8 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
         continue
     k = len({r.unit["trial"] for r in rounds.records})
     print(
-        f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
+        f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials "
+        "per method "
         f"(data: {rounds.data_sources[0]}):"
     )
     for (_, method), b in best_trials(rounds).items():
@@ -174,7 +177,8 @@ for rec in reference.records:
     dataset = rec.unit["dataset"]
     print(
         f"{dataset}: the authors' values for the full model score "
-        f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective ({reference.profile} profile)"
+        f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective "
+        f"({reference.profile} profile)"
     )
     if reference.profile != "full":
         continue
@@ -209,7 +213,7 @@ for rec in reference.records:
 # own (`synlab.continual.GhostStrategy`): its layers keep $p=0.5$ while a separate tensor
 # $\tilde p$ per layer follows Eq. 4.
 
-# %%
+# %% tags=["hide-input"]
 abl = results_for_chapter("schug_ablations")
 rows = summary_table(abl, paper=None)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -274,7 +278,8 @@ for dataset in ("split_mnist", "permuted_mnist"):
         )
         print(f"  {METHOD_NAMES[m]:<34} {r['ours']:5.1f} ± {r['ours_se']:.1f} %{extra}")
     print(
-        f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})"
+        f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = "
+        f"{PAPER_GHOST_DROP[dataset][1]:.2f})"
     )
 
 # %% [markdown]

@@ -97,7 +97,7 @@ assert torch.allclose(5 * g.abs(), (5 * g.abs()).round())  # |g_i| is a multiple
 # Accuracy of the consolidated perceptron is measured through sampled release patterns
 # (10 draws).
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("schug_perceptron")
 cfg = res.config
 std, con = res.select(model="standard")[0].result, res.select(model="consolidated")[0].result
@@ -131,7 +131,8 @@ mark_profile(fig, res)
 plt.show()
 t, pval = stats.ttest_ind(avg["Consolidation"], avg["Standard"])
 print(
-    f"average accuracy: consolidation {avg['Consolidation'].mean():.1f} %, standard {avg['Standard'].mean():.1f} %; "
+    f"average accuracy: consolidation {avg['Consolidation'].mean():.1f} %, standard "
+    f"{avg['Standard'].mean():.1f} %; "
     f"t = {t:.2f}, p = {pval:.2g} ({cfg.n_reps} repetitions)"
 )
 print(
@@ -147,7 +148,7 @@ print("mean release probability after each task:", con["mean_p"].mean(0).round(2
 # (Cover's theorem). The sweep below changes the number of patterns per task, i.e. the total
 # load $5P/N$; the Methods report that near $2N$ the two perceptrons perform alike.
 
-# %%
+# %% tags=["hide-input"]
 load = results_for_chapter("schug_perceptron_load")
 lc = load.config
 alpha = 5 * np.array(lc.loads) / lc.n_inputs
@@ -240,8 +241,10 @@ assert math.isclose(cover_fraction(2000, 1000), 0.5)
 
 # %%
 print(
-    f"consolidated vs standard, average accuracy: {avg['Consolidation'].mean():.1f} % vs {avg['Standard'].mean():.1f} % "
-    f"(p = {pval:.2g}); advantage at the lowest / highest load: {gap[0]:+.1f} / {gap[-1]:+.1f} points"
+    f"consolidated vs standard, average accuracy: {avg['Consolidation'].mean():.1f} % vs "
+    f"{avg['Standard'].mean():.1f} % "
+    f"(p = {pval:.2g}); advantage at the lowest / highest load: {gap[0]:+.1f} / {gap[-1]:+.1f} "
+    "points"
 )
 print(f"chapter computed in {time.perf_counter() - t_start:.0f} s")
 
