@@ -15,7 +15,7 @@ CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
 # while `make notebooks` keeps the inline backend so the stored notebooks contain the figures
 NB_ENV := SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: book test venv lint unit nbval test-quick sync-check results-check book-strict browser notebooks benchmarks clean
+.PHONY: book test venv lint unit nbval test-quick sync-check student-check results-check book-strict browser notebooks benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -36,7 +36,7 @@ SKIPS := _build/skipped-stages.txt
 
 test: venv
 	@mkdir -p _build; rm -f $(SKIPS)
-	$(MAKE) lint unit nbval quick-if-data sync-check results-check book-strict browser
+	$(MAKE) lint unit nbval quick-if-data sync-check student-check results-check book-strict browser
 	@echo; if [ -s $(SKIPS) ]; then echo "all checks passed, except these stages, skipped on this machine:"; \
 	  cat $(SKIPS); else echo "all checks passed (no stage skipped)"; fi
 
@@ -69,6 +69,11 @@ quick-if-data: venv
 sync-check: venv
 	@for f in $(CHAPTERS); do $(VENV)/bin/jupytext --quiet --to py:percent -o "$$f" "$${f%.py}.ipynb" || exit 1; done
 	git diff --exit-code -- book || (echo "book/*.py and *.ipynb are out of sync: edit the .py, then run 'make notebooks'" >&2; exit 1)
+
+# the committed student edition (student/) is what the chapters give: regenerate with
+#   $(PY) -m synlab.student edition
+student-check: venv
+	$(PY) -m synlab.student edition --check
 
 results-check: venv
 	$(PY) -m synlab status --check

@@ -151,10 +151,11 @@ def _lane_cmd(args, name: str, blocks, *, stack: bool, kind: str) -> list[str]:
     ] + (["--stack"] if stack else [])
 
 
-def _cleanup(results: Path) -> None:
-    """Locks and temporary files of runs stopped at the deadline (never finished units)."""
+def _cleanup(folder: Path) -> None:
+    """Locks and temporary files of this experiment's runs stopped at the deadline (only in its own
+    folder: other jobs may share the results root and still be writing)."""
     for pattern in (".*.lock", ".*.tmp"):
-        for path in results.rglob(pattern):
+        for path in folder.glob(pattern):
             path.unlink(missing_ok=True)
 
 
@@ -259,7 +260,7 @@ def drive(args: argparse.Namespace) -> int:
             p.wait()
     for _, _, fh in procs:
         fh.close()
-    _cleanup(results)
+    _cleanup(results / args.profile / EXPERIMENT)
     info = _manifest(results, args.profile, out, started)
     _log(f"stopped at the deadline: {', '.join(stopped) or 'none (all lanes finished)'}")
     _log(f"{info['units']} units stored: {json.dumps(info['per_block'])}")

@@ -1,4 +1,10 @@
-"""Command line: ``python -m synlab list | run EXP|all [--profile quick|full] [--only KEY=VALUE] | status [--check]``."""
+"""Command line: ``python -m synlab [--debug] list | run EXP|all [--profile quick|full]
+[--only KEY=VALUE] [--recompute] [--workers N] [--address ADDR] [--gpus-per-stack F] |
+plan EXP|all [--workers N] [--gpus G] | status [--check]``.
+
+Every expected failure (bad arguments or settings, missing data, an untrustworthy stored
+unit, a file that cannot be read or written) ends in one ``error: ...`` message that names
+the file, setting or argument, and a non-zero exit; ``--debug`` shows the traceback instead."""
 
 from __future__ import annotations
 
@@ -6,7 +12,14 @@ import argparse
 import sys
 import time
 
-from .results import PROFILES, experiment_status, run_experiment
+from .data import DataUnavailableError
+from .results import (
+    PROFILES,
+    experiment_status,
+    run_experiment,
+    run_experiments,
+    status_failures,
+)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -39,42 +52,107 @@ def _parse_only(items: list[str] | None) -> dict[str, object] | None:
     return out
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _names(experiment: str) -> list[str]:
     from .experiments import all_experiments, get_experiment
 
-    names = (
-        sorted(all_experiments())
-        if args.experiment == "all"
-        else [get_experiment(args.experiment).name]
-    )
+    if experiment == "all":
+        return sorted(all_experiments())
+    return [get_experiment(experiment).name]
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .executor import UnitsFailed, make_executor
+
+    names = _names(args.experiment)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1; got {args.workers}")
+    t_start = time.perf_counter()
     timings = []
-    for name in names:
-        t0 = time.perf_counter()
-        res = run_experiment(name, args.profile, force=args.force, only=_parse_only(args.only))
-        timings.append((name, time.perf_counter() - t0, len(res)))
-        print(res.describe())
+    try:
+        with make_executor(
+            args.workers, args.address, gpus_per_stack=args.gpus_per_stack
+        ) as executor:
+            if executor.backend == "in-process":  # one experiment after the other, timed
+                for name in names:
+                    t0 = time.perf_counter()
+                    res = run_experiment(
+                        name,
+                        args.profile,
+                        force=args.force,
+                        only=_parse_only(args.only),
+                        executor=executor,
+                        recompute=args.recompute,
+                    )
+                    timings.append((name, time.perf_counter() - t0, len(res)))
+                    print(res.describe())
+            else:  # every experiment's tasks in one queue, so no worker idles between them
+                for res in run_experiments(
+                    names,
+                    args.profile,
+                    force=args.force,
+                    only=_parse_only(args.only),
+                    executor=executor,
+                    gpus_per_stack=args.gpus_per_stack,
+                    recompute=args.recompute,
+                ):
+                    print(res.describe())
+    except UnitsFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: every unit that finished is stored; the same command resumes.",
+            file=sys.stderr,
+        )
+        return 130
     if len(timings) > 1:
         print("\nwall time per experiment:")
         for name, wall, n in timings:
             print(f"  {name:<40} {wall:8.1f} s  ({n} units)")
         print(f"  {'total':<40} {sum(t for _, t, _ in timings):8.1f} s")
+    elif len(names) > 1:
+        print(f"\ntotal wall time {time.perf_counter() - t_start:.1f} s")
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import plan_run
+
+    plan = plan_run(
+        _names(args.experiment),
+        args.profile,
+        workers=args.workers,
+        gpus=args.gpus,
+        gpus_per_stack=args.gpus_per_stack,
+        missing_only=args.missing,
+        startup_s=args.startup,
+    )
+    print(plan.report())
     return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     rows = experiment_status()
-    bad = 0
-    print(f"{'experiment':<36} {'profile':<6} {'done':>9} {'stale':>6} {'orphan':>6}")
+    head = ("done", "stale", "orphan", "corrupt", "dirty")
+    print(f"{'experiment':<36} {'profile':<7} {head[0]:>9}" + "".join(f" {h:>7}" for h in head[1:]))
     for r in rows:
+        mark = " complete" if r["complete"] else ""
+        counts = "".join(f" {r[k]:>7}" for k in ("stale", "orphaned", "corrupt", "dirty"))
+        done = f"{r['done']}/{r['expected']}"
+        print(f"{r['experiment']:<36} {r['profile']:<7} {done:>9}{counts}{mark}")
+    problems = []
+    for r in rows:
+        if r["profile"] == "full" and r["problems"]:
+            more = len(r["problems"]) - 3
+            problems += r["problems"][:3] + ([f"... and {more} more"] if more > 0 else [])
+    if problems:
+        print("\nfull units to look at:\n  " + "\n  ".join(problems))
+    failures = status_failures(rows)
+    if args.check and failures:
         print(
-            f"{r['experiment']:<36} {r['profile']:<6} {r['done']:>4}/{r['expected']:<4} {r['stale']:>6} {r['orphaned']:>6}"
-        )
-        if r["profile"] == "full" and (r["stale"] or r["orphaned"]):
-            bad += 1
-    if args.check and bad:
-        print(
-            f"\n{bad} experiment(s) have stale or orphaned full results: rerun them with "
-            "`python -m synlab run EXP --profile full` (or delete the orphaned files).",
+            "\nstatus --check failed:\n  " + "\n  ".join(failures) + "\nRerun with "
+            "`python -m synlab run EXP --profile full` (--recompute for corrupt units), "
+            "commit from a clean tree, or remove orphaned files.",
             file=sys.stderr,
         )
         return 1
@@ -91,6 +169,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m synlab", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the registered experiments").set_defaults(func=_cmd_list)
     run = sub.add_parser("run", help="run an experiment (resumes; each unit is cached)")
@@ -103,10 +182,51 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="run only the units with this coordinate (repeatable), e.g. --only method=bgd",
     )
+    run.add_argument(
+        "--recompute",
+        action="store_true",
+        help="move corrupt full units to results/quarantine/ and recompute them",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="1: compute in this process (default); N: a local pool of N processes, one CPU and "
+        "one torch thread each; with --address: ignored except for --address local",
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="run on Ray (pip install 'synlab[cluster]'): auto (the cluster this machine is in), "
+        "ray://HOST:10001 or HOST:6379, or local (a private instance on this machine)",
+    )
+    run.add_argument(
+        "--gpus-per-stack",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="the fraction of a GPU one stack of units takes (1/F stacks share a GPU); default 1",
+    )
     run.set_defaults(func=_cmd_run)
+    plan = sub.add_parser(
+        "plan", help="predict a run's wall time from recorded unit times (a scheduling simulation)"
+    )
+    plan.add_argument("experiment", help="experiment name, or 'all'")
+    plan.add_argument("--profile", choices=PROFILES, default="full")
+    plan.add_argument("--workers", type=int, default=1, help="CPU workers (default 1)")
+    plan.add_argument("--gpus", type=int, default=0, help="GPUs (default 0: nothing stacks)")
+    plan.add_argument("--gpus-per-stack", type=float, default=1.0, metavar="F")
+    plan.add_argument("--missing", action="store_true", help="plan only the units not stored yet")
+    plan.add_argument(
+        "--startup", type=float, default=0.0, metavar="S", help="add S seconds of start-up"
+    )
+    plan.set_defaults(func=_cmd_plan)
     status = sub.add_parser("status", help="stored units per experiment and profile")
     status.add_argument(
-        "--check", action="store_true", help="exit 1 if committed full results are stale"
+        "--check",
+        action="store_true",
+        help="exit 1 if full units are corrupt, stale, orphaned or dirty, or missing from an "
+        "experiment marked complete",
     )
     status.set_defaults(func=_cmd_status)
     student = sub.add_parser("student", help="write a copy of a chapter with the solutions removed")
@@ -119,13 +239,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> tuple[str, int]:
+    """The message and exit status of an expected failure (a ValueError or an OSError)."""
+    if isinstance(err, DataUnavailableError):
+        return str(err), 1
+    if isinstance(err, ValueError):
+        return str(err), 2
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror or err}", 1
+    return str(err), 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished units are stored, rerun to resume", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:
+        if args.debug:
+            raise
+        message, status = _one_line(err)
+        print(f"error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -70,15 +70,32 @@ __all__ = [
 ]
 
 
+def _floats(name: str, x) -> np.ndarray:
+    """``x`` as a float array; a ValueError naming ``name`` if it is not numeric."""
+    if isinstance(x, (str, bytes)):
+        raise ValueError(f"{name} must be a number or an array of numbers; got {x!r}")
+    try:
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a number or an array of numbers; got {x!r}") from err
+
+
+def _finite_nonnegative(name: str, x) -> np.ndarray:
+    a = _floats(name, x)
+    if np.any(~np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"{name} must be finite and >= 0; got {a.ravel()[:3].tolist()}")
+    return a
+
+
 def _positive(name: str, x) -> np.ndarray:
-    a = np.asarray(x, dtype=float)
+    a = _floats(name, x)
     if np.any(~np.isfinite(a)) or np.any(a <= 0):
         raise ValueError(f"{name} must be finite and > 0; got {a.ravel()[:3].tolist()}")
     return a
 
 
 def _probability_open(name: str, x) -> np.ndarray:
-    a = np.asarray(x, dtype=float)
+    a = _floats(name, x)
     if np.any(~np.isfinite(a)) or np.any(a <= 0) or np.any(a >= 1):
         raise ValueError(f"{name} must lie strictly between 0 and 1; got {a.ravel()[:3].tolist()}")
     return a
@@ -135,6 +152,7 @@ def calcium_cost(p, hill: float = 4.0):
     compensating change of q (or N·q): see :func:`calcium_sweep`.
     """
     p = _probability_open("p", p)
+    hill = float(_positive("hill", hill))
     return (p / (1 - p)) ** (1.0 / hill)
 
 
@@ -204,8 +222,12 @@ def mechanism_sweep(mechanism: str, mu: float = 1.0):
 def loglog_slope(x, y) -> float:
     """Least-squares slope of log y against log x (x, y > 0)."""
     lx, ly = np.log(_positive("x", x)).ravel(), np.log(_positive("y", y)).ravel()
-    if lx.size < 2:
-        raise ValueError("loglog_slope needs at least two points")
+    if lx.size < 2 or lx.size != ly.size:
+        raise ValueError(
+            f"loglog_slope needs two or more (x, y) pairs; got {lx.size} x, {ly.size} y"
+        )
+    if np.ptp(lx) == 0:
+        raise ValueError("loglog_slope needs x values that differ; all x are equal")
     return float(np.polyfit(lx, ly, 1)[0])
 
 
@@ -215,11 +237,15 @@ def reliability_cost(sigma, rho, c=1.0):
 
     Works on numpy arrays, floats and torch tensors (differentiable for the latter).
     """
-    if not (np.all(np.asarray(rho, dtype=float) > 0)):
-        raise ValueError(f"rho must be > 0; got {rho}")
+    rho_a = _positive("rho", rho)
+    c_a = _finite_nonnegative("c", c)
     if hasattr(sigma, "pow") and not isinstance(sigma, np.ndarray):  # torch: keep the graph
+        bad = ~(sigma.isfinite() & (sigma > 0))
+        if bool(bad.any()):
+            got = sigma.detach()[bad].flatten()[:3].tolist()
+            raise ValueError(f"sigma must be finite and > 0; got {got}")
         return c * sigma ** (-rho)
-    return c * _positive("sigma", sigma) ** (-np.asarray(rho, dtype=float))
+    return c_a * _positive("sigma", sigma) ** (-rho_a)
 
 
 def magnitude_cost(mu, l1: float = 0.01):
@@ -243,7 +269,9 @@ def c_grid(lo: float = -2.0, hi: float = 4.0, step: float = 0.25) -> np.ndarray:
 def linear_objective(sigma, H, rho, c=1.0, lam=1.0):
     r"""Per-synapse objective of the linear model: :math:`\tfrac12 H\sigma^2 + \lambda c\sigma^{-\rho}`."""
     sigma = _positive("sigma", sigma)
-    return 0.5 * np.asarray(H, dtype=float) * sigma**2 + lam * c * sigma ** (-float(rho))
+    rho, c, lam = (float(_positive(n, v)) for n, v in (("rho", rho), ("c", c), ("lam", lam)))
+    H = _finite_nonnegative("H (Hessian diagonal)", H)
+    return 0.5 * H * sigma**2 + lam * c * sigma ** (-rho)
 
 
 def optimal_sigma_linear(H, rho, c=1.0, lam=1.0):
@@ -254,11 +282,7 @@ def optimal_sigma_linear(H, rho, c=1.0, lam=1.0):
     .. math:: \sigma^* = \left(\frac{\lambda c \rho}{H}\right)^{1/(2+\rho)}.
     """
     H = _positive("H (Hessian diagonal)", H)
-    rho = float(rho)
-    if rho <= 0:
-        raise ValueError(f"rho must be > 0; got {rho}")
-    if c <= 0 or lam <= 0:
-        raise ValueError(f"c and lam must be > 0; got c={c}, lam={lam}")
+    rho, c, lam = (float(_positive(n, v)) for n, v in (("rho", rho), ("c", c), ("lam", lam)))
     return (lam * c * rho / H) ** (1.0 / (2.0 + rho))
 
 

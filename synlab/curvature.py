@@ -339,7 +339,9 @@ def hessian(f: ScalarFn, theta: Tensor, *, max_dim: int = 5000) -> Tensor:
             f"(would need an {n}x{n} matrix); use hvp, top_eigenpairs or "
             "hutchinson_trace instead, or raise max_dim"
         )
-    return torch.func.hessian(f)(theta)
+    with warnings.catch_warnings():  # torch 2.14's spurious torch.jit.script FutureWarning
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
+        return torch.func.hessian(f)(theta)
 
 
 def hessian_diag(

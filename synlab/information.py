@@ -230,8 +230,11 @@ def mutual_information_from_joint(joint: ArrayLike, *, base: float = 2.0) -> flo
     py = p.sum(dim=1, keepdim=True)
     pyhat = p.sum(dim=0, keepdim=True)
     mask = p > 0
-    ratio = p[mask] / (py.expand_as(p)[mask] * pyhat.expand_as(p)[mask])
-    mi = float((p[mask] * torch.log(ratio)).sum()) / math.log(base)
+    # in log space: the product of two tiny marginals (1e-300 each) would underflow to 0
+    log_ratio = (
+        torch.log(p[mask]) - torch.log(py.expand_as(p)[mask]) - torch.log(pyhat.expand_as(p)[mask])
+    )
+    mi = float((p[mask] * log_ratio).sum()) / math.log(base)
     return max(mi, 0.0)
 
 

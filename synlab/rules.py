@@ -26,6 +26,16 @@ from .synapses import BernoulliLinear, _check_probability
 __all__ = ["update_release_probability", "release_step", "consolidation_factor", "PresynapticRule"]
 
 
+def _check_rate(name: str, value: float | Tensor) -> None:
+    """A step size or threshold: finite and >= 0 (NaN fails too), scalar or tensor."""
+    try:
+        t = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{name} must be a number >= 0; got {value!r}") from err
+    if not bool((torch.isfinite(t) & (t >= 0)).all()):
+        raise ValueError(f"{name} must be finite and >= 0; got {t.flatten()[:3].tolist()}")
+
+
 def update_release_probability(
     p: Tensor,
     grad: Tensor,
@@ -51,8 +61,12 @@ def update_release_probability(
         _check_probability(name, v)
     if not p_min <= p_max:
         raise ValueError(f"need p_min <= p_max; got {p_min} > {p_max}")
-    if p_up < 0 or p_down < 0 or g_lim < 0:
-        raise ValueError(f"p_up, p_down and g_lim must be >= 0; got {p_up}, {p_down}, {g_lim}")
+    for name, v in (("p_up", p_up), ("p_down", p_down), ("g_lim", g_lim)):
+        _check_rate(name, v)
+    if not bool(torch.isfinite(grad).all()):
+        raise ValueError(
+            "grad contains NaN or infinite entries; the release rule needs finite gradients"
+        )
     return release_step(
         p,
         grad,

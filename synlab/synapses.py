@@ -20,6 +20,7 @@ quantal size q): ``N = 1`` gives the Bernoulli synapse, large ``N`` the Gaussian
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import torch
@@ -42,11 +43,21 @@ def _check_probability(name: str, value: float | Tensor) -> None:
         raise ValueError(f"{name} must lie in [0, 1]; got {bad}")
 
 
+def _check_sizes(in_features: int, out_features: int) -> None:
+    for name, v in (("in_features", in_features), ("out_features", out_features)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v <= 0:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+
+
 def inverse_softplus(sigma: float | Tensor) -> Tensor:
-    """φ with softplus(φ) = σ, i.e. φ = log(exp(σ) − 1), stable for small σ."""
-    s = torch.as_tensor(sigma, dtype=torch.float64)
-    if (s <= 0).any():
-        raise ValueError(f"sigma must be > 0 to invert softplus; got min {s.min().item():g}")
+    """φ with softplus(φ) = σ, i.e. φ = log(exp(σ) − 1), stable for small σ (finite σ > 0)."""
+    try:
+        s = torch.as_tensor(sigma, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"sigma must be a number > 0; got {sigma!r}") from err
+    bad = ~(torch.isfinite(s) & (s > 0))
+    if bad.any():
+        raise ValueError(f"sigma must be finite and > 0; got {s[bad].flatten()[:3].tolist()}")
     return torch.where(s > 20, s, s + torch.log(-torch.expm1(-s)))
 
 
@@ -89,10 +100,7 @@ class BernoulliLinear(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(
-                f"in_features and out_features must be positive; got {in_features}, {out_features}"
-            )
+        _check_sizes(in_features, out_features)
         if mask_per not in {"batch", "example"}:
             raise ValueError(f"mask_per must be 'batch' or 'example'; got {mask_per!r}")
         factory = {"device": device, "dtype": dtype}
@@ -154,6 +162,8 @@ class BernoulliLinear(nn.Module):
         if mask is None:
             per_example = self.mask_per == "example" and x.dim() == 2
             mask = self.sample_mask(x.shape[0] if per_example else None)
+        elif not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError("a release mask holds 0 (no release) or 1 (release) only")
         if mask.shape[-2:] != self.weight.shape:
             raise ValueError(
                 f"release mask must end in shape {tuple(self.weight.shape)}; got {tuple(mask.shape)}"
@@ -209,13 +219,11 @@ class GaussianLinear(nn.Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
+        _check_sizes(in_features, out_features)
+        if not (isinstance(sigma_init, (int, float)) and 0 < sigma_init < math.inf):
             raise ValueError(
-                f"in_features and out_features must be positive; got {in_features}, {out_features}"
-            )
-        if not sigma_init > 0:
-            raise ValueError(
-                f"sigma_init must be > 0 (a noise standard deviation); got {sigma_init}"
+                f"sigma_init must be a finite number > 0 (a noise standard deviation); "
+                f"got {sigma_init!r}"
             )
         if noise not in {"weight", "local"}:
             raise ValueError(f"noise must be 'weight' or 'local'; got {noise!r}")

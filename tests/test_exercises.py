@@ -1,13 +1,10 @@
-"""The exercise framework and student copies (part-specific checkers have their own tests)."""
-
-import json
+"""The exercise framework (part-specific checkers have their own tests; student copies:
+tests/test_student.py)."""
 
 import pytest
 
 from synlab import exercises
-from synlab.__main__ import main
 from synlab.exercises import EXERCISES, Feedback, check, close, exercise
-from synlab.student import STUB, make_student_copy, strip_solutions
 
 
 @pytest.fixture
@@ -55,55 +52,6 @@ def test_close():
         and not close("a", 1.0)
         and not close(float("nan"), 1.0)
     )
-
-
-def _notebook():
-    md = lambda s: {"cell_type": "markdown", "metadata": {}, "source": s}  # noqa: E731
-    code = lambda s, tags=(): {
-        "cell_type": "code",
-        "metadata": {"tags": list(tags)},
-        "source": s,  # noqa: E731
-        "outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}],
-        "execution_count": 3,
-    }
-    return {
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {},
-        "cells": [
-            md("# Title"),
-            md("```{exercise} Square\n:label: ex-sq\nWrite `sq(x)`.\n```"),
-            code("def sq(x):\n    return x * x\n", tags=("solution", "hide-cell")),
-            code("check('test.square', sq)"),
-            md("```{solution} ex-sq\n:class: dropdown\nMultiply.\n```"),
-        ],
-    }
-
-
-def test_strip_solutions():
-    student, removed = strip_solutions(_notebook())
-    assert removed == 2
-    sources = [c["source"] for c in student["cells"]]
-    assert not any("{solution}" in s for s in sources) and not any(
-        "return x * x" in s for s in sources
-    )
-    stub = student["cells"][2]
-    assert stub["source"] == "# def sq(x):\n" + STUB and "student" in stub["metadata"]["tags"]
-    assert "{exercise}" in sources[1] and "check('test.square', sq)" in sources[3]
-    assert all(c.get("outputs", []) == [] for c in student["cells"] if c["cell_type"] == "code")
-
-
-def test_student_cli(tmp_path):
-    src = tmp_path / "ch.ipynb"
-    src.write_text(json.dumps(_notebook()))
-    out = tmp_path / "out" / "student.ipynb"
-    assert main(["student", str(src.with_suffix(".py")), "-o", str(out)]) == 0
-    assert "{solution}" not in out.read_text()
-    assert main(["student", str(tmp_path / "missing.ipynb"), "-o", str(out)]) == 2
-    nosol = tmp_path / "nosol.ipynb"
-    nosol.write_text(json.dumps({**_notebook(), "cells": _notebook()["cells"][:2]}))
-    with pytest.raises(ValueError, match="no solutions"):
-        make_student_copy(nosol, out)
 
 
 def test_every_registered_checker_is_loaded():

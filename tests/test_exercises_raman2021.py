@@ -90,3 +90,23 @@ def test_implied_corruption():
     assert check("raman2021.implied_corruption", right, quiet=True)
     fb = check("raman2021.implied_corruption", squared, quiet=True)
     assert not fb and "κ²" in fb.message
+
+
+def test_fluctuation_needs_the_generator_and_gaussian_noise():
+    def global_rng(n, d, gen):  # ignores gen: not reproducible from the given generator
+        x = torch.randn(n, dtype=torch.float64)
+        return d * math.sqrt(n) * x / x.norm()
+
+    def uniform(n, d, gen):  # the right norm, but uniform noise: the wrong shape
+        x = torch.rand(n, generator=gen, dtype=torch.float64) - 0.5
+        return d * math.sqrt(n) * x / x.norm()
+
+    def float32(n, d, gen):  # another right answer: float32 draws
+        x = torch.randn(n, generator=gen)
+        return d * math.sqrt(n) * x.double() / x.double().norm()
+
+    fb = check("raman2021.fluctuation", global_rng, quiet=True)
+    assert not fb and "generator=gen" in fb.message
+    fb = check("raman2021.fluctuation", uniform, quiet=True)
+    assert not fb and "kurtosis" in fb.message and "torch.rand" in fb.message
+    assert check("raman2021.fluctuation", float32, quiet=True)

@@ -423,3 +423,14 @@ def test_authors_fig5_numbers_are_labelled_and_complete():
     for (rho, _), (h, sp, lr, x) in M.AUTHORS_FIG5.items():
         assert h < 0 < lr and x < 0 and -1 <= sp < 0
         assert 0.4 < M.slope_fraction(h, rho) < 0.8  # the authors' slopes: 45–74 % of −1/(2+ρ)
+
+
+def test_tradeoff_grid_is_the_cost_grid_written_out():
+    """The stored grid is c_grid() to the last bit or two, on any machine, and holds its 25 values
+    as literals (so the config hash of the stored units does not depend on numpy's pow)."""
+    from synlab.costs import c_grid
+    from synlab.experiments.malkin2024 import TRADEOFF_LAMS, tradeoff_config
+
+    assert len(TRADEOFF_LAMS) == 25
+    np.testing.assert_allclose(TRADEOFF_LAMS, c_grid(), rtol=4e-16 * 4, atol=0)
+    assert tradeoff_config("full").lams == TRADEOFF_LAMS

@@ -32,23 +32,27 @@
 # numerically with an `assert`. The model lives in `synlab.quantal`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -95,7 +99,8 @@ for N, p, q in [(1, 0.25, 2.0), (5, 0.2, 0.4), (20, 0.6, 0.1), (200, 0.05, 1.3)]
     var_pmf = (pmf * (q * k - mean_pmf) ** 2).sum()
     a = quantal.sample_psp(N, p, q, 100_000, noise_sd=0.0, generator=0)
     print(
-        f"N={N:3d} p={p:.2f} q={q}: mean {m.mean:.4f} (pmf {mean_pmf:.4f}, sampled {a.mean():.4f}); "
+        f"N={N:3d} p={p:.2f} q={q}: mean {m.mean:.4f} (pmf {mean_pmf:.4f}, sampled "
+        f"{a.mean():.4f}); "
         f"var {m.variance:.4f} (pmf {var_pmf:.4f}, sampled {a.var():.4f}); CV {m.cv:.3f}"
     )
     assert math.isclose(m.mean, mean_pmf, rel_tol=1e-10) and math.isclose(
@@ -122,7 +127,7 @@ for N, p, q in [(1, 0.25, 2.0), (5, 0.2, 0.4), (20, 0.6, 0.1), (200, 0.05, 1.3)]
 # the binomial probabilities $P(K=k)$ (per unit amplitude, divided by the bin width so that
 # they sit on the same scale).
 
-# %%
+# %% tags=["hide-input"]
 cases = [(5, 0.2), (5, 0.6), (20, 0.3)]
 q, noise = 1.0, 0.15
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=False)
@@ -238,7 +243,7 @@ assert (m1.mean, m1.variance) == (0.5, 0.25 * 0.75 * 4.0)
 # $N^{-1/2}$. `quantal.ks_distance_to_gaussian` computes $D_N$ exactly (the supremum is
 # reached at a jump of the step-function CDF):
 
-# %%
+# %% tags=["hide-input"]
 p, mu = 0.3, 1.0
 Ns = np.unique(np.logspace(0, 3.5, 15).astype(int))
 D = np.array([quantal.ks_distance_to_gaussian(int(N), p) for N in Ns])
@@ -305,7 +310,7 @@ assert abs(stat - quantal.ks_distance_to_gaussian(N, p)) < 0.01
 # Bernoulli layer above, though not the same distribution: a Bernoulli output is a sum of a
 # few two-valued terms, the Gaussian output is normal.
 
-# %%
+# %% tags=["hide-input"]
 gauss = GaussianLinear(8, 3, sigma_init=0.1)
 with torch.no_grad():
     gauss.weight.copy_(bern.weight)
@@ -364,7 +369,9 @@ assert check("foundations.binomial_cv", cv)
 # $\mathbb E A=Npq$ and $\operatorname{Var}A=Np(1-p)q^2$, so
 # $\mathrm{CV}=q\sqrt{Np(1-p)}/(Npq)=\sqrt{(1-p)/(Np)}$, independent of $q$. At $p=1$ it is 0.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} How many release sites for a reliable synapse?
 # :label: ex-foundations-sites
 # A synapse has release probability $p$. What is the smallest number of release sites $N$ that
@@ -380,6 +387,8 @@ def sites_for_cv(c, p):
 
 # %%
 assert check("foundations.sites_for_cv", sites_for_cv)
+
+# %% tags=["book-only"]
 print("p = 0.3, CV <= 0.1 needs N =", sites_for_cv(0.1, 0.3), "sites")
 
 # %% [markdown]
@@ -390,7 +399,8 @@ print("p = 0.3, CV <= 0.1 needs N =", sites_for_cv(0.1, 0.3), "sites")
 # $0.7/(0.3\cdot 0.01)=233.3$, so $N=234$ — reliable transmission is expensive when release
 # is unreliable, the trade-off {cite:t}`malkin2024` turn into a cost on $\sigma$.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # No paper figure is reproduced here; these are the claims this chapter checked.
@@ -401,7 +411,7 @@ print("p = 0.3, CV <= 0.1 needs N =", sites_for_cv(0.1, 0.3), "sites")
 # | CV $=\sqrt{(1-p)/(Np)}$, independent of $q$ | checked on four $(N,p,q)$ | $10^{-12}$ |
 # | amplitude histogram = binomial-weighted mixture of normals | simulated histograms follow the density; failure fraction $=(1-p)^N$ | 4 standard errors (20,000 trials) |
 # | $N=1$: Bernoulli synapse, mean $p m=\bar w$; `BernoulliLinear` output mean and variance | 50,000 sampled release patterns | 5 standard errors (mean), 4 % (variance) |
-# | large $N$: Gaussian synapse; KS distance below Berry–Esseen, $\propto N^{-1/2}$ | exact $D_N$ for $N$ up to 3,162; fitted slope printed above | slope within 0.05 of $-1/2$ |
+# | large $N$: Gaussian synapse; KS distance below Berry–Esseen, $\propto N^{-1/2}$ | exact $D_N$ for $N$ up to 3,162; fitted slope printed above | slope within $0.05$ of $-1/2$ |
 # | `GaussianLinear` with $\sigma=\lvert\bar w\rvert\sqrt{(1-p)/p}$ matches the Bernoulli layer's mean and variance | exact, and 20,000 samples | $10^{-5}$ exact; 5 % sampled |
 #
 # Everything here is exact or simulated at full size: there is no quick/full distinction in

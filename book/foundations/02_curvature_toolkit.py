@@ -33,23 +33,27 @@
 # Everything uses `synlab.curvature`; the toy problem comes from `synlab.experiments.foundations`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -263,7 +267,7 @@ assert rows[2][3] > rows[0][3]  # ... but the misspecified model's empirical Fis
 # Each term is an independent draw with mean $\mathcal F$, so the relative error should shrink
 # like $n^{-1/2}$:
 
-# %%
+# %% tags=["hide-input"]
 ns = [250, 1000, 4000]
 errs = []
 for n in ns:
@@ -332,7 +336,7 @@ fig.tight_layout()
 # diagonal is read exactly ($v_i^2=1$) and only the off-diagonal terms fluctuate (see the
 # exercise below): $\operatorname{Var}[v^\top Hv]=2\sum_{i\ne j}H_{ij}^2$.
 
-# %%
+# %% tags=["hide-input"]
 tr = float(torch.trace(H))
 off = H - torch.diag(torch.diagonal(H))
 var_rad, var_gauss = 2 * float((off**2).sum()), 2 * float((H**2).sum())
@@ -385,11 +389,11 @@ fig.tight_layout()
 # $\hat v=\sum_i c_iu_i$ in the orthonormal eigenvectors of $H$ ($\sum_ic_i^2=1$) gives
 # $Q=\sum_i\lambda_ic_i^2$, a weighted average of the eigenvalues: always between
 # $\lambda_{\min}$ and $\lambda_{\max}$, equal to them along the eigenvectors. On the 2-D
-# quadratic $F(w)=\tfrac12 w^\top Aw$ with eigenvalues 4 and 0.5, $Q$ along the direction
+# quadratic $F(w)=\tfrac12 w^\top Aw$ with eigenvalues $4$ and $0.5$, $Q$ along the direction
 # at angle $\varphi$ from the steep eigenvector is
 # $Q(\varphi)=\lambda_1\cos^2\varphi+\lambda_2\sin^2\varphi$:
 
-# %%
+# %% tags=["hide-input"]
 lam = torch.tensor([4.0, 0.5], dtype=torch.float64)
 angle = math.radians(30)
 U = torch.tensor(
@@ -486,6 +490,8 @@ def q_along(A, v):
 
 # %%
 assert check("foundations.curvature_along", q_along)
+
+# %% tags=["book-only"]
 print("Q along (1, 1) for diag(3, 1):", q_along(np.diag([3.0, 1.0]), np.array([1.0, 1.0])))
 
 # %% [markdown]
@@ -495,7 +501,9 @@ print("Q along (1, 1) for diag(3, 1):", q_along(np.diag([3.0, 1.0]), np.array([1
 # $(1,1)$ makes equal angles with both eigenvectors. Forgetting to normalise gives
 # $v^\top Av=4$, twice too large — $Q$ must not depend on the length of $v$.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Variance of Hutchinson's estimator
 # :label: ex-foundations-hutchinson
 # Show that for a Rademacher probe ($v_i=\pm1$ independently with probability ½) and a
@@ -513,6 +521,8 @@ def rademacher_variance(H):
 
 # %%
 assert check("foundations.hutchinson_variance", rademacher_variance)
+
+# %% tags=["book-only"]
 assert math.isclose(rademacher_variance(H.numpy()), var_rad, rel_tol=1e-12)
 
 # %% [markdown]
@@ -525,7 +535,8 @@ assert math.isclose(rademacher_variance(H.numpy()), var_rad, rel_tol=1e-12)
 # every probe returns the trace exactly. Gaussian probes add the diagonal's fluctuation,
 # $\operatorname{Var}=2\lVert H\rVert_F^2$, which is why Rademacher probes are preferred.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # No paper figure is reproduced here; these are the identities this chapter checked, on a
@@ -540,7 +551,7 @@ assert math.isclose(rademacher_variance(H.numpy()), var_rad, rel_tol=1e-12)
 # | Gauss–Newton = Fisher for the softmax cross-entropy {cite:p}`martens2020` | exact | $10^{-12}$ |
 # | at the minimum of a well-specified model, $H\approx\mathcal F\approx\hat{\mathcal F}$ | table above | $<5\,\%$ ($\mathcal F$ vs $H$), $<30\,\%$ ($\hat{\mathcal F}$, sampling noise of 1,000 labels) |
 # | the empirical Fisher departs from $H$ away from the optimum or under misspecification {cite:p}`kunstner2019` | table above | qualitative (more than twice the error at the minimum) |
-# | $\lVert\hat{\mathcal F}-\mathcal F\rVert\propto n^{-1/2}$ at $\theta^\star$ | fitted slope printed above | within 0.15 of $-1/2$ |
+# | $\lVert\hat{\mathcal F}-\mathcal F\rVert\propto n^{-1/2}$ at $\theta^\star$ | fitted slope printed above | within $0.15$ of $-1/2$ |
 # | Hutchinson trace unbiased, variance $2\sum_{i\ne j}H_{ij}^2$ (Rademacher), $2\lVert H\rVert_F^2$ (Gaussian) | 300 probes each | mean within 4 SE; sample variance within 4 SE of the theory |
 # | $\lambda_{\min}\le Q_w[v]\le\lambda_{\max}$, $Q(\varphi)=\lambda_1\cos^2\varphi+\lambda_2\sin^2\varphi$ | 2-D quadratic; 400 random directions on the network | $10^{-12}$; mean within 4 SE of $\operatorname{tr}H/n$ |
 #

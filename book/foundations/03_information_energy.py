@@ -30,23 +30,27 @@
 # for the deterministic network (their stochastic models come in the Schug part of the book).
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -56,12 +60,14 @@ import warnings
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from synlab import information as info
 from synlab.exercises import check
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
+from synlab.tables import Table, fmt, show
 
 use_style()
 # no ipywidgets here: tqdm.auto falls back to text bars (and warns); progress bars are off in the book anyway
@@ -171,14 +177,14 @@ print(f"energy of a 6-4-2 Bernoulli network: {energy_net:.3f} = Σ p|m|")
 # ## Information against energy on Fashion-MNIST
 #
 # The experiment `foundations_information` trains a bias-free 784-100-10 ReLU network with
-# SGD (learning rate 0.05, batch 100, as in Schug et al.'s energy experiment) for several L2
+# SGD (learning rate <span class="paper">0.05</span>, batch 100, as in Schug et al.'s energy experiment) for several L2
 # strengths $\lambda$; L2 (weight decay) pulls weights towards 0 and so trades energy against
 # accuracy. Each unit (one $\lambda$ × one seed) records test accuracy, $I(Y;Z)$ hard and soft,
 # and $E$. Schug et al. used MNIST and a 784-200-200-10 network for 50 epochs; we use
 # Fashion-MNIST (available offline in full), a smaller network and, in the quick profile, a
 # 5,000-image subset for 2 epochs.
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("foundations_information")
 cfg = res.config
 l2s = sorted({r.unit["l2"] for r in res.records})
@@ -196,13 +202,17 @@ mi_soft, mi_soft_se = by_l2("mi_soft_bits")
 mi_hard, mi_hard_se = by_l2("mi_hard_bits")
 acc, _ = by_l2("accuracy")
 h_y = float(res.records[0].result["label_entropy_bits"])
-print(
-    f"{'L2':>7s} {'accuracy':>9s} {'I soft':>7s} {'I hard':>7s} {'energy':>8s} {'energy/bit':>10s}"
-)
+sweep = Table(["L2", "accuracy", "I soft (bits)", "I hard (bits)", "energy", "energy / bit"])
 for i, l2 in enumerate(l2s):
-    print(
-        f"{l2:7.3f} {acc[i]:9.3f} {mi_soft[i]:7.3f} {mi_hard[i]:7.3f} {energy[i]:8.1f} {energy[i] / mi_soft[i]:10.1f}"
+    sweep.add(
+        f"{l2:g}",
+        fmt(acc[i], 3),
+        fmt(mi_soft[i], 3),
+        fmt(mi_hard[i], 3),
+        fmt(energy[i], 1),
+        fmt(energy[i] / mi_soft[i], 1),
     )
+display(sweep)
 
 # checks on every unit: information bounded by H(Y), hard MI recomputed from the stored confusion matrix
 for r in res.records:
@@ -270,6 +280,8 @@ def mi_from_confusion(counts):
 
 # %%
 assert check("foundations.mi_from_confusion", mi_from_confusion)
+
+# %% tags=["book-only"]
 r0 = res.records[0]
 assert math.isclose(
     mi_from_confusion(r0.result["confusion"]), r0.result["mi_hard_bits"], rel_tol=1e-9
@@ -282,7 +294,9 @@ assert math.isclose(
 # $P(y,z)\log_2\frac{P(y,z)}{P(y)P(z)}$ over the non-zero cells (the limit of $x\log x$ at 0 is
 # 0). Applied to a stored confusion matrix it reproduces the experiment's hard MI.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} A symmetric classifier
 # :label: ex-foundations-symmetric
 # A classifier on $K$ balanced classes is right with probability $a$ and otherwise outputs one
@@ -305,6 +319,8 @@ def symmetric_mi(K, a):
 
 # %%
 assert check("foundations.symmetric_mi", symmetric_mi)
+
+# %% tags=["book-only"]
 print(f"K = 10, a = 0.85: I = {symmetric_mi(10, 0.85):.3f} bits (of log2 10 = {math.log2(10):.3f})")
 # Fano's inequality: at a given accuracy, uniformly spread errors carry the least information
 for r in res.records:
@@ -328,14 +344,9 @@ for r in res.records:
 # lower bound at any accuracy — Fano's inequality, $H(Y\mid Z)\le h(1-a)+(1-a)\log_2(K-1)$ —
 # which the cell above checks for every trained network.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
-#
-# | claim | ours | gap |
-# |---|---|---|
-# | entropy: uniform $\log_2K$, certain 0, binary $h(\varepsilon)$, uniform is maximal | exact | $10^{-12}$ |
-# | MI: 0 for independence, $H(Y)$ for a perfect classifier, $1-h(\varepsilon)$ for a binary symmetric channel; one-hot soft = hard | exact | $10^{-12}$ |
-# | energy $E=\sum\lvert\bar w\rvert=\sum p\lvert m\rvert$ for Bernoulli synapses | exact | $10^{-6}$ |
-# | Schug et al. Fig. 1a: different L2 strengths give different information–energy trade-offs | stronger L2: lower energy and lower information; full profile (3 seeds, full Fashion-MNIST): from L2 = 0 to 0.1, energy 2599 → 414, soft information 2.35 → 1.01 bits, energy per bit 1106 → 410 | deterministic network only; Fashion-MNIST instead of MNIST; 784-100-10 instead of 784-200-200-10; 20 epochs instead of 50; the quick profile (5,000 / 2,000 images, 2 epochs, 1 seed) is far from paper scale |
-# | soft MI below hard MI for trained networks | holds in every unit shown | an observation, not a theorem |
-# | hard MI at least the Fano bound $H(Y)-h(e)-e\log_2(K-1)$ at error rate $e$ | holds in every unit | exact inequality |
+
+# %% tags=["hide-input"]
+show("foundations.information.closing", res)

@@ -27,34 +27,39 @@
 # Everything here is a closed form in `synlab.costs`; no network is trained.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 from synlab import costs
 from synlab.exercises import check
-from synlab.plot import PALETTE, panel_label, use_style
+from synlab.plot import PALETTE, panel_label, panels, use_style
+from synlab.tables import Table, fmt
 
 use_style()
 t_start = time.perf_counter()
@@ -110,7 +115,8 @@ for name, mech in costs.MECHANISMS.items():
     sigma, cost = costs.mechanism_sweep(name, mu=1.0)
     slopes[name] = costs.loglog_slope(sigma, cost)
     print(
-        f"{mech.name:17s} varies {mech.varies:16s} fitted slope {slopes[name]:+.4f}   −ρ = {-mech.rho:+.4f}"
+        f"{mech.name:17s} varies {mech.varies:16s} fitted slope {slopes[name]:+.4f}   −ρ = "
+        f"{-mech.rho:+.4f}"
     )
     assert abs(slopes[name] + mech.rho) < 1e-6
 
@@ -120,8 +126,8 @@ for name, mech in costs.MECHANISMS.items():
 # Each curve is normalised to cost 1 at σ = 1 so the four power laws can share axes. Steeper curves
 # (larger ρ) punish reliability more severely.
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+# %% tags=["hide-input"]
+fig, axes = panels(2, height=3.0, letters=False)
 ax = axes[0]
 for i, (name, mech) in enumerate(costs.MECHANISMS.items()):
     sigma, cost = costs.mechanism_sweep(name, mu=1.0)
@@ -140,12 +146,9 @@ panel_label(ax, "c")
 ax = axes[1]
 s = np.logspace(-2, 1, 100)
 for i, rho in enumerate(costs.RHOS):
-    ax.loglog(
-        s, costs.reliability_cost(s, rho), color=PALETTE[i], lw=2, label=f"c σ^−ρ, ρ = {rho:.2g}"
-    )
-ax.set(xlabel="σ", ylabel="c σ^(−ρ) (c = 1)", title="the cost used in training")
+    ax.loglog(s, costs.reliability_cost(s, rho), color=PALETTE[i], lw=2, label=f"ρ = {rho:.2g}")
+ax.set(xlabel="σ", ylabel=r"$c\,\sigma^{-\rho}$ ($c = 1$)", title="the cost used in training")
 ax.legend(fontsize=8)
-fig.tight_layout()
 
 # %% [markdown]
 # ## The cost a network pays
@@ -206,13 +209,28 @@ assert check("malkin2024.vesicle_exponent", rho_of_k)
 # %% [markdown]
 # ## Summary
 #
-# | The paper's claim or number | Ours | The gap |
-# |---|---|---|
-# | Calcium efflux: cost ∝ σ^(−1/2) | fitted slope printed above (−0.5000) | none: exact, for every $p$ (no small-$p$ approximation) |
-# | Vesicle membrane: ρ = 2/3 | −0.6667 | none (q ∝ r³, unit constants) |
-# | Actin: ρ = 4/3 | −1.3333 | none |
-# | Trafficking: ρ = 2 | −2.0000 | none |
-# | Fig. 1c: four power laws | panel c | we plot the quantal-model sweeps, normalised at σ = 1; the paper's absolute scales are not given |
+# The fitted slopes are the ones computed above.
+
+# %% tags=["hide-input"]
+summary = Table(["The paper's claim or number", "Ours: fitted log–log slope", "The gap"])
+claims = {
+    "calcium": (
+        "Calcium efflux: cost ∝ σ^(−1/2)",
+        "none: exact, for every p (no small-p approximation)",
+    ),
+    "membrane": ("Vesicle membrane: ρ = 2/3", "none (q ∝ r³, unit constants)"),
+    "actin": ("Actin: ρ = 4/3", "none"),
+    "trafficking": ("Trafficking: ρ = 2", "none"),
+}
+for name, (claim, gap) in claims.items():
+    summary.add(claim, fmt(slopes[name], 4), gap)
+summary.add(
+    "Fig. 1c: four power laws",
+    "panel c",
+    "we plot the quantal-model sweeps, normalised at σ = 1; the paper's absolute scales are not "
+    "given",
+)
+display(summary)
 
 # %%
 print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")

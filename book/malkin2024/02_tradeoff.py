@@ -27,34 +27,38 @@
 # `malkin2024_tradeoff_fashion`, runs the same sweep on full Fashion-MNIST.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
 import time
 
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
 
 from synlab import costs
 from synlab.exercises import check
-from synlab.plot import PALETTE, mark_profile, panel_label, use_style
+from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import complete_subset, results_for_chapter
 
 use_style()
@@ -134,7 +138,8 @@ def gradient_draws(net, n=300):
 (m_w, se_w), (m_l, se_l) = gradient_draws(net_w), gradient_draws(net_l)
 z = ((m_w - m_l) / (se_w**2 + se_l**2).sqrt().clamp_min(1e-12)).numpy()
 print(
-    f"|z| > 3 for {np.mean(np.abs(z) > 3):.2%} of {z.size} gradient entries (0.27 % expected if the means agree)"
+    f"|z| > 3 for {np.mean(np.abs(z) > 3):.2%} of {z.size} gradient entries (0.27 % expected if "
+    "the means agree)"
 )
 print(
     f"standard error of the φ gradient, weight / local noise: {float(se_w[10000:].mean() / se_l[10000:].mean()):.1f}×"
@@ -171,20 +176,23 @@ print(f"heterogeneous σ = {np.round(het, 3)}, performance cost {perf_het:.3f}")
 assert np.isclose(np.sum(het**-rho), budget) and np.isclose(np.sum(hom**-rho), budget)
 assert perf_het < perf_hom
 
+# %% tags=["hide-input"]
 rng = np.random.default_rng(1)
 eps = rng.standard_normal((300, 2))
 w1, w2 = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-2, 2, 200))
 loss = 0.5 * (H[0] * w1**2 + H[1] * w2**2)
 budgets = np.logspace(0.4, 2, 40)
-tot_hom = [
-    costs.quadratic_performance_cost(costs.sigmas_at_equal_cost(H, rho, b, homogeneous=True), H) + b
-    for b in budgets
-]
-tot_het = [
-    costs.quadratic_performance_cost(costs.sigmas_at_equal_cost(H, rho, b), H) + b for b in budgets
-]
+perf_at = {
+    mode: [
+        costs.quadratic_performance_cost(
+            costs.sigmas_at_equal_cost(H, rho, b, homogeneous=mode == "homogeneous"), H
+        )
+        for b in budgets
+    ]
+    for mode in ("homogeneous", "heterogeneous")
+}
 
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+fig, axes = panels(3, height=2.6, letters=False)
 for ax, s, name, col in (
     (axes[0], hom, "homogeneous", "0.5"),
     (axes[1], het, "heterogeneous", PALETTE[2]),
@@ -193,22 +201,22 @@ for ax, s, name, col in (
     ax.scatter(eps[:, 0] * s[0], eps[:, 1] * s[1], s=6, color=col)
     ax.set(
         xlabel="$w_1 - w_1^*$ (important)",
-        ylabel="$w_2 - w_2^*$ (unimportant)",
-        title=f"{name}, same energy",
+        ylabel="$w_2 - w_2^*$ (unimportant)" if name == "homogeneous" else None,
+        title=name,
         xlim=(-2, 2),
         ylim=(-2, 2),
+        aspect="equal",
     )
 panel_label(axes[0], "c")
-axes[2].plot(budgets, tot_hom, color="0.5", label="homogeneous")
-axes[2].plot(budgets, tot_het, color=PALETTE[2], label="heterogeneous")
+axes[2].loglog(budgets, perf_at["homogeneous"], color="0.5", label="homogeneous")
+axes[2].loglog(budgets, perf_at["heterogeneous"], color=PALETTE[2], label="heterogeneous")
 axes[2].set(
-    xscale="log",
     xlabel="reliability cost $\\sum_i\\sigma_i^{-\\rho}$",
-    ylabel="performance + reliability cost",
+    ylabel="performance cost",
+    title="same energy budget",
 )
 axes[2].legend()
 panel_label(axes[2], "d")
-fig.tight_layout()
 
 # %% [markdown]
 # ```{exercise} The reliability cost
@@ -265,34 +273,39 @@ assert check("malkin2024.budget_sigmas", budget_sigmas)
 # otherwise computes the quick profile (a few λ, two ρ, two epochs on 1,000 images, with larger
 # Adam steps for φ and σ starting at 0.03 so that σ can move at all in so few steps).
 
-# %%
+# %% tags=["hide-output"]
 res = results_for_chapter("malkin2024_tradeoff")
 rhos = sorted({r.unit["rho"] for r in res.records})
 modes = [("heterogeneous", PALETTE[2]), ("homogeneous", "0.5")]
 print("noise model:", res.records[0].result["noise_model"])
 
 
+# %% tags=["hide-input"]
 def series(name, rho, mode):  # λ and one result, the λ blocks of the sweep joined
     return tradeoff_series(res, name, rho=rho, mode=mode)
 
 
 def plot_fig2(results, acc_key, acc_label, title):
-    """Fig. 2: accuracy (``acc_key``) and mean σ against λ, one column per ρ, both noise modes."""
+    """Fig. 2: accuracy (``acc_key``, a) and mean σ (b) against λ, one row per ρ, both modes."""
     rho_list = sorted({r.unit["rho"] for r in results.records})
-    fig, axes = plt.subplots(2, len(rho_list), figsize=(4 * len(rho_list), 6.5), squeeze=False)
+    fig, axes = panels(2 * len(rho_list), ncols=2, height=1.9, letters=False, sharex=True)
     for j, rho in enumerate(rho_list):
+        ax_acc, ax_sig = axes[2 * j], axes[2 * j + 1]
         for mode, col in modes:
             lam, acc = tradeoff_series(results, acc_key, rho=rho, mode=mode)
-            axes[0, j].semilogx(lam, acc, "o-", color=col, label=mode)
+            ax_acc.semilogx(lam, acc, "o-", ms=3, color=col, label=mode)
             lam, sig = tradeoff_series(results, "mean_sigma", rho=rho, mode=mode)
-            axes[1, j].loglog(lam, sig, "o-", color=col, label=mode)
-        axes[0, j].set(title=f"ρ = {rho:.2g}", ylabel=acc_label, ylim=(0, 1))
-        axes[1, j].set(xlabel="λ", ylabel="mean σ")
-    axes[0, 0].legend()
-    panel_label(axes[0, 0], "a")
-    panel_label(axes[1, 0], "b")
+            ax_sig.loglog(lam, sig, "o-", ms=3, color=col, label=mode)
+        ax_acc.set(ylabel=f"ρ = {rho:.2g}\naccuracy", ylim=(0, 1))
+        ax_sig.set(ylabel="mean σ")
+    axes[-2].set(xlabel="λ")
+    axes[-1].set(xlabel="λ")
+    axes[0].set_title(acc_label)
+    axes[1].set_title("mean σ")
+    axes[1].legend()
+    panel_label(axes[0], "a")
+    panel_label(axes[1], "b")
     fig.suptitle(title)
-    fig.tight_layout()
     mark_profile(fig, results)
 
 
@@ -300,24 +313,33 @@ plot_fig2(
     res, "acc_sampled", "test accuracy (sampled weights)", "Fig. 2: accuracy and noise against λ"
 )
 
-# %%
-fig, axes = plt.subplots(3, len(rhos), figsize=(4 * len(rhos), 9), squeeze=False)
+# %% tags=["hide-input"]
+fig, axes = panels(3 * len(rhos), ncols=3, height=1.9, letters=False)
 for j, rho in enumerate(rhos):
+    a_acc, a_cost, a_tr = axes[3 * j : 3 * j + 3]
     for mode, col in modes:
         _, acc = series("acc_sampled", rho, mode)
         _, sig = series("mean_sigma", rho, mode)
         _, cost = series("reliability_cost", rho, mode)
-        axes[0, j].semilogx(sig, acc, "o-", color=col, label=mode)
-        axes[1, j].loglog(sig, cost, "o-", color=col)
-        axes[2, j].semilogx(cost, acc, "o-", color=col)
-    axes[0, j].set(title=f"ρ = {rho:.2g}", xlabel="mean σ", ylabel="accuracy", ylim=(0, 1))
-    axes[1, j].set(xlabel="mean σ", ylabel="reliability cost Σ c σ^−ρ")
-    axes[2, j].set(xlabel="reliability cost", ylabel="accuracy", ylim=(0, 1))
-axes[0, 0].legend()
-for i, letter in enumerate("abc"):
-    panel_label(axes[i, 0], letter)
+        a_acc.semilogx(sig, acc, "o-", ms=3, color=col, label=mode)
+        a_cost.loglog(sig, cost, "o-", ms=3, color=col)
+        a_tr.semilogx(cost, acc, "o-", ms=3, color=col)
+    a_acc.set(ylabel=f"ρ = {rho:.2g}\naccuracy", ylim=(0, 1))
+    a_cost.set(ylabel="cost $\\sum c\\,\\sigma^{-\\rho}$")
+    a_tr.set(ylim=(0, 1))
+    for ax in (a_acc, a_cost, a_tr):
+        ax.xaxis.set_major_locator(mpl.ticker.LogLocator(numticks=4))
+        ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+axes[-3].set(xlabel="mean σ")
+axes[-2].set(xlabel="mean σ")
+axes[-1].set(xlabel="reliability cost")
+axes[0].set_title("accuracy vs σ")
+axes[1].set_title("cost vs σ")
+axes[2].set_title("accuracy vs cost")
+axes[0].legend()
+for ax, letter in zip(axes[:3], "abc", strict=True):
+    panel_label(ax, letter)
 fig.suptitle("Fig. 3")
-fig.tight_layout()
 mark_profile(fig, res)
 
 # %% [markdown]
@@ -380,7 +402,8 @@ def paper_scale_summary(name):
         print("   ρ    mean gain   largest gain (at λ)   λ with het ≥ hom   median σ_het/σ_hom")
         for rho, mean, big, at, frac, ratio in rows:
             print(
-                f"{rho:5.2f}   {mean:+.3f}      {big:+.3f} (λ = {at:<7.3g})    {frac:6.0%}            {ratio:.2f}"
+                f"{rho:5.2f}   {mean:+.3f}      {big:+.3f} (λ = {at:<7.3g})    {frac:6.0%}        "
+                f"    {ratio:.2f}"
             )
     return rows
 

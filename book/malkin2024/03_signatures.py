@@ -23,23 +23,27 @@
 # them on a network with no hidden layer.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -47,13 +51,15 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 from scipy.optimize import minimize_scalar
 from scipy.stats import spearmanr
 
 from synlab import costs
 from synlab.exercises import check
-from synlab.plot import PALETTE, mark_profile, panel_label, use_style
+from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import results_for_chapter
+from synlab.tables import Table, fmt, show
 
 use_style()
 t_start = time.perf_counter()
@@ -73,7 +79,7 @@ t_start = time.perf_counter()
 #   \quad\Rightarrow\quad \sigma_i = \Big(\frac{\lambda c\rho}{H_{ii}}\Big)^{1/(2+\rho)} .$$
 #
 # So $\log\sigma_i = -\frac{1}{2+\rho}\log H_{ii} + \text{const}$: important synapses (large $H_{ii}$) are
-# reliable, with a log–log slope of $-1/(2+\rho)$, between −0.4 (ρ = 1/2) and −0.25 (ρ = 2).
+# reliable, with a log–log slope of $-1/(2+\rho)$, between $-0.4$ ($\rho = 1/2$) and $-0.25$ ($\rho = 2$).
 
 # %%
 for rho in costs.RHOS:
@@ -89,7 +95,8 @@ for rho in costs.RHOS:
         )
         assert abs(num / closed - 1) < 1e-4
     print(
-        f"ρ = {rho:.3g}: closed form matches numerical minimisation; slope against H = {costs.predicted_slopes(rho)['hessian']:+.3f}"
+        f"ρ = {rho:.3g}: closed form matches numerical minimisation; slope against H = "
+        f"{costs.predicted_slopes(rho)['hessian']:+.3f}"
     )
 
 # %% [markdown]
@@ -147,18 +154,21 @@ assert check("malkin2024.hessian_slope", slope)
 # ## Fig. 5: the trained network
 #
 # Heterogeneous 784-100-100-10 networks, one per ρ, trained together as one ensemble with the
-# paper's λ = 0.001; afterwards training continues while we average, per synapse of the **second
+# paper's λ = <span class="paper">0.001</span>; afterwards training continues while we average, per synapse of the **second
 # layer** (100 → 100): the squared gradient of μ (empirical-Fisher estimate of $H_{ii}$), Adam's
 # learning rate $\eta/(\sqrt{\hat v}+\epsilon)$, and the presynaptic input (its rate). Noise model: one
 # weight sample per mini-batch. The quick profile trains 100 steps on 1,000 images of the MNIST
 # sample, so σ is still far from its optimum; the full profile trains for the paper's 150,000 steps
 # (750 epochs of the 4,000-image sample) and then averages over 30,000 more.
 
-# %%
+# %% tags=["hide-output"]
 res = results_for_chapter("malkin2024_signatures")
 base = res.select(c_factor=1.0)[0].result
 rhos = np.asarray(base["rhos"])
 print("noise model:", base["noise_model"])
+
+
+# %% tags=["hide-input"]
 
 
 def binned(x, y, bins=12):
@@ -173,7 +183,8 @@ def binned(x, y, bins=12):
 
 
 stats = {}
-fig, axes = plt.subplots(len(rhos), 3, figsize=(12, 3.3 * len(rhos)), squeeze=False)
+fig, flat = panels(3 * len(rhos), ncols=3, height=2.1, letters=False)
+axes = np.array(flat).reshape(len(rhos), 3)
 for k, rho in enumerate(rhos):
     sig = base[f"sigma_{k}"]
     for j, (key, label) in enumerate(
@@ -193,18 +204,20 @@ for k, rho in enumerate(rhos):
         r = spearmanr(x[ok], sig[ok]).statistic
         stats[(rho, key)] = (s, r)
         ax.set(
-            xlabel=label,
-            ylabel="σ" if j == 0 else None,
-            title=f"ρ = {rho:.2g}: slope {s:+.2f}, Spearman {r:+.2f}",
+            xlabel=label if k == len(rhos) - 1 else None,
+            ylabel=f"ρ = {rho:.2g}: σ" if j == 0 else None,
         )
+        ax.set_title(f"slope {s:+.2f}, Spearman {r:+.2f}", fontsize=8.5)
 for j, letter in enumerate("abc"):
     panel_label(axes[0, j], letter)
-fig.tight_layout()
 mark_profile(fig, res)
+plt.show()
 
 # %%
+sig_table = Table(["ρ", "σ against", "log–log slope", "Spearman"], align="rlrr")
 for (rho, key), (s, r) in stats.items():
-    print(f"ρ = {rho:.2g}  σ vs {key:10s}: log–log slope {s:+.3f}, Spearman {r:+.3f}")
+    sig_table.add(f"{rho:.2g}", key, fmt(s, 3, sign=True), fmt(r, 3, sign=True))
+display(sig_table)
 
 # %% [markdown]
 # ## Appendix 6—figure 2: robustness to c
@@ -212,7 +225,7 @@ for (rho, key), (s, r) in stats.items():
 # The same networks with the reliability cost multiplied by 10 and divided by 10: the signs of the
 # relationships should not change.
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 width = 0.25
 for i, (key, _label) in enumerate(
@@ -234,7 +247,7 @@ for i, (key, _label) in enumerate(
         )
 ax.axhline(0, color="k", lw=0.8)
 ax.set_xticks(range(3), ["vs Hessian", "vs input rate", "vs learning rate"])
-ax.set_ylabel("Spearman corr. with σ (mean over ρ)")
+ax.set_ylabel("Spearman corr. with σ\n(mean over ρ)")
 ax.legend(fontsize=8)
 fig.tight_layout()
 mark_profile(fig, res)
@@ -246,7 +259,7 @@ mark_profile(fig, res)
 # log σ against log $H_{ii}$ should approach $-1/(2+\rho)$. One ensemble holds a member per ρ (and a
 # Bayes-by-backprop member used in the next chapter).
 
-# %%
+# %% tags=["hide-input"]
 lin = results_for_chapter("malkin2024_linear")
 lres = lin.records[0].result
 lin_slopes = {}
@@ -255,7 +268,8 @@ for k, rho in enumerate(np.asarray(lres["rhos"])):
     ok = (H > 0) & (s > 0) & (H > np.quantile(H[H > 0], 0.05))
     lin_slopes[rho] = costs.loglog_slope(H[ok], s[ok])
     print(
-        f"ρ = {rho:.3g}: fitted slope {lin_slopes[rho]:+.3f}, predicted {costs.predicted_slopes(rho)['hessian']:+.3f}"
+        f"ρ = {rho:.3g}: fitted slope {lin_slopes[rho]:+.3f}, "
+        f"predicted {costs.predicted_slopes(rho)['hessian']:+.3f}"
     )
 fig, ax = plt.subplots(figsize=(5, 3.5))
 ax.plot(
@@ -275,15 +289,9 @@ assert all(v < 0 for v in lin_slopes.values())  # σ falls with importance for e
 
 # %% [markdown]
 # ## Summary
-#
-# | The paper's claim or number | Ours | The gap |
-# |---|---|---|
-# | Fig. 5a: σ falls as the Hessian (mean squared gradient) rises | full profile (150,000 Adam steps, λ = 0.001): Spearman −0.66, −0.70, −0.88, −0.95 for ρ = ½, ⅔, 4/3, 2; log–log slopes −0.17 to −0.21 | the sign and its strengthening with ρ as in the paper; the slopes are shallower than the quadratic prediction −1/(2+ρ) (−0.40 to −0.25), the empirical Fisher being a noisy Hessian estimate in a deep network; the 4,000-image MNIST sample |
-# | Fig. 5b: σ falls as the input rate rises | full profile: Spearman −0.49 to −0.72 over ρ | input rate = mean presynaptic ReLU activity over the accumulation epochs, computed with μ; the MNIST sample |
-# | Fig. 5c: σ rises with Adam's learning rate | full profile: Spearman +0.78 to +0.95 over ρ | as above |
-# | App. 6—fig. 2: the patterns survive c ×10 and ÷10 | full profile: every sign holds for every ρ at c ×10 (Spearman vs Hessian −0.79 to −0.97) and ÷10 (−0.60 to −0.88) | none in sign; the MNIST sample |
-# | App. 2: σ* = (λcρ/H)^(1/(2+ρ)) | closed form = numerical minimum (asserted) | none |
-# | App. 5: in a no-hidden-layer network the slopes are close to −1/(2+ρ) | full profile (150,000 steps): −0.33, −0.31, −0.24, −0.19 against −0.40, −0.375, −0.30, −0.25 | about 0.8 of the prediction for every ρ, in the predicted order; the MNIST sample |
+
+# %% tags=["hide-input"]
+show("malkin2024.signatures.closing", res, lin)
 
 # %%
 print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")

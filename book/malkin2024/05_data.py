@@ -32,23 +32,27 @@
 # copy if you put one in a synlab data directory. The cell below prints the attribution.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -56,6 +60,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 from scipy.stats import spearmanr
 
 from synlab.data import reference_attribution
@@ -63,6 +68,7 @@ from synlab.exercises import check
 from synlab.experiments.malkin2024 import experimental_data
 from synlab.plot import PALETTE, mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
+from synlab.tables import Table, fmt
 
 use_style()
 t_start = time.perf_counter()
@@ -133,10 +139,10 @@ assert check("malkin2024.spearman", spearman)
 # ## Fig. 6, beside the simulations
 #
 # Left: the data. Right: the same relationships in the simulated networks of the chapter
-# *Signatures of importance* (second-layer synapses, ρ = 1/2, λ = 0.001): Adam's learning rate against σ,
-# and σ against the presynaptic input rate.
+# *Signatures of importance* (second-layer synapses, $\rho = 1/2$, $\lambda = 0.001$): Adam's
+# learning rate against σ, and σ against the presynaptic input rate.
 
-# %%
+# %% tags=["hide-input"]
 sim = results_for_chapter("malkin2024_signatures")
 s0 = sim.select(c_factor=1.0)[0].result
 corr = {}
@@ -178,8 +184,16 @@ corr["sim_rate"] = spearmanr(rate[ok], sig[ok]).statistic
 ax.set(xlabel="input rate", ylabel="σ", title="simulation")
 fig.tight_layout()
 mark_profile(fig, sim)
-for key, v in corr.items():
-    print(f"{key:13s} Spearman {v:+.3f}")
+NAMES = {
+    "sjostrom_ltp": "Sjöström et al. 2001, LTP: |Δw/w| vs release probability",
+    "sjostrom_ltd": "Sjöström et al. 2001, LTD: |Δw/w| vs release probability",
+    "sim_lr": "simulation: Adam learning rate vs σ",
+    "ko2013": "Ko et al. 2013: σ²/μ vs presynaptic activity",
+    "sim_rate": "simulation: σ vs input rate",
+}
+display(
+    Table(["relationship", "Spearman"], [(NAMES[k], fmt(v, 3, sign=True)) for k, v in corr.items()])
+)
 assert corr["sjostrom_ltp"] < 0 and corr["ko2013"] < 0  # the two experimental trends of Fig. 6
 
 # %% [markdown]
@@ -190,12 +204,34 @@ assert corr["sjostrom_ltp"] < 0 and corr["ko2013"] < 0  # the two experimental t
 
 # %% [markdown]
 # ## Summary
-#
-# | The paper's claim or number | Ours | The gap |
-# |---|---|---|
-# | Fig. 6a: learning rate falls with reliability (Sjöström et al. 2001, via Schug et al. 2021) | Spearman printed above (LTP: negative) | same recordings; our learning-rate proxy is the relative change of strength; LTD shown separately |
-# | Fig. 6b: variability falls with input rate (Ko et al. 2013, via Aitchison et al. 2021) | Spearman printed above (negative) | we use σ²/μ and the file's `foopsi_mean` as rate; the paper's exact normalisation is not restated |
-# | Simulations predict both trends | full profile of the signatures experiment (ρ = ½, λ = 0.001): σ vs learning rate Spearman +0.78, σ vs input rate −0.66 | the same signs as the data (Sjöström LTP −0.48, Ko −0.27); the simulation is on the MNIST sample |
+
+# %% tags=["hide-input"]
+summary = Table(["The paper's claim or number", "Ours", "The gap"])
+summary.add(
+    "Fig. 6a: learning rate falls with reliability (Sjöström et al. 2001, via Schug et al. 2021)",
+    f"Spearman {fmt(corr['sjostrom_ltp'], 2, sign=True)} (LTP), "
+    f"{fmt(corr['sjostrom_ltd'], 2, sign=True)} (LTD)",
+    "same recordings; our learning-rate proxy is the relative change of strength; LTD shown "
+    "separately",
+)
+summary.add(
+    "Fig. 6b: variability falls with input rate (Ko et al. 2013, via Aitchison et al. 2021)",
+    f"Spearman {fmt(corr['ko2013'], 2, sign=True)}",
+    "we use σ²/μ and the file's `foopsi_mean` as rate; the paper's exact normalisation is not "
+    "restated",
+)
+same = np.sign(corr["sim_lr"]) == -np.sign(corr["sjostrom_ltp"]) and np.sign(
+    corr["sim_rate"]
+) == np.sign(corr["ko2013"])
+summary.add(
+    "Simulations predict both trends",
+    f"{sim.profile} profile of the signatures experiment (ρ = ½, λ = {sim.config.lam:g}): σ vs "
+    f"learning rate Spearman {fmt(corr['sim_lr'], 2, sign=True)}, σ vs input rate "
+    f"{fmt(corr['sim_rate'], 2, sign=True)}",
+    ("the same signs as the data" if same else "NOT the signs of the data")
+    + "; the simulation is on the MNIST sample",
+)
+display(summary)
 
 # %%
 print(f"chapter executed in {time.perf_counter() - t_start:.1f} s")

@@ -29,23 +29,27 @@
 # `synlab.maintenance` and `synlab.curvature`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -135,7 +139,8 @@ hutch = cv.hutchinson_trace(f, w, 200, generator=torch.Generator().manual_seed(2
 se = float(q_eps.std()) / math.sqrt(len(q_eps))
 print(
     f"Tr(H)/N = {trace_over_n:.5f};  Hutchinson: {float(hutch.mean) / task.n_weights:.5f} "
-    f"± {float(hutch.stderr) / task.n_weights:.5f};  mean Q[Δε] over 2000 draws = {float(q_eps.mean()):.5f} ± {se:.5f}"
+    f"± {float(hutch.stderr) / task.n_weights:.5f};  mean Q[Δε] over 2000 draws = "
+    f"{float(q_eps.mean()):.5f} ± {se:.5f}"
 )
 assert abs(float(q_eps.mean()) - trace_over_n) < 4 * se
 lam = torch.linalg.eigvalsh(H)
@@ -155,7 +160,8 @@ assert abs(mc - 0.5 * norm**2 * trace_over_n) < 0.25 * 0.5 * norm**2 * trace_ove
 
 # %%
 print(
-    f"eigenvalues of ∇²F: min {float(lam[0]):.2e}, mean {float(lam.mean()):.2e}, max {float(lam[-1]):.2e}; "
+    f"eigenvalues of ∇²F: min {float(lam[0]):.2e}, mean {float(lam.mean()):.2e}, max "
+    f"{float(lam[-1]):.2e}; "
     f"Q[∇F] = {float(cv.curvature_along(f, w, g)):.3f} = {float(cv.curvature_along(f, w, g)) / trace_over_n:.0f} × Tr(H)/N"
 )
 
@@ -193,7 +199,8 @@ for name, d in (
     m_brute = float(grid[torch.argmin(quad.loss(w2 + grid[:, None] * d / d.norm()))])
     results.append((name, d, m_star))
     print(
-        f"{name:>19}: Eq. (6) gives {m_star:.5f}, line search {m_brute:.5f}; Q = {float(mt.curvature_q(quad.H, d)):.3f}"
+        f"{name:>19}: Eq. (6) gives {m_star:.5f}, line search {m_brute:.5f}; Q = "
+        f"{float(mt.curvature_q(quad.H, d)):.3f}"
     )
     assert abs(m_brute - m_star) < 1e-3 * m_star
 
@@ -203,7 +210,7 @@ for name, d in (
 # *kisses* a lower level set (Fig. 4a).
 
 
-# %%
+# %% tags=["hide-input"]
 def contour(ax, task, lim=1.3):
     xs = torch.linspace(-lim, lim, 201, dtype=DT)
     X, Y = torch.meshgrid(xs, xs, indexing="xy")
@@ -308,7 +315,8 @@ eps_for_steady = m_opt * math.sqrt(q_c / trace_over_n)  # the ‖Δε‖ for whi
 expected_dF = mt.expected_loss_change(g, H, -m_opt * g / g.norm(), eps_for_steady, trace_over_n)
 ratio9 = float(mt.steady_state_ratio(trace_over_n, q_c))
 print(
-    f"‖Δc‖* = {m_opt:.4f}, steady for ‖Δε‖ = {eps_for_steady:.4f}: E[ΔF] = {float(expected_dF):.2e}; "
+    f"‖Δc‖* = {m_opt:.4f}, steady for ‖Δε‖ = {eps_for_steady:.4f}: E[ΔF] = "
+    f"{float(expected_dF):.2e}; "
     f"‖Δc‖*/‖Δε‖ = {m_opt / eps_for_steady:.4f}, Eq. (9): {ratio9:.4f}"
 )
 scale = 0.5 * eps_for_steady**2 * trace_over_n  # the size of each term of Box 4
@@ -335,7 +343,8 @@ dF_far = float(
 )
 lhs, rhs = (m_far / eps_for_steady) ** 2, qe_far / float(cv.curvature_along(f, w_far, g_far))
 print(
-    f"F = {float(f(w_far)):.3f}: E[ΔF] = {dF_far:.3e} < 0 and ‖Δc‖*²/‖Δε‖² = {lhs:.3f} ≥ Q[Δε]/Q[Δc] = {rhs:.4f}"
+    f"F = {float(f(w_far)):.3f}: E[ΔF] = {dF_far:.3e} < 0 and ‖Δc‖*²/‖Δε‖² = {lhs:.3f} ≥ "
+    f"Q[Δε]/Q[Δc] = {rhs:.4f}"
 )
 assert dF_far < 0 and lhs >= rhs
 
@@ -355,7 +364,7 @@ assert dF_far < 0 and lhs >= rhs
 # $Q=\sum c_i^2\lambda_i/\sum c_i^2$, equal to $\operatorname{Tr}H/N$ for equal $c_i$ (SI
 # Eq. 6c), so its optimal ratio is one.
 
-# %%
+# %% tags=["hide-input"]
 n = 50
 spreads = np.array([1, 2, 5, 10, 30, 100, 300, 1000.0])
 ratio_grad, ratio_newton = [], []
@@ -415,7 +424,9 @@ assert check("raman2021.optimal_magnitude", optimal_magnitude)
 # derivative in $m$ vanishes at $m^*=-\hat c^\top\nabla F/Q[\hat c]$. Both the slope and the
 # curvature use the *unit* vector: with an unnormalised $c$ you get $m^*/\lVert c\rVert$.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The steady-state ratio
 # :label: ex-raman-steady-ratio
 # Write `steady_ratio(H, c)` returning the optimal $\lVert\Delta c\rVert/\lVert\Delta\epsilon\rVert$
@@ -433,6 +444,8 @@ def steady_ratio(H, c):
 
 # %%
 assert check("raman2021.steady_ratio", steady_ratio)
+
+# %% tags=["book-only"]
 Hd = torch.diag(torch.tensor([1.0, 10.0], dtype=DT))
 print(
     "along the steep axis:",
@@ -449,7 +462,8 @@ print(
 # along a flat direction would require *more* plasticity than the fluctuations — but a downhill
 # rule is dragged towards steep directions (Eq. 14), which is the paper's point.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | the paper's claim | ours | gap |

@@ -28,23 +28,27 @@
 # `synlab.maintenance.simulate`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -101,7 +105,7 @@ assert torch.allclose(
 # balance has $m/\lVert\Delta\epsilon\rVert=\sqrt{Q[\Delta\epsilon]/Q[\nabla F]}$ (Eq. 9), below
 # one because the gradient points along steep, curved directions.
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("raman_sweet_spot")
 r = res.records[0].result
 cfg = res.config
@@ -211,7 +215,9 @@ assert check("raman2021.fluctuation", fluctuation)
 # rotation invariant); scaling by $d\sqrt N$ makes the root-mean-square change per weight equal
 # to $d$, whatever the network size.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The uphill drift of fluctuations
 # :label: ex-raman-drift
 # At a minimum with Hessian $H$, write `expected_increase(H, norm)` for the expected increase of
@@ -236,11 +242,12 @@ assert check("raman2021.expected_increase", expected_increase)
 # With $\lVert\Delta\epsilon\rVert=d\sqrt N$ this is $\tfrac12d^2\operatorname{Tr}H=\tfrac12d^2N\bar\lambda$: it doubles
 # with $N$.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | the paper's claim (Fig. 1b/c) | ours | gap |
 # |---|---|---|
 # | steady-state error is lowest for compensation below the fluctuations | lowest at the ratio printed above (< 1) | stage lengths and the list of ratios are ours (the paper gives neither); quick profile: shorter stages, 2 repeats |
 # | individual weights change while the error is stable | weights move by a sizeable fraction of their size, the error shows no trend | measured on 6 weights of one network |
-# | $\lVert\Delta\epsilon\rVert=2$ per step (Methods) | used as stated | at this size the steady error is of the order of the teacher's output variance (≈ 0.3): the "memory" is badly degraded; chapter 3 uses the smaller fluctuations of Fig. 5 |
+# | $\lVert\Delta\epsilon\rVert=2$ per step (Methods) | used as stated | at this size the steady error is of the order of the teacher's output variance: the "memory" is badly degraded; chapter 3 uses the smaller fluctuations of Fig. 5 |

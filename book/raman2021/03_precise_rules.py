@@ -30,23 +30,27 @@
 #    in three regimes, and the optimal ratio of each rule found by simulation.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -91,7 +95,7 @@ torch.set_num_threads(1)
 # network near and far from its teacher (from `raman_table2`, which uses dense Hessians from
 # `synlab.curvature`):
 
-# %%
+# %% tags=["hide-input"]
 t2 = results_for_chapter("raman_table2")
 fig, ax = plt.subplots(figsize=(5.2, 3.6))
 for rec, col in zip(t2.records, ("C0", "C1", "C2")):
@@ -128,7 +132,7 @@ plt.show()
 # Eq. (9) prediction $\sqrt{Q[\Delta\epsilon]/Q[\Delta c]}$ at the best ratio.
 
 
-# %%
+# %% tags=["hide-input"]
 def fig5(res, title):
     cfg = res.config
     ks, ds = cfg.corruptions, cfg.ds
@@ -266,7 +270,7 @@ assert abs(table["2nd order"][0] - 1) < 0.1
 # And the optimal ratio of each rule found by simulation on the linear network (`raman_rules`:
 # same sweep as the figure supplement, $d=0.02$, no corruption):
 
-# %%
+# %% tags=["hide-input"]
 rules = results_for_chapter("raman_rules")
 fig, ax = plt.subplots(figsize=(5.2, 3.6))
 for rec in rules.records:
@@ -322,7 +326,9 @@ assert check("raman2021.corrupted_step", corrupted_step)
 # $\gamma_1=m/\sqrt{1+\kappa^2}$ and $\gamma_2=\kappa\gamma_1$. Taking $\gamma_1=m$ would make the step
 # longer than $m$ by $\sqrt{1+\kappa^2}$ — 50 times too long at the paper's largest corruption.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Noise interpolation
 # :label: ex-raman-interpolation
 # Write `interpolate(q_ideal, q_noise, rho)` implementing SI Eq. (8). Then use it with
@@ -337,6 +343,8 @@ def interpolate(q_ideal, q_noise, rho):
 
 # %%
 assert check("raman2021.noise_interpolation", interpolate)
+
+# %% tags=["book-only"]
 kappas = np.linspace(0.01, 20, 20000)
 ratio = np.sqrt(1 / interpolate(30.0, 1.0, kappas))
 print(
@@ -353,7 +361,8 @@ print(
 # the gradient must be buried under noise ten times its size before compensation nearly matches
 # the fluctuations.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | the paper's claim | ours | gap |

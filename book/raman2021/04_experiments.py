@@ -28,23 +28,27 @@
 # `synlab.experiments.raman2021.TABLE1`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -53,12 +57,14 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from synlab import maintenance as mt
 from synlab.exercises import check
 from synlab.experiments.raman2021 import TABLE1, fraction_to_ratio
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
+from synlab.tables import Table
 
 use_style()
 torch.set_num_threads(1)
@@ -88,7 +94,7 @@ for s in TABLE1:
 # which is at most one exactly when $p\ge50\%$ — true of every study in the table. (If the
 # shares were of variance, the ratio would be $\sqrt{(100-p)/p}$: closer to one, still $\le1$.)
 
-# %%
+# %% tags=["hide-input"]
 labels, pcts = [], []
 for s in TABLE1:
     for p, m in zip(s.independent_percent, s.measure):
@@ -125,7 +131,7 @@ plt.show()
 # $r\approx1$. The measured $a$ of a gradient rule on the paper's network comes from
 # `raman_table2` (chapter 3):
 
-# %%
+# %% tags=["hide-input"]
 t2 = results_for_chapter("raman_table2")
 a_values = {
     rec.unit["regime"]: float((rec.result["q_first"] / rec.result["q_eps_trace"]).mean())
@@ -171,7 +177,7 @@ for label, p, r in zip(labels, pcts, ratios):
     k = math.sqrt((a_low - x) / (x - 1)) if r < 1 else float("inf")
     print(f"{label.replace(chr(10), ' — '):<60} p = {p:4.0f} %  r = {r:.2f}  κ = {k:.2f}")
     if r < 1:
-        assert abs(float(np.sqrt(1 / mt.noise_interpolation(a_low, 1.0, k))) - r) < 1e-9
+        assert abs(math.sqrt(1 / float(mt.noise_interpolation(a_low, 1.0, k))) - r) < 1e-9
 
 # %% [markdown]
 # Two caveats from the paper itself: the experiments measure turnover or size change, not the
@@ -204,7 +210,9 @@ assert check("raman2021.fraction_to_ratio", to_ratio)
 # Compensation is the activity-dependent share, $100-p$; fluctuations are $p$. Their ratio is
 # $(100-p)/p$: 1 at 50 %, 1/3 at 75 %. Inverting it gives the fluctuations-to-compensation ratio instead.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} How precise must the rule be?
 # :label: ex-raman-implied
 # Given $a=Q[\nabla F]/Q[\Delta\epsilon]$ and a measured ratio $r<1$, write `implied_corruption(a, r)`
@@ -228,11 +236,29 @@ assert check("raman2021.implied_corruption", implied_corruption)
 # $\kappa^2=(a-r^{-2})/(r^{-2}-1)$, real when $1/\sqrt a\le r<1$: no rule of this family can be
 # optimal below $1/\sqrt a$, and only a perfectly crude one reaches $r=1$.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
-#
-# | the paper's claim | ours | gap |
-# |---|---|---|
-# | Table 1: > 50 % of baseline synaptic change is activity-independent | 9 estimates from 7 studies, 50–77 % (figure) | transcribed from the paper's table; "NA" rows left out of the figure; Yasumatsu's "> 50 %" (spine volume) drawn at 50 % |
-# | this means compensation ≤ fluctuations, as the theory predicts for precise rules | implied ratios 0.30–1.0; Eq. (9)+SI (8) with the measured $a$ covers that range for moderately corrupted gradient rules | the mapping of percentages to magnitudes is an assumption (magnitude vs variance shares shown); $a$ from the quick profile of `raman_table2` |
-# | learning needs a larger compensatory share than maintenance (Eq. 10) | derived and checked at one state in chapter 1 | no experimental comparison here |
+
+# %% tags=["hide-input"]
+summary = Table(["the paper's claim", "ours", "gap"])
+summary.add(
+    "Table 1: > 50 % of baseline synaptic change is activity-independent",
+    f"{len(pcts)} estimates from {sum(bool(s.independent_percent) for s in TABLE1)} studies, "
+    f"{pcts.min():.0f}–{pcts.max():.0f} % (figure)",
+    "transcribed from the paper's table; \"NA\" rows left out of the figure; Yasumatsu's "
+    '"> 50 %" (spine volume) drawn at 50 %',
+)
+summary.add(
+    "this means compensation ≤ fluctuations, as the theory predicts for precise rules",
+    f"implied ratios {ratios.min():.2f}–{ratios.max():.2f}; Eq. (9)+SI (8) with the measured $a$ "
+    "covers that range for moderately corrupted gradient rules",
+    "the mapping of percentages to magnitudes is an assumption (magnitude vs variance shares "
+    "shown); $a$ from the quick profile of `raman_table2`",
+)
+summary.add(
+    "learning needs a larger compensatory share than maintenance (Eq. 10)",
+    "derived and checked at one state in chapter 1",
+    "no experimental comparison here",
+)
+display(summary)

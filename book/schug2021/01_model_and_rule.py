@@ -26,23 +26,27 @@
 # the rule makes $p$ track the Fisher information of a synapse.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -204,7 +208,7 @@ def my_strength_update(m, p_old, p_new, grad_m, lr):
 
 
 # %%
-check("schug2021.strength_update", my_strength_update)
+assert check("schug2021.strength_update", my_strength_update)
 
 # %% [markdown]
 # ```{solution} ex-schug-strength-update
@@ -280,7 +284,7 @@ assert np.all(np.diff(closed) > 0) and np.all(
 # near $p_{\max}$. `stationary_release_probability` simulates the rule as used in the energy
 # experiments (with the code's headroom factor) and without it.
 
-# %%
+# %% tags=["hide-input"]
 q = np.linspace(0.02, 0.98, 25)
 mean_p_plain = stationary_release_probability(q).numpy()
 mean_p_head = stationary_release_probability(q, headroom=True).numpy()
@@ -340,7 +344,7 @@ def prob_large(fisher, g_lim):
 
 
 # %%
-check("schug2021.prob_large_gradient", prob_large)
+assert check("schug2021.prob_large_gradient", prob_large)
 
 # %% [markdown]
 # ```{solution} ex-schug-prob-large

@@ -25,23 +25,27 @@
 # energy, and the sweep over fixed release probabilities.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -55,7 +59,7 @@ import torch
 from synlab.exercises import check
 from synlab.experiments.schug2021 import best_info_per_energy, summarise
 from synlab.information import mutual_information, synaptic_energy
-from synlab.plot import PALETTE, mark_profile, panel_label, use_style
+from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import complete_subset, results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
 
@@ -133,7 +137,7 @@ def soft_mi(labels, probs):
 
 
 # %%
-check("schug2021.soft_mutual_information", soft_mi)
+assert check("schug2021.soft_mutual_information", soft_mi)
 
 # %% [markdown]
 # ```{solution} ex-schug-soft-mi
@@ -195,27 +199,31 @@ for key, name in models.items():
 # ## Fig. 1a–b: information against energy
 
 
-# %%
+# %% tags=["hide-input"]
 def fig1ab(result, title=None):
     """Fig. 1a (information against energy over the ℓ2 sweep) and 1b (best information per energy)."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = panels(2, height=3.2)
     ax = axes[0]
     for key, name in models.items():
         l2, mi, mi_se = summarise(result, "mutual_information", model=key)
         _, en, en_se = summarise(result, "energy", model=key)
         ax.errorbar(en, mi, xerr=en_se, yerr=mi_se, fmt="o-", ms=4, color=colors[key], label=name)
-        for a, x_, y_ in zip(l2, en, mi):
-            ax.annotate(
-                f"{a:g}",
-                (x_, y_),
-                fontsize=6,
-                color=colors[key],
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
-    ax.set(xlabel=r"synaptic energy $\sum|\bar w|$", ylabel=r"mutual information $I(Y;Z)$ [bits]")
-    ax.legend(fontsize=8)
-    panel_label(ax, "a")
+        if key == "fixed":  # the ℓ2 of each point, once (the lowest curve, clear of the others)
+            for a, x_, y_ in zip(l2, en, mi, strict=True):
+                ax.annotate(
+                    f"{a:g}",
+                    (x_, y_),
+                    fontsize=8,
+                    color=colors[key],
+                    xytext=(4, -11),
+                    textcoords="offset points",
+                )
+    ax.set(
+        xlabel=r"synaptic energy $\sum|\bar w|$",
+        ylabel=r"information $I(Y;Z)$ [bits]",
+        title="numbers: ℓ₂ penalty",
+    )
+    ax.legend(fontsize=7.5, loc="lower right")
     top = {key: best_info_per_energy(result, key) for key in models}
     ax = axes[1]
     ax.bar(
@@ -224,16 +232,15 @@ def fig1ab(result, title=None):
         yerr=[1e3 * top[k][1] for k in models],
         color=[colors[k] for k in models],
     )
-    ax.set_xticks(range(3), ["plastic", "fixed", "deterministic"])
+    ax.set_xticks(range(3), ["plastic", "fixed", "determ."])
     ax.set(ylabel="best information per energy\n" + r"[$10^{-3}$ bits per unit energy]")
-    panel_label(ax, "b")
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
     mark_profile(fig, result)
     for k in models:
         print(
-            f"{models[k]:32s} best I/E = {1e3 * top[k][0]:.3f}e-3 ± {1e3 * top[k][1]:.3f}e-3 bits per unit energy "
+            f"{models[k]:32s} best I/E = {1e3 * top[k][0]:.3f}e-3 ± {1e3 * top[k][1]:.3f}e-3 bits "
+            "per unit energy "
             f"(at l2 = {top[k][2]:g})"
         )
     return top
@@ -305,7 +312,7 @@ def matched_p(ps):
 
 
 # %%
-check("schug2021.matched_release_probability", matched_p)
+assert check("schug2021.matched_release_probability", matched_p)
 
 # %% [markdown]
 # ```{solution} ex-schug-matched-p
@@ -320,7 +327,7 @@ check("schug2021.matched_release_probability", matched_p)
 # %% [markdown]
 # ## Appendix 1—figure 1a–b: information per energy for every $\ell_2$
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 width = 0.27
 for j, (value, ax, label) in enumerate(
@@ -355,7 +362,7 @@ mark_profile(fig, res)
 # probabilities, each with the best learning rate from a small search. The grid of
 # probabilities and learning rates is ours (the paper shows a range without listing it).
 
-# %%
+# %% tags=["hide-input"]
 res_fp = results_for_chapter("schug_fixed_p_lr_search")
 ps = sorted({r.unit["p"] for r in res_fp.records})
 lrs = sorted({r.unit["lr"] for r in res_fp.records})
@@ -400,7 +407,8 @@ _, mi_d, _ = summarise(res, "mutual_information", model="deterministic")
 order = sorted(models, key=lambda k: -best[k][0])
 print("best information per energy, highest first:", order)
 print(
-    f"profile: {res.profile}; plastic mean p = {mean_p.mean():.3f}; max I (plastic / deterministic): "
+    f"profile: {res.profile}; plastic mean p = {mean_p.mean():.3f}; max I (plastic / "
+    "deterministic): "
     f"{np.nanmax(mi_p):.2f} / {np.nanmax(mi_d):.2f} bits"
 )
 

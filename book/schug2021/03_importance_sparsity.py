@@ -24,23 +24,27 @@
 # figures 1d and 2 from the plastic networks of the previous chapter's experiment.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -57,7 +61,7 @@ from synlab.experiments.schug2021 import (
     importance_summary,
 )
 from synlab.importance import importance_classes, important_counts, neuron_importance
-from synlab.plot import PALETTE, mark_profile, panel_label, use_style
+from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import complete_subset, results_for_chapter
 
 use_style()
@@ -80,11 +84,13 @@ L2 = 0.01
 runs = [r.result for r in res.records if r.unit["model"] == "plastic" and r.unit["l2"] == L2]
 uniform_runs = [r.result for r in res.records if r.unit["model"] == "plastic_uniform"]
 print(
-    f"{len(runs)} plastic run(s) at l2 = {L2}, {len(uniform_runs)} with uniform initial p; data: {res.data_sources}"
+    f"{len(runs)} plastic run(s) at l2 = {L2}, {len(uniform_runs)} with uniform initial p; data: "
+    f"{res.data_sources}"
 )
 for r in runs:
     print(
-        f"accuracy {r['accuracy']:.3f}; {100 * r['fraction_high']:.2f} % of synapses have p >= 0.9 and hold "
+        f"accuracy {r['accuracy']:.3f}; {100 * r['fraction_high']:.2f} % of synapses have p >= 0.9 "
+        "and hold "
         f"{100 * r['energy_high_fraction']:.1f} % of the synaptic energy"
     )
 assert runs and all(r["p_hist"].sum() == 784 * 200 + 200 * 200 + 200 * 10 for r in runs)
@@ -95,7 +101,7 @@ assert runs and all(r["p_hist"].sum() == 784 * 200 + 200 * 200 + 200 * 10 for r 
 # Before learning every release probability is 0.25 (or uniform on $[0.25, 1]$ in the appendix
 # variant); afterwards most sit at the lower clamp and a small set is near 1.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
 centres = 0.5 * (P_BINS[1:] + P_BINS[:-1])
 for ax, group, title, label in [
@@ -129,7 +135,7 @@ mark_profile(fig, res)
 # stays high much longer. (The grid of removed fractions and the pooled, network-wide order are
 # our choices; the paper shows the curve only.)
 
-# %%
+# %% tags=["hide-input"]
 fr = runs[0]["lesion_fractions"]
 low = np.array([r["lesion_low_p_first"] for r in runs])
 rnd = np.array([r["lesion_random"] for r in runs])
@@ -158,7 +164,7 @@ print(f"area under the lesion curve: low-p first {area_low:.3f}, random {area_rn
 # (batch size 1, as in the authors' code) with a fresh release mask per example, on the first
 # 1,000 test images (200 in the quick profile). Chapter 1 predicted: high $p$ ⇔ high $F$.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.6))
 for ax, prefix, bins, xlabel, label in [
     (axes[0], "energy", LOG_ENERGY_BINS, r"$\log_{10}$ synaptic energy $|\bar w|$", "c"),
@@ -202,33 +208,35 @@ for group in ("high", "low"):
 # (below) the baseline mean, and correlates each hidden neuron's important inputs with its
 # important outputs (first hidden layer $r = 0.9390$, second $r = 0.7999$).
 
-# %%
+# %% tags=["hide-input"]
 run = runs[0]
 n_layers = len([k for k in run if k.startswith("p_layer")])
-fig, axes = plt.subplots(1, n_layers, figsize=(4.2 * n_layers, 3.4))
+fig, axes = panels(n_layers, height=2.8, letters=False)
 for i, ax in enumerate(axes):
     c, cs = run[f"neuron_counts{i}"], run[f"neuron_counts_shuffled{i}"]
     bins = np.arange(0, max(c.max(), cs.max()) + 2) - 0.5
     ax.hist(cs, bins=bins, alpha=0.5, color="0.5", label="shuffled")
     ax.hist(c, bins=bins, alpha=0.6, color=PALETTE[0], label="learned")
     ax.set(
-        xlabel=f"important inputs per neuron (weight matrix {i + 1})",
-        ylabel="neurons",
+        xlabel=f"weight matrix {i + 1}",
+        ylabel="neurons" if i == 0 else None,
         title=f"KS D = {run[f'ks_D{i}']:.3f}, p = {run[f'ks_p{i}']:.2g}",
     )
-    ax.legend(fontsize=8)
+    ax.title.set_fontsize(8.5)
+axes[0].legend(fontsize=7.5)
+fig.supxlabel("important inputs per neuron", fontsize=10)
 panel_label(axes[0], "a")
-fig.tight_layout(rect=(0, 0.04, 1, 1))  # room for the profile stamp
 mark_profile(fig, res)
 for i in range(n_layers):
     cl = np.mean([r[f"neuron_classes{i}"] for r in runs], axis=0)
     cls = np.mean([r[f"neuron_classes_shuffled{i}"] for r in runs], axis=0)
     print(
-        f"weight matrix {i + 1}: low / medium / high importance neurons: learned {cl.round(1).tolist()}, "
+        f"weight matrix {i + 1}: low / medium / high importance neurons: learned "
+        f"{cl.round(1).tolist()}, "
         f"shuffled {cls.round(1).tolist()}"
     )
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, n_layers - 1, figsize=(5 * (n_layers - 1), 3.6))
 for i, ax in enumerate(np.atleast_1d(axes)):
     ax.scatter(run[f"inout_in{i}"], run[f"inout_out{i}"], s=8, color=PALETTE[0])
@@ -256,7 +264,7 @@ def important_inputs(p, threshold):
 
 
 # %%
-check("schug2021.important_inputs", important_inputs)
+assert check("schug2021.important_inputs", important_inputs)
 
 # %% [markdown]
 # ```{solution} ex-schug-important-inputs
@@ -286,7 +294,9 @@ def classes(counts, baseline, n_std):
 
 
 # %%
-check("schug2021.importance_classes", classes)
+assert check("schug2021.importance_classes", classes)
+
+# %% tags=["book-only"]
 c0, cs0 = run["neuron_counts1"], run["neuron_counts_shuffled1"]
 assert list(classes(c0, cs0, 2.0)) == importance_classes(c0, cs0, 2.0).tolist()
 assert np.array_equal(important_counts(run["p_layer1"], 0.9)[0], c0)
@@ -313,7 +323,7 @@ assert np.isclose(
 # Figs. 2–3 for MNIST only, so the Fashion-MNIST column is our extension, not a reproduction.
 
 # %%
-mnist_name = "MNIST sample" if any("SAMPLE" in d for d in res.data_sources) else "MNIST"
+mnist_name = "MNIST sample" if any("sample" in d for d in res.data_sources) else "MNIST"
 summaries = {f"{mnist_name}, {res.profile} profile": importance_summary(res, L2)}
 print("MNIST data:", res.data_sources)
 fres = complete_subset(
@@ -324,7 +334,8 @@ if fres is not None:
     print("Fashion-MNIST data:", fres.data_sources)
 else:
     print(
-        "schug_energy_fashion: the plastic runs at this l2 are not all committed yet; only MNIST is shown"
+        "schug_energy_fashion: the plastic runs at this l2 are not all committed yet; only MNIST "
+        "is shown"
     )
 rows = [
     ("runs (seeds)", "n_runs", "{:d}"),

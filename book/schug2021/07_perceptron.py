@@ -25,23 +25,27 @@
 # approaches the perceptron's capacity of $2N$ patterns.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import math
@@ -93,7 +97,7 @@ assert torch.allclose(5 * g.abs(), (5 * g.abs()).round())  # |g_i| is a multiple
 # Accuracy of the consolidated perceptron is measured through sampled release patterns
 # (10 draws).
 
-# %%
+# %% tags=["hide-input"]
 res = results_for_chapter("schug_perceptron")
 cfg = res.config
 std, con = res.select(model="standard")[0].result, res.select(model="consolidated")[0].result
@@ -127,7 +131,8 @@ mark_profile(fig, res)
 plt.show()
 t, pval = stats.ttest_ind(avg["Consolidation"], avg["Standard"])
 print(
-    f"average accuracy: consolidation {avg['Consolidation'].mean():.1f} %, standard {avg['Standard'].mean():.1f} %; "
+    f"average accuracy: consolidation {avg['Consolidation'].mean():.1f} %, standard "
+    f"{avg['Standard'].mean():.1f} %; "
     f"t = {t:.2f}, p = {pval:.2g} ({cfg.n_reps} repetitions)"
 )
 print(
@@ -143,7 +148,7 @@ print("mean release probability after each task:", con["mean_p"].mean(0).round(2
 # (Cover's theorem). The sweep below changes the number of patterns per task, i.e. the total
 # load $5P/N$; the Methods report that near $2N$ the two perceptrons perform alike.
 
-# %%
+# %% tags=["hide-input"]
 load = results_for_chapter("schug_perceptron_load")
 lc = load.config
 alpha = 5 * np.array(lc.loads) / lc.n_inputs
@@ -189,7 +194,7 @@ def perceptron_step(w, X, y):
 
 
 # %%
-check("schug2021_lifelong.perceptron_step", perceptron_step)
+assert check("schug2021_lifelong.perceptron_step", perceptron_step)
 
 # %% [markdown]
 # ```{solution} ex-schug-perceptron-step
@@ -198,7 +203,9 @@ check("schug2021_lifelong.perceptron_step", perceptron_step)
 # errors) keeps $|g_i|$ proportional to how many errors agree on the sign of synapse $i$ —
 # the graded signal Eq. 4 compares with $g_\mathrm{lim}$.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Capacity
 # :label: ex-schug-cover
 # Cover (1965) counted the labellings of $P$ points in general position that a perceptron with
@@ -214,7 +221,9 @@ def cover_fraction(P, N):
 
 
 # %%
-check("schug2021_lifelong.cover_fraction", cover_fraction)
+assert check("schug2021_lifelong.cover_fraction", cover_fraction)
+
+# %% tags=["book-only"]
 assert math.isclose(cover_fraction(2000, 1000), 0.5)
 
 # %% [markdown]
@@ -226,13 +235,16 @@ assert math.isclose(cover_fraction(2000, 1000), 0.5)
 # every synapse is needed by every task, so protecting old synapses mostly blocks new
 # learning and the two perceptrons end up alike.
 # ```
-#
+
+# %% [markdown]
 # ## Summary: the paper and this reproduction
 
 # %%
 print(
-    f"consolidated vs standard, average accuracy: {avg['Consolidation'].mean():.1f} % vs {avg['Standard'].mean():.1f} % "
-    f"(p = {pval:.2g}); advantage at the lowest / highest load: {gap[0]:+.1f} / {gap[-1]:+.1f} points"
+    f"consolidated vs standard, average accuracy: {avg['Consolidation'].mean():.1f} % vs "
+    f"{avg['Standard'].mean():.1f} % "
+    f"(p = {pval:.2g}); advantage at the lowest / highest load: {gap[0]:+.1f} / {gap[-1]:+.1f} "
+    "points"
 )
 print(f"chapter computed in {time.perf_counter() - t_start:.0f} s")
 

@@ -38,23 +38,27 @@
 # `synlab.experiments.synthesis`.
 
 # %%
-# Runs only in Google Colab: installs synlab there (a no-op anywhere else).
+# Runs only in Google Colab (a no-op anywhere else): fetches the book's repository at
+# the ref the book was built from, installs synlab from it and points synlab at the committed
+# paper-scale results. Generated from _config.yml by `python -m synlab.colab --write`.
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
+    import os
     import subprocess
+    from pathlib import Path
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "synlab @ git+https://github.com/synlab-book/synlab@main",
-        ],
-        check=True,
-    )
+    url = os.environ.get("SYNLAB_REPOSITORY", "https://github.com/synlab-book/synlab")
+    repo = Path("synlab-repo").resolve()
+    if not (repo / "pyproject.toml").is_file():
+        repo.mkdir(exist_ok=True)
+        for git in (["init", "-q"], ["fetch", "-q", "--depth", "1", url, "main"]):
+            subprocess.run(["git", "-C", str(repo), *git], check=True)
+        subprocess.run(["git", "-C", str(repo), "checkout", "-q", "FETCH_HEAD"], check=True)
+    if importlib.util.find_spec("synlab") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", str(repo)], check=True)
+    os.environ["SYNLAB_RESULTS_DIR"] = str(repo / "results")
 
 # %%
 import time
@@ -68,7 +72,7 @@ from synlab import synthesis as S
 from synlab.costs import loglog_slope, predicted_slopes
 from synlab.curvature import flatten_loss, hessian
 from synlab.exercises import check
-from synlab.plot import mark_profile, panel_label, use_style
+from synlab.plot import mark_profile, panel_label, panels, use_style
 from synlab.results import results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
 
@@ -127,7 +131,8 @@ f, theta = flatten_loss(small, F.cross_entropy, x_s, y_s)
 h_dense = torch.diagonal(hessian(f, theta))
 h_gn = S.gauss_newton_diag(small, x_s)
 print(
-    f"ReLU: max |H_ii - G_ii| = {float((h_dense - h_gn).abs().max()):.2e} (max H_ii {float(h_dense.max()):.3f})"
+    f"ReLU: max |H_ii - G_ii| = {float((h_dense - h_gn).abs().max()):.2e} (max H_ii "
+    f"{float(h_dense.max()):.3f})"
 )
 assert torch.allclose(h_gn, h_dense, rtol=1e-8, atol=1e-12)
 sig = torch.nn.Sequential(
@@ -168,8 +173,10 @@ for d in datasets:
     for r in recs[d]:
         out = r.result
         print(
-            f"{d} seed {r.unit['seed']}: {out['n_synapses']} synapses; test accuracy {out['stochastic_accuracy']:.3f} "
-            f"(stochastic), {out['mean_accuracy']:.3f} (mean network); mean p = {out['mean_p']:.2f}, "
+            f"{d} seed {r.unit['seed']}: {out['n_synapses']} synapses; test accuracy "
+            f"{out['stochastic_accuracy']:.3f} "
+            f"(stochastic), {out['mean_accuracy']:.3f} (mean network); mean p = "
+            f"{out['mean_p']:.2f}, "
             f"{100 * out['fraction_p_high']:.1f}% with p >= 0.9, {100 * out['fraction_p_min']:.1f}% at p_min; "
             f"{100 * out['fraction_zero_curvature']:.1f}% with zero curvature"
         )
@@ -187,7 +194,8 @@ for d in datasets:
         assert np.allclose(ex, gn, rtol=1e-3, atol=1e-6 * max(ex.max(), 1e-12)), (ex, gn)
         print(
             f"{d} seed {r.unit['seed']}: exact H_ii {np.array2string(ex[:4], precision=4)} = G_ii "
-            f"{np.array2string(gn[:4], precision=4)}; Hutchinson ({res.config.hutchinson_probes} probes) "
+            f"{np.array2string(gn[:4], precision=4)}; Hutchinson ({res.config.hutchinson_probes} "
+            "probes) "
             f"{np.array2string(out['hvp_check_hutchinson'][:4], precision=4)}, Spearman with exact "
             f"{out['hutchinson_spearman']:.2f}, relative error {out['hutchinson_rel_error']:.2f}"
         )
@@ -200,7 +208,7 @@ for d in datasets:
 # related, if at all, monotonically. Panel a uses all synapses; panel b only those with non-zero
 # curvature (synapses from always-black border pixels have $F=H=0$ and tie).
 
-# %%
+# %% tags=["hide-input"]
 LABELS = {
     "p": "$p$",
     "sigma": r"$1/\sigma$",
@@ -213,7 +221,7 @@ LABELS = {
 }
 corr, corr_se = S.mean_se([r.result["corr"] for r in recs[datasets[0]]])
 corr_act, _ = S.mean_se([r.result["corr_active"] for r in recs[datasets[0]]])
-fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+fig, axes = panels(2, ncols=1, height=4.2, letters=False)
 for ax, mat, title, lab in zip(
     axes, (corr, corr_act), ("all synapses", "synapses with $H_{ii}>0$"), "ab"
 ):
@@ -249,7 +257,8 @@ assert rs["sigma", "hessian"] > 0.5  # low optimised noise where the curvature i
 assert rs["p", "hessian"] > 0.3  # high release probability where the curvature is high
 assert rs["adam_lr", "fisher"] > 0.5  # small Adam steps where the Fisher is large
 print(
-    f"rho_s with H: 1/sigma {rs['sigma', 'hessian']:.2f}, p {rs['p', 'hessian']:.2f}, |w| {rs['abs_w', 'hessian']:.2f}"
+    f"rho_s with H: 1/sigma {rs['sigma', 'hessian']:.2f}, p {rs['p', 'hessian']:.2f}, |w| "
+    f"{rs['abs_w', 'hessian']:.2f}"
 )
 
 # %% [markdown]
@@ -257,7 +266,7 @@ print(
 # relation. Panel b carries the linear-model prediction of Malkin et al. (Appendix 2):
 # minimising $\tfrac12H\sigma^2+\lambda c\sigma^{-\rho}$ gives $\sigma^*\propto H^{-1/(2+\rho)}$.
 
-# %%
+# %% tags=["hide-input"]
 st = {k[len("store_") :]: v.astype(np.float64) for k, v in first.items() if k.startswith("store_")}
 rho = res.config.rho
 
@@ -266,7 +275,7 @@ def lg(v):
     return np.log10(np.clip(v, 1e-30, None))
 
 
-fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+fig, axes = panels(4, ncols=2, height=2.8, letters=False)
 pos = st["hessian"] > 0
 axes[0].hexbin(st["p"][pos], lg(st["fisher"][pos]), gridsize=30, bins="log", cmap="viridis")
 axes[0].set(
@@ -286,30 +295,30 @@ axes[1].set(
     ylabel=r"$\log_{10}\sigma_i$",
     title=f"Malkin: fitted slope {slope_fit:.2f}",
 )
-axes[1].legend(fontsize=8)
+axes[1].legend(fontsize=7.5, loc="lower left")
 axes[2].hexbin(
     lg(st["adam_lr"][pos]), lg(st["sigma"][pos]), gridsize=30, bins="log", cmap="viridis"
 )
 axes[2].set(
     xlabel=r"$\log_{10}\eta_{\rm Adam}$",
     ylabel=r"$\log_{10}\sigma_i$",
-    title=f"Malkin Fig. 5c: $\\rho_s$ = {S.spearman(st['adam_lr'][pos], st['sigma'][pos]):.2f}",
+    title=f"Malkin 5c: $\\rho_s$ = {S.spearman(st['adam_lr'][pos], st['sigma'][pos]):.2f}",
 )
 axes[3].hexbin(lg(st["obd"][pos]), lg(st["snr"][pos]), gridsize=30, bins="log", cmap="viridis")
 axes[3].set(
     xlabel=r"$\log_{10}\,\frac{1}{2}H\bar w^2$",
     ylabel=r"$\log_{10}|\mu|/\sigma$",
-    title=f"deletion cost vs SNR: $\\rho_s$ = {rs['obd', 'snr']:.2f}",
+    title=f"cost vs SNR: $\\rho_s$ = {rs['obd', 'snr']:.2f}",
 )
 for ax, lab in zip(axes, "abcd"):
     panel_label(ax, lab)
-fig.tight_layout()
 mark_profile(fig, res)
 plt.show()
 upper = pos & (st["hessian"] > np.median(st["hessian"][pos]))
 slope_upper = loglog_slope(st["hessian"][upper], st["sigma"][upper])
 print(
-    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), {slope_upper:.3f} (H above its "
+    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), {slope_upper:.3f} "
+    "(H above its "
     f"median); linear model -1/(2+rho) = {slope_pred:.3f}"
 )
 assert slope_pred == predicted_slopes(rho)["hessian"]
@@ -321,7 +330,7 @@ assert slope_pred == predicted_slopes(rho)["hessian"]
 # measure; the grey band is random order (mean ± SE). Ties (many synapses sit at $p=p_\min$)
 # are broken at random, repeatedly. With several seeds the band is the SE over seeds.
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4.5), squeeze=False)
 for ax, d, lab in zip(axes[0], datasets, "ab"):
     rr = [r.result for r in recs[d]]
@@ -433,6 +442,8 @@ def spearman(x, y):
 
 # %%
 assert check("synthesis.spearman", spearman)
+
+# %% tags=["book-only"]
 print("on the stored synapses, rho_s(p, F) =", round(spearman(st["p"], st["fisher"]), 3))
 
 # %% [markdown]
@@ -443,7 +454,9 @@ print("on the stored synapses, rho_s(p, F) =", round(spearman(st["p"], st["fishe
 # variance is smaller than $(n^2-1)/12$ and the shortcut is biased. In the trained network most
 # synapses sit at $p=p_\min$ — one huge tie — so only the average-rank definition is right.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} The slope of noise against curvature
 # :label: ex-synthesis-slope
 # In the diagonal linear model each synapse minimises $\tfrac12H\sigma^2+\lambda c\,\sigma^{-\rho}$.
@@ -459,6 +472,8 @@ def slope(rho):
 
 # %%
 assert check("synthesis.sigma_slope", slope)
+
+# %% tags=["book-only"]
 print(f"predicted {slope(rho):.3f}, fitted on the network {first['sigma_H_slope']:.3f}")
 
 # %% [markdown]
@@ -470,7 +485,9 @@ print(f"predicted {slope(rho):.3f}, fitted on the network {first['sigma_H_slope'
 # curvature lets other synapses absorb one synapse's noise, and because σ of weakly curved
 # synapses converges slowly.
 # ```
-#
+
+
+# %% [markdown]
 # ```{exercise} Why does signal-to-noise pruning work?
 # :label: ex-synthesis-snr
 # Bayes-by-backprop {cite:p}`blundell2015` uses the entropic cost $-\lambda\log\sigma$ (the
@@ -498,7 +515,8 @@ assert check("synthesis.snr_entropic", snr)
 # increasing in both magnitude and curvature, which is why the SNR and deletion-cost curves in
 # the lesion figure nearly coincide.
 # ```
-#
+
+# %% [markdown]
 # ## Summary
 #
 # | claim (paper) | what we find | caveats |

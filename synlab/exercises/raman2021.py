@@ -96,12 +96,16 @@ def _check_expected_increase(fn) -> Feedback:
 
 @exercise("raman2021.fluctuation")
 def _check_fluctuation(fn) -> Feedback:
-    """Δε with ‖Δε‖ = d·√N exactly and an isotropic direction."""
-    gen = torch.Generator().manual_seed(0)
+    """Δε with ‖Δε‖ = d·√N exactly, drawn with the given generator, and an isotropic Gaussian
+    direction: each component of √N·û follows the exact marginal of a uniform direction."""
+    from scipy import stats
+
+    def draw(n, d, gen):
+        return torch.as_tensor(fn(n, d, gen), dtype=torch.float64).reshape(-1)
+
     for n, d in ((440, 0.02), (120, 0.01)):
-        rows = torch.stack(
-            [torch.as_tensor(fn(n, d, gen), dtype=torch.float64).reshape(-1) for _ in range(300)]
-        )
+        gen = torch.Generator().manual_seed(0)
+        rows = torch.stack([draw(n, d, gen) for _ in range(300)])
         if rows.shape[1] != n:
             return Feedback(
                 False, f"N = {n}: expected a vector of {n} weights, got {rows.shape[1]}."
@@ -119,6 +123,17 @@ def _check_fluctuation(fn) -> Feedback:
                 f"N = {n}, d = {d}: every step should have norm {want:.5g}, got norms from "
                 f"{float(norms.min()):.5g} to {float(norms.max()):.5g}. Hint: {hint}.",
             )
+        if float(rows[:, 0].std()) < 1e-12:
+            return Feedback(
+                False, "every call returned the same vector: draw fresh noise with the generator."
+            )
+        twins = [draw(n, d, torch.Generator().manual_seed(7)) for _ in range(2)]
+        if not torch.allclose(twins[0], twins[1], rtol=0, atol=1e-12):
+            return Feedback(
+                False,
+                f"N = {n}: two generators seeded alike gave different steps, so the noise does "
+                "not come from `gen`. Hint: torch.randn(N, generator=gen).",
+            )
         u = rows / norms[:, None]
         # each component of û has mean 0 and s.d. 1/√N: its average over 300 draws stays below 6/√(300 N)
         if float(u.mean(0).abs().max()) > 6 / math.sqrt(300 * n):
@@ -127,13 +142,23 @@ def _check_fluctuation(fn) -> Feedback:
                 f"N = {n}: the direction is not isotropic (mean component "
                 f"{float(u.mean(0).abs().max()):.3g}). Hint: draw ξ ~ N(0, I).",
             )
-        first = rows[:, 0]
-        if float(first.std()) < 1e-12:
+        # a uniform direction on the sphere: (û_i + 1)/2 ~ Beta((N-1)/2, (N-1)/2) exactly
+        comp = ((u.flatten() + 1) / 2).numpy()
+        ks = stats.kstest(comp, stats.beta((n - 1) / 2, (n - 1) / 2).cdf).statistic
+        if ks > 0.02:
+            z = u.flatten() * math.sqrt(n)
+            kurt = float((z**4).mean() / (z**2).mean() ** 2)
             return Feedback(
-                False, "every call returned the same vector: draw fresh noise with the generator."
+                False,
+                f"N = {n}: the components of the direction are not distributed as for white "
+                f"Gaussian noise (Kolmogorov-Smirnov distance {ks:.3f}; kurtosis {kurt:.2f}, "
+                "where Gaussian noise gives 3 and uniform noise 1.8). Hint: draw ξ ~ N(0, I) "
+                "with torch.randn, not torch.rand.",
             )
     return Feedback(
-        True, "exact magnitude d·√N and an isotropic direction, as in the paper's Methods."
+        True,
+        "exact magnitude d·√N, drawn reproducibly from `gen`, and an isotropic Gaussian "
+        "direction, as in the paper's Methods.",
     )
 
 
