@@ -845,12 +845,6 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
 #: progress are left out, so their finished units can land one by one.
 COMPLETE_LIST = "complete.txt"
 
-#: TEMPORARY: experiments whose committed full units may carry a ``+dirty`` commit without
-#: failing ``status --check`` (it still reports them). raman_fig5_linear is being replaced by
-#: another change; remove it from here when its new units land.
-DIRTY_ALLOWED = frozenset({"raman_fig5_linear"})
-
-
 def complete_experiments(root: Path | str | None = None) -> set[str]:
     """The experiments marked complete in ``<root>/full/complete.txt`` (``#`` starts a comment)."""
     path = (Path(root) if root is not None else results_root("full")) / "full" / COMPLETE_LIST
@@ -922,7 +916,7 @@ def status_failures(rows: list[dict[str, Any]]) -> list[str]:
         if r["profile"] != "full":
             continue
         bad = [k for k in ("corrupt", "stale", "orphaned") if r[k]]
-        if r["dirty"] and r["experiment"] not in DIRTY_ALLOWED:
+        if r["dirty"]:
             bad.append("dirty")
         if r["complete"] and r["missing"]:
             bad.append("missing")
