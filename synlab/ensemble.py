@@ -229,8 +229,11 @@ class GaussianEnsembleMLP(nn.Module):
             raise ValueError(f"sizes must be at least two positive integers; got {sizes}")
         if noise not in {"weight", "local"}:
             raise ValueError(f"noise must be 'weight' or 'local'; got {noise!r}")
-        if not sigma_init > 0:
-            raise ValueError(f"sigma_init must be > 0; got {sigma_init}")
+        if not (isinstance(sigma_init, (int, float)) and 0 < sigma_init < math.inf):
+            raise ValueError(
+                f"sigma_init must be a finite number > 0 (a noise standard deviation); "
+                f"got {sigma_init!r}"
+            )
         lo, hi = mu_init
         if not lo < hi:
             raise ValueError(f"mu_init must be (low, high) with low < high; got {mu_init}")

@@ -332,6 +332,7 @@ def test_image_and_label_counts_are_cross_checked(dirs, capsys, n_img, n_lab):
 
 # ----------------------------------------------------------------------------- functions
 def test_nan_and_inf_rejected_where_finite_values_are_required():
+    from synlab.ensemble import GaussianEnsembleMLP
     from synlab.rules import update_release_probability
     from synlab.synapses import BernoulliLinear, GaussianLinear
 
@@ -341,6 +342,8 @@ def test_nan_and_inf_rejected_where_finite_values_are_required():
             layer.set_sigma(bad)
         with pytest.raises(ValueError, match="sigma_init"):
             GaussianLinear(3, 2, sigma_init=bad)
+        with pytest.raises(ValueError, match="sigma_init must be a finite number"):
+            GaussianEnsembleMLP(2, [3, 2], sigma_init=bad)
     assert torch.isfinite(layer.sigma).all()
     p, g = torch.full((2, 3), 0.5), torch.zeros(2, 3)
     rule = dict(p_up=0.1, p_down=0.1, g_lim=0.01)
