@@ -845,6 +845,7 @@ def results_for_chapter(name: str, *, root: Path | str | None = None) -> Experim
 #: progress are left out, so their finished units can land one by one.
 COMPLETE_LIST = "complete.txt"
 
+
 def complete_experiments(root: Path | str | None = None) -> set[str]:
     """The experiments marked complete in ``<root>/full/complete.txt`` (``#`` starts a comment)."""
     path = (Path(root) if root is not None else results_root("full")) / "full" / COMPLETE_LIST
