@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -75,21 +76,28 @@ def _colab_cell(nb: Path) -> str:
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=IDS)
-def test_colab_cell_installs_only_inside_colab(nb, monkeypatch):
+def test_colab_cell_installs_only_inside_colab(nb, monkeypatch, tmp_path):
+    """Outside Colab the install cell does nothing; inside, it takes a shallow clone of the
+    configured repository (whose results the chapter then reads). The pip install is skipped here
+    because synlab is importable; tests/test_colab.py runs the whole path from a built wheel."""
     src = _colab_cell(nb)
     assert "google.colab" in src, f"the first code cell of {nb.name} must be the Colab install cell"
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    monkeypatch.chdir(tmp_path)  # the cell clones into ./synlab-repo
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("SYNLAB_REPOSITORY", raising=False)
     exec(compile(src, str(nb), "exec"), {})
     assert calls == [], "the install cell must be a no-op outside Colab"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("SYNLAB_RESULTS_DIR", "unchanged")
     exec(compile(src, str(nb), "exec"), {})
-    assert len(calls) == 1
-    cmd = calls[0][0]
-    assert cmd[:4] == [sys.executable, "-m", "pip", "install"] and any(
-        a.startswith("synlab") for a in cmd
+    cmds = [c[0] for c in calls]
+    assert [c[3] for c in cmds] == ["init", "fetch", "checkout"] and all(
+        c[0] == "git" for c in cmds
     )
+    assert any("github.com" in a for a in cmds[1]), "fetch the configured repository"
+    assert os.environ["SYNLAB_RESULTS_DIR"] == str(tmp_path / "synlab-repo" / "results")
 
 
 @pytest.mark.parametrize("nb", CHAPTERS, ids=IDS)
