@@ -13,7 +13,7 @@ BOOK_FLAGS ?= -W -n --keep-going
 CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
 # progress bars off when executing chapters; nbval also uses the Agg backend (no windows),
 # while `make notebooks` keeps the inline backend so the stored notebooks contain the figures
-NB_ENV := SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+NB_ENV := TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
 .PHONY: book test venv lint unit nbval test-quick sync-check student-check results-check book-strict browser notebooks benchmarks clean
 
@@ -40,10 +40,12 @@ test: venv
 	@echo; if [ -s $(SKIPS) ]; then echo "all checks passed, except these stages, skipped on this machine:"; \
 	  cat $(SKIPS); else echo "all checks passed (no stage skipped)"; fi
 
-# ruff: lint and format check (line length 100; configuration in pyproject.toml)
+# ruff: lint and format check (line length 100); import-linter: no import cycles in synlab, and
+# the fast paths never import the experiments (configuration of both in pyproject.toml)
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 unit: venv
 	$(PY) -m pytest tests -q --ignore=tests/browser
@@ -54,10 +56,12 @@ nbval: venv
 # Every chapter executed as a reader without the committed results runs it (Colab without the
 # results, a fresh clone with results/ removed): an empty results folder and an empty cache, so
 # every experiment computes its quick profile. Needs Fashion-MNIST (see README, Data).
+# Then that store is checked against the golden results (tests/golden/): nothing is computed twice.
 test-quick: venv
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	SYNLAB_RESULTS_DIR=$$tmp/results SYNLAB_CACHE_DIR=$$tmp/cache MPLBACKEND=Agg $(NB_ENV) \
-	  $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book
+	export SYNLAB_RESULTS_DIR=$$tmp/results SYNLAB_CACHE_DIR=$$tmp/cache MPLBACKEND=Agg $(NB_ENV); \
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book && \
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py::test_store_matches_golden --golden-store $$tmp/cache
 
 # test-quick where Fashion-MNIST can be found; otherwise (outside CI) say why it was skipped
 quick-if-data: venv

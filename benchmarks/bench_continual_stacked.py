@@ -7,7 +7,7 @@ random search's trials do) and share data and seed. "One at a time" runs
 :func:`synlab.continual_stacked.train_sequentially_stacked` once for all K. Both run in this
 one process on the current device (``SYNLAB_DEVICE`` or CUDA if present, else CPU; one torch
 thread on the CPU), and the ratio is printed per method. ``--compile`` adds both again with the
-step compiled (``SYNLAB_COMPILE=1``: :func:`~synlab.continual.presynaptic_mlp_step` /
+step compiled (``compile=True``: :func:`~synlab.continual.presynaptic_mlp_step` /
 :func:`~synlab.continual.bgd_mlp_step`; the first, compiling step is in the warm-up).
 
     python benchmarks/bench_continual_stacked.py [--k 8] [--steps 30] [--methods presynaptic bgd] [--compile]
@@ -16,7 +16,6 @@ step compiled (``SYNLAB_COMPILE=1``: :func:`~synlab.continual.presynaptic_mlp_st
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
@@ -82,14 +81,15 @@ def main() -> None:
             params = [_params(method, k) for k in range(K)]
             rows = []
             for compiled in [False, True] if args.compile else [False]:
-                os.environ["SYNLAB_COMPILE"] = "1" if compiled else "0"
                 tag = ", compiled" if compiled else ""
                 rows.append(
                     (
                         "one at a time" + tag,
                         timed(
                             lambda: [
-                                train_sequentially(tasks, make_strategy(method, p), **kw)
+                                train_sequentially(
+                                    tasks, make_strategy(method, p, compile=compiled), **kw
+                                )
                                 for p in params
                             ]
                         ),
@@ -100,7 +100,7 @@ def main() -> None:
                         "stacked" + tag,
                         timed(
                             lambda: train_sequentially_stacked(
-                                [tasks] * K, method, params, [0] * K, **kw
+                                [tasks] * K, method, params, [0] * K, compile=compiled, **kw
                             )
                         ),
                     )

@@ -41,7 +41,7 @@ def main() -> None:
     from synlab.results import run_experiment
 
     torch.set_num_threads(1)  # the in-process reference uses one torch thread, as workers do
-    os.environ["SYNLAB_PROGRESS"] = "0"
+    os.environ["TQDM_DISABLE"] = "1"
     scratch = Path(tempfile.mkdtemp(prefix="bench_executor_"))
     name, profile, n = args.experiment, args.profile, args.workers
     print(f"{name} [{profile}], scratch results in {scratch}")

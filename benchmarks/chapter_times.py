@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         (ROOT / "book").glob("*/[0-9][0-9]_*.ipynb")
     )
     where = machine()
-    base = {"SYNLAB_PROGRESS": "0", "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+    base = {"TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
     rows: list[tuple[Path, float | None, float | None]] = [(p, None, None) for p in paths]
     with tempfile.TemporaryDirectory() as empty:
         for i, path in enumerate(paths):

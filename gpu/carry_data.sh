@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Put Fashion-MNIST where a GPU-machine job can carry it: .carry/data/FashionMNIST/raw/ (the
 # four .gz files of Debian's dataset-fashion-mnist, about 30 MB, git-ignored), laid out as
-# synlab.data reads a data directory (SYNLAB_DATA_DIR or SYNLAB_DATA_PATH=.carry/data), with a
+# synlab.data reads a data directory (SYNLAB_DATA_PATH=.carry/data, or a copy of it), with a
 # SOURCE file so that results name the package the files came from. Carry the folder with
 # `carry: [".carry/data"]`.
 set -euo pipefail

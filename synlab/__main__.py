@@ -1,6 +1,7 @@
 """Command line: ``python -m synlab [--debug] list | run EXP|all [--profile quick|full]
-[--only KEY=VALUE] [--recompute] [--workers N] [--address ADDR] [--gpus-per-stack F] |
-plan EXP|all [--workers N] [--gpus G] | status [--check]``.
+[--engine autograd|fused|compiled] [--stack N|all] [--only KEY=VALUE] [--recompute]
+[--workers N] [--address ADDR] [--gpus-per-stack F] | plan EXP|all [--workers N] [--gpus G]
+[--stack N|all] | status [--check]``.
 
 Every expected failure (bad arguments or settings, missing data, an untrustworthy stored
 unit, a file that cannot be read or written) ends in one ``error: ...`` message that names
@@ -13,6 +14,8 @@ import sys
 import time
 
 from .data import DataUnavailableError
+from .executor import UnitsFailed, make_executor
+from .experiments import ENGINES, all_experiments, get_experiment
 from .results import (
     PROFILES,
     experiment_status,
@@ -23,12 +26,12 @@ from .results import (
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .experiments import all_experiments
-
     exps = all_experiments()
     width = max((len(n) for n in exps), default=10)
     for name, exp in sorted(exps.items(), key=lambda kv: (kv[1].part, kv[0])):
-        print(f"{name:<{width}}  [{exp.part}] {exp.description}")
+        print(
+            f"{name:<{width}}  [{exp.part}] {exp.description} (engines: {', '.join(exp.engines)})"
+        )
     return 0
 
 
@@ -53,17 +56,33 @@ def _parse_only(items: list[str] | None) -> dict[str, object] | None:
 
 
 def _names(experiment: str) -> list[str]:
-    from .experiments import all_experiments, get_experiment
-
     if experiment == "all":
         return sorted(all_experiments())
     return [get_experiment(experiment).name]
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from .executor import UnitsFailed, make_executor
+def _stack(value: str) -> int:
+    """``--stack N|all``: the most units per stack (``all``: no limit, stored as 0)."""
+    if value == "all":
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            f"takes a positive number of units or 'all'; got {value!r}"
+        )
+    return int(value)
 
+
+_STACK_HELP = (
+    "the most units trained as one stack, where the experiment can stack (1: each alone; all: "
+    "no limit); default 1 on a CPU, all on CUDA. Recorded in each unit's provenance"
+)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
     names = _names(args.experiment)
+    if args.engine is not None:  # every experiment must have it, checked before anything runs
+        for name in names:
+            get_experiment(name).engine(args.engine)
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1; got {args.workers}")
     t_start = time.perf_counter()
@@ -82,6 +101,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         only=_parse_only(args.only),
                         executor=executor,
                         recompute=args.recompute,
+                        engine=args.engine,
+                        stack=args.stack,
                     )
                     timings.append((name, time.perf_counter() - t0, len(res)))
                     print(res.describe())
@@ -94,6 +115,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     executor=executor,
                     gpus_per_stack=args.gpus_per_stack,
                     recompute=args.recompute,
+                    engine=args.engine,
+                    stack=args.stack,
                 ):
                     print(res.describe())
     except UnitsFailed as err:
@@ -126,6 +149,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         gpus_per_stack=args.gpus_per_stack,
         missing_only=args.missing,
         startup_s=args.startup,
+        stack=args.stack,
     )
     print(plan.report())
     return 0
@@ -177,6 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=PROFILES, default="quick")
     run.add_argument("--force", action="store_true", help="recompute units that are already stored")
     run.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="what the training steps run on: autograd (the reference step), fused (hand-derived "
+        "gradients, eager) or compiled (fused, torch.compile); only engines the experiment "
+        "declares (synlab list shows them). Default: its first on a CPU, compiled on CUDA where "
+        "it has it. Recorded in each unit's provenance, never in the config hash",
+    )
+    run.add_argument("--stack", type=_stack, default=None, metavar="N|all", help=_STACK_HELP)
+    run.add_argument(
         "--only",
         action="append",
         metavar="KEY=VALUE",
@@ -217,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--gpus", type=int, default=0, help="GPUs (default 0: nothing stacks)")
     plan.add_argument("--gpus-per-stack", type=float, default=1.0, metavar="F")
     plan.add_argument("--missing", action="store_true", help="plan only the units not stored yet")
+    plan.add_argument("--stack", type=_stack, default=None, metavar="N|all", help=_STACK_HELP)
     plan.add_argument(
         "--startup", type=float, default=0.0, metavar="S", help="add S seconds of start-up"
     )

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import ContinuousPermutedStream, Task
-from .fused import compile_requested, compiled
+from .fused import compiled
 from .rules import PresynapticRule, consolidation_factor, release_step, update_release_probability
 from .synapses import BernoulliLinear, mlp
 
@@ -472,7 +472,7 @@ class PresynapticStrategy(Strategy):
         optimizer: str = "sgd",
         test_samples: int = 10,
         name: str | None = None,
-        compile: bool | None = None,
+        compile: bool = False,
     ) -> None:
         self.lr, self.optimizer_name, self.test_samples = lr, optimizer, int(test_samples)
         self.compile = compile
@@ -501,9 +501,7 @@ class PresynapticStrategy(Strategy):
             and all(isinstance(m, (BernoulliLinear, nn.ReLU)) for m in self.model)
             and all(m.bias is None and m.mask_per == "batch" for m in self._layers)
         )
-        self._compiled = fusable and (
-            compile_requested() if self.compile is None else bool(self.compile)
-        )
+        self._compiled = fusable and (bool(self.compile))
         self.engine = "fused step, torch.compile" if self._compiled else "autograd"
         if self._compiled:
             r, dev = self.rule, self._layers[0].p.device
@@ -523,7 +521,7 @@ class PresynapticStrategy(Strategy):
         return [m.p for m in self._layers]
 
     def train_step(self, x: Tensor, y: Tensor) -> float:
-        """With ``compile`` (default ``SYNLAB_COMPILE``): :func:`presynaptic_mlp_step` compiled, on the
+        """With ``compile``: :func:`presynaptic_mlp_step` compiled, on the
         release masks the model would draw (same random numbers, same numbers up to float rounding)."""
         if not self._compiled:
             return super().train_step(x, y)
@@ -688,7 +686,7 @@ class BGDStrategy(Strategy):
     mini-batch. No task boundaries are needed. Predictions average ``test_samples`` sampled
     networks (``test_samples=0`` predicts with the means). ``batched``: run the Monte Carlo
     samples as one stacked computation (same numbers as one at a time, fewer passes).
-    ``compile`` (default: ``SYNLAB_COMPILE``): the batched step as :func:`bgd_mlp_step` compiled
+    ``compile``: the batched step as :func:`bgd_mlp_step` compiled
     by ``torch.compile`` (same noise, same numbers up to float rounding; about twice as fast on a
     CPU core). ``engine`` says which step ran.
     """
@@ -702,7 +700,7 @@ class BGDStrategy(Strategy):
         test_samples: int = 10,
         name: str = "bgd",
         batched: bool = True,
-        compile: bool | None = None,
+        compile: bool = False,
     ) -> None:
         if sigma_init <= 0 or mc_samples < 1:
             raise ValueError(
@@ -717,9 +715,7 @@ class BGDStrategy(Strategy):
         self.mu = [p.detach().clone() for p in self.model.parameters()]
         self.sigma = [torch.full_like(p, self.sigma_init) for p in self.model.parameters()]
         self._use_batched = self.batched and self._batchable()  # the model is fixed from here on
-        self._compiled = self._use_batched and (
-            compile_requested() if self.compile is None else bool(self.compile)
-        )
+        self._compiled = self._use_batched and (bool(self.compile))
         self._eta = torch.tensor(float(self.eta), device=self.mu[0].device).view(1, 1, 1)
         self.engine = (
             "fused step, torch.compile"
@@ -830,9 +826,16 @@ class BGDStrategy(Strategy):
 
 
 def make_strategy(
-    method: str, params: Mapping[str, Any], *, test_samples: int = 10, mc_samples: int | None = None
+    method: str,
+    params: Mapping[str, Any],
+    *,
+    test_samples: int = 10,
+    mc_samples: int | None = None,
+    compile: bool = False,
 ) -> Strategy:
     """A strategy from a method name and a dict of its hyperparameters (as stored in configs).
+    ``compile``: the methods with a hand-derived step (presynaptic, no_consolidation, ghost, bgd)
+    run it compiled by ``torch.compile``; the others have one step, autograd's.
 
     Methods: ``presynaptic``, ``no_consolidation`` (stochastic, no consolidation), ``ghost``,
     ``deterministic`` (keys ``lr``, ``optimizer``), ``ewc`` (``lr``, ``lam``, ``optimizer``,
@@ -842,7 +845,7 @@ def make_strategy(
     p = dict(params)
     if method in ("presynaptic", "no_consolidation", "ghost"):
         kw = {k: p[k] for k in ("p_up", "p_down", "g_lim", "p_freeze") if k in p}
-        kw.update(optimizer=p.get("optimizer", "sgd"), test_samples=test_samples)
+        kw.update(optimizer=p.get("optimizer", "sgd"), test_samples=test_samples, compile=compile)
         if method == "ghost":
             return GhostStrategy(p["lr"], **kw)
         return PresynapticStrategy(p["lr"], consolidate=method == "presynaptic", **kw)
@@ -861,6 +864,7 @@ def make_strategy(
             p.get("sigma_init", 0.06),
             mc_samples=int(mc_samples or p.get("mc_samples", 10)),
             test_samples=test_samples,
+            compile=compile,
         )
     raise ValueError(
         f"unknown method {method!r}; choose presynaptic, no_consolidation, ghost, deterministic, "

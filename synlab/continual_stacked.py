@@ -20,7 +20,7 @@ What each member keeps from its solo run:
 
 A step is one call of the pure function the solo strategies compile too
 (:func:`~synlab.continual.presynaptic_mlp_step`, :func:`~synlab.continual.bgd_mlp_step`, which take
-M members and write the gradients out), compiled by ``torch.compile`` with ``SYNLAB_COMPILE=1``;
+M members and write the gradients out), compiled by ``torch.compile`` with ``compile=True`` (the ``compiled`` engine);
 the random draws stay outside it, so they are the same either way.
 
 The accuracy matrix, curves and statistics come back as one :class:`~synlab.continual.ContinualResult`
@@ -48,7 +48,7 @@ from .continual import (
     presynaptic_mlp_step,
 )
 from .data import Task
-from .fused import compile_requested, compiled
+from .fused import compiled
 from .synapses import BernoulliLinear
 
 __all__ = ["STACKABLE", "train_sequentially_stacked"]
@@ -122,9 +122,9 @@ class _Data:
         return self.x_test[i][self.which, :stop], self.y_test[i][self.which, :stop]
 
 
-def _step_and_engine(fn):
-    """A stack's step function (``fn``, compiled with ``SYNLAB_COMPILE=1``) and its engine label."""
-    if compile_requested():
+def _step_and_engine(fn, compile: bool):
+    """A stack's step function (``fn``, compiled with ``compile``) and its engine label."""
+    if compile:
         return compiled(fn), "fused step, torch.compile"
     return fn, "fused step"
 
@@ -139,7 +139,11 @@ class _StackedBernoulli:
     """Presynaptic / no-consolidation / ghost members: weights, release (or ghost) probabilities."""
 
     def __init__(
-        self, strategies: list[PresynapticStrategy], solo_models: list[nn.Module], device
+        self,
+        strategies: list[PresynapticStrategy],
+        solo_models: list[nn.Module],
+        device,
+        compile: bool = False,
     ) -> None:
         rules = [s.rule for s in strategies]
         for attr in ("p_min", "p_max", "headroom", "consolidate"):
@@ -178,7 +182,7 @@ class _StackedBernoulli:
             -1, 1, 1
         )
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
-        self.step, self.engine = _step_and_engine(presynaptic_mlp_step)
+        self.step, self.engine = _step_and_engine(presynaptic_mlp_step, compile)
 
     def forward(self, x: Tensor, U: list[Tensor]) -> Tensor:
         """Logits ``(K, B, C)`` with release masks ``U[l] < P[l]`` (U: uniforms, ``(K, out, in)``)."""
@@ -235,7 +239,13 @@ class _StackedBernoulli:
 class _StackedBGD:
     """BGD members: means and standard deviations ``(K, out, in)``, S Monte Carlo samples each."""
 
-    def __init__(self, strategies: list[BGDStrategy], solo_models: list[nn.Module], device) -> None:
+    def __init__(
+        self,
+        strategies: list[BGDStrategy],
+        solo_models: list[nn.Module],
+        device,
+        compile: bool = False,
+    ) -> None:
         if len({s.mc_samples for s in strategies}) != 1:
             raise ValueError("stacked BGD members must share mc_samples")
         layers = [[m for m in model.modules() if isinstance(m, nn.Linear)] for model in solo_models]
@@ -257,7 +267,7 @@ class _StackedBGD:
         self.eta = _member_consts([s.eta for s in strategies], device)
         self.S = strategies[0].mc_samples
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
-        self.step, self.engine = _step_and_engine(bgd_mlp_step)
+        self.step, self.engine = _step_and_engine(bgd_mlp_step, compile)
 
     def _logits(self, x: Tensor, W: list[Tensor]) -> Tensor:
         h = x
@@ -310,6 +320,7 @@ def train_sequentially_stacked(
     curve_test: int = 1000,
     eval_batch: int = 10_000,
     member_streams: bool | None = None,
+    compile: bool = False,
 ) -> list[ContinualResult]:
     """K runs of :func:`~synlab.continual.train_sequentially` with ``make_strategy(method, params[k])``
     on ``streams[k]`` with ``seeds[k]``, as one stack (see the module docstring).
@@ -317,6 +328,7 @@ def train_sequentially_stacked(
     ``method`` is one of :data:`STACKABLE`; ``params``, ``seeds`` and ``streams`` have one entry
     per member. ``member_streams``: draw each member's random numbers from its own generator in
     the solo order (default on the CPU; elsewhere one draw per layer serves all members).
+    ``compile``: the stack's hand-derived step compiled by ``torch.compile`` (else eager).
     Returns one :class:`~synlab.continual.ContinualResult` per member.
     """
     if method not in STACKABLE:
@@ -351,9 +363,9 @@ def train_sequentially_stacked(
         member_streams = device.type == "cpu"
     draws = _Draws(gens if member_streams else None, K, device)
     net = (
-        _StackedBGD(strategies, models, device)
+        _StackedBGD(strategies, models, device, compile)
         if method == "bgd"
-        else _StackedBernoulli(strategies, models, device)
+        else _StackedBernoulli(strategies, models, device, compile)
     )
     samples = strategies[0].test_samples
 

@@ -3,8 +3,8 @@
 Data sets are read through torchvision's dataset classes. :func:`load_dataset` resolves, in
 order (and prints and returns the source it used):
 
-1. the data directories: ``SYNLAB_DATA_DIR`` (default ``~/.cache/synlab/data``) and the extra
-   folders in ``SYNLAB_DATA_PATH`` (``os.pathsep``-separated), laid out as torchvision expects
+1. the data folders in ``SYNLAB_DATA_PATH`` (``os.pathsep``-separated; the first is the data
+   directory, default ``~/.cache/synlab/data``; see :mod:`synlab.settings`), laid out as torchvision expects
    (``<root>/MNIST/raw/train-images-idx3-ubyte`` …; ``.gz`` files are decompressed once);
 2. Debian's ``dataset-fashion-mnist`` package (``/usr/share/datasets/fashion-mnist``), copied
    and decompressed into the data directory once;
@@ -35,6 +35,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from .settings import settings
 
 __all__ = [
     "DataUnavailableError",
@@ -119,20 +121,13 @@ class Task:
 
 # ----------------------------------------------------------------------------- resolution
 def data_dirs() -> list[Path]:
-    """The data directory (first, writable) and the extra search folders, in search order."""
-    main = Path(
-        os.environ.get("SYNLAB_DATA_DIR", Path.home() / ".cache" / "synlab" / "data")
-    ).expanduser()
-    extra = [
-        Path(p).expanduser()
-        for p in os.environ.get("SYNLAB_DATA_PATH", "").split(os.pathsep)
-        if p.strip()
-    ]
-    return [main, *extra]
+    """The data directory (first, writable) and the other search folders, in search order:
+    ``SYNLAB_DATA_PATH``."""
+    return list(settings().data_path)
 
 
 def _offline() -> bool:
-    return os.environ.get("SYNLAB_OFFLINE", "0").strip().lower() in {"1", "true", "yes"}
+    return settings().offline
 
 
 class _BrokenSource(Exception):
@@ -233,7 +228,7 @@ def _how_to_get(name: str) -> str:
     main = data_dirs()[0]
     ways = [
         f"put the four IDX files (train-images-idx3-ubyte, …, optionally .gz) in {main / cls_name / 'raw'} "
-        f"(or under a folder listed in SYNLAB_DATA_PATH), or point SYNLAB_DATA_DIR at a folder that has them",
+        f"(or under another folder listed in SYNLAB_DATA_PATH), or put a folder that has them in SYNLAB_DATA_PATH",
         f'on a machine with internet, let torchvision download them: python -c "import torchvision; '
         f"torchvision.datasets.{cls_name}('{main}', download=True)\" (unset SYNLAB_OFFLINE)",
     ]

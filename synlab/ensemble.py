@@ -483,14 +483,14 @@ def train_ensemble(
     track_layers: Sequence[int] | None = None,
     freeze_accumulation: bool = False,
     engine: str = "auto",
-    compile: bool | None = None,
+    compile: bool = False,
 ) -> EnsembleHistory:
     """Train all members with Adam on the stacked parameters, data on the model's device.
 
     ``engine="fused"`` runs :func:`synlab.fused.fused_step`: hand-derived gradients and Adam, the
     same numbers as ``engine="autograd"`` (:func:`ensemble_objective`, ``backward``,
-    :class:`StackedAdam`) up to float rounding, with the same noise draws. ``compile`` (default:
-    ``SYNLAB_COMPILE``) compiles the fused step with ``torch.compile`` (the first step then takes
+    :class:`StackedAdam`) up to float rounding, with the same noise draws. ``compile``
+    compiles the fused step with ``torch.compile`` (the first step then takes
     tens of seconds; 2.5× faster steps on a CPU, ``benchmarks/bench_ensemble.py``). ``"auto"``: the
     compiled fused step when compiling, else autograd (uncompiled, autograd is the faster of the two).
 
@@ -538,7 +538,7 @@ def train_ensemble(
         raise ValueError(f"every rho must be > 0; got {rho_t.tolist()}")
     if engine not in {"auto", "fused", "autograd"}:
         raise ValueError(f"engine must be 'auto', 'fused' or 'autograd'; got {engine!r}")
-    compile = fused_mod.compile_requested() if compile is None else bool(compile)
+    compile = bool(compile)
     if engine == "auto":
         engine = "fused" if compile else "autograd"
     if loss not in {"cross_entropy", "gaussian"}:

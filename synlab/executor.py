@@ -44,6 +44,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait as _wait
 from typing import Any
 
+from .device import describe_device
+from .experiments import get_experiment
+from .store import unit_key
+
 __all__ = [
     "Task",
     "Outcome",
@@ -56,7 +60,7 @@ __all__ = [
     "run_task",
 ]
 
-#: environment variables a worker takes from the driver (device, engine, stacking switches ...)
+#: environment variables a worker takes from the driver (the settings: device, data, ...)
 _ENV_PREFIXES = ("SYNLAB_",)
 
 
@@ -87,20 +91,26 @@ class Task:
     units: tuple[dict[str, Any], ...]
     gpu: float = 0.0  # the fraction of a GPU the task needs; 0: a CPU task
     blob: bytes | None = field(default=None, repr=False)
+    engine: str = "autograd"  # the engine its training steps run on (Experiment.engines)
 
     @staticmethod
-    def make(index: int, exp: Any, config: Any, units: Sequence[dict[str, Any]], gpu: float = 0.0):
+    def make(
+        index: int,
+        exp: Any,
+        config: Any,
+        units: Sequence[dict[str, Any]],
+        gpu: float = 0.0,
+        engine: str = "autograd",
+    ):
         try:
             blob = pickle.dumps(exp)
         except (pickle.PicklingError, AttributeError, TypeError):
             blob = None
-        return Task(index, exp.name, config, tuple(dict(u) for u in units), gpu, blob)
+        return Task(index, exp.name, config, tuple(dict(u) for u in units), gpu, blob, engine)
 
     def resolve(self) -> Any:
         if self.blob is not None:
             return pickle.loads(self.blob)
-        from .experiments import get_experiment
-
         return get_experiment(self.experiment)
 
 
@@ -118,8 +128,6 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        from .results import unit_key
-
         keys = [unit_key(u) for u in self.task.units]
         more = f" (+{len(keys) - 1} stacked)" if len(keys) > 1 else ""
         return f"{self.task.experiment} {keys[0]}{more}"
@@ -130,21 +138,16 @@ def run_task(task: Task, backend: str, device: str | None = None) -> tuple[list,
 
     ``device`` (``"cpu"``, ``"cuda:0"`` ...) is set as ``SYNLAB_DEVICE`` for the task, which is
     how experiments pick their device; ``None`` keeps this process's choice."""
-    from .device import describe_device
-
     if device is not None:
         os.environ["SYNLAB_DEVICE"] = device
     exp = task.resolve()
     units = [dict(u) for u in task.units]
     t0 = time.perf_counter()
-    if len(units) > 1:
-        results = [dict(r) for r in exp.run_group(task.config, units)]
-        if len(results) != len(units):
-            raise RuntimeError(
-                f"{exp.name}: run_group returned {len(results)} results for {len(units)} units"
-            )
-    else:
-        results = [dict(exp.run_unit(task.config, units[0]))]
+    results = [dict(r) for r in exp.compute(task.config, units, task.engine)]
+    if len(results) != len(units):
+        raise RuntimeError(
+            f"{exp.name}: run_group returned {len(results)} results for {len(units)} units"
+        )
     wall = time.perf_counter() - t0
     info = {"backend": backend, "node": socket.gethostname(), "device": describe_device(device)}
     return results, wall, info

@@ -12,8 +12,8 @@ sets the time. Here the backward pass is written out, so the step is
 3. the gradients of μ and φ and the Adam update of both — one pass per tensor when compiled.
 
 Written as a pure function of tensors, :func:`fused_step` is also what ``torch.compile`` fuses
-into a handful of loops (``compile=True`` in :func:`synlab.ensemble.train_ensemble`, or
-``SYNLAB_COMPILE=1``). Eager or compiled, it computes the same numbers as the autograd
+into a handful of loops (``compile=True`` in :func:`synlab.ensemble.train_ensemble`; the
+``compiled`` engine of ``synlab run``). Eager or compiled, it computes the same numbers as the autograd
 objective :func:`synlab.ensemble.ensemble_objective` followed by :class:`~synlab.ensemble.StackedAdam`
 (``tests/test_fused.py`` checks gradients and trajectories against it).
 
@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["fused_step", "compiled_step", "compiled", "softplus", "compile_requested"]
+__all__ = ["fused_step", "compiled_step", "compiled", "softplus"]
 
 
 def softplus(phi: Tensor) -> Tensor:
@@ -66,11 +65,6 @@ def softplus_and_sigmoid(phi: Tensor) -> tuple[Tensor, Tensor]:
     lp = torch.where(w == 1, u, torch.log(w) * u / (w - 1))
     sp = torch.where(phi > 20, phi, phi.clamp_min(0) + lp)
     return sp, torch.where(phi >= 0, 1.0, u) / w
-
-
-def compile_requested() -> bool:
-    """``SYNLAB_COMPILE=1`` asks training loops to compile their step (off by default)."""
-    return os.environ.get("SYNLAB_COMPILE", "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _shape(K: int, t: Tensor) -> tuple[int, ...]:

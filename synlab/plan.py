@@ -11,8 +11,9 @@ How recorded times become task times:
 * A unit's recorded ``wall_time_s`` is used as it stands, whatever engine computed it. Units whose
   result names no ``engine`` were computed by their experiment's default path (autograd, not
   compiled; or the only path it has); the plan lists the engines behind each experiment's times,
-  so a run with another engine (``SYNLAB_COMPILE``) knows what the estimate is for.
-* A stacked unit (``stacked_with`` in its provenance) recorded its *share* of the stack's wall
+  so a run with another engine (``--engine``) knows what the estimate is for.
+* A stacked unit (``stack`` or, in older units, ``stacked_with`` in its provenance) recorded its
+  *share* of the stack's wall
   time. A planned stack costs the sum of its members' shares: the recorded stack's time when the
   stack is the same, pessimistic when it is larger (a GPU stack costs less than linearly more).
 * A unit counts on the kind of device it was recorded on (``cuda``: a GPU; anything else: a CPU
@@ -22,23 +23,22 @@ How recorded times become task times:
   the prediction is then a lower bound (marked ``≥``).
 * Units without any recorded time take the median of their experiment's recorded units.
 
-With ``--gpus 0`` nothing stacks (as on a CPU run, unless ``SYNLAB_STACK=1``); with GPUs the
-experiments that can stack do, and ``1 / gpus_per_stack`` stacks share a GPU, each assumed as fast
-as alone (optimistic when they compete). Start-up of the backend is added as ``startup_s``.
+With ``--gpus 0`` nothing stacks (as on a CPU run, unless ``--stack N``); with GPUs the
+experiments that can stack do (``--stack N`` caps a stack at N units), and ``1 / gpus_per_stack``
+stacks share a GPU, each assumed as fast as alone (optimistic when they compete).
+Start-up of the backend is added as ``startup_s``.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
-import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .device import stack_limit
 from .results import _stored, results_root, unit_key
 
 __all__ = ["PlannedTask", "Plan", "plan_run", "simulate"]
@@ -152,22 +152,17 @@ def _recorded(folder: Path) -> dict[str, dict[str, Any]]:
         prov = payload.get("provenance", {})
         if "wall_time_s" not in prov:
             continue
-        engine = payload.get("result", {}).get("engine") or "default path (no engine recorded)"
+        engine = (
+            payload.get("result", {}).get("engine")
+            or prov.get("engine")
+            or "default path (no engine recorded)"
+        )
         out[key] = {
             "seconds": float(prov["wall_time_s"]),
             "kind": "gpu" if str(prov.get("device", "")).startswith("cuda") else "cpu",
             "engine": str(engine),
         }
     return out
-
-
-def _stacking(gpus: int) -> bool:
-    flag = os.environ.get("SYNLAB_STACK", "").strip().lower()
-    if flag in {"1", "true", "yes", "on"}:
-        return True
-    if flag in {"0", "false", "no", "off"}:
-        return False
-    return gpus > 0
 
 
 def plan_run(
@@ -180,14 +175,18 @@ def plan_run(
     root: Path | str | None = None,
     missing_only: bool = False,
     startup_s: float = 0.0,
+    stack: int | None = None,
 ) -> Plan:
     """Plan a run of ``names`` (every unit, as a fresh run would; ``missing_only``: only the units
-    not stored yet) on ``workers`` CPU workers and ``gpus`` GPUs, from the recorded unit times."""
+    not stored yet) on ``workers`` CPU workers and ``gpus`` GPUs, from the recorded unit times.
+    ``stack`` as in :func:`synlab.results.run_experiments` (default: no limit with GPUs, else 1)."""
     from .experiments import get_experiment
 
     if workers < 1 or gpus < 0 or not 0 < gpus_per_stack <= 1:
         raise ValueError("plan needs workers ≥ 1, gpus ≥ 0 and 0 < gpus_per_stack ≤ 1")
     gpu_slots = gpus * max(1, int(1 / gpus_per_stack + 1e-9))
+    if stack is None:
+        stack = 0 if gpus > 0 else 1
     tasks: list[PlannedTask] = []
     engines: dict[str, Counter] = {}
     for name in names:
@@ -213,18 +212,18 @@ def plan_run(
                 return median[kind], f"some units sized by the median {kind.upper()} unit"
             return None, ""
 
-        stack = exp.run_group is not None and len(units) > 1 and _stacking(gpus)
-        if stack:
+        stacked = exp.run_group is not None and len(units) > 1 and stack != 1
+        if stacked:
             by_key: dict[Any, list[dict[str, Any]]] = {}
             for u in units:
                 by_key.setdefault(exp.group_key(u), []).append(u)
-            limit = stack_limit() or len(units)
+            limit = stack or len(units)
             groups = [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
         else:
             groups = [[u] for u in units]
         for group in groups:
             keys = [unit_key(u) for u in group]
-            kind = "gpu" if (gpus > 0 and stack) else "cpu"
+            kind = "gpu" if (gpus > 0 and stacked) else "cpu"
             total, notes = 0.0, set()
             for k in keys:
                 t, note = unit_time(k, kind)

@@ -26,27 +26,52 @@ complete and fresh, and fails, naming the file, on a corrupt one.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
-import hashlib
-import io
-import json
-import math
-import os
-import re
-import shutil
-import subprocess
 import textwrap
-import zipfile
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from torch import device as torch_device
+from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
 
 from . import __version__
-from .device import describe_device, progress_enabled, stack_limit, stacking_enabled
+from .device import default_device, describe_device
+from .executor import Task, UnitsFailed, make_executor
+from .experiments import all_experiments, get_experiment
+from .settings import PROFILES
+from .store import (  # noqa: F401 - the store's names, re-exported as they always were
+    CorruptUnitError,
+    ExperimentResults,
+    IncompleteResultsError,
+    StoreError,
+    UnitRecord,
+    _canonical,
+    _config_json,
+    _git_commit,
+    _is_fresh,
+    _jsonable,
+    _load_arrays,
+    _load_payload,
+    _npz_bytes,
+    _read_unit,
+    _replace_bytes,
+    _select,
+    _sha256_file,
+    _stored,
+    _write_unit,
+    chapter_profile,
+    complete_subset_of,
+    config_hash,
+    find_unit,
+    quarantine,
+    read_unit,
+    results_root,
+    store_key,
+    suffixed_key,
+    unit_key,
+    write_unit,
+)
 
 __all__ = [
     "PROFILES",
@@ -72,409 +97,6 @@ __all__ = [
     "CorruptUnitError",
     "IncompleteResultsError",
 ]
-
-PROFILES = ("quick", "full")
-
-
-# ----------------------------------------------------------------------------- hashing & keys
-def _jsonable(obj: Any, numbers: bool = False) -> Any:
-    """Convert configs/results to JSON-compatible values (dataclasses, tuples, numpy scalars).
-
-    Non-finite floats become strings (``"nan"``), as config hashes have always been computed;
-    with ``numbers=True`` (stored results) they stay floats and round-trip as numbers."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _jsonable(getattr(obj, f.name), numbers) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v, numbers) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v, numbers) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()  # a NaN item stays a float, as it always has
-    if isinstance(obj, float) and not math.isfinite(obj) and not numbers:
-        return str(obj)
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # torch / numpy arrays
-        return obj.tolist()
-    return obj
-
-
-def config_hash(config: Any) -> str:
-    """SHA-256 (first 16 hex digits) of the config's canonical JSON."""
-    text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _select(
-    units: list[dict[str, Any]], only: dict[str, Any] | None, name: str
-) -> list[dict[str, Any]]:
-    """The units matching every ``key: value`` of ``only`` (all units if ``only`` is empty)."""
-    if not only:
-        return units
-    keys = set().union(*(u.keys() for u in units)) if units else set()
-    bad = set(only) - keys
-    if bad:
-        raise ValueError(
-            f"{name} has no unit coordinate {sorted(bad)}; its units have {sorted(keys)}"
-        )
-    chosen = [u for u in units if all(u.get(k) == v for k, v in only.items())]
-    if not chosen:
-        values = {k: sorted({str(u.get(k)) for u in units}) for k in only}
-        raise ValueError(f"no unit of {name} matches {only}; values present: {values}")
-    return chosen
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), sort_keys=True, separators=(",", ":"))
-
-
-def _is_fresh(
-    exp: Any, cfg_json: dict[str, Any], chash: str, unit: dict[str, Any], provenance: dict[str, Any]
-) -> bool:
-    """A stored unit is fresh if it was computed with this config, or, for experiments that say
-    which part of the config a unit depends on (``unit_config``), with that part unchanged."""
-    if provenance.get("config_hash") == chash:
-        return True
-    if exp.unit_config is None or "config" not in provenance:
-        return False
-    return _canonical(exp.unit_config(provenance["config"], unit)) == _canonical(
-        exp.unit_config(cfg_json, unit)
-    )
-
-
-def _config_json(cfg: Any) -> dict[str, Any]:
-    """The config as it reads back from a stored unit's provenance (JSON round trip)."""
-    return json.loads(json.dumps(_jsonable(cfg)))
-
-
-def unit_key(unit: dict[str, Any]) -> str:
-    """A readable, file-system-safe key for a unit, e.g. ``l2=0.01_seed=2019``.
-
-    The key is lossy (floats keep 6 digits; ``'a b'`` and ``'a-b'``, ``0`` and ``'0'`` share
-    one), so it only names a file: the file records the exact unit, which every read compares
-    (:func:`read_unit`). A new unit whose key is taken by another unit is stored under
-    :func:`suffixed_key` instead."""
-    if not unit:
-        return "all"
-    parts = []
-    for k in sorted(unit):
-        v = unit[k]
-        v = f"{v:g}" if isinstance(v, float) else str(v)
-        parts.append(f"{k}={v}")
-    key = re.sub(r"[^A-Za-z0-9=._+-]", "-", "_".join(parts))
-    if len(key) > 120:
-        key = key[:100] + "_" + hashlib.sha256(key.encode()).hexdigest()[:12]
-    return key
-
-
-def suffixed_key(unit: dict[str, Any]) -> str:
-    """The key of a unit whose readable key another unit holds: ``<key>__<hash of the unit>``."""
-    return f"{unit_key(unit)}__{hashlib.sha256(_canonical(unit).encode()).hexdigest()[:10]}"
-
-
-# ----------------------------------------------------------------------------- provenance
-def _git_commit() -> str:
-    """HEAD of the checkout (``+dirty`` with uncommitted package changes); a copy without ``.git``
-    (a GPU machine's, an unpacked archive) can name its commit in ``SYNLAB_GIT_COMMIT``."""
-    named = os.environ.get("SYNLAB_GIT_COMMIT", "").strip()
-    if named:
-        return named
-    here = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-        if out.returncode != 0:
-            return "unknown"
-        commit = out.stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(here),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                "synlab",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def results_root(profile: str) -> Path:
-    """Where results of ``profile`` live.
-
-    ``full`` results live in ``SYNLAB_RESULTS_DIR`` if set, else in the repository's
-    ``results/`` folder (committed). ``quick`` results are cheap and never committed: they
-    live in ``SYNLAB_CACHE_DIR`` if set, else ``~/.cache/synlab/results`` (full results too
-    when synlab is installed without its repository, e.g. in Colab).
-    """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
-    cache_env = os.environ.get("SYNLAB_CACHE_DIR")
-    cache = (
-        Path(cache_env).expanduser() if cache_env else Path.home() / ".cache" / "synlab" / "results"
-    )
-    if profile == "quick":
-        return cache
-    env = os.environ.get("SYNLAB_RESULTS_DIR")
-    if env:
-        return Path(env).expanduser()
-    repo_results = Path(__file__).resolve().parent.parent / "results"
-    return repo_results if repo_results.is_dir() else cache
-
-
-def chapter_profile() -> str:
-    """The profile a chapter computes when it has no fresh full results: ``SYNLAB_PROFILE``."""
-    profile = os.environ.get("SYNLAB_PROFILE", "quick").strip() or "quick"
-    if profile not in PROFILES:
-        raise ValueError(f"SYNLAB_PROFILE={profile!r} is not a profile; choose one of {PROFILES}")
-    return profile
-
-
-# ----------------------------------------------------------------------------- records
-@dataclass
-class UnitRecord:
-    """One stored unit: its sweep coordinates, results and provenance."""
-
-    unit: dict[str, Any]
-    result: dict[str, Any]
-    provenance: dict[str, Any]
-
-    @property
-    def key(self) -> str:
-        return unit_key(self.unit)
-
-
-@dataclass
-class ExperimentResults:
-    """All units of one experiment and profile, plus the config they were run with."""
-
-    experiment: str
-    profile: str
-    config: Any
-    records: list[UnitRecord] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self):
-        return iter(self.records)
-
-    def select(self, **coords: Any) -> list[UnitRecord]:
-        """Records whose unit matches every given coordinate, e.g. ``select(seed=2019)``."""
-        return [r for r in self.records if all(r.unit.get(k) == v for k, v in coords.items())]
-
-    def values(self, name: str, **coords: Any) -> list[Any]:
-        """``result[name]`` of every matching record, in unit order."""
-        return [r.result[name] for r in self.select(**coords)]
-
-    @property
-    def data_sources(self) -> list[str]:
-        """The data sets used, by canonical id (with checksum where recorded), never a path."""
-        from .stamps import data_labels
-
-        return data_labels(r.provenance for r in self.records)
-
-    @property
-    def wall_time_s(self) -> float:
-        return float(sum(r.provenance.get("wall_time_s", 0.0) for r in self.records))
-
-    def describe(self) -> str:
-        """One paragraph of provenance for a chapter to print under its figures."""
-        if not self.records:
-            return f"{self.experiment} [{self.profile}]: no results"
-        prov = self.records[0].provenance
-        devices = sorted({r.provenance.get("device", "?") for r in self.records})
-        dates = sorted(r.provenance.get("date", "?") for r in self.records)
-        commits = sorted({r.provenance.get("git_commit", "?")[:12] for r in self.records})
-        return (
-            f"{self.experiment} — profile '{self.profile}', {len(self.records)} units, "
-            f"config {prov.get('config_hash')}, synlab {prov.get('synlab_version')} (commit {', '.join(commits)}), "
-            f"data: {'; '.join(self.data_sources)}, device: {'; '.join(devices)}, "
-            f"total wall time {self.wall_time_s / 60:.1f} min, computed {dates[0][:10]}"
-            + (f" to {dates[-1][:10]}" if dates[-1][:10] != dates[0][:10] else "")
-        )
-
-
-class StoreError(ValueError):
-    """A stored unit that cannot be trusted; the message names its file."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path, self.reason = Path(path), reason
-
-
-class CorruptUnitError(StoreError):
-    """A unit file that cannot be read, or whose NPZ is missing, corrupt or not its own."""
-
-
-class IncompleteResultsError(ValueError):
-    """Stored results are missing or stale (a chapter then computes a fresh profile)."""
-
-
-def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _npz_bytes(arrays: dict[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    np.savez_compressed(
-        buf,
-        **{k: (v.detach().cpu().numpy() if hasattr(v, "detach") else v) for k, v in arrays.items()},
-    )
-    return buf.getvalue()
-
-
-def _replace_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a hidden temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_unit(folder: Path, record: UnitRecord, key: str | None = None) -> Path:
-    """Store one unit atomically as ``<key>.json`` (+ ``<key>.npz`` for its arrays); the path
-    of its JSON. The key is the unit's readable key unless another unit holds it
-    (:func:`store_key`). The JSON records the NPZ's SHA-256, so an interrupted rewrite can
-    never leave a mixed pair that reads as complete; the JSON lands last and marks the unit done.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    key = key or store_key(folder, record.unit)
-    arrays = {
-        k: np.asarray(v) if not hasattr(v, "detach") else v
-        for k, v in record.result.items()
-        if isinstance(v, np.ndarray) or hasattr(v, "numpy")
-    }
-    rest = {k: v for k, v in record.result.items() if k not in arrays}
-    payload = {
-        "unit": _jsonable(record.unit),
-        "result": _jsonable(rest, numbers=True),
-        "arrays": sorted(arrays),
-        "provenance": _jsonable(record.provenance),
-    }
-    json_path = folder / f"{key}.json"
-    if arrays:
-        blob = _npz_bytes(arrays)
-        payload["npz_sha256"] = hashlib.sha256(blob).hexdigest()
-        json_path.unlink(missing_ok=True)  # an old JSON never sits beside the new NPZ
-        _replace_bytes(folder / f"{key}.npz", blob)
-    else:
-        (folder / f"{key}.npz").unlink(missing_ok=True)  # an earlier run's arrays, now replaced
-    text = json.dumps(payload, indent=1, sort_keys=True, allow_nan=True) + "\n"
-    _replace_bytes(json_path, text.encode())
-    return json_path
-
-
-def _load_payload(path: Path) -> dict[str, Any]:
-    try:
-        payload = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise CorruptUnitError(path, f"not UTF-8 text ({err.reason} at byte {err.start})") from err
-    except json.JSONDecodeError as err:
-        raise CorruptUnitError(path, f"not valid JSON ({err.msg}, line {err.lineno})") from err
-    except OSError as err:
-        raise CorruptUnitError(path, f"cannot be read ({err.strerror or err})") from err
-    if not isinstance(payload, dict):
-        raise CorruptUnitError(path, "not a unit record (a JSON object was expected)")
-    kinds = {"unit": dict, "result": dict, "provenance": dict, "arrays": list}
-    for name, kind in kinds.items():
-        if not isinstance(payload.get(name, [] if name == "arrays" else None), kind):
-            raise CorruptUnitError(path, f"not a unit record (no {name!r} {kind.__name__})")
-    return payload
-
-
-def _load_arrays(path: Path, payload: dict[str, Any]) -> dict[str, np.ndarray]:
-    npz_path = path.with_suffix(".npz")
-    if not payload.get("arrays"):
-        return {}
-    if not npz_path.is_file():
-        raise CorruptUnitError(path, f"its arrays file {npz_path.name} is missing")
-    digest = payload.get("npz_sha256")
-    if digest is not None and _sha256_file(npz_path) != digest:
-        raise CorruptUnitError(
-            path, f"{npz_path.name} is not the arrays file written with it (checksum differs)"
-        )
-    try:  # units stored before checksums are verified by opening every array
-        with np.load(npz_path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in payload["arrays"]}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise CorruptUnitError(path, f"{npz_path.name} cannot be read ({err})") from err
-
-
-def read_unit(path: Path, unit: dict[str, Any] | None = None) -> UnitRecord | None:
-    """The unit stored at ``path`` (JSON and NPZ, both checked); ``None`` if the file holds
-    another unit than ``unit`` (two units sharing a lossy key). Raises
-    :class:`CorruptUnitError` naming the file when either file cannot be trusted."""
-    payload = _load_payload(Path(path))
-    if unit is not None and _canonical(payload["unit"]) != _canonical(unit):
-        return None
-    result = dict(payload["result"])
-    result.update(_load_arrays(Path(path), payload))
-    return UnitRecord(unit=payload["unit"], result=result, provenance=payload["provenance"])
-
-
-def store_key(folder: Path, unit: dict[str, Any]) -> str:
-    """The key to store ``unit`` under: its readable key, unless a readable file there holds
-    another unit (then :func:`suffixed_key`). A corrupt file there is quarantined first
-    (``folder`` is ``<root>/<profile>/<experiment>``)."""
-    key = unit_key(unit)
-    path = folder / f"{key}.json"
-    if not path.is_file():
-        return key
-    try:
-        held = _load_payload(path)["unit"]
-    except CorruptUnitError as err:  # never written over: kept in <root>/quarantine/
-        print(f"{err}; moved it to {quarantine(path, folder.parent.parent)}")
-        return key
-    return key if _canonical(held) == _canonical(unit) else suffixed_key(unit)
-
-
-def find_unit(folder: Path, unit: dict[str, Any]) -> UnitRecord | None:
-    """The stored record of ``unit`` in ``folder`` (None if not stored); raises
-    :class:`CorruptUnitError` for a file of this unit that cannot be trusted."""
-    for key in (unit_key(unit), suffixed_key(unit)):
-        path = folder / f"{key}.json"
-        if path.is_file():
-            rec = read_unit(path, unit)
-            if rec is not None:
-                return rec
-    return None
-
-
-def quarantine(path: Path, root: Path) -> Path:
-    """Move a unit's files (JSON and NPZ) into ``<root>/quarantine/`` (git-ignored), keeping
-    their profile/experiment folders and a time stamp; never deletes anything. The new folder."""
-    path = Path(path)
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    try:
-        rel = path.parent.relative_to(root)
-    except ValueError:
-        rel = Path(path.parent.name)
-    dest = Path(root) / "quarantine" / rel / stamp
-    dest.mkdir(parents=True, exist_ok=True)
-    for twin in (path.with_suffix(".json"), path.with_suffix(".npz")):
-        if twin.exists():
-            shutil.move(str(twin), dest / twin.name)
-    return dest
-
-
-# kept for callers of the earlier private names
-_write_unit = write_unit
-
-
-def _read_unit(path: Path) -> UnitRecord:
-    rec = read_unit(path)
-    assert rec is not None  # no unit to compare with: never None
-    return rec
-
-
-def _stored(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
 # ----------------------------------------------------------------------------- running
@@ -522,6 +144,7 @@ class _Job:
     todo: list[dict[str, Any]]
     groups: list[list[dict[str, Any]]]
     stacked: bool
+    engine: str
 
 
 def _prepare(
@@ -534,12 +157,18 @@ def _prepare(
     device: Any,
     only: dict[str, Any] | None,
     recompute: bool = False,
+    engine: str | None = None,
+    stack: int | None = None,
 ) -> _Job:
-    """Read what is stored and fresh; list the units left and group them into tasks (stacks
-    where the experiment can stack and stacking pays, see :func:`synlab.device.stacking_enabled`)."""
-    from .experiments import get_experiment
-
+    """Read what is stored and fresh; list the units left and group them into tasks (stacks of
+    up to ``stack`` units where the experiment can stack, see :func:`run_experiments`)."""
     exp = get_experiment(name)
+    kind = (torch_device(device) if device is not None else default_device()).type
+    engine = exp.engine(engine, kind)
+    if stack is None:
+        stack = 0 if kind == "cuda" else 1  # on a CPU stacking does not pay (bench_stacked.py)
+    if stack < 0:
+        raise ValueError(f"stack must be 0 (no limit) or a positive number of units; got {stack}")
     cfg = config if config is not None else exp.make_config(profile)
     chash = config_hash(cfg)
     base = Path(root) if root is not None else results_root(profile)
@@ -556,14 +185,14 @@ def _prepare(
             continue
         todo.append(unit)
     groups: list[list[dict[str, Any]]] = [[u] for u in todo]
-    stacked = exp.run_group is not None and len(todo) > 1 and stacking_enabled(device)
+    stacked = exp.run_group is not None and len(todo) > 1 and stack != 1
     if stacked:
         by_key: dict[Any, list[dict[str, Any]]] = {}
         for unit in todo:
             by_key.setdefault(exp.group_key(unit), []).append(unit)
-        limit = stack_limit() or len(todo)
+        limit = stack or len(todo)
         groups = [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
-    return _Job(exp, profile, cfg, chash, folder, units, records, todo, groups, stacked)
+    return _Job(exp, profile, cfg, chash, folder, units, records, todo, groups, stacked, engine)
 
 
 def run_experiments(
@@ -581,9 +210,19 @@ def run_experiments(
     gpus_per_stack: float = 1.0,
     executor: Any = None,
     recompute: bool = False,
+    engine: str | None = None,
+    stack: int | None = None,
 ) -> list[ExperimentResults]:
     """Run every missing or stale unit of the experiments ``names`` as one run, and return all
     their results (one :class:`ExperimentResults` per name, in order).
+
+    ``engine`` (``autograd``, ``fused``, ``compiled``; :data:`synlab.experiments.ENGINES`) is
+    what the training steps run on: one an experiment declares (``Experiment.engines``), else a
+    ValueError; default: its first engine on a CPU, ``compiled`` where it has one on CUDA.
+    ``stack``: the most units trained as one stack where an experiment can stack (``0``: no
+    limit; ``1``: every unit alone); default 1 on a CPU (stacking does not pay there) and no
+    limit on CUDA. Both are recorded in every unit's provenance and never enter the config hash.
+    ``progress``: progress bars (default: on, unless ``TQDM_DISABLE=1``).
 
     Each unit, or stack of units, is one task of an executor (:mod:`synlab.executor`):
     ``workers=1`` computes in this process; ``workers=N`` in a local pool of N processes, one
@@ -595,10 +234,6 @@ def run_experiments(
     (:class:`synlab.executor.UnitsFailed`) after every other task has landed; in-process, an
     exception stops the run at once. ``config`` applies to a single experiment.
     """
-    from tqdm import tqdm  # plain tqdm: no ipywidgets needed in notebooks
-
-    from .executor import Task, UnitsFailed, make_executor
-
     if config is not None and len(names) != 1:
         raise ValueError("config= overrides the config of a single experiment")
     jobs = [
@@ -611,11 +246,13 @@ def run_experiments(
             device=device,
             only=only,
             recompute=recompute,
+            engine=engine,
+            stack=stack,
         )
         for n in names
     ]
     n_todo = sum(len(j.todo) for j in jobs)
-    show = progress_enabled() if progress is None else progress
+    bar_kw = {} if progress is None else {"disable": not progress}  # tqdm reads TQDM_DISABLE
     own = executor is None and n_todo > 0
     if own:
         executor = make_executor(workers, address, gpus_per_stack=gpus_per_stack, device=device)
@@ -638,15 +275,17 @@ def run_experiments(
             if j.stacked:
                 print(
                     f"{j.exp.name}: stacking {len(j.todo)} units as {len(j.groups)} group(s) "
-                    "(SYNLAB_STACK)"
+                    f"(engine {j.engine})"
                 )
             for group in j.groups:
                 gpu = gpus_per_stack if executor.gpu_device_for(j.stacked) else 0.0
-                task = Task.make(len(tasks), j.exp, j.cfg, group, gpu)
+                task = Task.make(len(tasks), j.exp, j.cfg, group, gpu, j.engine)
                 tasks.append(task)
                 owner[task.index] = j
         desc = jobs[0].exp.name if len(jobs) == 1 else "all"
-        bar = tqdm(total=n_todo, desc=desc, unit="unit", disable=not show or not n_todo)
+        if not n_todo:
+            bar_kw = {"disable": True}
+        bar = tqdm(total=n_todo, desc=desc, unit="unit", **bar_kw)
         for out in executor.run(tasks) if tasks else ():
             j = owner[out.task.index]
             if out.error is not None:
@@ -668,11 +307,11 @@ def run_experiments(
                     "device": out.info.get("device") or describe_device(device),
                     "backend": out.info.get("backend", executor.backend),
                     "node": out.info.get("node", ""),
+                    "engine": out.task.engine,
+                    "stack": n,  # trained as one stack of n units; wall time is the n-th share
                     "wall_time_s": round(out.wall_s / n, 3),
                     "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 }
-                if n > 1:
-                    prov["stacked_with"] = n  # trained as one stack; wall time is the group's share
                 rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
                 j.records.append(_read_unit(write_unit(j.folder, rec)))
             bar.update(n)
@@ -711,6 +350,8 @@ def run_experiment(
     gpus_per_stack: float = 1.0,
     executor: Any = None,
     recompute: bool = False,
+    engine: str | None = None,
+    stack: int | None = None,
 ) -> ExperimentResults:
     """Run every missing or stale unit of experiment ``name`` and return all its results.
 
@@ -720,7 +361,8 @@ def run_experiment(
     finishes, so Ctrl-C loses only the unit in flight. ``only`` (e.g. ``{"method": "bgd"}``)
     restricts the run, and the results returned, to the matching units. ``workers``,
     ``address`` and ``gpus_per_stack`` choose where the units compute (see
-    :func:`run_experiments`); only this process writes the store.
+    :func:`run_experiments`); only this process writes the store. ``engine`` and ``stack``:
+    see :func:`run_experiments`.
 
     A stored unit that cannot be read (its JSON or NPZ corrupt, missing or mismatched) is
     moved to ``<root>/quarantine/`` and recomputed, at once for the quick profile, for the
@@ -741,6 +383,8 @@ def run_experiment(
         gpus_per_stack=gpus_per_stack,
         executor=executor,
         recompute=recompute,
+        engine=engine,
+        stack=stack,
     )[0]
 
 
@@ -754,8 +398,6 @@ def load_results(
     """Load stored results of ``name``: :class:`IncompleteResultsError` if units are missing
     (unless allowed) or stale; :class:`CorruptUnitError`, naming the file, if a unit's JSON or
     NPZ cannot be trusted."""
-    from .experiments import get_experiment
-
     exp = get_experiment(name)
     cfg = exp.make_config(profile)
     chash = config_hash(cfg)
@@ -792,22 +434,7 @@ def complete_subset(
     table, say) while the rest is still running, without ever mixing in missing units. A
     corrupt unit raises :class:`CorruptUnitError` naming its file.
     """
-    from .experiments import get_experiment
-
-    exp = get_experiment(name)
-    cfg = exp.make_config(profile)
-    wanted = [u for u in exp.units(cfg) if all(u.get(k) == v for k, v in coords.items())]
-    if not wanted:
-        raise ValueError(f"no unit of {name} [{profile}] matches {coords}")
-    folder = (Path(root) if root is not None else results_root(profile)) / profile / exp.name
-    chash, cfg_json = config_hash(cfg), _config_json(cfg)
-    records = []
-    for unit in wanted:  # only these need to be there and fresh; the rest of the sweep may be stale
-        rec = find_unit(folder, unit)
-        if rec is None or not _is_fresh(exp, cfg_json, chash, unit, rec.provenance):
-            return None
-        records.append(rec)
-    return ExperimentResults(exp.name, profile, cfg, records)
+    return complete_subset_of(get_experiment(name), profile, root=root, **coords)
 
 
 def results_for_chapter(name: str, *, root: Path | str | None = None) -> ExperimentResults:
@@ -894,8 +521,6 @@ def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
     """One row per experiment and profile: units done / expected, and the stale, orphaned,
     corrupt (JSON or NPZ unreadable), dirty (computed from uncommitted code) and missing units,
     found by opening both files of every unit; ``problems`` names each file."""
-    from .experiments import all_experiments
-
     complete = complete_experiments(root)
     rows = []
     for exp in all_experiments().values():

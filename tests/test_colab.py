@@ -168,7 +168,7 @@ def test_colab_run_shows_paper_scale_results(chapter, colab_env, tmp_path, monke
     monkeypatch.setenv("SYNLAB_REPOSITORY", origin.as_uri())
     monkeypatch.setenv("SYNLAB_CACHE_DIR", str(tmp_path / "cache"))  # no quick results to find
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("SYNLAB_PROGRESS", "0")
+    monkeypatch.setenv("TQDM_DISABLE", "1")
     nb = nbformat.read(ROOT / "book" / f"{chapter}.ipynb", as_version=4)
     stub = "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')"
     probe = (

@@ -579,7 +579,7 @@ def test_bgd_mlp_step_matches_autograd_and_bgd_update():
 
 
 def test_compiled_bgd_follows_the_autograd_step():
-    """BGD with its step compiled (SYNLAB_COMPILE) draws the same noise and learns the same:
+    """BGD with its step compiled (compile=True) draws the same noise and learns the same:
     accuracy matrices agree up to float rounding on a tiny stream; ``engine`` says which ran."""
     tasks = _permuted_stream(n_tasks=2, n=200)
     kw = dict(epochs=1, batch_size=40, hidden=(8,), eval_every=1000)

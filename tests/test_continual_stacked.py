@@ -159,8 +159,8 @@ def test_experiment_groups_return_what_their_units_return():
 
 
 def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
-    """With SYNLAB_STACK=1 the runner trains a method's trials as one stack, stores each trial in its
-    own unit (``stacked_with`` in its provenance) and leaves unstackable methods solo."""
+    """With stack=0 (no limit) the runner trains a method's trials as one stack, stores each trial
+    in its own unit (``stack`` in its provenance) and leaves unstackable methods solo."""
     from dataclasses import replace
 
     from synlab.experiments import schug2021_lifelong as L
@@ -175,23 +175,22 @@ def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
         "schug_tuning",
         replace(get_experiment("schug_tuning"), make_config=lambda p: small),
     )
-    monkeypatch.setenv("SYNLAB_STACK", "1")
-    run_experiment("schug_tuning", "quick", root=tmp_path, progress=False)
+    run_experiment("schug_tuning", "quick", root=tmp_path, progress=False, stack=0)
     res = load_results("schug_tuning", "quick", root=tmp_path)
     assert len(res.records) == 4
-    stacked = {r.unit["method"]: r.provenance.get("stacked_with") for r in res.records}
-    assert stacked == {"ghost": 2, "ewc": None}
+    stacked = {r.unit["method"]: r.provenance["stack"] for r in res.records}
+    assert stacked == {"ghost": 2, "ewc": 1}
+    assert {r.provenance["engine"] for r in res.records} == {"autograd"}
     assert all(0 <= r.result["validation_accuracy"] <= 1 for r in res.records)
 
 
-def test_stacked_bgd_compiled_follows_the_solo_runs(monkeypatch):
-    """SYNLAB_COMPILE=1: the stack's BGD step is synlab.continual.bgd_mlp_step compiled; members
+def test_stacked_bgd_compiled_follows_the_solo_runs():
+    """compile=True: the stack's BGD step is synlab.continual.bgd_mlp_step compiled; members
     still follow their (autograd) solo runs up to float rounding."""
-    monkeypatch.setenv("SYNLAB_COMPILE", "1")
     stream = _permuted_stream(n_tasks=2, n=200)
     params = MEMBERS["bgd"][:2]
     stacked = train_sequentially_stacked(
-        [stream, stream], "bgd", params, [0, 1], test_samples=3, mc_samples=4, **KW
+        [stream, stream], "bgd", params, [0, 1], test_samples=3, mc_samples=4, compile=True, **KW
     )
     for k, got in enumerate(stacked):
         solo = train_sequentially(
@@ -213,8 +212,8 @@ def test_stacked_bgd_compiled_follows_the_solo_runs(monkeypatch):
 
 
 @pytest.mark.parametrize("method", ["presynaptic", "no_consolidation", "ghost"])
-def test_compiled_bernoulli_step_follows_the_autograd_step(method, monkeypatch):
-    """SYNLAB_COMPILE=1: solo strategies and stacks run synlab.continual.presynaptic_mlp_step compiled,
+def test_compiled_bernoulli_step_follows_the_autograd_step(method):
+    """compile=True: solo strategies and stacks run synlab.continual.presynaptic_mlp_step compiled,
     on the same release masks; both follow the autograd solo run up to float rounding."""
     stream = _permuted_stream(n_tasks=2, n=200)
     params = MEMBERS[method][:2]
@@ -222,12 +221,13 @@ def test_compiled_bernoulli_step_follows_the_autograd_step(method, monkeypatch):
         train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
         for k, p in enumerate(params)
     ]
-    monkeypatch.setenv("SYNLAB_COMPILE", "1")
     stacked = train_sequentially_stacked(
-        [stream, stream], method, params, [0, 1], test_samples=3, **KW
+        [stream, stream], method, params, [0, 1], test_samples=3, compile=True, **KW
     )
     for k, p in enumerate(params):
-        solo = train_sequentially(stream, make_strategy(method, p, test_samples=3), seed=k, **KW)
+        solo = train_sequentially(
+            stream, make_strategy(method, p, test_samples=3, compile=True), seed=k, **KW
+        )
         for got in (solo, stacked[k]):
             assert got.engine == "fused step, torch.compile"
             np.testing.assert_allclose(got.accuracy, eager[k].accuracy, atol=0.011)

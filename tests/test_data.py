@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import os
 import struct
 
 import numpy as np
@@ -43,8 +44,7 @@ def _write_idx(folder, n_train=30, n_test=10, seed=0, gz=False):
 
 @pytest.fixture
 def datadir(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("SYNLAB_DATA_PATH", raising=False)
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "data"))
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     data._load_cached.cache_clear()
     yield tmp_path / "data"
@@ -72,8 +72,11 @@ def test_gz_files_are_decompressed_and_pixels_exact(datadir):
 
 def test_extra_search_path(tmp_path, datadir, monkeypatch):
     _write_idx(tmp_path / "elsewhere" / "MNIST" / "raw")
-    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv(
+        "SYNLAB_DATA_PATH", os.pathsep.join([str(datadir), str(tmp_path / "elsewhere")])
+    )
     assert len(load_dataset("mnist", verbose=False).y_test) == 10
+    assert not (datadir / "MNIST").exists()  # found in the second folder, nothing copied
 
 
 def test_debian_package_is_copied_into_the_cache(tmp_path, datadir, monkeypatch):
@@ -100,7 +103,7 @@ def test_missing_data_set_names_the_ways_to_get_it(datadir, name, hint):
     msg = str(err.value)
     assert (
         "not available" in msg
-        and "SYNLAB_DATA_DIR" in msg
+        and "SYNLAB_DATA_PATH" in msg
         and "download=True" in msg
         and hint in msg
     )
@@ -174,10 +177,11 @@ def test_reference_file_resolution(tmp_path, monkeypatch):
     ref = tmp_path / "shared" / "experimental"
     ref.mkdir(parents=True)
     (ref / "ko2013").write_bytes(content)
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "shared"))
+    monkeypatch.setenv(
+        "SYNLAB_DATA_PATH", os.pathsep.join([str(tmp_path / "empty"), str(tmp_path / "shared")])
+    )
     assert reference_path("ko2013").read_bytes() == content
-    monkeypatch.setenv("SYNLAB_DATA_PATH", "")
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "empty"))
     assert reference_path("ko2013") == data.REFERENCE_DIR / "ko2013"
     with pytest.raises(ValueError, match="unknown reference file"):
         reference_path("nope.csv")
@@ -197,8 +201,7 @@ def test_shipped_reference_files_are_the_published_copies():
 
 
 def test_missing_shipped_reference_file_names_the_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("SYNLAB_DATA_PATH", "")
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "empty"))
     monkeypatch.setattr(data, "REFERENCE_DIR", tmp_path / "gone")
     with pytest.raises(DataUnavailableError, match=r"'ko2013' is missing .*gone.*reinstall"):
         reference_path("ko2013")
@@ -225,8 +228,7 @@ def test_standardise_uses_the_papers_constants_and_rejects_bad_input():
 def test_unavailable_reason_says_how_to_get_fashion_mnist(tmp_path, monkeypatch):
     """The no-data case of `make test`: with no source left, the reason names the Debian package;
     with the files in a data directory, there is none."""
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("SYNLAB_DATA_PATH", "")
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("SYNLAB_OFFLINE", "1")
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     data._load_cached.cache_clear()

@@ -73,9 +73,8 @@ def test_pool_gives_the_same_numbers_as_in_process(check, monkeypatch):
     assert "1 torch threads" in prov["device"]  # one torch thread per worker
     assert socket.gethostname() not in pool.describe()
     # stacks (as on a GPU) are tasks too, and give the same numbers
-    monkeypatch.setenv("SYNLAB_STACK", "1")
-    stacked = results.run_experiment("executor_check", "quick", root=root / "c", workers=2)
-    assert {r.provenance["stacked_with"] for r in stacked} == {2}
+    stacked = results.run_experiment("executor_check", "quick", root=root / "c", workers=2, stack=0)
+    assert {r.provenance["stack"] for r in stacked} == {2}
     assert [r.result["loss"] for r in stacked] == [r.result["loss"] for r in solo]
 
 

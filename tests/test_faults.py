@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 from synlab import costs, data, results
+from synlab import store as store_module
 from synlab.__main__ import main
 from synlab.experiments import EXPERIMENTS, Experiment
 
@@ -160,10 +162,10 @@ def test_write_killed_between_npz_and_json_leaves_the_unit_missing(store, monkey
             raise KeyboardInterrupt  # killed after the NPZ landed
         real(path, blob)
 
-    monkeypatch.setattr(results, "_replace_bytes", killed)
+    monkeypatch.setattr(store_module, "_replace_bytes", killed)
     with pytest.raises(KeyboardInterrupt):
         results.run_experiment("fault_test", "full", root=store, force=True)
-    monkeypatch.setattr(results, "_replace_bytes", real)
+    monkeypatch.setattr(store_module, "_replace_bytes", real)
     assert results.find_unit(folder, {"seed": 0}) is None  # not complete: it will be rerun
     assert results.find_unit(folder, {"seed": 1}) is not None  # the other unit is untouched
     row = [r for r in results.experiment_status(store) if r["experiment"] == "fault_test"][1]
@@ -231,8 +233,7 @@ def test_cli_data_unavailable_is_one_line_and_debug_shows_the_traceback(
         return {"n": len(data.load_dataset("mnist").y_train)}
 
     _register(monkeypatch, [{"seed": 0}], run=needs_data)
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "nodata"))
-    monkeypatch.delenv("SYNLAB_DATA_PATH", raising=False)
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "nodata"))
     data._load_cached.cache_clear()
     assert main(["run", "fault_test"]) == 1
     err = capsys.readouterr().err
@@ -286,7 +287,7 @@ def _listing(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def dirs(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYNLAB_DATA_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SYNLAB_DATA_PATH", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     monkeypatch.setattr(data.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     data._load_cached.cache_clear()
@@ -297,7 +298,9 @@ def dirs(tmp_path, monkeypatch):
 def test_truncated_gz_is_named_and_skipped_for_the_next_source(dirs, monkeypatch, capsys):
     _idx(dirs / "cache" / "MNIST" / "raw", gz=True, truncate=True)
     _idx(dirs / "extra" / "MNIST" / "raw", gz=True)
-    monkeypatch.setenv("SYNLAB_DATA_PATH", str(dirs / "extra"))
+    monkeypatch.setenv(
+        "SYNLAB_DATA_PATH", os.pathsep.join([str(dirs / "cache"), str(dirs / "extra")])
+    )
     before = _listing(dirs / "extra")
     ds = data.load_dataset("mnist")
     out = capsys.readouterr().out

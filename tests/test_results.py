@@ -207,9 +207,9 @@ def _run_group(cfg, units):
 
 
 @pytest.mark.parametrize(
-    "flag, stacked", [("1", True), ("0", False), ("", False)]
-)  # "" on this CPU: no stacking
-def test_stacked_groups_store_each_unit(tmp_path, monkeypatch, flag, stacked):
+    "stack, stacked", [(0, True), (2, True), (1, False), (None, False)]
+)  # None on a CPU: no stacking
+def test_stacked_groups_store_each_unit(tmp_path, monkeypatch, stack, stacked):
     CALLS.clear()
     GROUPS.clear()
     exp = Experiment(
@@ -223,22 +223,22 @@ def test_stacked_groups_store_each_unit(tmp_path, monkeypatch, flag, stacked):
         group_key=lambda u: u["scale"],
     )
     monkeypatch.setitem(EXPERIMENTS, "toy_stack", exp)
-    monkeypatch.setenv("SYNLAB_STACK", flag)
     monkeypatch.setenv("SYNLAB_DEVICE", "cpu")
-    res = results.run_experiment("toy_stack", "full", root=tmp_path)
+    res = results.run_experiment("toy_stack", "full", root=tmp_path, stack=stack)
     assert len(res) == 4 and len(CALLS) == 4
     assert res.values("value", scale=2.0) == [20, 21]  # same results either way
+    assert all(r.provenance["engine"] == "autograd" for r in res.records)
     if stacked:
         assert [[u["seed"] for u in g] for g in GROUPS] == [[0, 1], [0, 1]]
-        assert all(r.provenance["stacked_with"] == 2 for r in res.records)
+        assert all(r.provenance["stack"] == 2 for r in res.records)
     else:
-        assert GROUPS == [] and all("stacked_with" not in r.provenance for r in res.records)
+        assert GROUPS == [] and all(r.provenance["stack"] == 1 for r in res.records)
     results.run_experiment("toy_stack", "full", root=tmp_path)
     assert len(CALLS) == 4  # resumes from the stored units
 
 
 def test_stack_limit_splits_groups(tmp_path, monkeypatch):
-    """SYNLAB_STACK_MAX=1 cuts every group into stacks of one unit (run solo); a bad value is an error."""
+    """stack=3 cuts every group into stacks of at most 3 units; a bad value is an error."""
     CALLS.clear()
     GROUPS.clear()
     exp = Experiment(
@@ -252,24 +252,40 @@ def test_stack_limit_splits_groups(tmp_path, monkeypatch):
         group_key=lambda u: 0,
     )  # all four units in one group
     monkeypatch.setitem(EXPERIMENTS, "toy_stack", exp)
-    monkeypatch.setenv("SYNLAB_STACK", "1")
-    monkeypatch.setenv("SYNLAB_STACK_MAX", "3")
-    res = results.run_experiment("toy_stack", "full", root=tmp_path)
+    res = results.run_experiment("toy_stack", "full", root=tmp_path, stack=3)
     assert [len(g) for g in GROUPS] == [3] and len(CALLS) == 4  # 3 stacked, the fourth alone
-    assert sorted(r.provenance.get("stacked_with", 1) for r in res.records) == [1, 3, 3, 3]
-    monkeypatch.setenv("SYNLAB_STACK_MAX", "0")
-    with pytest.raises(ValueError, match="SYNLAB_STACK_MAX"):
-        results.run_experiment("toy_stack", "full", root=tmp_path / "other")
+    assert sorted(r.provenance["stack"] for r in res.records) == [1, 3, 3, 3]
+    with pytest.raises(ValueError, match="stack must be 0"):
+        results.run_experiment("toy_stack", "full", root=tmp_path / "other", stack=-1)
+
+
+def test_engine_is_an_argument_checked_against_the_experiment(tmp_path, monkeypatch):
+    """An engine the experiment does not declare is a one-line error naming what it has; a
+    declared one reaches run_unit and is recorded in provenance, outside the config hash."""
+    seen = []
+
+    def run(cfg, unit, *, engine):
+        seen.append(engine)
+        return _run(cfg, unit)
+
+    exp = Experiment(
+        "toy_engines", "toy", lambda p: ToyConfig(), _units, run, engines=("autograd", "fused")
+    )
+    monkeypatch.setitem(EXPERIMENTS, "toy_engines", exp)
+    with pytest.raises(ValueError, match="toy_engines has no engine 'compiled'; its engines: "):
+        results.run_experiment("toy_engines", "full", root=tmp_path, engine="compiled")
+    assert not seen
+    res = results.run_experiment("toy_engines", "full", root=tmp_path, engine="fused")
+    assert set(seen) == {"fused"} and {r.provenance["engine"] for r in res} == {"fused"}
+    n = len(seen)
+    again = results.run_experiment("toy_engines", "full", root=tmp_path, engine="autograd")
+    assert len(seen) == n and len(again) == 4  # the engine is no part of the hash: all fresh
+    assert exp.engine(None, "cpu") == "autograd" and exp.engine(None, "cuda") == "autograd"
+    with pytest.raises(ValueError, match="engines must be some of"):
+        Experiment("x", "x", lambda p: None, _units, _run, engines=("jit",))
 
 
 def test_stack_flag_and_group_pairing_validated(monkeypatch):
-    from synlab.device import stacking_enabled
-
-    monkeypatch.setenv("SYNLAB_STACK", "maybe")
-    with pytest.raises(ValueError, match="SYNLAB_STACK"):
-        stacking_enabled("cpu")
-    monkeypatch.delenv("SYNLAB_STACK")
-    assert stacking_enabled("cpu") is False
     with pytest.raises(ValueError, match="go together"):
         Experiment("x", "x", lambda p: None, _units, _run, run_group=_run_group)
 

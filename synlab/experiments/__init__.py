@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Experiment", "EXPERIMENTS", "register", "get_experiment", "PART_MODULES"]
+__all__ = ["Experiment", "EXPERIMENTS", "ENGINES", "register", "get_experiment", "PART_MODULES"]
+
+#: The engines a training step can run on (``synlab run EXP --engine NAME``):
+#: ``autograd``: the readable reference step (autograd's backward pass); ``fused``: the
+#: hand-derived step (:mod:`synlab.fused`, :mod:`synlab.continual_stacked`), eager;
+#: ``compiled``: the hand-derived step compiled by ``torch.compile``. Same numbers up to float
+#: rounding (``tests/test_fused.py``, ``tests/test_continual_stacked.py``).
+ENGINES = ("autograd", "fused", "compiled")
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,8 @@ class Experiment:
     part: str = ""
     #: optional: run several units as one stacked computation, ``run_group(config, units)`` returning
     #: one result per unit (same contents as ``run_unit``); units are grouped by ``group_key(unit)``.
-    #: The runner uses it where stacking pays (a CUDA device) or when ``SYNLAB_STACK=1``.
+    #: The runner uses it with ``stack`` other than 1 (the default on a CUDA device; see
+    #: :func:`synlab.results.run_experiments`).
     run_group: Callable[[Any, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
     group_key: Callable[[dict[str, Any]], Any] | None = None
     #: optional: ``unit_config(config_json, unit)``, the part of the config (in its JSON form, as
@@ -37,10 +45,35 @@ class Experiment:
     #: fresh when another part of the config changes (another method's hyperparameters, say);
     #: without it any change of the config makes every unit stale.
     unit_config: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
+    #: the engines (:data:`ENGINES`) its training steps have; the first is the default on a
+    #: CPU, ``compiled`` (where declared) on CUDA. With more than one, ``run_unit`` and
+    #: ``run_group`` take ``engine=`` as a keyword argument.
+    engines: tuple[str, ...] = ("autograd",)
 
     def __post_init__(self) -> None:
         if (self.run_group is None) != (self.group_key is None):
             raise ValueError(f"{self.name}: run_group and group_key go together")
+        if not self.engines or set(self.engines) - set(ENGINES):
+            raise ValueError(f"{self.name}: engines must be some of {ENGINES}; got {self.engines}")
+
+    def engine(self, asked: str | None, device_type: str = "cpu") -> str:
+        """The engine a run uses: ``asked`` if this experiment has it (else a one-line
+        ValueError), or the default on ``device_type`` (``"cpu"``, ``"cuda"`` ...)."""
+        if asked is None:
+            cuda = device_type == "cuda" and "compiled" in self.engines
+            return "compiled" if cuda else self.engines[0]
+        if asked not in self.engines:
+            raise ValueError(
+                f"{self.name} has no engine {asked!r}; its engines: {', '.join(self.engines)}"
+            )
+        return asked
+
+    def compute(self, config: Any, units: list[dict[str, Any]], engine: str) -> list[dict]:
+        """Run ``units`` (one, or a stack of several) with ``engine``: one result per unit."""
+        kw = {"engine": engine} if len(self.engines) > 1 else {}
+        if len(units) > 1:
+            return list(self.run_group(config, units, **kw))
+        return [self.run_unit(config, units[0], **kw)]
 
 
 EXPERIMENTS: dict[str, Experiment] = {}

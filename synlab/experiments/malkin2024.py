@@ -269,6 +269,7 @@ def _train(
     accumulate_epochs=0,
     track_layer=1,
     c=None,
+    engine="autograd",
 ):
     n = x.shape[0]
     return train_ensemble(
@@ -288,7 +289,23 @@ def _train(
         data_seed=cfg.seed,
         accumulate_epochs=effective_epochs(cfg, n, accumulate_epochs),
         track_layer=track_layer,
+        **engine_options(engine),
     )
+
+
+#: the engines of every experiment here: the ensemble's autograd step, or its fused step
+#: (synlab.fused), eager or compiled
+ENSEMBLE_ENGINES = ("autograd", "fused", "compiled")
+
+
+def engine_options(engine: str) -> dict:
+    """``train_ensemble``'s ``engine`` and ``compile`` for a run engine (ENSEMBLE_ENGINES)."""
+    if engine not in ENSEMBLE_ENGINES:
+        raise ValueError(f"no ensemble engine {engine!r}; choose one of {ENSEMBLE_ENGINES}")
+    return {
+        "engine": "autograd" if engine == "autograd" else "fused",
+        "compile": engine == "compiled",
+    }
 
 
 def _member_costs(model: GaussianEnsembleMLP, rho, c: float) -> np.ndarray:
@@ -331,7 +348,7 @@ def tradeoff_units(cfg: TradeoffConfig) -> list[dict]:
     ]
 
 
-def run_tradeoff(cfg: TradeoffConfig, unit: dict) -> dict:
+def run_tradeoff(cfg: TradeoffConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """Train the λ of one block of one (ρ, mode) as one ensemble; accuracy, mean σ and cost per λ."""
     device = default_device()
     lams = _lam_blocks(cfg)[unit["block"]]
@@ -341,7 +358,7 @@ def run_tradeoff(cfg: TradeoffConfig, unit: dict) -> dict:
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model = _ensemble(cfg, len(lams), device, homogeneous=unit["mode"] == "homogeneous")
-    hist = _train(cfg, model, x, y, list(lams), unit["rho"])
+    hist = _train(cfg, model, x, y, list(lams), unit["rho"], engine=engine)
     (result,) = _tradeoff_results(
         cfg, model, hist, xt, yt, list(lams), unit["rho"], [slice(None)], hist.engine, source
     )
@@ -405,7 +422,9 @@ def tradeoff_members(
     return model, lams, rhos, slices
 
 
-def run_tradeoff_group(cfg: TradeoffConfig, units: list[dict]) -> list[dict]:
+def run_tradeoff_group(
+    cfg: TradeoffConfig, units: list[dict], *, engine: str = "autograd"
+) -> list[dict]:
     """Train several units (any ρ, mode and λ block) as one ensemble: the runner's choice on a GPU,
     where one step of 200 members costs about what one step of 9 does.
 
@@ -417,7 +436,7 @@ def run_tradeoff_group(cfg: TradeoffConfig, units: list[dict]) -> list[dict]:
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model, lams, rhos, slices = tradeoff_members(cfg, units, device)
-    hist = _train(cfg, model, x, y, lams, rhos)
+    hist = _train(cfg, model, x, y, lams, rhos, engine=engine)
     engine = hist.engine + f", one ensemble of {len(lams)} members ({len(units)} units)"
     return _tradeoff_results(cfg, model, hist, xt, yt, lams, rhos, slices, engine, source)
 
@@ -453,7 +472,7 @@ def _signature_arrays(model, hist, k: int, layer: int) -> dict[str, np.ndarray]:
     }
 
 
-def run_signatures(cfg: SignaturesConfig, unit: dict) -> dict:
+def run_signatures(cfg: SignaturesConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """Heterogeneous networks for every ρ at λ·c_factor; per-synapse statistics of ``track_layer``."""
     device = default_device()
     torch.manual_seed(cfg.seed)
@@ -469,6 +488,7 @@ def run_signatures(cfg: SignaturesConfig, unit: dict) -> dict:
         list(cfg.rhos),
         accumulate_epochs=cfg.accumulate_epochs,
         track_layer=cfg.track_layer,
+        engine=engine,
     )
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     out = {
@@ -490,7 +510,7 @@ def linear_units(cfg: LinearConfig) -> list[dict]:
     return [{"lam": float(v)} for v in cfg.lams]
 
 
-def run_linear(cfg: LinearConfig, unit: dict) -> dict:
+def run_linear(cfg: LinearConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """Members: one per ρ (power-law cost λ c σ^−ρ) and a last Bayes-by-backprop member (−Σ log σ, λ = 1)."""
     device = default_device()
     torch.manual_seed(cfg.seed)
@@ -510,6 +530,7 @@ def run_linear(cfg: LinearConfig, unit: dict) -> dict:
         entropic=entropic,
         accumulate_epochs=cfg.accumulate_epochs,
         track_layer=cfg.track_layer,
+        engine=engine,
     )
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     out = {
@@ -539,7 +560,7 @@ def regression_data(cfg: RegressionConfig) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def run_regression(cfg: RegressionConfig, unit: dict) -> dict:
+def run_regression(cfg: RegressionConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """Variational Bayes (entropic cost, λ = 1) and one energy-efficient member per ρ, trained together."""
     device = default_device()
     torch.manual_seed(cfg.seed)
@@ -571,6 +592,7 @@ def run_regression(cfg: RegressionConfig, unit: dict) -> dict:
         loss="gaussian",
         obs_sd=cfg.noise_sd,
         data_seed=cfg.seed,
+        **engine_options(engine),
     )
     grid = torch.linspace(-1.6, 1.6, 81, device=device).unsqueeze(1)
     with torch.no_grad():
@@ -605,6 +627,7 @@ TRADEOFF = register(
         tradeoff_units,
         run_tradeoff,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
         run_group=run_tradeoff_group,
         group_key=_TRADEOFF_GROUP,
     )
@@ -617,6 +640,7 @@ TRADEOFF_FASHION = register(
         tradeoff_units,
         run_tradeoff,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
         run_group=run_tradeoff_group,
         group_key=_TRADEOFF_GROUP,
     )
@@ -630,6 +654,7 @@ SIGNATURES = register(
         signatures_units,
         run_signatures,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
     )
 )
 LINEAR = register(
@@ -641,6 +666,7 @@ LINEAR = register(
         linear_units,
         run_linear,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
     )
 )
 REGRESSION = register(
@@ -652,6 +678,7 @@ REGRESSION = register(
         lambda cfg: [{}],
         run_regression,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
     )
 )
 
@@ -984,7 +1011,9 @@ def _signatures_s_results(cfg, model, hist, ev, slices, units, engine, source) -
     return out
 
 
-def _run_signatures_s_members(cfg: SignaturesSConfig, units: list[dict]) -> list[dict]:
+def _run_signatures_s_members(
+    cfg: SignaturesSConfig, units: list[dict], engine: str = "autograd"
+) -> list[dict]:
     device = default_device()
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
@@ -1018,6 +1047,7 @@ def _run_signatures_s_members(cfg: SignaturesSConfig, units: list[dict]) -> list
         accumulate_epochs=effective_epochs(cfg, n, cfg.accumulate_epochs),
         track_layers=cfg.track_layers,
         freeze_accumulation=cfg.freeze_accumulation,
+        **engine_options(engine),
     )
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     slices = [slice(i * K, (i + 1) * K) for i in range(len(units))]
@@ -1027,15 +1057,17 @@ def _run_signatures_s_members(cfg: SignaturesSConfig, units: list[dict]) -> list
     return _signatures_s_results(cfg, model, hist, ev, slices, units, engine, source)
 
 
-def run_signatures_s(cfg: SignaturesSConfig, unit: dict) -> dict:
+def run_signatures_s(cfg: SignaturesSConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """Heterogeneous networks for every ρ at c = (s·s_factor)^ρ/ρ; statistics of every layer."""
-    return _run_signatures_s_members(cfg, [unit])[0]
+    return _run_signatures_s_members(cfg, [unit], engine)[0]
 
 
-def run_signatures_s_group(cfg: SignaturesSConfig, units: list[dict]) -> list[dict]:
+def run_signatures_s_group(
+    cfg: SignaturesSConfig, units: list[dict], *, engine: str = "autograd"
+) -> list[dict]:
     """Several s factors as one ensemble (on a GPU); members start as in their solo runs, but
     share one data order and noise generator (same statistics, other draws)."""
-    return _run_signatures_s_members(cfg, units)
+    return _run_signatures_s_members(cfg, units, engine)
 
 
 def signatures_table(res) -> list[dict]:
@@ -1096,14 +1128,14 @@ def size_control_config(profile: str) -> SizeControlConfig:
     raise ValueError(f"unknown profile {profile!r}")
 
 
-def run_size_control(cfg: SizeControlConfig, unit: dict) -> dict:
+def run_size_control(cfg: SizeControlConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """One ensemble (one member per ρ) on ``n_train`` images, as many steps as the paper's run."""
     device = default_device()
     ucfg = replace(cfg, n_train=int(unit["n_train"]))
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(ucfg, device)
     model = _ensemble(ucfg, len(cfg.rhos), device, homogeneous=cfg.mode == "homogeneous")
-    hist = _train(ucfg, model, x, y, cfg.lam, list(cfg.rhos))
+    hist = _train(ucfg, model, x, y, cfg.lam, list(cfg.rhos), engine=engine)
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     with torch.no_grad():
         train_acc = (model(x, sample=False).argmax(-1) == y).float().mean(1).cpu().numpy()
@@ -1136,6 +1168,7 @@ SIGNATURES_S = register(
         signatures_s_units,
         run_signatures_s,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
         run_group=run_signatures_s_group,
         group_key=_ONE_GROUP,
     )
@@ -1149,6 +1182,7 @@ SIGNATURES_S_FASHION = register(
         signatures_s_units,
         run_signatures_s,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
         run_group=run_signatures_s_group,
         group_key=_ONE_GROUP,
     )
@@ -1161,6 +1195,7 @@ TRADEOFF_LOWCOST = register(
         tradeoff_units,
         run_tradeoff,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
         run_group=run_tradeoff_group,
         group_key=_TRADEOFF_GROUP,
     )
@@ -1174,6 +1209,7 @@ TRADEOFF_LOWCOST_FASHION = register(
         tradeoff_units,
         run_tradeoff,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
         run_group=run_tradeoff_group,
         group_key=_TRADEOFF_GROUP,
     )
@@ -1187,6 +1223,7 @@ SIZE_CONTROL = register(
         lambda cfg: [{"n_train": int(n)} for n in cfg.n_trains],
         run_size_control,
         part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
     )
 )
 

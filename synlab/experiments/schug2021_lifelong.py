@@ -46,7 +46,8 @@ from ..continual_stacked import STACKABLE, train_sequentially_stacked
 from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
-from . import Experiment, register
+from ..store import ExperimentResults, complete_subset_of
+from . import Experiment, get_experiment, register
 
 __all__ = [
     "PAPER_TABLE",
@@ -337,12 +338,30 @@ def _sequential_result(res) -> dict[str, Any]:
     return out
 
 
+#: the engines of the lifelong experiments: ``autograd`` (nothing compiled: a network alone steps
+#: by autograd, a stack by its hand-derived step) or ``compiled`` (the methods with a hand-derived
+#: step, presynaptic, stochastic, ghost and BGD, run it compiled, alone or stacked; EWC,
+#: deterministic and joint training have only autograd's). Each result's ``engine`` says which ran.
+LIFELONG_ENGINES = ("autograd", "compiled")
+
+
 def _run_method(
-    method: str, tasks, protocol: str, epochs: int, cfg, seed: int, hyper_key: str | None = None
+    method: str,
+    tasks,
+    protocol: str,
+    epochs: int,
+    cfg,
+    seed: int,
+    hyper_key: str | None = None,
+    engine: str = "autograd",
 ):
     params = cfg.hyper[hyper_key or method][protocol]
     strategy = make_strategy(
-        _kind(method), params, test_samples=cfg.test_samples, mc_samples=cfg.bgd_mc_samples
+        _kind(method),
+        params,
+        test_samples=cfg.test_samples,
+        mc_samples=cfg.bgd_mc_samples,
+        compile=engine == "compiled",
     )
     dev = default_device()
     if method == "joint":
@@ -370,7 +389,9 @@ def _run_method(
     return _sequential_result(res)
 
 
-def _run_stacked(method: str, streams, epochs: int, cfg, seeds, params) -> list[dict[str, Any]]:
+def _run_stacked(
+    method: str, streams, epochs: int, cfg, seeds, params, engine: str = "autograd"
+) -> list[dict[str, Any]]:
     """Several runs of one stackable method as one stack (:func:`synlab.continual_stacked.train_sequentially_stacked`)."""
     res = train_sequentially_stacked(
         streams,
@@ -385,6 +406,7 @@ def _run_stacked(method: str, streams, epochs: int, cfg, seeds, params) -> list[
         mc_samples=cfg.bgd_mc_samples,
         eval_every=cfg.eval_every,
         curve_test=cfg.curve_test,
+        compile=engine == "compiled",
     )
     return [_sequential_result(r) for r in res]
 
@@ -416,19 +438,19 @@ def _method_unit_config(config: dict, unit: dict) -> dict:
     return part
 
 
-def _table_run(cfg: LifelongConfig, unit):
+def _table_run(cfg: LifelongConfig, unit, *, engine: str = "autograd"):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
-    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, unit["seed"])
+    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, unit["seed"], engine=engine)
     out["epochs"] = epochs
     out["data_source"] = source
     return out
 
 
-def _table_group(cfg, units):
+def _table_group(cfg, units, *, engine: str = "autograd"):
     """:func:`_table_run` for units of one group (:func:`_group_key`): stacked where the method stacks."""
     method = units[0]["method"]
     if _kind(method) not in STACKABLE:
-        return [_table_run(cfg, u) for u in units]
+        return [_table_run(cfg, u, engine=engine) for u in units]
     streams = {}
     for u in units:  # one stream per seed; units of one seed share it
         if u["seed"] not in streams:
@@ -441,6 +463,7 @@ def _table_group(cfg, units):
         cfg,
         [u["seed"] for u in units],
         [cfg.hyper[method][protocol]] * len(units),
+        engine,
     )
     for out in outs:
         out["epochs"] = epochs
@@ -457,6 +480,7 @@ register(
         _table_units,
         _table_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_method_unit_config,
         run_group=_table_group,
         group_key=_group_key,
@@ -514,7 +538,7 @@ def continuous_config(profile: str) -> ContinuousConfig:
     raise ValueError(f"unknown profile {profile!r}")
 
 
-def _continuous_run(cfg: ContinuousConfig, unit):
+def _continuous_run(cfg: ContinuousConfig, unit, *, engine: str = "autograd"):
     tasks, _, _, source = make_stream("permuted_mnist", cfg, unit["seed"])
     stream = ContinuousPermutedStream(
         tasks, cfg.batch_size, cfg.steps_per_task, cfg.transition, seed=unit["seed"]
@@ -524,6 +548,7 @@ def _continuous_run(cfg: ContinuousConfig, unit):
         cfg.hyper[unit["method"]]["permuted"],
         test_samples=cfg.test_samples,
         mc_samples=cfg.bgd_mc_samples,
+        compile=engine == "compiled",
     )
     res = train_sequentially(
         stream,
@@ -555,6 +580,7 @@ register(
         lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
         _continuous_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_method_unit_config,
     )
 )
@@ -680,13 +706,19 @@ def _trial_params(cfg: TuningConfig, unit, protocol: str) -> dict[str, Any]:
     return base
 
 
-def _tuning_run(cfg: TuningConfig, unit):
+def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
     tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
     base = _trial_params(cfg, unit, protocol)
     hyper = dict(cfg.hyper)
     hyper[unit["method"]] = {protocol: base}
     out = _run_method(
-        unit["method"], tasks, protocol, epochs, replace(cfg, hyper=hyper), cfg.train_seed
+        unit["method"],
+        tasks,
+        protocol,
+        epochs,
+        replace(cfg, hyper=hyper),
+        cfg.train_seed,
+        engine=engine,
     )
     return _trial_result(out, base, source)
 
@@ -698,14 +730,15 @@ def _trial_result(out: dict, params: dict, source: str) -> dict[str, Any]:
     return res
 
 
-def _tuning_group(cfg: TuningConfig, units):
+def _tuning_group(cfg: TuningConfig, units, *, engine: str = "autograd"):
     """Trials of one method on one data set as one stack (they share data and seed, not hyperparameters)."""
     if _kind(units[0]["method"]) not in STACKABLE:
-        return [_tuning_run(cfg, u) for u in units]
+        return [_tuning_run(cfg, u, engine=engine) for u in units]
     tasks, protocol, epochs, source = _tuning_stream(cfg, units[0]["dataset"])
     params = [_trial_params(cfg, u, protocol) for u in units]
+    seeds = [cfg.train_seed] * len(units)
     outs = _run_stacked(
-        units[0]["method"], [tasks] * len(units), epochs, cfg, [cfg.train_seed] * len(units), params
+        units[0]["method"], [tasks] * len(units), epochs, cfg, seeds, params, engine
     )
     return [_trial_result(o, p, source) for o, p in zip(outs, params)]
 
@@ -718,6 +751,7 @@ register(
         _tuning_units,
         _tuning_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_tuning_unit_config,
         run_group=_tuning_group,
         group_key=_group_key,
@@ -729,11 +763,11 @@ def _reference_units(cfg: TuningConfig):
     return [{"dataset": d, "method": "presynaptic"} for d in cfg.datasets]
 
 
-def _reference_run(cfg: TuningConfig, unit):
+def _reference_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
     """The search's objective for the search's base values (for the full model: the authors')."""
     tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
     params = dict(cfg.hyper[unit["method"]][protocol])
-    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, cfg.train_seed)
+    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, cfg.train_seed, engine=engine)
     return _trial_result(out, params, source)
 
 
@@ -746,6 +780,7 @@ register(
         _reference_units,
         _reference_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_tuning_unit_config,
     )
 )
@@ -786,6 +821,7 @@ register(
         _table_units,
         _table_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_method_unit_config,
         run_group=_table_group,
         group_key=_group_key,
@@ -960,7 +996,6 @@ def method_searches_done(
     each with its ``ExperimentResults``. A method's search is independent of the others' (own
     space, same budget), so its best trial can be adopted as soon as its own search is complete.
     ``experiment``: ``schug_tuning`` (MNIST sample) or ``schug_tuning_fashion``."""
-    from ..results import complete_subset
 
     make = {"schug_tuning": tuning_config, "schug_tuning_fashion": fashion_tuning_config}
     if experiment not in make:
@@ -970,7 +1005,9 @@ def method_searches_done(
         raise ValueError(f"{experiment} searches on {cfg.datasets}; got dataset {dataset!r}")
     done = {}
     for method in cfg.methods:
-        block = complete_subset(experiment, profile, root=root, dataset=dataset, method=method)
+        block = complete_subset_of(
+            get_experiment(experiment), profile, root=root, dataset=dataset, method=method
+        )
         if block is not None:
             done[method] = block
     return done
@@ -984,7 +1021,6 @@ def tuning_rounds_done(profile: str = "full", *, root=None, dataset: str | None 
     The search runs trial-major, so a long search that is still running can be read at an equal
     budget for every method: ``best_trials(tuning_rounds_done())``.
     """
-    from ..results import ExperimentResults, complete_subset
 
     cfg = tuning_config(profile)
     if dataset is not None and dataset not in cfg.datasets:
@@ -992,7 +1028,9 @@ def tuning_rounds_done(profile: str = "full", *, root=None, dataset: str | None 
     coords = {} if dataset is None else {"dataset": dataset}
     records = []
     for trial in range(cfg.n_trials):
-        block = complete_subset("schug_tuning", profile, root=root, trial=trial, **coords)
+        block = complete_subset_of(
+            get_experiment("schug_tuning"), profile, root=root, trial=trial, **coords
+        )
         if block is None:
             break
         records.extend(block.records)
@@ -1059,6 +1097,7 @@ register(
         _tuning_units,
         _tuning_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_tuning_unit_config,
         run_group=_tuning_group,
         group_key=_group_key,
@@ -1079,6 +1118,7 @@ register(
         lambda c: [{"dataset": d, "method": m} for d in c.datasets for m in c.methods],
         _reference_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_tuning_unit_config,
     )
 )
@@ -1089,13 +1129,16 @@ def fashion_best_values(dataset: str, profile: str = "full", *, root=None) -> di
     ``schug_tuning_fashion_reference``) are all stored: the best of these 21 candidates on
     validation accuracy, ``{method: {"params", "validation_accuracy", "trial"}}`` (trial ``None``:
     the reference won). A method enters once its own candidates are complete."""
-    from ..results import complete_subset
 
     out = {}
     done = method_searches_done(dataset, profile, root=root, experiment="schug_tuning_fashion")
     for method, block in done.items():
-        ref = complete_subset(
-            "schug_tuning_fashion_reference", profile, root=root, dataset=dataset, method=method
+        ref = complete_subset_of(
+            get_experiment("schug_tuning_fashion_reference"),
+            profile,
+            root=root,
+            dataset=dataset,
+            method=method,
         )
         if ref is None:
             continue
@@ -1192,6 +1235,7 @@ register(
         _fashion_tuned_units,
         _table_run,
         part="schug2021",
+        engines=LIFELONG_ENGINES,
         unit_config=_fashion_tuned_unit_config,
         run_group=_table_group,
         group_key=_group_key,

@@ -1,0 +1,75 @@
+"""synlab.migrate, on a copy of every committed unit: old -> migrated -> loaded, with the same
+arrays, fresh, and the migration recorded; applying it twice changes nothing more."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synlab import migrate
+from synlab.results import experiment_status, read_unit, status_failures
+
+COMMITTED = Path(__file__).resolve().parent.parent / "results"
+
+
+@pytest.mark.slow
+def test_every_committed_unit_migrates_and_loads_the_same(tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(COMMITTED / "full", root / "full")
+    before = {p: read_unit(p) for p in sorted((root / "full").glob("*/*.json"))}
+    assert len(before) > 100
+
+    dry = migrate.migrate_store(root)  # a dry run writes nothing
+    assert all(read_unit(p).provenance == r.provenance for p, r in before.items())
+
+    done = migrate.migrate_store(root, apply=True)
+    assert sorted(done.changed) == sorted(dry.changed) and len(done.changed) > 0
+    for path, old in before.items():
+        new = read_unit(path)  # JSON and NPZ both checked (the NPZ checksum is unchanged)
+        assert new.unit == old.unit and new.result.keys() == old.result.keys()
+        for k, v in old.result.items():
+            if isinstance(v, np.ndarray):
+                assert np.array_equal(new.result[k], v, equal_nan=True), (path, k)
+            else:
+                assert json.dumps(new.result[k]) == json.dumps(v), (path, k)
+        prov = new.provenance
+        kept = {k: v for k, v in old.provenance.items() if k != "stacked_with"}
+        assert {k: prov[k] for k in kept} == kept  # nothing of the old provenance is lost
+        assert prov["stack"] == old.provenance.get("stacked_with", 1)
+        if path in done.changed:
+            assert prov["migrated_from"][-1]["migration"] == "engine-and-stack"
+        if "engine_inferred" in prov:
+            assert prov["engine_inferred"] in ("autograd", "fused", "compiled")
+    reported = [p for paths in done.reported.values() for p in paths]
+    assert all("engine_inferred" not in read_unit(p).provenance for p in reported)
+
+    # still fresh: status --check on the migrated copy finds nothing it did not find before
+    rows = experiment_status(root)
+    assert [f for f in status_failures(rows) if "stale" in f or "corrupt" in f] == []
+
+    again = migrate.migrate_store(root, apply=True)
+    assert again.changed == [] and again.unchanged == len(before)
+
+
+def test_engine_inference_from_the_recorded_step():
+    from synlab.experiments import get_experiment
+
+    tradeoff, table = get_experiment("malkin2024_tradeoff"), get_experiment("schug_lifelong_table")
+    label = migrate._engine_from_label
+    assert label("fused step, torch.compile, one ensemble of 200 members", tradeoff) == "compiled"
+    assert label("autograd, one ensemble of 9 members", tradeoff) == "autograd"
+    assert label("fused step", tradeoff) == "fused"
+    assert label("fused step", table) == "autograd"  # a lifelong stack's eager step
+    assert label("something else", table) is None
+    payload = {"unit": {}, "result": {}, "provenance": {"stacked_with": 4}}
+    applied, reports = migrate.migrate_payload(payload, table, date="2026-11-30")
+    assert applied == ["engine-and-stack"] and payload["provenance"]["stack"] == 4
+    assert "engine_inferred" not in payload["provenance"] and "more than one" in reports[0]
+    solo = {"unit": {}, "result": {}, "provenance": {}}
+    migrate.migrate_payload(solo, get_experiment("raman_rules"), date="2026-11-30")
+    assert solo["provenance"]["engine_inferred"] == "autograd" and solo["provenance"]["stack"] == 1
+    assert migrate.migrate_payload(solo, None) == ([], [])  # recorded: never applied twice
