@@ -749,7 +749,7 @@ def search_paragraph(scores: dict[str, dict[str, float]], profile: str) -> str:
         above = {m: s[m] for m in ("stochastic", "ghost") if m in s and s[m] > ours}
         if above:
             behind.append((name, above))
-    text = f"{where}: " + " ".join(parts)
+    text = f"{where}, " + " ".join([parts[0][0].lower() + parts[0][1:], *parts[1:]])
     for name, above in behind:
         text += (
             f" The ablations are tuned by our search only, and on {name} their best trials ("
@@ -1231,7 +1231,7 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         "thresholds single mini-batch gradients, so $p$ correlates with $H$ "
         + ("positively" if all(s["rs"][("p", "hessian")] > 0 for s in st.values()) else "weakly")
         + " ($\\rho_s$ = "
-        + ", ".join(
+        + "; ".join(
             f"{fmt(s['rs'][('p', 'hessian')])} on {_SYN_DATA.get(d, d)}, {vs_sigma(s)}"
             for d, s in st.items()
         )

@@ -37,7 +37,7 @@ SCORES = {
 def test_search_paragraph_follows_the_numbers():
     scores = {d: s | {"n": 20} for d, s in SCORES.items()}
     text = search_paragraph(scores, "full")
-    assert text.startswith("At paper scale: On Split MNIST our search does as well as the authors")
+    assert text.startswith("At paper scale, on Split MNIST our search does as well as the authors")
     assert "On Permuted MNIST their values score 87.1 % and our best of 20 trials 80.8 %" in text
     assert (
         "on Permuted MNIST their best trials (82.6 % without consolidation, 82.0 % for the ghost "
@@ -47,10 +47,10 @@ def test_search_paragraph_follows_the_numbers():
     # the full model's search far ahead of the authors' values, ablations below: no caveat
     scores["permuted_mnist"] |= {"presynaptic": 88.0}
     text = search_paragraph(scores, "quick")
-    assert text.startswith("In the 'quick' profile (not paper scale):")
+    assert text.startswith("In the 'quick' profile (not paper scale), on Split MNIST")
     assert "On Permuted MNIST our search does as well" in text and "caveat" not in text
     del scores["split_mnist"]["presynaptic"]
-    assert "On Split MNIST the full model's search is not complete" in search_paragraph(
+    assert "on Split MNIST the full model's search is not complete" in search_paragraph(
         scores, "full"
     )
 

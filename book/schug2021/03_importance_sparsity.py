@@ -231,14 +231,16 @@ axes[0].legend(fontsize=7.5)
 fig.supxlabel("important inputs per neuron", fontsize=10)
 panel_label(axes[0], "a")
 mark_profile(fig, res)
+classes_table = Table(
+    ["weight matrix", "learned: low / medium / high", "shuffled: low / medium / high"],
+    align="lrr",
+    note="Neurons per importance class, mean over the runs.",
+)
 for i in range(n_layers):
     cl = np.mean([r[f"neuron_classes{i}"] for r in runs], axis=0)
     cls = np.mean([r[f"neuron_classes_shuffled{i}"] for r in runs], axis=0)
-    print(
-        f"weight matrix {i + 1}: low / medium / high importance neurons: learned "
-        f"{cl.round(1).tolist()}, "
-        f"shuffled {cls.round(1).tolist()}"
-    )
+    classes_table.add(i + 1, *(" / ".join(fmt(v, 1) for v in x) for x in (cl, cls)))
+display(classes_table)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, n_layers - 1, figsize=(5 * (n_layers - 1), 3.6))

@@ -62,6 +62,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 from scipy import stats
 
 from synlab.continual import random_search
@@ -79,7 +80,7 @@ from synlab.experiments.schug2021_lifelong import (
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
 from synlab.rules import consolidation_factor, update_release_probability
-from synlab.tables import show
+from synlab.tables import Table, fmt, show
 
 use_style()
 t_start = time.perf_counter()
@@ -104,20 +105,31 @@ decades = np.floor(np.log10([d["g_lim"] for d in draws]))
 print("g_lim draws per decade:", dict(zip(*np.unique(decades, return_counts=True))))
 assert abs(np.mean(decades == -4) - 0.5) < 0.06 and abs(np.mean(decades == -3) - 0.5) < 0.06
 
+
 # %%
-best = best_trials(tuning)
-for (dataset, method), b in best.items():
-    shown = {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in b["params"].items()}
-    print(
-        f"{dataset:<15} {METHOD_NAMES[method]:<30} best validation accuracy "
-        f"{100 * b['validation_accuracy']:5.1f} %  {shown}"
+def trials_table(best, note=""):
+    """The best trial per (data set, method) as a table: validation accuracy and parameters."""
+    table = Table(
+        ["data set", "method", "best validation", "its parameters"], align="llrl", note=note
     )
-print(
-    f"{len(tuning.records)} trials in the '{tuning.profile}' profile ({tuning.config.n_trials} per "
-    "method and data set; "
-    f"the full profile runs {tuning_config('full').n_trials}). Trials share their draws across "
-    "methods "
-    f"(same search seed), so the variants are compared on common random numbers."
+    for (dataset, method), b in best.items():
+        shown = ", ".join(
+            f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in b["params"].items()
+        )
+        table.add(
+            dataset, METHOD_NAMES[method], f"{fmt(100 * b['validation_accuracy'], 1)} %", shown
+        )
+    return table
+
+
+display(
+    trials_table(
+        best_trials(tuning),
+        f"{len(tuning.records)} trials in the '{tuning.profile}' profile "
+        f"({tuning.config.n_trials} per method and data set; the full profile runs "
+        f"{tuning_config('full').n_trials}). Trials share their draws across methods (same "
+        "search seed), so the variants are compared on common random numbers.",
+    )
 )
 
 # %% [markdown]
@@ -137,14 +149,13 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
         print(f"{dataset}: no complete round of the paper-scale search committed yet")
         continue
     k = len({r.unit["trial"] for r in rounds.records})
-    print(
-        f"{dataset}: paper-scale search, best of the first {k} of {rounds.config.n_trials} trials "
-        "per method "
-        f"(data: {rounds.data_sources[0]}):"
+    display(
+        trials_table(
+            best_trials(rounds),
+            f"Paper-scale search on {dataset}: the best of the first {k} of "
+            f"{rounds.config.n_trials} trials per method (data: {rounds.data_sources[0]}).",
+        )
     )
-    for (_, method), b in best_trials(rounds).items():
-        shown = {n: (f"{v:.3g}" if isinstance(v, float) else v) for n, v in b["params"].items()}
-        print(f"  {METHOD_NAMES[method]:<30} {100 * b['validation_accuracy']:5.1f} %  {shown}")
 
 # %% [markdown]
 # Each method's search is independent of the others' (its own space, the same budget), so a
@@ -155,13 +166,14 @@ for dataset in tuning_config("full").datasets:  # each data set's search at its 
 
 # %%
 adopted = method_searches_done("permuted_mnist")
+print("Permuted MNIST search, per method:")
 for method in ("stochastic", "ghost", "ewc", "bgd"):
     state = (
-        "complete: its best trial is the permuted protocol's setting"
+        "complete: its best trial is the protocol's setting"
         if method in adopted
-        else "not complete: the permuted protocol runs with the untuned values"
+        else "not complete: the protocol runs with the untuned values"
     )
-    print(f"Permuted MNIST search, {METHOD_NAMES[method]:<30} {state}")
+    print(f"  {METHOD_NAMES[method]:<30} {state}")
 
 # %% [markdown]
 # ### How good is the search? The authors' values on the same objective
@@ -176,25 +188,6 @@ for method in ("stochastic", "ghost", "ewc", "bgd"):
 
 # %%
 reference = results_for_chapter("schug_tuning_reference")
-for rec in reference.records:
-    dataset = rec.unit["dataset"]
-    print(
-        f"{dataset}: the authors' values for the full model score "
-        f"{100 * rec.result['validation_accuracy']:.1f} % on the search's objective "
-        f"({reference.profile} profile)"
-    )
-    if reference.profile != "full":
-        continue
-    done = method_searches_done(dataset)
-    for method in ("presynaptic", "stochastic", "ghost"):
-        if method in done:
-            b = best_trials(done[method])[(dataset, method)]
-            print(
-                f"  best of our {len(done[method].records)} trials, {METHOD_NAMES[method]:<30} "
-                f"{100 * b['validation_accuracy']:5.1f} % (trial {b['trial']})"
-            )
-        else:
-            print(f"  {METHOD_NAMES[method]:<30} search not complete")
 
 # %% tags=["hide-input"]
 show("schug2021.ablations.search", reference)
@@ -358,10 +351,6 @@ assert abs(t_crit - 2.776) < 1e-3
 # ## Summary: the paper and this reproduction
 
 # %%
-print(
-    f"ablations ({abl.profile} profile): "
-    + "; ".join(f"{r['dataset']} {r['method']} {r['ours']:.1f} %" for r in rows)
-)
 print(f"chapter computed in {time.perf_counter() - t_start:.0f} s")
 
 # %% tags=["hide-input"]

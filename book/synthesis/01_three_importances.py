@@ -340,9 +340,8 @@ plt.show()
 upper = pos & (st["hessian"] > np.median(st["hessian"][pos]))
 slope_upper = loglog_slope(st["hessian"][upper], st["sigma"][upper])
 print(
-    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), {slope_upper:.3f} "
-    "(H above its "
-    f"median); linear model -1/(2+rho) = {slope_pred:.3f}"
+    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), "
+    f"{slope_upper:.3f} (H above its median)\nlinear model -1/(2+rho) = {slope_pred:.3f}"
 )
 assert slope_pred == predicted_slopes(rho)["hessian"]
 
@@ -383,10 +382,10 @@ rr = [r.result for r in recs[datasets[0]]]
 fr = rr[0]["lesion_fractions"]
 k = int(np.argmin(np.abs(fr - 0.9)))
 at90 = {n: float(np.mean([o[f"lesion_{n}"][k] for o in rr])) for n in names + ["random"]}
-print(
-    f"accuracy after removing {fr[k]:.0%} of synapses ({datasets[0]}):",
-    ", ".join(f"{n} {v:.3f}" for n, v in sorted(at90.items(), key=lambda t: -t[1])),
-)
+print(f"accuracy after removing {fr[k]:.0%} of synapses ({datasets[0]}):")
+ranked = sorted(at90.items(), key=lambda t: -t[1])
+for row in (ranked[:5], ranked[5:]):
+    print("  " + ", ".join(f"{n} {v:.3f}" for n, v in row))
 assert all(at90[n] >= at90["random"] - 0.02 for n in names), (
     "some importance order is worse than random"
 )
