@@ -82,6 +82,7 @@ def test_synthesis_bullets_follow_the_numbers():
     assert "Every measure beats random removal (0.26)" in text
     assert "but more weakly than the diagonal linear model" in text
     assert "55–60 % of synapses tie" in text and "as high as σ" in text
+    assert "$|\\bar w|$ correlates with curvature ($\\rho_s$ = 0.60" in text
     # the other branches: a sensitivity order ahead, a measure below random, Fisher ≠ Hessian
     lesion |= {"hessian": 0.9}
     st = _stats(
@@ -91,4 +92,7 @@ def test_synthesis_bullets_follow_the_numbers():
     text = synthesis_bullets(st)
     assert "rank alike, but not identically" in text
     assert "NOT all ahead" in text and "NOT every measure beats random removal" in text
+    st["fashion_mnist"]["rs"][("abs_w", "hessian")] = 0.1
+    text = synthesis_bullets(st)
     assert "0.30 on Fashion-MNIST, below σ" in text
+    assert "$|\\bar w|$ is nearly unrelated to curvature ($\\rho_s$ = 0.10" in text

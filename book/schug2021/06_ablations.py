@@ -106,7 +106,7 @@ print("g_lim draws per decade:", dict(zip(*np.unique(decades, return_counts=True
 assert abs(np.mean(decades == -4) - 0.5) < 0.06 and abs(np.mean(decades == -3) - 0.5) < 0.06
 
 
-# %%
+# %% tags=["hide-input"]
 def trials_table(best, note=""):
     """The best trial per (data set, method) as a table: validation accuracy and parameters."""
     table = Table(
@@ -135,9 +135,9 @@ display(
 # %% [markdown]
 # The paper-scale search is long: on Permuted MNIST a trial is 60,000 SGD steps, a few
 # CPU-minutes for the full model, its ablations and EWC with the compiled steps
-# (`SYNLAB_COMPILE=1`) and about ten times that for BGD, whose ten Monte Carlo samples per step
+# (`SYNLAB_COMPILE=1`) and several times that for BGD, whose ten Monte Carlo samples per step
 # dominate. On a GPU the runner trains a method's trials as one stack
-# (`synlab.continual_stacked`), a few minutes per stack on an H200 (the measured times are in
+# (`synlab.continual_stacked`), about two minutes per stack on an H200 (the measured times are in
 # `benchmarks/RESULTS.md`). Its units are listed *trial-major* (every method's k-th trial before
 # any (k+1)-th), so a search that is still running can be read at an equal budget for every
 # method, its completed rounds:
