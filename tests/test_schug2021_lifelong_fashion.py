@@ -173,11 +173,14 @@ def test_fashion_best_values_take_the_reference_when_it_wins(tmp_path, monkeypat
 
     small = replace(L.fashion_tuning_config("full"), methods=("ewc", "bgd"), n_trials=2)
     score = {"ewc": 0.6, "bgd": 0.9}  # the reference's validation accuracy
-    trial = lambda cfg, u: {  # noqa: E731
+    trial = lambda cfg, u, engine="autograd": {  # noqa: E731
         "validation_accuracy": 0.7 + 0.01 * u["trial"],
         "params": {"t": u["trial"]},
     }
-    ref = lambda cfg, u: {"validation_accuracy": score[u["method"]], "params": {"t": "ref"}}  # noqa: E731
+
+    def ref(cfg, u, engine="autograd"):
+        return {"validation_accuracy": score[u["method"]], "params": {"t": "ref"}}
+
     for name, run in (("schug_tuning_fashion", trial), ("schug_tuning_fashion_reference", ref)):
         exp = replace(get_experiment(name), make_config=lambda profile: small, run_unit=run)
         monkeypatch.setitem(EXPERIMENTS, name, exp)
