@@ -643,7 +643,7 @@ def malkin_tradeoff_closing(res) -> str:
     has_low = lam[0] <= AUTHORS_LAM_MIN * (1 + 1e-9)
     t.add(
         f"The authors' released grid: λ = {paper(sci(AUTHORS_LAM_MIN))} … "
-        f"{paper(sci(AUTHORS_LAM_MAX, 2))} in steps of 10^0.25 (30 values)",
+        f"{paper(sci(AUTHORS_LAM_MAX, 2))} in steps of 10<sup>0.25</sup> (30 values)",
         f"{res.profile} profile: λ = {sci(lam[0])} … {sci(lam[-1])} ({len(lam)} values); "
         f"{beyond} above the authors' grid, marked as beyond it",
         (
@@ -1086,6 +1086,27 @@ _ORDER = {"zeroth": "0th order", "first": "1st order", "second": "2nd order"}
 _REGIMES = {"quadratic": "quadratic", "low_error": "low error", "high_error": "high error"}
 
 
+def _dip_note(ks, by_k) -> str:
+    """Whether the optimum at the largest corruption lies below the one at the next, in ours and
+    in the authors' stored data (their ranges do not overlap)."""
+    from .experiments.raman2021 import authors_best_ratio
+
+    if len(ks) < 3:
+        return ""
+    mid, top = ks[-2], ks[-1]
+    ours = np.mean(by_k[top]) < np.mean(by_k[mid])
+    a_mid, a_top = authors_best_ratio("nonlinear", mid), authors_best_ratio("nonlinear", top)
+    theirs = a_mid is not None and a_top is not None and a_top[1] < a_mid[0]
+    if ours and theirs:
+        return (
+            f"; the optimum at γ₂/γ₁ = {top:g} lies below the one at {mid:g} in the authors' data "
+            "as in ours (the most corrupted runs settle slowly)"
+        )
+    if theirs:
+        return f"; the authors' optimum at γ₂/γ₁ = {top:g} lies below the one at {mid:g}, ours not"
+    return ""
+
+
 @register(
     "raman2021.precise_rules.gaps",
     "raman_fig5_nonlinear",
@@ -1123,18 +1144,13 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         + ", ".join(f"{span(by_k[k], 2)} at {k:g}" for k in ks)
         + " (range over d)",
         (
-            "closed: ours agree with the authors' stored results within "
-            f"{fmt(AGREEMENT_TOL)} at every corruption"
+            "closed: at every corruption the range of our optima over d overlaps the authors' "
+            f"stored range or lies within {fmt(AGREEMENT_TOL)} of it"
             if stored and all(agree[k] for k in stored)
             else "NOT closed: ours differ from the authors' stored results at γ₂/γ₁ = "
             + ", ".join(f"{k:g}" for k in stored if not agree[k])
         )
-        + (
-            "; the optimum at the largest corruption lies below the one at the middle one in "
-            "the authors' data as in ours (the most corrupted runs settle slowly)"
-            if len(ks) == 3
-            else ""
-        ),
+        + _dip_note(ks, by_k),
         "`raman_fig5_nonlinear`",
     )
     # Eq. 9 for the nonlinear network: our calculation, with each curvature choice

@@ -273,7 +273,9 @@ def test_agreement_with_the_authors_stored_optimum():
 
     assert authors_best_ratio("nonlinear", 0.1) == (0.50, 0.52)
     assert agrees_with_authors([0.487, 0.491], "nonlinear", 0.1) is True  # within 0.05
-    assert agrees_with_authors([0.49, 0.40], "nonlinear", 0.1) is False  # one panel off
+    assert agrees_with_authors([0.82, 0.93], "nonlinear", 50.0) is True  # the ranges overlap
+    assert agrees_with_authors([0.40, 0.44], "nonlinear", 0.1) is False  # 0.06 below theirs
+    assert agrees_with_authors([0.58], "nonlinear", 0.1) is False  # 0.06 above
     assert agrees_with_authors([1.0], "linear", 0.1) is False  # the published script's optimum
     assert agrees_with_authors([0.5], "nonlinear", 7.0) is None  # nothing stored there
 
