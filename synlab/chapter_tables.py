@@ -411,6 +411,16 @@ LOWCOST = {
     "malkin2024_tradeoff": "malkin2024_tradeoff_lowcost",
     "malkin2024_tradeoff_fashion": "malkin2024_tradeoff_lowcost_fashion",
 }
+
+
+def pow10(x: float) -> str:
+    """A λ of a log grid as a power of ten: ``10⁻²``, or ``10<sup>3.25</sup>`` off the decades."""
+    e = float(np.log10(x))
+    if abs(e - round(e)) < 1e-9:
+        return sci(x)
+    return f"10<sup>{fmt(e, 2).rstrip('0')}</sup>"
+
+
 _DATA = {
     "malkin2024_tradeoff": "the 4,000-image MNIST sample",
     "malkin2024_tradeoff_fashion": "full Fashion-MNIST (extension, not in the paper)",
@@ -441,7 +451,7 @@ def lowcost_status(res, sweeps) -> str:
     from .experiments.malkin2024 import LOWCOST_LAMS
 
     low = LOWCOST[res.experiment]
-    rng = f"λ = {sci(LOWCOST_LAMS[0])} … {sci(LOWCOST_LAMS[-1], 2)}"
+    rng = f"λ = {pow10(LOWCOST_LAMS[0])} … {pow10(LOWCOST_LAMS[-1])}"
     if len(sweeps) > 1:
         return (
             f"The low-cost end of the authors' grid ({rng}, `{low}`) is committed at paper scale "
@@ -488,9 +498,9 @@ def _tradeoff_summary_table(res) -> str:
     for r in rows:
         t.add(
             _rho_name(r["rho"]),
-            f"{sci(r['lam_min'])} … {sci(r['lam_max'], 2)} ({r['n_lams']})",
+            f"{pow10(r['lam_min'])} … {pow10(r['lam_max'])} ({r['n_lams']})",
             fmt(r["mean_gain"], 3, sign=True),
-            f"{fmt(r['max_gain'], 2, sign=True)} ({sci(r['lam_at_max'], 2)})",
+            f"{fmt(r['max_gain'], 2, sign=True)} ({pow10(r['lam_at_max'])})",
             f"{100 * r['frac_ok']:.0f} %",
             fmt(r["median_sigma_ratio"]),
             fmt(r["extra_mean_gain"], 3, sign=True),
@@ -506,7 +516,7 @@ def _tradeoff_summary_table(res) -> str:
         "allows 0.01. The paper's Fig. 2 plots the accuracy of one sampled set of weights; the "
         "mean of 20 sampled predictions is the authors' other evaluation, given as an extra. "
         + (
-            f"Our {n_beyond} λ above {sci(AUTHORS_LAM_MAX, 2)} are beyond the authors' grid and "
+            f"Our {n_beyond} λ above {pow10(AUTHORS_LAM_MAX)} are beyond the authors' grid and "
             "left out here (both modes are at chance there). "
             if n_beyond
             else ""
@@ -642,14 +652,14 @@ def malkin_tradeoff_closing(res) -> str:
     beyond = int(np.sum(lam > AUTHORS_LAM_MAX * (1 + 1e-9)))
     has_low = lam[0] <= AUTHORS_LAM_MIN * (1 + 1e-9)
     t.add(
-        f"The authors' released grid: λ = {paper(sci(AUTHORS_LAM_MIN))} … "
-        f"{paper(sci(AUTHORS_LAM_MAX, 2))} in steps of 10<sup>0.25</sup> (30 values)",
-        f"{res.profile} profile: λ = {sci(lam[0])} … {sci(lam[-1])} ({len(lam)} values); "
+        f"The authors' released grid: λ = {paper(pow10(AUTHORS_LAM_MIN))} … "
+        f"{paper(pow10(AUTHORS_LAM_MAX))} in steps of 10<sup>0.25</sup> (30 values)",
+        f"{res.profile} profile: λ = {pow10(lam[0])} … {pow10(lam[-1])} ({len(lam)} values); "
         f"{beyond} above the authors' grid, marked as beyond it",
         (
             "closed: the low-cost end is joined in"
             if has_low
-            else "open: " + lowcost_status(res, sweeps)
+            else "open: t" + lowcost_status(res, sweeps)[1:]
         ),
         runs if has_low else f"{runs}; `{LOWCOST[res.experiment]}` (pending)",
     )

@@ -481,7 +481,7 @@ def test_tradeoff_tables_join_the_low_cost_end_only_when_committed_at_paper_scal
     assert "not yet run at paper scale" in md and "beyond the authors' grid" in md
     assert "+0.200" in md  # the single-sample gain: (0 + 0.4) / 2
     closing = build("malkin2024.tradeoff.closing", main)
-    assert "open: The low-cost end" in closing and "_lowcost` (pending)" in closing
+    assert "open: the low-cost end" in closing and "_lowcost` (pending)" in closing
     assert "a hypothesis, its test pending" in closing
     # present: joined in, the summary runs from 10^-4
     store["malkin2024_tradeoff_lowcost"] = low
