@@ -128,10 +128,13 @@ def tuned_state_words(state: dict, dataset: str, method: str) -> str:
 
 
 def _tuning_summary(state: dict) -> str:
-    stale = " (stale units left out)" if state["trials_stale"] else ""
+    if state["trials_stale"]:
+        trials = "stored trials are stale (another config), none counted"
+    else:
+        trials = f"{state['trials']} of {state['trials_expected']} trials run"
+    tuned = "stale units, none shown" if state["tuned_stale"] else f"{state['tuned_units']} units"
     return (
-        f"`schug_tuning_fashion`: {state['trials']} of {state['trials_expected']} trials run"
-        f"{stale}; `schug_lifelong_table_fashion_tuned`: {state['tuned_units']} units "
+        f"`schug_tuning_fashion`: {trials}; `schug_lifelong_table_fashion_tuned`: {tuned} "
         f"({state['profile']} profile)"
     )
 

@@ -153,9 +153,9 @@ assert check("malkin2024.hessian_slope", slope)
 # ## Fig. 5: the trained network
 #
 # Heterogeneous 784-100-100-10 networks, one per ρ, are trained together as one ensemble. Then,
-# for the last ten epochs, the weights stay fixed (as in the authors' code) while we average, per
-# synapse of every weight layer: the squared gradient of μ (the empirical-Fisher estimate of
-# $H_{ii}$), Adam's learning rate $\eta/(\sqrt{\hat v}+\epsilon)$, and the presynaptic activation
+# for ten more epochs, the weights stay fixed (as in the authors' code; the fixed-c extension kept
+# training) while we average, per synapse of every weight layer: the squared gradient of μ (the
+# empirical-Fisher estimate of $H_{ii}$), Adam's learning rate $\eta/(\sqrt{\hat v}+\epsilon)$, and the presynaptic activation
 # over the same epochs (the input rate, the authors' definition). Noise model: one weight sample
 # per mini-batch. The quick profile trains a few dozen steps on a few hundred images, so σ is
 # still far from its optimum; the full profile trains for the paper's 150,000 steps (750 epochs
