@@ -126,8 +126,9 @@ def test_absent_s_fixed_run_is_said_and_never_invented(monkeypatch):
 
 
 def test_present_s_fixed_run_is_compared_layer_by_layer(monkeypatch):
-    falling = [[0.7, 0.68, 0.56, 0.45]] * 3
-    _store(monkeypatch, _s_fixed(falling))
+    # as the authors': falling in layers 1 and 2, up then down in layer 3
+    like = [[0.7, 0.68, 0.56, 0.45], [0.7, 0.68, 0.56, 0.45], [0.67, 0.74, 0.62, 0.54]]
+    _store(monkeypatch, _s_fixed(like))
     res = _fixed_c([0.46, 0.56, 0.60, 0.69])
     text = C.malkin_signatures_trend(res)
     assert "**Ours with s fixed** (`malkin2024_signatures_s`: 3 of 3 units stored" in text
@@ -135,7 +136,7 @@ def test_present_s_fixed_run_is_compared_layer_by_layer(monkeypatch):
     closing = C.malkin_signatures_closing(res, _lin())
     assert "closed: with the authors' s our trend has their direction in every layer" in closing
     # a rising s-fixed layer leaves the gap open, naming how many layers agree
-    mixed = [[0.7, 0.68, 0.56, 0.45], [0.4, 0.5, 0.6, 0.7], [0.7, 0.68, 0.56, 0.45]]
+    mixed = [[0.7, 0.68, 0.56, 0.45], [0.4, 0.5, 0.6, 0.7], [0.67, 0.74, 0.62, 0.54]]
     _store(monkeypatch, _s_fixed(mixed))
     closing = C.malkin_signatures_closing(res, _lin())
     assert "open: with the authors' s our trend has their direction in 2 of 3 layers" in closing
