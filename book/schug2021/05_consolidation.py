@@ -238,10 +238,10 @@ show("schug2021.consolidation.table1", res)
 # memorisation does not.
 
 # %% tags=["hide-output"]
-fisher = results_for_chapter("schug_fisher_scale")
+fisher_res = results_for_chapter("schug_fisher_scale")
 
 # %% tags=["hide-input"]
-show("schug2021.consolidation.fisher", fisher)
+show("schug2021.consolidation.fisher", fisher_res)
 
 # %% [markdown]
 # ### Appendix 1—figure 3: per-task accuracy and release statistics
@@ -381,4 +381,4 @@ assert np.isclose(
 # ## Summary: the paper and this reproduction
 
 # %% tags=["hide-input"]
-show("schug2021.consolidation.closing", res, cont, fisher)
+show("schug2021.consolidation.closing", res, cont, fisher_res)
