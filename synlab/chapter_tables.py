@@ -1147,14 +1147,20 @@ def malkin_signatures_closing(res, lin) -> str:
             f"; the fixed-c trend ({tc}) is explained: fixing c moves each ρ along its "
             "trade-off curve"
         )
-    else:
-        ours = f"c fixed: the fraction is {tc} with ρ ({_series(c1, L)}); s fixed: " + (
-            f"{_by_trend(s1, sorted({k[1] for k in s1}))}, {prof} profile" if s1 else "not stored"
-        )
+    elif prof == "full":
+        ours = f"c fixed: the fraction is {tc} with ρ ({_series(c1, L)}); s fixed: not stored"
         verdict = (
             f"open: the s-fixed run at paper scale is missing ({s_run}); the fixed-c trend "
             f"({tc}, against the authors' {ta[L]}) is explained by fixing c, which moves each ρ "
             "along its trade-off curve, so it says nothing about the paper's trend"
+        )
+    else:
+        ours = f"{prof} profile, layer {L + 1}: c fixed {_series(c1, L)}" + (
+            f"; s fixed {_series(s1, L)}" if s1 else "; s fixed: not stored"
+        )
+        verdict = (
+            f"open: no paper-scale s-fixed run here ({s_run}); no trend is read from the "
+            f"{prof} profile"
         )
     t.add(paper_cell, ours, verdict, f"{s_run}; {c_run}")
 

@@ -151,6 +151,9 @@ def test_quick_s_fixed_numbers_are_flagged_not_paper_scale(monkeypatch):
     assert "QUICK PROFILE, NOT PAPER SCALE" in text
     assert "direction in" not in text  # no verdict from quick numbers
     assert "NOT paper scale" in C.malkin_signatures_fig5(res).markdown()
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "no trend is read from the quick profile" in closing
+    assert "rising" not in closing and "falling in layers 1 and 2" in closing  # the authors' only
 
 
 # ----------------------------------------------------------------------------- Schug, synthetic
