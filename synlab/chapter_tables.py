@@ -236,8 +236,10 @@ def fisher_scale_words(protocol: str, f: dict) -> str:
             "is small on the images it was trained on, not on new ones. EWC anchors on training "
             "images, so memorisation explains why λ tuned on the sample is far too stiff here"
         )
+    rel = f["test_ratio"] / f["train_ratio"]
+    size = "even larger" if rel > 10 else "about as large" if rel >= 0.1 else "somewhat smaller"
     return (
-        head + ", about as large: memorisation does NOT explain it. The sample's first task is "
+        head + f", {size}: memorisation does NOT explain it. The sample's first task is "
         f"solved to a loss of {sci(f['sample_train_loss'])} on training and "
         f"{sci(f['sample_test_loss'])} on test images alike, so its Fisher is small everywhere"
     )

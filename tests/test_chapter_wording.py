@@ -184,6 +184,10 @@ def test_fisher_scale_words_memorised_or_not():
     assert not g["memorised"] and "memorisation does NOT explain it" in C.fisher_scale_words(
         "split", g
     )
+    h = C.fisher_scale_summary(_fisher(4.7e-5, 3.4e-6, 0.29, 0.66, ("split",)))["split"]
+    assert not h["memorised"] and "even larger: memorisation does NOT" in C.fisher_scale_words(
+        "split", h
+    )
     text = C.schug_fisher_scale_table(_fisher(2e-3, 900.0, 170.0, 250.0))
     assert "Not in this profile: the split protocol." in text and "8.5 × 10⁴" in text
 
