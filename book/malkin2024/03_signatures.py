@@ -216,8 +216,8 @@ for layer, ax in enumerate(axes):
     ax.axhline(1, color="0.8", lw=0.8)
     ax.set(title=f"layer {layer + 1}", xlabel="ρ", ylim=(0, 1.2))
 axes[0].set_ylabel("slope / (−1/(2+ρ))")
-axes[0].legend(fontsize=7)
-mark_profile(fig, res)
+axes[FIXED_C_LAYER].legend(fontsize=7)  # the layer every source reports
+mark_profile(fig, s_run["res"] or res)
 plt.show()
 
 # %% tags=["hide-input"]
@@ -304,7 +304,7 @@ for k, rho in enumerate(rhos):
 axes[0, 1].set_title(f"layer 2, {which}", fontsize=9)
 for j, letter in enumerate("abc"):
     panel_label(axes[0, j], letter)
-mark_profile(fig, res)
+mark_profile(fig, s_run["res"] if which == "s fixed" else res)
 plt.show()
 
 # %% [markdown]
