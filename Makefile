@@ -15,7 +15,7 @@ CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
 # while `make notebooks` keeps the inline backend so the stored notebooks contain the figures
 NB_ENV := SYNLAB_PROGRESS=0 TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: book test venv lint unit nbval test-quick sync-check student-check results-check book-strict browser notebooks benchmarks clean
+.PHONY: book test venv lint unit nbval test-quick test-ray sync-check student-check results-check book-strict browser notebooks benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -46,7 +46,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 
 unit: venv
-	$(PY) -m pytest tests -q --ignore=tests/browser
+	$(PY) -m pytest tests -q --ignore=tests/browser -m "not ray"
 
 nbval: venv
 	MPLBACKEND=Agg $(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book
@@ -89,6 +89,14 @@ browser: venv
 	  SYNLAB_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q -p no:cacheprovider; \
 	else echo "- browser (the rendered book in headless Chromium): Chromium is not installed;" \
 	  "enable it with: sudo apt-get install chromium chromium-driver" | tee -a $(SKIPS); fi
+
+# The Ray backend of `synlab run --address` (an optional extra): installs `synlab[cluster]` into
+# the environment and runs the Ray tests (same numbers as in-process, a worker SIGKILLed, a node
+# lost, Ctrl-C on the driver), about 3 min. Not part of `make test`, whose suite needs no Ray
+# (`unit` leaves the ray-marked tests out); .ci/run runs it after `make test`.
+test-ray: venv
+	$(PY) -m pip install -q -e ".[cluster]"
+	$(PY) -m pytest tests/test_executor_ray.py -q -p no:cacheprovider -rs
 
 # Regenerate every chapter notebook from its .py twin and execute it (quick profile, or
 # committed full results where fresh); run after editing a chapter. One chapter:

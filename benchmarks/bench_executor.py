@@ -1,7 +1,8 @@
 """Parallel efficiency of the executors and accuracy of ``synlab plan``, measured in one run.
 
-One named CPU-bound sweep (default: ``schug_energy_mnist``, quick profile, 10 units) runs into a
-scratch results folder four ways, one torch thread per worker throughout:
+One named CPU-bound sweep (default: ``foundations_information``, full profile: 18 units, about
+6 min of work on one core here) runs into a scratch results folder four ways, one torch thread
+per worker throughout:
 
 1. in-process (``--workers 1``): the reference time, and the unit times the planner reads;
 2. ``synlab plan`` predicts the ``--workers 2`` wall time from those recorded unit times;
@@ -11,7 +12,7 @@ scratch results folder four ways, one torch thread per worker throughout:
 
 It prints the load average before and after: the ratios only mean something on a quiet machine.
 
-    python benchmarks/bench_executor.py [--experiment NAME] [--profile quick] [--no-ray]
+    python benchmarks/bench_executor.py [--experiment NAME] [--profile full] [--no-ray]
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def _load() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--experiment", default="schug_energy_mnist")
-    ap.add_argument("--profile", default="quick")
+    ap.add_argument("--experiment", default="foundations_information")
+    ap.add_argument("--profile", default="full")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-ray", action="store_true")
     args = ap.parse_args()

@@ -78,27 +78,57 @@ def _total(ts: list[float | None]) -> str:
     return "—" if any(t is None for t in ts) else f"{sum(ts) / 60:.1f} min"
 
 
-def table(rows: list[tuple[Path, float | None, float | None]], where: str) -> str:
+def previous(page: Path) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """The times already on ``page`` (chapter -> (committed, quick) cells) and the line that
+    says where each column was measured, so a run of one mode keeps the other column."""
+    text = page.read_text()
+    cells = {
+        m.group(1): (m.group(2).strip(), m.group(3).strip())
+        for m in re.finditer(r"^\| \{doc\}`([^`]+)` \|[^|]*\|([^|]*)\|([^|]*)\|$", text, re.M)
+    }
+    where = dict(re.findall(r"^- (committed results|quick profile): (.*)$", text, re.M))
+    return cells, where
+
+
+def table(rows: list[tuple[Path, float | None, float | None]], where: str, page: Path) -> str:
+    """The Markdown table of ``rows``; a column this run did not measure keeps its cells (and its
+    provenance line) from ``page``."""
     repo = colab.read_repository(ROOT / "_config.yml")
-    lines = [
-        f"Measured by `python benchmarks/chapter_times.py --write` on {where}, "
-        f"{time.strftime('%Y-%m-%d')}.",
+    old, old_where = previous(page) if page.exists() else ({}, {})
+    stamp = f"on {where}, {time.strftime('%Y-%m-%d')}"
+    measured = {
+        "committed results": any(r[1] is not None for r in rows),
+        "quick profile": any(r[2] is not None for r in rows),
+    }
+    lines = ["Measured by `python benchmarks/chapter_times.py --write`, one column at a time:", ""]
+    for col, now in measured.items():
+        lines.append(f"- {col}: {stamp if now else old_where.get(col, 'not measured yet')}")
+    lines += [
         "",
         "| chapter | student copy in Colab | committed results | quick profile |",
         "|---|---|---:|---:|",
     ]
+    totals: list[list[float | None]] = [[], []]
     for path, committed, quick in rows:
-        rel = path.relative_to(ROOT / "book").with_suffix("")
+        rel = str(path.relative_to(ROOT / "book").with_suffix(""))
         link = colab.colab_link(repo, f"student/{rel}.ipynb")
-        lines.append(f"| {{doc}}`{rel}` | [open]({link}) | {_secs(committed)} | {_secs(quick)} |")
-    totals = _total([r[1] for r in rows]), _total([r[2] for r in rows])
-    lines.append(f"| all {len(rows)} | | {totals[0]} | {totals[1]} |")
-    if any(None in r for r in rows):
-        lines += ["", "—: not measured in this run (`--modes` chose which columns)."]
+        cells = []
+        for i, t in enumerate((committed, quick)):
+            cell = _secs(t) if t is not None else old.get(rel, ("—", "—"))[i]
+            m = re.fullmatch(r"(\d+) s", cell)
+            totals[i].append(float(m.group(1)) if m else None)
+            cells.append(cell)
+        lines.append(f"| {{doc}}`{rel}` | [open]({link}) | {cells[0]} | {cells[1]} |")
+    lines.append(f"| all {len(rows)} | | {_total(totals[0])} | {_total(totals[1])} |")
+    if any(None in t for t in totals):
+        lines += ["", "—: not measured yet."]
     return "\n".join(lines)
 
 
-def write(text: str, page: Path = ROOT / "book" / "teaching.md") -> None:
+PAGE = ROOT / "book" / "teaching.md"
+
+
+def write(text: str, page: Path = PAGE) -> None:
     old = page.read_text()
     if BEGIN not in old or END not in old:
         raise SystemExit(f"{page} has no {BEGIN} ... {END} markers")
@@ -136,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             if "quick" in modes:
                 env = {
                     **base,
-                    "SYNLAB_RESULTS_DIR": str(Path(empty) / "results"),
+                    "SYNLAB_RESULTS_DIR": str(Path(empty) / f"results-{path.stem}"),
                     "SYNLAB_CACHE_DIR": str(Path(empty) / f"cache-{path.stem}"),
                     "SYNLAB_PROFILE": "quick",
                 }
@@ -144,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.relative_to(ROOT)}: {_secs(committed)} / {_secs(quick)}", flush=True)
             rows[i] = (path, committed, quick)
             if args.write:  # as it goes: a long run leaves what it measured
-                write(table(rows, where))
-    print(table(rows, where))
+                write(table(rows, where, PAGE))
+    if hasattr(os, "getloadavg"):  # a busy machine at the end also makes these upper bounds
+        where += f"; load average {os.getloadavg()[0]:.1f} at the end"
+    if args.write:
+        write(table(rows, where, PAGE))
+    print(table(rows, where, PAGE))
     return 0
 
 

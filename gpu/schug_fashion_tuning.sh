@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # The Fashion-MNIST searches of issue 19 (`schug_tuning_fashion`) on a lent GPU machine, for as
-# long as a time limit allows.
+# long as a time limit allows, through the executor of `synlab run` (issue 21).
 #
 #   bash gpu/schug_fashion_tuning.sh LIMIT_S [PROFILE]      (PROFILE: full, default, or quick)
 #
-# Everything has stopped LIMIT_S seconds after the start (the lanes are stopped 20 s before, to
-# clean up). Units finished by then are kept in $OUT/results/PROFILE/schug_tuning_fashion/ (JSON +
-# NPZ, with provenance); $OUT/schug_fashion_manifest.json lists them per block; $OUT/logs/ has one
-# log per lane. Copy them back into the repository with
+# One command: `synlab run schug_tuning_fashion --workers N --gpus-per-stack F`. The local pool
+# puts each stack (the trials of the full model or of BGD on one data set) on the GPU, F of it
+# each, and every unit that cannot stack (EWC, the deterministic baseline) on one of N CPU
+# workers, side by side. Only the driver writes the results store, one unit as its task lands.
+# LIMIT_S seconds after the start the driver gets SIGINT (as Ctrl-C): it kills the workers and
+# exits, keeping every unit already stored; what was in flight is lost and a rerun computes only
+# the missing units. Units land in $OUT/results/PROFILE/schug_tuning_fashion/ (JSON + NPZ, with
+# provenance); copy them back with
 #   cp -n <files_at>/results/full/schug_tuning_fashion/* results/full/schug_tuning_fashion/
-# and commit; `python -m synlab run schug_tuning_fashion --profile full` then runs what is left.
+# and commit; `python -m synlab run schug_tuning_fashion --profile full` runs what is left.
 #
-# Data: the machine has no Fashion-MNIST and no network. Carry the four .gz files of Debian's
-# dataset-fashion-mnist in .carry/data/FashionMNIST/raw/ (git-ignored; `bash gpu/carry_data.sh`
-# puts them there, 30 MB); this script decompresses a private copy (so that other jobs reading
-# the carried folder are not disturbed) and points SYNLAB_DATA_DIR at it.
+# Data: the machine has no Fashion-MNIST and no network. Carry .carry/data (`python
+# gpu/make_carry.py` writes it; git-ignored); this script decompresses a private copy, so that
+# other jobs reading the carried folder are not disturbed.
 # Provenance: a copy without .git names its commit in SYNLAB_GIT_COMMIT (set it when calling).
-# Work split (see gpu/schug_fashion_tuning.py): the full model and BGD as GPU stacks of 20 trials,
-# EWC and the deterministic baseline as solo runs on CPU cores (CPU_SOLO lanes, default: the cores
-# not otherwise used, minus RESERVE=2) and, if GPU_SOLO=N is set, in N solo lanes on the GPU.
-# SYNLAB_STACK_MAX=N splits a stack into pieces of N that land one after another.
+# Settings: RESERVE=2 cores left free (default), GPUS_PER_STACK=0.25 (four stacks share the GPU).
 set -euo pipefail
 LIMIT=${1:?usage: gpu/schug_fashion_tuning.sh LIMIT_S [full|quick]}
 PROFILE=${2:-full}
@@ -28,7 +28,8 @@ OUT=${OUT:?set OUT to the folder that comes back}
 PY=${PYTHON:-python3}
 START=$(date +%s)
 cd "$REPO"
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" SYNLAB_OFFLINE=1 SYNLAB_PROGRESS=0
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" SYNLAB_OFFLINE=1 TQDM_DISABLE=1
+export SYNLAB_RESULTS_DIR="$OUT/results"
 if [ -z "${SYNLAB_GIT_COMMIT:-}" ] && ! git -C "$REPO" rev-parse HEAD >/dev/null 2>&1; then
   echo "warning: no .git and no SYNLAB_GIT_COMMIT: provenance will say 'unknown'" >&2
 fi
@@ -48,7 +49,15 @@ for f in src.glob("*.gz"):
 fi
 "$PY" -c "from synlab.data import load_dataset; load_dataset('fashion_mnist')"
 
-ARGS=(--end "$((START + LIMIT))" --profile "$PROFILE" --out "$OUT" --gpu-solo "${GPU_SOLO:-0}"
-  --reserve "${RESERVE:-2}")
-[ -n "${CPU_SOLO:-}" ] && ARGS+=(--cpu "$CPU_SOLO")
-"$PY" gpu/schug_fashion_tuning.py "${ARGS[@]}"
+WORKERS=$(( $(nproc) - ${RESERVE:-2} ))
+[ "$WORKERS" -ge 1 ] || WORKERS=1
+LEFT=$(( START + LIMIT - $(date +%s) - 30 ))   # 30 s for the driver to stop its workers
+[ "$LEFT" -gt 0 ] || { echo "no time left after the data set-up" >&2; exit 1; }
+set +e
+timeout -s INT -k 20 "$LEFT" "$PY" -m synlab run schug_tuning_fashion --profile "$PROFILE" \
+  --workers "$WORKERS" --gpus-per-stack "${GPUS_PER_STACK:-0.25}"
+rc=$?
+set -e
+"$PY" -m synlab status | grep schug_tuning_fashion || true
+# 124: the time limit stopped the run (expected on a long search); units already stored are kept
+[ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ] || exit "$rc"

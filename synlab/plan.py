@@ -224,7 +224,7 @@ def plan_run(
             groups = [[u] for u in units]
         for group in groups:
             keys = [unit_key(u) for u in group]
-            kind = "gpu" if (gpus > 0 and stack) else "cpu"
+            kind = "gpu" if (gpus > 0 and stack and len(group) > 1) else "cpu"
             total, notes = 0.0, set()
             for k in keys:
                 t, note = unit_time(k, kind)

@@ -641,7 +641,10 @@ def run_experiments(
                     "(SYNLAB_STACK)"
                 )
             for group in j.groups:
-                gpu = gpus_per_stack if executor.gpu_device_for(j.stacked) else 0.0
+                # a stack (more than one unit) goes to a GPU slot where there is one; a unit alone
+                # (a method that cannot stack, e.g. EWC) goes to a CPU worker
+                stack = j.stacked and len(group) > 1
+                gpu = gpus_per_stack if executor.gpu_device_for(stack) else 0.0
                 task = Task.make(len(tasks), j.exp, j.cfg, group, gpu)
                 tasks.append(task)
                 owner[task.index] = j

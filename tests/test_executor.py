@@ -79,6 +79,32 @@ def test_pool_gives_the_same_numbers_as_in_process(check, monkeypatch):
     assert [r.result["loss"] for r in stacked] == [r.result["loss"] for r in solo]
 
 
+def test_stacks_go_to_gpu_slots_and_lone_units_to_cpu_workers(check, monkeypatch):
+    """Where there are GPU slots, a stack of units is a GPU task and a unit alone in its group (a
+    method that cannot stack, like EWC beside the stacked trials of a search) a CPU task, so the
+    pool runs both side by side (gpu/schug_fashion_tuning.sh relies on it)."""
+    from synlab.executor import InProcessExecutor
+
+    root, _ = check
+    monkeypatch.setenv("SYNLAB_STACK", "1")
+    results.run_experiment("executor_check", "quick", root=root, only={"seed": 0})
+    seen = []
+
+    class WithGpuSlots(InProcessExecutor):
+        gpu_slots = 1
+
+        def gpu_device_for(self, stacked):
+            return stacked
+
+        def run(self, tasks):
+            seen.extend((tuple(u["seed"] for u in t.units), t.gpu) for t in tasks)
+            yield from super().run(tasks)
+
+    res = results.run_experiment("executor_check", "quick", root=root, executor=WithGpuSlots())
+    assert sorted(seen) == [((1, 3), 1.0), ((2,), 0.0)]  # grouped by parity; seed 0 was stored
+    assert len(res) == 4
+
+
 def test_pool_worker_sigkilled_mid_unit_is_retried(check, monkeypatch):
     root, markers = check
     monkeypatch.setenv("SYNLAB_CHECK_KILL", "1")  # seed 1's worker dies once, by SIGKILL
@@ -320,3 +346,6 @@ def test_plan_marks_units_it_cannot_size(check):
     (folder / "seed=3.npz").unlink()
     plan = plan_run(["executor_check"], "quick", workers=1, root=root, missing_only=True)
     assert [(t.units, t.seconds) for t in plan.tasks] == [(["seed=3"], 5.0)]
+    # with a GPU, a unit left alone in its group is no stack: it is planned on a CPU worker
+    plan = plan_run(["executor_check"], "quick", workers=1, gpus=1, root=root, missing_only=True)
+    assert [(t.units, t.kind) for t in plan.tasks] == [(["seed=3"], "cpu")]

@@ -194,43 +194,6 @@ def test_fashion_best_values_take_the_reference_when_it_wins(tmp_path, monkeypat
     assert L.fashion_best_values("permuted_fashion", root=tmp_path) == {}
 
 
-def _gpu_driver():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "gpu" / "schug_fashion_tuning.py"
-    spec = importlib.util.spec_from_file_location("schug_fashion_tuning_driver", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_gpu_driver_covers_the_search_and_starts_only_what_fits(monkeypatch):
-    """The GPU script's lanes hold every block of the search once (stacks for the stackable
-    methods, solo lanes for the rest), and a solo lane starts a trial only if it fits."""
-    import argparse
-    import time
-
-    import synlab.results
-
-    drv = _gpu_driver()
-    cfg = L.fashion_tuning_config("full")
-    blocks = {(d, m) for d in cfg.datasets for m in cfg.methods}
-    stacked = [b for lane in drv.STACK_LANES.values() for b in lane]
-    assert len(stacked) == len(set(stacked))
-    assert all(L._kind(m) in L.STACKABLE for _, m in stacked)
-    for solo in (drv.CPU_SOLO_BLOCKS, drv.CPU_SOLO_BLOCKS_ALT, drv.GPU_SOLO_BLOCKS):
-        assert set(solo) | set(stacked) == blocks and not set(solo) & set(stacked)
-        assert all(b in drv.EST_CPU and b in drv.EST_GPU for b in solo)
-    calls = []
-    monkeypatch.setattr(synlab.results, "run_experiment", lambda *a, **k: calls.append(k) or [])
-    lane = dict(profile="full", blocks="split_fashion:ewc", stack=False, device_kind="cpu")
-    drv.run_lane(argparse.Namespace(deadline=time.time() + 60, **lane))  # 80 s per trial
-    assert calls == []
-    drv.run_lane(argparse.Namespace(deadline=time.time() + 3600, **lane))
-    assert [c["only"]["trial"] for c in calls] == list(range(cfg.n_trials))
-
-
 def test_committed_fisher_scale_has_the_stated_size():
     """At paper scale (results/full/schug_fisher_scale, three seeds): on the permuted protocol the
     Fisher sum on the sample's training images is about 10⁵ times smaller than on Fashion-MNIST
@@ -247,19 +210,3 @@ def test_committed_fisher_scale_has_the_stated_size():
         assert rec.result["fisher_sum_test"] > 1e4 * rec.result["fisher_sum"]
         assert rec.result["train_loss"] < 1e-3 < 0.1 < rec.result["test_loss"]
     assert L.fisher_ratio(res, "split") > 1e6  # the sample's 0/1 task is solved to zero loss
-
-
-def test_gpu_driver_cleans_only_its_own_folder(tmp_path):
-    """After the deadline the driver removes its stopped runs' locks, never another job's (a job
-    sharing the results root may still be writing)."""
-    drv = _gpu_driver()
-    mine = tmp_path / "full" / drv.EXPERIMENT
-    other = tmp_path / "full" / "malkin2024_signatures_s"
-    for folder in (mine, other):
-        folder.mkdir(parents=True)
-        (folder / ".unit.lock").write_text("host 1")
-        (folder / ".unit.json.tmp").write_text("{")
-        (folder / "unit.json").write_text("{}")
-    drv._cleanup(mine)
-    assert sorted(p.name for p in mine.iterdir()) == ["unit.json"]
-    assert len(list(other.iterdir())) == 3

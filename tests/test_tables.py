@@ -26,10 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_YET_CONVERTED = {
     "book/malkin2024/02_tradeoff",
     "book/raman2021/03_precise_rules",
-    "book/schug2021/02_energy_efficiency",
-    "book/schug2021/03_importance_sparsity",
-    "book/schug2021/06_ablations",
-    "book/synthesis/01_three_importances",
 }
 
 

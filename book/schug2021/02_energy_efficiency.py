@@ -55,6 +55,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import display
 
 from synlab.exercises import check
 from synlab.experiments.schug2021 import best_info_per_energy, summarise
@@ -62,6 +63,7 @@ from synlab.information import mutual_information, synaptic_energy
 from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import complete_subset, results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
+from synlab.tables import Table, fmt, show
 
 use_style()
 t_start = time.perf_counter()
@@ -143,7 +145,7 @@ assert check("schug2021.soft_mutual_information", soft_mi)
 # ```{solution} ex-schug-soft-mi
 # :class: dropdown
 # The soft joint spreads each example's probability mass over all classes, so an unconfident
-# but correct network (softmax 0.4 on the right class) carries fewer bits than its perfect
+# but correct network (softmax $0.4$ on the right class) carries fewer bits than its perfect
 # confusion matrix suggests: the soft estimate rewards confidence as well as correctness. The
 # training loss (cross-entropy) pushes toward confident outputs, and $\ell_2$ regularisation,
 # by shrinking the logits, pulls the soft information down — one reason information falls with
@@ -155,14 +157,16 @@ assert check("schug2021.soft_mutual_information", soft_mi)
 #
 # Everything follows the paper (Materials and methods) and, where the text is silent, the
 # authors' code (see the book's notes on the code): a 784-200-200-10 ReLU network **without
-# biases** (the code keeps PyTorch's random initial biases and never trains them; we drop them), PyTorch's default initialisation, SGD with learning rate 0.05 on mini-batches of
-# 100 for 50 epochs, $p_{\rm up}=p_{\rm down}=0.07$, $g_{\lim}=0.001$, release probabilities
-# starting at 0.25 and clamped to $[0.25, 1]$, weight decay $\lambda \in
-# \{0, 0.001, 0.005, 0.01, 0.05, 0.1\}$ and seeds 2019–2021. From the code, not the text:
-# inputs standardised with MNIST's pixel mean 0.1307 and s.d. 0.3081 (Fashion-MNIST: 0.2861,
-# 0.3530), which sets the scale of the gradients that $g_{\lim}$ tests; one release mask per
-# forward pass shared by the mini-batch; the release step scaled by $(1-p)$; evaluation averages the softmax over 10 sampled masks; and the *fixed* control uses
-# $p = 0.4$ with the same learning rate (the paper describes it as matched to the plastic
+# biases** (the code keeps PyTorch's random initial biases and never trains them; we drop
+# them), PyTorch's default initialisation, SGD with learning rate $\eta = 0.05$ on mini-batches
+# of 100 for 50 epochs, $p_{\rm up}=p_{\rm down}=0.07$, $g_{\lim}=0.001$, release
+# probabilities starting at $0.25$ and clamped to $[0.25, 1]$, weight decay
+# $\lambda \in \{0, 0.001, 0.005, 0.01, 0.05, 0.1\}$ and seeds 2019–2021. From the code, not
+# the text: inputs standardised with MNIST's pixel mean $0.1307$ and s.d. $0.3081$
+# (Fashion-MNIST: $0.2861$, $0.3530$), which sets the scale of the gradients that $g_{\lim}$
+# tests; one release mask per forward pass shared by the mini-batch; the release step scaled
+# by $(1-p)$; evaluation averages the softmax over 10 sampled masks; and the *fixed* control
+# uses $p = 0.4$ with the same learning rate (the paper describes it as matched to the plastic
 # model's average release probability; we print that average below).
 #
 # **Data.** The paper used the full MNIST set. Offline, this book has only a
@@ -183,17 +187,14 @@ models = {
     "deterministic": "deterministic",
 }
 colors = {"plastic": PALETTE[0], "fixed": PALETTE[1], "deterministic": PALETTE[2]}
+overview = Table(["model", "ℓ₂", "test accuracy", "I(Y;Z) [bits]", "energy"], align="lrrrr")
 for key, name in models.items():
     l2, acc, _ = summarise(res, "accuracy", model=key)
     _, mi, _ = summarise(res, "mutual_information", model=key)
     _, en, _ = summarise(res, "energy", model=key)
-    print(
-        f"{name:32s}"
-        + "  ".join(
-            f"l2={a:g}: acc {b:.3f}, I {c:.2f} bits, E {d:.0f}"
-            for a, b, c, d in zip(l2, acc, mi, en)
-        )
-    )
+    for a, b, c, d in zip(l2, acc, mi, en):
+        overview.add(name, f"{a:g}", fmt(b, 3), fmt(c), fmt(d, 0))
+display(overview)
 
 # %% [markdown]
 # ## Fig. 1a–b: information against energy
@@ -201,7 +202,7 @@ for key, name in models.items():
 
 # %% tags=["hide-input"]
 def fig1ab(result, title=None):
-    """Fig. 1a (information against energy over the ℓ2 sweep) and 1b (best information per energy)."""
+    """Fig. 1a (information against energy over the ℓ2 sweep), 1b (best information per energy)."""
     fig, axes = panels(2, height=3.2)
     ax = axes[0]
     for key, name in models.items():
@@ -252,16 +253,10 @@ best = fig1ab(res)
 # Numbers next to the points are the $\ell_2$ strengths. Stronger regularisation buys lower
 # energy at the price of information; the paper's claim is that the plastic model's curve lies
 # to the upper left of both controls (more bits at equal energy) and that the fixed-release
-# control needs *more* energy than the deterministic network for the same information. In the
-# committed full profile (the paper's 50 epochs and three seeds, but on the 4,000-image MNIST
-# sample, so 2,000 SGD steps per network instead of 30,000) the ranking is the paper's: the
-# plastic model reaches the most information per unit energy (2.06 × 10⁻³ bits), then the
-# deterministic network (1.91 × 10⁻³) and the fixed-release control (1.41 × 10⁻³), all at
-# $\ell_2 = 0.05$. The input scale matters here: with raw [0, 1] pixels instead of the authors'
-# standardised inputs, plastic and deterministic tied (1.35 and 1.36 × 10⁻³); the input scale
-# sets the gradient scale, so both the SGD steps and how often $|g|$ passes $g_{\lim}$. In the
-# quick profile the networks are far from trained (six epochs of 40 mini-batches), so there the
-# comparison says nothing.
+# control needs *more* energy than the deterministic network for the same information.
+
+# %% tags=["hide-input"]
+show("schug2021.energy.ranking", res)
 
 # %% [markdown]
 # ### The same comparison on the full Fashion-MNIST set
@@ -412,17 +407,10 @@ print(
     f"{np.nanmax(mi_p):.2f} / {np.nanmax(mi_d):.2f} bits"
 )
 
+# %% tags=["hide-input"]
+show("schug2021.energy.closing", res, res_fp)
+
 # %% [markdown]
-# | The paper's claim or number | Ours | The gap |
-# |---|---|---|
-# | Fig. 1a: plastic stochastic release reaches more information at equal energy than fixed release or deterministic synapses | full profile: plastic > deterministic > fixed release (best 2.06, 1.91 and 1.41 × 10⁻³ bits per energy, all at ℓ₂ = 0.05) | the ranking is the paper's; the MNIST 5,000-image sample instead of MNIST (2,000 SGD steps per network instead of 30,000); with raw [0, 1] pixels instead of the authors' standardised inputs, plastic only tied deterministic (1.35 vs 1.36 × 10⁻³) |
-# | Fig. 1a: fixed release needs more energy than the deterministic network | the fixed and deterministic curves above | as above |
-# | Fig. 1b: best information per energy is highest for plastic release | bar chart b | as above; error bars need the full profile's three seeds |
-# | (the same on full Fashion-MNIST; not in the paper) | full profile, 60,000 images, 30,000 SGD steps per network, 3 seeds: best 2.61 ± 0.04 (plastic, at ℓ₂ = 0.1), 1.90 ± 0.01 (deterministic, 0.05) and 1.27 ± 0.02 (fixed release, 0.1) × 10⁻³ bits per energy | the paper's ranking, with a wider margin than on the MNIST sample; the plastic optimum sits at the largest ℓ₂ of the authors' grid, so its maximum may lie beyond it |
-# | Fixed control "matched to the plastic model's average release probability" (code: $p = 0.4$) | plastic mean $p$ = 0.36–0.43 across ℓ₂, 0.387 overall (full profile) | the code's 0.4 is used as in the paper's runs, close to our plastic mean |
-# | App. 1—fig. 1b: the ranking holds with activity-based energy | panel b of the appendix figure | as above |
-# | App. 1—fig. 1c: information per energy of fixed release probabilities, "in line with the single synapse analysis" of Harris et al. (no number given) | full profile, panel c: best information per energy rises monotonically with the fixed $p$, from 0.01 × 10⁻³ ($p = 0.1$) to 1.66 × 10⁻³ ($p = 1$); 12 of 84 runs diverged (every lr above 0.01 at $p = 0.1$, lr 0.2 at $p = 0.25$; recorded with zero information) | our grid of $p$ and learning rates (the paper gives none); the MNIST sample; no interior optimum at this data scale |
-#
 # Full profile: 3 models × 6 $\ell_2$ × 3 seeds + 3 uniform-initialisation runs = 57 units
 # (`python -m synlab run schug_energy_mnist --profile full`). On the MNIST sample a unit is
 # 50 epochs of 40 mini-batches, 2,000 SGD steps — the paper's 50 epochs of full MNIST are

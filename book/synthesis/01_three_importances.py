@@ -67,6 +67,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import display
 
 from synlab import synthesis as S
 from synlab.costs import loglog_slope, predicted_slopes
@@ -75,6 +76,7 @@ from synlab.exercises import check
 from synlab.plot import mark_profile, panel_label, panels, use_style
 from synlab.results import results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
+from synlab.tables import Table, fmt, show
 
 use_style()
 t_start = time.perf_counter()
@@ -153,7 +155,7 @@ assert gap > 1e-4
 #
 # `synthesis_importance` trains a bias-free ReLU MLP with Bernoulli synapses and the presynaptic
 # rule at Schug et al.'s energy-experiment settings (SGD, $\eta=0.05$, $p_\text{up}=p_\text{down}=0.07$,
-# $g_\text{lim}=0.001$, batch 100, $p$ from 0.25, $\ell_2=0.01$) and then computes every measure.
+# $g_\text{lim}=0.001$, batch 100, $p$ from $0.25$, $\ell_2=0.01$) and then computes every measure.
 # Noise uses Malkin et al.'s cost with $\rho=1/2$ and $c=10^{-3}$ (their Fig. 5), normalised by
 # $N=60{,}000$ as in their code. Profiles: *quick* is a 784-100-100-10 network on 5,000
 # Fashion-MNIST images for 10 epochs; *full* is Schug et al.'s 784-200-200-10 for 50 epochs on the
@@ -169,17 +171,25 @@ DATA_LABEL = {
 recs = {d: res.select(dataset=d) for d in datasets}
 first = recs[datasets[0]][0].result
 names = list(first["names"])
+runs = Table(
+    ["data", "seed", "synapses", "accuracy (stochastic)", "accuracy (mean network)", "mean p"]
+    + ["p ≥ 0.9", "at p_min", "zero curvature"],
+    align="lrrrrrrrr",
+)
 for d in datasets:
     for r in recs[d]:
         out = r.result
-        print(
-            f"{d} seed {r.unit['seed']}: {out['n_synapses']} synapses; test accuracy "
-            f"{out['stochastic_accuracy']:.3f} "
-            f"(stochastic), {out['mean_accuracy']:.3f} (mean network); mean p = "
-            f"{out['mean_p']:.2f}, "
-            f"{100 * out['fraction_p_high']:.1f}% with p >= 0.9, {100 * out['fraction_p_min']:.1f}% at p_min; "
-            f"{100 * out['fraction_zero_curvature']:.1f}% with zero curvature"
+        runs.add(
+            DATA_LABEL[d].split(" (")[0],
+            r.unit["seed"],
+            f"{out['n_synapses']:,}",
+            fmt(out["stochastic_accuracy"], 3),
+            fmt(out["mean_accuracy"], 3),
+            fmt(out["mean_p"]),
+            *(f"{fmt(100 * out[k], 1)} %" for k in ("fraction_p_high", "fraction_p_min")),
+            f"{fmt(100 * out['fraction_zero_curvature'], 1)} %",
         )
+display(runs)
 
 # %% [markdown]
 # Checks on the trained network: the exact diagonal from Hessian-vector products
@@ -187,18 +197,25 @@ for d in datasets:
 # diagonal; Hutchinson's estimate from the stored number of probes does not rank synapses well.
 
 # %%
+checks = Table(
+    ["data", "seed", "exact $H_{ii}$", "Gauss–Newton $G_{ii}$"]
+    + [f"Hutchinson ({res.config.hutchinson_probes} probes)", "its Spearman", "its rel. error"],
+    align="lrlllrr",
+    note="The first three checked synapses of each run.",
+)
 for d in datasets:
     for r in recs[d]:
         out = r.result
         ex, gn = out["hvp_check_exact"], out["hvp_check_gauss_newton"]
         assert np.allclose(ex, gn, rtol=1e-3, atol=1e-6 * max(ex.max(), 1e-12)), (ex, gn)
-        print(
-            f"{d} seed {r.unit['seed']}: exact H_ii {np.array2string(ex[:4], precision=4)} = G_ii "
-            f"{np.array2string(gn[:4], precision=4)}; Hutchinson ({res.config.hutchinson_probes} "
-            "probes) "
-            f"{np.array2string(out['hvp_check_hutchinson'][:4], precision=4)}, Spearman with exact "
-            f"{out['hutchinson_spearman']:.2f}, relative error {out['hutchinson_rel_error']:.2f}"
+        checks.add(
+            DATA_LABEL[d].split(" (")[0],
+            r.unit["seed"],
+            *(", ".join(f"{v:.3g}" for v in a[:3]) for a in (ex, gn, out["hvp_check_hutchinson"])),
+            fmt(out["hutchinson_spearman"]),
+            fmt(out["hutchinson_rel_error"]),
         )
+display(checks)
 
 # %% [markdown]
 # ## Do the measures agree?
@@ -249,8 +266,14 @@ rs = {(a, b): R[a][names.index(b)] for a in names for b in names}
 assert np.allclose(corr, corr.T) and np.allclose(np.diag(corr), 1)
 for d in datasets[1:]:  # the second data set of the full profile, as numbers
     other, _ = S.mean_se([r.result["corr"] for r in recs[d]])
-    print(f"Spearman matrix, {DATA_LABEL[d]} (rows/columns {names}):")
-    print(np.array2string(other, precision=2))
+    display(
+        Table(
+            ["", *(LABELS[n] for n in names)],
+            [[LABELS[a], *(fmt(v) for v in row)] for a, row in zip(names, other)],
+            note=f"Spearman $\\rho_s$, all synapses, {DATA_LABEL[d]}",
+            align="l" + "r" * len(names),
+        )
+    )
 # the qualitative statements of the discussion below, re-checked on the profile shown
 assert rs["fisher", "hessian"] > 0.9  # Fisher and Hessian rank alike
 assert rs["sigma", "hessian"] > 0.5  # low optimised noise where the curvature is high
@@ -317,9 +340,8 @@ plt.show()
 upper = pos & (st["hessian"] > np.median(st["hessian"][pos]))
 slope_upper = loglog_slope(st["hessian"][upper], st["sigma"][upper])
 print(
-    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), {slope_upper:.3f} "
-    "(H above its "
-    f"median); linear model -1/(2+rho) = {slope_pred:.3f}"
+    f"sigma-H log-log slope: fitted {slope_fit:.3f} (all synapses with H > 0), "
+    f"{slope_upper:.3f} (H above its median)\nlinear model -1/(2+rho) = {slope_pred:.3f}"
 )
 assert slope_pred == predicted_slopes(rho)["hessian"]
 
@@ -360,10 +382,10 @@ rr = [r.result for r in recs[datasets[0]]]
 fr = rr[0]["lesion_fractions"]
 k = int(np.argmin(np.abs(fr - 0.9)))
 at90 = {n: float(np.mean([o[f"lesion_{n}"][k] for o in rr])) for n in names + ["random"]}
-print(
-    f"accuracy after removing {fr[k]:.0%} of synapses ({datasets[0]}):",
-    ", ".join(f"{n} {v:.3f}" for n, v in sorted(at90.items(), key=lambda t: -t[1])),
-)
+print(f"accuracy after removing {fr[k]:.0%} of synapses ({datasets[0]}):")
+ranked = sorted(at90.items(), key=lambda t: -t[1])
+for row in (ranked[:5], ranked[5:]):
+    print("  " + ", ".join(f"{n} {v:.3f}" for n, v in row))
 assert all(at90[n] >= at90["random"] - 0.02 for n in names), (
     "some importance order is worse than random"
 )
@@ -371,41 +393,16 @@ assert all(at90[n] >= at90["random"] - 0.02 for n in names), (
 # %% [markdown]
 # ## Where they agree, where they do not
 #
-# Read the numbers above with the profile in mind. The statements below are read off the
-# committed full profile (784-200-200-10, 50 epochs, 3 seeds; Fashion-MNIST and the MNIST
-# sample); the `assert`s under the heat map re-check the robust ones on whatever profile this
-# page shows. In the quick profile (a small, briefly trained network) magnitude and curvature
-# are nearly unrelated and $p$ lags further behind σ; both gaps shrink with training.
-#
-# - **Fisher and Hessian are the same ranking** ($\rho_s\approx1.00$ on both data sets). At a
-#   trained network the empirical Fisher (true labels) and the exact Hessian diagonal (labels
-#   from the model) differ only where the network is wrong. Malkin et al.'s use of mean squared
-#   gradients as a curvature estimate is justified here; the Hutchinson estimate, at a hundred
-#   probes, is not a usable per-synapse ranking ($\rho_s\approx0.1$ with the exact diagonal).
-# - **Optimised noise follows curvature**, as Malkin et al. predict ($\rho_s(1/\sigma,H)$ = 0.79
-#   on Fashion-MNIST, 0.88 on the MNIST sample), but more weakly than the diagonal linear model:
-#   the fitted $\log\sigma$–$\log H$ slope is −0.24 (Fashion-MNIST) and −0.31 (MNIST sample)
-#   against the predicted −0.40. Weakly curved synapses have a tiny, noisy gradient on σ, so σ
-#   has not reached its optimum there; off-diagonal curvature (noise at one synapse partly
-#   compensated by others) also bends the relation.
-# - **Release probability is a coarse, saturating readout of the same curvature.** The rule
-#   thresholds single mini-batch gradients, so $p$ correlates with $F$ and $H$ positively
-#   ($\rho_s$ = 0.80 on Fashion-MNIST, as high as σ; 0.69 on the MNIST sample, below σ), and
-#   55–70 % of synapses tie at $p_\min$. In a Bernoulli synapse the signal-to-noise ratio is
-#   $\bar w/\operatorname{sd}=\sqrt{p/(1-p)}$, a function of $p$ alone — Schug et al.'s
-#   importance is a reliability (1/CV) ranking that ignores magnitude.
-# - **Magnitude matters for deletion.** $|\bar w|$ correlates with curvature on Fashion-MNIST
-#   ($\rho_s$ = 0.77) but weakly on the MNIST sample (0.36); what deletion costs is
-#   $\tfrac12H\bar w^2$, which needs both. The SNR $|\mu|/\sigma$ combines them (exercise 3 shows
-#   it *is* the deletion cost when the noise cost is entropic), and so deletion cost, SNR and
-#   magnitude preserve accuracy longest (after removing 90 % of synapses: 0.82 / 0.82 / 0.80 on
-#   Fashion-MNIST), ahead of the pure sensitivity measures $H$, $F$, σ and $p$ (0.70 to 0.41),
-#   which keep synapses that are sensitive to *small* perturbations but cheap to delete.
-#   Every measure beats random removal (0.26).
-# - **Adam's learning rate is small where curvature is high** ($1/\eta$ ranks like $F$),
-#   because $\hat v$ is an average of squared mini-batch gradients,
-#   $\mathbb E\,\bar g^2=(\mathbb E g)^2+\operatorname{Var}g/B\approx F/B$ near a minimum.
-#
+# Read the numbers above with the profile in mind. The statements below are generated from the
+# results this page shows (with the full profile: 784-200-200-10, 50 epochs, 3 seeds;
+# Fashion-MNIST and the MNIST sample), and the `assert`s under the heat map re-check the robust
+# ones. In the quick profile (a small, briefly trained network) magnitude and curvature are
+# nearly unrelated and $p$ lags further behind σ; both gaps shrink with training.
+
+# %% tags=["hide-input"]
+show("synthesis.importances.agreement", res)
+
+# %% [markdown]
 # **Predictions for experiments at one synapse.** If synapses implement any of these
 # schemes, then across synapses (i) release probability and the inverse quantal CV should be
 # positively rank-correlated, but only moderately — $p$ saturates; (ii) plasticity rate
@@ -518,16 +515,11 @@ assert check("synthesis.snr_entropic", snr)
 
 # %% [markdown]
 # ## Summary
-#
-# | claim (paper) | what we find | caveats |
-# |---|---|---|
-# | high $p$ marks important synapses; high-$p$ synapses have high Fisher information (Schug et al. 2021, Fig. 2) | $\rho_s(p,F)$ positive (printed matrix); removing low-$p$ synapses first beats random | $p$ saturates at $p_\min$ for most synapses (ties); $p$ ignores magnitude, so it loses to magnitude-aware orders at large lesions |
-# | low optimised σ at high curvature, $\sigma\propto H^{-1/(2+\rho)}$ in the linear model (Malkin et al. 2024, Fig. 5a, App. 2) | $\rho_s(1/\sigma,H)$ = 0.79 (Fashion-MNIST), 0.88 (MNIST sample); log–log slope −0.24 / −0.31 vs −0.40 predicted | μ fixed at $\bar w$; σ optimised for a few epochs only; one ρ |
-# | larger learning rates at noisier synapses (Malkin et al. 2024, Fig. 5c) | Adam's $\eta_i$ rank-correlates with σ and anti-correlates with $F$, $H$ | fine-tuning from $\bar w$, not learning from scratch |
-# | plasticity should be concentrated in low-curvature directions (Raman & O'Leary 2021) | the exact Hessian diagonal ranks like the Fisher; Hutchinson's estimate does not | only the diagonal; Raman & O'Leary's $Q$ concerns directions, not single synapses |
-# | the empirical Fisher (squared gradients) approximates the curvature (all three) | $\rho_s(F,H)\approx1$ at the trained network | bias-free ReLU networks only (there $H_{ii}$ = Gauss–Newton, exactly) |
-# | (reference) SNR pruning removes most weights harmlessly (Blundell et al. 2015) | SNR and deletion cost are the best orders; SNR = deletion cost for the entropic cost | our networks are small; lesions on the mean network |
-#
+
+# %% tags=["hide-input"]
+show("synthesis.importances.summary", res)
+
+# %% [markdown]
 # Profile: the figures are stamped. The full profile (committed) is a 784-200-200-10 network on
 # full Fashion-MNIST and on the **MNIST sample** (5,000 images, not full MNIST), 3 seeds each;
 # the quick profile is a 784-100-100-10 network on 5,000 Fashion-MNIST images — not paper scale.
