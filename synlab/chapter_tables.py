@@ -1197,6 +1197,325 @@ def foundations_information_closing(res) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Malkin et al. 2024, chapter 2: the performance–reliability trade-off
+# --------------------------------------------------------------------------------------------
+#: The paper-scale companions of the Figs. 2–3 sweeps: the low-cost end of the authors' grid.
+LOWCOST = {
+    "malkin2024_tradeoff": "malkin2024_tradeoff_lowcost",
+    "malkin2024_tradeoff_fashion": "malkin2024_tradeoff_lowcost_fashion",
+}
+
+
+def pow10(x: float) -> str:
+    """A λ of a log grid as a power of ten: ``10⁻²``, or ``10<sup>3.25</sup>`` off the decades."""
+    e = float(np.log10(x))
+    if abs(e - round(e)) < 1e-9:
+        return sci(x)
+    return f"10<sup>{fmt(e, 2).rstrip('0')}</sup>"
+
+
+_DATA = {
+    "malkin2024_tradeoff": ("the MNIST sample", "the 4,000-image MNIST sample"),
+    "malkin2024_tradeoff_fashion": ("Fashion-MNIST", "full Fashion-MNIST"),
+}
+
+
+def _data_label(res) -> str:
+    """The training data of a Figs. 2–3 sweep, from its config (the quick profile uses fewer)."""
+    short, whole = _DATA[res.experiment]
+    n = getattr(res.config, "n_train", None)
+    label = whole if n is None else f"{n:,} training images of {short}"
+    return label + (" (extension, not in the paper)" if "fashion" in res.experiment else "")
+
+
+def paper_scale_or_none(name: str):
+    """The committed full results of ``name`` if complete and fresh, else None (a corrupt unit
+    still raises)."""
+    from .results import IncompleteResultsError, load_results
+
+    try:
+        return load_results(name, "full")
+    except IncompleteResultsError:
+        return None
+
+
+def tradeoff_sweeps(res) -> list:
+    """The sweeps to join for a Figs. 2–3 result: ``res`` and, when ``res`` is paper scale and its
+    low-cost end (λ = 10⁻⁴ … 10^−2.25) is committed at paper scale too, that one. Quick results
+    are never joined with paper-scale ones."""
+    low = paper_scale_or_none(LOWCOST[res.experiment]) if res.profile == "full" else None
+    return [res] if low is None else [res, low]
+
+
+def lowcost_status(res, sweeps) -> str:
+    """One sentence: is the low-cost end of the authors' grid in these numbers, and if not why."""
+    from .experiments.malkin2024 import LOWCOST_LAMS
+
+    low = LOWCOST[res.experiment]
+    rng = f"λ = {pow10(LOWCOST_LAMS[0])} … {pow10(LOWCOST_LAMS[-1])}"
+    if len(sweeps) > 1:
+        return (
+            f"The low-cost end of the authors' grid ({rng}, `{low}`) is committed at paper scale "
+            "and joined in."
+        )
+    if res.profile != "full":
+        return (
+            f"These are '{res.profile}' results: the low-cost end of the authors' grid ({rng}, "
+            f"`{low}`) is joined in only at paper scale, so it is not shown here."
+        )
+    return (
+        f"The low-cost end of the authors' grid ({rng}, `{low}`) is not yet run at paper scale: "
+        "it is missing from these numbers, which start at our smallest λ."
+    )
+
+
+def _summary_rows(sweeps, rhos) -> list[dict]:
+    from .experiments.malkin2024 import tradeoff_summary
+
+    return tradeoff_summary(sweeps, rhos=rhos, authors_grid_only=True)
+
+
+def _rhos_of(res) -> list[float]:
+    return sorted({float(r.unit["rho"]) for r in res.records})
+
+
+def _tradeoff_summary_table(res) -> str:
+    from .experiments.malkin2024 import AUTHORS_LAM_MAX, joined_tradeoff_series
+
+    sweeps = tradeoff_sweeps(res)
+    rows = _summary_rows(sweeps, _rhos_of(res))
+    t = Table(
+        [
+            "ρ",
+            "λ (the authors' grid)",
+            "mean gain, one sample of weights (the paper's metric)",
+            "largest gain (at λ)",
+            "λ where het ≥ hom",
+            "median σ_het/σ_hom",
+            "extra: mean gain, mean of 20 samples",
+        ],
+        align="lrrrrrr",
+    )
+    for r in rows:
+        t.add(
+            _rho_name(r["rho"]),
+            f"{pow10(r['lam_min'])} … {pow10(r['lam_max'])} ({r['n_lams']})",
+            fmt(r["mean_gain"], 3, sign=True),
+            f"{fmt(r['max_gain'], 2, sign=True)} ({pow10(r['lam_at_max'])})",
+            f"{100 * r['frac_ok']:.0f} %",
+            fmt(r["median_sigma_ratio"]),
+            fmt(r["extra_mean_gain"], 3, sign=True),
+        )
+    lam, _, beyond = joined_tradeoff_series(
+        sweeps, "mean_sigma", rho=_rhos_of(res)[0], mode="heterogeneous"
+    )
+    n_beyond = int(np.sum(beyond))
+    devices = sorted({rec.provenance.get("device", "?") for s in sweeps for rec in s.records})
+    t.note = (
+        f"{res.profile} profile, {_data_label(res)}; {'; '.join(devices)}. Gain: accuracy "
+        'with heterogeneous minus homogeneous noise at the same λ, as a fraction; "het ≥ hom" '
+        "allows 0.01. The paper's Fig. 2 plots the accuracy of one sampled set of weights; the "
+        "mean of 20 sampled predictions is the authors' other evaluation, given as an extra. "
+        + (
+            f"Our {n_beyond} λ above {pow10(AUTHORS_LAM_MAX)} are beyond the authors' grid and "
+            "left out here (both modes are at chance there). "
+            if n_beyond
+            else ""
+        )
+        + lowcost_status(res, sweeps)
+    )
+    return _profile_note(res) + t.markdown()
+
+
+@register("malkin2024.tradeoff.summary", "malkin2024_tradeoff")
+def malkin_tradeoff_summary(res) -> str:
+    """Per ρ: what heterogeneous noise buys, in the paper's metric, with the 20-sample extra."""
+    return _tradeoff_summary_table(res)
+
+
+@register("malkin2024.tradeoff.summary_fashion", "malkin2024_tradeoff_fashion")
+def malkin_tradeoff_summary_fashion(res) -> str:
+    """The same on full Fashion-MNIST (shown only from paper-scale results)."""
+    return _tradeoff_summary_table(res)
+
+
+def size_control_text(size) -> str:
+    """The test of the memorisation hypothesis, from ``malkin2024_size_control`` (or pending)."""
+    from .experiments.malkin2024 import size_trend
+
+    if size is None:
+        return (
+            "**Pending.** The test, `malkin2024_size_control` (mean σ at λ = 10⁻⁴ on "
+            "Fashion-MNIST subsets of 1,000, 2,000, 4,000 and 60,000 images, the paper's number "
+            "of steps), is not yet run at paper scale; until it is, the explanation above is a "
+            "hypothesis."
+        )
+    tr = size_trend(size)
+    t = Table(["training images"] + [f"mean σ, ρ = {_rho_name(r)}" for r in tr["rhos"]])
+    t.align = "r" * len(t.header)
+    for n, row in zip(tr["n_train"], tr["sigma"], strict=True):
+        t.add(f"{n:,}", *(sci(v, 2) for v in row))
+    falls = tr["falls"]
+    if np.all(falls):
+        verdict = (
+            "σ falls at every step as the training set grows, for every ρ (the smallest set's σ "
+            f"is {span(tr['ratio'], 1)} times the full set's): the hypothesis holds."
+        )
+    elif not np.any(falls):
+        verdict = (
+            "σ does NOT fall as the training set grows, for any ρ: the hypothesis fails, and the "
+            "explanation of the low-cost end must be rewritten."
+        )
+    else:
+        verdict = (
+            "σ falls at every step only for ρ = "
+            + ", ".join(_rho_name(r) for r, f in zip(tr["rhos"], falls, strict=True) if f)
+            + ": the hypothesis holds only in part."
+        )
+    t.note = f"{size.profile} profile, `malkin2024_size_control`. {verdict}"
+    return _profile_note(size) + t.markdown()
+
+
+@register("malkin2024.tradeoff.size_control", "malkin2024_tradeoff")
+def malkin_tradeoff_size_control(res) -> str:
+    """The size control at paper scale when committed (the sweep's profile must be full too)."""
+    size = paper_scale_or_none("malkin2024_size_control") if res.profile == "full" else None
+    return size_control_text(size)
+
+
+def _monotone(values) -> bool:
+    return bool(np.all(np.diff(np.asarray(values, dtype=float)) > 0))
+
+
+@register("malkin2024.tradeoff.closing", "malkin2024_tradeoff")
+def malkin_tradeoff_closing(res) -> str:
+    """The closing table: the paper | ours | closed or explained | the run that shows it."""
+    from .experiments.malkin2024 import AUTHORS_LAM_MAX, AUTHORS_LAM_MIN, joined_tradeoff_series
+
+    sweeps = tradeoff_sweeps(res)
+    rhos = _rhos_of(res)
+    modes = ("heterogeneous", "homogeneous")
+    runs = ", ".join(f"`{s.experiment}`" for s in sweeps)
+    series = {
+        (k, rho, m): joined_tradeoff_series(sweeps, k, rho=rho, mode=m)
+        for k in ("acc_sampled", "mean_sigma")
+        for rho in rhos
+        for m in modes
+    }
+    lam = series[("acc_sampled", rhos[0], modes[0])][0]
+    first = [100 * series[("acc_sampled", r, m)][1][0] for r in rhos for m in modes]
+    last = [100 * series[("acc_sampled", r, m)][1][-1] for r in rhos for m in modes]
+    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+    fres = paper_scale_or_none("malkin2024_tradeoff_fashion") if res.profile == "full" else None
+    fashion = ""
+    if fres is not None:
+        fs = tradeoff_sweeps(fres)
+        fa = [
+            100 * joined_tradeoff_series(fs, "acc_sampled", rho=r, mode=m)[1][i]
+            for r in _rhos_of(fres)
+            for m in modes
+            for i in (0, -1)
+        ]
+        fashion = (
+            f"; full Fashion-MNIST (extension) shows the same, from {span(fa[0::2], 0, ' %')} to "
+            f"{span(fa[1::2], 0, ' %')}"
+        )
+    falls = all(b < a for a, b in zip(first, last, strict=True))
+    t.add(
+        "Fig. 2a: accuracy (one sampled set of weights) falls as λ rises, for every ρ",
+        f"{res.profile} profile: from {span(first, 0, ' %')} at λ = {pow10(lam[0])} to "
+        f"{span(last, 0, ' %')}{' (chance)' if max(last) < 15 else ''} at λ = "
+        f"{pow10(lam[-1])}, every ρ and mode",
+        (
+            f"explained: the same shape on {_data_label(res)} (the paper: full MNIST)"
+            if falls
+            else "open: accuracy does NOT fall for every ρ and mode"
+        )
+        + fashion,
+        runs + (", `malkin2024_tradeoff_fashion`" if fres is not None else ""),
+    )
+    mono = [(r, m) for r in rhos for m in modes if not _monotone(series[("mean_sigma", r, m)][1])]
+    t.add(
+        "Fig. 2b: mean σ rises with λ",
+        "monotone in λ for every ρ and mode"
+        if not mono
+        else "NOT monotone for " + ", ".join(f"ρ = {_rho_name(r)} ({m})" for r, m in mono),
+        "closed" if not mono else "open",
+        runs,
+    )
+    rows = _summary_rows(sweeps, rhos)
+    t.add(
+        'Fig. 2: heterogeneous noise gives "considerably higher accuracy" at a fixed λ, with '
+        "only slightly lower mean σ",
+        "mean gain over the λ of the authors' grid, one sampled set of weights (the paper's "
+        f"metric): {span([r['mean_gain'] for r in rows], 2)} per ρ, up to "
+        f"{span([r['max_gain'] for r in rows], 2)} where homogeneous networks collapse; median "
+        f"σ ratio {span([r['median_sigma_ratio'] for r in rows], 2)}. Extra, mean of 20 "
+        f"samples: mean gain {span([r['extra_mean_gain'] for r in rows], 2)}",
+        "explained: the paper shows curves, not numbers; our gain is an average over a λ grid "
+        "that includes both plateaus",
+        runs,
+    )
+    beyond = int(np.sum(lam > AUTHORS_LAM_MAX * (1 + 1e-9)))
+    has_low = lam[0] <= AUTHORS_LAM_MIN * (1 + 1e-9)
+    t.add(
+        f"The authors' released grid: λ = {paper(pow10(AUTHORS_LAM_MIN))} … "
+        f"{paper(pow10(AUTHORS_LAM_MAX))} in steps of 10<sup>0.25</sup> (30 values)",
+        f"{res.profile} profile: λ = {pow10(lam[0])} … {pow10(lam[-1])} ({len(lam)} values); "
+        f"{beyond} above the authors' grid, marked as beyond it",
+        (
+            "closed: the low-cost end is joined in"
+            if has_low
+            else "open: t" + lowcost_status(res, sweeps)[1:]
+        ),
+        runs if has_low else f"{runs}; `{LOWCOST[res.experiment]}` (pending)",
+    )
+    size = paper_scale_or_none("malkin2024_size_control") if res.profile == "full" else None
+    if size is None:
+        verdict = "a hypothesis, its test pending (not yet run at paper scale)"
+    else:
+        from .experiments.malkin2024 import size_trend
+
+        falls = size_trend(size)["falls"]
+        verdict = (
+            "explained: σ falls as the training set grows"
+            if np.all(falls)
+            else "NOT explained: σ does not fall with the training-set size for every ρ"
+        )
+    t.add(
+        "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
+        "the hypothesis: the 4,000-image sample is memorised, so the data term barely holds σ down",
+        verdict,
+        "`malkin2024_size_control`" + ("" if size is not None else " (pending)"),
+    )
+    t.add(
+        "Fig. 3: accuracy falls with σ and rises with the reliability cost; heterogeneous above "
+        "homogeneous",
+        "the Fig. 3 panels above",
+        "explained: the MNIST sample (the paper plots full MNIST)",
+        runs,
+    )
+    t.add(
+        "Fig. 4: at equal energy, optimised heterogeneous noise has the lower performance cost",
+        "two-synapse quadratic, exact (asserted)",
+        "closed (a 2-D quadratic, not the network's Hessian)",
+        "this chapter's cell",
+    )
+    devices = sorted({rec.provenance.get("device", "?") for rec in res.records})
+    t.add(
+        'Sweep time: "4–6 days, on GPU", one network at a time',
+        f"{res.profile} profile: {fmt(res.wall_time_s / 60, 1)} min for the "
+        f"{len(res.records)} units on {'; '.join(devices)}"
+        + (" (one ensemble of all networks)" if res.profile == "full" else ""),
+        "explained: the networks are trained as one batched ensemble (`benchmarks/RESULTS.md` "
+        "gives the speed-up); float32 rather than float64, and a compiled, hand-derived "
+        "training step (`synlab.fused`)",
+        f"`{res.experiment}` (provenance)",
+    )
+    return _profile_note(res) + t.markdown()
+
+
+# --------------------------------------------------------------------------------------------
 # Malkin et al. 2024, chapter 4: Bayesian synapses
 # --------------------------------------------------------------------------------------------
 def linear_slopes(lin) -> dict[tuple[float, float], float]:
@@ -2043,3 +2362,386 @@ def synthesis_summary(res) -> str:
         "our networks are small; lesions on the mean network",
     )
     return _profile_note(res) + t.markdown()
+
+
+# --------------------------------------------------------------------------------------------
+# Raman & O'Leary 2021, chapter 3: precise rules need less plasticity
+# --------------------------------------------------------------------------------------------
+def _authors_span(network: str, corruption: float) -> str:
+    from .experiments.raman2021 import authors_best_ratio
+
+    rng = authors_best_ratio(network, corruption)
+    return "—" if rng is None else paper(span(rng, 2))
+
+
+@register("raman2021.precise_rules.fig5_nonlinear", "raman_fig5_nonlinear")
+def raman_fig5_nonlinear_table(res) -> str:
+    """Fig. 5 (nonlinear network): our optimum per panel beside the authors' stored one."""
+    return _fig5_table(res, "nonlinear")
+
+
+@register("raman2021.precise_rules.fig5_linear", "raman_fig5_linear")
+def raman_fig5_linear_table(res) -> str:
+    """Fig. 5—supplement 1 (linear network), as the published script runs it."""
+    return _fig5_table(res, "linear")
+
+
+def _fig5_table(res, network: str) -> str:
+    from .experiments.raman2021 import fig5_summary
+
+    t = Table(
+        [
+            "γ₂/γ₁",
+            "d",
+            "best ratio (grid)",
+            "best ratio (refined)",
+            "the authors' stored (refined)",
+            "Eq. 9 at the end of the runs (ours)",
+            "steady error at the best ratio",
+            "Q[∇F]/Q[Δε]",
+        ],
+        align="rrrrrrrr",
+    )
+    for r in fig5_summary(res):
+        t.add(
+            f"{r['corruption']:g}",
+            f"{r['d']:g}",
+            fmt(r["best"], 1),
+            fmt(r["refined"]),
+            _authors_span(network, r["corruption"]),
+            fmt(r["eq9"]),
+            sci(r["steady_error"], 2),
+            fmt(r["grad_curvature"], 1),
+        )
+    t.note = (
+        f"{res.profile} profile, {res.config.repeats} repeats, the last {res.config.steady_window} "
+        f"of {res.config.n_steps} steps. The authors' column is their stored results (refined "
+        "by a parabola, the range over d); the paper gives figures, not numbers. Eq. 9 is our "
+        "evaluation, with Q[Δε] and Q[Δc] measured at the final states of the runs at the best "
+        "ratio on the grid."
+    )
+    return _profile_note(res) + t.markdown()
+
+
+@register("raman2021.precise_rules.bootstrap", "raman_fig5_linear", "raman_fig5_linear_bootstrap")
+def raman_bootstrap_table(off, on) -> str:
+    """The published script's bootstrap sampling, off against on, with the authors' stored data."""
+    from .experiments.raman2021 import AUTHORS_STORED, bootstrap_table
+
+    stored = AUTHORS_STORED["linear_losses_k0.1_d0.01"]
+    stored_min = min(stored["loss"])
+    t = Table(
+        [
+            "γ₂/γ₁",
+            "d",
+            "best ratio, all inputs",
+            "best ratio, bootstrap",
+            "the authors' stored best ratio",
+            "lowest loss, all inputs",
+            "lowest loss, bootstrap",
+            "the authors' stored lowest loss",
+        ],
+        align="rrrrrrrr",
+    )
+    rows = bootstrap_table(off, on)
+    for r in rows:
+        has_loss = r["corruption"] == 0.1 and r["d"] == 0.01
+        t.add(
+            f"{r['corruption']:g}",
+            f"{r['d']:g}",
+            f"{fmt(r['refined_off'])} (grid {fmt(r['best_off'], 1)})",
+            f"{fmt(r['refined_on'])} (grid {fmt(r['best_on'], 1)})",
+            "—" if r["authors_refined"] is None else paper(span(r["authors_refined"], 2)),
+            sci(r["loss_off"], 2),
+            sci(r["loss_on"], 2),
+            paper(sci(stored_min, 2)) if has_loss else "—",
+        )
+    low = [r for r in rows if r["corruption"] == 0.1 and r["d"] == 0.01]
+    factor = ""
+    if low:
+        f = [stored_min / low[0]["loss_off"], stored_min / low[0]["loss_on"]]
+        factor = (
+            f" At γ₂/γ₁ = 0.1, d = 0.01 the authors' stored loss at their best ratio is "
+            f"{span(f, 0)} times our lowest loss, with and without bootstrap sampling: their "
+            "stored data come from a configuration that is not published."
+        )
+    shift = max(abs(r["refined_on"] - r["refined_off"]) for r in rows) if rows else float("nan")
+    t.note = (
+        f"{off.profile} profile. Both runs follow the published linear script (γ₂/γ₁ ∈ "
+        f"{{{', '.join(f'{k:g}' for k in off.config.corruptions)}}}, {off.config.repeats} "
+        f"repeats, the mean loss of the last {off.config.steady_window} of {off.config.n_steps} "
+        'steps); "bootstrap" draws the step\'s 1000 inputs with replacement from the fixed '
+        "set, as the script does. Bootstrap sampling moves the refined optimum by at most "
+        f"{fmt(shift)}.{factor}"
+    )
+    return _profile_note(off, on) + t.markdown()
+
+
+def _crossing_sentence(kappa, values, level: float, what: str) -> str:
+    """Where ``values`` (against the condition number ``kappa``) cross ``level``, in words."""
+    from .experiments.raman2021 import crossing
+
+    at = crossing(kappa, values, level)
+    if at is None:
+        side = "above" if np.all(np.asarray(values) > level) else "below"
+        return (
+            f"{what} never crosses {paper(fmt(level))} on this grid (cond Σ = {kappa[0]:g} … "
+            f"{kappa[-1]:g}); it stays {side} it"
+        )
+    return f"{what} crosses {paper(fmt(level))} at cond Σ ≈ {fmt(at, 1)}"
+
+
+@register("raman2021.precise_rules.anisotropy", "raman_anisotropy")
+def raman_anisotropy_table(res) -> str:
+    """The optimum against the input-covariance condition number cond Σ, with Eq. 9 beside it."""
+    from .experiments.raman2021 import anisotropy_curve, authors_best_ratio
+
+    level = authors_best_ratio("linear", 0.1)[0]
+    c = anisotropy_curve(res, 0.1)
+    t = Table(
+        ["cond Σ (input covariance)", "Hessian condition", "simulated optimum", "Eq. 9 (ours)"],
+        align="rrrr",
+    )
+    for k, h, r, e in zip(c["condition"], c["hessian_condition"], c["refined"], c["eq9"]):
+        t.add(f"{k:g}", fmt(h, 1), fmt(r), fmt(e))
+    sim = _crossing_sentence(c["condition"], c["refined"], level, "The simulated optimum")
+    eq9 = _crossing_sentence(c["condition"], c["eq9"], level, "Eq. 9's prediction")
+    t.note = (
+        f"{res.profile} profile: the linear network at γ₂/γ₁ = 0.1, d = {res.config.d:g}, "
+        f"{res.config.repeats} repeats, the last {res.config.steady_window} of "
+        f"{res.config.n_steps} steps. {sim}. {eq9}. cond Σ = 1 is the published "
+        "script's white inputs; the Hessian's condition number is measured (on "
+        f"{res.config.n_samples} samples of a covariance with condition number cond Σ)."
+    )
+    return _profile_note(res) + t.markdown()
+
+
+def eq9_choices(eq9) -> dict[tuple[str, str], tuple[float, float]]:
+    """Eq. 9's predicted optimum (OUR calculation) per (state, curvature): the (low, high) over d
+    of the mean over repeats, with Q[Δc] averaged over fresh compensatory directions."""
+    out = {}
+    for state in ("initial", "steady"):
+        for name in ("H", "GN"):
+            v = [float(np.mean(r.result[f"{state}_{name}_ratio"])) for r in eq9.records]
+            out[(state, name)] = (min(v), max(v))
+    return out
+
+
+_CURVATURE = {"H": "Hessian", "GN": "Gauss–Newton"}
+_STATE = {
+    "initial": "initial state (students at the teacher)",
+    "steady": "steady state (after the run)",
+}
+
+
+@register("raman2021.precise_rules.eq9", "raman_eq9_nonlinear", "raman_fig5_nonlinear")
+def raman_eq9_table(eq9, fig5) -> str:
+    """Eq. 9 for the nonlinear network with each curvature choice, beside the simulated optimum."""
+    from .experiments.raman2021 import fig5_summary
+
+    k = eq9.config.corruption
+    sim = [r["refined"] for r in fig5_summary(fig5) if r["corruption"] == k]
+    t = Table(["curvature", "state", "Eq. 9's optimum (ours)", "simulated optimum"], align="llrr")
+    for (state, name), (lo, hi) in eq9_choices(eq9).items():
+        t.add(_CURVATURE[name], _STATE[state], span([lo, hi], 2), span(sim, 2))
+    t.note = (
+        f"{eq9.profile} profile: the nonlinear network at γ₂/γ₁ = {k:g}, run at the ratio "
+        f"{eq9.config.ratio:g} for {eq9.config.n_steps} steps, {eq9.config.repeats} repeats; the "
+        f"ranges are over d ∈ {{{', '.join(f'{d:g}' for d in eq9.config.ds)}}}. Q from the dense "
+        f"matrices, Q[Δc] averaged over {eq9.config.n_directions} fresh compensatory directions. "
+        "The simulated optimum is Fig. 5's (the table above)."
+    )
+    return _profile_note(eq9, fig5) + t.markdown()
+
+
+def _table2_numbers(t2) -> dict:
+    """Per regime: Q[Δc]/Q[Δε] of each rule, and the largest deviation of Q[Δc] from SI Eq. 8."""
+    out = {}
+    for rec in t2.records:
+        r = rec.result
+        out[rec.unit["regime"]] = {
+            **{
+                k: float((np.asarray(r[f"q_{k}"]) / np.asarray(r["q_eps_trace"])).mean())
+                for k in ("zeroth", "first", "second")
+            },
+            "eq8_dev": float(np.abs(np.asarray(r["q_dc"]) / np.asarray(r["q_dc_eq8"]) - 1).max()),
+        }
+    return out
+
+
+_ORDER = {"zeroth": "0th order", "first": "1st order", "second": "2nd order"}
+_REGIMES = {"quadratic": "quadratic", "low_error": "low error", "high_error": "high error"}
+
+
+def _dip_note(ks, by_k) -> str:
+    """Whether the optimum at the largest corruption lies below the one at the next, in ours and
+    in the authors' stored data (their ranges do not overlap)."""
+    from .experiments.raman2021 import authors_best_ratio
+
+    if len(ks) < 3:
+        return ""
+    mid, top = ks[-2], ks[-1]
+    ours = np.mean(by_k[top]) < np.mean(by_k[mid])
+    a_mid, a_top = authors_best_ratio("nonlinear", mid), authors_best_ratio("nonlinear", top)
+    theirs = a_mid is not None and a_top is not None and a_top[1] < a_mid[0]
+    if ours and theirs:
+        return (
+            f"; the optimum at γ₂/γ₁ = {top:g} lies below the one at {mid:g} in the authors' data "
+            "as in ours (the most corrupted runs settle slowly)"
+        )
+    if theirs:
+        return f"; the authors' optimum at γ₂/γ₁ = {top:g} lies below the one at {mid:g}, ours not"
+    return ""
+
+
+@register(
+    "raman2021.precise_rules.gaps",
+    "raman_fig5_nonlinear",
+    "raman_fig5_linear",
+    "raman_fig5_linear_bootstrap",
+    "raman_anisotropy",
+    "raman_eq9_nonlinear",
+    "raman_table2",
+    "raman_rules",
+)
+def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
+    """The chapter's gap table: the paper | ours | closed or explained | the run that shows it."""
+    from .experiments.raman2021 import (
+        AGREEMENT_TOL,
+        agrees_with_authors,
+        anisotropy_curve,
+        authors_best_ratio,
+        bootstrap_table,
+        crossing,
+        fig5_summary,
+    )
+
+    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+    # Fig. 5, nonlinear: our optimum beside the authors' stored results
+    rows = fig5_summary(nonlin)
+    ks = sorted({r["corruption"] for r in rows})
+    by_k = {k: [r["refined"] for r in rows if r["corruption"] == k] for k in ks}
+    agree = {k: agrees_with_authors(by_k[k], "nonlinear", k) for k in ks}
+    stored = [k for k in ks if agree[k] is not None]
+    t.add(
+        "Fig. 5: the optimal ‖Δc‖/‖Δε‖ is below 1 for accurate gradients and rises towards 1 "
+        "with corruption; the authors' stored results: "
+        + ", ".join(f"{_authors_span('nonlinear', k)} at γ₂/γ₁ = {k:g}" for k in stored),
+        f"{nonlin.profile} profile: "
+        + ", ".join(f"{span(by_k[k], 2)} at {k:g}" for k in ks)
+        + " (range over d)",
+        (
+            "closed: at every corruption the range of our optima over d overlaps the authors' "
+            f"stored range or lies within {fmt(AGREEMENT_TOL)} of it"
+            if stored and all(agree[k] for k in stored)
+            else "NOT closed: ours differ from the authors' stored results at γ₂/γ₁ = "
+            + ", ".join(f"{k:g}" for k in stored if not agree[k])
+        )
+        + _dip_note(ks, by_k),
+        "`raman_fig5_nonlinear`",
+    )
+    # Eq. 9 for the nonlinear network: our calculation, with each curvature choice
+    ch = eq9_choices(eq9)
+    k9 = eq9.config.corruption
+    sim = by_k.get(k9, [])
+    preds = [v for lohi in ch.values() for v in lohi]
+    t.add(
+        "Eq. 9 predicts the optimum from the curvatures Q[Δε] and Q[Δc] (the paper derives it; "
+        "neither the paper nor the authors' code evaluates it numerically)",
+        f"OUR calculation at γ₂/γ₁ = {k9:g}: "
+        + "; ".join(f"{_CURVATURE[n]}, {s}: {span(lohi, 2)}" for (s, n), lohi in ch.items())
+        + (f"; simulated optimum {span(sim, 2)}" if sim else ""),
+        (
+            "explained in part: the curvature choice is not the cause (all four give "
+            f"{span(preds, 2)}; near the teacher the residuals are small, so the Gauss–Newton "
+            "matrix equals the Hessian); Eq. 9 is the best single step at a fixed state, while "
+            "the simulated optimum minimises the error averaged along the trajectory; why they "
+            "differ by this factor is open"
+            if sim and max(preds) < min(sim) and max(preds) < 1.3 * min(preds)
+            else f"open: the four curvature choices give {span(preds, 2)}, against the "
+            f"simulated {span(sim, 2) if sim else 'n/a'}"
+        ),
+        "`raman_eq9_nonlinear`",
+    )
+    # Fig. 5—supplement 1, linear: the code's behaviour and the anisotropy demonstration
+    lrows = fig5_summary(lin)
+    low_k = min(r["corruption"] for r in lrows)
+    lin_low = [r["refined"] for r in lrows if r["corruption"] == low_k]
+    shift = max(abs(r["refined_on"] - r["refined_off"]) for r in bootstrap_table(lin, boot))
+    level = authors_best_ratio("linear", 0.1)[0]
+    c = anisotropy_curve(aniso, 0.1)
+    at = crossing(c["condition"], c["refined"], level)
+    at9 = crossing(c["condition"], c["eq9"], level)
+    t.add(
+        'Fig. 5—supplement 1 (linear network): the optimum is "significantly less than one" for '
+        f"accurate gradients; the authors' stored results: {_authors_span('linear', 0.1)} at "
+        "γ₂/γ₁ = 0.1",
+        f"{lin.profile} profile, the published script followed faithfully: "
+        f"{span(lin_low, 2)} at γ₂/γ₁ = {low_k:g} (bootstrap sampling moves it by at most "
+        f"{fmt(shift)}); with an input covariance of condition number cond Σ the optimum falls "
+        f"from {fmt(c['refined'][0])} (cond Σ = {c['condition'][0]:g}) to {fmt(c['refined'][-1])} "
+        f"(cond Σ = {c['condition'][-1]:g})",
+        (
+            f"explained: white inputs make every direction equally curved, so Eq. 9 predicts "
+            f"about 1, as simulated; anisotropic inputs bring the optimum to the authors' "
+            f"{paper(fmt(level))} at cond Σ ≈ {fmt(at, 1)}"
+            + (f" (Eq. 9: cond Σ ≈ {fmt(at9, 1)})" if at9 is not None else "")
+            + ". The authors' stored data come from an unpublished configuration (their "
+            "losses are far above the script's, table above)"
+            if at is not None
+            else f"NOT explained by anisotropy on this grid: the optimum does not reach "
+            f"{paper(fmt(level))} for cond Σ up to {c['condition'][-1]:g}"
+        ),
+        "`raman_fig5_linear`, `raman_fig5_linear_bootstrap`, `raman_anisotropy`",
+    )
+    # SI Eq. 8 and Table 2
+    tb = _table2_numbers(t2)
+    regs = [g for g in _REGIMES if g in tb]
+    t.add(
+        "SI Eq. 8: Q[Δc] interpolates between Q[∇F] and Q[Δε] with the corruption",
+        "largest relative deviation of the measured Q[Δc] from Eq. 8: "
+        + ", ".join(f"{fmt(tb[g]['eq8_dev'], 3)} ({_REGIMES[g]})" for g in regs),
+        "closed: within the sampling error of the random directions (Q[ν] taken as Tr H/N)",
+        "`raman_table2`",
+    )
+    for key, claim, gap in (
+        (
+            "zeroth",
+            "Table 2, 0th order: Q[Δc] ≈ Q[Δε] in all regimes",
+            "closed (one perturbation per estimate)",
+        ),
+        (
+            "first",
+            "Table 2, 1st order: Q[Δc] ≥ Q[Δε] (quadratic, low error), ≈ (high error)",
+            "explained: our high-error state (an isotropic displacement from the teacher) keeps "
+            "a strongly curved gradient; the paper's limit of an uncorrelated M and ∇²F is not "
+            "reached",
+        ),
+        (
+            "second",
+            "Table 2, 2nd order: ≈ (quadratic, low error), ≤ (high error)",
+            "explained: regularised Newton (μ = 10⁻³ Tr|H|/N); close to the teacher the value "
+            "depends on the damping, as this network has eigenvalues near zero",
+        ),
+    ):
+        t.add(
+            claim,
+            "Q[Δc]/Q[Δε] = " + ", ".join(f"{fmt(tb[g][key])} ({_REGIMES[g]})" for g in regs),
+            gap,
+            "`raman_table2`",
+        )
+    best = {rec.unit["rule"]: float(rec.result["optimal_ratio_refined"]) for rec in rules.records}
+    order = sorted(best, key=best.get)
+    t.add(
+        "Table 2's ordering: cruder rules need more plasticity",
+        f"{rules.profile} profile, linear network: simulated optimum "
+        + ", ".join(f"{fmt(best[r])} ({_ORDER[r]})" for r in _ORDER if r in best),
+        (
+            "closed: the 0th-order rule's optimum is the largest"
+            if order[-1] == "zeroth"
+            else "NOT closed: the 0th-order rule's optimum is not the largest"
+        )
+        + "; the exact-gradient rules sit near 1 because the linear task is nearly isotropic",
+        "`raman_rules`",
+    )
+    return _profile_note(nonlin, lin, boot, aniso, eq9, t2, rules) + t.markdown()

@@ -434,3 +434,85 @@ def test_tradeoff_grid_is_the_cost_grid_written_out():
     assert len(TRADEOFF_LAMS) == 25
     np.testing.assert_allclose(TRADEOFF_LAMS, c_grid(), rtol=4e-16 * 4, atol=0)
     assert tradeoff_config("full").lams == TRADEOFF_LAMS
+
+
+# ------------------------------------------------- chapter 2's generated tables: their wording
+def _sweep(name, profile, grid, acc_het, acc_hom, sig_het=0.01, sig_hom=0.02):
+    from types import SimpleNamespace as NS
+
+    from synlab.results import ExperimentResults
+
+    recs = []
+    for mode, acc, s in (("heterogeneous", acc_het, sig_het), ("homogeneous", acc_hom, sig_hom)):
+        a = np.asarray(acc, dtype=float)
+        sig = s * np.arange(1, len(grid) + 1)  # σ rises with λ
+        res = {"lam": np.asarray(grid), "acc_sampled": a, "acc_avg": a + 0.01, "mean_sigma": sig}
+        recs.append(
+            NS(unit={"rho": 0.5, "mode": mode, "block": 0}, result=res,
+               provenance={"device": "cpu", "wall_time_s": 30.0})
+        )  # fmt: skip
+    return ExperimentResults(name, profile, None, recs)
+
+
+def _size(sigmas):
+    from types import SimpleNamespace as NS
+
+    from synlab.results import ExperimentResults
+
+    recs = [
+        NS(unit={"n_train": n}, result={"rhos": np.array([0.5, 2.0]), "mean_sigma": np.array(s)})
+        for n, s in zip((60000, 1000, 4000), sigmas, strict=True)
+    ]
+    return ExperimentResults("malkin2024_size_control", "full", None, recs)
+
+
+def test_tradeoff_tables_join_the_low_cost_end_only_when_committed_at_paper_scale(monkeypatch):
+    from synlab import chapter_tables as CT
+    from synlab.tables import build
+
+    main = _sweep("malkin2024_tradeoff", "full", [1e-2, 1e3, 1e4], [0.9, 0.5, 0.1], [0.9, 0.1, 0.1])
+    low = _sweep("malkin2024_tradeoff_lowcost", "full", [1e-4, 1e-3], [0.95, 0.95], [0.95, 0.94])
+    store = {}
+    monkeypatch.setattr(CT, "paper_scale_or_none", store.get)
+    # absent: our grid only, and the table says the low-cost end is not yet run
+    assert CT.tradeoff_sweeps(main) == [main]
+    md = build("malkin2024.tradeoff.summary", main)
+    assert "10⁻² … 10³ (2)" in md  # the authors' grid part of ours: 10^4 is beyond it
+    assert "not yet run at paper scale" in md and "beyond the authors' grid" in md
+    assert "+0.200" in md  # the single-sample gain: (0 + 0.4) / 2
+    closing = build("malkin2024.tradeoff.closing", main)
+    assert "open: the low-cost end" in closing and "_lowcost` (pending)" in closing
+    assert "a hypothesis, its test pending" in closing
+    # present: joined in, the summary runs from 10^-4
+    store["malkin2024_tradeoff_lowcost"] = low
+    assert CT.tradeoff_sweeps(main) == [main, low]
+    md = build("malkin2024.tradeoff.summary", main)
+    assert "10⁻⁴ … 10³ (4)" in md and "joined in" in md and "not yet run" not in md
+    assert "closed: the low-cost end is joined in" in build("malkin2024.tradeoff.closing", main)
+    # a quick sweep is never joined with paper-scale units, and says so
+    quick = _sweep("malkin2024_tradeoff", "quick", [1e-3, 0.1], [0.9, 0.5], [0.9, 0.4])
+    assert CT.tradeoff_sweeps(quick) == [quick]
+    md = build("malkin2024.tradeoff.summary", quick)
+    assert "NOT paper scale" in md and "joined in only at paper scale" in md
+
+
+def test_size_control_wording_follows_its_result(monkeypatch):
+    from synlab import chapter_tables as CT
+
+    assert CT.size_control_text(None).startswith("**Pending.**")
+    # units out of order on purpose: size_trend sorts by n_train (1000, 4000, 60000)
+    falls = _size([[0.01, 0.02], [0.04, 0.08], [0.02, 0.04]])
+    tr = M.size_trend(falls)
+    assert tr["n_train"].tolist() == [1000, 4000, 60000] and tr["falls"].tolist() == [True, True]
+    assert tr["ratio"].tolist() == pytest.approx([4.0, 4.0])
+    assert "the hypothesis holds." in CT.size_control_text(falls)
+    rises = _size([[0.04, 0.08], [0.01, 0.02], [0.02, 0.04]])
+    assert "must be rewritten" in CT.size_control_text(rises)
+    mixed = _size([[0.01, 0.08], [0.04, 0.02], [0.02, 0.04]])
+    assert "only for ρ = ½" in CT.size_control_text(mixed)
+    main = _sweep("malkin2024_tradeoff", "full", [1e-2, 1.0], [0.9, 0.5], [0.9, 0.1])
+    monkeypatch.setattr(CT, "paper_scale_or_none", {"malkin2024_size_control": falls}.get)
+    assert "explained: σ falls" in CT.malkin_tradeoff_closing(main)
+    assert "the hypothesis holds" in CT.malkin_tradeoff_size_control(main)
+    monkeypatch.setattr(CT, "paper_scale_or_none", {"malkin2024_size_control": rises}.get)
+    assert "NOT explained" in CT.malkin_tradeoff_closing(main)

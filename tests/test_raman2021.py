@@ -221,3 +221,82 @@ def test_eq9_nonlinear_reports_each_curvature_choice(tmp_path):
             assert np.allclose(ratio, r[f"{state}_{m}_ratio_eq8"], rtol=0.3)
     # at the teacher the residuals vanish: Hessian and Gauss–Newton agree
     assert np.allclose(r["initial_H_q_eps"], r["initial_GN_q_eps"], rtol=1e-3)
+
+
+# ------------------------------------------------- chapter 3's generated tables: their wording
+def _fake_anisotropy(refined, eq9, conditions=(1.0, 10.0, 100.0)):
+    from types import SimpleNamespace as NS
+
+    from synlab.results import ExperimentResults
+
+    cfg = get_experiment("raman_anisotropy").make_config("full")
+    recs = [
+        NS(
+            unit={"condition": k},
+            result={
+                "optimal_ratio": np.array([round(r, 1)]),
+                "optimal_ratio_refined": np.array([r]),
+                "eq9_ratio": np.array([e]),
+                "hessian_condition": k * 1.1,
+            },
+        )
+        for k, r, e in zip(conditions, refined, eq9, strict=True)
+    ]
+    return ExperimentResults("raman_anisotropy", "full", cfg, recs)
+
+
+def test_anisotropy_table_says_where_the_optimum_crosses_the_authors_value_or_that_it_does_not():
+    from synlab.experiments.raman2021 import anisotropy_curve
+    from synlab.tables import build
+
+    res = _fake_anisotropy([1.0, 0.8, 0.6], [0.98, 0.7, 0.5], conditions=(100.0, 1.0, 10.0))
+    c = anisotropy_curve(res)
+    assert c["condition"].tolist() == [1.0, 10.0, 100.0]  # ordered by κ, whatever the unit order
+    assert c["refined"].tolist() == [0.8, 0.6, 1.0]
+    md = build(
+        "raman2021.precise_rules.anisotropy", _fake_anisotropy([1.0, 0.8, 0.6], [0.98, 0.7, 0.5])
+    )
+    # 0.77 is crossed between κ = 10 and 100 (at 10^1.15) by the simulation, between 1 and 10
+    # (at 10^0.75) by Eq. 9; the authors' value is marked as theirs
+    assert "The simulated optimum crosses" in md and "at cond Σ ≈ 14.1" in md
+    assert "Eq. 9's prediction crosses" in md and "at cond Σ ≈ 5.6" in md
+    assert '<span class="paper">0.77</span>' in md and "never" not in md
+    md = build(
+        "raman2021.precise_rules.anisotropy", _fake_anisotropy([1.0, 0.95, 0.9], [1.0, 0.9, 0.85])
+    )
+    assert "The simulated optimum never crosses" in md and "it stays above it" in md
+    assert "cond Σ ≈" not in md
+
+
+def test_agreement_with_the_authors_stored_optimum():
+    from synlab.experiments.raman2021 import agrees_with_authors, authors_best_ratio
+
+    assert authors_best_ratio("nonlinear", 0.1) == (0.50, 0.52)
+    assert agrees_with_authors([0.487, 0.491], "nonlinear", 0.1) is True  # within 0.05
+    assert agrees_with_authors([0.82, 0.93], "nonlinear", 50.0) is True  # the ranges overlap
+    assert agrees_with_authors([0.40, 0.44], "nonlinear", 0.1) is False  # 0.06 below theirs
+    assert agrees_with_authors([0.58], "nonlinear", 0.1) is False  # 0.06 above
+    assert agrees_with_authors([1.0], "linear", 0.1) is False  # the published script's optimum
+    assert agrees_with_authors([0.5], "nonlinear", 7.0) is None  # nothing stored there
+
+
+def test_fig5_summary_reads_the_optimum_and_eq9_at_the_grid_optimum():
+    from types import SimpleNamespace as NS
+
+    from synlab.experiments.raman2021 import fig5_summary
+
+    def rec(k, d, best):
+        mean = np.array([3.0, 1.0, 2.0]) if best == 1 else np.array([1.0, 2.0, 3.0])
+        q_eps = np.array([[1.0, 1.0], [4.0, 4.0], [1.0, 1.0]])
+        q_dc = np.array([[1.0, 1.0], [16.0, 16.0], [9.0, 9.0]])
+        return NS(
+            unit={"corruption": k, "d": d},
+            result={"steady_mean": mean, "optimal_ratio": 0.4, "optimal_ratio_refined": 0.45,
+                    "q_eps": q_eps, "q_dc": q_dc, "q_grad": 25 * q_eps},
+        )  # fmt: skip
+
+    rows = fig5_summary(NS(records=[rec(50.0, 0.01, 0), rec(0.1, 0.02, 1)]))
+    assert [(r["corruption"], r["d"]) for r in rows] == [(0.1, 0.02), (50.0, 0.01)]
+    assert rows[0]["eq9"] == pytest.approx(0.5)  # √(4/16) at the grid optimum (index 1)
+    assert rows[1]["eq9"] == pytest.approx(1.0) and rows[0]["steady_error"] == 1.0
+    assert rows[0]["grad_curvature"] == pytest.approx(25.0)

@@ -1123,6 +1123,24 @@ def run_size_control(cfg: SizeControlConfig, unit: dict) -> dict:
     }
 
 
+def size_trend(res) -> dict:
+    """The size control, summarised: ``n_train`` (ascending), ``rhos``, ``sigma`` (mean σ, one row
+    per n_train, one column per ρ), ``falls`` (per ρ: σ strictly falls at every step in n) and
+    ``ratio`` (per ρ: σ at the smallest set over σ at the largest)."""
+    recs = sorted(res.records, key=lambda r: int(r.unit["n_train"]))
+    if not recs:
+        raise ValueError("size_trend needs at least one unit")
+    sigma = np.array([np.asarray(r.result["mean_sigma"], dtype=float) for r in recs])
+    steps = np.diff(sigma, axis=0)
+    return {
+        "n_train": np.array([int(r.unit["n_train"]) for r in recs]),
+        "rhos": np.asarray(recs[0].result["rhos"], dtype=float),
+        "sigma": sigma,
+        "falls": np.all(steps < 0, axis=0) if len(recs) > 1 else np.zeros(sigma.shape[1], bool),
+        "ratio": sigma[0] / sigma[-1],
+    }
+
+
 def _ONE_GROUP(unit: dict) -> int:
     return 0
 

@@ -50,6 +50,11 @@ __all__ = [
     "Eq9Config",
     "bootstrap_table",
     "crossing",
+    "AGREEMENT_TOL",
+    "authors_best_ratio",
+    "agrees_with_authors",
+    "fig5_summary",
+    "anisotropy_curve",
 ]
 
 #: Fig. 5: ‖Δc‖/‖Δε‖ ∈ {0.1, 0.4, …, 2.5} (paper, Fig. 5 x axis; authors' code)
@@ -802,6 +807,69 @@ def crossing(x, y, level: float) -> float | None:
             t = y[a] / (y[a] - y[a + 1])
             return float(10 ** (lx[a] + t * (lx[a + 1] - lx[a])))
     return float(10 ** lx[-1]) if y[-1] == 0 else None
+
+
+#: How close our best ratio must be to the authors' stored range to "agree": a sixth of the grid
+#: step 0.3 (the refinement by a parabola is not finer than that).
+AGREEMENT_TOL = 0.05
+
+
+def authors_best_ratio(network: str, corruption: float) -> tuple[float, float] | None:
+    """The authors' stored refined best ratio (low, high) for a network and γ₂/γ₁, or None."""
+    got = AUTHORS_STORED["best_ratio"].get((network, float(corruption)))
+    return None if got is None else got[1]
+
+
+def agrees_with_authors(values, network: str, corruption: float, tol: float = AGREEMENT_TOL):
+    """Whether our optima (over d) agree with the authors' stored refined range: True if the range
+    of ``values`` overlaps the authors' range or lies within ``tol`` of it, False if not, None if
+    the authors stored nothing for this network and corruption."""
+    rng = authors_best_ratio(network, corruption)
+    if rng is None:
+        return None
+    v = np.atleast_1d(np.asarray(values, dtype=float))
+    gap = max(v.min() - rng[1], rng[0] - v.max(), 0.0)
+    return bool(gap <= tol + 1e-12)
+
+
+def fig5_summary(res) -> list[dict]:
+    """One row per unit of ``raman_fig5_*``, ordered by (γ₂/γ₁, d): the best ratio on the grid, its
+    refinement, the Eq. 9 prediction at the grid optimum (OUR calculation, from the curvatures
+    measured at the end of the runs), the mean steady error there and Q[∇F]/Q[Δε]."""
+    rows = []
+    for rec in res.records:
+        r = rec.result
+        mean = np.asarray(r["steady_mean"], dtype=float)
+        ib = int(np.argmin(mean))
+        q_eps, q_dc = np.asarray(r["q_eps"])[ib].mean(), np.asarray(r["q_dc"])[ib].mean()
+        rows.append(
+            {
+                "corruption": float(rec.unit["corruption"]),
+                "d": float(rec.unit["d"]),
+                "best": float(r["optimal_ratio"]),
+                "refined": float(r["optimal_ratio_refined"]),
+                "eq9": float(np.sqrt(q_eps / q_dc)) if q_eps > 0 and q_dc > 0 else float("nan"),
+                "steady_error": float(mean[ib]),
+                "grad_curvature": float((np.asarray(r["q_grad"]) / np.asarray(r["q_eps"])).mean()),
+            }
+        )
+    return sorted(rows, key=lambda row: (row["corruption"], row["d"]))
+
+
+def anisotropy_curve(res, corruption: float = 0.1) -> dict[str, np.ndarray]:
+    """The anisotropy sweep at one γ₂/γ₁, ordered by κ: ``condition`` (κ of the input covariance),
+    ``hessian_condition`` (measured), ``best`` (grid), ``refined`` (simulated optimum) and
+    ``eq9`` (our Eq. 9 at the steady states of the grid optimum)."""
+    j = list(res.config.corruptions).index(corruption)
+    recs = sorted(res.records, key=lambda rec: float(rec.unit["condition"]))
+    pick = lambda key: np.array([float(np.atleast_1d(r.result[key])[j]) for r in recs])  # noqa: E731
+    return {
+        "condition": np.array([float(r.unit["condition"]) for r in recs]),
+        "hessian_condition": np.array([float(r.result["hessian_condition"]) for r in recs]),
+        "best": pick("optimal_ratio"),
+        "refined": pick("optimal_ratio_refined"),
+        "eq9": pick("eq9_ratio"),
+    }
 
 
 # ----------------------------------------------------------------------------- Eq. 9, nonlinear
