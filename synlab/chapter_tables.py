@@ -1706,17 +1706,17 @@ def _run_state(name: str, run: dict, profile: str) -> str:
     return f"`{name}`: {run['n']} of {run['expected']} units stored ({profile} profile)"
 
 
-def _rhos_of(stats: dict) -> list[float]:
+def _stat_rhos(stats: dict) -> list[float]:
     return sorted({k[0] for k in stats})
 
 
 def fractions_by_rho(stats: dict, layer: int, against: str = "hessian") -> tuple[list, list]:
-    rhos = [r for r in _rhos_of(stats) if (r, layer, against) in stats]
+    rhos = [r for r in _stat_rhos(stats) if (r, layer, against) in stats]
     return rhos, [stats[(r, layer, against)]["fraction"] for r in rhos]
 
 
 def _series(stats: dict, layer: int, against: str = "hessian", key: str = "fraction") -> str:
-    rhos = [r for r in _rhos_of(stats) if (r, layer, against) in stats]
+    rhos = [r for r in _stat_rhos(stats) if (r, layer, against) in stats]
     vals = ", ".join(fmt(stats[(r, layer, against)][key], 2) for r in rhos)
     return f"{vals} for ρ = {', '.join(_rho_name(r) for r in rhos)}"
 
@@ -1725,7 +1725,7 @@ def _by_trend(stats: dict, layers, against: str = "hessian", key: str = "fractio
     """'falling in layers 1 and 3, not monotonic in layer 2' (layers numbered 1–3 as the paper)."""
     words: dict[str, list[int]] = {}
     for layer in layers:
-        rhos = [r for r in _rhos_of(stats) if (r, layer, against) in stats]
+        rhos = [r for r in _stat_rhos(stats) if (r, layer, against) in stats]
         vals = [stats[(r, layer, against)][key] for r in rhos]
         if key == "spearman":
             vals = [abs(v) for v in vals]
