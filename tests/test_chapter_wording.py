@@ -1,0 +1,221 @@
+"""The wording logic of the generated text of Malkin chapter 03 and Schug chapter 05: trends
+decided from numbers, runs present or absent, gaps closed or open (small synthetic inputs)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from synlab import chapter_tables as C
+from synlab.results import ExperimentResults, UnitRecord
+
+RHOS4 = (0.5, 2 / 3, 4 / 3, 2.0)
+
+
+# ----------------------------------------------------------------------------- trend words
+def test_trend_words():
+    assert C.trend([0.46, 0.56, 0.60, 0.69]) == "rising"  # the fixed-c fractions
+    assert C.trend([0.67, 0.68, 0.56, 0.45]) == "falling"  # the authors' layer 2 (a 0.01 bump)
+    assert C.trend([0.50, 0.51, 0.50, 0.49]) == "flat"
+    assert C.trend([0.5, 0.7, 0.4]) == "not monotonic"
+    assert C.trend([0.5]) == "undetermined" and C.trend([0.5, np.nan]) == "undetermined"
+    assert C.trend([0.5, 0.515], tol=0.02) == "flat" and C.trend([0.5, 0.515], tol=0.01) == "rising"
+
+
+def test_trend_grouped_by_layer():
+    st = {}
+    for layer, fr in ((0, [0.7, 0.6, 0.5]), (1, [0.4, 0.5, 0.6]), (2, [0.8, 0.7, 0.6])):
+        for rho, f in zip(RHOS4, fr):
+            st[(C._rkey(rho), layer, "hessian")] = {"fraction": f, "spearman": -0.9, "slope": 0}
+    words = C._by_trend(st, (0, 1, 2))
+    assert words == "falling in layers 1 and 3; rising in layer 2"
+    assert C._by_trend(st, (1,)) == "rising in layer 2"
+    assert C._by_trend(st, (0, 1, 2), key="spearman") == "flat in layers 1, 2 and 3"
+
+
+# ----------------------------------------------------------------------------- Malkin, synthetic
+def _power_law_unit(rhos, fractions, rng, n=3000):
+    """Arrays of one fixed-c unit: σ = H^(−f/(2+ρ)) with a little noise, lr ∝ H^−½, rate ∝ H^½."""
+    out = {"rhos": np.asarray(rhos)}
+    for k, (rho, f) in enumerate(zip(rhos, fractions)):
+        H = 10 ** rng.uniform(-6, -1, n)
+        out[f"sigma_{k}"] = H ** (-f / (2 + rho)) * np.exp(0.01 * rng.standard_normal(n))
+        out[f"grad_sq_{k}"] = H
+        out[f"adam_lr_{k}"] = H**-0.5
+        out[f"input_rate_{k}"] = H**0.5
+    return out
+
+
+class _Cfg:
+    lam = 1e-3
+
+
+def _fixed_c(fractions, profile="full"):
+    rng = np.random.default_rng(0)
+    recs = [
+        UnitRecord({"c_factor": cf}, _power_law_unit(RHOS4, fractions, rng), {})
+        for cf in (1.0, 10.0, 0.1)
+    ]
+    return ExperimentResults("malkin2024_signatures", profile, _Cfg(), recs)
+
+
+def _s_fixed(fractions_per_layer, profile="full"):
+    """A stored s-fixed result whose Hessian fractions are given per layer (lists over RHOS4)."""
+    recs = []
+    for sf in (1.0, 10.0, 0.1):
+        r = {"rhos": np.asarray(RHOS4), "layers": np.array([0, 1, 2]), "s": 1e-3 * sf}
+        for against, sign in (("hessian", -1.0), ("lr", 2.0), ("input_rate", -2.0)):
+            pred = np.array([[sign / (2 + rho)] * 3 for rho in RHOS4])
+            frac = np.array(fractions_per_layer).T  # (ρ, layer)
+            r[f"{against}_fraction"] = frac
+            r[f"{against}_predicted"] = pred
+            r[f"{against}_slope"] = frac * pred
+            r[f"{against}_spearman"] = np.full((4, 3), -0.8 if sign < 0 else 0.8)
+            r[f"{against}_n"] = np.full((4, 3), 1000)
+        recs.append(UnitRecord({"s_factor": sf}, r, {}))
+    return ExperimentResults("malkin2024_signatures_s", profile, None, recs)
+
+
+def _store(monkeypatch, s_res=None, fashion=None):
+    def fake(name, profile):
+        got = {"malkin2024_signatures_s": s_res, "malkin2024_signatures_s_fashion": fashion}[name]
+        return got, (0 if got is None else len(got.records)), 3, False
+
+    monkeypatch.setattr(C, "stored_units", fake)
+
+
+def _lin():
+    rng = np.random.default_rng(1)
+    r = _power_law_unit(RHOS4, [0.9] * 4, rng)
+    return ExperimentResults("malkin2024_linear", "full", None, [UnitRecord({"lam": 1.0}, r, {})])
+
+
+def test_fixed_c_fractions_are_recovered_and_called_rising(monkeypatch):
+    _store(monkeypatch)
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    cmp = C.signatures_comparison(res)
+    rr, fr = C.fractions_by_rho(cmp["c_fixed"][1.0], C.FIXED_C_LAYER)
+    np.testing.assert_allclose(fr, [0.46, 0.56, 0.60, 0.69], atol=0.01)
+    text = C.malkin_signatures_trend(res)
+    assert "c = 10⁻³ fixed" in text and "rising in layer 2" in text
+    # the authors' own arrays (AUTHORS_FIG5): 0.70, 0.70, 0.61, 0.56 in layer 1, 0.67, 0.68, 0.56,
+    # 0.45 in layer 2, and 0.67, 0.74, 0.62, 0.54 in layer 3 (up, then down)
+    assert (
+        "**The authors' arrays** (s fixed): falling in layers 1 and 2; not monotonic (lower at the "
+        "largest ρ than at the smallest) in layer 3"
+    ) in text
+    assert "fixing c does not reproduce their trend" in text
+
+
+def test_absent_s_fixed_run_is_said_and_never_invented(monkeypatch):
+    _store(monkeypatch)
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    text = C.malkin_signatures_trend(res)
+    assert "`malkin2024_signatures_s`: 0 of 3 units stored (full profile)" in text
+    assert "no claim is made about its trend yet" in text
+    table = C.malkin_signatures_fig5(res).markdown()
+    assert "0 of 3 units stored" in table
+    rows = [ln for ln in table.splitlines() if ln.startswith("| ½ |")]
+    assert len(rows) == 3 and all(ln.split(" | ")[4] == "—" for ln in rows)  # no s-fixed cell
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "open: the s-fixed run at paper scale is missing" in closing
+    assert "| paper | ours | closed or explained | the run that shows it |" in closing
+    assert not re.search(r"\bnan\b", closing, re.I)
+
+
+def test_present_s_fixed_run_is_compared_layer_by_layer(monkeypatch):
+    # as the authors': falling in layers 1 and 2, up then down in layer 3
+    like = [[0.7, 0.68, 0.56, 0.45], [0.7, 0.68, 0.56, 0.45], [0.67, 0.74, 0.62, 0.54]]
+    _store(monkeypatch, _s_fixed(like))
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    text = C.malkin_signatures_trend(res)
+    assert "**Ours with s fixed** (`malkin2024_signatures_s`: 3 of 3 units stored" in text
+    assert "our trend has their direction in 3 of 3 layers" in text
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "closed: with the authors' s our trend has their direction in every layer" in closing
+    # a rising s-fixed layer leaves the gap open, naming how many layers agree
+    mixed = [[0.7, 0.68, 0.56, 0.45], [0.4, 0.5, 0.6, 0.7], [0.67, 0.74, 0.62, 0.54]]
+    _store(monkeypatch, _s_fixed(mixed))
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "open: with the authors' s our trend has their direction in 2 of 3 layers" in closing
+    app6 = C.malkin_signatures_app6(res)
+    assert "s fixed: 108 of 108 relationships" in app6
+
+
+def test_quick_s_fixed_numbers_are_flagged_not_paper_scale(monkeypatch):
+    _store(monkeypatch, _s_fixed([[0.7, 0.68, 0.56, 0.45]] * 3, profile="quick"))
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69], profile="quick")
+    text = C.malkin_signatures_trend(res)
+    assert "QUICK PROFILE, NOT PAPER SCALE" in text
+    assert "direction in" not in text  # no verdict from quick numbers
+    assert "NOT paper scale" in C.malkin_signatures_fig5(res).markdown()
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "no trend is read from the quick profile" in closing
+    assert "rising" not in closing and "falling in layers 1 and 2" in closing  # the authors' only
+
+
+# ----------------------------------------------------------------------------- Schug, synthetic
+def _fisher(sample_train, sample_test, fashion_train, fashion_test, protocols=("permuted",)):
+    recs = []
+    for p in protocols:
+        for seed in (1, 2):
+            for d, tr, te, loss in (
+                ("mnist", sample_train, sample_test, (1e-4, 0.35)),
+                ("fashion", fashion_train, fashion_test, (0.2, 0.3)),
+            ):
+                r = {"fisher_sum": tr, "fisher_sum_test": te, "train_loss": loss[0]}
+                r |= {"test_loss": loss[1], "lam": 2000.0}
+                recs.append(UnitRecord({"dataset": f"{p}_{d}", "seed": seed}, r, {}))
+
+    class Cfg:
+        fisher_samples = 500
+
+    return ExperimentResults("schug_fisher_scale", "full", Cfg(), recs)
+
+
+def test_fisher_scale_words_memorised_or_not():
+    f = C.fisher_scale_summary(_fisher(2e-3, 900.0, 170.0, 250.0))["permuted"]
+    assert f["train_ratio"] == pytest.approx(8.5e4) and f["test_ratio"] == pytest.approx(250 / 900)
+    words = C.fisher_scale_words("permuted", f)
+    assert f["memorised"] and "memorisation explains" in words and "NOT" not in words
+    g = C.fisher_scale_summary(_fisher(6e-9, 5e-8, 0.55, 4.1, ("split",)))["split"]
+    assert not g["memorised"] and "memorisation does NOT explain it" in C.fisher_scale_words(
+        "split", g
+    )
+    h = C.fisher_scale_summary(_fisher(4.7e-5, 3.4e-6, 0.29, 0.66, ("split",)))["split"]
+    assert not h["memorised"] and "even larger: memorisation does NOT" in C.fisher_scale_words(
+        "split", h
+    )
+    text = C.schug_fisher_scale_table(_fisher(2e-3, 900.0, 170.0, 250.0))
+    assert "Not in this profile: the split protocol." in text and "8.5 × 10⁴" in text
+
+
+def test_gap_verdict_and_tuned_cells():
+    assert C.gap_verdict(77.4, 36.2, None, 2.0) == "open"
+    assert C.gap_verdict(77.4, 36.2, 76.0, 2.0) == "closed"
+    assert C.gap_verdict(77.4, 36.2, 80.0, 2.0) == "closed"
+    assert C.gap_verdict(77.4, 36.2, 60.0, 2.0) == "not closed by tuning"
+    state = {
+        "tuned_rows": {},
+        "per_pair": {("permuted_fashion", "ewc"): 7},
+        "per_pair_expected": 20,
+    }
+    assert C.tuned_state_words(state, "permuted_fashion", "ewc") == (
+        "not run (7 of 20 trials of its search stored)"
+    )
+    assert C.tuned_state_words(state, "split_fashion", "bgd") == (
+        "not run (0 of 20 trials of its search stored)"
+    )
+    state["tuned_rows"][("ewc", "permuted_fashion")] = {"ours": 70.0, "ours_se": 0.5}
+    assert C.tuned_state_words(state, "permuted_fashion", "ewc") == "70.00 ± 0.50"
+
+
+def test_empty_store_counts_the_runs_it_lacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNLAB_RESULTS_DIR", str(tmp_path))
+    assert C.stored_units("malkin2024_signatures_s", "full") == (None, 0, 3, False)
+    state = C.fashion_tuning_state("full")
+    assert state["trials"] == 0 and state["trials_expected"] == 160
+    assert state["tuned_units"] == 0 and state["tuned_rows"] == {}
+    assert "`schug_tuning_fashion`: 0 of 160 trials run" in C._tuning_summary(state)
