@@ -35,7 +35,7 @@ if [ -z "${SYNLAB_GIT_COMMIT:-}" ] && ! git -C "$REPO" rev-parse HEAD >/dev/null
 fi
 
 CARRY="$REPO/.carry/data/FashionMNIST/raw"
-if [ -z "${SYNLAB_DATA_DIR:-}" ] && [ -f "$CARRY/train-images-idx3-ubyte.gz" ]; then
+if [ -z "${SYNLAB_DATA_PATH:-}" ] && [ -f "$CARRY/train-images-idx3-ubyte.gz" ]; then
   DATA=$(mktemp -d "${TMPDIR:-/tmp}/synlab-fashion-XXXXXX")
   mkdir -p "$DATA/FashionMNIST/raw"
   "$PY" -c 'import gzip, pathlib, shutil, sys
@@ -44,7 +44,7 @@ for f in src.glob("*.gz"):
     with gzip.open(f) as a, open(dst / f.stem, "wb") as b:
         shutil.copyfileobj(a, b)' "$CARRY" "$DATA/FashionMNIST/raw"
   [ -f "$CARRY/SOURCE" ] && cp "$CARRY/SOURCE" "$DATA/FashionMNIST/raw/SOURCE"
-  export SYNLAB_DATA_DIR="$DATA"
+  export SYNLAB_DATA_PATH="$DATA"
   trap 'rm -rf "$DATA"' EXIT
 fi
 "$PY" -c "from synlab.data import load_dataset; load_dataset('fashion_mnist')"

@@ -135,7 +135,7 @@ display(
 # %% [markdown]
 # The paper-scale search is long: on Permuted MNIST a trial is 60,000 SGD steps, a few
 # CPU-minutes for the full model, its ablations and EWC with the compiled steps
-# (`SYNLAB_COMPILE=1`) and several times that for BGD, whose ten Monte Carlo samples per step
+# (`--engine compiled`) and several times that for BGD, whose ten Monte Carlo samples per step
 # dominate. On a GPU the runner trains a method's trials as one stack
 # (`synlab.continual_stacked`), about two minutes per stack on an H200 (the measured times are in
 # `benchmarks/RESULTS.md`). Its units are listed *trial-major* (every method's k-th trial before
