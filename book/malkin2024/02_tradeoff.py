@@ -160,7 +160,7 @@ assert np.mean(np.abs(z) > 3) < 0.02
 # %% [markdown]
 # The means agree within their errors; weight noise estimates the σ-gradient with several times the
 # spread. Every figure of this chapter uses weight noise, as the authors' code; the full results were
-# computed with the fused, compiled training step (`SYNLAB_COMPILE=1`, `synlab.fused`), which follows
+# computed with the fused, compiled training step (`--engine compiled`, `synlab.fused`), which follows
 # the same trajectory as the autograd step to float rounding (`tests/test_fused.py`).
 
 # %% [markdown]
@@ -329,6 +329,7 @@ def plot_fig2(results, acc_key, acc_label, title):
             beyond_authors_grid(ax, lam)
         ax_acc.set(ylabel=f"ρ = {rho:.2g}\naccuracy", ylim=(0, 1))
         ax_sig.set(ylabel="mean σ")
+        ax_sig.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())  # no crowded minor labels
     axes[-2].set(xlabel="λ")
     axes[-1].set(xlabel="λ")
     axes[0].set_title(acc_label)
