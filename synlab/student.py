@@ -277,7 +277,9 @@ def nbgrader_source(
             if i == 0:
                 cells.append(_markdown(_edition_note(chapter), "student-note"))
             continue
-        meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in {"tags", "nbgrader"}}
+        # not the chapter's execution timestamps: re-executing a chapter leaves its copy unchanged
+        drop = {"tags", "nbgrader", "execution"}
+        meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in drop}
         keep = [t for t in tags if t not in {"solution", "hide-cell", "hide-input", "hide-output"}]
         if keep:
             meta["tags"] = keep
