@@ -1699,6 +1699,14 @@ def signatures_comparison(res) -> dict:
     }
 
 
+def _signatures_at_s(res) -> tuple[dict, dict, dict, dict, str]:
+    """:func:`signatures_comparison` and its parts at s (and c) × 1: the comparison, the s-fixed
+    run, its statistics, the fixed-c statistics and the profile."""
+    cmp = signatures_comparison(res)
+    run = cmp["runs"]["malkin2024_signatures_s"]
+    return cmp, run, run["stats"].get(1.0, {}), cmp["c_fixed"].get(1.0, {}), cmp["profile"]
+
+
 def _run_state(name: str, run: dict, profile: str) -> str:
     """How many units of ``name`` the store holds, in words."""
     if run["stale"]:
@@ -1772,11 +1780,7 @@ def malkin_signatures_fig5(res) -> Table:
     """Fig. 5a per ρ and layer: the authors' arrays, ours with s fixed, ours with c fixed."""
     from .experiments.malkin2024 import s_to_lam
 
-    cmp = signatures_comparison(res)
-    run = cmp["runs"]["malkin2024_signatures_s"]
-    s1 = run["stats"].get(1.0, {})
-    c1 = cmp["c_fixed"].get(1.0, {})
-    prof = cmp["profile"]
+    cmp, run, s1, c1, prof = _signatures_at_s(res)
     t = Table(
         [
             "ρ",
@@ -1814,11 +1818,7 @@ def malkin_signatures_fig5(res) -> Table:
 @register("malkin2024.signatures.rates", "malkin2024_signatures")
 def malkin_signatures_rates(res) -> Table:
     """Fig. 5b–c per ρ and layer: σ against input rate and against Adam's learning rate."""
-    cmp = signatures_comparison(res)
-    run = cmp["runs"]["malkin2024_signatures_s"]
-    s1 = run["stats"].get(1.0, {})
-    c1 = cmp["c_fixed"].get(1.0, {})
-    prof = cmp["profile"]
+    cmp, run, s1, c1, prof = _signatures_at_s(res)
     t = Table(
         [
             "ρ",
