@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .curvature import empirical_fisher_diag
 from .data import ContinuousPermutedStream, Task
 from .fused import compiled
 from .rules import PresynapticRule, consolidation_factor, release_step, update_release_probability
@@ -666,16 +667,11 @@ class EWCStrategy(Strategy):
         )
 
     def after_task(self, index, task):
-        from .curvature import empirical_fisher_diag
-
         n = min(self.fisher_samples, len(task.y_train))
         idx = torch.randperm(len(task.y_train))[:n].to(task.y_train.device)
         x, y = task.x_train[idx], task.y_train[idx]
-        fisher: dict[str, Tensor] = {}
-        for start in range(0, n, 100):  # chunks bound the memory of per-example gradients
-            part = empirical_fisher_diag(self.model, x[start : start + 100], y[start : start + 100])
-            for k, v in part.items():
-                fisher[k] = fisher.get(k, 0) + v.detach() * len(y[start : start + 100]) / n
+        # batches of 100 bound the memory of per-example gradients
+        fisher = empirical_fisher_diag(self.model, x, y, batch=100)
         star = {k: v.detach().clone() for k, v in self.model.named_parameters()}
         self.anchors.append((fisher, star))
 

@@ -27,14 +27,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..curvature import empirical_fisher_diag
 from ..data import load_dataset, standardise, subsample
 from ..device import default_device
 from ..importance import (
+    bernoulli_lesion_curve,
     binned_means,
-    fisher_diagonal,
     group_histograms,
     in_out_correlation,
-    lesion_curve,
     neuron_importance,
 )
 from ..information import activity_energy, synaptic_energy
@@ -353,12 +353,12 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     g = torch.Generator().manual_seed(seed)
     fr = np.asarray(cfg.lesion_fractions)
     out["lesion_fractions"] = fr
-    out["lesion_low_p_first"] = lesion_curve(
+    out["lesion_low_p_first"] = bernoulli_lesion_curve(
         model, ds.x_test, ds.y_test, fr, by="p", n_samples=cfg.n_test_samples, generator=g
     )
     out["lesion_random"] = np.mean(
         [
-            lesion_curve(
+            bernoulli_lesion_curve(
                 model,
                 ds.x_test,
                 ds.y_test,
@@ -372,7 +372,9 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
         axis=0,
     )
     n_f = min(cfg.fisher_examples, len(ds.y_test))
-    fisher = [f.detach().cpu() for f in fisher_diagonal(model, ds.x_test[:n_f], ds.y_test[:n_f])]
+    with sampling(model):  # per-example gradients, each example with its own release mask
+        fisher = empirical_fisher_diag(model, ds.x_test[:n_f], ds.y_test[:n_f], batch=100)
+    fisher = [f.cpu() for f in fisher.values()]
     absw = [layer.weight.detach().abs().cpu() for layer in layers]
     eh = group_histograms(
         [torch.log10(w.clamp_min(1e-12)) for w in absw], ps, LOG_ENERGY_BINS, cfg.threshold

@@ -43,6 +43,7 @@ from ..continual import (
     validation_split,
 )
 from ..continual_stacked import STACKABLE, train_sequentially_stacked
+from ..curvature import empirical_fisher_diag
 from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
@@ -1294,8 +1295,6 @@ def _fisher_scale_run(cfg: FisherScaleConfig, unit):
     import torch
     import torch.nn.functional as F
 
-    from ..curvature import empirical_fisher_diag
-
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
     params = dict(cfg.hyper["ewc"][protocol], fisher_samples=cfg.fisher_samples)
     strategy = make_strategy("ewc", params)
@@ -1313,11 +1312,7 @@ def _fisher_scale_run(cfg: FisherScaleConfig, unit):
     task = tasks[0].to(default_device())
     model = strategy.model
     x_te, y_te = task.x_test[: cfg.fisher_samples], task.y_test[: cfg.fisher_samples]
-    fisher_test: dict[str, Any] = {}
-    for s in range(0, len(y_te), 100):
-        part = empirical_fisher_diag(model, x_te[s : s + 100], y_te[s : s + 100])
-        for k, v in part.items():
-            fisher_test[k] = fisher_test.get(k, 0) + v.detach() * len(y_te[s : s + 100]) / len(y_te)
+    fisher_test = empirical_fisher_diag(model, x_te, y_te, batch=100)
     with torch.no_grad():
         loss_train = float(F.cross_entropy(model(task.x_train), task.y_train))
         loss_test = float(F.cross_entropy(model(task.x_test), task.y_test))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..costs import loglog_slope, predicted_slopes
+from ..curvature import empirical_fisher_diag
 from ..data import load_dataset, subsample
 from ..device import default_device
 from ..rules import PresynapticRule
@@ -31,7 +32,6 @@ from ..synthesis import (
     accuracy,
     adam_finetune,
     exact_hessian_diag_at,
-    fisher_diag,
     gauss_newton_diag,
     hutchinson_hessian_diag,
     importance_scores,
@@ -224,7 +224,7 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds.y_train), generator=g)[: cfg.n_curvature].to(dev)
     xc, yc = ds.x_train[idx], ds.y_train[idx]
-    fisher = fisher_diag(net, xc, yc)
+    fisher = empirical_fisher_diag(net, xc, yc, method="layerwise", batch=2000, flat=True)
     hess = gauss_newton_diag(net, xc)
     nh = min(cfg.hutchinson_examples, len(yc))
     hutch = hutchinson_hessian_diag(net, xc[:nh], yc[:nh], cfg.hutchinson_probes, generator=g)
