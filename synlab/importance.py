@@ -25,7 +25,6 @@ Analyses of a trained network
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ import torch
 from scipy import stats
 from torch import Tensor, nn
 
+from .data import read_csv_columns
 from .rules import update_release_probability
 from .synapses import BernoulliLinear
 from .synthesis import lesion_curve, lesion_order
@@ -55,6 +55,7 @@ __all__ = [
     "neuron_importance",
     "importance_classes",
     "in_out_correlation",
+    "SJOSTROM_COLUMNS",
     "read_sjostrom",
     "sjostrom_stability",
 ]
@@ -335,25 +336,25 @@ def in_out_correlation(
 
 
 # ----------------------------------------------------------------------------- Sjöström et al. 2001
+#: the columns of the Sjöström tables synlab reads: key -> header
+SJOSTROM_COLUMNS = {
+    "pr_before": "Pr (before)",
+    "q_before": "q (mV, before)",
+    "w_before": "w (before)",
+    "w_after": "w (after)",
+    "dw_rel": "dw_rel",
+}
+
+
 def read_sjostrom(path: str | Path) -> dict[str, np.ndarray]:
     """Read one of the Sjöström et al. (2001) tables (as selected by Schug et al.).
 
-    Returns the columns ``pr_before``, ``w_before``, ``w_after`` (expected strength
-    :math:`w = p\\,q`, mV) as arrays; the first column of a repeated name is used.
+    Returns the columns of :data:`SJOSTROM_COLUMNS` as arrays: release probability ``pr_before``,
+    quantal size ``q_before`` (mV), expected strength :math:`w = p\\,q` before and after
+    (``w_before``, ``w_after``, mV) and its relative change ``dw_rel``; read by
+    :func:`synlab.data.read_csv_columns`.
     """
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    if len(rows) < 2:
-        raise ValueError(f"{path}: no data rows")
-    header = [h.strip() for h in rows[0]]
-    want = {"pr_before": "Pr (before)", "w_before": "w (before)", "w_after": "w (after)"}
-    out = {}
-    for key, col in want.items():
-        if col not in header:
-            raise ValueError(f"{path}: column {col!r} missing; found {header}")
-        j = header.index(col)
-        out[key] = np.array([float(r[j]) for r in rows[1:]])
-    return out
+    return read_csv_columns(path, SJOSTROM_COLUMNS)
 
 
 def sjostrom_stability(ltp_path: str | Path, ltd_path: str | Path) -> dict:

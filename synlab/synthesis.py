@@ -578,21 +578,24 @@ def lesion_curves(
         for _ in range(n_repeats):
             order = torch.randperm(n, generator=gen).numpy() if s is None else lesion_order(s, gen)
             curves.append(lesion_curve(ev, w0, order, fractions))
-        c = np.stack(curves)
-        out[name] = c.mean(0)
-        out[name + "_se"] = (
-            c.std(0, ddof=1) / math.sqrt(len(c)) if len(c) > 1 else np.zeros(c.shape[1])
-        )
+        out[name], out[name + "_se"] = mean_se(curves)
     return out
 
 
-def mean_se(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Elementwise mean and standard error (ddof = 1; zeros for a single array) over repetitions."""
-    a = np.stack([np.asarray(x, dtype=float) for x in arrays])
+def mean_se(arrays: Sequence, single: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise mean and standard error over repetitions: the one mean ± SE of synlab.
+
+    ``arrays``: one array (or scalar) per repetition, all of one shape; computed in float64.
+    The standard error is the sample standard deviation (ddof = 1) over :math:`\\sqrt n`; with a
+    single repetition it is ``single`` everywhere (0 for curves, ``nan`` for a table).
+    Scalars give numpy scalars.
+    """
+    a = np.stack([np.asarray(x, dtype=float) for x in arrays]) if len(arrays) else np.empty(0)
     if len(a) == 0:
         raise ValueError("need at least one array")
-    se = a.std(0, ddof=1) / math.sqrt(len(a)) if len(a) > 1 else np.zeros(a.shape[1:])
-    return a.mean(0), se
+    if len(a) == 1:
+        return a.mean(0), np.full(a.shape[1:], single)[()]
+    return a.mean(0), a.std(0, ddof=1) / math.sqrt(len(a))
 
 
 def subsample_indices(n: int, k: int, seed: int = 0) -> np.ndarray:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..curvature import empirical_fisher_diag
-from ..data import load_dataset, standardise, subsample
+from ..data import prepare_dataset
 from ..device import default_device
 from ..importance import (
     bernoulli_lesion_curve,
@@ -41,6 +41,7 @@ from ..information import activity_energy, synaptic_energy
 from ..rules import PresynapticRule
 from ..stacked import StackedMLP, train_stacked
 from ..synapses import BernoulliLinear, mlp
+from ..synthesis import mean_se
 from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
 from . import Experiment, register
 
@@ -186,10 +187,14 @@ def _data(
     seed: int,
     normalise: bool = True,
 ):
-    ds = load_dataset(dataset, allow_substitute=allow_substitute, verbose=False)
-    if n_train is not None or n_test is not None:
-        ds = subsample(ds, n_train, n_test, seed=seed)
-    return standardise(ds) if normalise else ds
+    return prepare_dataset(
+        dataset,
+        allow_substitute=allow_substitute,
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        normalise=bool(normalise),
+    )
 
 
 def build_model(kind: str, cfg: EnergyConfig, seed: int) -> nn.Module:
@@ -630,9 +635,10 @@ def summarise(
     l2s = sorted({r.unit["l2"] for r in recs}) if l2_values is None else list(l2_values)
     means, sems = [], []
     for l2 in l2s:
-        v = np.array([float(r.result[value]) for r in recs if r.unit["l2"] == l2])
-        means.append(v.mean() if len(v) else np.nan)
-        sems.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
+        v = [float(r.result[value]) for r in recs if r.unit["l2"] == l2]
+        m, se = mean_se(v) if v else (np.nan, 0.0)
+        means.append(m)
+        sems.append(se)
     return np.asarray(l2s, dtype=float), np.asarray(means), np.asarray(sems)
 
 

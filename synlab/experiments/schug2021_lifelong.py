@@ -28,7 +28,6 @@ MNIST (60,000 / 4,000 = 15). Fashion-MNIST is the full data set with the paper's
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,10 +43,11 @@ from ..continual import (
 )
 from ..continual_stacked import STACKABLE, train_sequentially_stacked
 from ..curvature import empirical_fisher_diag
-from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
+from ..data import permuted_tasks, prepare_dataset, split_tasks
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from ..store import ExperimentResults, complete_subset_of
+from ..synthesis import mean_se
 from . import Experiment, get_experiment, register
 
 __all__ = [
@@ -303,11 +303,13 @@ def make_stream(dataset: str, cfg, seed: int):
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     protocol, base = dataset.split("_", 1)
     name = "mnist" if base == "mnist" else "fashion_mnist"
-    ds = load_dataset(name, allow_substitute=cfg.allow_substitute, verbose=False)
-    if cfg.n_train is not None or cfg.n_test is not None:
-        ds = subsample(ds, cfg.n_train, cfg.n_test, seed=0)
-    if cfg.normalise:
-        ds = standardise(ds)
+    ds = prepare_dataset(
+        name,
+        allow_substitute=cfg.allow_substitute,
+        n_train=cfg.n_train,
+        n_test=cfg.n_test,
+        normalise=bool(cfg.normalise),
+    )
     tasks = (
         split_tasks(ds) if protocol == "split" else permuted_tasks(ds, cfg.n_permuted, seed=seed)
     )
@@ -919,12 +921,6 @@ register(
 
 
 # ----------------------------------------------------------------------------- analysis helpers
-def _mean_se(values) -> tuple[float, float, int]:
-    v = np.asarray(values, dtype=float)
-    se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-    return float(v.mean()), se, len(v)
-
-
 def summary_table(
     res, key: str = "average_accuracy", paper: dict | None = PAPER_TABLE
 ) -> list[dict[str, Any]]:
@@ -937,7 +933,8 @@ def summary_table(
             vals = res.values(key, dataset=d, method=m)
             if not vals:
                 continue
-            mean, se, n = _mean_se(100 * np.asarray(vals, dtype=float))
+            mean, se = map(float, mean_se(100 * np.asarray(vals, dtype=float), single=np.nan))
+            n = len(vals)
             pm = (paper or {}).get(m, {}).get(d)
             rows.append(
                 {

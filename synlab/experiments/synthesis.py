@@ -24,7 +24,7 @@ import torch
 
 from ..costs import loglog_slope, predicted_slopes
 from ..curvature import empirical_fisher_diag
-from ..data import load_dataset, subsample
+from ..data import prepare_dataset
 from ..device import default_device
 from ..rules import PresynapticRule
 from ..synapses import BernoulliLinear, mlp
@@ -180,12 +180,13 @@ def synthesis_units(cfg: SynthesisConfig) -> list[dict]:
 
 @functools.lru_cache(maxsize=2)
 def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int):
-    ds = load_dataset(
-        dataset, allow_substitute=allow_substitute and dataset == "mnist", verbose=False
+    return prepare_dataset(
+        dataset,
+        allow_substitute=allow_substitute and dataset == "mnist",
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
     )
-    if n_train is not None or n_test is not None:
-        ds = subsample(ds, n_train, n_test, seed=seed)
-    return ds
 
 
 def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
