@@ -62,7 +62,7 @@ __all__ = [
     "ContinualResult",
     "train_sequentially",
     "train_jointly",
-    "evaluate",
+    "strategy_accuracy",
     "ewc_penalty",
     "merge_ewc_anchors",
     "bgd_update",
@@ -907,8 +907,11 @@ class ContinualResult:
 
 
 @torch.no_grad()
-def evaluate(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
-    """Accuracy of ``strategy.predict_proba`` on ``(x, y)``."""
+def strategy_accuracy(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
+    """Accuracy of ``strategy.predict_proba`` on ``(x, y)``.
+
+    A model's accuracy (with mutual information) is :func:`synlab.training.evaluate`.
+    """
     correct = 0
     for s in range(0, len(y), batch_size):
         correct += (
@@ -973,7 +976,9 @@ def train_sequentially(
         steps.append(step)
         curve.append(
             [
-                evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
+                strategy_accuracy(
+                    strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test]
+                )
                 for j in curve_tasks
             ]
         )
@@ -995,13 +1000,13 @@ def train_sequentially(
                 record()
             if continuous and step % stream.steps_per_task == 0:
                 acc[step // stream.steps_per_task - 1] = [
-                    evaluate(strategy, t.x_test, t.y_test) for t in tasks
+                    strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks
                 ]
                 ends.append(step)
         if not continuous:
             ends.append(step)
             strategy.after_task(i, task)
-            acc[i] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
+            acc[i] = [strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks]
     keys = sorted({k for s in stats for k in s})
     return ContinualResult(
         accuracy=acc,
@@ -1037,4 +1042,4 @@ def train_jointly(
         hidden=hidden,
         eval_every=10**9,
     )
-    return np.array([evaluate(strategy, t.x_test, t.y_test) for t in tasks])
+    return np.array([strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks])
