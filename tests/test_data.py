@@ -240,3 +240,31 @@ def test_unavailable_reason_says_how_to_get_fashion_mnist(tmp_path, monkeypatch)
     data._load_cached.cache_clear()
     assert data.unavailable_reason("fashion_mnist") is None
     data._load_cached.cache_clear()
+
+
+def test_prepare_dataset_loads_subsamples_and_standardises(datadir):
+    _write_idx(datadir / "FashionMNIST" / "raw", seed=4)
+    raw = load_dataset("fashion_mnist", verbose=False)
+    same = data.prepare_dataset("fashion_mnist")
+    assert torch.equal(same.x_train, raw.x_train) and same.source == raw.source  # no subsample
+    own = data.prepare_dataset("fashion_mnist", n_train=12, n_test=4, seed=2, normalise=True)
+    sub = subsample(raw, 12, 4, seed=2)
+    mean, sd = data.NORMALISATION["fashion_mnist"]
+    assert torch.equal(own.x_train, (sub.x_train - mean) / sd) and own.source == sub.source
+    # a (mean, sd) pair overrides the data set's own constants (Malkin et al. use MNIST's)
+    mnist = data.prepare_dataset("fashion_mnist", normalise=data.NORMALISATION["mnist"])
+    assert torch.equal(mnist.x_test, (raw.x_test - 0.1307) / 0.3081)
+
+
+def test_read_csv_columns(tmp_path):
+    path = tmp_path / "t.csv"
+    text = '\ufeffname,a,"b (mV, x)",a\n r1, 1.5,2,9\n,,,\nr2,-3,4e-1,9\n'
+    path.write_text(text, encoding="utf-8")
+    got = data.read_csv_columns(path, {"a": "a", "b": "b (mV, x)"})
+    np.testing.assert_array_equal(got["a"], [1.5, -3.0])  # the first of two columns named a
+    np.testing.assert_array_equal(got["b"], [2.0, 0.4])
+    with pytest.raises(ValueError, match="column 'c' missing"):
+        data.read_csv_columns(path, {"c": "c"})
+    (tmp_path / "empty.csv").write_text("a,b\n\n")
+    with pytest.raises(ValueError, match="no data rows"):
+        data.read_csv_columns(tmp_path / "empty.csv", {"a": "a"})

@@ -25,7 +25,7 @@ def _bernoulli_net(sizes=(12, 7, 5, 4), seed=0):
     torch.manual_seed(seed)
     model = mlp(list(sizes), BernoulliLinear, p_init=0.25)
     g = torch.Generator().manual_seed(seed + 1)
-    for layer in S._weight_layers(model):
+    for layer in bias_free_layers(model):
         layer.set_release_probability(0.25 + 0.75 * torch.rand(layer.p.shape, generator=g))
     return model
 
@@ -164,10 +164,10 @@ def test_adam_effective_lr_needs_state():
 # ----------------------------------------------------------------------------- measures
 def test_flat_order_is_the_synapse_index_table():
     model = _bernoulli_net()
-    shapes = [tuple(m.weight.shape) for m in S._weight_layers(model)]
+    shapes = [tuple(m.weight.shape) for m in bias_free_layers(model)]
     table = S.synapse_index(shapes)
     w, p = S.mean_weights_flat(model), S.release_probabilities_flat(model)
-    layers = S._weight_layers(model)
+    layers = bias_free_layers(model)
     assert len(table) == w.numel() == p.numel()
     for i in [0, 5, 83, 84, 100, 118, len(table) - 1]:
         l, post, pre = table[i]
@@ -318,6 +318,12 @@ def test_mean_se():
     np.testing.assert_allclose(se, [np.sqrt(2.0) / np.sqrt(2.0), 0.0])
     m1, se1 = S.mean_se([np.array([1.0, 5.0])])
     np.testing.assert_allclose(se1, 0.0)
+    # scalars per repetition (a table's seeds): numpy scalars, nan for a single seed if asked
+    m2, se2 = S.mean_se([1.0, 2.0, 6.0])
+    assert m2 == 3.0 and se2 == pytest.approx(np.std([1.0, 2.0, 6.0], ddof=1) / np.sqrt(3))
+    assert np.isnan(S.mean_se([4.0], single=np.nan)[1])
+    with pytest.raises(ValueError):
+        S.mean_se([])
 
 
 def test_experiment_profiles_and_units():
