@@ -68,6 +68,24 @@ class Experiment:
             )
         return asked
 
+    def stacks(
+        self, units: list[dict[str, Any]], stack: int
+    ) -> tuple[bool, list[list[dict[str, Any]]]]:
+        """How ``units`` are trained: (stacked?, the tasks' unit lists). Where this experiment can
+        stack (``run_group``) and ``stack`` is not 1, units of one ``group_key`` form stacks of up
+        to ``stack`` units (0: no limit); otherwise every unit is a task of its own."""
+        if stack < 0:
+            raise ValueError(
+                f"stack must be 0 (no limit) or a positive number of units; got {stack}"
+            )
+        if self.run_group is None or len(units) <= 1 or stack == 1:
+            return False, [[u] for u in units]
+        by_key: dict[Any, list[dict[str, Any]]] = {}
+        for unit in units:
+            by_key.setdefault(self.group_key(unit), []).append(unit)
+        limit = stack or len(units)
+        return True, [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
+
     def compute(self, config: Any, units: list[dict[str, Any]], engine: str) -> list[dict]:
         """Run ``units`` (one, or a stack of several) with ``engine``: one result per unit."""
         kw = {"engine": engine} if len(self.engines) > 1 else {}
