@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..costs import optimal_sigma_linear, power_law_bound, sigmas_at_equal_cost
-from . import Feedback, close, exercise
+from . import Feedback, close, exercise, known_mistake
 
 
 def _num(f, *args):
@@ -52,10 +52,12 @@ def vesicle_exponent(answer) -> Feedback:
         expected = 2 - 2 * k / 3
         got = _num(answer, k)
         if not close(got, expected, rel=1e-9, abs_=1e-9):
-            hint = (
-                "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3."
-                if close(got, -expected)
-                else "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ N^(1 − k/3)."
+            hint = known_mistake(
+                got,
+                "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ "
+                "N^(1 − k/3).",
+                [(-expected, "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3.")],
+                abs_=1e-9,
             )
             return Feedback(
                 False, f"for k = {k} expected ρ = {expected:g}; you gave {got:g}. {hint}"
@@ -77,18 +79,22 @@ def reliability_cost_ex(answer) -> Feedback:
     for s, rho, c in cases:
         expected = float(np.sum(c * s**-rho))
         got = _num(answer, s, rho, c)
-        if close(got, float(np.sum(c * s**rho)), rel=1e-9):
-            return Feedback(
-                False,
-                f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost more "
-                "for *smaller* σ.",
-            )
         if not close(got, expected, rel=1e-9):
-            return Feedback(
-                False,
+            message = known_mistake(
+                got,
                 f"for σ={s.tolist()}, ρ={rho:g}, c={c:g} expected {expected:g}; you gave {got:g}. "
                 "Sum c·σ^(−ρ) over synapses.",
+                [
+                    (
+                        float(np.sum(c * s**rho)),
+                        f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost "
+                        "more for *smaller* σ.",
+                    )
+                ],
+                rel=1e-9,
+                abs_=1e-9,
             )
+            return Feedback(False, message)
     return Feedback(True, "C = Σ_i c σ_i^(−ρ).")
 
 
@@ -124,19 +130,22 @@ def optimal_sigma(answer) -> Feedback:
     for H, rho, c, lam in [(1.0, 0.5, 1.0, 1.0), (20.0, 2.0, 0.1, 3.0), (1e-3, 4 / 3, 2.0, 0.01)]:
         expected = float(optimal_sigma_linear(H, rho, c, lam))
         got = _num(answer, H, rho, c, lam)
-        if close(got, (lam * c * rho / H) ** (1 / (1 + rho)), rel=1e-9) and not close(
-            expected, got, rel=1e-9
-        ):
-            return Feedback(
-                False,
-                "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to −λcρσ^(−ρ−1).",
-            )
         if not close(got, expected, rel=1e-8):
-            return Feedback(
-                False,
+            message = known_mistake(
+                got,
                 f"for H={H:g}, ρ={rho:g}, c={c:g}, λ={lam:g} expected σ* = {expected:.6g}; "
                 f"you gave {got:.6g}. Set the derivative to zero.",
+                [
+                    (
+                        (lam * c * rho / H) ** (1 / (1 + rho)),
+                        "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to "
+                        "−λcρσ^(−ρ−1).",
+                    )
+                ],
+                rel=1e-9,
+                abs_=1e-9,
             )
+            return Feedback(False, message)
     return Feedback(True, "σ* = (λcρ/H)^(1/(2+ρ)).")
 
 
@@ -145,16 +154,20 @@ def hessian_slope(answer) -> Feedback:
     """``answer(rho) -> d log σ / d log H``."""
     for rho in (0.5, 2 / 3, 4 / 3, 2.0):
         got = _num(answer, rho)
-        if close(got, 1 / (2 + rho)):
-            return Feedback(
-                False,
-                f"for ρ = {rho:g} you have the right size but the wrong sign: more important "
-                "synapses (larger H) are less noisy.",
-            )
         if not close(got, -1 / (2 + rho), rel=1e-9):
-            return Feedback(
-                False, f"for ρ = {rho:g} expected {-1 / (2 + rho):.6g}; you gave {got:.6g}."
+            message = known_mistake(
+                got,
+                f"for ρ = {rho:g} expected {-1 / (2 + rho):.6g}; you gave {got:.6g}.",
+                [
+                    (
+                        1 / (2 + rho),
+                        f"for ρ = {rho:g} you have the right size but the wrong sign: more "
+                        "important synapses (larger H) are less noisy.",
+                    )
+                ],
+                abs_=1e-9,
             )
+            return Feedback(False, message)
     return Feedback(True, "log σ = −log H/(2+ρ) + const.")
 
 
@@ -184,14 +197,19 @@ def posterior_slope(answer) -> Feedback:
     """``answer(rho) -> d log σ / d log σ_post`` with σ_post = H^(−1/2)."""
     for rho in (0.5, 2 / 3, 4 / 3, 2.0, 0.01):
         got = _num(answer, rho)
-        if close(got, 1 / (2 + rho)):
-            return Feedback(
-                False, "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it."
-            )
         if not close(got, 2 / (2 + rho), rel=1e-9):
-            return Feedback(
-                False, f"for ρ = {rho:g} expected {2 / (2 + rho):.6g}; you gave {got:.6g}."
+            message = known_mistake(
+                got,
+                f"for ρ = {rho:g} expected {2 / (2 + rho):.6g}; you gave {got:.6g}.",
+                [
+                    (
+                        1 / (2 + rho),
+                        "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it.",
+                    )
+                ],
+                abs_=1e-9,
             )
+            return Feedback(False, message)
     return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.")
 
 
@@ -229,10 +247,18 @@ def spearman(answer) -> Feedback:
         y = x + rng.standard_normal(n)
         expected = float(spearmanr(x, y).statistic)
         got = _num(answer, x, y)
-        if close(got, float(np.corrcoef(x, y)[0, 1]), rel=1e-9) and not close(
-            got, expected, rel=1e-9
-        ):
-            return Feedback(False, "that is Pearson's correlation of the values; rank them first.")
         if not close(got, expected, rel=1e-9):
-            return Feedback(False, f"for n = {n} expected {expected:.6f}; you gave {got:.6f}.")
+            message = known_mistake(
+                got,
+                f"for n = {n} expected {expected:.6f}; you gave {got:.6f}.",
+                [
+                    (
+                        float(np.corrcoef(x, y)[0, 1]),
+                        "that is Pearson's correlation of the values; rank them first.",
+                    )
+                ],
+                rel=1e-9,
+                abs_=1e-9,
+            )
+            return Feedback(False, message)
     return Feedback(True, "Spearman's ρ is Pearson's correlation of the ranks.")

@@ -12,7 +12,7 @@ from ..importance import importance_classes as _classes
 from ..importance import important_counts
 from ..importance import strength_update as _strength_update
 from ..information import mutual_information
-from . import Feedback, exercise
+from . import Feedback, exercise, known_mistake
 
 
 def _num(x) -> np.ndarray:
@@ -90,13 +90,19 @@ def check_prob_large_gradient(fn) -> Feedback:
         except (TypeError, ValueError) as err:
             return Feedback(False, f"fn({fisher}, {g_lim}) did not return a number: {err}")
         if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12):
-            hint = ""
-            if math.isclose(got, math.erfc(g_lim / math.sqrt(fisher)), rel_tol=1e-6, abs_tol=1e-12):
-                hint = " Hint: the standard deviation is sqrt(F) and erfc takes x/(sqrt(2)·σ)."
-            elif math.isclose(got, 1 - want, rel_tol=1e-6, abs_tol=1e-12):
-                hint = " Hint: that is P(|g| <= g_lim), the complement."
-            elif math.isclose(got, want / 2, rel_tol=1e-6, abs_tol=1e-12):
-                hint = " Hint: count both tails, g > g_lim and g < −g_lim."
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (
+                        math.erfc(g_lim / math.sqrt(fisher)),
+                        " Hint: the standard deviation is sqrt(F) and erfc takes x/(sqrt(2)·σ).",
+                    ),
+                    (1 - want, " Hint: that is P(|g| <= g_lim), the complement."),
+                    (want / 2, " Hint: count both tails, g > g_lim and g < −g_lim."),
+                ],
+                abs_=1e-12,
+            )
             return Feedback(
                 False,
                 f"F = {fisher:g}, g_lim = {g_lim:g}: expected {want:.6g}, got {got:.6g}.{hint}",
@@ -128,11 +134,20 @@ def check_soft_mutual_information(fn) -> Feedback:
             hard = mutual_information(
                 torch.as_tensor(labels), torch.as_tensor(probs.argmax(1)), n_classes=probs.shape[1]
             )
-            hint = ""
-            if math.isclose(got, want * math.log(2), rel_tol=1e-5, abs_tol=1e-9):
-                hint = " Hint: you answered in nats; use log base 2 for bits."
-            elif math.isclose(got, hard, rel_tol=1e-5, abs_tol=1e-9):
-                hint = " Hint: that is the hard (arg-max) estimate; average the softmax outputs per class instead."
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (want * math.log(2), " Hint: you answered in nats; use log base 2 for bits."),
+                    (
+                        hard,
+                        " Hint: that is the hard (arg-max) estimate; average the softmax outputs "
+                        "per class instead.",
+                    ),
+                ],
+                rel=1e-5,
+                abs_=1e-9,
+            )
             return Feedback(False, f"case '{name}': expected {want:.6f} bits, got {got:.6f}.{hint}")
     return Feedback(
         True, "I = Σ P(y)P(ŷ|y) log2 P(ŷ|y)/P(ŷ) with P(ŷ|y) the class-averaged softmax."
@@ -155,10 +170,17 @@ def check_matched_release_probability(fn) -> Feedback:
         return Feedback(False, f"your function did not return a number: {err}")
     if not math.isclose(got, want, rel_tol=1e-5):
         layer_mean = float(torch.stack([p.mean() for p in ps]).mean())
-        hint = (
-            " Hint: that is the mean of the layer means; weight each layer by its number of synapses."
-            if math.isclose(got, layer_mean, rel_tol=1e-5)
-            else ""
+        hint = known_mistake(
+            got,
+            "",
+            [
+                (
+                    layer_mean,
+                    " Hint: that is the mean of the layer means; weight each layer by its number "
+                    "of synapses.",
+                )
+            ],
+            rel=1e-5,
         )
         return Feedback(False, f"expected {want:.5f}, got {got:.5f}.{hint}")
     return Feedback(
@@ -253,14 +275,20 @@ def check_pearson_r(fn) -> Feedback:
         except (TypeError, ValueError) as err:
             return Feedback(False, f"case '{name}' did not return a number: {err}")
         if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
-            hint = ""
-            if math.isclose(
-                got, float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))), rel_tol=1e-6
-            ):
-                hint = " Hint: subtract the means first."
-            elif abs(got) > 1:
-                hint = (
-                    " Hint: divide the covariance by both standard deviations; r lies in [−1, 1]."
-                )
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (
+                        float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))),
+                        " Hint: subtract the means first.",
+                    ),
+                    (
+                        lambda g: abs(g) > 1,
+                        " Hint: divide the covariance by both standard deviations; r lies in "
+                        "[−1, 1].",
+                    ),
+                ],
+            )
             return Feedback(False, f"case '{name}': expected r = {want:.6f}, got {got:.6f}.{hint}")
     return Feedback(True, "r = cov(x, y) / (σ_x σ_y).")
