@@ -152,23 +152,33 @@ def optimal_sigma(answer) -> Feedback:
 @exercise("malkin2024.hessian_slope")
 def hessian_slope(answer) -> Feedback:
     """``answer(rho) -> d log σ / d log H``."""
-    for rho in (0.5, 2 / 3, 4 / 3, 2.0):
-        got = _num(answer, rho)
-        if not close(got, -1 / (2 + rho), rel=1e-9):
+    wrong = _wrong_slope(
+        answer,
+        (0.5, 2 / 3, 4 / 3, 2.0),
+        lambda rho: -1 / (2 + rho),
+        lambda rho: (
+            f"for ρ = {rho:g} you have the right size but the wrong sign: more "
+            "important synapses (larger H) are less noisy."
+        ),
+    )
+    # (a Feedback is falsy when it says "wrong": test for None)
+    return Feedback(True, "log σ = −log H/(2+ρ) + const.") if wrong is None else wrong
+
+
+def _wrong_slope(answer, rhos, slope, hint_for_1_over_2_plus_rho) -> Feedback | None:
+    """Feedback on the first ρ where ``answer(ρ)`` is not ``slope(ρ)``, or None if none is; the
+    slope 1/(2+ρ) is a known mistake, explained by ``hint_for_1_over_2_plus_rho(ρ)``."""
+    for rho in rhos:
+        got, expected = _num(answer, rho), slope(rho)
+        if not close(got, expected, rel=1e-9):
             message = known_mistake(
                 got,
-                f"for ρ = {rho:g} expected {-1 / (2 + rho):.6g}; you gave {got:.6g}.",
-                [
-                    (
-                        1 / (2 + rho),
-                        f"for ρ = {rho:g} you have the right size but the wrong sign: more "
-                        "important synapses (larger H) are less noisy.",
-                    )
-                ],
+                f"for ρ = {rho:g} expected {expected:.6g}; you gave {got:.6g}.",
+                [(1 / (2 + rho), hint_for_1_over_2_plus_rho(rho))],
                 abs_=1e-9,
             )
             return Feedback(False, message)
-    return Feedback(True, "log σ = −log H/(2+ρ) + const.")
+    return None
 
 
 # ----------------------------------------------------------------------------- chapter 4
@@ -195,22 +205,14 @@ def entropic_bound(answer) -> Feedback:
 @exercise("malkin2024.posterior_slope")
 def posterior_slope(answer) -> Feedback:
     """``answer(rho) -> d log σ / d log σ_post`` with σ_post = H^(−1/2)."""
-    for rho in (0.5, 2 / 3, 4 / 3, 2.0, 0.01):
-        got = _num(answer, rho)
-        if not close(got, 2 / (2 + rho), rel=1e-9):
-            message = known_mistake(
-                got,
-                f"for ρ = {rho:g} expected {2 / (2 + rho):.6g}; you gave {got:.6g}.",
-                [
-                    (
-                        1 / (2 + rho),
-                        "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it.",
-                    )
-                ],
-                abs_=1e-9,
-            )
-            return Feedback(False, message)
-    return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.")
+    wrong = _wrong_slope(
+        answer,
+        (0.5, 2 / 3, 4 / 3, 2.0, 0.01),
+        lambda rho: 2 / (2 + rho),
+        lambda rho: "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it.",
+    )
+    # (a Feedback is falsy when it says "wrong": test for None)
+    return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.") if wrong is None else wrong
 
 
 # ----------------------------------------------------------------------------- chapter 5

@@ -28,6 +28,11 @@ def _quadratic_case(seed: int, n: int = 6) -> tuple[torch.Tensor, torch.Tensor, 
     return 0.5 * (H + H.T), g, 3.0 * direction  # not a unit vector on purpose
 
 
+def _wrong(case: str, expected: str, given, hint: str) -> Feedback:
+    """The verdict on a wrong number: the case, the expected and the given value, and a hint."""
+    return Feedback(False, f"{case}: expected {expected}, got {given!r}. Hint: {hint}.")
+
+
 @exercise("raman2021.optimal_magnitude")
 def _check_optimal_magnitude(fn) -> Feedback:
     """Eq. (6): ‖Δc‖* = −ĉᵀ∇F / Q[Δc]."""
@@ -48,9 +53,7 @@ def _check_optimal_magnitude(fn) -> Feedback:
                 ],
                 abs_=1e-9,
             )
-            return Feedback(
-                False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
-            )
+            return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
     return Feedback(
         True,
         "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes nothing).",
@@ -80,9 +83,7 @@ def _check_steady_ratio(fn) -> Feedback:
                 ],
                 abs_=1e-9,
             )
-            return Feedback(
-                False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
-            )
+            return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
     return Feedback(True, "steady_ratio matches √(Q[Δε]/Q[Δc]) with Q[Δε] = Tr(H)/N.")
 
 
@@ -107,9 +108,7 @@ def _check_expected_increase(fn) -> Feedback:
                 ],
                 abs_=1e-9,
             )
-            return Feedback(
-                False, f"‖Δε‖ = {norm}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
-            )
+            return _wrong(f"‖Δε‖ = {norm}", f"{expected:.6g}", given, hint)
     return Feedback(True, "expected_increase = ½‖Δε‖² Tr(H)/N, the uphill drift of Box 2.")
 
 
@@ -234,11 +233,7 @@ def _check_noise_interpolation(fn) -> Feedback:
                 ],
                 abs_=1e-9,
             )
-            return Feedback(
-                False,
-                f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}: expected {expected:.6g}, got {given!r}. "
-                f"Hint: {hint}.",
-            )
+            return _wrong(f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}", f"{expected:.6g}", given, hint)
     return Feedback(True, "Q[Δc] interpolates between Q[c̃] and Q[ν] as SI Eq. (8) says.")
 
 
@@ -255,9 +250,7 @@ def _check_fraction_to_ratio(fn) -> Feedback:
                 [(p / (100 - p), "that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part")],
                 abs_=1e-9,
             )
-            return Feedback(
-                False, f"p = {p}%: expected {expected:.4g}, got {given!r}. Hint: {hint}."
-            )
+            return _wrong(f"p = {p}%", f"{expected:.4g}", given, hint)
     return Feedback(True, "every study with p ≥ 50 % implies ‖Δc‖/‖Δε‖ ≤ 1.")
 
 
@@ -277,10 +270,7 @@ def _check_implied_corruption(fn) -> Feedback:
                 rel=1e-5,
                 abs_=1e-9,
             )
-            return Feedback(
-                False,
-                f"a = {a}, r = {r}: expected κ = {expected:.5g}, got {given!r}. Hint: {hint}.",
-            )
+            return _wrong(f"a = {a}, r = {r}", f"κ = {expected:.5g}", given, hint)
     # consistency: the formula and Eq. (8) agree
     a, r = 10.0, 0.7
     k = float(fn(a, r))
