@@ -69,7 +69,8 @@ def _load_parts() -> None:
 
 
 def check(name: str, answer: Any, *, quiet: bool = False) -> Feedback:
-    """Check ``answer`` to exercise ``name``; prints the feedback and returns it (truthy if right)."""
+    """Check ``answer`` to exercise ``name``; prints the feedback and returns it (truthy if
+    right)."""
     _load_parts()
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; known: {', '.join(sorted(EXERCISES))}")

@@ -148,7 +148,8 @@ def check_curvature_along(q_fn) -> Feedback:
             )
     return Feedback(
         True,
-        f"Q_w[v] is right on {len(_Q_CASES)} cases (it always lies between the extreme eigenvalues).",
+        f"Q_w[v] is right on {len(_Q_CASES)} cases (it always lies between the extreme "
+        "eigenvalues).",
     )
 
 
@@ -184,8 +185,8 @@ def check_hutchinson_variance(var_fn) -> Feedback:
                     (
                         float((off**2).sum()),
                         "each unordered pair {i, j} appears twice (H_ij v_i v_j + H_ji v_j v_i = "
-                        "2H_ij v_i v_j), so Var = Σ_{i<j} 4H_ij² = 2 Σ_{i≠j} H_ij²: you are missing "
-                        "the factor 2.",
+                        "2H_ij v_i v_j), so Var = Σ_{i<j} 4H_ij² = 2 Σ_{i≠j} H_ij²: you are "
+                        "missing the factor 2.",
                     ),
                     (
                         float(4 * (off**2).sum()),
@@ -226,7 +227,8 @@ _CONFUSIONS = [
 
 @exercise("foundations.mi_from_confusion")
 def check_mi_from_confusion(mi_fn) -> Feedback:
-    """``mi_fn(counts)`` = I(Y; Z) in bits from a confusion matrix of counts (rows: label, columns: output)."""
+    """``mi_fn(counts)`` = I(Y; Z) in bits from a confusion matrix of counts (rows: label,
+    columns: output)."""
     for i, C in enumerate(_CONFUSIONS, 1):
         expected = _mi_bits(C.astype(float))
         given = call(mi_fn, C.copy())
@@ -260,8 +262,8 @@ def check_mi_from_confusion(mi_fn) -> Feedback:
             )
             return Feedback(
                 False,
-                f"confusion matrix {i} {C.tolist()}: expected I = {expected:.6g} bits, got {given!r}. "
-                f"Hint: {hint}",
+                f"confusion matrix {i} {C.tolist()}: expected I = {expected:.6g} bits, "
+                f"got {given!r}. Hint: {hint}",
             )
     return Feedback(
         True,
@@ -279,7 +281,8 @@ def _mi_unnormalised(C: np.ndarray) -> float:
 
 
 def symmetric_mi_reference(K: int, a: float) -> float:
-    """I(Y;Z) in bits for K balanced classes, accuracy a, errors spread evenly over the K − 1 other classes."""
+    """I(Y;Z) in bits for K balanced classes, accuracy a, errors spread evenly over the K − 1
+    other classes."""
     terms = [a * math.log2(a) if a > 0 else 0.0]
     if a < 1:
         terms.append((1 - a) * math.log2((1 - a) / (K - 1)))
@@ -322,7 +325,8 @@ def check_symmetric_mi(mi_fn) -> Feedback:
             )
             return Feedback(
                 False,
-                f"K={K}, accuracy a={a}: expected I = {expected:.6g} bits, got {given!r}. Hint: {hint}",
+                f"K={K}, accuracy a={a}: expected I = {expected:.6g} bits, got {given!r}. "
+                f"Hint: {hint}",
             )
     return Feedback(
         True,

@@ -112,7 +112,8 @@ def budget_sigmas(answer) -> Feedback:
         if not math.isclose(spent, B, rel_tol=1e-6):
             return Feedback(
                 False,
-                f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget {B:g}.",
+                f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget "
+                f"{B:g}.",
             )
         if not np.allclose(got, expected, rtol=1e-6):
             return Feedback(
@@ -192,8 +193,9 @@ def entropic_bound(answer) -> Feedback:
             if got < -math.log(s) - 1e-12:
                 return Feedback(
                     False,
-                    f"at σ={s:g}, ρ={rho:g} your value {got:.6g} is below −log σ = {-math.log(s):.6g}: "
-                    "not an upper bound. Use log x ≤ x − 1 with x = σ^(−ρ).",
+                    f"at σ={s:g}, ρ={rho:g} your value {got:.6g} is below "
+                    f"−log σ = {-math.log(s):.6g}: not an upper bound. "
+                    "Use log x ≤ x − 1 with x = σ^(−ρ).",
                 )
             if not close(got, expected, rel=1e-9, abs_=1e-12):
                 return Feedback(
@@ -227,7 +229,8 @@ def normalised_variability(answer) -> Feedback:
     if np.allclose(got, np.sqrt(var) / np.abs(mean)):
         return Feedback(
             False,
-            "you returned the coefficient of variation σ/μ; here we normalise the variance: σ²/|μ|.",
+            "you returned the coefficient of variation σ/μ; here we normalise the variance: "
+            "σ²/|μ|.",
         )
     if not np.allclose(got, expected):
         return Feedback(

@@ -56,7 +56,8 @@ def _check_optimal_magnitude(fn) -> Feedback:
             return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
     return Feedback(
         True,
-        "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes nothing).",
+        "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes "
+        "nothing).",
     )
 
 

@@ -66,7 +66,10 @@ def check_strength_update(fn) -> Feedback:
         ):
             hint = ""
             if name == "no gradient, p rises":
-                hint = " Hint: with no gradient the expected weight p·m is unchanged, so m must shrink by p/p'."
+                hint = (
+                    " Hint: with no gradient the expected weight p·m is unchanged, so m must "
+                    "shrink by p/p'."
+                )
             elif name.startswith("p unchanged"):
                 hint = (
                     " Hint: the SGD step acts on w̄ with ∂L/∂w̄ = (1/p)·∂L/∂m, and m' = w̄'/p' — the "
@@ -156,7 +159,8 @@ def check_soft_mutual_information(fn) -> Feedback:
 
 @exercise("schug2021.matched_release_probability")
 def check_matched_release_probability(fn) -> Feedback:
-    """``fn(list_of_p_tensors)`` -> the single p of the fixed control: the mean over all synapses."""
+    """``fn(list_of_p_tensors)`` -> the single p of the fixed control: the mean over all
+    synapses."""
     g = torch.Generator().manual_seed(1)
     ps = [
         0.25 + 0.75 * torch.rand(30, 20, generator=g),
@@ -192,7 +196,8 @@ def check_matched_release_probability(fn) -> Feedback:
 # ----------------------------------------------------------------------------- chapter 3
 @exercise("schug2021.important_inputs")
 def check_important_inputs(fn) -> Feedback:
-    """``fn(p, threshold)`` -> number of important (p >= threshold) inputs of each neuron; p is (out, in)."""
+    """``fn(p, threshold)`` -> number of important (p >= threshold) inputs of each neuron; p is
+    (out, in)."""
     p = torch.tensor([[0.95, 0.25, 0.9], [0.25, 0.25, 0.3], [1.0, 0.99, 0.91], [0.5, 0.89, 0.9]])
     for thr in (0.9, 0.5):
         want, wrong_axis = important_counts(p, thr)
@@ -200,7 +205,10 @@ def check_important_inputs(fn) -> Feedback:
         if got.shape != want.shape or not np.array_equal(got, want):
             hint = ""
             if got.shape == wrong_axis.shape and np.array_equal(got, wrong_axis):
-                hint = " Hint: rows of p are the postsynaptic neurons; count along each row (its inputs)."
+                hint = (
+                    " Hint: rows of p are the postsynaptic neurons; count along each row (its "
+                    "inputs)."
+                )
             elif got.shape == want.shape and np.array_equal(got, (p > thr).sum(1).numpy()):
                 hint = " Hint: 'at least' the threshold: use >=."
             return Feedback(
@@ -214,7 +222,8 @@ def check_important_inputs(fn) -> Feedback:
 
 @exercise("schug2021.importance_classes")
 def check_importance_classes(fn) -> Feedback:
-    """``fn(counts, baseline, n_std)`` -> [n_low, n_medium, n_high] neurons relative to the baseline."""
+    """``fn(counts, baseline, n_std)`` -> [n_low, n_medium, n_high] neurons relative to the
+    baseline."""
     rng = np.random.default_rng(4)
     baseline = rng.binomial(200, 0.05, size=200)
     counts = np.concatenate(
@@ -226,7 +235,8 @@ def check_importance_classes(fn) -> Feedback:
         if got.shape != (3,) or not np.array_equal(got, want):
             own = _classes(counts, counts, n_std)
             hint = (
-                " Hint: mean and standard deviation come from the shuffled baseline, not from the counts."
+                " Hint: mean and standard deviation come from the shuffled baseline, not from the "
+                "counts."
                 if got.shape == (3,) and np.array_equal(got, own)
                 else ""
             )
@@ -235,7 +245,8 @@ def check_importance_classes(fn) -> Feedback:
             )
     return Feedback(
         True,
-        "Low/high importance: more than n_std baseline standard deviations below/above the baseline mean.",
+        "Low/high importance: more than n_std baseline standard deviations below/above the "
+        "baseline mean.",
     )
 
 
@@ -250,7 +261,10 @@ def check_relative_change(fn) -> Feedback:
     if got.shape != want.shape or not np.allclose(got, want):
         hint = ""
         if got.shape == want.shape and np.allclose(got, (wa - wb) / wb):
-            hint = " Hint: LTD recordings shrink; the size of the change is what matters — take the absolute value."
+            hint = (
+                " Hint: LTD recordings shrink; the size of the change is what matters — take the "
+                "absolute value."
+            )
         elif got.shape == want.shape and np.allclose(got, np.abs(wa - wb) / wa):
             hint = " Hint: relative to the strength before plasticity."
         return Feedback(

@@ -117,7 +117,8 @@ def check_ghost_step(fn) -> Feedback:
             bad = int((got_p - want_p).abs().argmax())
             return Feedback(
                 False,
-                f"case {case}: ghost p of synapse {bad} (p={p[bad]:.3f}, |g|={grad[bad].abs():.4f}) "
+                f"case {case}: ghost p of synapse {bad} (p={p[bad]:.3f}, "
+                f"|g|={grad[bad].abs():.4f}) "
                 f"should become {want_p[bad]:.4f}, got {got_p[bad]:.4f}. Check the headroom factor "
                 f"(1 − p), freezing at p ≥ 0.9 and the clamp to [0.25, 1].",
             )
@@ -125,7 +126,8 @@ def check_ghost_step(fn) -> Feedback:
             if torch.allclose(got_w, w - 0.1 * consolidation_factor(want_p) * grad, atol=1e-6):
                 return Feedback(
                     False,
-                    f"case {case}: the weight step must use the ghost p *before* this step's update.",
+                    f"case {case}: the weight step must use the ghost p *before* this step's "
+                    "update.",
                 )
             return Feedback(False, f"case {case}: weights wrong; expected w − lr·(1 − p̃)·g.")
     return Feedback(

@@ -122,7 +122,7 @@ def check_sigma_slope(slope) -> Feedback:
     )
 
 
-# ----------------------------------------------------------------------------- why SNR pruning works
+# ------------------------------------------------------------------------ why SNR pruning works
 @exercise("synthesis.snr_entropic")
 def check_snr_entropic(snr) -> Feedback:
     """``snr(mu, H, lam)``: |μ|/σ* for σ* minimising ½Hσ² − λ log σ, i.e. |μ|·sqrt(H/λ)."""
