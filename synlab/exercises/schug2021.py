@@ -26,31 +26,21 @@ def _num(x) -> np.ndarray:
 def check_strength_update(fn) -> Feedback:
     """``fn(m, p_old, p_new, grad_m, lr)`` -> the new strength m' (Eq. 9), on tensors."""
     g = torch.Generator().manual_seed(3)
+
+    def one_synapse(p_new, grad_m, name):  # m = 0.8, p_old = 0.5, lr = 0.1
+        return (
+            torch.tensor([0.8]),
+            torch.tensor([0.5]),
+            torch.tensor([p_new]),
+            torch.tensor([grad_m]),
+            0.1,
+            name,
+        )
+
     cases = [
-        (
-            torch.tensor([0.8]),
-            torch.tensor([0.5]),
-            torch.tensor([0.5]),
-            torch.tensor([0.0]),
-            0.1,
-            "no gradient, p unchanged",
-        ),
-        (
-            torch.tensor([0.8]),
-            torch.tensor([0.5]),
-            torch.tensor([0.57]),
-            torch.tensor([0.0]),
-            0.1,
-            "no gradient, p rises",
-        ),
-        (
-            torch.tensor([0.8]),
-            torch.tensor([0.5]),
-            torch.tensor([0.5]),
-            torch.tensor([0.2]),
-            0.1,
-            "p unchanged, gradient 0.2",
-        ),
+        one_synapse(0.5, 0.0, "no gradient, p unchanged"),
+        one_synapse(0.57, 0.0, "no gradient, p rises"),
+        one_synapse(0.5, 0.2, "p unchanged, gradient 0.2"),
     ]
     m = torch.randn(5, generator=g, dtype=torch.float64)
     p0 = 0.25 + 0.75 * torch.rand(5, generator=g, dtype=torch.float64)
