@@ -7,6 +7,8 @@ constants, marked with :func:`synlab.tables.paper`.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .tables import Table, fmt, paper, pm, register, span
@@ -1677,9 +1679,27 @@ def s_fixed_stats(res_s) -> dict[float, dict[tuple[float, int, str], dict]]:
     return out
 
 
+#: :func:`signatures_comparison` per results object (``id`` → a weak reference to it and its
+#: comparison): the chapter's cell and its five builders all take the one ``res`` the chapter
+#: loaded, so the store is read once per execution. An entry goes when its object does; loading
+#: the results again (another object, or another profile) reads the store again.
+_COMPARISONS: dict[int, tuple[weakref.ref, dict]] = {}
+
+
 def signatures_comparison(res) -> dict:
     """Everything the signatures chapter compares, from the fixed-c results ``res`` and the s-fixed
-    runs of the same profile found in the store (absent ones are counted, never invented)."""
+    runs of the same profile found in the store (absent ones are counted, never invented); read
+    once per results object (see ``_COMPARISONS``)."""
+    key = id(res)
+    hit = _COMPARISONS.get(key)
+    if hit is not None and hit[0]() is res:
+        return hit[1]
+    cmp = _read_signatures_comparison(res)
+    _COMPARISONS[key] = (weakref.ref(res, lambda _, k=key: _COMPARISONS.pop(k, None)), cmp)
+    return cmp
+
+
+def _read_signatures_comparison(res) -> dict:
     runs = {}
     for name in ("malkin2024_signatures_s", "malkin2024_signatures_s_fashion"):
         got, n, expected, stale = stored_units(name, res.profile)
