@@ -141,92 +141,83 @@ def _diverged(res_fp) -> str:
     )
 
 
-@register("schug2021.energy.closing", "schug_energy_mnist", "schug_fixed_p_lr_search")
-def schug_energy_closing(res, res_fp) -> str:
-    """The closing claim | ours | gap table of the energy chapter (with the Fashion-MNIST row
-    when every unit of ``schug_energy_fashion`` is committed)."""
-    from .experiments.schug2021 import summarise
-    from .results import complete_subset
+def _g(x: float) -> str:
+    return f"{x:g}"
 
-    prof = f"{res.profile} profile"
-    rank = energy_ranking(res)
+
+def _energy_ranking_row(res, rank) -> tuple[str, str, str]:
+    """Fig. 1a: our ranking of the three models by best information per energy."""
     order = tuple(m for m, *_ in rank)
     at = sorted({l2 for *_, l2 in rank})
-    paper_order = order == _PAPER_ENERGY_RANKING
-    t = Table(["The paper's claim or number", "Ours", "The gap"])
-    c, steps = res.config, _steps(res)
-    t.add(
+    where = f"all at ℓ₂ = {at[0]:g})" if len(at) == 1 else f"at ℓ₂ = {', '.join(map(_g, at))})"
+    return (
         "Fig. 1a: plastic stochastic release reaches more information at equal energy than fixed "
         "release or deterministic synapses",
-        f"{prof}: {' > '.join(_ENERGY_MODELS[m] for m in order)} (best "
-        f"{', '.join(_ipe(v) for _, v, _, _ in rank)} × 10⁻³ bits per energy, "
-        + (
-            f"all at ℓ₂ = {at[0]:g})"
-            if len(at) == 1
-            else f"at ℓ₂ = {', '.join(f'{a:g}' for a in at)})"
-        ),
-        ("the ranking is the paper's" if paper_order else "the ranking is NOT the paper's")
+        f"{res.profile} profile: {' > '.join(_ENERGY_MODELS[m] for m in order)} (best "
+        f"{', '.join(_ipe(v) for _, v, _, _ in rank)} × 10⁻³ bits per energy, " + where,
+        (
+            "the ranking is the paper's"
+            if order == _PAPER_ENERGY_RANKING
+            else "the ranking is NOT the paper's"
+        )
         + f"; the MNIST sample instead of MNIST ({_n_train(res):,} training images, "
-        f"{steps:,} SGD steps per network instead of 30,000); with raw [0, 1] pixels instead of "
-        "the authors' standardised inputs (an earlier run, not stored), plastic only tied "
+        f"{_steps(res):,} SGD steps per network instead of 30,000); with raw [0, 1] pixels instead "
+        "of the authors' standardised inputs (an earlier run, not stored), plastic only tied "
         "deterministic",
     )
-    t.add(
-        "Fig. 1a: fixed release needs more energy than the deterministic network",
-        "the fixed and deterministic curves above",
-        "as above",
-    )
-    t.add(
-        "Fig. 1b: best information per energy is highest for plastic release",
-        "bar chart b",
-        "as above" + ("" if len(c.seeds) > 1 else "; error bars need more than one seed"),
-    )
+
+
+def _energy_fashion_row(rank) -> tuple[str, str, str]:
+    """The Fashion-MNIST row (not in the paper): its ranking, if every unit is committed."""
+    from .results import complete_subset
+
+    claim = "(the same on full Fashion-MNIST; not in the paper)"
     fres = complete_subset("schug_energy_fashion")  # the committed full profile, if complete
-    if fres is not None:
-        frank = energy_ranking(fres)
-        fc = fres.config
-        margin = {
-            name: dict((m, v) for m, v, *_ in rk)
-            for name, rk in (("fashion", frank), ("mnist", rank))
-        }
-        wider = (margin["fashion"]["plastic"] - margin["fashion"]["deterministic"]) > (
-            margin["mnist"]["plastic"] - margin["mnist"]["deterministic"]
-        )
-        fbest = dict((m, l2) for m, _, _, l2 in frank)
-        gap = (
-            "the paper's ranking"
-            if tuple(m for m, *_ in frank) == _PAPER_ENERGY_RANKING
-            else "NOT the paper's ranking"
-        ) + (", with a wider margin than on the MNIST sample" if wider else "")
-        if fbest["plastic"] == max(fc.l2_values):
-            gap += (
-                "; the plastic optimum sits at the largest ℓ₂ of the authors' grid, so its maximum "
-                "may lie beyond it"
-            )
-        t.add(
-            "(the same on full Fashion-MNIST; not in the paper)",
-            f"{fres.profile} profile, {_n_train(fres):,} images, "
-            f"{_steps(fres):,} SGD steps per network, {len(fc.seeds)} "
-            "seeds: best "
-            + ", ".join(
-                f"{_ipe(v, se)} ({_ENERGY_MODELS[m]}, at ℓ₂ = {l2:g})" for m, v, se, l2 in frank
-            )
-            + " × 10⁻³ bits per energy",
-            gap,
-        )
-    else:
-        t.add(
-            "(the same on full Fashion-MNIST; not in the paper)",
+    if fres is None:
+        return (
+            claim,
             "`schug_energy_fashion` is not completely committed in this copy",
             "see the Fashion-MNIST section above",
         )
+    frank, fc = energy_ranking(fres), fres.config
+    lead = {name: dict((m, v) for m, v, *_ in rk) for name, rk in (("f", frank), ("m", rank))}
+    wider = (lead["f"]["plastic"] - lead["f"]["deterministic"]) > (
+        lead["m"]["plastic"] - lead["m"]["deterministic"]
+    )
+    gap = (
+        "the paper's ranking"
+        if tuple(m for m, *_ in frank) == _PAPER_ENERGY_RANKING
+        else "NOT the paper's ranking"
+    ) + (", with a wider margin than on the MNIST sample" if wider else "")
+    if dict((m, l2) for m, _, _, l2 in frank)["plastic"] == max(fc.l2_values):
+        gap += (
+            "; the plastic optimum sits at the largest ℓ₂ of the authors' grid, so its maximum "
+            "may lie beyond it"
+        )
+    ours = (
+        f"{fres.profile} profile, {_n_train(fres):,} images, {_steps(fres):,} SGD steps per "
+        f"network, {len(fc.seeds)} seeds: best "
+        + ", ".join(
+            f"{_ipe(v, se)} ({_ENERGY_MODELS[m]}, at ℓ₂ = {l2:g})" for m, v, se, l2 in frank
+        )
+        + " × 10⁻³ bits per energy"
+    )
+    return claim, ours, gap
+
+
+def _energy_matched_p_row(res) -> tuple[str, str, str]:
+    """The fixed control's release probability against our plastic model's mean."""
+    from .experiments.schug2021 import summarise
+
+    c = res.config
     _, mean_p, _ = summarise(res, "mean_p", model="plastic")
     overall = float(np.mean(mean_p))
     close = abs(overall - c.p_fixed) <= 0.05
-    t.add(
+    return (
         'Fixed control "matched to the plastic model\'s average release probability" (code: '
         f"$p = {c.p_fixed:g}$)",
-        f"plastic mean $p$ = {span(mean_p, 2)} across ℓ₂, {fmt(overall, 3)} on average ({prof})",
+        f"plastic mean $p$ = {span(mean_p, 2)} across ℓ₂, {fmt(overall, 3)} on average "
+        f"({res.profile} profile)",
         f"the code's {c.p_fixed:g} is used as in the paper's runs, "
         + (
             "close to our plastic mean"
@@ -234,17 +225,16 @@ def schug_energy_closing(res, res_fp) -> str:
             else f"{fmt(abs(overall - c.p_fixed), 2)} from our plastic mean"
         ),
     )
-    t.add(
-        "App. 1—fig. 1b: the ranking holds with activity-based energy",
-        "panel b of the appendix figure",
-        "as above",
-    )
+
+
+def _energy_fixed_p_row(res_fp) -> tuple[str, str, str]:
+    """App. 1—fig. 1c: best information per energy against the fixed release probability."""
     best = fixed_p_best(res_fp)
     ps = sorted(best)
     vals = [best[p][0] for p in ps]
     rising = bool(np.all(np.diff(vals) > 0))
-    interior = 0 < int(np.argmax(vals)) < len(vals) - 1
-    t.add(
+    peak = int(np.argmax(vals))
+    return (
         'App. 1—fig. 1c: information per energy of fixed release probabilities, "in line with '
         'the single synapse analysis" of Harris et al. (no number given)',
         f"{res_fp.profile} profile, panel c: best information per energy "
@@ -253,11 +243,38 @@ def schug_energy_closing(res, res_fp) -> str:
         f"{_ipe(vals[-1])} × 10⁻³ ($p = {ps[-1]:g}$); {_diverged(res_fp)}",
         "our grid of $p$ and learning rates (the paper gives none); the MNIST sample; "
         + (
-            f"an interior optimum at $p = {ps[int(np.argmax(vals))]:g}$"
-            if interior
+            f"an interior optimum at $p = {ps[peak]:g}$"
+            if 0 < peak < len(vals) - 1
             else "no interior optimum at this data scale"
         ),
     )
+
+
+@register("schug2021.energy.closing", "schug_energy_mnist", "schug_fixed_p_lr_search")
+def schug_energy_closing(res, res_fp) -> str:
+    """The closing claim | ours | gap table of the energy chapter (with the Fashion-MNIST row
+    when every unit of ``schug_energy_fashion`` is committed)."""
+    rank = energy_ranking(res)
+    t = Table(["The paper's claim or number", "Ours", "The gap"])
+    t.add(*_energy_ranking_row(res, rank))
+    t.add(
+        "Fig. 1a: fixed release needs more energy than the deterministic network",
+        "the fixed and deterministic curves above",
+        "as above",
+    )
+    t.add(
+        "Fig. 1b: best information per energy is highest for plastic release",
+        "bar chart b",
+        "as above" + ("" if len(res.config.seeds) > 1 else "; error bars need more than one seed"),
+    )
+    t.add(*_energy_fashion_row(rank))
+    t.add(*_energy_matched_p_row(res))
+    t.add(
+        "App. 1—fig. 1b: the ranking holds with activity-based energy",
+        "panel b of the appendix figure",
+        "as above",
+    )
+    t.add(*_energy_fixed_p_row(res_fp))
     return _profile_note(res, res_fp) + t.markdown()
 
 
