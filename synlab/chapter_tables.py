@@ -303,6 +303,110 @@ def _k(n: float) -> str:
     return f"{n / 1000:.0f}k" if n >= 10000 else f"{n:.0f}"
 
 
+def _ordering(holds: bool, rest: str) -> str:
+    """A gap cell that first says when the paper's ordering does not hold."""
+    return ("" if holds else "the paper's ordering does NOT hold; ") + rest
+
+
+def _importance_fig2_rows(res, s: dict) -> list[tuple[str, str, str]]:
+    """Fig. 2a–d: the high-p group, the lesion curves, its energy and its Fisher information."""
+    prof = f"{res.profile} profile"
+    seeds = f"{s['n_runs']} seed{'s' if s['n_runs'] > 1 else ''}"
+    return [
+        (
+            "Fig. 2a: after learning few synapses have high release probability; also from "
+            "uniform initial $p$ (App. 1—fig. 1d)",
+            f"histograms above ({prof}: {_k(s['n_high'])} of {_k(s['n_all'])} synapses, "
+            f"{span(s['fractions_high'], 1)} %, in the high-$p$ group)",
+            f"MNIST sample (not full MNIST); $\\ell_2 = {IMPORTANCE_L2:g}$ chosen by us",
+        ),
+        (
+            "Fig. 2b: removing low-$p$ synapses first hurts far less than random removal",
+            f"{prof}: area under the lesion curve {fmt(s['lesion_area_low_p'], 3)} (low-$p$ "
+            f"first) vs {fmt(s['lesion_area_random'], 3)} (random), {seeds}",
+            _ordering(
+                s["lesion_area_low_p"] > s["lesion_area_random"],
+                "our removal grid; the MNIST sample",
+            ),
+        ),
+        (
+            "Fig. 2c: high-$p$ synapses hold more energy",
+            f"{prof}: median $\\lvert\\bar w\\rvert$ {sci(s['energy_median_high'], 2)} (high $p$) "
+            f"vs {sci(s['energy_median_low'], 2)} (low $p$)",
+            _ordering(s["energy_median_high"] > s["energy_median_low"], "the MNIST sample"),
+        ),
+        (
+            "Fig. 2d: high-$p$ synapses have higher Fisher information",
+            f"{prof}: median $F$ {sci(s['fisher_median_high'], 2)} (high $p$) vs "
+            f"{sci(s['fisher_median_low'], 2)} (low $p$)",
+            _ordering(
+                s["fisher_median_high"] > s["fisher_median_low"],
+                f"Fisher on {res.config.fisher_examples:,} test images (paper: the data set)",
+            ),
+        ),
+    ]
+
+
+def _importance_fig3_rows(res, s: dict) -> list[tuple[str, str, str]]:
+    """Fig. 3a–c: the KS distances, the neuron classes and the inputs–outputs correlations."""
+    prof = f"{res.profile} profile"
+    ks, r = s["ks_D"], s["inout_r"]
+    dev = max(abs(a - float(b)) for a, b in zip(r, _PAPER_INOUT_R, strict=True))
+    return [
+        (
+            "Fig. 3a: important inputs per neuron differ from a shuffled baseline, KS $D$ = "
+            f"{paper(_PAPER_KS_D)}, $p < 0.01$",
+            f"{prof}: KS $D$ = {', '.join(fmt(d, 3) for d in ks)} for the {len(ks)} weight "
+            "matrices",
+            f"the second matrix's $D$ is {fmt(ks[1] - _PAPER_KS_D, 3, sign=True)} from the "
+            "paper's (inputs standardised as in the authors' code; an earlier run with raw [0, 1] "
+            "pixels, not stored, gave smaller values); the MNIST sample",
+        ),
+        (
+            "Fig. 3b: more low- and high-importance neurons than the baseline",
+            "class counts printed above",
+            "as above",
+        ),
+        (
+            "Fig. 3c / App. 1—fig. 2b: inputs–outputs correlation "
+            + ", ".join(f"$r$ = {paper(v)} (hidden {i + 1})" for i, v in enumerate(_PAPER_INOUT_R)),
+            f"{prof}: $r$ = " + ", ".join(f"{fmt(v, 3)} (hidden {i + 1})" for i, v in enumerate(r)),
+            f"within {fmt(dev, 2)} of the paper; the MNIST sample",
+        ),
+    ]
+
+
+def _importance_fashion_row(res, s: dict, fres) -> tuple[str, str, str]:
+    """The same measures on full Fashion-MNIST (``fres``; not in the paper)."""
+    f = _importance_facts(fres)
+    holds = (
+        f["lesion_area_low_p"] > f["lesion_area_random"]
+        and f["fisher_median_high"] > f["fisher_median_low"]
+        and f["energy_median_high"] > f["energy_median_low"]
+    )
+    more = f["fraction_high"] > s["fraction_high"]
+    ratio = _steps(fres) / _steps(res)
+    return (
+        f"(not in the paper) the same measures on full Fashion-MNIST, {_steps(fres):,} SGD "
+        "steps per network",
+        f"{fres.profile} profile, {f['n_runs']} seeds: {fmt(100 * f['fraction_high'], 1)} % of "
+        f"synapses with $p \\ge 0.9$ holding {fmt(100 * f['energy_high_fraction'], 1)} % of "
+        f"the energy; lesion area {fmt(f['lesion_area_low_p'], 3)} (low $p$ first) vs "
+        f"{fmt(f['lesion_area_random'], 3)} (random); median $F$ "
+        f"{sci(f['fisher_median_high'], 2)} vs {sci(f['fisher_median_low'], 2)}; KS $D$ = "
+        f"{', '.join(fmt(d, 3) for d in f['ks_D'])}; $r$ = "
+        f"{', '.join(fmt(v, 3) for v in f['inout_r'])}",
+        ("every qualitative claim holds" if holds else "NOT every qualitative claim holds")
+        + " on the second data set"
+        + (
+            f"; with {ratio:.0f}× more SGD steps far more synapses become reliable than on "
+            "the MNIST sample"
+            if more
+            else ""
+        ),
+    )
+
+
 @register("schug2021.importance.closing", "schug_energy_mnist")
 def schug_importance_closing(res) -> str:
     """The closing claim | ours | gap table of the importance chapter (with the Fashion-MNIST
@@ -310,90 +414,12 @@ def schug_importance_closing(res) -> str:
     from .results import complete_subset
 
     s = _importance_facts(res)
-    prof = f"{res.profile} profile"
-    seeds = f"{s['n_runs']} seed{'s' if s['n_runs'] > 1 else ''}"
     t = Table(["The paper's claim or number", "Ours", "The gap"])
-    t.add(
-        "Fig. 2a: after learning few synapses have high release probability; also from uniform "
-        "initial $p$ (App. 1—fig. 1d)",
-        f"histograms above ({prof}: {_k(s['n_high'])} of {_k(s['n_all'])} synapses, "
-        f"{span(s['fractions_high'], 1)} %, in the high-$p$ group)",
-        f"MNIST sample (not full MNIST); $\\ell_2 = {IMPORTANCE_L2:g}$ chosen by us",
-    )
-    lesion_ok = s["lesion_area_low_p"] > s["lesion_area_random"]
-    t.add(
-        "Fig. 2b: removing low-$p$ synapses first hurts far less than random removal",
-        f"{prof}: area under the lesion curve {fmt(s['lesion_area_low_p'], 3)} (low-$p$ first) vs "
-        f"{fmt(s['lesion_area_random'], 3)} (random), {seeds}",
-        ("" if lesion_ok else "the paper's ordering does NOT hold; ")
-        + "our removal grid; the MNIST sample",
-    )
-    e_ok = s["energy_median_high"] > s["energy_median_low"]
-    t.add(
-        "Fig. 2c: high-$p$ synapses hold more energy",
-        f"{prof}: median $\\lvert\\bar w\\rvert$ {sci(s['energy_median_high'], 2)} (high $p$) vs "
-        f"{sci(s['energy_median_low'], 2)} (low $p$)",
-        ("" if e_ok else "the paper's ordering does NOT hold; ") + "the MNIST sample",
-    )
-    f_ok = s["fisher_median_high"] > s["fisher_median_low"]
-    t.add(
-        "Fig. 2d: high-$p$ synapses have higher Fisher information",
-        f"{prof}: median $F$ {sci(s['fisher_median_high'], 2)} (high $p$) vs "
-        f"{sci(s['fisher_median_low'], 2)} (low $p$)",
-        ("" if f_ok else "the paper's ordering does NOT hold; ")
-        + f"Fisher on {res.config.fisher_examples:,} test images (paper: the data set)",
-    )
-    ks = s["ks_D"]
-    t.add(
-        "Fig. 3a: important inputs per neuron differ from a shuffled baseline, KS $D$ = "
-        f"{paper(_PAPER_KS_D)}, $p < 0.01$",
-        f"{prof}: KS $D$ = {', '.join(fmt(d, 3) for d in ks)} for the {len(ks)} weight matrices",
-        f"the second matrix's $D$ is {fmt(ks[1] - _PAPER_KS_D, 3, sign=True)} from the paper's "
-        "(inputs standardised as in the authors' code; an earlier run with raw [0, 1] pixels, not "
-        "stored, gave smaller values); the MNIST sample",
-    )
-    t.add(
-        "Fig. 3b: more low- and high-importance neurons than the baseline",
-        "class counts printed above",
-        "as above",
-    )
-    r = s["inout_r"]
-    dev = max(abs(a - float(b)) for a, b in zip(r, _PAPER_INOUT_R, strict=True))
-    t.add(
-        "Fig. 3c / App. 1—fig. 2b: inputs–outputs correlation "
-        + ", ".join(f"$r$ = {paper(v)} (hidden {i + 1})" for i, v in enumerate(_PAPER_INOUT_R)),
-        f"{prof}: $r$ = " + ", ".join(f"{fmt(v, 3)} (hidden {i + 1})" for i, v in enumerate(r)),
-        f"within {fmt(dev, 2)} of the paper; the MNIST sample",
-    )
+    for row in _importance_fig2_rows(res, s) + _importance_fig3_rows(res, s):
+        t.add(*row)
     fres = complete_subset("schug_energy_fashion", model="plastic", l2=IMPORTANCE_L2)
     if fres is not None:
-        f = _importance_facts(fres)
-        holds = (
-            f["lesion_area_low_p"] > f["lesion_area_random"]
-            and f["fisher_median_high"] > f["fisher_median_low"]
-            and f["energy_median_high"] > f["energy_median_low"]
-        )
-        more = f["fraction_high"] > s["fraction_high"]
-        ratio = _steps(fres) / _steps(res)
-        t.add(
-            f"(not in the paper) the same measures on full Fashion-MNIST, {_steps(fres):,} SGD "
-            "steps per network",
-            f"{fres.profile} profile, {f['n_runs']} seeds: {fmt(100 * f['fraction_high'], 1)} % of "
-            f"synapses with $p \\ge 0.9$ holding {fmt(100 * f['energy_high_fraction'], 1)} % of "
-            f"the energy; lesion area {fmt(f['lesion_area_low_p'], 3)} (low $p$ first) vs "
-            f"{fmt(f['lesion_area_random'], 3)} (random); median $F$ "
-            f"{sci(f['fisher_median_high'], 2)} vs {sci(f['fisher_median_low'], 2)}; KS $D$ = "
-            f"{', '.join(fmt(d, 3) for d in f['ks_D'])}; $r$ = "
-            f"{', '.join(fmt(v, 3) for v in f['inout_r'])}",
-            ("every qualitative claim holds" if holds else "NOT every qualitative claim holds")
-            + " on the second data set"
-            + (
-                f"; with {ratio:.0f}× more SGD steps far more synapses become reliable than on "
-                "the MNIST sample"
-                if more
-                else ""
-            ),
-        )
+        t.add(*_importance_fashion_row(res, s, fres))
     return _profile_note(res) + t.markdown()
 
 
