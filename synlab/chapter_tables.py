@@ -1514,41 +1514,38 @@ def _monotone(values) -> bool:
     return bool(np.all(np.diff(np.asarray(values, dtype=float)) > 0))
 
 
-@register("malkin2024.tradeoff.closing", "malkin2024_tradeoff")
-def malkin_tradeoff_closing(res) -> str:
-    """The closing table: the paper | ours | closed or explained | the run that shows it."""
-    from .experiments.malkin2024 import AUTHORS_LAM_MAX, AUTHORS_LAM_MIN, joined_tradeoff_series
+_MODES = ("heterogeneous", "homogeneous")
 
-    sweeps = tradeoff_sweeps(res)
-    rhos = _rhos_of(res)
-    modes = ("heterogeneous", "homogeneous")
-    runs = ", ".join(f"`{s.experiment}`" for s in sweeps)
-    series = {
-        (k, rho, m): joined_tradeoff_series(sweeps, k, rho=rho, mode=m)
-        for k in ("acc_sampled", "mean_sigma")
-        for rho in rhos
-        for m in modes
-    }
-    lam = series[("acc_sampled", rhos[0], modes[0])][0]
-    first = [100 * series[("acc_sampled", r, m)][1][0] for r in rhos for m in modes]
-    last = [100 * series[("acc_sampled", r, m)][1][-1] for r in rhos for m in modes]
-    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+
+def _tradeoff_fashion_words(res) -> str:
+    """The Fashion-MNIST extension's accuracy span, when it is at paper scale next to ``res``."""
+    from .experiments.malkin2024 import joined_tradeoff_series
+
     fres = paper_scale_or_none("malkin2024_tradeoff_fashion") if res.profile == "full" else None
-    fashion = ""
-    if fres is not None:
-        fs = tradeoff_sweeps(fres)
-        fa = [
-            100 * joined_tradeoff_series(fs, "acc_sampled", rho=r, mode=m)[1][i]
-            for r in _rhos_of(fres)
-            for m in modes
-            for i in (0, -1)
-        ]
-        fashion = (
-            f"; full Fashion-MNIST (extension) shows the same, from {span(fa[0::2], 0, ' %')} to "
-            f"{span(fa[1::2], 0, ' %')}"
-        )
+    if fres is None:
+        return ""
+    fs = tradeoff_sweeps(fres)
+    fa = [
+        100 * joined_tradeoff_series(fs, "acc_sampled", rho=r, mode=m)[1][i]
+        for r in _rhos_of(fres)
+        for m in _MODES
+        for i in (0, -1)
+    ]
+    return (
+        f"; full Fashion-MNIST (extension) shows the same, from {span(fa[0::2], 0, ' %')} to "
+        f"{span(fa[1::2], 0, ' %')}"
+    )
+
+
+def _tradeoff_accuracy_row(res, series: dict, runs: str) -> tuple[str, ...]:
+    """Fig. 2a: accuracy from the lowest to the highest λ, for every ρ and mode."""
+    rhos = _rhos_of(res)
+    lam = series[("acc_sampled", rhos[0], _MODES[0])][0]
+    first = [100 * series[("acc_sampled", r, m)][1][0] for r in rhos for m in _MODES]
+    last = [100 * series[("acc_sampled", r, m)][1][-1] for r in rhos for m in _MODES]
+    fashion = _tradeoff_fashion_words(res)
     falls = all(b < a for a, b in zip(first, last, strict=True))
-    t.add(
+    return (
         "Fig. 2a: accuracy (one sampled set of weights) falls as λ rises, for every ρ",
         f"{res.profile} profile: from {span(first, 0, ' %')} at λ = {pow10(lam[0])} to "
         f"{span(last, 0, ' %')}{' (chance)' if max(last) < 15 else ''} at λ = "
@@ -1559,19 +1556,14 @@ def malkin_tradeoff_closing(res) -> str:
             else "open: accuracy does NOT fall for every ρ and mode"
         )
         + fashion,
-        runs + (", `malkin2024_tradeoff_fashion`" if fres is not None else ""),
+        runs + (", `malkin2024_tradeoff_fashion`" if fashion else ""),
     )
-    mono = [(r, m) for r in rhos for m in modes if not _monotone(series[("mean_sigma", r, m)][1])]
-    t.add(
-        "Fig. 2b: mean σ rises with λ",
-        "monotone in λ for every ρ and mode"
-        if not mono
-        else "NOT monotone for " + ", ".join(f"ρ = {_rho_name(r)} ({m})" for r, m in mono),
-        "closed" if not mono else "open",
-        runs,
-    )
+
+
+def _tradeoff_gain_row(sweeps, rhos, runs: str) -> tuple[str, ...]:
+    """Fig. 2: heterogeneous against homogeneous noise at a fixed λ."""
     rows = _summary_rows(sweeps, rhos)
-    t.add(
+    return (
         'Fig. 2: heterogeneous noise gives "considerably higher accuracy" at a fixed λ, with '
         "only slightly lower mean σ",
         "mean gain over the λ of the authors' grid, one sampled set of weights (the paper's "
@@ -1583,9 +1575,15 @@ def malkin_tradeoff_closing(res) -> str:
         "that includes both plateaus",
         runs,
     )
+
+
+def _tradeoff_grid_row(res, sweeps, lam, runs: str) -> tuple[str, ...]:
+    """Our λ grid against the authors' released one."""
+    from .experiments.malkin2024 import AUTHORS_LAM_MAX, AUTHORS_LAM_MIN
+
     beyond = int(np.sum(lam > AUTHORS_LAM_MAX * (1 + 1e-9)))
     has_low = lam[0] <= AUTHORS_LAM_MIN * (1 + 1e-9)
-    t.add(
+    return (
         f"The authors' released grid: λ = {paper(pow10(AUTHORS_LAM_MIN))} … "
         f"{paper(pow10(AUTHORS_LAM_MAX))} in steps of 10<sup>0.25</sup> (30 values)",
         f"{res.profile} profile: λ = {pow10(lam[0])} … {pow10(lam[-1])} ({len(lam)} values); "
@@ -1597,24 +1595,72 @@ def malkin_tradeoff_closing(res) -> str:
         ),
         runs if has_low else f"{runs}; `{LOWCOST[res.experiment]}` (pending)",
     )
+
+
+def _tradeoff_size_row(res) -> tuple[str, ...]:
+    """The low-cost end's larger σ: the training-set-size hypothesis and its test."""
     size = paper_scale_or_none("malkin2024_size_control") if res.profile == "full" else None
     if size is None:
         verdict = "a hypothesis, its test pending (not yet run at paper scale)"
     else:
         from .experiments.malkin2024 import size_trend
 
-        falls = size_trend(size)["falls"]
         verdict = (
             "explained: σ falls as the training set grows"
-            if np.all(falls)
+            if np.all(size_trend(size)["falls"])
             else "NOT explained: σ does not fall with the training-set size for every ρ"
         )
-    t.add(
+    return (
         "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
         "the hypothesis: the 4,000-image sample is memorised, so the data term barely holds σ down",
         verdict,
         "`malkin2024_size_control`" + ("" if size is not None else " (pending)"),
     )
+
+
+def _tradeoff_time_row(res) -> tuple[str, ...]:
+    """The sweep's wall time against the paper's days on a GPU."""
+    devices = sorted({rec.provenance.get("device", "?") for rec in res.records})
+    return (
+        'Sweep time: "4–6 days, on GPU", one network at a time',
+        f"{res.profile} profile: {fmt(res.wall_time_s / 60, 1)} min for the "
+        f"{len(res.records)} units on {'; '.join(devices)}"
+        + (" (one ensemble of all networks)" if res.profile == "full" else ""),
+        "explained: the networks are trained as one batched ensemble (`benchmarks/RESULTS.md` "
+        "gives the speed-up); float32 rather than float64, and a compiled, hand-derived "
+        "training step (`synlab.fused`)",
+        f"`{res.experiment}` (provenance)",
+    )
+
+
+@register("malkin2024.tradeoff.closing", "malkin2024_tradeoff")
+def malkin_tradeoff_closing(res) -> str:
+    """The closing table: the paper | ours | closed or explained | the run that shows it."""
+    from .experiments.malkin2024 import joined_tradeoff_series
+
+    sweeps, rhos = tradeoff_sweeps(res), _rhos_of(res)
+    runs = ", ".join(f"`{s.experiment}`" for s in sweeps)
+    series = {
+        (k, rho, m): joined_tradeoff_series(sweeps, k, rho=rho, mode=m)
+        for k in ("acc_sampled", "mean_sigma")
+        for rho in rhos
+        for m in _MODES
+    }
+    lam = series[("acc_sampled", rhos[0], _MODES[0])][0]
+    mono = [(r, m) for r in rhos for m in _MODES if not _monotone(series[("mean_sigma", r, m)][1])]
+    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+    t.add(*_tradeoff_accuracy_row(res, series, runs))
+    t.add(
+        "Fig. 2b: mean σ rises with λ",
+        "monotone in λ for every ρ and mode"
+        if not mono
+        else "NOT monotone for " + ", ".join(f"ρ = {_rho_name(r)} ({m})" for r, m in mono),
+        "closed" if not mono else "open",
+        runs,
+    )
+    t.add(*_tradeoff_gain_row(sweeps, rhos, runs))
+    t.add(*_tradeoff_grid_row(res, sweeps, lam, runs))
+    t.add(*_tradeoff_size_row(res))
     t.add(
         "Fig. 3: accuracy falls with σ and rises with the reliability cost; heterogeneous above "
         "homogeneous",
@@ -1628,17 +1674,7 @@ def malkin_tradeoff_closing(res) -> str:
         "closed (a 2-D quadratic, not the network's Hessian)",
         "this chapter's cell",
     )
-    devices = sorted({rec.provenance.get("device", "?") for rec in res.records})
-    t.add(
-        'Sweep time: "4–6 days, on GPU", one network at a time',
-        f"{res.profile} profile: {fmt(res.wall_time_s / 60, 1)} min for the "
-        f"{len(res.records)} units on {'; '.join(devices)}"
-        + (" (one ensemble of all networks)" if res.profile == "full" else ""),
-        "explained: the networks are trained as one batched ensemble (`benchmarks/RESULTS.md` "
-        "gives the speed-up); float32 rather than float64, and a compiled, hand-derived "
-        "training step (`synlab.fused`)",
-        f"`{res.experiment}` (provenance)",
-    )
+    t.add(*_tradeoff_time_row(res))
     return _profile_note(res) + t.markdown()
 
 
