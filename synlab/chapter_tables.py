@@ -1884,8 +1884,37 @@ def _signatures_at_s(res) -> tuple[dict, dict, dict, dict, str]:
     """:func:`signatures_comparison` and its parts at s (and c) × 1: the comparison, the s-fixed
     run, its statistics, the fixed-c statistics and the profile."""
     cmp = signatures_comparison(res)
+    return (cmp, *_at_s(cmp), cmp["profile"])
+
+
+def _at_s(cmp: dict) -> tuple[dict, dict, dict]:
+    """The s-fixed run of a comparison, its statistics at s × 1 and the fixed-c ones at c × 1."""
     run = cmp["runs"]["malkin2024_signatures_s"]
-    return cmp, run, run["stats"].get(1.0, {}), cmp["c_fixed"].get(1.0, {}), cmp["profile"]
+    return run, run["stats"].get(1.0, {}), cmp["c_fixed"].get(1.0, {})
+
+
+def _rho_layers(*stats: dict) -> list[tuple[float, int]]:
+    """(ρ, layer) of every row of a per-layer table: each ρ in any of ``stats``, layers 0–2."""
+    return [
+        (rho, layer) for rho in sorted({k[0] for st in stats for k in st}) for layer in (0, 1, 2)
+    ]
+
+
+def _three_cells(cmp: dict, s1: dict, c1: dict, key: tuple, spearman: bool = True) -> list[str]:
+    """The authors' cell (marked as the paper's), ours with s fixed and ours with c fixed."""
+    a = cmp["authors"].get(key)
+    return [paper(_cell(a, spearman)) if a else "—", _cell(s1.get(key)), _cell(c1.get(key))]
+
+
+#: the sign of Spearman's correlation of σ with each quantity that the paper reports
+_PAPER_SIGNS = {"hessian": -1, "input_rate": -1, "lr": 1}
+
+
+def _sign_checks(per_factor) -> list[bool]:
+    """Per statistic of some runs (one dict of statistics per factor): the paper's sign?"""
+    return [
+        np.sign(q["spearman"]) == _PAPER_SIGNS[k[2]] for st in per_factor for k, q in st.items()
+    ]
 
 
 def _run_state(name: str, run: dict, profile: str) -> str:
@@ -1973,19 +2002,11 @@ def malkin_signatures_fig5(res) -> Table:
         ],
         align="llrrrr",
     )
-    rhos = sorted({k[0] for k in cmp["authors"]} | {k[0] for k in s1} | {k[0] for k in c1})
-    for rho in rhos:
-        for layer in (0, 1, 2):
-            key = (rho, layer, "hessian")
-            a = cmp["authors"].get(key)
-            t.add(
-                _rho_name(rho),
-                str(layer + 1),
-                sci(float(s_to_lam(1e-3, rho)), 2),
-                paper(_cell(a)) if a else "—",
-                _cell(s1.get(key)),
-                _cell(c1.get(key)),
-            )
+    for rho, layer in _rho_layers(cmp["authors"], s1, c1):
+        c = sci(float(s_to_lam(1e-3, rho)), 2)
+        t.add(
+            _rho_name(rho), str(layer + 1), c, *_three_cells(cmp, s1, c1, (rho, layer, "hessian"))
+        )
     t.note = (
         _quick_warning(prof)
         + "Each cell: the log–log slope of σ against the Hessian estimate (mean squared gradient), "
@@ -2013,19 +2034,13 @@ def malkin_signatures_rates(res) -> Table:
         ],
         align="llrrrrrr",
     )
-    rhos = sorted({k[0] for k in cmp["authors"]} | {k[0] for k in s1} | {k[0] for k in c1})
-    for rho in rhos:
-        for layer in (0, 1, 2):
-            cells = []
-            for against in ("input_rate", "lr"):
-                key = (rho, layer, against)
-                a = cmp["authors"].get(key)
-                cells += [
-                    paper(_cell(a, False)) if a else "—",
-                    _cell(s1.get(key)),
-                    _cell(c1.get(key)),
-                ]
-            t.add(_rho_name(rho), str(layer + 1), *cells)
+    for rho, layer in _rho_layers(cmp["authors"], s1, c1):
+        cells = [
+            cell
+            for against in ("input_rate", "lr")
+            for cell in _three_cells(cmp, s1, c1, (rho, layer, against), spearman=False)
+        ]
+        t.add(_rho_name(rho), str(layer + 1), *cells)
     t.note = (
         _quick_warning(prof)
         + "Each cell: log–log slope (fraction of the prediction: −2/(2+ρ) against input rate, "
@@ -2041,11 +2056,8 @@ def malkin_signatures_rates(res) -> Table:
 @register("malkin2024.signatures.trend", "malkin2024_signatures")
 def malkin_signatures_trend(res) -> str:
     """Whether the σ–Hessian relation strengthens with ρ, per source, decided from the numbers."""
-    cmp = signatures_comparison(res)
-    prof = cmp["profile"]
-    run = cmp["runs"]["malkin2024_signatures_s"]
-    a, c1 = cmp["authors"], cmp["c_fixed"].get(1.0, {})
-    s1 = run["stats"].get(1.0, {})
+    cmp, run, s1, c1, prof = _signatures_at_s(res)
+    a = cmp["authors"]
     L = FIXED_C_LAYER
     out = [
         "The slope of log σ against log H as a fraction of −1/(2+ρ) (1 would be the linear "
@@ -2133,10 +2145,9 @@ def malkin_signatures_app6(res) -> str:
                     )
                 if set(cells) != {"—"}:
                     t.add(_rho_name(rho), str(layer + 1), label, *cells)
-    signs = {"hessian": -1, "input_rate": -1, "lr": 1}
     lines = []
     for label, st in sources:
-        checks = [np.sign(q["spearman"]) == signs[k[2]] for f in st.values() for k, q in f.items()]
+        checks = _sign_checks(st.values())
         if checks:
             lines.append(
                 f"{label}: {sum(checks)} of {len(checks)} relationships (every ρ, layer, factor "
