@@ -2171,27 +2171,18 @@ def linear_hessian_slopes(lin) -> dict[float, float]:
     return out
 
 
-@register("malkin2024.signatures.closing", "malkin2024_signatures", "malkin2024_linear")
-def malkin_signatures_closing(res, lin) -> str:
-    """The closing table of the signatures chapter: paper | ours | closed or explained | run."""
-    cmp = signatures_comparison(res)
+def _signatures_runs(res, cmp: dict) -> tuple[str, str]:
+    """The s-fixed run's state and the fixed-c run, as the closing table names them."""
     prof = cmp["profile"]
-    run = cmp["runs"]["malkin2024_signatures_s"]
-    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
-    a, c1 = cmp["authors"], cmp["c_fixed"].get(1.0, {})
-    s1 = run["stats"].get(1.0, {})
-    L = FIXED_C_LAYER
-    s_run = _run_state("malkin2024_signatures_s", run, prof)
-    c_run = f"`malkin2024_signatures` (c fixed, {len(res.records)} units, {prof} profile)"
-    t = Table(["paper", "ours", "closed or explained", "the run that shows it"])
+    s_run = _run_state("malkin2024_signatures_s", _at_s(cmp)[0], prof)
+    return s_run, f"`malkin2024_signatures` (c fixed, {len(res.records)} units, {prof} profile)"
 
-    # Fig. 5a: the trend with ρ
+
+def _signatures_trend_cells(cmp: dict, s_run: str) -> tuple[str, str]:
+    """Fig. 5a's ours and verdict cells: our trends with ρ against the authors', per source."""
+    run, s1, c1 = _at_s(cmp)
+    a, prof, L = cmp["authors"], cmp["profile"], FIXED_C_LAYER
     ta = [trend(fractions_by_rho(a, layer)[1]) for layer in (0, 1, 2)]
-    paper_cell = (
-        "Fig. 5a (the authors' arrays): σ falls with the Hessian estimate in every layer; the "
-        f"slope as a fraction of −1/(2+ρ) is {_by_trend(a, (0, 1, 2))} "
-        f"(layer {L + 1}: {paper(_series(a, L))})"
-    )
     tc = trend(fractions_by_rho(c1, L)[1])
     if s1 and prof == "full":
         ts = [trend(fractions_by_rho(s1, layer)[1]) for layer in (0, 1, 2)]
@@ -2223,86 +2214,103 @@ def malkin_signatures_closing(res, lin) -> str:
             f"open: no paper-scale s-fixed run here ({s_run}); no trend is read from the "
             f"{prof} profile"
         )
-    t.add(paper_cell, ours, verdict, f"{s_run}; {c_run}")
+    return ours, verdict
 
-    # Fig. 5b–c: signs against input rate and learning rate
-    def signs_ok(st, against, sign):
-        v = [q["spearman"] for k, q in st.items() if k[2] == against]
-        return v, all(np.sign(x) == sign for x in v)
+
+def _signatures_trend_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
+    """Fig. 5a: the trend of the σ–Hessian slope with ρ."""
+    a, L = cmp["authors"], FIXED_C_LAYER
+    return (
+        "Fig. 5a (the authors' arrays): σ falls with the Hessian estimate in every layer; the "
+        f"slope as a fraction of −1/(2+ρ) is {_by_trend(a, (0, 1, 2))} "
+        f"(layer {L + 1}: {paper(_series(a, L))})",
+        *_signatures_trend_cells(cmp, s_run),
+        f"{s_run}; {c_run}",
+    )
+
+
+def _signs_verdict(holds: bool, at_paper_scale: bool, missing: str) -> str:
+    """'closed in sign' or 'open', and while the s-fixed runs are missing what the stored show."""
+    if at_paper_scale:
+        return "closed in sign" if holds else "open: a sign differs"
+    return f"open: {missing}; " + ("every stored sign holds" if holds else "a stored sign differs")
+
+
+def _signatures_rates_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
+    """Fig. 5b–c: the signs of σ against the input rate and the learning rate."""
+    _, s1, c1 = _at_s(cmp)
+    a, prof = cmp["authors"], cmp["profile"]
+
+    def spearman(st, against):
+        return [q["spearman"] for k, q in st.items() if k[2] == against]
 
     def slopes_of(against):
         return [q["slope"] for k, q in a.items() if k[2] == against]
 
-    rows = []
-    for label, st in (("s fixed", s1), ("c fixed", c1)):
-        if not st:
-            continue
-        vi, oki = signs_ok(st, "input_rate", -1)
-        vl, okl = signs_ok(st, "lr", 1)
-        rows.append(
-            (
-                f"{label}: Spearman {_to(vi)} against input rate, {_to(vl)} against learning rate",
-                oki and okl,
-            )
-        )
-    t.add(
+    stored = [(label, st) for label, st in (("s fixed", s1), ("c fixed", c1)) if st]
+    words = [
+        f"{label}: Spearman {_to(spearman(st, 'input_rate'))} against input rate, "
+        f"{_to(spearman(st, 'lr'))} against learning rate"
+        for label, st in stored
+    ]
+    rates = [{k: q for k, q in st.items() if k[2] != "hessian"} for _, st in stored]
+    holds = all(_sign_checks(rates))
+    return (
         "Fig. 5b–c: σ falls with the input rate and rises with the learning rate in every layer "
         f"(the authors' slopes: {paper(_to(slopes_of('input_rate')))} and "
         f"{paper(_to(slopes_of('lr')))})",
-        f"{prof} profile; " + "; ".join(r for r, _ in rows),
-        (
-            ("closed in sign" if all(ok for _, ok in rows) else "open: a sign differs")
-            if s1 and prof == "full"
-            else "open: the s-fixed run at paper scale is missing; "
-            + ("every stored sign holds" if all(ok for _, ok in rows) else "a stored sign differs")
+        f"{prof} profile; " + "; ".join(words),
+        _signs_verdict(
+            holds, bool(s1) and prof == "full", "the s-fixed run at paper scale is missing"
         )
         + "; the slopes are in the tables above",
         f"{s_run}; {c_run}",
     )
 
-    # Appendix 6: robustness to ×10 and ÷10
-    checks = []
-    for st in list(run["stats"].values()) + list(cmp["c_fixed"].values()):
-        checks += [
-            np.sign(q["spearman"]) == {"hessian": -1, "input_rate": -1, "lr": 1}[k[2]]
-            for k, q in st.items()
-        ]
+
+def _signatures_app6_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
+    """Appendix 6: every sign at s (and c) ×10 and ÷10."""
+    run, prof = _at_s(cmp)[0], cmp["profile"]
+    checks = _sign_checks(list(run["stats"].values()) + list(cmp["c_fixed"].values()))
     n_s = len(run["stats"])
-    t.add(
+    return (
         "App. 6: the relationships keep their signs with the cost ×10 and ÷10 (we vary s, our "
         "reading; and c for the extension)",
         f"{prof} profile: {sum(checks)} of {len(checks)} relationships have the paper's sign "
         f"({n_s} s-fixed and {len(cmp['c_fixed'])} c-fixed runs)",
-        (
-            ("closed in sign" if all(checks) else "open: a sign differs")
-            if n_s == 3 and prof == "full"
-            else "open: the s-fixed runs at paper scale are not all stored; "
-            + ("every stored sign holds" if all(checks) else "a stored sign differs")
+        _signs_verdict(
+            all(checks),
+            n_s == 3 and prof == "full",
+            "the s-fixed runs at paper scale are not all stored",
         ),
         f"{s_run}; {c_run}",
     )
 
-    # the Fashion-MNIST control
+
+def _signatures_fashion_row(cmp: dict) -> tuple[str, ...]:
+    """The Fashion-MNIST control (not in the paper)."""
+    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
     f1 = fash["stats"].get(1.0, {})
-    t.add(
+    return (
         "(not in the paper) a control: the same s-fixed run on full Fashion-MNIST, so that a trend "
         "across ρ cannot come from the memorised 4,000-image MNIST sample",
-        (f"{_by_trend(f1, sorted({k[1] for k in f1}))} ({_series(f1, L)})" if f1 else "not run"),
-        "shown" if f1 and prof == "full" else "open: not run yet",
-        _run_state("malkin2024_signatures_s_fashion", fash, prof),
+        (
+            f"{_by_trend(f1, sorted({k[1] for k in f1}))} ({_series(f1, FIXED_C_LAYER)})"
+            if f1
+            else "not run"
+        ),
+        "shown" if f1 and cmp["profile"] == "full" else "open: not run yet",
+        _run_state("malkin2024_signatures_s_fashion", fash, cmp["profile"]),
     )
 
-    t.add(
-        "App. 2: σ* = (λcρ/H)^(1/(2+ρ))",
-        "closed form = numerical minimum (asserted above)",
-        "closed",
-        "this chapter's first cell",
-    )
+
+def _signatures_linear_row(lin) -> tuple[str, ...]:
+    """Appendix 5: the slopes of the network with no hidden layer against −1/(2+ρ)."""
     ls = linear_hessian_slopes(lin)
     lr = sorted(ls)
     ratio = [ls[r] / (-1 / (2 + r)) for r in lr]
     ordered = all(np.diff([ls[r] for r in lr]) > 0)
-    t.add(
+    return (
         "App. 5: in a network with no hidden layer the slopes are close to −1/(2+ρ)",
         f"{lin.profile} profile: {', '.join(fmt(ls[r]) for r in lr)} against "
         f"{', '.join(fmt(-1 / (2 + r), 3) for r in lr)}",
@@ -2311,6 +2319,25 @@ def malkin_signatures_closing(res, lin) -> str:
         + "; the MNIST sample",
         f"`malkin2024_linear` ({len(lin.records)} units, {lin.profile} profile)",
     )
+
+
+@register("malkin2024.signatures.closing", "malkin2024_signatures", "malkin2024_linear")
+def malkin_signatures_closing(res, lin) -> str:
+    """The closing table of the signatures chapter: paper | ours | closed or explained | run."""
+    cmp = signatures_comparison(res)
+    s_run, c_run = _signatures_runs(res, cmp)
+    t = Table(["paper", "ours", "closed or explained", "the run that shows it"])
+    t.add(*_signatures_trend_row(cmp, s_run, c_run))
+    t.add(*_signatures_rates_row(cmp, s_run, c_run))
+    t.add(*_signatures_app6_row(cmp, s_run, c_run))
+    t.add(*_signatures_fashion_row(cmp))
+    t.add(
+        "App. 2: σ* = (λcρ/H)^(1/(2+ρ))",
+        "closed form = numerical minimum (asserted above)",
+        "closed",
+        "this chapter's first cell",
+    )
+    t.add(*_signatures_linear_row(lin))
     return _profile_note(res, lin) + t.markdown()
 
 
