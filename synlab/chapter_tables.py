@@ -2395,13 +2395,12 @@ def _per_data(st, f, nd=2) -> str:
     return ", ".join(f"{fmt(f(s), nd)} on {_SYN_DATA.get(d, d)}" for d, s in st.items())
 
 
-def synthesis_bullets(st: dict[str, dict]) -> str:
-    """The 'where they agree' bullets, worded from the numbers."""
-    first = next(iter(st))
+def _fisher_hessian_bullet(st: dict[str, dict]) -> str:
+    """Fisher against the exact Hessian diagonal, and Hutchinson's estimate."""
     fh = [s["rs"][("fisher", "hessian")] for s in st.values()]
     hutch = float(np.mean([s["hutchinson"] for s in st.values()]))
     same = min(fh) >= 0.95
-    b = [
+    return (
         (
             "**Fisher and Hessian are the same ranking**"
             if same
@@ -2416,11 +2415,15 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         + ("is not" if hutch < 0.5 else "is")
         + f" a usable per-synapse ranking ($\\rho_s$ = {fmt(hutch)} with the exact diagonal, "
         "averaged)."
-    ]
+    )
+
+
+def _noise_curvature_bullet(st: dict[str, dict]) -> str:
+    """Optimised σ against curvature, and the log σ–log H slope against Malkin et al.'s."""
     sh = {d: s["rs"][("sigma", "hessian")] for d, s in st.items()}
     weaker = all(abs(s["slope"]) < abs(s["predicted"]) for s in st.values())
     pred = next(iter(st.values()))["predicted"]
-    b.append(
+    return (
         "**Optimised noise "
         + (
             "follows curvature**, as Malkin et al. predict"
@@ -2441,12 +2444,16 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         )
     )
 
+
+def _release_bullet(st: dict[str, dict]) -> str:
+    """Release probability as a coarse readout of curvature, compared with σ."""
+
     def vs_sigma(s):
         diff = s["rs"][("p", "hessian")] - s["rs"][("sigma", "hessian")]
         return "as high as σ" if abs(diff) <= 0.03 else ("below σ" if diff < 0 else "above σ")
 
     pmin = [v for s in st.values() for v in s["p_min"]]
-    b.append(
+    return (
         "**Release probability is a coarse, saturating readout of the same curvature.** The rule "
         "thresholds single mini-batch gradients, so $p$ correlates with $H$ "
         + ("positively" if all(s["rs"][("p", "hessian")] > 0 for s in st.values()) else "weakly")
@@ -2459,14 +2466,17 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         "signal-to-noise ratio is $\\bar w/\\operatorname{sd}=\\sqrt{p/(1-p)}$, a function of $p$ "
         "alone — Schug et al.'s importance is a reliability (1/CV) ranking that ignores magnitude."
     )
+
+
+def _magnitude_bullet(st: dict[str, dict]) -> str:
+    """Magnitude against curvature, and the lesion accuracies of the first data set."""
+    first = next(iter(st))
     les = st[first]["lesion"]
     wh = [s["rs"][("abs_w", "hessian")] for s in st.values()]
     aware = [les[n] for n in _MAGNITUDE_AWARE]
     sens = [les[n] for n in _SENSITIVITY]
-    ahead = min(aware) > max(sens)
-    beats = all(les[n] > les["random"] for n in les if n != "random")
     frac = f"{st[first]['lesion_at']:.0%}".replace("%", " %")
-    b.append(
+    return (
         "**Magnitude matters for deletion.** $|\\bar w|$ "
         + (
             "correlates with curvature"
@@ -2484,18 +2494,22 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
             f", ahead of the pure sensitivity measures $H$, $F$, σ and $p$ ({fmt(max(sens))} to "
             f"{fmt(min(sens))}), which keep synapses that are sensitive to *small* perturbations "
             "but cheap to delete."
-            if ahead
+            if min(aware) > max(sens)
             else f", and the pure sensitivity measures $H$, $F$, σ and $p$ {fmt(max(sens))} to "
             f"{fmt(min(sens))}: here the magnitude-aware orders are NOT all ahead."
         )
         + (
             f" Every measure beats random removal ({fmt(les['random'])})."
-            if beats
+            if all(les[n] > les["random"] for n in les if n != "random")
             else f" NOT every measure beats random removal ({fmt(les['random'])})."
         )
     )
+
+
+def _adam_bullet(st: dict[str, dict]) -> str:
+    """Adam's learning rate against the Fisher information."""
     af = {d: s["rs"][("adam_lr", "fisher")] for d, s in st.items()}
-    b.append(
+    return (
         "**Adam's learning rate is "
         + (
             "small where curvature is high** ($1/\\eta$ ranks like $F$"
@@ -2507,7 +2521,18 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         "$\\mathbb E\\,\\bar g^2=(\\mathbb E g)^2+\\operatorname{Var}g/B\\approx F/B$ near a "
         "minimum."
     )
-    return "\n".join(f"- {x}" for x in b)
+
+
+def synthesis_bullets(st: dict[str, dict]) -> str:
+    """The 'where they agree' bullets, worded from the numbers."""
+    bullets = (
+        _fisher_hessian_bullet,
+        _noise_curvature_bullet,
+        _release_bullet,
+        _magnitude_bullet,
+        _adam_bullet,
+    )
+    return "\n".join(f"- {bullet(st)}" for bullet in bullets)
 
 
 @register("synthesis.importances.agreement", "synthesis_importance")
@@ -2516,24 +2541,17 @@ def synthesis_agreement(res) -> str:
     return _profile_note(res) + synthesis_bullets(synthesis_stats(res))
 
 
-@register("synthesis.importances.summary", "synthesis_importance")
-def synthesis_summary(res) -> str:
-    """The closing claim | finding | caveats table of the synthesis chapter."""
-    st = synthesis_stats(res)
-    first = next(iter(st))
-    les = st[first]["lesion"]
-    prof = f"{res.profile} profile"
+def _summary_release_row(st: dict[str, dict], prof: str) -> tuple[str, str, str]:
+    """Schug et al.'s claim: high p marks important synapses."""
+    les = st[next(iter(st))]["lesion"]
     pf = all(s["rs"][("p", "fisher")] > 0 for s in st.values())
-    p_beats = les["p"] > les["random"]
-    fh = [s["rs"][("fisher", "hessian")] for s in st.values()]
     best = max((n for n in les if n != "random"), key=les.get)
-    t = Table(["claim (paper)", "what we find", "caveats"])
-    t.add(
+    return (
         "high $p$ marks important synapses; high-$p$ synapses have high Fisher information "
         "(Schug et al. 2021, Fig. 2)",
         f"{prof}: $\\rho_s(p,F)$ {'positive' if pf else 'NOT positive everywhere'} "
         f"({_per_data(st, lambda s: s['rs'][('p', 'fisher')])}); removing low-$p$ synapses first "
-        + ("beats" if p_beats else "does NOT beat")
+        + ("beats" if les["p"] > les["random"] else "does NOT beat")
         + " random",
         "$p$ saturates at $p_\\min$ for most synapses (ties); $p$ ignores magnitude, so it "
         + (
@@ -2543,6 +2561,30 @@ def synthesis_summary(res) -> str:
         )
         + " at large lesions",
     )
+
+
+def _summary_snr_row(les: dict[str, float]) -> tuple[str, str, str]:
+    """The reference claim that SNR pruning removes most weights harmlessly."""
+    sens_best = max(les[n] for n in _SENSITIVITY)
+    return (
+        "(reference) SNR pruning removes most weights harmlessly (Blundell et al. 2015)",
+        (
+            "SNR and deletion cost are among the best orders"
+            if les["snr"] >= sens_best and les["obd"] >= sens_best
+            else "SNR is NOT among the best orders"
+        )
+        + " (lesion figure); SNR = deletion cost for the entropic cost (exercise 3)",
+        "our networks are small; lesions on the mean network",
+    )
+
+
+@register("synthesis.importances.summary", "synthesis_importance")
+def synthesis_summary(res) -> str:
+    """The closing claim | finding | caveats table of the synthesis chapter."""
+    st = synthesis_stats(res)
+    fh = [s["rs"][("fisher", "hessian")] for s in st.values()]
+    t = Table(["claim (paper)", "what we find", "caveats"])
+    t.add(*_summary_release_row(st, f"{res.profile} profile"))
     t.add(
         "low optimised σ at high curvature, $\\sigma\\propto H^{-1/(2+\\rho)}$ in the linear model "
         "(Malkin et al. 2024, Fig. 5a, App. 2)",
@@ -2569,17 +2611,7 @@ def synthesis_summary(res) -> str:
         f"$\\rho_s(F,H)$ = {', '.join(fmt(v) for v in fh)} at the trained network",
         "bias-free ReLU networks only (there $H_{ii}$ = Gauss–Newton, exactly)",
     )
-    snr_top = les["snr"] >= max(les[n] for n in _SENSITIVITY)
-    t.add(
-        "(reference) SNR pruning removes most weights harmlessly (Blundell et al. 2015)",
-        (
-            "SNR and deletion cost are among the best orders"
-            if snr_top and les["obd"] >= max(les[n] for n in _SENSITIVITY)
-            else "SNR is NOT among the best orders"
-        )
-        + " (lesion figure); SNR = deletion cost for the entropic cost (exercise 3)",
-        "our networks are small; lesions on the mean network",
-    )
+    t.add(*_summary_snr_row(st[next(iter(st))]["lesion"]))
     return _profile_note(res) + t.markdown()
 
 
