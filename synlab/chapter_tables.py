@@ -2845,36 +2845,23 @@ def _dip_note(ks, by_k) -> str:
     return ""
 
 
-@register(
-    "raman2021.precise_rules.gaps",
-    "raman_fig5_nonlinear",
-    "raman_fig5_linear",
-    "raman_fig5_linear_bootstrap",
-    "raman_anisotropy",
-    "raman_eq9_nonlinear",
-    "raman_table2",
-    "raman_rules",
-)
-def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
-    """The chapter's gap table: the paper | ours | closed or explained | the run that shows it."""
-    from .experiments.raman2021 import (
-        AGREEMENT_TOL,
-        agrees_with_authors,
-        anisotropy_curve,
-        authors_best_ratio,
-        bootstrap_table,
-        crossing,
-        fig5_summary,
-    )
+def _fig5_optima(nonlin) -> dict[float, list[float]]:
+    """Per corruption γ₂/γ₁ (ascending): our refined optimal ratios over d."""
+    from .experiments.raman2021 import fig5_summary
 
-    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
-    # Fig. 5, nonlinear: our optimum beside the authors' stored results
     rows = fig5_summary(nonlin)
     ks = sorted({r["corruption"] for r in rows})
-    by_k = {k: [r["refined"] for r in rows if r["corruption"] == k] for k in ks}
+    return {k: [r["refined"] for r in rows if r["corruption"] == k] for k in ks}
+
+
+def _raman_fig5_row(nonlin, by_k: dict) -> tuple[str, ...]:
+    """Fig. 5, nonlinear: our optimum beside the authors' stored results."""
+    from .experiments.raman2021 import AGREEMENT_TOL, agrees_with_authors
+
+    ks = list(by_k)
     agree = {k: agrees_with_authors(by_k[k], "nonlinear", k) for k in ks}
     stored = [k for k in ks if agree[k] is not None]
-    t.add(
+    return (
         "Fig. 5: the optimal ‖Δc‖/‖Δε‖ is below 1 for accurate gradients and rises towards 1 "
         "with corruption; the authors' stored results: "
         + ", ".join(f"{_authors_span('nonlinear', k)} at γ₂/γ₁ = {k:g}" for k in stored),
@@ -2891,12 +2878,15 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         + _dip_note(ks, by_k),
         "`raman_fig5_nonlinear`",
     )
-    # Eq. 9 for the nonlinear network: our calculation, with each curvature choice
+
+
+def _raman_eq9_row(eq9, by_k: dict) -> tuple[str, ...]:
+    """Eq. 9 for the nonlinear network: our calculation, with each curvature choice."""
     ch = eq9_choices(eq9)
     k9 = eq9.config.corruption
     sim = by_k.get(k9, [])
     preds = [v for lohi in ch.values() for v in lohi]
-    t.add(
+    return (
         "Eq. 9 predicts the optimum from the curvatures Q[Δε] and Q[Δc] (the paper derives it; "
         "neither the paper nor the authors' code evaluates it numerically)",
         f"OUR calculation at γ₂/γ₁ = {k9:g}: "
@@ -2914,7 +2904,18 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         ),
         "`raman_eq9_nonlinear`",
     )
-    # Fig. 5—supplement 1, linear: the code's behaviour and the anisotropy demonstration
+
+
+def _raman_linear_row(lin, boot, aniso) -> tuple[str, ...]:
+    """Fig. 5—supplement 1, linear: the code's behaviour and the anisotropy demonstration."""
+    from .experiments.raman2021 import (
+        anisotropy_curve,
+        authors_best_ratio,
+        bootstrap_table,
+        crossing,
+        fig5_summary,
+    )
+
     lrows = fig5_summary(lin)
     low_k = min(r["corruption"] for r in lrows)
     lin_low = [r["refined"] for r in lrows if r["corruption"] == low_k]
@@ -2923,7 +2924,7 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
     c = anisotropy_curve(aniso, 0.1)
     at = crossing(c["condition"], c["refined"], level)
     at9 = crossing(c["condition"], c["eq9"], level)
-    t.add(
+    return (
         'Fig. 5—supplement 1 (linear network): the optimum is "significantly less than one" for '
         f"accurate gradients; the authors' stored results: {_authors_span('linear', 0.1)} at "
         "γ₂/γ₁ = 0.1",
@@ -2945,45 +2946,58 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         ),
         "`raman_fig5_linear`, `raman_fig5_linear_bootstrap`, `raman_anisotropy`",
     )
-    # SI Eq. 8 and Table 2
+
+
+#: Table 2's rows: the rule, the paper's claim and our gap
+_TABLE2_CLAIMS = (
+    (
+        "zeroth",
+        "Table 2, 0th order: Q[Δc] ≈ Q[Δε] in all regimes",
+        "closed (one perturbation per estimate)",
+    ),
+    (
+        "first",
+        "Table 2, 1st order: Q[Δc] ≥ Q[Δε] (quadratic, low error), ≈ (high error)",
+        "explained: our high-error state (an isotropic displacement from the teacher) keeps "
+        "a strongly curved gradient; the paper's limit of an uncorrelated M and ∇²F is not "
+        "reached",
+    ),
+    (
+        "second",
+        "Table 2, 2nd order: ≈ (quadratic, low error), ≤ (high error)",
+        "explained: regularised Newton (μ = 10⁻³ Tr|H|/N); close to the teacher the value "
+        "depends on the damping, as this network has eigenvalues near zero",
+    ),
+)
+
+
+def _raman_table2_rows(t2) -> list[tuple[str, ...]]:
+    """SI Eq. 8 and Table 2: the measured curvature ratios per regime."""
     tb = _table2_numbers(t2)
     regs = [g for g in _REGIMES if g in tb]
-    t.add(
+    eq8 = (
         "SI Eq. 8: Q[Δc] interpolates between Q[∇F] and Q[Δε] with the corruption",
         "largest relative deviation of the measured Q[Δc] from Eq. 8: "
         + ", ".join(f"{fmt(tb[g]['eq8_dev'], 3)} ({_REGIMES[g]})" for g in regs),
         "closed: within the sampling error of the random directions (Q[ν] taken as Tr H/N)",
         "`raman_table2`",
     )
-    for key, claim, gap in (
+    return [eq8] + [
         (
-            "zeroth",
-            "Table 2, 0th order: Q[Δc] ≈ Q[Δε] in all regimes",
-            "closed (one perturbation per estimate)",
-        ),
-        (
-            "first",
-            "Table 2, 1st order: Q[Δc] ≥ Q[Δε] (quadratic, low error), ≈ (high error)",
-            "explained: our high-error state (an isotropic displacement from the teacher) keeps "
-            "a strongly curved gradient; the paper's limit of an uncorrelated M and ∇²F is not "
-            "reached",
-        ),
-        (
-            "second",
-            "Table 2, 2nd order: ≈ (quadratic, low error), ≤ (high error)",
-            "explained: regularised Newton (μ = 10⁻³ Tr|H|/N); close to the teacher the value "
-            "depends on the damping, as this network has eigenvalues near zero",
-        ),
-    ):
-        t.add(
             claim,
             "Q[Δc]/Q[Δε] = " + ", ".join(f"{fmt(tb[g][key])} ({_REGIMES[g]})" for g in regs),
             gap,
             "`raman_table2`",
         )
+        for key, claim, gap in _TABLE2_CLAIMS
+    ]
+
+
+def _raman_rules_row(rules) -> tuple[str, ...]:
+    """Table 2's ordering: the simulated optimum of each rule in the linear network."""
     best = {rec.unit["rule"]: float(rec.result["optimal_ratio_refined"]) for rec in rules.records}
     order = sorted(best, key=best.get)
-    t.add(
+    return (
         "Table 2's ordering: cruder rules need more plasticity",
         f"{rules.profile} profile, linear network: simulated optimum "
         + ", ".join(f"{fmt(best[r])} ({_ORDER[r]})" for r in _ORDER if r in best),
@@ -2995,4 +3009,26 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         + "; the exact-gradient rules sit near 1 because the linear task is nearly isotropic",
         "`raman_rules`",
     )
+
+
+@register(
+    "raman2021.precise_rules.gaps",
+    "raman_fig5_nonlinear",
+    "raman_fig5_linear",
+    "raman_fig5_linear_bootstrap",
+    "raman_anisotropy",
+    "raman_eq9_nonlinear",
+    "raman_table2",
+    "raman_rules",
+)
+def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
+    """The chapter's gap table: the paper | ours | closed or explained | the run that shows it."""
+    by_k = _fig5_optima(nonlin)
+    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+    t.add(*_raman_fig5_row(nonlin, by_k))
+    t.add(*_raman_eq9_row(eq9, by_k))
+    t.add(*_raman_linear_row(lin, boot, aniso))
+    for row in _raman_table2_rows(t2):
+        t.add(*row)
+    t.add(*_raman_rules_row(rules))
     return _profile_note(nonlin, lin, boot, aniso, eq9, t2, rules) + t.markdown()
