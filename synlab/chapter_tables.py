@@ -770,6 +770,15 @@ class _LifelongFacts:
             cells.append(c + ")")
         return f"{self.prof}, paper's protocol: " + ", ".join(cells)
 
+    def permuted_row(self, m, explained: str, runs: str) -> tuple[str, ...]:
+        """The row of baseline ``m`` (EWC or BGD) on the permuted protocols."""
+        return (
+            f"{m.upper()}, permuted protocols: {self.paper_vs(m)}",
+            self.ours_vs(m),
+            explained,
+            runs,
+        )
+
     def verdict(self, m, tol) -> tuple[str, list[float]]:
         """The Permuted Fashion verdict of baseline ``m`` and how far below the paper we are."""
         pf = "permuted_fashion"
@@ -898,12 +907,7 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
         else f"{head}. The Fisher-scale computation of the permuted protocol is not in the "
         f"{f.fisher.profile} profile"
     )
-    return (
-        f"EWC, permuted protocols: {f.paper_vs('ewc')}",
-        f.ours_vs("ewc"),
-        expl,
-        f"{f.table_run}; {f.fisher_run}; {f.tuning_run}",
-    )
+    return f.permuted_row("ewc", expl, f"{f.table_run}; {f.fisher_run}; {f.tuning_run}")
 
 
 def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
@@ -916,12 +920,7 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
         if "bgd" in f.diags and "presynaptic" in f.diags
         else ""
     )
-    return (
-        f"BGD, permuted protocols: {f.paper_vs('bgd')}",
-        f.ours_vs("bgd"),
-        expl,
-        f"{f.table_run}; {f.tuning_run}",
-    )
+    return f.permuted_row("bgd", expl, f"{f.table_run}; {f.tuning_run}")
 
 
 def _lifelong_no_consolidation_row(f: _LifelongFacts) -> tuple[str, ...]:
@@ -1985,22 +1984,22 @@ def _quick_warning(profile: str) -> str:
     )
 
 
+def _per_layer_table(*columns: str) -> Table:
+    """A table with a row per ρ and layer and right-aligned ``columns`` of numbers."""
+    return Table(["ρ", "layer", *columns], align="ll" + "r" * len(columns))
+
+
 @register("malkin2024.signatures.fig5", "malkin2024_signatures")
 def malkin_signatures_fig5(res) -> Table:
     """Fig. 5a per ρ and layer: the authors' arrays, ours with s fixed, ours with c fixed."""
     from .experiments.malkin2024 import s_to_lam
 
     cmp, run, s1, c1, prof = _signatures_at_s(res)
-    t = Table(
-        [
-            "ρ",
-            "layer",
-            "c = s^ρ/ρ (s = 10⁻³)",
-            "authors",
-            f"ours, s fixed ({prof})",
-            f"ours, c = {sci(cmp['c'])} fixed ({prof}; extension)",
-        ],
-        align="llrrrr",
+    t = _per_layer_table(
+        "c = s^ρ/ρ (s = 10⁻³)",
+        "authors",
+        f"ours, s fixed ({prof})",
+        f"ours, c = {sci(cmp['c'])} fixed ({prof}; extension)",
     )
     for rho, layer in _rho_layers(cmp["authors"], s1, c1):
         c = sci(float(s_to_lam(1e-3, rho)), 2)
@@ -2021,19 +2020,8 @@ def malkin_signatures_fig5(res) -> Table:
 def malkin_signatures_rates(res) -> Table:
     """Fig. 5b–c per ρ and layer: σ against input rate and against Adam's learning rate."""
     cmp, run, s1, c1, prof = _signatures_at_s(res)
-    t = Table(
-        [
-            "ρ",
-            "layer",
-            "vs input rate: authors",
-            "ours, s fixed",
-            "ours, c fixed",
-            "vs learning rate: authors",
-            "ours, s fixed",
-            "ours, c fixed",
-        ],
-        align="llrrrrrr",
-    )
+    sources = ("ours, s fixed", "ours, c fixed")
+    t = _per_layer_table("vs input rate: authors", *sources, "vs learning rate: authors", *sources)
     for rho, layer in _rho_layers(cmp["authors"], s1, c1):
         cells = [
             cell
