@@ -6,6 +6,11 @@ what the chapters' notebooks show; this dump also covers a builder that no noteb
 counts how often each builder reads a results store through ``signatures_comparison``::
 
     PYTHONPATH=$PWD python tests/table_dump.py /tmp/before.md
+    SYNLAB_CACHE_DIR=$(mktemp -d) PYTHONPATH=$PWD python tests/table_dump.py /tmp/q.md quick
+
+The second form relabels the committed full results as ``quick`` (nothing is computed), so the
+builders take their other-profile branches; with an empty cache folder no other quick result is
+found, so the "not stored" branches run too. A builder that raises is dumped as its exception.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import sys
 from pathlib import Path
 
 
-def dump(profile: str = "full") -> str:
-    """Every registered builder's Markdown, in name order, under a ``## name`` heading."""
-    from synlab.results import load_results
+def dump(label: str = "full") -> str:
+    """Every registered builder's Markdown, in name order, under a ``## name`` heading, built
+    from the committed full results labelled as profile ``label``."""
+    from synlab.results import ExperimentResults, load_results
     from synlab.tables import TABLES, _load_builders, build
 
     _load_builders()
@@ -26,8 +32,13 @@ def dump(profile: str = "full") -> str:
         b = TABLES[name]
         for e in b.experiments:
             if e not in cache:
-                cache[e] = load_results(e, profile)
-        parts.append(f"## {name}\n\n{build(name, *(cache[e] for e in b.experiments))}\n")
+                r = load_results(e, "full")
+                cache[e] = ExperimentResults(r.experiment, label, r.config, r.records)
+        try:
+            out = build(name, *(cache[e] for e in b.experiments))
+        except Exception as err:  # noqa: BLE001  (a failing builder is part of the dump)
+            out = f"RAISES {type(err).__name__}: {err}"
+        parts.append(f"## {name}\n\n{out}\n")
     return "\n".join(parts)
 
 
@@ -59,5 +70,5 @@ def count_calls(module, func_name: str, prefix: str) -> int:
 
 
 if __name__ == "__main__":
-    Path(sys.argv[1]).write_text(dump(), encoding="utf-8")
+    Path(sys.argv[1]).write_text(dump(*sys.argv[2:3]), encoding="utf-8")
     print(f"wrote {sys.argv[1]}")
