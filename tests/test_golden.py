@@ -26,7 +26,6 @@ NO_FIXTURE_YET = {
     "malkin2024_tradeoff_fashion",
     "malkin2024_tradeoff_lowcost",
     "malkin2024_tradeoff_lowcost_fashion",
-    "raman_eq9_nonlinear",
     "schug_ablations",
     "schug_energy_fashion",
     "schug_energy_mnist",
