@@ -28,7 +28,6 @@ NO_FIXTURE_YET = {
     "malkin2024_tradeoff_lowcost_fashion",
     "schug_ablations",
     "schug_energy_fashion",
-    "schug_energy_mnist",
     "schug_fisher_scale",
     "schug_fixed_p_lr_search",
     "schug_lifelong_continuous",
