@@ -33,7 +33,6 @@ NO_FIXTURE_YET = {
     "schug_lifelong_continuous",
     "schug_lifelong_table",
     "schug_lifelong_table_fashion_tuned",
-    "schug_perceptron_load",
     "schug_tuning",
     "schug_tuning_fashion",
     "schug_tuning_fashion_reference",
