@@ -15,7 +15,7 @@ CHAPTERS := $(sort $(wildcard book/*/[0-9][0-9]_*.py))
 # while `make notebooks` keeps the inline backend so the stored notebooks contain the figures
 NB_ENV := TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
 
-.PHONY: book test venv lint unit nbval test-quick test-ray sync-check student-check results-check book-strict browser notebooks benchmarks clean
+.PHONY: book test venv lint unit nbval test-quick golden-full test-ray sync-check student-check results-check book-strict browser notebooks benchmarks clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -62,6 +62,12 @@ test-quick: venv
 	export SYNLAB_RESULTS_DIR=$$tmp/results SYNLAB_CACHE_DIR=$$tmp/cache MPLBACKEND=Agg $(NB_ENV); \
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book && \
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py::test_store_matches_golden --golden-store $$tmp/cache
+
+# One committed full unit per paper (Schug, Raman, Malkin: the cheapest computed on a CPU),
+# recomputed into a temporary store and compared with the committed unit (tests/golden.py);
+# minutes on 2 cores (Malkin's ~4 CPU-min), so not part of `make test`
+golden-full: venv
+	SYNLAB_GOLDEN_FULL=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py -k committed_full_unit
 
 # test-quick where Fashion-MNIST can be found; otherwise (outside CI) say why it was skipped
 quick-if-data: venv

@@ -4,6 +4,7 @@ is what the code computes now. ``make test-quick`` checks the store its chapters
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -20,25 +21,19 @@ CHEAP = ("raman_sweet_spot", "raman_rules")
 
 #: experiments whose quick profile has no fixture yet (recording every one takes about an hour on
 #: this 2-core machine; see tests/golden.py). This list only shrinks: record one with
-#: ``python tests/golden.py record STORE NAME`` and remove it here.
+#: ``python tests/golden.py record STORE NAME`` and remove it here. A fixture recorded from part
+#: of a profile says so in its ``subset`` field (schug_energy_mnist: 9 of its 10 units).
 NO_FIXTURE_YET = {
     "malkin2024_tradeoff_fashion",
     "malkin2024_tradeoff_lowcost",
     "malkin2024_tradeoff_lowcost_fashion",
-    "raman_anisotropy",
-    "raman_eq9_nonlinear",
-    "raman_fig5_linear",
-    "raman_fig5_linear_bootstrap",
-    "raman_fig5_nonlinear",
     "schug_ablations",
     "schug_energy_fashion",
-    "schug_energy_mnist",
     "schug_fisher_scale",
     "schug_fixed_p_lr_search",
     "schug_lifelong_continuous",
     "schug_lifelong_table",
     "schug_lifelong_table_fashion_tuned",
-    "schug_perceptron_load",
     "schug_tuning",
     "schug_tuning_fashion",
     "schug_tuning_fashion_reference",
@@ -99,6 +94,50 @@ def test_cheap_experiment_recomputes_to_its_fixture(name, tmp_path):
     assert c.bitwise > 0
 
 
+#: per paper, the cheapest committed full unit computed on a CPU (its provenance wall time, on
+#: the lead's 2-core machine): recomputed now with the same engine and torch threads, it must
+#: match the committed unit bitwise (or within TOLERANCES). The first runs in the unit suite; the
+#: others only where SYNLAB_GOLDEN_FULL=1 (``make golden-full``), as they take minutes.
+FULL_UNITS = {
+    "schug": ("schug_perceptron_load", "model=standard_n_patterns=20", 0.4),
+    "raman": ("raman_table2", "regime=quadratic", 28.2),
+    "malkin": ("malkin2024_linear", "lam=100", 222.1),
+}
+
+
+def _threads(device: str) -> int | None:
+    m = re.search(r"(\d+) torch thread", device or "")
+    return int(m.group(1)) if m else None
+
+
+@pytest.mark.parametrize("paper", sorted(FULL_UNITS))
+def test_committed_full_unit_recomputes(paper, tmp_path):
+    """One committed full unit per paper, recomputed into a temporary store (never into
+    results/full) on the CPU, equals the committed one."""
+    name, key, seconds = FULL_UNITS[paper]
+    if seconds > 20 and os.environ.get("SYNLAB_GOLDEN_FULL") != "1":
+        pytest.skip(f"{name} {key} takes ~{seconds:.0f} s: make golden-full runs it")
+    committed = golden.store_units(golden.ROOT / "results", name, "full")[key]
+    prov = committed.provenance
+    assert str(prov.get("device", "")).startswith("cpu"), f"{name} {key} was not computed on a CPU"
+    engine = prov.get("engine") or prov.get("engine_inferred")
+    before = torch.get_num_threads()
+    torch.set_num_threads(_threads(prov["device"]) or before)
+    try:
+        run_experiment(
+            name, "full", root=tmp_path, only=committed.unit, progress=False, engine=engine
+        )
+    finally:
+        torch.set_num_threads(before)
+    got = golden.store_units(tmp_path, name, "full")
+    assert list(got) == [key]
+    now = got[key].provenance["config_hash"]
+    assert now == prov["config_hash"], f"the committed {name} {key} is stale ({now})"
+    c = golden.compare_records(name, got, {key: committed})
+    assert c.ok, "\n".join(c.failures)
+    assert c.bitwise > 0
+
+
 def _toy_store(root, values: np.ndarray, acc: float, data: str = "none (synthetic)"):
     rec = UnitRecord(
         unit={"seed": 1},
@@ -139,3 +178,25 @@ def test_compare_is_bitwise_then_within_tolerance_then_fails(tmp_path):
     _toy_store(tmp_path / "e", curve, 0.5, data="MNIST (torchvision files in /x)")
     other = golden.check(tmp_path / "e", ["toy"], dest=tmp_path / "fix")[0]
     assert not other.ok and "computed from other data (mnist;" in other.failures[0]
+
+
+def test_subset_fixture_allows_more_units_but_checks_its_own(tmp_path):
+    """A fixture recorded from some units only (--subset) accepts a store with more units, still
+    compares the ones it has strictly, and still fails where one of its units is missing."""
+    curve = np.linspace(0, 1, 10, dtype=np.float32)
+    _toy_store(tmp_path / "a", curve, 0.5)
+    golden.record(tmp_path / "a", ["toy"], dest=tmp_path / "fix")
+    more = tmp_path / "more"
+    _toy_store(more, curve, 0.5)
+    write_unit(more / "quick" / "toy", UnitRecord({"seed": 2}, {"acc": 1.0}, {"device": "cpu"}))
+    assert not golden.check(more, ["toy"], dest=tmp_path / "fix")[0].ok  # a whole fixture
+
+    golden.record(tmp_path / "a", ["toy"], dest=tmp_path / "sub", subset="costly")
+    assert golden.check(more, ["toy"], dest=tmp_path / "sub")[0].ok
+    changed = tmp_path / "changed"
+    _toy_store(changed, curve, 0.7)
+    assert not golden.check(changed, ["toy"], dest=tmp_path / "sub")[0].ok
+    empty = tmp_path / "other"
+    write_unit(empty / "quick" / "toy", UnitRecord({"seed": 2}, {"acc": 1.0}, {"device": "cpu"}))
+    bad = golden.check(empty, ["toy"], dest=tmp_path / "sub")[0]
+    assert any("not in the store" in f for f in bad.failures)
