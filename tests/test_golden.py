@@ -28,8 +28,6 @@ NO_FIXTURE_YET = {
     "malkin2024_tradeoff_lowcost_fashion",
     "raman_anisotropy",
     "raman_eq9_nonlinear",
-    "raman_fig5_linear",
-    "raman_fig5_linear_bootstrap",
     "raman_fig5_nonlinear",
     "schug_ablations",
     "schug_energy_fashion",
