@@ -675,6 +675,7 @@ def gap_verdict(paper_mean: float, ours_mean: float, tuned_mean: float | None, t
 def schug_lifelong_closing(res, cont, fisher) -> str:
     """The closing table of the consolidation chapter: paper | ours | closed or explained | run."""
     from .experiments.schug2021_lifelong import PAPER_CONTINUOUS, PAPER_TABLE
+    from .synthesis import mean_se
 
     S = _lifelong_rows(res)
     P = {(m, d): v for m, row in PAPER_TABLE.items() for d, v in row.items()}
@@ -892,8 +893,7 @@ def schug_lifelong_closing(res, cont, fisher) -> str:
     # continuous permuted MNIST
     def cont_stats(m):
         v = 100 * np.asarray(cont.values("average_accuracy", method=m), dtype=float)
-        se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-        return v.mean(), se, len(v)
+        return *mean_se(v, single=np.nan), len(v)
 
     pc, pse = PAPER_CONTINUOUS
     cm, cse, cn = cont_stats("presynaptic")

@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .curvature import empirical_fisher_diag
 from .data import ContinuousPermutedStream, Task
 from .fused import compiled
 from .rules import PresynapticRule, consolidation_factor, release_step, update_release_probability
@@ -61,7 +62,7 @@ __all__ = [
     "ContinualResult",
     "train_sequentially",
     "train_jointly",
-    "evaluate",
+    "strategy_accuracy",
     "ewc_penalty",
     "merge_ewc_anchors",
     "bgd_update",
@@ -666,16 +667,11 @@ class EWCStrategy(Strategy):
         )
 
     def after_task(self, index, task):
-        from .curvature import empirical_fisher_diag
-
         n = min(self.fisher_samples, len(task.y_train))
         idx = torch.randperm(len(task.y_train))[:n].to(task.y_train.device)
         x, y = task.x_train[idx], task.y_train[idx]
-        fisher: dict[str, Tensor] = {}
-        for start in range(0, n, 100):  # chunks bound the memory of per-example gradients
-            part = empirical_fisher_diag(self.model, x[start : start + 100], y[start : start + 100])
-            for k, v in part.items():
-                fisher[k] = fisher.get(k, 0) + v.detach() * len(y[start : start + 100]) / n
+        # batches of 100 bound the memory of per-example gradients
+        fisher = empirical_fisher_diag(self.model, x, y, batch=100)
         star = {k: v.detach().clone() for k, v in self.model.named_parameters()}
         self.anchors.append((fisher, star))
 
@@ -911,8 +907,11 @@ class ContinualResult:
 
 
 @torch.no_grad()
-def evaluate(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
-    """Accuracy of ``strategy.predict_proba`` on ``(x, y)``."""
+def strategy_accuracy(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
+    """Accuracy of ``strategy.predict_proba`` on ``(x, y)``.
+
+    A model's accuracy (with mutual information) is :func:`synlab.training.evaluate`.
+    """
     correct = 0
     for s in range(0, len(y), batch_size):
         correct += (
@@ -977,7 +976,9 @@ def train_sequentially(
         steps.append(step)
         curve.append(
             [
-                evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
+                strategy_accuracy(
+                    strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test]
+                )
                 for j in curve_tasks
             ]
         )
@@ -999,13 +1000,13 @@ def train_sequentially(
                 record()
             if continuous and step % stream.steps_per_task == 0:
                 acc[step // stream.steps_per_task - 1] = [
-                    evaluate(strategy, t.x_test, t.y_test) for t in tasks
+                    strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks
                 ]
                 ends.append(step)
         if not continuous:
             ends.append(step)
             strategy.after_task(i, task)
-            acc[i] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
+            acc[i] = [strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks]
     keys = sorted({k for s in stats for k in s})
     return ContinualResult(
         accuracy=acc,
@@ -1041,4 +1042,4 @@ def train_jointly(
         hidden=hidden,
         eval_every=10**9,
     )
-    return np.array([evaluate(strategy, t.x_test, t.y_test) for t in tasks])
+    return np.array([strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks])

@@ -101,15 +101,31 @@ def _probability_open(name: str, x) -> np.ndarray:
     return a
 
 
+def _probability(name: str, x, open_p: bool) -> np.ndarray:
+    if open_p:
+        return _probability_open(name, x)
+    a = _floats(name, x)
+    if np.any(~np.isfinite(a)) or np.any(a < 0) or np.any(a > 1):
+        raise ValueError(f"{name} must lie in [0, 1]; got {a.ravel()[:3].tolist()}")
+    return a
+
+
 # ----------------------------------------------------------------------------- quantal model
-def quantal_mean(N, p, q):
-    """Mean PSP of the binomial quantal model, :math:`\\mu = Npq`."""
-    return _positive("N", N) * _probability_open("p", p) * _positive("q", q)
+def quantal_mean(N, p, q, *, open_p: bool = True):
+    """Mean PSP of the binomial quantal model, :math:`\\mu = Npq`: the one copy in synlab.
+
+    ``p`` in (0, 1), the range of the cost model; ``open_p=False`` allows [0, 1]
+    (:func:`synlab.quantal.binomial_moments`).
+    """
+    return _positive("N", N) * _probability("p", p, open_p) * _positive("q", q)
 
 
-def quantal_variance(N, p, q):
-    """PSP variance of the binomial quantal model, :math:`\\sigma^2 = Np(1-p)q^2`."""
-    p = _probability_open("p", p)
+def quantal_variance(N, p, q, *, open_p: bool = True):
+    """PSP variance of the binomial quantal model, :math:`\\sigma^2 = Np(1-p)q^2` (one copy).
+
+    ``p`` as in :func:`quantal_mean`.
+    """
+    p = _probability("p", p, open_p)
     return _positive("N", N) * p * (1 - p) * _positive("q", q) ** 2
 
 

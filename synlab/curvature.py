@@ -56,8 +56,11 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jacrev, jvp, vmap
+
+from .synapses import synapse_layers
 
 __all__ = [
     "TraceEstimate",
@@ -73,7 +76,7 @@ __all__ = [
     "top_eigenpairs",
     "per_example_gradients",
     "empirical_fisher_diag",
-    "fisher_diag_flat",
+    "squared_gradient_sum",
 ]
 
 ScalarFn = Callable[[Tensor], Tensor]
@@ -674,17 +677,23 @@ def per_example_gradients(
     return per_example(weights, inputs, targets)
 
 
+_FISHER_METHODS = ("per_example", "layerwise")
+
+
 def empirical_fisher_diag(
     model: nn.Module,
     inputs: Tensor,
     targets: Tensor,
     *,
+    method: str = "per_example",
+    batch: int | None = None,
+    flat: bool = False,
     loss: str | Callable[[Tensor, Tensor], Tensor] = "nll",
     params: Sequence[str] | None = None,
     randomness: str = "different",
     chunk_size: int | None = None,
-) -> dict[str, Tensor]:
-    r"""Diagonal of the empirical Fisher information.
+) -> dict[str, Tensor] | Tensor:
+    r"""Diagonal of the empirical Fisher information: the one entry point of synlab.
 
     .. math::
         \hat F_{ii} = \frac1N \sum_{n=1}^N
@@ -693,37 +702,122 @@ def empirical_fisher_diag(
     with :math:`\log p_\theta(y\mid x) = \log\operatorname{softmax}(f_\theta(x))_y`
     for ``loss="nll"`` (the model returns logits). This uses the true labels,
     hence "empirical" (Kunstner et al. 2019); it is the diagonal used by EWC.
-    Per-example gradients come from :func:`per_example_gradients`, whose
-    arguments this function shares; with stochastic layers and
-    ``randomness="different"`` every example sees its own noise sample.
+
+    ``method``:
+
+    * ``"per_example"`` squares the per-example gradients of
+      :func:`per_example_gradients` (any model, ``loss``, ``params``, ``randomness`` and
+      ``chunk_size``, which it shares); with stochastic layers and ``randomness="different"``
+      every example sees its own noise sample.
+    * ``"layerwise"`` uses :func:`squared_gradient_sum`: one backward pass per batch, exact for
+      the weights of bias-free synapse layers (the only parameters it returns; ``loss="nll"``,
+      ``params=None``). The same numbers as ``"per_example"`` up to float rounding, much faster.
+
+    ``batch``: examples per pass (bounds the memory of per-example gradients); ``None`` = all.
+    Batch results are combined weighted by size: ``"per_example"`` adds each batch mean times
+    ``len(batch)/N``; ``"layerwise"`` adds the batch sums and divides by ``N`` once.
+    ``flat``: one vector (in the order of :func:`flatten_loss` with the same ``params``, so it
+    lines up with ``theta0`` and :func:`hessian_diag`) instead of ``{name: tensor}``.
 
     Returns:
-        ``{name: tensor}`` with one tensor of each chosen parameter's shape.
+        ``{name: tensor}`` with one tensor of each chosen parameter's shape, or a flat tensor.
     """
-    grads = per_example_gradients(
-        model,
-        inputs,
-        targets,
-        loss=loss,
-        params=params,
-        randomness=randomness,
-        chunk_size=chunk_size,
-    )
-    return {n: (g**2).mean(dim=0) for n, g in grads.items()}
+    if method not in _FISHER_METHODS:
+        raise ValueError(f"method must be one of {_FISHER_METHODS}; got {method!r}")
+    n = targets.shape[0]
+    if inputs.shape[0] != n:
+        raise ValueError(
+            f"inputs and targets must have the same number of examples, got "
+            f"{inputs.shape[0]} and {n}"
+        )
+    if n == 0:
+        raise ValueError("need at least one example")
+    size = n if batch is None else batch
+    if size < 1:
+        raise ValueError("batch must be >= 1")
+    if method == "layerwise":
+        if params is not None or loss != "nll":
+            raise ValueError("method='layerwise' takes the synapse weights and loss='nll' only")
+        names = {id(p): k for k, p in model.named_parameters()}
+        total: list[Tensor] = []
+        for i in range(0, n, size):
+            parts = _squared_gradient_sums(model, inputs[i : i + size], targets[i : i + size])
+            total = parts if not total else [a + b for a, b in zip(total, parts)]
+        out = {names[id(m.weight)]: t / n for m, t in zip(bias_free_layers(model), total)}
+    else:
+        out: dict[str, Tensor] = {}
+        for i in range(0, n, size):
+            grads = per_example_gradients(
+                model,
+                inputs[i : i + size],
+                targets[i : i + size],
+                loss=loss,
+                params=params,
+                randomness=randomness,
+                chunk_size=chunk_size,
+            )
+            m = len(targets[i : i + size])
+            for k, g in grads.items():
+                part = (g**2).mean(dim=0).detach()
+                out[k] = part if batch is None else out.get(k, 0) + part * m / n
+    return _concat(out.values()) if flat else out
 
 
-def fisher_diag_flat(
-    model: nn.Module,
-    inputs: Tensor,
-    targets: Tensor,
-    **kwargs,
+def bias_free_layers(model: nn.Module) -> list[nn.Module]:
+    """The synapse layers of ``model``; an error if there are none or one has a bias."""
+    layers = synapse_layers(model)
+    if not layers:
+        raise ValueError("the model has no synapse layers")
+    for layer in layers:
+        if getattr(layer, "bias", None) is not None:
+            raise ValueError(
+                "synthesis measures assume bias-free layers (the networks of Schug et al.)"
+            )
+    return layers
+
+
+def _squared_gradient_sums(
+    net: nn.Module, x: Tensor, targets: Tensor, weights: Tensor | None = None
+) -> list[Tensor]:
+    layers = bias_free_layers(net)
+    inputs: list[Tensor] = []
+    outputs: list[Tensor] = []
+
+    def hook(module, args, out):
+        inputs.append(args[0].detach())
+        out.retain_grad()
+        outputs.append(out)
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        with torch.enable_grad():
+            logits = net(x)
+            nll = F.cross_entropy(logits, targets, reduction="sum")
+            grads = torch.autograd.grad(nll, outputs)
+    finally:
+        for h in handles:
+            h.remove()
+    w = torch.ones(x.shape[0], device=x.device, dtype=x.dtype) if weights is None else weights
+    return [((w[:, None] * d**2).T @ a**2).detach() for d, a in zip(grads, inputs)]
+
+
+def squared_gradient_sum(
+    net: nn.Module, x: Tensor, targets: Tensor, weights: Tensor | None = None
 ) -> Tensor:
-    """:func:`empirical_fisher_diag` concatenated into one flat vector.
+    r""":math:`\sum_n w_n\,(\partial\ell_n/\partial W_{ij})^2` for every synapse of a bias-free MLP.
 
-    The order is that of :func:`flatten_loss` with the same ``params``, so the
-    result lines up with ``theta0`` and with :func:`hessian_diag`.
+    Flat, layer by layer. :math:`\ell_n = -\log\operatorname{softmax}(f(x_n))_{t_n}`. For a
+    linear layer :math:`z = W a` the per-example gradient is the outer product
+    :math:`\delta_n a_n^\top` with :math:`\delta_n = \partial\ell_n/\partial z_n`, so
+
+    .. math:: \sum_n w_n (\delta_{n,i} a_{n,j})^2
+              = \big[(w\odot\delta^{\odot 2})^\top a^{\odot 2}\big]_{ij}
+
+    needs one backward pass of the summed loss (examples do not interact) instead of :math:`N`
+    per-example gradients (Goodfellow 2015). Same result as squaring
+    :func:`per_example_gradients` (checked in the tests).
     """
-    return _concat(empirical_fisher_diag(model, inputs, targets, **kwargs).values())
+    return _concat(_squared_gradient_sums(net, x, targets, weights))
 
 
 def _concat(tensors: Iterable[Tensor]) -> Tensor:

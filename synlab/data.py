@@ -21,6 +21,7 @@ tasks, no boundaries; Zeno et al. 2018).
 
 from __future__ import annotations
 
+import csv
 import functools
 import gzip
 import math
@@ -29,10 +30,11 @@ import socket
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -45,6 +47,7 @@ __all__ = [
     "DATASETS",
     "data_dirs",
     "load_dataset",
+    "prepare_dataset",
     "standardise",
     "NORMALISATION",
     "split_tasks",
@@ -53,6 +56,7 @@ __all__ = [
     "subsample",
     "reference_path",
     "reference_attribution",
+    "read_csv_columns",
     "REFERENCE_FILES",
     "REFERENCE_DIR",
 ]
@@ -387,6 +391,33 @@ def standardise(ds: Dataset, mean: float | None = None, sd: float | None = None)
     return replace(ds, x_train=(ds.x_train - mean) / sd, x_test=(ds.x_test - mean) / sd)
 
 
+def prepare_dataset(
+    name: str,
+    *,
+    allow_substitute: bool = False,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    seed: int = 0,
+    normalise: bool | tuple[float, float] = False,
+) -> Dataset:
+    """The one data preparation of the experiments: load, subsample, standardise.
+
+    :func:`load_dataset` (quietly; the source is recorded in provenance), then
+    :func:`subsample` to ``n_train`` / ``n_test`` with ``seed`` when either is given, then
+    :func:`standardise`: ``normalise=True`` with the data set's own :data:`NORMALISATION`, a
+    ``(mean, sd)`` pair with those values (Malkin et al.'s code uses MNIST's for both data sets),
+    ``False`` not at all.
+    """
+    ds = load_dataset(name, allow_substitute=allow_substitute, verbose=False)
+    if n_train is not None or n_test is not None:
+        ds = subsample(ds, n_train, n_test, seed=seed)
+    if normalise is True:
+        return standardise(ds)
+    if normalise is False:
+        return ds
+    return standardise(ds, *normalise)
+
+
 # ----------------------------------------------------------------------------- task streams
 def subsample(
     ds: Dataset, n_train: int | None = None, n_test: int | None = None, seed: int = 0
@@ -572,6 +603,27 @@ def reference_path(name: str) -> Path:
         f"from the data directories ({', '.join(str(d) for d in data_dirs())}); reinstall "
         f"synlab, or save a copy there. Source: {reference_attribution(name)}."
     )
+
+
+def read_csv_columns(path: str | Path, columns: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Numeric columns of a CSV table (the reference tables'): ``{key: float array}``.
+
+    ``columns`` maps each key to its column header (stripped; the first column of a repeated
+    header is used). Blank rows are skipped; a byte-order mark and spaces after commas are
+    ignored. A missing column or a table without data rows is a ``ValueError``.
+    """
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh, skipinitialspace=True) if any(c.strip() for c in r)]
+    if len(rows) < 2:
+        raise ValueError(f"{path}: no data rows")
+    header = [h.strip() for h in rows[0]]
+    out = {}
+    for key, col in columns.items():
+        if col not in header:
+            raise ValueError(f"{path}: column {col!r} missing; found {header}")
+        j = header.index(col)
+        out[key] = np.array([float(r[j]) for r in rows[1:]])
+    return out
 
 
 def reference_attribution(name: str) -> str:

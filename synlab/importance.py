@@ -11,9 +11,10 @@ Theory of the release-probability rule
 
 Analyses of a trained network
 
-* :func:`lesion_curve` — accuracy while removing synapses, lowest release probability first or
-  in random order (Fig. 2b).
-* :func:`fisher_diagonal` — the diagonal empirical Fisher information with sampled masks;
+* :func:`bernoulli_lesion_curve` — accuracy while removing synapses, lowest release probability
+  first or in random order (Fig. 2b).
+* the diagonal empirical Fisher information with sampled masks is
+  :func:`synlab.curvature.empirical_fisher_diag` under :func:`synlab.training.sampling`;
   :func:`split_by_p`, :func:`group_histograms`, :func:`binned_means` summarise any per-synapse
   quantity (energy :math:`|\bar w|`, Fisher) for high- vs low-:math:`p` synapses (Fig. 2c–d).
 * :func:`important_counts`, :func:`neuron_importance`, :func:`in_out_correlation` — neuron-level
@@ -24,7 +25,6 @@ Analyses of a trained network
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,8 +34,11 @@ import torch
 from scipy import stats
 from torch import Tensor, nn
 
+from .data import read_csv_columns
 from .rules import update_release_probability
 from .synapses import BernoulliLinear
+from .synthesis import lesion_curve, lesion_order
+from .training import evaluate
 
 __all__ = [
     "strength_update",
@@ -44,9 +47,7 @@ __all__ = [
     "stationary_release_probability",
     "lattice_stationary_distribution",
     "bernoulli_layers",
-    "lesion_order",
-    "lesion_curve",
-    "fisher_diagonal",
+    "bernoulli_lesion_curve",
     "split_by_p",
     "group_histograms",
     "binned_means",
@@ -54,6 +55,7 @@ __all__ = [
     "neuron_importance",
     "importance_classes",
     "in_out_correlation",
+    "SJOSTROM_COLUMNS",
     "read_sjostrom",
     "sjostrom_stability",
 ]
@@ -168,19 +170,8 @@ def bernoulli_layers(model: nn.Module) -> list[BernoulliLinear]:
     return [m for m in model.modules() if isinstance(m, BernoulliLinear)]
 
 
-def lesion_order(p: Tensor, by: str = "p", generator: torch.Generator | None = None) -> Tensor:
-    """Indices of the flat vector ``p`` in removal order: lowest ``p`` first (ties random) or random."""
-    if by not in {"p", "random"}:
-        raise ValueError(f"by must be 'p' or 'random'; got {by!r}")
-    perm = torch.randperm(p.numel(), generator=generator)
-    if by == "random":
-        return perm
-    order = torch.sort(p.flatten()[perm].cpu(), stable=True).indices
-    return perm[order]
-
-
 @torch.no_grad()
-def lesion_curve(
+def bernoulli_lesion_curve(
     model: nn.Module,
     x: Tensor,
     y: Tensor,
@@ -193,64 +184,36 @@ def lesion_curve(
     r"""Test accuracy after removing a fraction of all synapses (Fig. 2b of Schug et al.).
 
     Synapses of every :class:`BernoulliLinear` layer are pooled and removed (expected weight set
-    to 0) in the order of :func:`lesion_order`: lowest release probability first (``by="p"``) or
-    at random (``by="random"``). Accuracy is that of :func:`synlab.training.evaluate` with
-    ``n_samples`` release masks. The model is restored afterwards.
+    to 0) by :func:`synlab.synthesis.lesion_curve`: lowest release probability first
+    (``by="p"``, :func:`synlab.synthesis.lesion_order`, ties broken at random by ``generator``)
+    or in a random order (``by="random"``). Accuracy is that of
+    :func:`synlab.training.evaluate` with ``n_samples`` release masks. The model is restored
+    afterwards.
     """
-    from .training import evaluate
-
+    if by not in {"p", "random"}:
+        raise ValueError(f"by must be 'p' or 'random'; got {by!r}")
     layers = bernoulli_layers(model)
     if not layers:
         raise ValueError("the model has no BernoulliLinear layer to lesion")
-    fr = np.asarray(fractions, dtype=float)
-    if ((fr < 0) | (fr > 1)).any():
-        raise ValueError("fractions must lie in [0, 1]")
     saved = [layer.weight.detach().clone() for layer in layers]
     p_all = torch.cat([layer.p.flatten() for layer in layers])
-    order = lesion_order(p_all, by, generator).to(p_all.device)
-    sizes = [layer.weight.numel() for layer in layers]
-    accs = []
+    n = p_all.numel()
+    if by == "random":
+        order = torch.randperm(n, generator=generator).numpy()
+    else:
+        order = lesion_order(p_all, generator)  # generator None: seed 0
+    sizes = [w.numel() for w in saved]
+
+    def accuracy_at(w: Tensor) -> float:
+        for layer, part in zip(layers, torch.split(w, sizes)):
+            layer.weight.copy_(part.view_as(layer.weight))
+        return evaluate(model, x, y, n_samples=n_samples).accuracy
+
     try:
-        for f in fr:
-            k = int(round(f * p_all.numel()))
-            keep = torch.ones(p_all.numel(), device=p_all.device)
-            keep[order[:k]] = 0.0
-            for layer, w0, part in zip(layers, saved, torch.split(keep, sizes)):
-                layer.weight.copy_(w0 * part.view_as(w0))
-            accs.append(evaluate(model, x, y, n_samples=n_samples).accuracy)
+        return lesion_curve(accuracy_at, torch.cat([w.flatten() for w in saved]), order, fractions)
     finally:
         for layer, w0 in zip(layers, saved):
             layer.weight.copy_(w0)
-    return np.asarray(accs)
-
-
-def fisher_diagonal(model: nn.Module, x: Tensor, y: Tensor, *, chunk: int = 100) -> list[Tensor]:
-    r"""Diagonal empirical Fisher :math:`F_i = \frac1N\sum_n (\partial_{\bar w_i}\log q(y_n\mid x_n))^2`.
-
-    Per-example gradients (batch size 1, as in the authors' code), each example with its own
-    release mask; one tensor per synapse layer (``weight`` parameters only), computed in chunks
-    of ``chunk`` examples with :func:`synlab.curvature.empirical_fisher_diag`.
-    """
-    from .curvature import empirical_fisher_diag
-    from .training import sampling
-
-    names = [
-        n
-        for n, _ in model.named_parameters()
-        if n.endswith("weight") and not n.endswith("weight_rho")
-    ]
-    if not names:
-        raise ValueError("the model has no weight parameters")
-    total = None
-    n = x.shape[0]
-    with sampling(model):
-        for i in range(0, n, chunk):
-            part = empirical_fisher_diag(
-                model, x[i : i + chunk], y[i : i + chunk], params=names, randomness="different"
-            )
-            part = [part[k] * (min(chunk, n - i)) for k in names]
-            total = part if total is None else [a + b for a, b in zip(total, part)]
-    return [t / n for t in total]
 
 
 # ----------------------------------------------------------------------------- high vs low p
@@ -373,25 +336,25 @@ def in_out_correlation(
 
 
 # ----------------------------------------------------------------------------- Sjöström et al. 2001
+#: the columns of the Sjöström tables synlab reads: key -> header
+SJOSTROM_COLUMNS = {
+    "pr_before": "Pr (before)",
+    "q_before": "q (mV, before)",
+    "w_before": "w (before)",
+    "w_after": "w (after)",
+    "dw_rel": "dw_rel",
+}
+
+
 def read_sjostrom(path: str | Path) -> dict[str, np.ndarray]:
     """Read one of the Sjöström et al. (2001) tables (as selected by Schug et al.).
 
-    Returns the columns ``pr_before``, ``w_before``, ``w_after`` (expected strength
-    :math:`w = p\\,q`, mV) as arrays; the first column of a repeated name is used.
+    Returns the columns of :data:`SJOSTROM_COLUMNS` as arrays: release probability ``pr_before``,
+    quantal size ``q_before`` (mV), expected strength :math:`w = p\\,q` before and after
+    (``w_before``, ``w_after``, mV) and its relative change ``dw_rel``; read by
+    :func:`synlab.data.read_csv_columns`.
     """
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    if len(rows) < 2:
-        raise ValueError(f"{path}: no data rows")
-    header = [h.strip() for h in rows[0]]
-    want = {"pr_before": "Pr (before)", "w_before": "w (before)", "w_after": "w (after)"}
-    out = {}
-    for key, col in want.items():
-        if col not in header:
-            raise ValueError(f"{path}: column {col!r} missing; found {header}")
-        j = header.index(col)
-        out[key] = np.array([float(r[j]) for r in rows[1:]])
-    return out
+    return read_csv_columns(path, SJOSTROM_COLUMNS)
 
 
 def sjostrom_stability(ltp_path: str | Path, ltd_path: str | Path) -> dict:

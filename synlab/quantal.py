@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .costs import quantal_mean, quantal_variance
 from .synapses import BernoulliLinear, GaussianLinear
 
 __all__ = [
@@ -127,8 +128,8 @@ def binomial_moments(N: int, p: float, q: float = 1.0) -> QuantalMoments:
     (the CV is ``inf`` for ``p = 0``, where the mean vanishes).
     """
     N, p, q = validate_quantal(N, p, q)
-    mean = N * p * q
-    var = N * p * (1 - p) * q * q
+    mean = float(quantal_mean(N, p, q, open_p=False))
+    var = float(quantal_variance(N, p, q, open_p=False))
     cv = math.sqrt((1 - p) / (N * p)) if p > 0 else math.inf
     return QuantalMoments(mean, var, cv)
 

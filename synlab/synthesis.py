@@ -19,9 +19,9 @@ entry ``i`` of every array is the same synapse ``W[layer][post, pre]``.
 Measures (higher = more important after :func:`importance_scores` orients them)
 
 * :func:`release_probabilities_flat`, :func:`mean_weights_flat` — :math:`p` and :math:`\bar w`;
-* :func:`fisher_diag` — the empirical Fisher :math:`\hat F_{ii} = \frac1N\sum_n g_{n,i}^2`
-  (true labels; same numbers as :func:`synlab.curvature.empirical_fisher_diag`, computed with
-  :func:`squared_gradient_sum`, one backward pass for a whole batch);
+* the empirical Fisher :math:`\hat F_{ii} = \frac1N\sum_n g_{n,i}^2` (true labels) is
+  :func:`synlab.curvature.empirical_fisher_diag` with ``method="layerwise"`` (one backward pass
+  for a whole batch, :func:`synlab.curvature.squared_gradient_sum`);
 * :func:`gauss_newton_diag` — :math:`G_{ii} = \frac1N\sum_n\sum_c q_{nc}\,(\partial_i\log q_{nc})^2`
   (labels drawn from the model: the "true" Fisher). For a **bias-free ReLU network** this *is* the
   Hessian diagonal almost everywhere, because the network output is piecewise linear in each single
@@ -60,8 +60,14 @@ from scipy import stats
 from torch import Tensor, nn
 
 from .costs import reliability_cost
-from .curvature import flatten_loss, hutchinson_diag, hvp
-from .synapses import BernoulliLinear, GaussianLinear, synapse_layers
+from .curvature import (
+    bias_free_layers,
+    flatten_loss,
+    hutchinson_diag,
+    hvp,
+    squared_gradient_sum,
+)
+from .synapses import BernoulliLinear, GaussianLinear
 
 __all__ = [
     "synapse_index",
@@ -71,8 +77,6 @@ __all__ = [
     "mean_weights_flat",
     "mean_network",
     "accuracy",
-    "squared_gradient_sum",
-    "fisher_diag",
     "gauss_newton_diag",
     "hutchinson_hessian_diag",
     "exact_hessian_diag_at",
@@ -123,18 +127,6 @@ def unflat(vector: Tensor, shapes: Sequence[tuple[int, ...]]) -> list[Tensor]:
     return [piece.view(*s) for piece, s in zip(torch.split(vector.reshape(-1), sizes), shapes)]
 
 
-def _weight_layers(model: nn.Module) -> list[nn.Module]:
-    layers = synapse_layers(model)
-    if not layers:
-        raise ValueError("the model has no synapse layers")
-    for layer in layers:
-        if getattr(layer, "bias", None) is not None:
-            raise ValueError(
-                "synthesis measures assume bias-free layers (the networks of Schug et al.)"
-            )
-    return layers
-
-
 def release_probabilities_flat(model: nn.Module) -> Tensor:
     """Release probabilities :math:`p` of every :class:`BernoulliLinear` synapse, flat."""
     layers = [m for m in model.modules() if isinstance(m, BernoulliLinear)]
@@ -145,7 +137,7 @@ def release_probabilities_flat(model: nn.Module) -> Tensor:
 
 def mean_weights_flat(model: nn.Module) -> Tensor:
     r"""Expected weights :math:`\bar w` (``weight`` of every synapse layer), flat."""
-    return flat([m.weight for m in _weight_layers(model)])
+    return flat([m.weight for m in bias_free_layers(model)])
 
 
 def mean_network(model: nn.Module) -> nn.Sequential:
@@ -157,7 +149,7 @@ def mean_network(model: nn.Module) -> nn.Sequential:
     """
     if not isinstance(model, nn.Sequential):
         raise ValueError("mean_network expects an nn.Sequential MLP (see synlab.synapses.mlp)")
-    _weight_layers(model)
+    bias_free_layers(model)
     mods: list[nn.Module] = []
     for m in model:
         if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
@@ -177,7 +169,7 @@ def mean_network(model: nn.Module) -> nn.Sequential:
 
 
 def _set_weights(net: nn.Module, vector: Tensor) -> None:
-    layers = _weight_layers(net)
+    layers = bias_free_layers(net)
     with torch.no_grad():
         for layer, w in zip(layers, unflat(vector, [tuple(m.weight.shape) for m in layers])):
             layer.weight.copy_(w)
@@ -200,53 +192,6 @@ def accuracy(net: nn.Module, x: Tensor, y: Tensor, batch_size: int = 5000) -> fl
 def _chunks(n: int, size: int):
     for i in range(0, n, size):
         yield slice(i, min(i + size, n))
-
-
-def squared_gradient_sum(
-    net: nn.Module, x: Tensor, targets: Tensor, weights: Tensor | None = None
-) -> Tensor:
-    r""":math:`\sum_n w_n\,(\partial\ell_n/\partial W_{ij})^2` for every synapse of a bias-free MLP, flat.
-
-    :math:`\ell_n = -\log\operatorname{softmax}(f(x_n))_{t_n}`. For a linear layer
-    :math:`z = W a` the per-example gradient is the outer product :math:`\delta_n a_n^\top` with
-    :math:`\delta_n = \partial\ell_n/\partial z_n`, so
-
-    .. math:: \sum_n w_n (\delta_{n,i} a_{n,j})^2 = \big[(w\odot\delta^{\odot 2})^\top a^{\odot 2}\big]_{ij}
-
-    needs one backward pass of the summed loss (examples do not interact) instead of :math:`N`
-    per-example gradients (Goodfellow 2015). Same result as squaring
-    :func:`synlab.curvature.per_example_gradients` (checked in the tests).
-    """
-    layers = _weight_layers(net)
-    inputs: list[Tensor] = []
-    outputs: list[Tensor] = []
-
-    def hook(module, args, out):
-        inputs.append(args[0].detach())
-        out.retain_grad()
-        outputs.append(out)
-
-    handles = [m.register_forward_hook(hook) for m in layers]
-    try:
-        with torch.enable_grad():
-            logits = net(x)
-            nll = F.cross_entropy(logits, targets, reduction="sum")
-            grads = torch.autograd.grad(nll, outputs)
-    finally:
-        for h in handles:
-            h.remove()
-    w = torch.ones(x.shape[0], device=x.device, dtype=x.dtype) if weights is None else weights
-    return flat([(w[:, None] * d**2).T @ a**2 for d, a in zip(grads, inputs)])
-
-
-def fisher_diag(net: nn.Module, x: Tensor, y: Tensor, *, chunk: int = 2000) -> Tensor:
-    r"""Diagonal empirical Fisher :math:`\hat F_{ii} = \frac1N\sum_n (\partial_i \log q_\theta(y_n|x_n))^2`, flat.
-
-    True labels ``y`` (the "empirical" Fisher of :func:`synlab.curvature.empirical_fisher_diag`,
-    which gives the same numbers more slowly), via :func:`squared_gradient_sum`.
-    """
-    total = sum(squared_gradient_sum(net, x[sl], y[sl]) for sl in _chunks(len(y), chunk))
-    return total / len(y)
 
 
 def gauss_newton_diag(net: nn.Module, x: Tensor, *, chunk: int = 2000) -> Tensor:
@@ -274,7 +219,7 @@ def gauss_newton_diag(net: nn.Module, x: Tensor, *, chunk: int = 2000) -> Tensor
 
 
 def _loss_fn(net: nn.Module, x: Tensor, y: Tensor):
-    layers = _weight_layers(net)
+    layers = bias_free_layers(net)
     names = [n for n, p in net.named_parameters() if any(p is m.weight for m in layers)]
     return flatten_loss(net, F.cross_entropy, x, y, params=names)
 
@@ -315,7 +260,7 @@ def noise_network(net: nn.Module, sigma_init: float = 1e-3, noise: str = "local"
     r"""A Gaussian-synapse copy of ``net`` with means :math:`\mu = \bar w` **frozen** and trainable σ."""
     if not isinstance(net, nn.Sequential):
         raise ValueError("noise_network expects an nn.Sequential MLP")
-    _weight_layers(net)
+    bias_free_layers(net)
     mods: list[nn.Module] = []
     for m in net:
         if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
@@ -482,7 +427,7 @@ def adam_finetune(
     if steps < 1 or batch_size < 1 or not lr > 0:
         raise ValueError("need steps >= 1, batch_size >= 1 and lr > 0")
     model = copy.deepcopy(net)
-    layers = _weight_layers(model)
+    layers = bias_free_layers(model)
     weights = [m.weight for m in layers]
     opt = torch.optim.Adam(weights, lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -633,21 +578,24 @@ def lesion_curves(
         for _ in range(n_repeats):
             order = torch.randperm(n, generator=gen).numpy() if s is None else lesion_order(s, gen)
             curves.append(lesion_curve(ev, w0, order, fractions))
-        c = np.stack(curves)
-        out[name] = c.mean(0)
-        out[name + "_se"] = (
-            c.std(0, ddof=1) / math.sqrt(len(c)) if len(c) > 1 else np.zeros(c.shape[1])
-        )
+        out[name], out[name + "_se"] = mean_se(curves)
     return out
 
 
-def mean_se(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Elementwise mean and standard error (ddof = 1; zeros for a single array) over repetitions."""
-    a = np.stack([np.asarray(x, dtype=float) for x in arrays])
+def mean_se(arrays: Sequence, single: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise mean and standard error over repetitions: the one mean ± SE of synlab.
+
+    ``arrays``: one array (or scalar) per repetition, all of one shape; computed in float64.
+    The standard error is the sample standard deviation (ddof = 1) over :math:`\\sqrt n`; with a
+    single repetition it is ``single`` everywhere (0 for curves, ``nan`` for a table).
+    Scalars give numpy scalars.
+    """
+    a = np.stack([np.asarray(x, dtype=float) for x in arrays]) if len(arrays) else np.empty(0)
     if len(a) == 0:
         raise ValueError("need at least one array")
-    se = a.std(0, ddof=1) / math.sqrt(len(a)) if len(a) > 1 else np.zeros(a.shape[1:])
-    return a.mean(0), se
+    if len(a) == 1:
+        return a.mean(0), np.full(a.shape[1:], single)[()]
+    return a.mean(0), a.std(0, ddof=1) / math.sqrt(len(a))
 
 
 def subsample_indices(n: int, k: int, seed: int = 0) -> np.ndarray:

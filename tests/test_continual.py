@@ -14,11 +14,11 @@ from synlab.continual import (
     PresynapticStrategy,
     bgd_mlp_step,
     bgd_update,
-    evaluate,
     ewc_penalty,
     merge_ewc_anchors,
     merge_tasks,
     random_search,
+    strategy_accuracy,
     train_jointly,
     train_sequentially,
     validation_split,
@@ -79,7 +79,7 @@ class _Recording(DeterministicStrategy):
 
     def after_task(self, index, task):
         self.rows = getattr(self, "rows", [])
-        self.rows.append([evaluate(self, t.x_test, t.y_test) for t in self.tasks])
+        self.rows.append([strategy_accuracy(self, t.x_test, t.y_test) for t in self.tasks])
 
 
 def test_accuracy_matrix_bookkeeping():
@@ -303,7 +303,7 @@ def test_merge_and_validation_split():
     assert any(torch.equal(v.x_test[0], row) for row in tasks[0].x_train)
     s = DeterministicStrategy()
     s.setup([30, 4, 2], "cpu")
-    assert 0 <= evaluate(s, v.x_test, v.y_test) <= 1
+    assert 0 <= strategy_accuracy(s, v.x_test, v.y_test) <= 1
 
 
 def test_bgd_batched_step_equals_sequential_step():

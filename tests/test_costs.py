@@ -32,6 +32,11 @@ def test_quantal_moments_and_validation():
     assert costs.quantal_variance(10, 0.5, 0.2) == pytest.approx(10 * 0.25 * 0.04)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         costs.quantal_variance(10, 1.0, 0.2)
+    # the closed range of synlab.quantal: deterministic synapses at p = 0 and p = 1
+    assert costs.quantal_variance(10, 1.0, 0.2, open_p=False) == 0.0
+    assert costs.quantal_mean(10, 0.0, 0.2, open_p=False) == 0.0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        costs.quantal_mean(10, 1.5, 0.2, open_p=False)
     with pytest.raises(ValueError, match="mechanism"):
         costs.vesicle_sweep("calcium")
 

@@ -293,8 +293,12 @@ def test_empirical_fisher_matches_loop(classification):
         assert fisher[name].shape == loop[name].shape
         assert torch.allclose(fisher[name], loop[name], rtol=1e-10, atol=1e-14)
     chunked = C.empirical_fisher_diag(model, x, y, chunk_size=5)
+    batched = C.empirical_fisher_diag(model, x, y, batch=7)  # uneven last batch
     for name in loop:
         assert torch.allclose(chunked[name], loop[name], rtol=1e-10, atol=1e-14)
+        assert torch.allclose(batched[name], loop[name], rtol=1e-10, atol=1e-14)
+    flat = C.empirical_fisher_diag(model, x, y, flat=True)
+    assert torch.equal(flat, torch.cat([fisher[n].reshape(-1) for n in fisher]))
 
 
 def test_empirical_fisher_matches_curvlinops_ef(classification):
@@ -304,7 +308,7 @@ def test_empirical_fisher_matches_curvlinops_ef(classification):
     ef = curvlinops.EFLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)])
     n = sum(p.numel() for p in params)
     reference = (ef @ torch.eye(n, dtype=DT)).diagonal()
-    assert _rel(C.fisher_diag_flat(model, x, y), reference) < 1e-10
+    assert _rel(C.empirical_fisher_diag(model, x, y, flat=True), reference) < 1e-10
 
 
 class NoisyLinear(nn.Module):
@@ -358,6 +362,10 @@ def test_fisher_bad_arguments(classification):
     model, x, y = classification
     with pytest.raises(ValueError, match="randomness"):
         C.empirical_fisher_diag(model, x, y, randomness="sometimes")
+    with pytest.raises(ValueError, match="method"):
+        C.empirical_fisher_diag(model, x, y, method="sandwich")
+    with pytest.raises(ValueError, match="batch"):
+        C.empirical_fisher_diag(model, x, y, batch=0)
     with pytest.raises(ValueError, match="loss"):
         C.empirical_fisher_diag(model, x, y, loss="hinge")
     with pytest.raises(ValueError, match="number of examples"):

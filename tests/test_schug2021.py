@@ -13,6 +13,7 @@ from synlab import importance as imp
 from synlab.experiments import schug2021 as ex
 from synlab.rules import PresynapticRule, update_release_probability
 from synlab.synapses import BernoulliLinear, mlp
+from synlab.synthesis import lesion_order
 from synlab.training import train_classifier
 
 
@@ -119,12 +120,12 @@ def test_lesion_low_p_first_hurts_less_than_random():
     assert p[:, :3].mean() > p[:, 3:].mean() + 0.05  # informative synapses became more reliable
     fr = [0.0, 0.5, 0.85]
     w0 = model[0].weight.detach().clone()
-    low = imp.lesion_curve(
+    low = imp.bernoulli_lesion_curve(
         model, x, y, fr, by="p", n_samples=10, generator=torch.Generator().manual_seed(1)
     )
     rnd = np.mean(
         [
-            imp.lesion_curve(
+            imp.bernoulli_lesion_curve(
                 model,
                 x,
                 y,
@@ -142,13 +143,13 @@ def test_lesion_low_p_first_hurts_less_than_random():
     assert low[2] > rnd[2] + 0.08
 
 
-def test_lesion_order():
+def test_lesion_order_of_release_probabilities():
     p = torch.tensor([0.9, 0.25, 0.5, 0.25, 1.0])
-    order = imp.lesion_order(p, "p", torch.Generator().manual_seed(0))
+    order = lesion_order(p, torch.Generator().manual_seed(0))
     assert set(order[:2].tolist()) == {1, 3} and order[2] == 2 and order[-1] == 4
-    assert sorted(imp.lesion_order(p, "random").tolist()) == list(range(5))
+    model, x, y = _toy_trained()
     with pytest.raises(ValueError):
-        imp.lesion_order(p, "energy")
+        imp.bernoulli_lesion_curve(model, x, y, [0.5], by="energy")
 
 
 # ----------------------------------------------------------------------------- summaries

@@ -10,7 +10,7 @@ from scipy import stats
 from torch import nn
 
 from synlab import synthesis as S
-from synlab.curvature import empirical_fisher_diag, flatten_loss, hessian
+from synlab.curvature import bias_free_layers, empirical_fisher_diag, flatten_loss, hessian
 from synlab.synapses import BernoulliLinear, mlp
 
 
@@ -186,10 +186,10 @@ def test_measures_align_dead_input_synapses():
     x, y = _toy_data()
     dead = 3
     x[:, dead] = 0.0
-    shapes = [tuple(m.weight.shape) for m in S._weight_layers(net)]
+    shapes = [tuple(m.weight.shape) for m in bias_free_layers(net)]
     table = S.synapse_index(shapes)
     is_dead = (table[:, 0] == 0) & (table[:, 2] == dead)
-    fisher = S.fisher_diag(net, x, y)
+    fisher = empirical_fisher_diag(net, x, y, method="layerwise", flat=True)
     hess = S.gauss_newton_diag(net, x)
     eta, _ = S.adam_finetune(net, x, y, steps=3, batch_size=32, lr=1e-3)
     sigma, _ = S.optimise_noise(
@@ -211,9 +211,16 @@ def test_fisher_matches_per_example_gradients():
     net = S.mean_network(model)
     x, y = _toy_data()
     ref = empirical_fisher_diag(net, x, y)
+    fast = empirical_fisher_diag(net, x, y, method="layerwise", batch=20)
+    assert list(fast) == list(ref)
     torch.testing.assert_close(
-        S.fisher_diag(net, x, y, chunk=20), S.flat(list(ref.values())), rtol=1e-4, atol=1e-8
+        empirical_fisher_diag(net, x, y, method="layerwise", batch=20, flat=True),
+        S.flat(list(ref.values())),
+        rtol=1e-4,
+        atol=1e-8,
     )
+    with pytest.raises(ValueError):
+        empirical_fisher_diag(net, x, y, method="layerwise", params=["0.weight"])
 
 
 def test_gauss_newton_is_the_hessian_diagonal_of_a_relu_net():

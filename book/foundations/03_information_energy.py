@@ -67,6 +67,7 @@ from synlab.exercises import check
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
 from synlab.synapses import BernoulliLinear, mlp
+from synlab.synthesis import mean_se
 from synlab.tables import Table, fmt, show
 
 use_style()
@@ -191,10 +192,8 @@ l2s = sorted({r.unit["l2"] for r in res.records})
 
 
 def by_l2(name):
-    vals = [np.array(res.values(name, l2=l2), dtype=float) for l2 in l2s]
-    return np.array([v.mean() for v in vals]), np.array(
-        [v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals]
-    )
+    means, ses = zip(*(mean_se(res.values(name, l2=l2)) for l2 in l2s))
+    return np.array(means), np.array(ses)
 
 
 energy, energy_se = by_l2("energy")

@@ -65,6 +65,7 @@ from synlab.experiments.schug2021 import (
 from synlab.importance import importance_classes, important_counts, neuron_importance
 from synlab.plot import PALETTE, mark_profile, panel_label, panels, use_style
 from synlab.results import complete_subset, results_for_chapter
+from synlab.synthesis import mean_se
 from synlab.tables import Table, fmt, show
 
 use_style()
@@ -147,8 +148,7 @@ for curve, name, c in [
     (low, "low release probability first", PALETTE[0]),
     (rnd, "random order", PALETTE[3]),
 ]:
-    m = curve.mean(0)
-    se = curve.std(0, ddof=1) / np.sqrt(len(curve)) if len(curve) > 1 else np.zeros_like(m)
+    m, se = mean_se(curve)
     ax.plot(100 * fr, m, "o-", ms=3, color=c, label=name)
     ax.fill_between(100 * fr, m - se, m + se, color=c, alpha=0.25)
 ax.set(xlabel="synapses removed [%]", ylabel="test accuracy")

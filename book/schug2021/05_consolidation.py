@@ -72,6 +72,7 @@ from synlab.experiments.schug2021_lifelong import (
 from synlab.plot import mark_profile, panels, use_style
 from synlab.results import results_for_chapter
 from synlab.rules import consolidation_factor, update_release_probability
+from synlab.synthesis import mean_se
 from synlab.tables import Table, fmt, show
 
 use_style()
@@ -293,8 +294,8 @@ cont = results_for_chapter("schug_lifelong_continuous")
 cont_table = Table(["method", "mean accuracy over all tasks (%)", "seeds"], align="lrr")
 for m in cont.config.methods:
     v = 100 * np.array(cont.values("average_accuracy", method=m))
-    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-    cont_table.add(METHOD_NAMES[m], f"{fmt(v.mean())} ± {fmt(se)}", len(v))
+    mean, se = mean_se(v, single=np.nan)
+    cont_table.add(METHOD_NAMES[m], f"{fmt(mean)} ± {fmt(se)}", len(v))
 pc, pse = PAPER_CONTINUOUS
 cont_table.add("paper: presynaptic consolidation", f"{pc:.2f} ± {pse:g}", "")
 display(cont_table)

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, jacrev, vmap
 
 from ..curvature import per_example_gradients
+from ..data import prepare_dataset
 from ..device import default_device
 from ..information import joint_from_predictions, mutual_information_from_joint, synaptic_energy
 from ..synapses import mlp
@@ -168,13 +169,10 @@ def evaluate_information(model: nn.Module, x: Tensor, y: Tensor, n_classes: int 
 
 def run_information_unit(config: InformationConfig, unit: dict) -> dict:
     """Train one network (``unit = {"l2", "seed"}``) and measure information and energy on the test set."""
-    from ..data import load_dataset, subsample
-
     device = default_device()
-    ds = load_dataset(config.dataset, verbose=False)  # the source is recorded in the provenance
-    if config.n_train is not None or config.n_test is not None:
-        ds = subsample(ds, config.n_train, config.n_test, seed=config.subsample_seed)
-    ds = ds.to(device)
+    ds = prepare_dataset(
+        config.dataset, n_train=config.n_train, n_test=config.n_test, seed=config.subsample_seed
+    ).to(device)
     torch.manual_seed(unit["seed"])
     model = mlp(config.sizes, nn.Linear, activation=nn.ReLU, bias=False).to(device)
     losses = train_classifier(

@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 from ..costs import RHOS
-from ..data import load_dataset, subsample
+from ..data import NORMALISATION, prepare_dataset, read_csv_columns, reference_path
 from ..device import default_device
 from ..ensemble import GaussianEnsembleMLP, NoiseSource, evaluate_ensemble, train_ensemble
+from ..importance import read_sjostrom
 from . import Experiment, register
 
 __all__ = [
@@ -51,11 +52,6 @@ __all__ = [
     "prepare_data",
     "regression_data",
 ]
-
-MNIST_MEAN, MNIST_SD = (
-    0.1307,
-    0.3081,
-)  # Malkin et al. code: transforms.Normalize((0.1307,), (0.3081,))
 
 
 @dataclass(frozen=True)
@@ -228,11 +224,15 @@ def regression_config(profile: str) -> RegressionConfig:
 # ----------------------------------------------------------------------------- data
 def prepare_data(cfg: TrainingConfig, device) -> tuple[torch.Tensor, ...]:
     """(x_train, y_train, x_test, y_test, source) normalised with MNIST's (0.1307, 0.3081), on ``device``."""
-    ds = load_dataset(cfg.dataset, allow_substitute=cfg.allow_substitute, verbose=False)
-    if cfg.n_train is not None or cfg.n_test is not None:
-        ds = subsample(ds, cfg.n_train, cfg.n_test, seed=cfg.seed)
-    norm = lambda x: ((x.float() - MNIST_MEAN) / MNIST_SD).to(device)  # noqa: E731
-    return norm(ds.x_train), ds.y_train.to(device), norm(ds.x_test), ds.y_test.to(device), ds.source
+    ds = prepare_dataset(
+        cfg.dataset,
+        allow_substitute=cfg.allow_substitute,
+        n_train=cfg.n_train,
+        n_test=cfg.n_test,
+        seed=cfg.seed,
+        normalise=NORMALISATION["mnist"],  # Malkin et al. code: MNIST's, for every data set
+    ).to(device)
+    return ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.source
 
 
 def _ensemble(cfg: TrainingConfig, K: int, device, homogeneous=False) -> GaussianEnsembleMLP:
@@ -693,32 +693,20 @@ def experimental_data() -> dict[str, dict[str, np.ndarray]]:
     (the file's ``foopsi_mean``, deconvolved calcium activity), from Ko et al. (2013) as used by
     Aitchison et al. (2021).
     """
-    import csv
-
-    from ..data import reference_path
-
-    def read(name):
-        with open(reference_path(name), newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh, skipinitialspace=True))
-        header = [h.strip() for h in rows[0]]
-        return header, [r for r in rows[1:] if any(c.strip() for c in r)]
-
     out = {}
     for key, name in (
         ("sjostrom_ltp", "Sjostrom2001_LTP_schug.csv"),
         ("sjostrom_ltd", "Sjostrom2001_LTD_schug.csv"),
     ):
-        header, rows = read(name)
-        col = lambda h: np.array([float(r[header.index(h)]) for r in rows])  # noqa: E731 - first match
+        d = read_sjostrom(reference_path(name))
         out[key] = {
-            "pr": col("Pr (before)"),
-            "q": col("q (mV, before)"),
-            "w": col("w (before)"),
-            "dw_rel": col("dw_rel"),
+            "pr": d["pr_before"],
+            "q": d["q_before"],
+            "w": d["w_before"],
+            "dw_rel": d["dw_rel"],
         }
-    header, rows = read("ko2013")
-    col = lambda h: np.array([float(r[header.index(h)]) for r in rows])  # noqa: E731
-    out["ko2013"] = {"mean": col("mean"), "var": col("var"), "rate": col("foopsi_mean")}
+    ko = {"mean": "mean", "var": "var", "rate": "foopsi_mean"}
+    out["ko2013"] = read_csv_columns(reference_path("ko2013"), ko)
     return out
 
 

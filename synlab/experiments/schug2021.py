@@ -27,20 +27,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import load_dataset, standardise, subsample
+from ..curvature import empirical_fisher_diag
+from ..data import prepare_dataset
 from ..device import default_device
 from ..importance import (
+    bernoulli_lesion_curve,
     binned_means,
-    fisher_diagonal,
     group_histograms,
     in_out_correlation,
-    lesion_curve,
     neuron_importance,
 )
 from ..information import activity_energy, synaptic_energy
 from ..rules import PresynapticRule
 from ..stacked import StackedMLP, train_stacked
 from ..synapses import BernoulliLinear, mlp
+from ..synthesis import mean_se
 from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
 from . import Experiment, register
 
@@ -186,10 +187,14 @@ def _data(
     seed: int,
     normalise: bool = True,
 ):
-    ds = load_dataset(dataset, allow_substitute=allow_substitute, verbose=False)
-    if n_train is not None or n_test is not None:
-        ds = subsample(ds, n_train, n_test, seed=seed)
-    return standardise(ds) if normalise else ds
+    return prepare_dataset(
+        dataset,
+        allow_substitute=allow_substitute,
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        normalise=bool(normalise),
+    )
 
 
 def build_model(kind: str, cfg: EnergyConfig, seed: int) -> nn.Module:
@@ -358,7 +363,7 @@ def _lesion_results(cfg: EnergyConfig, model: nn.Module, ds, seed: int) -> dict:
     fr = np.asarray(cfg.lesion_fractions)
 
     def curve(by: str) -> np.ndarray:
-        return lesion_curve(
+        return bernoulli_lesion_curve(
             model, ds.x_test, ds.y_test, fr, by=by, n_samples=cfg.n_test_samples, generator=g
         )
 
@@ -370,7 +375,9 @@ def _lesion_results(cfg: EnergyConfig, model: nn.Module, ds, seed: int) -> dict:
 def _fisher_energy_results(cfg: EnergyConfig, model, ds, layers, ps, energy: float) -> dict:
     """Energy (|w|) and empirical Fisher of the synapses, histogrammed and binned by p."""
     n_f = min(cfg.fisher_examples, len(ds.y_test))
-    fisher = [f.detach().cpu() for f in fisher_diagonal(model, ds.x_test[:n_f], ds.y_test[:n_f])]
+    with sampling(model):  # per-example gradients, each example with its own release mask
+        fisher = empirical_fisher_diag(model, ds.x_test[:n_f], ds.y_test[:n_f], batch=100)
+    fisher = [f.cpu() for f in fisher.values()]
     absw = [layer.weight.detach().abs().cpu() for layer in layers]
     eh = group_histograms(
         [torch.log10(w.clamp_min(1e-12)) for w in absw], ps, LOG_ENERGY_BINS, cfg.threshold
@@ -621,9 +628,10 @@ def summarise(
     l2s = sorted({r.unit["l2"] for r in recs}) if l2_values is None else list(l2_values)
     means, sems = [], []
     for l2 in l2s:
-        v = np.array([float(r.result[value]) for r in recs if r.unit["l2"] == l2])
-        means.append(v.mean() if len(v) else np.nan)
-        sems.append(v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0)
+        v = [float(r.result[value]) for r in recs if r.unit["l2"] == l2]
+        m, se = mean_se(v) if v else (np.nan, 0.0)
+        means.append(m)
+        sems.append(se)
     return np.asarray(l2s, dtype=float), np.asarray(means), np.asarray(sems)
 
 

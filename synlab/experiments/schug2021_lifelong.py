@@ -28,7 +28,6 @@ MNIST (60,000 / 4,000 = 15). Fashion-MNIST is the full data set with the paper's
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,10 +42,12 @@ from ..continual import (
     validation_split,
 )
 from ..continual_stacked import STACKABLE, train_sequentially_stacked
-from ..data import load_dataset, permuted_tasks, split_tasks, standardise, subsample
+from ..curvature import empirical_fisher_diag
+from ..data import permuted_tasks, prepare_dataset, split_tasks
 from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from ..store import ExperimentResults, complete_subset_of
+from ..synthesis import mean_se
 from . import Experiment, get_experiment, register
 
 __all__ = [
@@ -324,11 +325,13 @@ def make_stream(dataset: str, cfg, seed: int):
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     protocol, base = dataset.split("_", 1)
     name = "mnist" if base == "mnist" else "fashion_mnist"
-    ds = load_dataset(name, allow_substitute=cfg.allow_substitute, verbose=False)
-    if cfg.n_train is not None or cfg.n_test is not None:
-        ds = subsample(ds, cfg.n_train, cfg.n_test, seed=0)
-    if cfg.normalise:
-        ds = standardise(ds)
+    ds = prepare_dataset(
+        name,
+        allow_substitute=cfg.allow_substitute,
+        n_train=cfg.n_train,
+        n_test=cfg.n_test,
+        normalise=bool(cfg.normalise),
+    )
     tasks = (
         split_tasks(ds) if protocol == "split" else permuted_tasks(ds, cfg.n_permuted, seed=seed)
     )
@@ -908,12 +911,6 @@ register(
 
 
 # ----------------------------------------------------------------------------- analysis helpers
-def _mean_se(values) -> tuple[float, float, int]:
-    v = np.asarray(values, dtype=float)
-    se = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else float("nan")
-    return float(v.mean()), se, len(v)
-
-
 def summary_table(
     res, key: str = "average_accuracy", paper: dict | None = PAPER_TABLE
 ) -> list[dict[str, Any]]:
@@ -926,7 +923,8 @@ def summary_table(
             vals = res.values(key, dataset=d, method=m)
             if not vals:
                 continue
-            mean, se, n = _mean_se(100 * np.asarray(vals, dtype=float))
+            mean, se = map(float, mean_se(100 * np.asarray(vals, dtype=float), single=np.nan))
+            n = len(vals)
             pm = (paper or {}).get(m, {}).get(d)
             rows.append(
                 {
@@ -1276,8 +1274,6 @@ def _fisher_scale_run(cfg: FisherScaleConfig, unit):
     import torch
     import torch.nn.functional as F
 
-    from ..curvature import empirical_fisher_diag
-
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
     params = dict(cfg.hyper["ewc"][protocol], fisher_samples=cfg.fisher_samples)
     strategy = make_strategy("ewc", params)
@@ -1295,11 +1291,7 @@ def _fisher_scale_run(cfg: FisherScaleConfig, unit):
     task = tasks[0].to(default_device())
     model = strategy.model
     x_te, y_te = task.x_test[: cfg.fisher_samples], task.y_test[: cfg.fisher_samples]
-    fisher_test: dict[str, Any] = {}
-    for s in range(0, len(y_te), 100):
-        part = empirical_fisher_diag(model, x_te[s : s + 100], y_te[s : s + 100])
-        for k, v in part.items():
-            fisher_test[k] = fisher_test.get(k, 0) + v.detach() * len(y_te[s : s + 100]) / len(y_te)
+    fisher_test = empirical_fisher_diag(model, x_te, y_te, batch=100)
     with torch.no_grad():
         loss_train = float(F.cross_entropy(model(task.x_train), task.y_train))
         loss_test = float(F.cross_entropy(model(task.x_test), task.y_test))

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ..costs import loglog_slope, predicted_slopes
-from ..data import load_dataset, subsample
+from ..curvature import empirical_fisher_diag
+from ..data import prepare_dataset
 from ..device import default_device
 from ..rules import PresynapticRule
 from ..synapses import BernoulliLinear, mlp
@@ -31,7 +32,6 @@ from ..synthesis import (
     accuracy,
     adam_finetune,
     exact_hessian_diag_at,
-    fisher_diag,
     gauss_newton_diag,
     hutchinson_hessian_diag,
     importance_scores,
@@ -180,12 +180,13 @@ def synthesis_units(cfg: SynthesisConfig) -> list[dict]:
 
 @functools.lru_cache(maxsize=2)
 def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int | None, seed: int):
-    ds = load_dataset(
-        dataset, allow_substitute=allow_substitute and dataset == "mnist", verbose=False
+    return prepare_dataset(
+        dataset,
+        allow_substitute=allow_substitute and dataset == "mnist",
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
     )
-    if n_train is not None or n_test is not None:
-        ds = subsample(ds, n_train, n_test, seed=seed)
-    return ds
 
 
 def _train(cfg: SynthesisConfig, ds, seed: int, dev):
@@ -220,7 +221,7 @@ def _curvatures(cfg: SynthesisConfig, net, ds, n_weights: int, seed: int) -> dic
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(ds.y_train), generator=g)[: cfg.n_curvature].to(ds.x_train.device)
     xc, yc = ds.x_train[idx], ds.y_train[idx]
-    fisher = fisher_diag(net, xc, yc)
+    fisher = empirical_fisher_diag(net, xc, yc, method="layerwise", batch=2000, flat=True)
     hess = gauss_newton_diag(net, xc)
     nh = min(cfg.hutchinson_examples, len(yc))
     hutch = hutchinson_hessian_diag(net, xc[:nh], yc[:nh], cfg.hutchinson_probes, generator=g)
