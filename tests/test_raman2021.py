@@ -300,3 +300,27 @@ def test_fig5_summary_reads_the_optimum_and_eq9_at_the_grid_optimum():
     assert rows[0]["eq9"] == pytest.approx(0.5)  # √(4/16) at the grid optimum (index 1)
     assert rows[1]["eq9"] == pytest.approx(1.0) and rows[0]["steady_error"] == 1.0
     assert rows[0]["grad_curvature"] == pytest.approx(25.0)
+
+
+RAMAN_EXPERIMENTS = (
+    "raman_sweet_spot",
+    "raman_fig5_nonlinear",
+    "raman_fig5_linear",
+    "raman_fig5_linear_bootstrap",
+    "raman_rules",
+    "raman_table2",
+    "raman_anisotropy",
+    "raman_eq9_nonlinear",
+)
+
+
+@pytest.mark.parametrize("name", RAMAN_EXPERIMENTS)
+def test_config_frozen_and_unknown_profile_refused(name):
+    exp = get_experiment(name)
+    cfg = exp.make_config("quick")
+    first = dataclasses.fields(cfg)[0].name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(cfg, first, getattr(cfg, first))
+    assert exp.make_config("full") != cfg
+    with pytest.raises(ValueError, match="unknown profile 'Full'"):
+        exp.make_config("Full")

@@ -472,6 +472,20 @@ def _signature_arrays(model, hist, k: int, layer: int) -> dict[str, np.ndarray]:
     }
 
 
+def _signatures_head(cfg, model, hist, xt, yt, source: str) -> dict:
+    """What every signatures-style result starts with: ρ per member, the members' sampled test
+    accuracy, the noise model, the data and the training run's steps and engine."""
+    ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
+    return {
+        "rhos": np.asarray(cfg.rhos),
+        "acc_sampled": ev["acc_sampled"],
+        "noise_model": cfg.noise,
+        "data_source": source,
+        "steps": hist.steps,
+        "engine": hist.engine,
+    }
+
+
 def run_signatures(cfg: SignaturesConfig, unit: dict, *, engine: str = "autograd") -> dict:
     """Heterogeneous networks for every ρ at λ·c_factor; per-synapse statistics of ``track_layer``."""
     device = default_device()
@@ -490,15 +504,7 @@ def run_signatures(cfg: SignaturesConfig, unit: dict, *, engine: str = "autograd
         track_layer=cfg.track_layer,
         engine=engine,
     )
-    ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    out = {
-        "rhos": np.asarray(cfg.rhos),
-        "acc_sampled": ev["acc_sampled"],
-        "noise_model": cfg.noise,
-        "data_source": source,
-        "steps": hist.steps,
-        "engine": hist.engine,
-    }
+    out = _signatures_head(cfg, model, hist, xt, yt, source)
     for k in range(K):
         for name, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
             out[f"{name}_{k}"] = arr.astype(np.float32)
@@ -532,15 +538,7 @@ def run_linear(cfg: LinearConfig, unit: dict, *, engine: str = "autograd") -> di
         track_layer=cfg.track_layer,
         engine=engine,
     )
-    ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
-    out = {
-        "rhos": np.asarray(cfg.rhos),
-        "acc_sampled": ev["acc_sampled"],
-        "noise_model": cfg.noise,
-        "data_source": source,
-        "steps": hist.steps,
-        "engine": hist.engine,
-    }
+    out = _signatures_head(cfg, model, hist, xt, yt, source)
     for k in range(K):
         name = "bayes" if k == K - 1 else str(k)
         for key, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():

@@ -34,6 +34,7 @@ from ..maintenance import (
     unit_rows,
     zeroth_order_estimate,
 )
+from ..settings import PROFILES
 from . import Experiment, register
 
 __all__ = [
@@ -78,6 +79,33 @@ def _one_thread(fn):
     return wrapper
 
 
+def _tiled(base: StudentTeacher, copies: int) -> StudentTeacher:
+    """``copies`` blocks of ``base``'s networks in one task: network ``c * base.batch + r`` has
+    the teacher and the inputs of ``base``'s network ``r`` (its own initial weights unused)."""
+    task = StudentTeacher(
+        batch=copies * base.batch,
+        n_in=base.n_in,
+        hidden=base.hidden,
+        n_out=base.n_out,
+        n_samples=base.n_samples,
+        dtype=base.dtype,
+    )
+    task.inputs, task.theta_star = (
+        base.inputs.repeat(copies, 1, 1),
+        base.theta_star.repeat(copies, 1),
+    )
+    task.targets = base.targets.repeat(copies, 1, 1)
+    task.second_moment = base.second_moment.repeat(copies, 1, 1)
+    return task
+
+
+def _known(profile: str) -> str:
+    """``profile`` itself; a ValueError if it is neither ``quick`` nor ``full``."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    return profile
+
+
 def _hidden(network: str) -> int | None:
     if network not in ("nonlinear", "linear"):
         raise ValueError(f"network must be 'nonlinear' or 'linear', got {network!r}")
@@ -85,7 +113,7 @@ def _hidden(network: str) -> int | None:
 
 
 # ----------------------------------------------------------------------------- Fig. 1b/c
-@dataclass
+@dataclass(frozen=True)
 class SweetSpotConfig:
     """Fig. 1b/c: fixed fluctuations, compensation ratio raised in stages (exact gradient)."""
 
@@ -112,7 +140,7 @@ class SweetSpotConfig:
 
 
 def _sweet_spot_config(profile: str) -> SweetSpotConfig:
-    if profile == "quick":
+    if _known(profile) == "quick":
         return SweetSpotConfig(
             stages=(0.1, 0.25, 0.5, 1.0, 2.0, 3.0), steps_per_stage=200, repeats=2
         )
@@ -170,7 +198,7 @@ register(
 
 
 # ----------------------------------------------------------------------------- Fig. 5
-@dataclass
+@dataclass(frozen=True)
 class Fig5Config:
     """Fig. 5 (nonlinear) / Fig. 5—figure supplement 1 (linear): steady error vs ‖Δc‖/‖Δε‖."""
 
@@ -192,7 +220,7 @@ class Fig5Config:
     seed: int = 5
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fig5LinearConfig(Fig5Config):
     """Fig. 5—figure supplement 1: the linear network with its own corruption grid."""
 
@@ -206,7 +234,7 @@ def _fig5_config(network: str, bootstrap: bool = False):
     extra = {"bootstrap": bootstrap} if network == "linear" else {}
 
     def make(profile: str) -> Fig5Config:
-        if profile == "quick":
+        if _known(profile) == "quick":
             return cls(
                 network=network,
                 corruptions=(0.1, 5.0) if network == "linear" else (0.1, 50.0),
@@ -250,18 +278,7 @@ def _run_fig5(cfg: Fig5Config, unit: dict) -> dict:
         seed=seed,
         dtype=_DTYPES[cfg.dtype],
     )
-    task = StudentTeacher(
-        batch=nr * R,
-        hidden=_hidden(cfg.network),
-        n_samples=cfg.n_samples,
-        seed=seed,
-        dtype=_DTYPES[cfg.dtype],
-    )
-    task.inputs, task.theta_star = base.inputs.repeat(nr, 1, 1), base.theta_star.repeat(nr, 1)
-    task.targets, task.second_moment = (
-        base.targets.repeat(nr, 1, 1),
-        base.second_moment.repeat(nr, 1, 1),
-    )
+    task = _tiled(base, nr)
     ratio = torch.tensor(cfg.ratios, dtype=task.dtype).repeat_interleave(R)
     tr = simulate(
         task,
@@ -324,7 +341,7 @@ for _net, _name, _fig, _boot in (
 
 
 # ----------------------------------------------------------------------------- rules (simulated)
-@dataclass
+@dataclass(frozen=True)
 class RulesConfig:
     """The optimal ratio of 0th-, 1st- and 2nd-order rules on the linear (quadratic) network."""
 
@@ -355,7 +372,7 @@ class RulesConfig:
 
 
 def _rules_config(profile: str) -> RulesConfig:
-    if profile == "quick":
+    if _known(profile) == "quick":
         return RulesConfig(
             ratios=(0.1, 0.4, 0.7, 1.0, 1.3, 1.9), n_steps=1000, steady_window=300, repeats=2
         )
@@ -370,14 +387,7 @@ def _run_rules(cfg: RulesConfig, unit: dict) -> dict:
     base = StudentTeacher(
         batch=R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed, dtype=_DTYPES[cfg.dtype]
     )
-    task = StudentTeacher(
-        batch=nr * R, hidden=None, n_samples=cfg.n_samples, seed=cfg.seed, dtype=_DTYPES[cfg.dtype]
-    )
-    task.inputs, task.theta_star = base.inputs.repeat(nr, 1, 1), base.theta_star.repeat(nr, 1)
-    task.targets, task.second_moment = (
-        base.targets.repeat(nr, 1, 1),
-        base.second_moment.repeat(nr, 1, 1),
-    )
+    task = _tiled(base, nr)
     ratio = torch.tensor(cfg.ratios, dtype=task.dtype).repeat_interleave(R)
     tr = simulate(
         task,
@@ -415,7 +425,7 @@ register(
 
 
 # ----------------------------------------------------------------------------- Table 2 (measured)
-@dataclass
+@dataclass(frozen=True)
 class Table2Config:
     """Table 2 made numerical: Q[Δc]/Q[Δε] of each rule in three regimes, at displaced states.
 
@@ -436,15 +446,49 @@ class Table2Config:
 
 
 def _table2_config(profile: str) -> Table2Config:
-    if profile == "quick":
+    if _known(profile) == "quick":
         return Table2Config(n_networks=1, n_directions=12, corruptions=(0.0, 0.3, 1.0, 3.0, 20.0))
     return Table2Config()
 
 
-@_one_thread
-def _run_table2(cfg: Table2Config, unit: dict) -> dict:
+def _table2_network(cfg: Table2Config, f, th: torch.Tensor, zs: torch.Tensor, gen) -> dict:
+    """Table 2's curvatures of one network (loss ``f`` at ``th``; ``zs`` its zeroth-order
+    directions), drawing its probe and corruption directions from ``gen``."""
     from .. import curvature as C
 
+    N = th.shape[-1]
+    H = C.hessian(f, th)
+    g = C.gradient(f, th)
+    eps = torch.randn(cfg.n_directions, N, generator=gen, dtype=torch.float64)
+    q_eps = C.curvature_along(f, th, eps)
+    newton = newton_direction(H, g, cfg.newton_damping)
+    row = {
+        "loss": float(f(th)),
+        "q_eps_trace": float(torch.trace(H) / N),  # Eq. (12)
+        "q_eps": float(q_eps.mean()),
+        "q_zeroth": float(C.curvature_along(f, th, zs).mean()),
+        "q_first": float(C.curvature_along(f, th, g)),
+        "q_second": float(C.curvature_along(f, th, newton)),
+        "lambda_min": float(torch.linalg.eigvalsh(H)[0]),
+    }
+    # SI Eq. (8): Q of the corrupted first-order direction vs the interpolation formula
+    dcs = torch.stack(
+        [compensation(g.expand(cfg.n_directions, N), 1.0, k, gen) for k in cfg.corruptions]
+    )
+    row["q_dc"] = (
+        C.curvature_along(f, th, dcs.reshape(-1, N))
+        .reshape(len(cfg.corruptions), -1)
+        .mean(1)
+        .tolist()
+    )
+    row["q_dc_eq8"] = noise_interpolation(
+        row["q_first"], row["q_eps_trace"], torch.tensor(cfg.corruptions)
+    ).tolist()
+    return row
+
+
+@_one_thread
+def _run_table2(cfg: Table2Config, unit: dict) -> dict:
     i = cfg.regimes.index(unit["regime"])
     network, s = cfg.networks[i], cfg.displacements[i]
     task = StudentTeacher(
@@ -459,57 +503,17 @@ def _run_table2(cfg: Table2Config, unit: dict) -> dict:
     theta = task.theta_star + s * math.sqrt(N) * unit_rows(
         torch.randn(task.theta_star.shape, generator=gen, dtype=torch.float64)
     )
-    out = {
-        k: []
-        for k in (
-            "loss",
-            "q_eps_trace",
-            "q_eps",
-            "q_zeroth",
-            "q_first",
-            "q_second",
-            "lambda_min",
-            "q_dc",
-            "q_dc_eq8",
-        )
-    }
     zeroth = torch.stack(
         [
             zeroth_order_estimate(task.loss, theta, gen, n_probes=cfg.n_probes)
             for _ in range(cfg.n_directions)
         ]
     )  # (n_directions, B, N)
-    for b in range(cfg.n_networks):
-        f, th = task.loss_fn(b), theta[b]
-        H = C.hessian(f, th)
-        g = C.gradient(f, th)
-        eps = torch.randn(cfg.n_directions, N, generator=gen, dtype=torch.float64)
-        q_eps = C.curvature_along(f, th, eps)
-        zs = zeroth[:, b]
-        newton = newton_direction(H, g, cfg.newton_damping)
-        out["loss"].append(float(f(th)))
-        out["q_eps_trace"].append(float(torch.trace(H) / N))  # Eq. (12)
-        out["q_eps"].append(float(q_eps.mean()))
-        out["q_zeroth"].append(float(C.curvature_along(f, th, zs).mean()))
-        out["q_first"].append(float(C.curvature_along(f, th, g)))
-        out["q_second"].append(float(C.curvature_along(f, th, newton)))
-        out["lambda_min"].append(float(torch.linalg.eigvalsh(H)[0]))
-        # SI Eq. (8): Q of the corrupted first-order direction vs the interpolation formula
-        dcs = torch.stack(
-            [compensation(g.expand(cfg.n_directions, N), 1.0, k, gen) for k in cfg.corruptions]
-        )
-        out["q_dc"].append(
-            C.curvature_along(f, th, dcs.reshape(-1, N))
-            .reshape(len(cfg.corruptions), -1)
-            .mean(1)
-            .tolist()
-        )
-        out["q_dc_eq8"].append(
-            noise_interpolation(
-                out["q_first"][-1], out["q_eps_trace"][-1], torch.tensor(cfg.corruptions)
-            ).tolist()
-        )
-    res = {k: np.asarray(v) for k, v in out.items()}
+    rows = [
+        _table2_network(cfg, task.loss_fn(b), theta[b], zeroth[:, b], gen)
+        for b in range(cfg.n_networks)
+    ]
+    res = {k: np.asarray([row[k] for row in rows]) for k in rows[0]}
     res.update(
         {
             "corruptions": list(cfg.corruptions),
@@ -681,7 +685,7 @@ def bootstrap_table(res_off, res_on) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- anisotropy
-@dataclass
+@dataclass(frozen=True)
 class AnisotropyConfig:
     """Why the linear network's optimum is 1 with white inputs, and what anisotropy does.
 
@@ -705,7 +709,7 @@ class AnisotropyConfig:
 
 
 def _anisotropy_config(profile: str) -> AnisotropyConfig:
-    if profile == "quick":
+    if _known(profile) == "quick":
         return AnisotropyConfig(
             conditions=(1.0, 100.0),
             corruptions=(0.1,),
@@ -739,11 +743,7 @@ def _run_anisotropy(cfg: AnisotropyConfig, unit: dict) -> dict:
         input_condition=kappa,
     )  # fmt: skip
     # networks ordered (corruption, ratio, repeat); repeat r has one teacher and input set
-    task = StudentTeacher(batch=nk * nr * R, hidden=None, n_samples=cfg.n_samples, dtype=dt)
-    reps = nk * nr
-    task.inputs, task.theta_star = base.inputs.repeat(reps, 1, 1), base.theta_star.repeat(reps, 1)
-    task.targets = base.targets.repeat(reps, 1, 1)
-    task.second_moment = base.second_moment.repeat(reps, 1, 1)
+    task = _tiled(base, nk * nr)
     ratio = torch.tensor(cfg.ratios, dtype=dt).repeat_interleave(R).repeat(nk)
     corr = torch.tensor(cfg.corruptions, dtype=dt).repeat_interleave(nr * R)
     tr = simulate(
@@ -873,7 +873,7 @@ def anisotropy_curve(res, corruption: float = 0.1) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- Eq. 9, nonlinear
-@dataclass
+@dataclass(frozen=True)
 class Eq9Config:
     """Eq. 9 for the nonlinear network with several curvature choices, beside the simulation.
 
@@ -895,7 +895,7 @@ class Eq9Config:
 
 
 def _eq9_config(profile: str) -> Eq9Config:
-    if profile == "quick":
+    if _known(profile) == "quick":
         return Eq9Config(ds=(0.02,), n_steps=600, repeats=2, n_directions=4, n_samples=300)
     return Eq9Config()
 

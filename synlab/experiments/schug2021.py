@@ -244,10 +244,10 @@ def run_energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
         return _energy_unit(cfg, unit)
 
 
-def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
-    kind, l2, seed = unit["model"], float(unit["l2"]), int(unit["seed"])
-    dev = default_device()
-    ds = _data(
+def _config_data(cfg, dev):
+    """The data set of ``cfg`` (its dataset, substitute, sizes, subsample seed, normalisation)
+    on ``dev``."""
+    return _data(
         cfg.dataset,
         cfg.allow_substitute,
         cfg.n_train,
@@ -255,12 +255,23 @@ def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
         cfg.subsample_seed,
         cfg.normalise,
     ).to(dev)
-    model = build_model(kind, cfg, seed).to(dev)
-    p0 = [
+
+
+def _initial_p(model: nn.Module) -> list[np.ndarray]:
+    """A copy of each Bernoulli layer's release probabilities (before training)."""
+    return [
         layer.p.detach().cpu().numpy().copy()
         for layer in model
         if isinstance(layer, BernoulliLinear)
     ]
+
+
+def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
+    kind, l2, seed = unit["model"], float(unit["l2"]), int(unit["seed"])
+    dev = default_device()
+    ds = _config_data(cfg, dev)
+    model = build_model(kind, cfg, seed).to(dev)
+    p0 = _initial_p(model)
     plastic = kind in {"plastic", "plastic_uniform"}
     hist = train_classifier(
         model,
@@ -287,23 +298,9 @@ def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
     plastic = kind in {"plastic", "plastic_uniform"}
     with cpu_threads(1):
         dev = default_device()
-        ds = _data(
-            cfg.dataset,
-            cfg.allow_substitute,
-            cfg.n_train,
-            cfg.n_test,
-            cfg.subsample_seed,
-            cfg.normalise,
-        ).to(dev)
+        ds = _config_data(cfg, dev)
         models = [build_model(kind, cfg, int(u["seed"])).to(dev) for u in units]
-        p0s = [
-            [
-                layer.p.detach().cpu().numpy().copy()
-                for layer in m
-                if isinstance(layer, BernoulliLinear)
-            ]
-            for m in models
-        ]
+        p0s = [_initial_p(m) for m in models]
         stack = StackedMLP.from_models(models)
         hists = train_stacked(
             stack,
@@ -325,7 +322,6 @@ def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
 def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, hist, ds) -> dict:
     """Information, energy and (plastic models) importance measures of one trained network."""
     kind, seed = unit["model"], int(unit["seed"])
-    plastic = kind in {"plastic", "plastic_uniform"}
     ev = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples)
     energy = float(synaptic_energy(model).detach())
     with torch.no_grad(), sampling(model):
@@ -350,32 +346,34 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     out["mean_p"] = float(torch.cat([p.flatten() for p in ps]).mean())
     out["p_hist"] = np.histogram(torch.cat([p.flatten() for p in ps]).numpy(), bins=P_BINS)[0]
     out["p_hist_init"] = np.histogram(np.concatenate([p.ravel() for p in p0]), bins=P_BINS)[0]
-    if not plastic:
+    if kind not in {"plastic", "plastic_uniform"}:
         return out
     # --- what the importance chapter needs (plastic models only)
     for i, p in enumerate(ps):
         out[f"p_layer{i}"] = p.numpy().astype(np.float16)
+    out.update(_lesion_results(cfg, model, ds, seed))
+    out.update(_fisher_energy_results(cfg, model, ds, layers, ps, energy))
+    out.update(_neuron_results(cfg, ps, seed))
+    return out
+
+
+def _lesion_results(cfg: EnergyConfig, model: nn.Module, ds, seed: int) -> dict:
+    """Test accuracy as synapses are removed low-p first, and in random orders (averaged)."""
     g = torch.Generator().manual_seed(seed)
     fr = np.asarray(cfg.lesion_fractions)
-    out["lesion_fractions"] = fr
-    out["lesion_low_p_first"] = bernoulli_lesion_curve(
-        model, ds.x_test, ds.y_test, fr, by="p", n_samples=cfg.n_test_samples, generator=g
-    )
-    out["lesion_random"] = np.mean(
-        [
-            bernoulli_lesion_curve(
-                model,
-                ds.x_test,
-                ds.y_test,
-                fr,
-                by="random",
-                n_samples=cfg.n_test_samples,
-                generator=g,
-            )
-            for _ in range(cfg.lesion_random_repeats)
-        ],
-        axis=0,
-    )
+
+    def curve(by: str) -> np.ndarray:
+        return bernoulli_lesion_curve(
+            model, ds.x_test, ds.y_test, fr, by=by, n_samples=cfg.n_test_samples, generator=g
+        )
+
+    low_p_first = curve("p")
+    random = np.mean([curve("random") for _ in range(cfg.lesion_random_repeats)], axis=0)
+    return {"lesion_fractions": fr, "lesion_low_p_first": low_p_first, "lesion_random": random}
+
+
+def _fisher_energy_results(cfg: EnergyConfig, model, ds, layers, ps, energy: float) -> dict:
+    """Energy (|w|) and empirical Fisher of the synapses, histogrammed and binned by p."""
     n_f = min(cfg.fisher_examples, len(ds.y_test))
     with sampling(model):  # per-example gradients, each example with its own release mask
         fisher = empirical_fisher_diag(model, ds.x_test[:n_f], ds.y_test[:n_f], batch=100)
@@ -387,10 +385,8 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     fh = group_histograms(
         [torch.log10(f.clamp_min(1e-30)) for f in fisher], ps, LOG_FISHER_BINS, cfg.threshold
     )
-    for k, v in eh.items():
-        out[f"energy_{k}"] = v
-    for k, v in fh.items():
-        out[f"logfisher_{k}"] = v
+    out = {f"energy_{k}": v for k, v in eh.items()}
+    out.update({f"logfisher_{k}": v for k, v in fh.items()})
     out["fisher_by_p"], out["count_by_p"] = binned_means(fisher, ps, P_EDGES)
     out["energy_by_p"], _ = binned_means(absw, ps, P_EDGES)
     out["p_edges"] = P_EDGES
@@ -400,21 +396,32 @@ def _energy_results(cfg: EnergyConfig, unit: dict, model: nn.Module, p0: list, h
     out["fraction_high"] = float(
         sum(int((p >= cfg.threshold).sum()) for p in ps) / sum(p.numel() for p in ps)
     )
+    return out
+
+
+#: stored key prefix (followed by the layer index) -> the key of :func:`neuron_importance`
+_NEURON_KEYS = {
+    "neuron_counts": "counts",
+    "neuron_counts_shuffled": "counts_shuffled",
+    "ks_D": "ks_D",
+    "ks_p": "ks_p",
+    "neuron_classes": "classes",
+    "neuron_classes_shuffled": "classes_shuffled",
+}
+
+
+def _neuron_results(cfg: EnergyConfig, ps: list, seed: int) -> dict:
+    """Per layer: neurons' high-p counts vs shuffled (KS test); per pair of layers: the
+    correlation of a neuron's high-p inputs and outputs."""
+    out = {}
     for i, p in enumerate(ps):
         ni = neuron_importance(p, cfg.threshold, seed=seed)
-        out[f"neuron_counts{i}"], out[f"neuron_counts_shuffled{i}"] = (
-            ni["counts"],
-            ni["counts_shuffled"],
-        )
-        out[f"ks_D{i}"], out[f"ks_p{i}"] = ni["ks_D"], ni["ks_p"]
-        out[f"neuron_classes{i}"], out[f"neuron_classes_shuffled{i}"] = (
-            ni["classes"],
-            ni["classes_shuffled"],
-        )
+        out.update({f"{key}{i}": ni[name] for key, name in _NEURON_KEYS.items()})
     for i in range(len(ps) - 1):
         r, pv, n_in, n_out = in_out_correlation(ps[i], ps[i + 1], cfg.threshold)
-        out[f"inout_r{i}"], out[f"inout_p{i}"] = r, pv
-        out[f"inout_in{i}"], out[f"inout_out{i}"] = n_in, n_out
+        out.update(
+            {f"inout_r{i}": r, f"inout_p{i}": pv, f"inout_in{i}": n_in, f"inout_out{i}": n_out}
+        )
     return out
 
 
@@ -521,14 +528,7 @@ def run_fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
 
 def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
     dev = default_device()
-    ds = _data(
-        cfg.dataset,
-        cfg.allow_substitute,
-        cfg.n_train,
-        cfg.n_test,
-        cfg.subsample_seed,
-        cfg.normalise,
-    ).to(dev)
+    ds = _config_data(cfg, dev)
     torch.manual_seed(unit["seed"])
     model = mlp(cfg.sizes, BernoulliLinear, p_init=unit["p"]).to(dev)
     hist = train_classifier(
@@ -549,14 +549,7 @@ def run_fixed_p_group(cfg: FixedPConfig, units: list[dict]) -> list[dict]:
     :func:`run_fixed_p_unit` does. A member that diverges does not touch the others."""
     with cpu_threads(1):
         dev = default_device()
-        ds = _data(
-            cfg.dataset,
-            cfg.allow_substitute,
-            cfg.n_train,
-            cfg.n_test,
-            cfg.subsample_seed,
-            cfg.normalise,
-        ).to(dev)
+        ds = _config_data(cfg, dev)
         models = []
         for u in units:
             torch.manual_seed(u["seed"])

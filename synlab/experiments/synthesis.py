@@ -189,12 +189,8 @@ def _data(dataset: str, allow_substitute: bool, n_train: int | None, n_test: int
     )
 
 
-def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
-    """Train one Bernoulli network, compute every importance measure at its mean weights, compare."""
-    dataset, seed = unit["dataset"], int(unit["seed"])
-    dev = default_device()
-    ds = _data(dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed).to(dev)
-    # --- 1. Schug et al.: train release probabilities and mean weights
+def _train(cfg: SynthesisConfig, ds, seed: int, dev):
+    """Schug et al.: a Bernoulli network trained with the presynaptic rule; (model, history)."""
     torch.manual_seed(seed)
     model = mlp(cfg.sizes, BernoulliLinear, p_init=cfg.p_min).to(dev)
     rule = PresynapticRule(
@@ -216,14 +212,14 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
         seed=seed,
         device=dev,
     )
-    stoch_acc = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples).accuracy
-    p = release_probabilities_flat(model)
-    w = mean_weights_flat(model)
-    net = mean_network(model)
-    mean_acc = accuracy(net, ds.x_test, ds.y_test)
-    # --- 2. curvature at w-bar
+    return model, hist
+
+
+def _curvatures(cfg: SynthesisConfig, net, ds, n_weights: int, seed: int) -> dict:
+    """Fisher and Gauss-Newton diagonals at w-bar, and their checks (Hutchinson on a subset;
+    exact Hessian-vector products at a few synapses: the largest H_ii and random ones)."""
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(ds.y_train), generator=g)[: cfg.n_curvature].to(dev)
+    idx = torch.randperm(len(ds.y_train), generator=g)[: cfg.n_curvature].to(ds.x_train.device)
     xc, yc = ds.x_train[idx], ds.y_train[idx]
     fisher = empirical_fisher_diag(net, xc, yc, method="layerwise", batch=2000, flat=True)
     hess = gauss_newton_diag(net, xc)
@@ -231,33 +227,57 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     hutch = hutchinson_hessian_diag(net, xc[:nh], yc[:nh], cfg.hutchinson_probes, generator=g)
     hess_h = gauss_newton_diag(net, xc[:nh])  # the same examples as the Hutchinson estimate
     top = torch.argsort(hess_h, descending=True)[: cfg.n_hvp_check // 2]
-    rnd = torch.randperm(w.numel(), generator=g)[: cfg.n_hvp_check - len(top)].to(top.device)
+    rnd = torch.randperm(n_weights, generator=g)[: cfg.n_hvp_check - len(top)].to(top.device)
     check_idx = torch.cat([top, rnd]).cpu().numpy()
     exact = exact_hessian_diag_at(net, xc[:nh], yc[:nh], check_idx)
-    # --- 3. Malkin et al.: optimised noise at fixed mu = w-bar
+    at = torch.as_tensor(check_idx)
+    return {
+        "fisher": fisher,
+        "hessian": hess,
+        "hvp_check_index": check_idx,
+        "hvp_check_exact": exact.cpu().numpy(),
+        "hvp_check_gauss_newton": hess_h[at].cpu().numpy(),
+        "hvp_check_hutchinson": hutch[at].cpu().numpy(),
+        "hutchinson_spearman": spearman(hutch.cpu().numpy(), hess_h.cpu().numpy()),
+        "hutchinson_rel_error": float((hutch - hess_h).norm() / hess_h.norm()),
+    }
+
+
+def _noise_and_adam(cfg: SynthesisConfig, net, ds, seed: int):
+    """Malkin et al.'s optimised noise at fixed mu = w-bar, and Adam's effective learning rate
+    after a short fine-tuning run (on a copy): (sigma, noise loss history, eta)."""
+    data = {"batch_size": cfg.batch_size, "seed": seed}
     sigma, noise_loss = optimise_noise(
-        net,
-        ds.x_train,
-        ds.y_train,
-        rho=cfg.rho,
-        c=cfg.c,
-        n_data=cfg.noise_n_data,
-        epochs=cfg.noise_epochs,
-        batch_size=cfg.batch_size,
-        lr=cfg.noise_lr,
-        sigma_init=cfg.sigma_init,
-        seed=seed,
-    )
-    # --- 4. Adam's effective learning rate after a short fine-tuning run (on a copy)
+        net, ds.x_train, ds.y_train, rho=cfg.rho, c=cfg.c, n_data=cfg.noise_n_data,
+        epochs=cfg.noise_epochs, lr=cfg.noise_lr, sigma_init=cfg.sigma_init, **data,
+    )  # fmt: skip
     eta, _ = adam_finetune(
-        net,
-        ds.x_train,
-        ds.y_train,
-        steps=cfg.adam_steps,
-        batch_size=cfg.batch_size,
-        lr=cfg.adam_lr,
-        seed=seed,
+        net, ds.x_train, ds.y_train, steps=cfg.adam_steps, lr=cfg.adam_lr, **data
     )
+    return sigma, noise_loss, eta
+
+
+def _sigma_h_slope(hess: torch.Tensor, sigma: torch.Tensor) -> float:
+    """Log-log slope of sigma against H (Malkin et al., App. 2), above H's 1% quantile."""
+    hs, ss = hess.cpu().numpy(), sigma.cpu().numpy()
+    ok = hs > np.quantile(hs[hs > 0], 0.01) if (hs > 0).any() else hs > 0
+    return loglog_slope(hs[ok], ss[ok]) if ok.sum() > 2 else float("nan")
+
+
+def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
+    """Train one Bernoulli network, compute every importance measure at its mean weights, compare."""
+    dataset, seed = unit["dataset"], int(unit["seed"])
+    dev = default_device()
+    ds = _data(dataset, cfg.allow_substitute, cfg.n_train, cfg.n_test, cfg.subsample_seed).to(dev)
+    model, hist = _train(cfg, ds, seed, dev)  # 1. Schug et al.
+    stoch_acc = evaluate(model, ds.x_test, ds.y_test, n_samples=cfg.n_test_samples).accuracy
+    p = release_probabilities_flat(model)
+    w = mean_weights_flat(model)
+    net = mean_network(model)
+    mean_acc = accuracy(net, ds.x_test, ds.y_test)
+    curv = _curvatures(cfg, net, ds, w.numel(), seed)  # 2. curvature at w-bar
+    fisher, hess = curv.pop("fisher"), curv.pop("hessian")
+    sigma, noise_loss, eta = _noise_and_adam(cfg, net, ds, seed)  # 3. and 4.
     measures = {
         "p": p,
         "sigma": sigma,
@@ -278,14 +298,6 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
     curves = lesion_curves(
         net, ds.x_test, ds.y_test, scores, fr, n_repeats=cfg.lesion_repeats, seed=seed
     )
-    # --- 6. linear-model slope of sigma against H (Malkin et al., App. 2)
-    hs, ss = hess.cpu().numpy(), sigma.cpu().numpy()
-    ok = hs > np.quantile(hs[hs > 0], 0.01) if (hs > 0).any() else hs > 0
-    slope = loglog_slope(hs[ok], ss[ok]) if ok.sum() > 2 else float("nan")
-    # --- store
-    shapes = [tuple(m.weight.shape) for m in model if isinstance(m, BernoulliLinear)]
-    keep = subsample_indices(w.numel(), cfg.n_store, seed=seed)
-    table = synapse_index(shapes)[keep]
     out = {
         "data_source": ds.source,
         "stochastic_accuracy": stoch_acc,
@@ -301,23 +313,28 @@ def run_synthesis_unit(cfg: SynthesisConfig, unit: dict) -> dict:
         "corr": corr,
         "corr_active": corr_active,
         "noise_loss": np.asarray(noise_loss),
-        "sigma_H_slope": slope,
+        "sigma_H_slope": _sigma_h_slope(hess, sigma),  # 6. Malkin et al., App. 2
         "sigma_H_slope_predicted": predicted_slopes(cfg.rho)["hessian"],
-        "hvp_check_index": check_idx,
-        "hvp_check_exact": exact.cpu().numpy(),
-        "hvp_check_gauss_newton": hess_h[torch.as_tensor(check_idx)].cpu().numpy(),
-        "hvp_check_hutchinson": hutch[torch.as_tensor(check_idx)].cpu().numpy(),
-        "hutchinson_spearman": spearman(hutch.cpu().numpy(), hess_h.cpu().numpy()),
-        "hutchinson_rel_error": float((hutch - hess_h).norm() / hess_h.norm()),
+        **curv,
         "lesion_fractions": fr,
+        **_stored_synapses(cfg, model, w, measures, seed),
+    }
+    out.update({f"lesion_{k}": v for k, v in curves.items()})
+    return out
+
+
+def _stored_synapses(cfg: SynthesisConfig, model, w: torch.Tensor, measures: dict, seed: int):
+    """A random sample of ``cfg.n_store`` synapses for the scatter plots: index, layer, w-bar and
+    every importance measure."""
+    shapes = [tuple(m.weight.shape) for m in model if isinstance(m, BernoulliLinear)]
+    keep = subsample_indices(w.numel(), cfg.n_store, seed=seed)
+    out = {
         "store_index": keep.astype(np.int64),
-        "store_layer": table[:, 0].astype(np.int8),
+        "store_layer": synapse_index(shapes)[keep][:, 0].astype(np.int8),
         "store_w": w.cpu().numpy()[keep].astype(np.float32),
     }
     for k, v in measures.items():
         out[f"store_{k}"] = v.detach().cpu().numpy()[keep].astype(np.float32)
-    for k, v in curves.items():
-        out[f"lesion_{k}"] = v
     return out
 
 
