@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from .data import DataUnavailableError
 from .executor import UnitsFailed, make_executor
@@ -91,33 +92,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with make_executor(
             args.workers, args.address, gpus_per_stack=args.gpus_per_stack
         ) as executor:
+            opts = dict(
+                force=args.force,
+                only=_parse_only(args.only),
+                recompute=args.recompute,
+                engine=args.engine,
+                stack=args.stack,
+                gpus_per_stack=args.gpus_per_stack,
+            )
             if executor.backend == "in-process":  # one experiment after the other, timed
                 for name in names:
                     t0 = time.perf_counter()
-                    res = run_experiment(
-                        name,
-                        args.profile,
-                        force=args.force,
-                        only=_parse_only(args.only),
-                        executor=executor,
-                        recompute=args.recompute,
-                        engine=args.engine,
-                        stack=args.stack,
-                    )
+                    res = run_experiment(name, args.profile, executor=executor, **opts)
                     timings.append((name, time.perf_counter() - t0, len(res)))
                     print(res.describe())
             else:  # every experiment's tasks in one queue, so no worker idles between them
-                for res in run_experiments(
-                    names,
-                    args.profile,
-                    force=args.force,
-                    only=_parse_only(args.only),
-                    executor=executor,
-                    gpus_per_stack=args.gpus_per_stack,
-                    recompute=args.recompute,
-                    engine=args.engine,
-                    stack=args.stack,
-                ):
+                for res in run_experiments(names, args.profile, executor=executor, **opts):
                     print(res.describe())
     except UnitsFailed as err:
         print(f"error: {err}", file=sys.stderr)
@@ -191,11 +181,8 @@ def _cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m synlab", description=__doc__)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the registered experiments").set_defaults(func=_cmd_list)
+def _add_run_parser(sub: Any) -> None:
+    """The options of `synlab run`."""
     run = sub.add_parser("run", help="run an experiment (resumes; each unit is cached)")
     run.add_argument("experiment", help="experiment name, or 'all'")
     run.add_argument("--profile", choices=PROFILES, default="quick")
@@ -242,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the fraction of a GPU one stack of units takes (1/F stacks share a GPU); default 1",
     )
     run.set_defaults(func=_cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m synlab", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the registered experiments").set_defaults(func=_cmd_list)
+    _add_run_parser(sub)
     plan = sub.add_parser(
         "plan", help="predict a run's wall time from recorded unit times (a scheduling simulation)"
     )

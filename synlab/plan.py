@@ -212,15 +212,7 @@ def plan_run(
                 return median[kind], f"some units sized by the median {kind.upper()} unit"
             return None, ""
 
-        stacked = exp.run_group is not None and len(units) > 1 and stack != 1
-        if stacked:
-            by_key: dict[Any, list[dict[str, Any]]] = {}
-            for u in units:
-                by_key.setdefault(exp.group_key(u), []).append(u)
-            limit = stack or len(units)
-            groups = [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
-        else:
-            groups = [[u] for u in units]
+        stacked, groups = exp.stacks(units, stack)
         for group in groups:
             keys = [unit_key(u) for u in group]
             kind = "gpu" if (gpus > 0 and stacked and len(group) > 1) else "cpu"

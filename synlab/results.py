@@ -83,6 +83,7 @@ __all__ = [
     "complete_subset",
     "run_experiment",
     "run_experiments",
+    "RunOptions",
     "load_results",
     "results_for_chapter",
     "experiment_status",
@@ -130,6 +131,37 @@ class _StoredCheck:
         return rec
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How and where a run computes; nothing here enters a config hash.
+
+    ``force``: recompute units already stored. ``recompute``: move corrupt full units to
+    quarantine and recompute them (quick units always are). ``only`` (e.g. ``{"method": "bgd"}``):
+    run, and return, only the matching units. ``root``: the store (default
+    :func:`results_root`). ``device``: where an in-process run computes (default CUDA when
+    present). ``engine`` (``autograd``, ``fused``, ``compiled``;
+    :data:`synlab.experiments.ENGINES`):
+    what the training steps run on, one the experiment declares (``Experiment.engines``), else a
+    ValueError; default its first engine on a CPU, ``compiled`` where it has one on CUDA.
+    ``stack``: the most units trained as one stack where an experiment can stack (0: no limit;
+    1: each alone); default 1 on a CPU (stacking does not pay there), no limit on CUDA. Engine and
+    stack are recorded in every unit's provenance. ``workers``, ``address``, ``gpus_per_stack``:
+    the executor (:func:`synlab.executor.make_executor`). ``progress``: progress bars (default:
+    on, unless ``TQDM_DISABLE=1``)."""
+
+    force: bool = False
+    recompute: bool = False
+    only: dict[str, Any] | None = None
+    root: Path | str | None = None
+    device: Any = None
+    engine: str | None = None
+    stack: int | None = None
+    workers: int = 1
+    address: str | None = None
+    gpus_per_stack: float = 1.0
+    progress: bool | None = None
+
+
 @dataclass
 class _Job:
     """One experiment's part of a run: what is stored, what is left, and how it is grouped."""
@@ -147,179 +179,150 @@ class _Job:
     engine: str
 
 
-def _prepare(
-    name: str,
-    profile: str,
-    *,
-    force: bool,
-    root: Path | str | None,
-    config: Any,
-    device: Any,
-    only: dict[str, Any] | None,
-    recompute: bool = False,
-    engine: str | None = None,
-    stack: int | None = None,
-) -> _Job:
+def _prepare(name: str, profile: str, opts: RunOptions, config: Any = None) -> _Job:
     """Read what is stored and fresh; list the units left and group them into tasks (stacks of
-    up to ``stack`` units where the experiment can stack, see :func:`run_experiments`)."""
+    up to ``opts.stack`` units where the experiment can stack: :meth:`Experiment.stacks`)."""
     exp = get_experiment(name)
+    device = opts.device
     kind = (torch_device(device) if device is not None else default_device()).type
-    engine = exp.engine(engine, kind)
+    engine = exp.engine(opts.engine, kind)
+    stack = opts.stack
     if stack is None:
         stack = 0 if kind == "cuda" else 1  # on a CPU stacking does not pay (bench_stacked.py)
-    if stack < 0:
-        raise ValueError(f"stack must be 0 (no limit) or a positive number of units; got {stack}")
     cfg = config if config is not None else exp.make_config(profile)
     chash = config_hash(cfg)
-    base = Path(root) if root is not None else results_root(profile)
+    base = Path(opts.root) if opts.root is not None else results_root(profile)
     folder = base / profile / exp.name
-    units = _select(exp.units(cfg), only, exp.name)
+    units = _select(exp.units(cfg), opts.only, exp.name)
     records: list[UnitRecord] = []
     todo: list[dict[str, Any]] = []
-    cfg_json = _config_json(cfg)
-    check = _StoredCheck(exp, profile, base, cfg_json, chash, recompute)
+    check = _StoredCheck(exp, profile, base, _config_json(cfg), chash, opts.recompute)
     for unit in units:
         rec = check.fresh(folder, unit)
-        if rec is not None and not force:
+        if rec is not None and not opts.force:
             records.append(rec)
-            continue
-        todo.append(unit)
-    groups: list[list[dict[str, Any]]] = [[u] for u in todo]
-    stacked = exp.run_group is not None and len(todo) > 1 and stack != 1
-    if stacked:
-        by_key: dict[Any, list[dict[str, Any]]] = {}
-        for unit in todo:
-            by_key.setdefault(exp.group_key(unit), []).append(unit)
-        limit = stack or len(todo)
-        groups = [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
+        else:
+            todo.append(unit)
+    stacked, groups = exp.stacks(todo, stack)
     return _Job(exp, profile, cfg, chash, folder, units, records, todo, groups, stacked, engine)
+
+
+def _plan_tasks(jobs: list[_Job], executor: Any, opts: RunOptions) -> tuple[list, dict]:
+    """Say what each experiment runs where, and make its tasks: (tasks, task index → job)."""
+    tasks, owner = [], {}
+    if executor.backend == "in-process":
+        where = describe_device(opts.device)
+    else:
+        gpu = f", {executor.gpu_slots} GPU slot(s)" if executor.gpu_slots else ""
+        where = f"{executor.backend}, {executor.cpu_slots} CPU worker(s){gpu}"
+    for j in (j for j in jobs if j.todo):
+        stored = len(j.units) - len(j.todo)
+        print(
+            f"{j.exp.name} [{j.profile}]: {stored} of {len(j.units)} units stored; "
+            f"running {len(j.todo)} on {where}"
+        )
+        if j.stacked:
+            print(
+                f"{j.exp.name}: stacking {len(j.todo)} units as {len(j.groups)} group(s) "
+                f"(engine {j.engine})"
+            )
+        for group in j.groups:
+            # a stack (more than one unit) goes to a GPU slot where there is one; a unit alone
+            # (a method that cannot stack, e.g. EWC) goes to a CPU worker
+            stack = j.stacked and len(group) > 1
+            gpu = opts.gpus_per_stack if executor.gpu_device_for(stack) else 0.0
+            task = Task.make(len(tasks), j.exp, j.cfg, group, gpu, j.engine)
+            tasks.append(task)
+            owner[task.index] = j
+    return tasks, owner
+
+
+def _provenance(j: _Job, out: Any, source: str | None, backend: str, device: Any) -> dict:
+    """What a unit of a landed task records about how it was computed."""
+    n = len(out.task.units)
+    return {
+        "experiment": j.exp.name,
+        "profile": j.profile,
+        "config": _jsonable(j.cfg),
+        "config_hash": j.chash,
+        "synlab_version": __version__,
+        "git_commit": _git_commit(),
+        "data_source": source or "none (synthetic)",
+        "device": out.info.get("device") or describe_device(device),
+        "backend": out.info.get("backend", backend),
+        "node": out.info.get("node", ""),
+        "engine": out.task.engine,
+        "stack": n,  # trained as one stack of n units; wall time is the n-th share
+        "wall_time_s": round(out.wall_s / n, 3),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _land(j: _Job, out: Any, backend: str, device: Any) -> None:
+    """Write each unit of a landed task to the store, as soon as it lands."""
+    for unit, result in zip(out.task.units, out.results):
+        source = result.pop("data_source", None)
+        prov = _provenance(j, out, source, backend, device)
+        rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
+        j.records.append(_read_unit(write_unit(j.folder, rec)))
+
+
+def _drive(jobs: list[_Job], executor: Any, opts: RunOptions) -> list:
+    """Run every job's tasks on ``executor``, storing each unit as it lands; the failed tasks."""
+    tasks, owner = _plan_tasks(jobs, executor, opts)
+    n_todo = sum(len(j.todo) for j in jobs)
+    bar_kw = {} if opts.progress is None else {"disable": not opts.progress}  # or TQDM_DISABLE
+    if not n_todo:
+        bar_kw = {"disable": True}
+    desc = jobs[0].exp.name if len(jobs) == 1 else "all"
+    bar = tqdm(total=n_todo, desc=desc, unit="unit", **bar_kw)
+    failures = []
+    for out in executor.run(tasks) if tasks else ():
+        if out.error is not None:
+            failures.append(out)
+            print(f"{out.label}: failed: {out.error.strip().splitlines()[-1]}")
+        else:
+            _land(owner[out.task.index], out, executor.backend, opts.device)
+            bar.set_postfix_str(out.label[-50:])
+        bar.update(len(out.task.units))
+    bar.close()
+    return failures
 
 
 def run_experiments(
     names: list[str],
     profile: str = "quick",
     *,
-    force: bool = False,
-    progress: bool | None = None,
-    root: Path | str | None = None,
     config: Any = None,
-    device: Any = None,
-    only: dict[str, Any] | None = None,
-    workers: int = 1,
-    address: str | None = None,
-    gpus_per_stack: float = 1.0,
     executor: Any = None,
-    recompute: bool = False,
-    engine: str | None = None,
-    stack: int | None = None,
+    **options: Any,
 ) -> list[ExperimentResults]:
     """Run every missing or stale unit of the experiments ``names`` as one run, and return all
-    their results (one :class:`ExperimentResults` per name, in order).
-
-    ``engine`` (``autograd``, ``fused``, ``compiled``; :data:`synlab.experiments.ENGINES`) is
-    what the training steps run on: one an experiment declares (``Experiment.engines``), else a
-    ValueError; default: its first engine on a CPU, ``compiled`` where it has one on CUDA.
-    ``stack``: the most units trained as one stack where an experiment can stack (``0``: no
-    limit; ``1``: every unit alone); default 1 on a CPU (stacking does not pay there) and no
-    limit on CUDA. Both are recorded in every unit's provenance and never enter the config hash.
-    ``progress``: progress bars (default: on, unless ``TQDM_DISABLE=1``).
+    their results (one :class:`ExperimentResults` per name, in order). ``options`` are the
+    fields of :class:`RunOptions` (an unknown one is a TypeError naming it).
 
     Each unit, or stack of units, is one task of an executor (:mod:`synlab.executor`):
     ``workers=1`` computes in this process; ``workers=N`` in a local pool of N processes, one
     CPU and one torch thread each; ``address`` on a Ray cluster (``"local"``: a private one on
-    this machine). Tasks of all experiments go to the executor together, so its workers stay
-    busy across experiments. Workers return results; this process alone writes the store, one
-    unit as soon as its task lands, so Ctrl-C loses only tasks in flight and a rerun resumes.
-    A task whose worker died more than twice, or that raised, is reported
-    (:class:`synlab.executor.UnitsFailed`) after every other task has landed; in-process, an
-    exception stops the run at once. ``config`` applies to a single experiment.
+    this machine); or the ``executor`` given (left open). Tasks of all experiments go to the
+    executor together, so its workers stay busy across experiments. Workers return results;
+    this process alone writes the store, one unit as soon as its task lands, so Ctrl-C loses
+    only tasks in flight and a rerun resumes. A task whose worker died more than twice, or that
+    raised, is reported (:class:`synlab.executor.UnitsFailed`) after every other task has
+    landed; in-process, an exception stops the run at once. ``config`` applies to a single
+    experiment.
     """
+    opts = RunOptions(**options)
     if config is not None and len(names) != 1:
         raise ValueError("config= overrides the config of a single experiment")
-    jobs = [
-        _prepare(
-            n,
-            profile,
-            force=force,
-            root=root,
-            config=config,
-            device=device,
-            only=only,
-            recompute=recompute,
-            engine=engine,
-            stack=stack,
-        )
-        for n in names
-    ]
-    n_todo = sum(len(j.todo) for j in jobs)
-    bar_kw = {} if progress is None else {"disable": not progress}  # tqdm reads TQDM_DISABLE
-    own = executor is None and n_todo > 0
+    jobs = [_prepare(n, profile, opts, config) for n in names]
+    own = executor is None and any(j.todo for j in jobs)
     if own:
-        executor = make_executor(workers, address, gpus_per_stack=gpus_per_stack, device=device)
-    failures = []
+        executor = make_executor(
+            opts.workers, opts.address, gpus_per_stack=opts.gpus_per_stack, device=opts.device
+        )
     try:
-        tasks, owner = [], {}
-        for j in jobs:
-            if not j.todo:
-                continue
-            where = (
-                f"{executor.backend}, {executor.cpu_slots} CPU worker(s)"
-                + (f", {executor.gpu_slots} GPU slot(s)" if executor.gpu_slots else "")
-                if executor.backend != "in-process"
-                else describe_device(device)
-            )
-            print(
-                f"{j.exp.name} [{profile}]: {len(j.units) - len(j.todo)} of {len(j.units)} units "
-                f"stored; running {len(j.todo)} on {where}"
-            )
-            if j.stacked:
-                print(
-                    f"{j.exp.name}: stacking {len(j.todo)} units as {len(j.groups)} group(s) "
-                    f"(engine {j.engine})"
-                )
-            for group in j.groups:
-                # a stack (more than one unit) goes to a GPU slot where there is one; a unit alone
-                # (a method that cannot stack, e.g. EWC) goes to a CPU worker
-                stack = j.stacked and len(group) > 1
-                gpu = gpus_per_stack if executor.gpu_device_for(stack) else 0.0
-                task = Task.make(len(tasks), j.exp, j.cfg, group, gpu, j.engine)
-                tasks.append(task)
-                owner[task.index] = j
-        desc = jobs[0].exp.name if len(jobs) == 1 else "all"
-        if not n_todo:
-            bar_kw = {"disable": True}
-        bar = tqdm(total=n_todo, desc=desc, unit="unit", **bar_kw)
-        for out in executor.run(tasks) if tasks else ():
-            j = owner[out.task.index]
-            if out.error is not None:
-                failures.append(out)
-                bar.update(len(out.task.units))
-                print(f"{out.label}: failed: {out.error.strip().splitlines()[-1]}")
-                continue
-            n = len(out.task.units)
-            for unit, result in zip(out.task.units, out.results):
-                source = result.pop("data_source", None)
-                prov = {
-                    "experiment": j.exp.name,
-                    "profile": profile,
-                    "config": _jsonable(j.cfg),
-                    "config_hash": j.chash,
-                    "synlab_version": __version__,
-                    "git_commit": _git_commit(),
-                    "data_source": source or "none (synthetic)",
-                    "device": out.info.get("device") or describe_device(device),
-                    "backend": out.info.get("backend", executor.backend),
-                    "node": out.info.get("node", ""),
-                    "engine": out.task.engine,
-                    "stack": n,  # trained as one stack of n units; wall time is the n-th share
-                    "wall_time_s": round(out.wall_s / n, 3),
-                    "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                }
-                rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
-                j.records.append(_read_unit(write_unit(j.folder, rec)))
-            bar.update(n)
-            bar.set_postfix_str(out.label[-50:])
-        bar.close()
+        failures = _drive(jobs, executor, opts) if executor is not None else []
     except BaseException:
         if own:
             executor.close(kill=True)
@@ -339,56 +342,22 @@ def run_experiments(
 
 
 def run_experiment(
-    name: str,
-    profile: str = "quick",
-    *,
-    force: bool = False,
-    progress: bool | None = None,
-    root: Path | str | None = None,
-    config: Any = None,
-    device: Any = None,
-    only: dict[str, Any] | None = None,
-    workers: int = 1,
-    address: str | None = None,
-    gpus_per_stack: float = 1.0,
-    executor: Any = None,
-    recompute: bool = False,
-    engine: str | None = None,
-    stack: int | None = None,
+    name: str, profile: str = "quick", *, config: Any = None, executor: Any = None, **options: Any
 ) -> ExperimentResults:
     """Run every missing or stale unit of experiment ``name`` and return all its results.
 
     Units already stored with the current config hash are loaded, not recomputed (resume).
-    ``force=True`` recomputes everything. ``config`` overrides the profile's config (the
-    results are then stored under that config's hash). Each unit is saved as soon as it
-    finishes, so Ctrl-C loses only the unit in flight. ``only`` (e.g. ``{"method": "bgd"}``)
-    restricts the run, and the results returned, to the matching units. ``workers``,
-    ``address`` and ``gpus_per_stack`` choose where the units compute (see
-    :func:`run_experiments`); only this process writes the store. ``engine`` and ``stack``:
-    see :func:`run_experiments`.
+    ``config`` overrides the profile's config (the results are then stored under that config's
+    hash). Each unit is saved as soon as it finishes, so Ctrl-C loses only the unit in flight.
+    ``options``: the fields of :class:`RunOptions` (``force``, ``only``, ``engine``, ``stack``,
+    ``workers`` ...); where the units compute: see :func:`run_experiments`.
 
     A stored unit that cannot be read (its JSON or NPZ corrupt, missing or mismatched) is
     moved to ``<root>/quarantine/`` and recomputed, at once for the quick profile, for the
     full profile (where a unit may cost hours) only with ``recompute=True``; otherwise a
     :class:`CorruptUnitError` names it and nothing is computed or moved.
     """
-    return run_experiments(
-        [name],
-        profile,
-        force=force,
-        progress=progress,
-        root=root,
-        config=config,
-        device=device,
-        only=only,
-        workers=workers,
-        address=address,
-        gpus_per_stack=gpus_per_stack,
-        executor=executor,
-        recompute=recompute,
-        engine=engine,
-        stack=stack,
-    )[0]
+    return run_experiments([name], profile, config=config, executor=executor, **options)[0]
 
 
 def load_results(

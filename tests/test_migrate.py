@@ -12,22 +12,52 @@ import pytest
 
 from synlab import migrate
 from synlab.results import experiment_status, read_unit, status_failures
+from synlab.store import _replace_bytes
 
 COMMITTED = Path(__file__).resolve().parent.parent / "results"
 
 
+def _as_before(payload: dict) -> dict:
+    """The unit as it was before ``engine-and-stack``, rebuilt from what the migration recorded:
+    drop the keys it added and give back ``stacked_with`` (written only for stacks of more than
+    one unit; every committed unit before the migration followed that rule)."""
+    prov = payload["provenance"]
+    record = [m for m in prov.get("migrated_from", []) if m["migration"] == "engine-and-stack"]
+    assert record, "every committed unit records the engine-and-stack migration"
+    prov["migrated_from"].remove(record[0])
+    if not prov["migrated_from"]:
+        del prov["migrated_from"]
+    if "engine_inferred" in record[0]["changed"]:
+        del prov["engine_inferred"]
+    if "stack" in record[0]["changed"]:
+        stack = prov.pop("stack")
+        if stack != 1:
+            prov["stacked_with"] = stack
+    return payload
+
+
 @pytest.mark.slow
 def test_every_committed_unit_migrates_and_loads_the_same(tmp_path):
+    """The committed store was migrated once (2026-11-30). Rebuild each unit's pre-migration JSON,
+    migrate that copy again, and require exactly the committed units back (but the migration's
+    date), with the same arrays, fresh; applying it twice changes nothing more."""
     root = tmp_path / "results"
     shutil.copytree(COMMITTED / "full", root / "full")
-    before = {p: read_unit(p) for p in sorted((root / "full").glob("*/*.json"))}
-    assert len(before) > 100
+    committed = {p: read_unit(p) for p in sorted((root / "full").glob("*/*.json"))}
+    assert len(committed) > 100
+    assert migrate.migrate_store(root).changed == []  # the committed store is up to date
+
+    for path in committed:
+        payload = _as_before(json.loads(path.read_text()))
+        text = json.dumps(payload, indent=1, sort_keys=True, allow_nan=True) + "\n"
+        _replace_bytes(path, text.encode())
+    before = {p: read_unit(p) for p in committed}  # loads: the NPZ checksum still matches
 
     dry = migrate.migrate_store(root)  # a dry run writes nothing
     assert all(read_unit(p).provenance == r.provenance for p, r in before.items())
 
     done = migrate.migrate_store(root, apply=True)
-    assert sorted(done.changed) == sorted(dry.changed) and len(done.changed) > 0
+    assert sorted(done.changed) == sorted(dry.changed) == sorted(committed)
     for path, old in before.items():
         new = read_unit(path)  # JSON and NPZ both checked (the NPZ checksum is unchanged)
         assert new.unit == old.unit and new.result.keys() == old.result.keys()
@@ -40,10 +70,14 @@ def test_every_committed_unit_migrates_and_loads_the_same(tmp_path):
         kept = {k: v for k, v in old.provenance.items() if k != "stacked_with"}
         assert {k: prov[k] for k in kept} == kept  # nothing of the old provenance is lost
         assert prov["stack"] == old.provenance.get("stacked_with", 1)
-        if path in done.changed:
-            assert prov["migrated_from"][-1]["migration"] == "engine-and-stack"
+        assert prov["migrated_from"][-1]["migration"] == "engine-and-stack"
         if "engine_inferred" in prov:
             assert prov["engine_inferred"] in ("autograd", "fused", "compiled")
+        want = dict(committed[path].provenance)
+        want["migrated_from"] = prov["migrated_from"][:-1] + [
+            dict(want["migrated_from"][-1], date=prov["migrated_from"][-1]["date"])
+        ]
+        assert prov == want, path  # the migration gives exactly the committed unit
     reported = [p for paths in done.reported.values() for p in paths]
     assert all("engine_inferred" not in read_unit(p).provenance for p in reported)
 

@@ -26,7 +26,8 @@ ENGINES = ("autograd", "fused", "compiled")
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment: ``make_config(profile)``, ``units(config)``, ``run_unit(config, unit)``."""
+    """A named experiment: ``make_config(profile)``, ``units(config)``, ``run_unit(config,
+    unit)``."""
 
     name: str
     description: str
@@ -34,8 +35,9 @@ class Experiment:
     units: Callable[[Any], list[dict[str, Any]]]
     run_unit: Callable[[Any, dict[str, Any]], dict[str, Any]]
     part: str = ""
-    #: optional: run several units as one stacked computation, ``run_group(config, units)`` returning
-    #: one result per unit (same contents as ``run_unit``); units are grouped by ``group_key(unit)``.
+    #: optional: run several units as one stacked computation, ``run_group(config, units)``
+    #: returning one result per unit (same contents as ``run_unit``); units are grouped by
+    #: ``group_key(unit)``.
     #: The runner uses it with ``stack`` other than 1 (the default on a CUDA device; see
     #: :func:`synlab.results.run_experiments`).
     run_group: Callable[[Any, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
@@ -67,6 +69,24 @@ class Experiment:
                 f"{self.name} has no engine {asked!r}; its engines: {', '.join(self.engines)}"
             )
         return asked
+
+    def stacks(
+        self, units: list[dict[str, Any]], stack: int
+    ) -> tuple[bool, list[list[dict[str, Any]]]]:
+        """How ``units`` are trained: (stacked?, the tasks' unit lists). Where this experiment can
+        stack (``run_group``) and ``stack`` is not 1, units of one ``group_key`` form stacks of up
+        to ``stack`` units (0: no limit); otherwise every unit is a task of its own."""
+        if stack < 0:
+            raise ValueError(
+                f"stack must be 0 (no limit) or a positive number of units; got {stack}"
+            )
+        if self.run_group is None or len(units) <= 1 or stack == 1:
+            return False, [[u] for u in units]
+        by_key: dict[Any, list[dict[str, Any]]] = {}
+        for unit in units:
+            by_key.setdefault(self.group_key(unit), []).append(unit)
+        limit = stack or len(units)
+        return True, [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
 
     def compute(self, config: Any, units: list[dict[str, Any]], engine: str) -> list[dict]:
         """Run ``units`` (one, or a stack of several) with ``engine``: one result per unit."""
