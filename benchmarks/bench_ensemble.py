@@ -19,7 +19,7 @@ import time
 import torch
 
 from synlab.device import default_device, describe_device
-from synlab.ensemble import GaussianEnsembleMLP, NoiseSource, train_ensemble
+from synlab.ensemble import GaussianEnsembleMLP, NoiseSource, TrainSpec, train_ensemble
 
 SIZES = [784, 100, 100, 10]
 
@@ -33,11 +33,12 @@ def time_per_step(models, x, y, lams, steps: int, device, **engine) -> float:
     """Seconds per optimisation step of *all* models (each model does one step), after a warm-up
     (which includes compiling, when compiling)."""
     for m, lam in zip(models, lams):  # warm-up
-        train_ensemble(m, x[:60], y[:60], epochs=1, lam=lam, rho=0.5, **engine)
+        train_ensemble(m, x[:60], y[:60], TrainSpec(epochs=1, lam=lam, rho=0.5), **engine)
     _sync(device)
     t0 = time.perf_counter()
     for m, lam in zip(models, lams):
-        train_ensemble(m, x[: 20 * steps], y[: 20 * steps], epochs=1, lam=lam, rho=0.5, **engine)
+        spec = TrainSpec(epochs=1, lam=lam, rho=0.5)
+        train_ensemble(m, x[: 20 * steps], y[: 20 * steps], spec, **engine)
     _sync(device)
     return (time.perf_counter() - t0) / steps
 

@@ -41,8 +41,9 @@ sizes, K and per-member noise, and call it on ``(B, in)`` or ``(K, B, in)`` inpu
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import fused as fused_mod
+from .fused import Members
 from .synapses import inverse_softplus
 
 __all__ = [
@@ -57,6 +59,10 @@ __all__ = [
     "NoiseSource",
     "GaussianEnsembleMLP",
     "ensemble_objective",
+    "Members",
+    "TrainSpec",
+    "StepState",
+    "SynapseStats",
     "train_ensemble",
     "evaluate_ensemble",
     "EnsembleHistory",
@@ -190,6 +196,21 @@ class NoiseSource:
         return low + (high - low) * u
 
 
+def _check_options(sizes: list[int], noise: str, sigma_init, mu_init) -> None:
+    """ValueError on options :class:`GaussianEnsembleMLP` cannot build."""
+    if len(sizes) < 2 or any(s <= 0 for s in sizes):
+        raise ValueError(f"sizes must be at least two positive integers; got {sizes}")
+    if noise not in {"weight", "local"}:
+        raise ValueError(f"noise must be 'weight' or 'local'; got {noise!r}")
+    if not (isinstance(sigma_init, (int, float)) and 0 < sigma_init < math.inf):
+        raise ValueError(
+            f"sigma_init must be a finite number > 0 (a noise standard deviation); "
+            f"got {sigma_init!r}"
+        )
+    if not mu_init[0] < mu_init[1]:
+        raise ValueError(f"mu_init must be (low, high) with low < high; got {mu_init}")
+
+
 class GaussianEnsembleMLP(nn.Module):
     r"""K Gaussian-synapse MLPs ``sizes[0] → … → sizes[-1]`` with stacked parameters.
 
@@ -207,6 +228,10 @@ class GaussianEnsembleMLP(nn.Module):
         noise: ``"weight"`` or ``"local"`` (see the module docstring).
         homogeneous: bool per member: use one shared σ (RMS of all the member's σ's).
         source: a :class:`NoiseSource` for initialisation and noise (default: seed 0, shared).
+        dtype: of every parameter.
+
+    Eleven parameters (with ``self``): each keyword is one documented choice of the model with
+    the paper's default; bundling them into an options object would only hide them.
     """
 
     def __init__(
@@ -225,18 +250,8 @@ class GaussianEnsembleMLP(nn.Module):
     ) -> None:
         super().__init__()
         sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or any(s <= 0 for s in sizes):
-            raise ValueError(f"sizes must be at least two positive integers; got {sizes}")
-        if noise not in {"weight", "local"}:
-            raise ValueError(f"noise must be 'weight' or 'local'; got {noise!r}")
-        if not (isinstance(sigma_init, (int, float)) and 0 < sigma_init < math.inf):
-            raise ValueError(
-                f"sigma_init must be a finite number > 0 (a noise standard deviation); "
-                f"got {sigma_init!r}"
-            )
+        _check_options(sizes, noise, sigma_init, mu_init)
         lo, hi = mu_init
-        if not lo < hi:
-            raise ValueError(f"mu_init must be (low, high) with low < high; got {mu_init}")
         K = int(n_members)
         self.K, self.sizes, self.noise, self.has_bias = K, sizes, noise, bias
         self.relu_after = (
@@ -411,12 +426,8 @@ def ensemble_objective(
     *,
     lam: Tensor,
     rho: Tensor,
-    c: float | Tensor = 1.0,
-    l1: float = 0.01,
-    n_data: float = 60000.0,
     entropic: Tensor | None = None,
-    loss: str = "cross_entropy",
-    obs_sd: float = 1.0,
+    spec: TrainSpec | None = None,
 ):
     r"""Sum over members of Malkin et al.'s per-step objective; returns (total, nll (K,), cost (K,)).
 
@@ -425,13 +436,17 @@ def ensemble_objective(
     .. math:: L_k = \sum_{b} -\log p(y_b\mid x_b, w_k) + \frac{B}{N}\Big[l_1\sum_i|\mu_i|
               + \lambda_k\sum_i c\,\sigma_i^{-\rho_k}\Big]
 
-    (sums over every weight and bias; N = ``n_data``, 60000 in the paper). Homogeneous members
+    (sums over every weight and bias; ``lam``, ``rho``: (K,) tensors; N, c, l1, the loss and its
+    ``obs_sd`` from ``spec``, a :class:`TrainSpec`, default its defaults: N = 60000 as in the
+    paper). Homogeneous members
     use their shared σ for every parameter, so their cost counts every parameter. Members with
     ``entropic[k]`` pay :math:`\lambda_k\sum_i -\log\sigma_i` instead (λ = 1: the negative ELBO
     with a Laplace prior, i.e. Bayes-by-backprop).
     """
+    spec = _DEFAULT_SPEC if spec is None else spec
+    c, l1 = spec.c, spec.l1
     out = model(x)
-    nll = _per_member_nll(out, y, loss, obs_sd)
+    nll = _per_member_nll(out, y, spec.loss, spec.obs_sd)
     K = model.K
     shape = lambda s: (K,) + (1,) * (s.dim() - 1)  # noqa: E731
     mag = sum(m.abs().flatten(1).sum(1) for m in list(model.mu) + list(model.bias_mu))
@@ -444,8 +459,71 @@ def ensemble_objective(
     if entropic is not None:
         rel = torch.where(entropic, ent, rel)
     cost = l1 * mag + lam * rel
-    total = (nll + (x.shape[0] / n_data) * cost).sum()
+    total = (nll + (x.shape[0] / spec.n_data) * cost).sum()
     return total, nll.detach(), cost.detach()
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How :func:`train_ensemble` trains: the schedule, Adam's step sizes and the objective.
+
+    ``epochs`` epochs of training, then ``frozen_epochs`` epochs at the parameters reached (every
+    step computes the autograd objective and its gradients, but takes no optimiser step: the
+    authors' Fig. 5 code collects gradients this way). Mini-batches of ``batch_size``: one random
+    permutation per epoch (generator seeded ``data_seed``), shared by all members. ``lr_phi``
+    (default ``lr``) is the Adam step size of the σ parameters φ. ``lam``, ``rho`` and
+    ``entropic``: a scalar or one value per member (see :func:`ensemble_objective`).
+    """
+
+    epochs: int
+    batch_size: int = 20
+    lr: float = 1e-4
+    lr_phi: float | None = None
+    lam: Any = 1.0
+    rho: Any = 0.5
+    c: float = 1.0
+    l1: float = 0.01
+    n_data: float = 60000.0
+    entropic: Any = None
+    loss: str = "cross_entropy"
+    obs_sd: float = 1.0
+    data_seed: int = 0
+    frozen_epochs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0 or self.frozen_epochs < 0 or self.batch_size < 1:
+            raise ValueError("epochs and frozen_epochs must be >= 0 and batch_size >= 1")
+        if self.loss not in {"cross_entropy", "gaussian"}:
+            raise ValueError(f"loss must be 'cross_entropy' or 'gaussian'; got {self.loss!r}")
+
+    def members(self, model: GaussianEnsembleMLP) -> Members:
+        """λ, ρ and entropic as (K,) tensors on the model's device (entropic None if not set)."""
+        K, dev, dtype = model.K, model.mu[0].device, model.mu[0].dtype
+        lam = as_member_tensor(self.lam, K, "lam", device=dev, dtype=dtype)
+        rho = as_member_tensor(self.rho, K, "rho", device=dev, dtype=dtype)
+        if bool((rho <= 0).any()):
+            raise ValueError(f"every rho must be > 0; got {rho.tolist()}")
+        ent = self.entropic
+        ent = None if ent is None else as_member_tensor(ent, K, "entropic", device=dev).bool()
+        return Members(lam, rho, ent, model.homogeneous)
+
+
+_DEFAULT_SPEC = TrainSpec(epochs=0)  # the objective's defaults
+
+
+class StepState(NamedTuple):
+    """What ``on_step`` sees after each step of :func:`train_ensemble` (nothing is copied).
+
+    ``grad_mu[l]``: the gradient of the summed mini-batch objective w.r.t. layer l's weight means
+    μ, (K, out, in); ``opt``: the optimiser (Adam's moments, :meth:`StackedAdam.learning_rates`).
+    """
+
+    epoch: int
+    step: int
+    x: Tensor
+    model: GaussianEnsembleMLP
+    opt: StackedAdam
+    grad_mu: list[Tensor]
 
 
 @dataclass
@@ -454,38 +532,22 @@ class EnsembleHistory:
 
     epoch_nll: list  # (epochs, K) mean NLL per example
     steps: int
-    accumulated: dict  # per-synapse statistics accumulated in the last epochs (see train_ensemble)
     engine: str = "autograd"  # which training step ran: "autograd", "fused step" or "fused step, torch.compile"
-    #: with ``track_layers``: per tracked layer l, its statistics (see :func:`train_ensemble`)
-    accumulated_layers: dict = field(default_factory=dict)
 
 
 def train_ensemble(
     model: GaussianEnsembleMLP,
     x: Tensor,
     y: Tensor,
+    spec: TrainSpec,
     *,
-    epochs: int,
-    batch_size: int = 20,
-    lr: float = 1e-4,
-    lr_phi: float | None = None,
-    lam=1.0,
-    rho=0.5,
-    c: float = 1.0,
-    l1: float = 0.01,
-    n_data: float = 60000.0,
-    entropic=None,
-    loss: str = "cross_entropy",
-    obs_sd: float = 1.0,
-    data_seed: int = 0,
-    accumulate_epochs: int = 0,
-    track_layer: int = 1,
-    track_layers: Sequence[int] | None = None,
-    freeze_accumulation: bool = False,
+    on_step: Callable[[StepState], None] | None = None,
     engine: str = "auto",
     compile: bool = False,
 ) -> EnsembleHistory:
-    """Train all members with Adam on the stacked parameters, data on the model's device.
+    """Train all members with Adam on the stacked parameters as ``spec`` says; data on the
+    model's device. After every step, ``on_step(state)`` (a :class:`StepState`) if given: metrics
+    are collected there, e.g. by :class:`SynapseStats`.
 
     ``engine="fused"`` runs :func:`synlab.fused.fused_step`: hand-derived gradients and Adam, the
     same numbers as ``engine="autograd"`` (:func:`ensemble_objective`, ``backward``,
@@ -493,196 +555,117 @@ def train_ensemble(
     compiles the fused step with ``torch.compile`` (the first step then takes
     tens of seconds; 2.5× faster steps on a CPU, ``benchmarks/bench_ensemble.py``). ``"auto"``: the
     compiled fused step when compiling, else autograd (uncompiled, autograd is the faster of the two).
-
-    Mini-batches: one random permutation per epoch (generator seeded ``data_seed``), shared by all
-    members. ``lr_phi`` (default ``lr``) is the Adam step size of the σ parameters φ.
-
-    ``accumulate_epochs``: train this many further epochs and, at every step of them, accumulate
-    for layer ``track_layer`` (per synapse, member) the mean squared gradient of the objective
-    w.r.t. μ (empirical-Fisher estimate of the Hessian diagonal, Malkin et al. App. 3), the
-    mean absolute gradient, Adam's per-synapse learning rate of μ,
-    lr / (sqrt(v̂) + ε), and the mean presynaptic input (input rate).
-
-    ``track_layers`` (e.g. ``(0, 1, 2)``): accumulate the same statistics for every listed layer
-    into ``hist.accumulated_layers[l]``, plus ``"input_abs"``, the mean *absolute* presynaptic
-    activation (Malkin et al.'s input rate ``|x|``; for layer 0 the normalised pixels). The
-    presynaptic activations are those of the noise-free network (the means μ), so tracking draws
-    no random numbers; ``hist.accumulated`` then stays empty. Without ``track_layers`` only
-    ``track_layer`` is tracked, into ``hist.accumulated``, exactly as before.
-    ``freeze_accumulation``: take no optimiser step during the accumulation epochs (the authors'
-    Fig. 5 code: gradients are collected at the parameters reached after training); those steps
-    run the autograd objective whatever ``engine`` trained the rest.
+    The frozen epochs (``spec.frozen_epochs``) run the autograd objective whatever the engine.
     """
-    K, dev = model.K, model.mu[0].device
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"x and y disagree on the number of examples: {x.shape[0]} vs {y.shape[0]}"
         )
-    if epochs < 0 or accumulate_epochs < 0 or batch_size < 1:
-        raise ValueError("epochs and accumulate_epochs must be >= 0 and batch_size >= 1")
-    if accumulate_epochs and not 0 <= track_layer < model.n_layers:
-        raise ValueError(f"track_layer must be in 0..{model.n_layers - 1}; got {track_layer}")
-    if track_layers is not None:
-        track_layers = tuple(int(l) for l in track_layers)
-        if not track_layers or any(not 0 <= l < model.n_layers for l in track_layers):
-            raise ValueError(
-                f"track_layers must list layers in 0..{model.n_layers - 1}; got {track_layers}"
-            )
-    dtype = model.mu[0].dtype
-    lam_t = as_member_tensor(lam, K, "lam", device=dev, dtype=dtype)
-    rho_t = as_member_tensor(rho, K, "rho", device=dev, dtype=dtype)
-    ent_t = (
-        None if entropic is None else as_member_tensor(entropic, K, "entropic", device=dev).bool()
-    )
-    if bool((rho_t <= 0).any()):
-        raise ValueError(f"every rho must be > 0; got {rho_t.tolist()}")
     if engine not in {"auto", "fused", "autograd"}:
         raise ValueError(f"engine must be 'auto', 'fused' or 'autograd'; got {engine!r}")
     compile = bool(compile)
     if engine == "auto":
         engine = "fused" if compile else "autograd"
-    if loss not in {"cross_entropy", "gaussian"}:
-        raise ValueError(f"loss must be 'cross_entropy' or 'gaussian'; got {loss!r}")
+    members = spec.members(model)
     mus = list(model.mu) + list(model.bias_mu)
     phis = list(model.phi) + list(model.bias_phi)
-    opt = StackedAdam([(mus, lr), (phis, lr if lr_phi is None else lr_phi)])
-    if engine == "fused":
-        fused = _FusedTrainer(
-            model,
-            lam_t,
-            rho_t,
-            ent_t,
-            opt,
-            c=c,
-            l1=l1,
-            scale_n=n_data,
-            loss=loss,
-            obs_sd=obs_sd,
-            compile=compile,
-        )
-    gen = torch.Generator(device="cpu").manual_seed(int(data_seed))
-    n = x.shape[0]
-    hist = EnsembleHistory(
-        epoch_nll=[],
-        steps=0,
-        accumulated={},
-        engine="autograd"
-        if engine == "autograd"
-        else "fused step" + (", torch.compile" if compile else ""),
-    )
-    tracked = model.mu[min(track_layer, model.n_layers - 1)]
-    acc = {
-        "grad_sq": torch.zeros_like(tracked),
-        "grad_abs": torch.zeros_like(tracked),
-        "adam_lr": torch.zeros_like(tracked),
-        "input_rate": torch.zeros(K, tracked.shape[2], device=dev, dtype=dtype),
-    }
-    layer_acc = {} if track_layers is None else _layer_accumulators(model, track_layers)
-    n_acc = 0
-    for epoch in range(epochs + accumulate_epochs):
-        accumulating = epoch >= epochs
-        frozen = accumulating and freeze_accumulation
+    opt = StackedAdam([(mus, spec.lr), (phis, spec.lr if spec.lr_phi is None else spec.lr_phi)])
+    fused = _FusedTrainer(model, members, opt, spec, compile) if engine == "fused" else None
+    label = "autograd" if fused is None else "fused step" + (", torch.compile" if compile else "")
+    hist = EnsembleHistory(epoch_nll=[], steps=0, engine=label)
+    gen = torch.Generator(device="cpu").manual_seed(int(spec.data_seed))
+    n, dev = x.shape[0], model.mu[0].device
+    for epoch in range(spec.epochs + spec.frozen_epochs):
+        frozen = epoch >= spec.epochs
         perm = torch.randperm(n, generator=gen).to(dev)
-        tot = torch.zeros(K, device=dev, dtype=dtype)
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
+        tot = torch.zeros(model.K, device=dev, dtype=model.mu[0].dtype)
+        for start in range(0, n, spec.batch_size):
+            idx = perm[start : start + spec.batch_size]
             xb, yb = x[idx], y[idx]
-            g_mu = None
-            if engine == "fused" and not frozen:
-                nll, g_mu = fused.step(xb, yb)
-                g_tracked = g_mu[
-                    (2 if model.has_bias else 1) * min(track_layer, model.n_layers - 1)
-                ]
+            if fused is not None and not frozen:
+                nll, grad_mu = fused.step(xb, yb)
             else:
-                opt.zero_grad()
-                total, nll, _ = ensemble_objective(
-                    model,
-                    xb,
-                    yb,
-                    lam=lam_t,
-                    rho=rho_t,
-                    c=c,
-                    l1=l1,
-                    n_data=n_data,
-                    entropic=ent_t,
-                    loss=loss,
-                    obs_sd=obs_sd,
-                )
-                total.backward()
-                if not frozen:
-                    opt.step()
-                g_tracked = tracked.grad
+                nll, grad_mu = _autograd_step(model, opt, xb, yb, members, spec, frozen)
             hist.steps += 1
             tot += nll
-            if accumulating and track_layers is not None:
-                _accumulate_layers(model, opt, layer_acc, xb, g_mu)
-                n_acc += 1
-            elif accumulating:
-                g = g_tracked / xb.shape[0]  # gradient of the per-example mean objective
-                acc["grad_sq"] += g * g
-                acc["grad_abs"] += g.abs()
-                acc["adam_lr"] += opt.learning_rates(tracked)
-                with torch.no_grad():
-                    h = xb.unsqueeze(0).expand(K, -1, -1)
-                    for l in range(track_layer):
-                        h = torch.einsum("kbi,koi->kbo", h, model.mu[l])
-                        if model.has_bias:
-                            h = h + model.bias_mu[l].unsqueeze(1)
-                        if l in model.relu_after:
-                            h = F.relu(h)
-                    acc["input_rate"] += h.mean(1)
-                n_acc += 1
+            if on_step is not None:
+                on_step(StepState(epoch, hist.steps, xb, model, opt, grad_mu))
         hist.epoch_nll.append((tot / n).tolist())
-    if n_acc and track_layers is not None:
-        hist.accumulated_layers = {
-            l: {k: (v / n_acc).detach() for k, v in d.items()} for l, d in layer_acc.items()
-        }
-    elif n_acc:
-        hist.accumulated = {k: (v / n_acc).detach() for k, v in acc.items()}
     return hist
 
 
-def _layer_accumulators(model: GaussianEnsembleMLP, layers) -> dict[int, dict[str, Tensor]]:
-    """Zeroed sums of the per-synapse statistics of each tracked layer (:func:`train_ensemble`)."""
-    out = {}
-    for l in layers:
-        mu = model.mu[l]
-        out[l] = {
-            "grad_sq": torch.zeros_like(mu),
-            "grad_abs": torch.zeros_like(mu),
-            "adam_lr": torch.zeros_like(mu),
-            "input_rate": torch.zeros(mu.shape[0], mu.shape[2], device=mu.device, dtype=mu.dtype),
-            "input_abs": torch.zeros(mu.shape[0], mu.shape[2], device=mu.device, dtype=mu.dtype),
-        }
-    return out
+def _autograd_step(model, opt, xb, yb, members, spec, frozen: bool):
+    """The reference step: the objective, ``backward``, Adam unless ``frozen``; returns (nll,
+    gradient of every layer's μ)."""
+    opt.zero_grad()
+    total, nll, _ = ensemble_objective(
+        model, xb, yb, lam=members.lam, rho=members.rho, entropic=members.entropic, spec=spec
+    )
+    total.backward()
+    if not frozen:
+        opt.step()
+    return nll, [m.grad for m in model.mu]
 
 
-@torch.no_grad()
-def _accumulate_layers(model, opt, layer_acc, xb, g_mu) -> None:
-    """Add one step's statistics of every tracked layer: squared and absolute gradient of the
-    per-example mean objective, Adam's learning rate, and the mean (and mean absolute) input of the
-    noise-free network. ``g_mu``: the fused step's gradients, or None (then ``.grad``)."""
-    step = 2 if model.has_bias else 1
-    B = xb.shape[0]
-    inputs = []
-    h = xb.unsqueeze(0).expand(model.K, -1, -1)
-    for l in range(max(layer_acc) + 1):
-        inputs.append(h)
-        if l == max(layer_acc):
-            break
-        h = torch.einsum("kbi,koi->kbo", h, model.mu[l])
-        if model.has_bias:
-            h = h + model.bias_mu[l].unsqueeze(1)
-        if l in model.relu_after:
-            h = F.relu(h)
-    for l, d in layer_acc.items():
-        mu = model.mu[l]
-        g = (mu.grad if g_mu is None else g_mu[step * l]) / B
-        d["grad_sq"] += g * g
-        d["grad_abs"] += g.abs()
-        d["adam_lr"] += opt.learning_rates(mu)
-        d["input_rate"] += inputs[l].mean(1)
-        d["input_abs"] += inputs[l].abs().mean(1)
+class SynapseStats:
+    """Malkin et al.'s per-synapse statistics (Fig. 5, App. 3), collected by :meth:`on_step`.
+
+    From epoch ``start_epoch`` on, at every step, for every layer l in ``layers`` (per synapse
+    and member): the mean squared gradient of the per-example mean objective w.r.t. μ (the
+    empirical-Fisher estimate of the Hessian diagonal), its mean absolute value, Adam's
+    per-synapse learning rate of μ, lr / (sqrt(v̂) + ε), and, per input unit, the mean
+    presynaptic input (``input_rate``) and its mean absolute value (``input_abs``, the authors'
+    input rate ``|x|``; for layer 0 the pixels). The presynaptic inputs are those of the
+    noise-free network (the means μ), so collecting draws no random numbers. Pass
+    ``stats.on_step`` to :func:`train_ensemble`, then read :meth:`result`.
+    """
+
+    def __init__(self, model: GaussianEnsembleMLP, layers: Sequence[int], start_epoch: int = 0):
+        layers = tuple(int(l) for l in layers)
+        if not layers or any(not 0 <= l < model.n_layers for l in layers):
+            raise ValueError(
+                f"track_layers must list layers in 0..{model.n_layers - 1}; got {layers}"
+            )
+        self.start_epoch = int(start_epoch)
+        self.sums = {}
+        for l in layers:
+            mu = model.mu[l]
+            rates = {k: mu.new_zeros(mu.shape[0], mu.shape[2]) for k in ("input_rate", "input_abs")}
+            self.sums[l] = {k: torch.zeros_like(mu) for k in ("grad_sq", "grad_abs", "adam_lr")}
+            self.sums[l].update(rates)
+        self.n = 0
+
+    @torch.no_grad()
+    def on_step(self, state: StepState) -> None:
+        """Add one step's statistics (nothing before ``start_epoch``)."""
+        if state.epoch < self.start_epoch:
+            return
+        model, last = state.model, max(self.sums)
+        inputs = []
+        h = state.x.unsqueeze(0).expand(model.K, -1, -1)
+        for l in range(last + 1):
+            inputs.append(h)
+            if l == last:
+                break
+            h = torch.einsum("kbi,koi->kbo", h, model.mu[l])
+            if model.has_bias:
+                h = h + model.bias_mu[l].unsqueeze(1)
+            if l in model.relu_after:
+                h = F.relu(h)
+        for l, d in self.sums.items():
+            g = state.grad_mu[l] / state.x.shape[0]  # gradient of the per-example mean objective
+            d["grad_sq"] += g * g
+            d["grad_abs"] += g.abs()
+            d["adam_lr"] += state.opt.learning_rates(model.mu[l])
+            d["input_rate"] += inputs[l].mean(1)
+            d["input_abs"] += inputs[l].abs().mean(1)
+        self.n += 1
+
+    def result(self) -> dict[int, dict[str, Tensor]]:
+        """Per tracked layer, the mean of every statistic over the steps collected ({} if none)."""
+        if not self.n:
+            return {}
+        return {l: {k: (v / self.n).detach() for k, v in d.items()} for l, d in self.sums.items()}
 
 
 class _FusedTrainer:
@@ -692,87 +675,58 @@ class _FusedTrainer:
     :meth:`StackedAdam.learning_rates` stays valid; its step count advances with every step.
     """
 
-    def __init__(
-        self,
-        model: GaussianEnsembleMLP,
-        lam,
-        rho,
-        entropic,
-        opt: StackedAdam,
-        *,
-        c,
-        l1,
-        scale_n,
-        loss,
-        obs_sd,
-        compile: bool,
-    ) -> None:
+    def __init__(self, model, members: Members, opt: StackedAdam, spec: TrainSpec, compile: bool):
         self.model, self.opt = model, opt
         order = []
         for l in range(model.n_layers):
             order.append((model.mu[l], model.phi[l]))
             if model.has_bias:
                 order.append((model.bias_mu[l], model.bias_phi[l]))
-        self.mu = [m.detach() for m, _ in order]
-        self.phi = [p.detach() for _, p in order]
-        self.m_mu = [opt.m[id(m)] for m, _ in order]
-        self.v_mu = [opt.v[id(m)] for m, _ in order]
-        self.m_phi = [opt.m[id(p)] for _, p in order]
-        self.v_phi = [opt.v[id(p)] for _, p in order]
-        K = model.K
-        self.lam, self.rho = lam, rho
-        self.entropic = (
-            entropic
-            if entropic is not None
-            else torch.zeros(K, dtype=torch.bool, device=lam.device)
+        mus, phis = [m for m, _ in order], [p for _, p in order]
+        self.tensors = fused_mod.StepTensors(
+            [m.detach() for m in mus],
+            [p.detach() for p in phis],
+            [opt.m[id(m)] for m in mus],
+            [opt.v[id(m)] for m in mus],
+            [opt.m[id(p)] for p in phis],
+            [opt.v[id(p)] for p in phis],
         )
-        self.kw = dict(
+        if members.entropic is None:
+            ent = torch.zeros(model.K, dtype=torch.bool, device=members.lam.device)
+            members = members._replace(entropic=ent)
+        self.members = members
+        self.spec = fused_mod.StepSpec(
             has_bias=model.has_bias,
             relu_after=tuple(model.relu_after),
             noise=model.noise,
-            loss=loss,
-            c=float(c),
-            l1=float(l1),
+            loss=spec.loss,
+            c=float(spec.c),
+            l1=float(spec.l1),
+            n_data=float(spec.n_data),
             lr=opt.groups[0][1],
             lr_phi=opt.groups[1][1],
-            obs_sd=float(obs_sd),
+            any_homogeneous=bool(model.homogeneous.any()),
+            any_entropic=bool(members.entropic.any()),
+            obs_sd=float(spec.obs_sd),
             beta1=opt.beta1,
             beta2=opt.beta2,
             adam_eps=opt.eps,
-            any_homogeneous=bool(model.homogeneous.any()),
-            any_entropic=bool(self.entropic.any()),
         )
-        self.scale_n = float(scale_n)
         self.fn = fused_mod.compiled_step() if compile else fused_mod.fused_step
         # Adam's step count as a device tensor advanced in place: building it from a Python float
         # each step is a blocking host-to-device copy on CUDA (the GPU would idle at every step)
-        self.t = torch.tensor(float(opt.t), dtype=torch.float64, device=self.mu[0].device)
+        self.t = torch.tensor(float(opt.t), dtype=torch.float64, device=mus[0].device)
 
     @torch.no_grad()
-    def step(self, xb: Tensor, yb: Tensor):
-        model = self.model
-        shapes = fused_mod.noise_shapes(self.mu, model.noise, xb.shape[0], model.has_bias)
-        eps = [model.source.randn(*s, dtype=self.mu[0].dtype) for s in shapes]
+    def step(self, xb: Tensor, yb: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """One fused step; returns (nll (K,), gradient of every layer's weight μ)."""
+        model, mu = self.model, self.tensors.mu
+        shapes = fused_mod.noise_shapes(mu, model.noise, xb.shape[0], model.has_bias)
+        eps = [model.source.randn(*s, dtype=mu[0].dtype) for s in shapes]
         self.opt.t += 1
         self.t.add_(1.0)  # = opt.t exactly (integers in float64)
-        return self.fn(
-            self.mu,
-            self.phi,
-            self.m_mu,
-            self.v_mu,
-            self.m_phi,
-            self.v_phi,
-            eps,
-            xb,
-            yb,
-            self.lam,
-            self.rho,
-            self.entropic,
-            model.homogeneous,
-            self.t,
-            scale=xb.shape[0] / self.scale_n,
-            **self.kw,
-        )
+        nll, g_mu = self.fn(self.tensors, self.members, eps, xb, yb, self.t, self.spec)
+        return nll, g_mu[:: 2 if model.has_bias else 1]
 
 
 @torch.no_grad()

@@ -11,6 +11,8 @@ from synlab.ensemble import (
     GaussianEnsembleMLP,
     NoiseSource,
     StackedAdam,
+    SynapseStats,
+    TrainSpec,
     ensemble_objective,
     evaluate_ensemble,
     train_ensemble,
@@ -84,8 +86,8 @@ def test_member_equals_solo_run_with_per_member_seeds():
     )
     assert torch.equal(big.mu[0][1], solo.mu[0][0])
     common = dict(epochs=2, batch_size=10, lr=1e-2, rho=0.5, data_seed=4)
-    train_ensemble(big, x, y, lam=[0.1, 1.0, 3.0], **common)
-    train_ensemble(solo, x, y, lam=1.0, **common)
+    train_ensemble(big, x, y, TrainSpec(lam=[0.1, 1.0, 3.0], **common))
+    train_ensemble(solo, x, y, TrainSpec(lam=1.0, **common))
     for l in range(2):
         assert torch.allclose(big.mu[l][1], solo.mu[l][0], atol=1e-6)
         assert torch.allclose(big.phi[l][1], solo.phi[l][0], atol=1e-6)
@@ -158,15 +160,21 @@ def test_objective_and_validation():
     x, y = _toy(n=10)
     ens = GaussianEnsembleMLP(2, [6, 3], source=NoiseSource(2, 0), sigma_init=0.1)
     lam, rho = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.5])
-    total, nll, cost = ensemble_objective(ens, x, y, lam=lam, rho=rho, l1=0.0, n_data=10)
+    spec = TrainSpec(epochs=1, l1=0.0, n_data=10)
+    total, nll, cost = ensemble_objective(ens, x, y, lam=lam, rho=rho, spec=spec)
     n_par = ens.n_parameters_per_member()
     assert torch.allclose(cost, lam * n_par * 0.1**-0.5, rtol=1e-4)
-    _, _, cost_e = ensemble_objective(
-        ens, x, y, lam=lam, rho=rho, l1=0.0, n_data=10, entropic=torch.tensor([True, False])
-    )
+    ent = torch.tensor([True, False])
+    _, _, cost_e = ensemble_objective(ens, x, y, lam=lam, rho=rho, entropic=ent, spec=spec)
     assert cost_e[0] == pytest.approx(-n_par * np.log(0.1), rel=1e-4)
     with pytest.raises(ValueError, match="one value per member"):
-        train_ensemble(ens, x, y, epochs=1, lam=[1.0, 2.0, 3.0], track_layer=0)
+        train_ensemble(ens, x, y, TrainSpec(epochs=1, lam=[1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="rho must be > 0"):
+        train_ensemble(ens, x, y, TrainSpec(epochs=1, rho=[0.5, 0.0]))
+    with pytest.raises(ValueError, match="track_layers"):
+        SynapseStats(ens, (1,))
+    with pytest.raises(ValueError, match="loss"):
+        TrainSpec(epochs=1, loss="hinge")
     with pytest.raises(ValueError, match="inputs must be"):
         ens(torch.zeros(4, 7))
     with pytest.raises(ValueError, match="noise must be"):
@@ -176,24 +184,18 @@ def test_objective_and_validation():
 def test_training_reduces_loss_and_evaluates():
     x, y = _toy(n=200)
     ens = GaussianEnsembleMLP(2, [6, 16, 3], source=NoiseSource(2, 0), sigma_init=1e-3)
-    h = train_ensemble(
-        ens,
-        x,
-        y,
-        epochs=6,
-        batch_size=20,
-        lr=1e-2,
-        lam=1e-3,
-        rho=0.5,
-        n_data=200,
-        accumulate_epochs=1,
-    )
+    spec = TrainSpec(epochs=7, batch_size=20, lr=1e-2, lam=1e-3, rho=0.5, n_data=200)
+    stats = SynapseStats(ens, (1,), start_epoch=6)
+    seen = []
+    h = train_ensemble(ens, x, y, spec, on_step=lambda s: (seen.append(s.step), stats.on_step(s)))
+    assert seen == list(range(1, 71)) and h.steps == 70 and stats.n == 10  # last epoch only
     nll = np.asarray(h.epoch_nll)
     assert np.all(nll[-1] < nll[0])
     ev = evaluate_ensemble(ens, x, y, n_samples=3)
     assert np.all(ev["acc_avg20"] > 0.6)
-    assert h.accumulated["grad_sq"].shape == ens.mu[1].shape
-    assert torch.all(h.accumulated["adam_lr"] > 0) and torch.all(h.accumulated["input_rate"] >= 0)
+    acc = stats.result()[1]
+    assert acc["grad_sq"].shape == ens.mu[1].shape
+    assert torch.all(acc["adam_lr"] > 0) and torch.all(acc["input_rate"] >= 0)
 
 
 def test_stacked_adam_matches_torch_adam():

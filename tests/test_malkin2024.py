@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from synlab.costs import RHOS, c_grid, loglog_slope
-from synlab.ensemble import GaussianEnsembleMLP, NoiseSource, train_ensemble
+from synlab.ensemble import (
+    GaussianEnsembleMLP,
+    NoiseSource,
+    SynapseStats,
+    TrainSpec,
+    train_ensemble,
+)
 from synlab.experiments import get_experiment
 from synlab.experiments import malkin2024 as M
 
@@ -61,19 +67,10 @@ def test_heterogeneous_beats_homogeneous_at_equal_lambda():
         mu_init=(-0.1, 0.1),
         source=NoiseSource(K, 4),
     )
-    train_ensemble(
-        model,
-        x,
-        y,
-        epochs=30,
-        batch_size=50,
-        lr=3e-2,
-        lam=3.0,
-        rho=0.5,
-        l1=1.0,
-        n_data=x.shape[0],
-        data_seed=1,
+    spec = TrainSpec(
+        epochs=30, batch_size=50, lr=3e-2, lam=3.0, rho=0.5, l1=1.0, n_data=x.shape[0], data_seed=1
     )
+    train_ensemble(model, x, y, spec)
     with torch.no_grad():  # expected accuracy under the weight noise (100 samples)
         acc = torch.stack([(model(x).argmax(-1) == y).float().mean(1) for _ in range(100)]).mean(0)
     assert acc[0] > acc[1] + 0.005, acc
@@ -88,22 +85,19 @@ def test_linear_model_sigma_falls_with_hessian():
     model = GaussianEnsembleMLP(
         2, [x.shape[1], 2], sigma_init=0.05, noise="local", source=NoiseSource(2, 0)
     )
-    hist = train_ensemble(
-        model,
-        x,
-        y,
-        epochs=25,
+    spec = TrainSpec(
+        epochs=28,
         batch_size=50,
         lr=3e-2,
         lam=[0.3, 1.0],
         rho=[0.5, 2.0],
         n_data=x.shape[0],
-        accumulate_epochs=3,
-        track_layer=0,
         entropic=[False, True],
     )
+    stats = SynapseStats(model, (0,), start_epoch=25)
+    train_ensemble(model, x, y, spec, on_step=stats.on_step)
     for k in range(2):
-        H = hist.accumulated["grad_sq"][k].flatten().numpy()
+        H = stats.result()[0]["grad_sq"][k].flatten().numpy()
         s = model.weight_sigmas()[0][k].detach().flatten().numpy()
         assert loglog_slope(H, s) < -0.1
 
@@ -246,49 +240,51 @@ def _tiny_task(seed=1):
     return x, y
 
 
-def _train_tiny(engine, **kw):
+def _train_tiny(engine, layers=None):
     x, y = _tiny_task()
     m = GaussianEnsembleMLP(3, [20, 8, 6, 3], sigma_init=3e-2, source=NoiseSource(3, 2))
-    h = train_ensemble(
-        m, x, y, epochs=2, batch_size=10, lr=1e-2, lam=[0.1, 1, 3], rho=[0.5, 1, 2],
-        accumulate_epochs=1, engine=engine, compile=False, **kw,
-    )  # fmt: skip
-    return m, h
+    spec = TrainSpec(epochs=3, batch_size=10, lr=1e-2, lam=[0.1, 1, 3], rho=[0.5, 1, 2])
+    stats = None if layers is None else SynapseStats(m, layers, start_epoch=2)
+    on_step = None if stats is None else stats.on_step
+    train_ensemble(m, x, y, spec, on_step=on_step, engine=engine, compile=False)
+    return m, stats
 
 
 @pytest.mark.parametrize("engine", ["autograd", "fused"])
-def test_tracking_all_layers_changes_neither_training_nor_the_one_layer_statistics(engine):
-    """The old path (``track_layer``) and the new one (``track_layers``) train bit-identically,
-    and the new path's layer 1 holds exactly the old statistics."""
-    m_old, h_old = _train_tiny(engine, track_layer=1)
-    m_new, h_new = _train_tiny(engine, track_layers=(0, 1, 2))
-    for p, q in zip(m_old.parameters(), m_new.parameters()):
-        assert torch.equal(p, q)
-    assert h_new.accumulated == {} and set(h_new.accumulated_layers) == {0, 1, 2}
-    for k, v in h_old.accumulated.items():
-        assert torch.equal(v, h_new.accumulated_layers[1][k]), k
-    lay = h_new.accumulated_layers
+def test_collecting_statistics_changes_neither_training_nor_one_layers_statistics(engine):
+    """Training is bit-identical with and without the collector, and a layer's statistics do not
+    depend on which other layers are collected."""
+    m_none, _ = _train_tiny(engine)
+    m_one, s_one = _train_tiny(engine, (1,))
+    m_all, s_all = _train_tiny(engine, (0, 1, 2))
+    for p, q, r in zip(m_none.parameters(), m_one.parameters(), m_all.parameters()):
+        assert torch.equal(p, q) and torch.equal(p, r)
+    lay = s_all.result()
+    assert set(lay) == {0, 1, 2} and s_all.n == 12  # the last epoch's steps
+    for k, v in s_one.result()[1].items():
+        assert torch.equal(v, lay[1][k]), k
     assert lay[0]["grad_sq"].shape == (3, 8, 20) and lay[2]["input_abs"].shape == (3, 6)
     assert torch.all(lay[2]["input_abs"] >= lay[2]["input_rate"].abs() - 1e-7)
     assert torch.all(lay[1]["input_rate"] >= 0)  # after a ReLU
     with pytest.raises(ValueError, match="track_layers"):
-        _train_tiny(engine, track_layers=(3,))
+        _train_tiny(engine, (3,))
 
 
 @pytest.mark.parametrize("engine", ["autograd", "fused"])
 def test_frozen_accumulation_leaves_the_parameters_where_training_ended(engine):
     x, y = _tiny_task()
     trained = []
-    for acc, freeze in ((0, False), (1, True), (1, False)):
+    for epochs, frozen in ((2, 0), (2, 1), (3, 0)):
         m = GaussianEnsembleMLP(3, [20, 8, 6, 3], sigma_init=3e-2, source=NoiseSource(3, 2))
-        h = train_ensemble(
-            m, x, y, epochs=2, batch_size=10, lr=1e-2, lam=0.5, rho=1.0, accumulate_epochs=acc,
-            track_layers=(1,), freeze_accumulation=freeze, engine=engine, compile=False,
-        )  # fmt: skip
+        spec = TrainSpec(
+            epochs=epochs, batch_size=10, lr=1e-2, lam=0.5, rho=1.0, frozen_epochs=frozen
+        )
+        stats = SynapseStats(m, (1,), start_epoch=2)
+        h = train_ensemble(m, x, y, spec, on_step=stats.on_step, engine=engine, compile=False)
         trained.append([p.detach().clone() for p in m.parameters()])
     assert all(torch.equal(p, q) for p, q in zip(trained[0], trained[1]))
     assert not all(torch.equal(p, q) for p, q in zip(trained[0], trained[2]))
-    assert h.accumulated_layers[1]["grad_sq"].gt(0).all()
+    assert h.steps == 36 and stats.result()[1]["grad_sq"].gt(0).all()
 
 
 def test_s_fixed_cost_weights_are_the_authors():

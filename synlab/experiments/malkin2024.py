@@ -33,7 +33,14 @@ import torch
 from ..costs import RHOS
 from ..data import NORMALISATION, prepare_dataset, read_csv_columns, reference_path
 from ..device import default_device
-from ..ensemble import GaussianEnsembleMLP, NoiseSource, evaluate_ensemble, train_ensemble
+from ..ensemble import (
+    GaussianEnsembleMLP,
+    NoiseSource,
+    SynapseStats,
+    TrainSpec,
+    evaluate_ensemble,
+    train_ensemble,
+)
 from ..importance import read_sjostrom
 from . import Experiment, register
 
@@ -271,12 +278,12 @@ def _train(
     c=None,
     engine="autograd",
 ):
+    """Train ``cfg.epochs`` (then ``accumulate_epochs`` more, collecting the per-synapse
+    statistics of ``track_layer``); returns (history, statistics or None)."""
     n = x.shape[0]
-    return train_ensemble(
-        model,
-        x,
-        y,
-        epochs=effective_epochs(cfg, n, cfg.epochs),
+    epochs = effective_epochs(cfg, n, cfg.epochs)
+    spec = TrainSpec(
+        epochs=epochs + effective_epochs(cfg, n, accumulate_epochs),
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         lr_phi=cfg.lr_phi,
@@ -287,10 +294,11 @@ def _train(
         n_data=cfg.n_data,
         entropic=entropic,
         data_seed=cfg.seed,
-        accumulate_epochs=effective_epochs(cfg, n, accumulate_epochs),
-        track_layer=track_layer,
-        **engine_options(engine),
     )
+    stats = SynapseStats(model, (track_layer,), start_epoch=epochs) if accumulate_epochs else None
+    on_step = None if stats is None else stats.on_step
+    hist = train_ensemble(model, x, y, spec, on_step=on_step, **engine_options(engine))
+    return hist, (None if stats is None else stats.result().get(track_layer))
 
 
 #: the engines of every experiment here: the ensemble's autograd step, or its fused step
@@ -358,7 +366,7 @@ def run_tradeoff(cfg: TradeoffConfig, unit: dict, *, engine: str = "autograd") -
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model = _ensemble(cfg, len(lams), device, homogeneous=unit["mode"] == "homogeneous")
-    hist = _train(cfg, model, x, y, list(lams), unit["rho"], engine=engine)
+    hist, _ = _train(cfg, model, x, y, list(lams), unit["rho"], engine=engine)
     (result,) = _tradeoff_results(
         cfg, model, hist, xt, yt, list(lams), unit["rho"], [slice(None)], hist.engine, source
     )
@@ -436,7 +444,7 @@ def run_tradeoff_group(
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model, lams, rhos, slices = tradeoff_members(cfg, units, device)
-    hist = _train(cfg, model, x, y, lams, rhos, engine=engine)
+    hist, _ = _train(cfg, model, x, y, lams, rhos, engine=engine)
     engine = hist.engine + f", one ensemble of {len(lams)} members ({len(units)} units)"
     return _tradeoff_results(cfg, model, hist, xt, yt, lams, rhos, slices, engine, source)
 
@@ -458,8 +466,7 @@ def signatures_units(cfg: SignaturesConfig) -> list[dict]:
     return [{"c_factor": float(f)} for f in cfg.c_factors]
 
 
-def _signature_arrays(model, hist, k: int, layer: int) -> dict[str, np.ndarray]:
-    acc = hist.accumulated
+def _signature_arrays(model, acc, k: int, layer: int) -> dict[str, np.ndarray]:
     sig = model.weight_sigmas()[layer][k].detach().cpu().numpy()
     rate = acc["input_rate"][k].cpu().numpy()
     return {
@@ -493,7 +500,7 @@ def run_signatures(cfg: SignaturesConfig, unit: dict, *, engine: str = "autograd
     x, y, xt, yt, source = prepare_data(cfg, device)
     K = len(cfg.rhos)
     model = _ensemble(cfg, K, device)
-    hist = _train(
+    hist, acc = _train(
         cfg,
         model,
         x,
@@ -506,7 +513,7 @@ def run_signatures(cfg: SignaturesConfig, unit: dict, *, engine: str = "autograd
     )
     out = _signatures_head(cfg, model, hist, xt, yt, source)
     for k in range(K):
-        for name, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
+        for name, arr in _signature_arrays(model, acc, k, cfg.track_layer).items():
             out[f"{name}_{k}"] = arr.astype(np.float32)
     return out
 
@@ -526,7 +533,7 @@ def run_linear(cfg: LinearConfig, unit: dict, *, engine: str = "autograd") -> di
     lam = [unit["lam"]] * len(cfg.rhos) + [1.0]
     rho = list(cfg.rhos) + [1.0]  # the entropic member ignores ρ
     entropic = [False] * len(cfg.rhos) + [True]
-    hist = _train(
+    hist, acc = _train(
         cfg,
         model,
         x,
@@ -541,7 +548,7 @@ def run_linear(cfg: LinearConfig, unit: dict, *, engine: str = "autograd") -> di
     out = _signatures_head(cfg, model, hist, xt, yt, source)
     for k in range(K):
         name = "bayes" if k == K - 1 else str(k)
-        for key, arr in _signature_arrays(model, hist, k, cfg.track_layer).items():
+        for key, arr in _signature_arrays(model, acc, k, cfg.track_layer).items():
             if key in {"sigma", "grad_sq", "adam_lr"}:
                 out[f"{key}_{name}"] = arr.astype(np.float32)
     return out
@@ -575,10 +582,7 @@ def run_regression(cfg: RegressionConfig, unit: dict, *, engine: str = "autograd
         noise="weight",
         source=src,
     ).to(device)
-    train_ensemble(
-        model,
-        x,
-        y,
+    spec = TrainSpec(
         epochs=cfg.epochs,
         batch_size=cfg.n_points,
         lr=cfg.lr,
@@ -590,8 +594,8 @@ def run_regression(cfg: RegressionConfig, unit: dict, *, engine: str = "autograd
         loss="gaussian",
         obs_sd=cfg.noise_sd,
         data_seed=cfg.seed,
-        **engine_options(engine),
     )
+    train_ensemble(model, x, y, spec, **engine_options(engine))
     grid = torch.linspace(-1.6, 1.6, 81, device=device).unsqueeze(1)
     with torch.no_grad():
         samples = torch.stack([model(grid)[..., 0] for _ in range(cfg.n_predictive)])  # (S, K, G)
@@ -940,10 +944,9 @@ def signatures_s_units(cfg: SignaturesSConfig) -> list[dict]:
     return [{"s_factor": float(f)} for f in cfg.s_factors]
 
 
-def _signatures_s_results(cfg, model, hist, ev, slices, units, engine, source) -> list[dict]:
+def _signatures_s_results(cfg, model, hist, acc, ev, slices, units, engine, source) -> list[dict]:
     """One result per unit: for each of its members (one per ρ) and each tracked layer, the
     statistics over all synapses and a seeded subset of the per-synapse arrays."""
-    acc = hist.accumulated_layers
     step = 2 if model.has_bias else 1
     sig_all = model.sigmas()
     out = []
@@ -1016,11 +1019,11 @@ def _run_signatures_s_members(
     lams = np.concatenate([s_to_lam(cfg.s * u["s_factor"], cfg.rhos) for u in units])
     rhos = list(cfg.rhos) * len(units)
     n = x.shape[0]
-    hist = train_ensemble(
-        model,
-        x,
-        y,
-        epochs=effective_epochs(cfg, n, cfg.epochs),
+    epochs = effective_epochs(cfg, n, cfg.epochs)
+    accumulate = effective_epochs(cfg, n, cfg.accumulate_epochs)
+    frozen = accumulate if cfg.freeze_accumulation else 0  # no optimiser step while collecting
+    spec = TrainSpec(
+        epochs=epochs + accumulate - frozen,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         lr_phi=cfg.lr_phi,
@@ -1030,17 +1033,18 @@ def _run_signatures_s_members(
         l1=cfg.l1,
         n_data=cfg.n_data,
         data_seed=cfg.seed,
-        accumulate_epochs=effective_epochs(cfg, n, cfg.accumulate_epochs),
-        track_layers=cfg.track_layers,
-        freeze_accumulation=cfg.freeze_accumulation,
-        **engine_options(engine),
+        frozen_epochs=frozen,
     )
+    stats = SynapseStats(model, cfg.track_layers, start_epoch=epochs)
+    hist = train_ensemble(model, x, y, spec, on_step=stats.on_step, **engine_options(engine))
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     slices = [slice(i * K, (i + 1) * K) for i in range(len(units))]
     engine = hist.engine
     if len(units) > 1:
         engine += f", one ensemble of {K * len(units)} members ({len(units)} units)"
-    return _signatures_s_results(cfg, model, hist, ev, slices, units, engine, source)
+    return _signatures_s_results(
+        cfg, model, hist, stats.result(), ev, slices, units, engine, source
+    )
 
 
 def run_signatures_s(cfg: SignaturesSConfig, unit: dict, *, engine: str = "autograd") -> dict:
@@ -1121,7 +1125,7 @@ def run_size_control(cfg: SizeControlConfig, unit: dict, *, engine: str = "autog
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(ucfg, device)
     model = _ensemble(ucfg, len(cfg.rhos), device, homogeneous=cfg.mode == "homogeneous")
-    hist = _train(ucfg, model, x, y, cfg.lam, list(cfg.rhos), engine=engine)
+    hist, _ = _train(ucfg, model, x, y, cfg.lam, list(cfg.rhos), engine=engine)
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     with torch.no_grad():
         train_acc = (model(x, sample=False).argmax(-1) == y).float().mean(1).cpu().numpy()
