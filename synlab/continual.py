@@ -48,8 +48,12 @@ from torch import Tensor, nn
 
 from .data import ContinuousPermutedStream, Task
 from .fused import compiled
-from .rules import PresynapticRule, consolidation_factor, release_step, update_release_probability
-from .synapses import BernoulliLinear, mlp
+from .rules import (
+    PresynapticRule,
+    StackRule,
+    apply_release_rule,
+)
+from .synapses import BernoulliLinear, mlp, release_mask, transmitted_weight
 
 __all__ = [
     "Strategy",
@@ -236,6 +240,27 @@ def bgd_mlp_step(
     return new_mu, new_sigma, loss
 
 
+def stack_rule(rules: Sequence[PresynapticRule], device) -> StackRule:
+    """The constants of M members' rules as one :class:`~synlab.rules.StackRule` (they must share
+    ``p_min``, ``p_max`` and ``headroom``)."""
+    for attr in ("p_min", "p_max", "headroom"):
+        if len({getattr(r, attr) for r in rules}) != 1:
+            raise ValueError(f"stacked members must share the rule's {attr}")
+    col = lambda vals, dtype=torch.float32: torch.tensor(vals, dtype=dtype, device=device).view(  # noqa: E731
+        -1, 1, 1
+    )
+    return StackRule(
+        p_up=col([float(r.p_up) for r in rules]),
+        p_down=col([float(r.p_down) for r in rules]),
+        g_lim=col([float(r.g_lim) for r in rules]),
+        p_freeze=col([float(r.p_freeze) for r in rules]),
+        freezes=col([r.freezes for r in rules], torch.bool),
+        p_min=rules[0].p_min,
+        p_max=rules[0].p_max,
+        headroom=rules[0].headroom,
+    )
+
+
 def presynaptic_mlp_step(
     W: Sequence[Tensor],
     release: Sequence[Tensor],
@@ -244,15 +269,8 @@ def presynaptic_mlp_step(
     x: Tensor,
     y: Tensor,
     lr: Tensor,
-    p_up: Tensor,
-    p_down: Tensor,
-    g_lim: Tensor,
-    p_freeze: Tensor,
-    freezes: Tensor,
+    rule: StackRule,
     *,
-    p_min: float,
-    p_max: float,
-    headroom: bool,
     modulate: bool,
 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
     r"""One SGD step of M bias-free ReLU MLPs of Bernoulli synapses with the release-probability rule
@@ -261,22 +279,21 @@ def presynaptic_mlp_step(
     Per layer: ``W[l]`` expected weights ``(M, out, in)``; ``release[l]`` the release probabilities
     (masks ``U[l] < release[l]``, U uniforms of the same shape); ``plastic[l]`` the probabilities
     the rule moves and the learning rate reads — ``release`` itself, or the ghost control's
-    :math:`\tilde p`. ``x`` ``(M, B, in)``, ``y`` ``(M, B)``; the constants are ``(M, 1, 1)``
-    tensors (``freezes``: bool, whether the member freezes at all). What
-    :class:`PresynapticStrategy` / :class:`GhostStrategy` with SGD do, written without autograd so
-    that ``torch.compile`` can fuse it. Returns ``(new_W, new_plastic, loss)``, ``loss`` of shape ``(M,)``.
+    :math:`\tilde p`. ``x`` ``(M, B, in)``, ``y`` ``(M, B)``; ``lr`` ``(M, 1, 1)``; ``rule`` the
+    members' constants. Transmission (:func:`~synlab.synapses.transmitted_weight`) and the rule
+    (:func:`~synlab.rules.apply_release_rule`) are the reference layer's and rule's, so this is
+    what :class:`PresynapticStrategy` / :class:`GhostStrategy` with SGD do, written without
+    autograd so that ``torch.compile`` can fuse it. Returns ``(new_W, new_plastic, loss)``,
+    ``loss`` of shape ``(M,)``.
     """
     B = x.shape[1]
     eff, masks, inputs, pre = [], [], [], []
     h = x
     for l, (w, p, u) in enumerate(zip(W, release, U)):
-        mask = (u < p).to(w.dtype)
-        inv = 1 / p.clamp_min(torch.finfo(p.dtype).tiny)
-        masks.append(mask * inv)
-        e = mask * w * inv
-        eff.append(e)
+        masks.append(release_mask(u, p, w.dtype))
+        eff.append(transmitted_weight(masks[-1], w, p))
         inputs.append(h)
-        a = torch.bmm(h, e.transpose(1, 2))
+        a = torch.bmm(h, eff[-1].transpose(1, 2))
         if l < len(W) - 1:
             pre.append(a)
             h = torch.relu(a)
@@ -289,24 +306,11 @@ def presynaptic_mlp_step(
     new_W: list[Tensor] = list(W)
     new_p: list[Tensor] = list(plastic)
     for l in range(len(W) - 1, -1, -1):
-        g = torch.bmm(delta.transpose(1, 2), inputs[l]) * masks[l]  # d loss / d expected weight
+        g_eff = torch.bmm(delta.transpose(1, 2), inputs[l])  # d loss / d transmitted weight
+        g = transmitted_weight(masks[l], g_eff, release[l])  # d loss / d expected weight
         if l > 0:
             delta = torch.bmm(delta, eff[l]) * (pre[l - 1] > 0)
-        p = plastic[l]
-        new_p[l] = release_step(
-            p,
-            g,
-            p_up=p_up,
-            p_down=p_down,
-            g_lim=g_lim,
-            p_freeze=p_freeze,
-            freezes=freezes,
-            p_min=p_min,
-            p_max=p_max,
-            headroom=headroom,
-        )
-        if modulate:
-            g = g * consolidation_factor(p, p_max)
+        new_p[l], g = apply_release_rule(plastic[l], g, rule, consolidate=modulate)
         new_W[l] = W[l] - lr * g
     return new_W, new_p, loss
 
@@ -504,16 +508,9 @@ class PresynapticStrategy(Strategy):
         self._compiled = fusable and (bool(self.compile))
         self.engine = "fused step, torch.compile" if self._compiled else "autograd"
         if self._compiled:
-            r, dev = self.rule, self._layers[0].p.device
-            c = lambda v: torch.tensor(float(v), device=dev).view(1, 1, 1)  # noqa: E731
-            self._consts = (
-                c(self.lr),
-                c(r.p_up),
-                c(r.p_down),
-                c(r.g_lim),
-                c(r.p_freeze),
-                torch.tensor(r.p_freeze < r.p_max, device=dev).view(1, 1, 1),
-            )
+            dev = self._layers[0].p.device
+            self._lr = torch.tensor(float(self.lr), device=dev).view(1, 1, 1)
+            self._stack_rule = stack_rule([self.rule], dev)
         return opt
 
     def _plastic(self) -> list[Tensor]:
@@ -529,7 +526,6 @@ class PresynapticStrategy(Strategy):
             torch.rand(m.p.shape, device=m.p.device, dtype=m.p.dtype)[None] for m in self._layers
         ]  # as sample_mask
         plastic = self._plastic()
-        r = self.rule
         W, P, loss = compiled(presynaptic_mlp_step)(
             [m.weight.detach()[None] for m in self._layers],
             [m.p[None] for m in self._layers],
@@ -537,11 +533,9 @@ class PresynapticStrategy(Strategy):
             U,
             x[None],
             y[None],
-            *self._consts,
-            p_min=r.p_min,
-            p_max=r.p_max,
-            headroom=r.headroom,
-            modulate=r.consolidate,
+            self._lr,
+            self._stack_rule,
+            modulate=self.rule.consolidate,
         )
         with torch.no_grad():
             for m, w in zip(self._layers, W):
@@ -596,18 +590,8 @@ class GhostStrategy(PresynapticStrategy):
         for m in self.model.modules():
             if isinstance(m, BernoulliLinear) and m.weight.grad is not None:
                 g = self.ghost[id(m)]
-                new = update_release_probability(
-                    g,
-                    m.weight.grad,
-                    p_up=r.p_up,
-                    p_down=r.p_down,
-                    g_lim=r.g_lim,
-                    p_min=r.p_min,
-                    p_max=r.p_max,
-                    p_freeze=r.p_freeze,
-                    headroom=r.headroom,
-                )
-                m.weight.grad.mul_(consolidation_factor(g, r.p_max))
+                new, grad = apply_release_rule(g, m.weight.grad, r, consolidate=True, check=True)
+                m.weight.grad.copy_(grad)
                 g.copy_(new)
 
     def _plastic(self):

@@ -46,10 +46,11 @@ from .continual import (
     bgd_mlp_step,
     make_strategy,
     presynaptic_mlp_step,
+    stack_rule,
 )
 from .data import Task
 from .fused import compiled
-from .synapses import BernoulliLinear
+from .synapses import BernoulliLinear, release_mask, transmitted_weight
 
 __all__ = ["STACKABLE", "train_sequentially_stacked"]
 
@@ -146,9 +147,8 @@ class _StackedBernoulli:
         compile: bool = False,
     ) -> None:
         rules = [s.rule for s in strategies]
-        for attr in ("p_min", "p_max", "headroom", "consolidate"):
-            if len({getattr(r, attr) for r in rules}) != 1:
-                raise ValueError(f"stacked members must share the rule's {attr}")
+        if len({r.consolidate for r in rules}) != 1:
+            raise ValueError("stacked members must share the rule's consolidate")
         if any(s.optimizer_name != "sgd" for s in strategies):
             raise ValueError(
                 "stacked Bernoulli members are trained with SGD (the papers' optimiser)"
@@ -174,13 +174,7 @@ class _StackedBernoulli:
             else None
         )
         self.lr = _member_consts([s.lr for s in strategies], device)
-        self.p_up = _member_consts([r.p_up for r in rules], device)
-        self.p_down = _member_consts([r.p_down for r in rules], device)
-        self.g_lim = _member_consts([r.g_lim for r in rules], device)
-        self.p_freeze = _member_consts([r.p_freeze for r in rules], device)
-        self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(
-            -1, 1, 1
-        )
+        self.stack_rule = stack_rule(rules, device)
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
         self.step, self.engine = _step_and_engine(presynaptic_mlp_step, compile)
 
@@ -188,15 +182,15 @@ class _StackedBernoulli:
         """Logits ``(K, B, C)`` with release masks ``U[l] < P[l]`` (U: uniforms, ``(K, out, in)``)."""
         h = x
         for l, (w, p) in enumerate(zip(self.W, self.P)):
-            mask = (U[l] < p).to(w.dtype)
-            h = torch.bmm(h, (mask * w / p.clamp_min(torch.finfo(p.dtype).tiny)).transpose(1, 2))
+            w = transmitted_weight(release_mask(U[l], p, w.dtype), w, p)
+            h = torch.bmm(h, w.transpose(1, 2))
             if l < len(self.W) - 1:
                 h = F.relu(h)
         return h
 
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
         U = [u[:, 0] for u in draws.layers("uniform", self.shapes, 1)]
-        r, plastic = self.rule, (self.G if self.ghost else self.P)
+        plastic = self.G if self.ghost else self.P
         self.W, new, _ = self.step(
             self.W,
             self.P,
@@ -205,15 +199,8 @@ class _StackedBernoulli:
             x,
             y,
             self.lr,
-            self.p_up,
-            self.p_down,
-            self.g_lim,
-            self.p_freeze,
-            self.freezes,
-            p_min=r.p_min,
-            p_max=r.p_max,
-            headroom=r.headroom,
-            modulate=r.consolidate or self.ghost,
+            self.stack_rule,
+            modulate=self.rule.consolidate or self.ghost,
         )
         for q, n in zip(plastic, new):
             q.copy_(n)
@@ -230,8 +217,8 @@ class _StackedBernoulli:
         out = []
         for k in range(self.lr.shape[0]):
             p = torch.cat([q[k].flatten() for q in probs])
-            pf = float(self.p_freeze[k])
-            frozen = (p >= self.p_freeze[k].view(())).float().mean().item() if pf < 1 else 0.0
+            p_freeze = self.stack_rule.p_freeze[k].view(())
+            frozen = (p >= p_freeze).float().mean().item() if float(p_freeze) < 1 else 0.0
             out.append({"mean_p": p.mean().item(), "frozen": frozen})
         return out
 
