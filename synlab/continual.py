@@ -894,6 +894,61 @@ class ContinualResult:
         return self.accuracy[-1]
 
 
+def check_loop(epochs: int, batch_size: int, eval_every: int) -> None:
+    """The lifelong loops' shared argument check."""
+    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
+        raise ValueError(
+            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
+        )
+
+
+class LifelongHistory:
+    """The bookkeeping of a lifelong run of K members (the solo loop: K = 1), shared by
+    :func:`train_sequentially` and :func:`synlab.continual_stacked.train_sequentially_stacked`.
+
+    ``curve()`` gives the members' curve accuracies ``(K, len(curve_tasks))``, ``stats()`` one
+    statistics dict per member; :meth:`record` takes both at a step, :meth:`end_task` fills a row
+    of the accuracy matrices, :meth:`results` makes one :class:`ContinualResult` per member.
+    """
+
+    def __init__(self, K: int, T: int, curve, stats) -> None:
+        self.acc = np.zeros((K, T, T))
+        self.steps: list[int] = []
+        self.curve_points: list[np.ndarray] = []
+        self.stat_points: list[list[dict[str, float]]] = []
+        self.ends: list[int] = []
+        self._curve, self._stats = curve, stats
+
+    def record(self, step: int) -> None:
+        self.steps.append(step)
+        self.curve_points.append(np.asarray(self._curve()))
+        self.stat_points.append(self._stats())
+
+    def end_task(self, row: int, step: int, accuracy) -> None:
+        """Row ``row`` of the accuracy matrices: ``accuracy`` ``(K, T)``, taken at ``step``."""
+        self.acc[:, row] = accuracy
+        self.ends.append(step)
+
+    def results(self, steps_per_task: int, engine: str) -> list[ContinualResult]:
+        curve = np.stack(self.curve_points, 1)  # (K, n_points, len(curve_tasks))
+        keys = sorted({k for point in self.stat_points for member in point for k in member})
+        return [
+            ContinualResult(
+                accuracy=self.acc[k],
+                curve_step=np.array(self.steps),
+                curve_acc=curve[k],
+                curve_stats={
+                    key: np.array([point[k].get(key, np.nan) for point in self.stat_points])
+                    for key in keys
+                },
+                steps_per_task=steps_per_task,
+                task_ends=np.array(self.ends),
+                engine=engine,
+            )
+            for k in range(len(self.acc))
+        ]
+
+
 @torch.no_grad()
 def evaluate(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
     """Accuracy of ``strategy.predict_proba`` on ``(x, y)``."""
@@ -914,6 +969,17 @@ def _batches(task: Task, batch_size: int, epochs: int, gen: torch.Generator):
         for s in range(0, n, batch_size):
             idx = order[s : s + batch_size]
             yield task.x_train[idx], task.y_train[idx]
+
+
+def _stream_tasks(stream, strategy: Strategy) -> list[Task]:
+    """The tasks of a solo run's stream, checked against the strategy."""
+    continuous = isinstance(stream, ContinuousPermutedStream)
+    tasks = list(stream.tasks if continuous else stream)
+    if not tasks:
+        raise ValueError("the stream has no tasks")
+    if continuous and strategy.needs_boundaries:
+        raise ValueError(f"{strategy.name} needs task boundaries; a continuous stream has none")
+    return tasks
 
 
 def train_sequentially(
@@ -937,42 +1003,30 @@ def train_sequentially(
     Curves evaluate the first ``curve_test`` test examples of each task in ``curve_tasks``.
     """
     continuous = isinstance(stream, ContinuousPermutedStream)
-    tasks = list(stream.tasks if continuous else stream)
-    if not tasks:
-        raise ValueError("the stream has no tasks")
-    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
-        raise ValueError(
-            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
-        )
-    if continuous and strategy.needs_boundaries:
-        raise ValueError(f"{strategy.name} needs task boundaries; a continuous stream has none")
+    tasks = _stream_tasks(stream, strategy)
+    check_loop(epochs, batch_size, eval_every)
     device = torch.device(device) if device is not None else torch.device("cpu")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     tasks = [t.to(device) for t in tasks]
     strategy.setup([tasks[0].x_train.shape[1], *hidden, max(t.n_classes for t in tasks)], device)
 
-    T = len(tasks)
-    acc = np.zeros((T, T))
-    steps, curve, stats, ends = [], [], [], []
-    step = 0
+    def curve():
+        return [[evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
+                 for j in curve_tasks]]  # fmt: skip
 
-    def record():
-        steps.append(step)
-        curve.append(
-            [
-                evaluate(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
-                for j in curve_tasks
-            ]
-        )
-        stats.append(strategy.stats())
+    def accuracy_row():
+        return [[evaluate(strategy, t.x_test, t.y_test) for t in tasks]]
 
     def batches_of(i):
         if continuous:  # the whole stream at once; rows of A are filled at task ends below
             return ((x.to(device), y.to(device)) for x, y, _ in stream) if i == 0 else iter(())
         return _batches(tasks[i], batch_size, epochs, gen)
 
-    record()
+    T = len(tasks)
+    history = LifelongHistory(1, T, curve, lambda: [strategy.stats()])
+    step = 0
+    history.record(step)
     for i, task in enumerate(tasks):
         if not continuous:
             strategy.before_task(i, task)
@@ -980,26 +1034,14 @@ def train_sequentially(
             strategy.train_step(x, y)
             step += 1
             if step % eval_every == 0:
-                record()
+                history.record(step)
             if continuous and step % stream.steps_per_task == 0:
-                acc[step // stream.steps_per_task - 1] = [
-                    evaluate(strategy, t.x_test, t.y_test) for t in tasks
-                ]
-                ends.append(step)
+                history.end_task(step // stream.steps_per_task - 1, step, accuracy_row())
         if not continuous:
-            ends.append(step)
             strategy.after_task(i, task)
-            acc[i] = [evaluate(strategy, t.x_test, t.y_test) for t in tasks]
-    keys = sorted({k for s in stats for k in s})
-    return ContinualResult(
-        accuracy=acc,
-        curve_step=np.array(steps),
-        curve_acc=np.array(curve),
-        curve_stats={k: np.array([s.get(k, np.nan) for s in stats]) for k in keys},
-        steps_per_task=stream.steps_per_task if continuous else step // T,
-        task_ends=np.array(ends),
-        engine=getattr(strategy, "engine", ""),
-    )
+            history.end_task(i, step, accuracy_row())
+    steps_per_task = stream.steps_per_task if continuous else step // T
+    return history.results(steps_per_task, getattr(strategy, "engine", ""))[0]
 
 
 def train_jointly(

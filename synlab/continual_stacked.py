@@ -42,8 +42,10 @@ from .continual import (
     BGDStrategy,
     ContinualResult,
     GhostStrategy,
+    LifelongHistory,
     PresynapticStrategy,
     bgd_mlp_step,
+    check_loop,
     make_strategy,
     presynaptic_mlp_step,
     stack_rule,
@@ -290,6 +292,23 @@ class _StackedBGD:
         ]
 
 
+def _members(method, params, seeds, sizes, **strategy_args) -> tuple[list, list, list, list]:
+    """Each member's strategy, model, random-number generator and shuffler, initialised exactly
+    as its solo run initialises them (the generator forked from the global state right after)."""
+    strategies, models, gens, shufflers = [], [], [], []
+    for p, seed in zip(params, seeds):
+        s = make_strategy(method, p, **strategy_args)
+        torch.manual_seed(seed)
+        shufflers.append(torch.Generator().manual_seed(seed))
+        s.setup(sizes, "cpu")
+        g = torch.Generator()
+        g.set_state(torch.get_rng_state())
+        strategies.append(s)
+        models.append(s.model)
+        gens.append(g)
+    return strategies, models, gens, shufflers
+
+
 def train_sequentially_stacked(
     streams: Sequence[Sequence[Task]],
     method: str,
@@ -327,25 +346,14 @@ def train_sequentially_stacked(
             f"{len(seeds)} seeds"
         )
     _check_streams(streams)
-    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
-        raise ValueError(
-            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
-        )
+    check_loop(epochs, batch_size, eval_every)
     device = torch.device(device) if device is not None else torch.device("cpu")
     data = _Data(streams, device)
     sizes = [data.n_in, *hidden, data.n_classes]
 
-    strategies, models, gens, shufflers = [], [], [], []
-    for p, seed in zip(params, seeds):  # each member initialised exactly as its solo run
-        s = make_strategy(method, p, test_samples=test_samples, mc_samples=mc_samples)
-        torch.manual_seed(seed)
-        shufflers.append(torch.Generator().manual_seed(seed))
-        s.setup(sizes, "cpu")
-        g = torch.Generator()
-        g.set_state(torch.get_rng_state())
-        strategies.append(s)
-        models.append(s.model)
-        gens.append(g)
+    strategies, models, gens, shufflers = _members(
+        method, params, seeds, sizes, test_samples=test_samples, mc_samples=mc_samples
+    )
     if member_streams is None:
         member_streams = device.type == "cpu"
     draws = _Draws(gens if member_streams else None, K, device)
@@ -365,18 +373,11 @@ def train_sequentially_stacked(
         return (correct / max(x.shape[1], 1)).cpu().numpy()
 
     T = data.T
-    acc = np.zeros((K, T, T))
-    steps, curve, stats, ends = [], [], [], []
+    history = LifelongHistory(
+        K, T, lambda: np.stack([accuracy(j, curve_test) for j in curve_tasks], 1), net.stats
+    )
     step = 0
-
-    def record():
-        steps.append(step)
-        curve.append(
-            np.stack([accuracy(j, curve_test) for j in curve_tasks], 1)
-        )  # (K, len(curve_tasks))
-        stats.append(net.stats())
-
-    record()
+    history.record(step)
     for i in range(T):
         n = data.x_train[i].shape[1]
         for _ in range(epochs):
@@ -386,22 +387,6 @@ def train_sequentially_stacked(
                 net.train_step(x, y, draws)
                 step += 1
                 if step % eval_every == 0:
-                    record()
-        ends.append(step)
-        acc[:, i] = np.stack([accuracy(j) for j in range(T)], 1)
-    curve_arr = np.stack(curve, 1)  # (K, n_points, len(curve_tasks))
-    keys = sorted({k for point in stats for member in point for k in member})
-    return [
-        ContinualResult(
-            accuracy=acc[k],
-            curve_step=np.array(steps),
-            curve_acc=curve_arr[k],
-            curve_stats={
-                key: np.array([point[k].get(key, np.nan) for point in stats]) for key in keys
-            },
-            steps_per_task=step // T,
-            task_ends=np.array(ends),
-            engine=getattr(net, "engine", ""),
-        )
-        for k in range(K)
-    ]
+                    history.record(step)
+        history.end_task(i, step, np.stack([accuracy(j) for j in range(T)], 1))
+    return history.results(step // T, getattr(net, "engine", ""))
