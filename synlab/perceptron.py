@@ -1,4 +1,5 @@
-r"""The standard and the presynaptically consolidated stochastic perceptron (Schug et al. 2021, Fig. 5b/c).
+r"""The standard and the presynaptically consolidated stochastic perceptron (Schug et al. 2021,
+Fig. 5b/c).
 
 A perceptron with :math:`N` inputs memorises random patterns :math:`x\in\{-1,1\}^N` with random
 labels :math:`y\in\{-1,1\}` (Methods, Eq. 11): :math:`\hat y = \mathrm{sign}(\sum_i w_i x_i)`.
@@ -10,7 +11,8 @@ update of the expected strengths
 
 The *stochastic* perceptron transmits through Bernoulli synapses, :math:`w_i = r_i\bar w_i/p_i`
 with :math:`r_i\sim\mathrm{Bernoulli}(p_i)` (one release pattern per pattern presented);
-:math:`g_i` drives the release probabilities by Eq. 4 (:func:`synlab.rules.update_release_probability`)
+:math:`g_i` drives the release probabilities by Eq. 4
+(:func:`synlab.rules.update_release_probability`)
 and, with consolidation, :math:`\bar w_i \leftarrow \bar w_i + (1-p_i)\,g_i` (Eq. 5) with
 release probabilities frozen above :math:`p_\mathrm{freeze}`. The standard perceptron is the
 same loop with deterministic weights and :math:`\bar w_i \leftarrow \bar w_i + g_i`.
@@ -56,7 +58,8 @@ def random_patterns(
 
 
 def perceptron_update(w: Tensor, x: Tensor, y: Tensor, lr: float = 1.0) -> Tensor:
-    r"""Rosenblatt's update averaged over a mini-batch: :math:`\frac{\eta}{B}\sum_b \mathbb 1[y_b h_b\le0]\,y_b x_b`.
+    r"""Rosenblatt's update averaged over a mini-batch: :math:`\frac{\eta}{B}\sum_b \mathbb 1[y_b
+    h_b\le0]\,y_b x_b`.
 
     ``w`` (R, N) are the weights used for the forward pass (sampled or deterministic),
     ``x`` (R, B, N), ``y`` (R, B). Returns the update (R, N). A pattern exactly on the
@@ -64,7 +67,8 @@ def perceptron_update(w: Tensor, x: Tensor, y: Tensor, lr: float = 1.0) -> Tenso
     """
     if x.dim() != 3 or w.shape != (x.shape[0], x.shape[2]) or y.shape != x.shape[:2]:
         raise ValueError(
-            f"need w (R, N), x (R, B, N), y (R, B); got {tuple(w.shape)}, {tuple(x.shape)}, {tuple(y.shape)}"
+            f"need w (R, N), x (R, B, N), y (R, B); got {tuple(w.shape)}, {tuple(x.shape)}, "
+            f"{tuple(y.shape)}"
         )
     h = torch.einsum("rbn,rn->rb", x, w)
     wrong = (y * h <= 0).to(x.dtype)

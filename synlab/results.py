@@ -139,7 +139,8 @@ class RunOptions:
     quarantine and recompute them (quick units always are). ``only`` (e.g. ``{"method": "bgd"}``):
     run, and return, only the matching units. ``root``: the store (default
     :func:`results_root`). ``device``: where an in-process run computes (default CUDA when
-    present). ``engine`` (``autograd``, ``fused``, ``compiled``; :data:`synlab.experiments.ENGINES`):
+    present). ``engine`` (``autograd``, ``fused``, ``compiled``;
+    :data:`synlab.experiments.ENGINES`):
     what the training steps run on, one the experiment declares (``Experiment.engines``), else a
     ValueError; default its first engine on a CPU, ``compiled`` where it has one on CUDA.
     ``stack``: the most units trained as one stack where an experiment can stack (0: no limit;

@@ -233,6 +233,74 @@ def _is_check(cell: dict[str, Any]) -> bool:
     return cell.get("cell_type") == "code" and re.search(r"^\s*assert check\(", _source(cell), re.M)
 
 
+def _markdown_cells(src: str, cid: str, bib, counter: list[int], labels: list[str]) -> list:
+    """A markdown cell, split at each ``{solution}`` directive: the text before it, then a
+    graded answer cell holding the solution (the directive's label goes into ``labels``)."""
+    out, pos, k = [], 0, 0
+    for m in [*_SOLUTION.finditer(src), None]:
+        text = src[pos : m.start() if m else len(src)].strip("\n")
+        if text.strip():
+            out.append(_markdown(to_markdown(text, bib, counter), f"{cid}-{k}"))
+            k += 1
+        if m is None:
+            return out
+        pos, label = m.end(), m.group(1)
+        _, answer = _directive_body(m.group(2))
+        labels.append(label)
+        grade = {"grade": True, "solution": True, "locked": False, "points": 1}
+        out.append(
+            _markdown(
+                f"**Your answer to exercise {counter[0]}:**\n\n### BEGIN SOLUTION\n"
+                + to_markdown(answer, bib, [0])
+                + "\n### END SOLUTION",
+                f"{label}-answer",
+                {**grade, "grade_id": f"{label}-answer"},
+            )
+        )
+
+
+def _code_cell(cell: dict[str, Any], src: str, tags: list[str], cid: str) -> tuple[dict, str]:
+    """A code cell of the source edition and its kind: ``"solution"`` (the solution regions
+    kept between nbgrader's markers), ``"check"`` (a locked, graded check with hidden tests) or
+    ``"code"`` (as it is)."""
+    # not the chapter's execution timestamps: re-executing a chapter leaves its copy unchanged
+    drop = {"tags", "nbgrader", "execution"}
+    meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in drop}
+    keep = [t for t in tags if t not in {"solution", "hide-cell", "hide-input", "hide-output"}]
+    if keep:
+        meta["tags"] = keep
+    if "solution" in tags:
+        body, names = _solution_regions(src)
+        gid = "-".join(names)
+        meta["nbgrader"] = {
+            **_NBGRADER,
+            "grade": False,
+            "solution": True,
+            "locked": False,
+            "grade_id": gid,
+        }
+        return _code(body, gid, meta), "solution"
+    if _is_check(cell) or re.search(r"(^|[^\w.])check\(", src):
+        name, fn = _check_cell(src)
+        gid = "check-" + name.replace(".", "-")
+        meta["nbgrader"] = {
+            **_NBGRADER,
+            "grade": True,
+            "solution": False,
+            "locked": True,
+            "points": 1,
+            "grade_id": gid,
+        }
+        test = (
+            f'check("{name}", {fn})  # says what is right or wrong\n'
+            f"### BEGIN HIDDEN TESTS\n"
+            f'assert check("{name}", {fn}, quiet=True)\n'
+            f"### END HIDDEN TESTS"
+        )
+        return _code(test, gid, meta), "check"
+    return _code(src, cid, meta), "code"
+
+
 def nbgrader_source(
     nb: dict[str, Any], *, chapter: str, bib: dict[str, tuple[str, str]] | None = None
 ) -> dict[str, Any]:
@@ -241,82 +309,21 @@ def nbgrader_source(
     counter = [0]
     cells: list[dict[str, Any]] = []
     labels: list[str] = []
-    n_solutions = n_checks = 0
+    kinds: list[str] = []
     for i, cell in enumerate(nb["cells"]):
         src, tags = _source(cell), _tags(cell)
         cid = f"c{i:03d}"
         if "book-only" in tags:
             continue
         if cell["cell_type"] == "markdown":
-            pos, k = 0, 0
-            for m in [*_SOLUTION.finditer(src), None]:
-                text = src[pos : m.start() if m else len(src)].strip("\n")
-                if text.strip():
-                    cells.append(_markdown(to_markdown(text, bib, counter), f"{cid}-{k}"))
-                    k += 1
-                if m is None:
-                    break
-                pos, label = m.end(), m.group(1)
-                _, answer = _directive_body(m.group(2))
-                labels.append(label)
-                cells.append(
-                    _markdown(
-                        f"**Your answer to exercise {counter[0]}:**\n\n### BEGIN SOLUTION\n"
-                        + to_markdown(answer, bib, [0])
-                        + "\n### END SOLUTION",
-                        f"{label}-answer",
-                        {
-                            "grade": True,
-                            "solution": True,
-                            "locked": False,
-                            "points": 1,
-                            "grade_id": f"{label}-answer",
-                        },
-                    )
-                )
+            cells += _markdown_cells(src, cid, bib, counter, labels)
             if i == 0:
                 cells.append(_markdown(_edition_note(chapter), "student-note"))
             continue
-        # not the chapter's execution timestamps: re-executing a chapter leaves its copy unchanged
-        drop = {"tags", "nbgrader", "execution"}
-        meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in drop}
-        keep = [t for t in tags if t not in {"solution", "hide-cell", "hide-input", "hide-output"}]
-        if keep:
-            meta["tags"] = keep
-        if "solution" in tags:
-            n_solutions += 1
-            body, names = _solution_regions(src)
-            gid = "-".join(names)
-            meta["nbgrader"] = {
-                **_NBGRADER,
-                "grade": False,
-                "solution": True,
-                "locked": False,
-                "grade_id": gid,
-            }
-            cells.append(_code(body, gid, meta))
-        elif _is_check(cell) or re.search(r"(^|[^\w.])check\(", src):
-            n_checks += 1
-            name, fn = _check_cell(src)
-            gid = "check-" + name.replace(".", "-")
-            meta["nbgrader"] = {
-                **_NBGRADER,
-                "grade": True,
-                "solution": False,
-                "locked": True,
-                "points": 1,
-                "grade_id": gid,
-            }
-            test = (
-                f'check("{name}", {fn})  # says what is right or wrong\n'
-                f"### BEGIN HIDDEN TESTS\n"
-                f'assert check("{name}", {fn}, quiet=True)\n'
-                f"### END HIDDEN TESTS"
-            )
-            cells.append(_code(test, gid, meta))
-        else:
-            cells.append(_code(src, cid, meta))
-    if n_solutions == 0 and n_checks == 0 and not labels:
+        out, kind = _code_cell(cell, src, tags, cid)
+        cells.append(out)
+        kinds.append(kind)
+    if not labels and {"solution", "check"}.isdisjoint(kinds):
         raise ValueError(
             "no exercises to turn into a student copy (no 'solution'-tagged code cells, check "
             "cells or {solution} directives)"

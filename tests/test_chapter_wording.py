@@ -92,6 +92,30 @@ def _lin():
     return ExperimentResults("malkin2024_linear", "full", None, [UnitRecord({"lam": 1.0}, r, {})])
 
 
+def test_signatures_comparison_reads_the_store_once_per_results_object(monkeypatch):
+    calls = []
+
+    def counted(name, profile):
+        calls.append((name, profile))
+        return None, 0, 3, False
+
+    monkeypatch.setattr(C, "stored_units", counted)
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    first = C.signatures_comparison(res)
+    for builder in (C.malkin_signatures_trend, C.malkin_signatures_fig5, C.malkin_signatures_rates):
+        builder(res)
+    assert C.signatures_comparison(res) is first and len(calls) == 2  # two s-fixed runs, once
+    quick = _fixed_c([0.46, 0.56, 0.60, 0.69], profile="quick")  # another object: read again
+    assert C.signatures_comparison(quick)["profile"] == "quick" and len(calls) == 4
+    assert calls[2:] == [
+        ("malkin2024_signatures_s", "quick"),
+        ("malkin2024_signatures_s_fashion", "quick"),
+    ]
+    n = len(C._COMPARISONS)
+    del quick  # the entry goes with its object
+    assert len(C._COMPARISONS) == n - 1
+
+
 def test_fixed_c_fractions_are_recovered_and_called_rising(monkeypatch):
     _store(monkeypatch)
     res = _fixed_c([0.46, 0.56, 0.60, 0.69])
@@ -138,6 +162,7 @@ def test_present_s_fixed_run_is_compared_layer_by_layer(monkeypatch):
     # a rising s-fixed layer leaves the gap open, naming how many layers agree
     mixed = [[0.7, 0.68, 0.56, 0.45], [0.4, 0.5, 0.6, 0.7], [0.67, 0.74, 0.62, 0.54]]
     _store(monkeypatch, _s_fixed(mixed))
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])  # loaded again: the comparison is read per object
     closing = C.malkin_signatures_closing(res, _lin())
     assert "open: with the authors' s our trend has their direction in 2 of 3 layers" in closing
     app6 = C.malkin_signatures_app6(res)

@@ -65,7 +65,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from synlab import curvature as cv
+from synlab import curvature as curv
 from synlab.exercises import check
 from synlab.experiments.foundations import (
     fisher_matrices,
@@ -107,7 +107,7 @@ teacher = teacher_network((4, 8, 3), seed=0)
 x, y = toy_classification(teacher, 1000, seed=1)
 student = teacher_network((4, 8, 3), seed=0)
 grad_norm = fit_full_batch(student, x, y, max_iter=150)
-f, theta = cv.flatten_loss(student, F.cross_entropy, x, y)
+f, theta = curv.flatten_loss(student, F.cross_entropy, x, y)
 n_params = theta.numel()
 print(
     f"{n_params} parameters, loss {float(f(theta)):.4f}, |gradient| after fitting {grad_norm:.1e}"
@@ -125,14 +125,14 @@ assert n_params == 4 * 8 + 8 + 8 * 3 + 3 and grad_norm < 0.05
 # the dense Hessian and against a central difference of gradients.
 
 # %%
-g = cv.gradient(f, theta)
+g = curv.gradient(f, theta)
 h = 1e-5
 eye = torch.eye(n_params, dtype=theta.dtype)
 g_fd = torch.stack([(f(theta + h * e) - f(theta - h * e)) / (2 * h) for e in eye])
-H = cv.hessian(f, theta)
+H = curv.hessian(f, theta)
 v = torch.randn(n_params, dtype=theta.dtype)
-hv = cv.hvp(f, theta, v)
-hv_fd = (cv.gradient(f, theta + h * v) - cv.gradient(f, theta - h * v)) / (2 * h)
+hv = curv.hvp(f, theta, v)
+hv_fd = (curv.gradient(f, theta + h * v) - curv.gradient(f, theta - h * v)) / (2 * h)
 print(f"gradient vs finite differences: max abs error {float((g - g_fd).abs().max()):.1e}")
 print(
     f"HVP vs dense H v: relative error {rel(hv, H @ v):.1e}; vs finite differences: {rel(hv, hv_fd):.1e}"
@@ -165,7 +165,7 @@ for j in range(9):  # the 9 softmax-shift directions, in flatten_loss order
         parts["2.bias"][:] = 1.0
     sym.append(torch.cat([parts[n].reshape(-1) for n in names]))
 sym = torch.stack(sym)
-q_sym = cv.curvature_along(f, theta, sym)
+q_sym = curv.curvature_along(f, theta, sym)
 print("eigenvalues: smallest", evals[:3].numpy().round(8), " largest", evals[-3:].numpy().round(4))
 print("curvature along the softmax-shift directions:", float(q_sym.abs().max()))
 print("eigenvalues with |λ| < 1e-10·λ_max:", int((evals.abs() < 1e-10 * evals[-1]).sum()))
@@ -180,7 +180,7 @@ assert int((evals.abs() < 1e-10 * evals[-1]).sum()) >= 9
 # the tolerance asked for:
 
 # %%
-vals, vecs = cv.top_eigenpairs(f, theta, k=3, tol=1e-8)
+vals, vecs = curv.top_eigenpairs(f, theta, k=3, tol=1e-8)
 exact = evals.flip(0)[:3]
 print("Lanczos:", vals.numpy().round(8))
 print("eigh   :", exact.numpy().round(8))
@@ -229,8 +229,8 @@ rows = []
 
 
 def compare(label, model, xs, ys):
-    fn, th = cv.flatten_loss(model, F.cross_entropy, xs, ys)
-    Hm = cv.hessian(fn, th)
+    fn, th = curv.flatten_loss(model, F.cross_entropy, xs, ys)
+    Hm = curv.hessian(fn, th)
     mats = fisher_matrices(model, xs, ys)
     row = (
         label,
@@ -346,8 +346,8 @@ S = 300
 k2, k4 = 2 * float((evals**2).sum()), 48 * float((evals**4).sum())
 var_se = math.sqrt((k4 + 2 * k2**2) / S) / k2
 gen = torch.Generator().manual_seed(0)
-est_r = cv.hutchinson_trace(f, theta, S, generator=gen, distribution="rademacher")
-est_g = cv.hutchinson_trace(f, theta, S, generator=gen, distribution="normal")
+est_r = curv.hutchinson_trace(f, theta, S, generator=gen, distribution="rademacher")
+est_g = curv.hutchinson_trace(f, theta, S, generator=gen, distribution="normal")
 print(f"exact trace {tr:.4f}")
 for name, est, var in [("Rademacher", est_r, var_rad), ("Gaussian", est_g, var_gauss)]:
     sample_var = float(est.stderr) ** 2 * S
@@ -411,11 +411,11 @@ phis = torch.linspace(0, math.pi, 181, dtype=torch.float64)
 dirs = torch.stack(
     [torch.cos(phis + angle), torch.sin(phis + angle)], 1
 )  # angle phi from the steep axis u_1
-Q = cv.curvature_along(quad, w0, dirs)
+Q = curv.curvature_along(quad, w0, dirs)
 assert torch.allclose(Q, lam[0] * torch.cos(phis) ** 2 + lam[1] * torch.sin(phis) ** 2, atol=1e-12)
 assert float(Q.min()) >= float(lam.min()) - 1e-12 and float(Q.max()) <= float(lam.max()) + 1e-12
 assert math.isclose(
-    float(cv.curvature_along(quad, w0, 3.7 * U[:, 0])), 4.0
+    float(curv.curvature_along(quad, w0, 3.7 * U[:, 0])), 4.0
 )  # length of v does not matter
 
 fig, axes = plt.subplots(1, 2, figsize=(10.5, 4))
@@ -460,8 +460,8 @@ fig.tight_layout()
 rand_dirs = torch.randn(
     400, n_params, dtype=theta.dtype, generator=torch.Generator().manual_seed(3)
 )
-q_rand = cv.curvature_along(f, theta, rand_dirs)
-q_top = float(cv.curvature_along(f, theta, vecs[0]))
+q_rand = curv.curvature_along(f, theta, rand_dirs)
+q_top = float(curv.curvature_along(f, theta, vecs[0]))
 print(
     f"Q along the top eigenvector {q_top:.4f} (λ_max {float(evals[-1]):.4f}); "
     f"mean Q along random directions {float(q_rand.mean()):.4f} (tr H / n = {tr / n_params:.4f})"

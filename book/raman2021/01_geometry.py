@@ -59,7 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from synlab import curvature as cv
+from synlab import curvature as curv
 from synlab import maintenance as mt
 from synlab.exercises import check
 from synlab.plot import panel_label, use_style
@@ -90,7 +90,7 @@ task = mt.StudentTeacher(batch=1, seed=0)
 f = task.loss_fn(0)
 gen = torch.Generator().manual_seed(1)
 w = task.theta_star[0] + 0.05 * torch.randn(task.n_weights, generator=gen, dtype=DT)
-g, H = cv.gradient(f, w), cv.hessian(f, w)
+g, H = curv.gradient(f, w), curv.hessian(f, w)
 direction = mt.unit_rows(torch.randn(1, task.n_weights, generator=gen, dtype=DT))[0]
 steps = torch.tensor([0.4, 0.2, 0.1, 0.05], dtype=DT)
 remainder = torch.stack(
@@ -133,9 +133,9 @@ assert torch.all((orders > 2.5) & (orders < 3.5))
 
 # %%
 eps = torch.randn(2000, task.n_weights, generator=gen, dtype=DT)
-q_eps = cv.curvature_along(f, w, eps)
+q_eps = curv.curvature_along(f, w, eps)
 trace_over_n = float(torch.trace(H)) / task.n_weights
-hutch = cv.hutchinson_trace(f, w, 200, generator=torch.Generator().manual_seed(2))
+hutch = curv.hutchinson_trace(f, w, 200, generator=torch.Generator().manual_seed(2))
 se = float(q_eps.std()) / math.sqrt(len(q_eps))
 print(
     f"Tr(H)/N = {trace_over_n:.5f};  Hutchinson: {float(hutch.mean) / task.n_weights:.5f} "
@@ -162,7 +162,7 @@ assert abs(mc - 0.5 * norm**2 * trace_over_n) < 0.25 * 0.5 * norm**2 * trace_ove
 print(
     f"eigenvalues of ∇²F: min {float(lam[0]):.2e}, mean {float(lam.mean()):.2e}, max "
     f"{float(lam[-1]):.2e}; "
-    f"Q[∇F] = {float(cv.curvature_along(f, w, g)):.3f} = {float(cv.curvature_along(f, w, g)) / trace_over_n:.0f} × Tr(H)/N"
+    f"Q[∇F] = {float(curv.curvature_along(f, w, g)):.3f} = {float(curv.curvature_along(f, w, g)) / trace_over_n:.0f} × Tr(H)/N"
 )
 
 # %% [markdown]
@@ -309,7 +309,7 @@ plt.show()
 # state where its optimal length makes $\mathbb E[\Delta F]$ vanish, and compare.
 
 # %%
-q_c = float(cv.curvature_along(f, w, -g))
+q_c = float(curv.curvature_along(f, w, -g))
 m_opt = float(mt.optimal_magnitude(g, H, -g))
 eps_for_steady = m_opt * math.sqrt(q_c / trace_over_n)  # the ‖Δε‖ for which this state is steady
 expected_dF = mt.expected_loss_change(g, H, -m_opt * g / g.norm(), eps_for_steady, trace_over_n)
@@ -335,13 +335,13 @@ assert abs(float(expected_dF)) < 1e-8 * scale and abs(m_opt / eps_for_steady - r
 
 # %%
 w_far = task.theta_star[0] + 0.5 * torch.randn(task.n_weights, generator=gen, dtype=DT)
-g_far, H_far = cv.gradient(f, w_far), cv.hessian(f, w_far)
+g_far, H_far = curv.gradient(f, w_far), curv.hessian(f, w_far)
 qe_far = float(torch.trace(H_far)) / task.n_weights
 m_far = float(mt.optimal_magnitude(g_far, H_far, -g_far))
 dF_far = float(
     mt.expected_loss_change(g_far, H_far, -m_far * g_far / g_far.norm(), eps_for_steady, qe_far)
 )
-lhs, rhs = (m_far / eps_for_steady) ** 2, qe_far / float(cv.curvature_along(f, w_far, g_far))
+lhs, rhs = (m_far / eps_for_steady) ** 2, qe_far / float(curv.curvature_along(f, w_far, g_far))
 print(
     f"F = {float(f(w_far)):.3f}: E[ΔF] = {dF_far:.3e} < 0 and ‖Δc‖*²/‖Δε‖² = {lhs:.3f} ≥ "
     f"Q[Δε]/Q[Δc] = {rhs:.4f}"

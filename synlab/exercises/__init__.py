@@ -13,11 +13,25 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Feedback", "EXERCISES", "exercise", "check", "close", "PART_MODULES"]
+import numpy as np
+
+# every book part has one module here and one in synlab.experiments, under the same name
+from ..experiments import PART_MODULES
+
+__all__ = [
+    "Feedback",
+    "EXERCISES",
+    "exercise",
+    "check",
+    "close",
+    "call",
+    "known_mistake",
+    "PART_MODULES",
+]
 
 
 @dataclass(frozen=True)
@@ -35,15 +49,6 @@ class Feedback:
 
 
 EXERCISES: dict[str, Callable[[Any], Feedback]] = {}
-#: the part modules whose import registers checkers
-PART_MODULES: tuple[str, ...] = (
-    "foundations",
-    "schug2021",
-    "schug2021_lifelong",
-    "malkin2024",
-    "raman2021",
-    "synthesis",
-)
 
 
 def exercise(name: str) -> Callable[[Callable[[Any], Feedback]], Callable[[Any], Feedback]]:
@@ -64,7 +69,8 @@ def _load_parts() -> None:
 
 
 def check(name: str, answer: Any, *, quiet: bool = False) -> Feedback:
-    """Check ``answer`` to exercise ``name``; prints the feedback and returns it (truthy if right)."""
+    """Check ``answer`` to exercise ``name``; prints the feedback and returns it (truthy if
+    right)."""
     _load_parts()
     if name not in EXERCISES:
         raise ValueError(f"unknown exercise {name!r}; known: {', '.join(sorted(EXERCISES))}")
@@ -84,3 +90,50 @@ def close(given: Any, expected: float, *, rel: float = 1e-6, abs_: float = 1e-9)
     except (TypeError, ValueError):
         return False
     return math.isfinite(g) and math.isclose(g, expected, rel_tol=rel, abs_tol=abs_)
+
+
+def call(fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, after making sure the student's answer is a function at all."""
+    if not callable(fn):
+        raise TypeError(f"expected a function, got {type(fn).__name__}")
+    return fn(*args)
+
+
+#: a known mistake: the number it gives, None (not telling in this case), or a function of the
+#: given number that returns that number or a verdict (True/False)
+Mistake = float | None | Callable[[float], Any]
+
+
+def known_mistake(
+    given: Any,
+    default: str,
+    mistakes: Sequence[tuple[Mistake, str]],
+    *,
+    rel: float = 1e-6,
+    abs_: float = 0.0,
+) -> str:
+    """The hint for a wrong ``given``: that of the first known mistake it matches, else ``default``.
+
+    ``mistakes`` lists ``(mistake, hint)`` pairs in the order they are tried. A mistake is
+
+    * the number that mistake produces: ``given`` matches it within ``rel`` / ``abs_``;
+    * ``None``: this mistake cannot be told from the right answer in this case, skip it;
+    * a function of the given number ``g``, called only when its turn comes (for a value that
+      is expensive, or that may fail to exist): it returns either the number the mistake
+      produces, or True/False for a test of its own (such as ``lambda g: g < 1``).
+
+    An answer that is not a number, or a mistake value that cannot be computed (TypeError or
+    ValueError), gets the ``default`` hint.
+    """
+    try:
+        g = float(given)
+        for mistake, hint in mistakes:
+            value = mistake(g) if callable(mistake) else mistake
+            if isinstance(value, bool | np.bool_):
+                if value:
+                    return hint
+            elif value is not None and math.isclose(g, value, rel_tol=rel, abs_tol=abs_):
+                return hint
+    except (TypeError, ValueError):
+        pass
+    return default

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..costs import optimal_sigma_linear, power_law_bound, sigmas_at_equal_cost
-from . import Feedback, close, exercise
+from . import Feedback, close, exercise, known_mistake
 
 
 def _num(f, *args):
@@ -52,10 +52,12 @@ def vesicle_exponent(answer) -> Feedback:
         expected = 2 - 2 * k / 3
         got = _num(answer, k)
         if not close(got, expected, rel=1e-9, abs_=1e-9):
-            hint = (
-                "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3."
-                if close(got, -expected)
-                else "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ N^(1 − k/3)."
+            hint = known_mistake(
+                got,
+                "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ "
+                "N^(1 − k/3).",
+                [(-expected, "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3.")],
+                abs_=1e-9,
             )
             return Feedback(
                 False, f"for k = {k} expected ρ = {expected:g}; you gave {got:g}. {hint}"
@@ -77,18 +79,22 @@ def reliability_cost_ex(answer) -> Feedback:
     for s, rho, c in cases:
         expected = float(np.sum(c * s**-rho))
         got = _num(answer, s, rho, c)
-        if close(got, float(np.sum(c * s**rho)), rel=1e-9):
-            return Feedback(
-                False,
-                f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost more "
-                "for *smaller* σ.",
-            )
         if not close(got, expected, rel=1e-9):
-            return Feedback(
-                False,
+            message = known_mistake(
+                got,
                 f"for σ={s.tolist()}, ρ={rho:g}, c={c:g} expected {expected:g}; you gave {got:g}. "
                 "Sum c·σ^(−ρ) over synapses.",
+                [
+                    (
+                        float(np.sum(c * s**rho)),
+                        f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost "
+                        "more for *smaller* σ.",
+                    )
+                ],
+                rel=1e-9,
+                abs_=1e-9,
             )
+            return Feedback(False, message)
     return Feedback(True, "C = Σ_i c σ_i^(−ρ).")
 
 
@@ -106,7 +112,8 @@ def budget_sigmas(answer) -> Feedback:
         if not math.isclose(spent, B, rel_tol=1e-6):
             return Feedback(
                 False,
-                f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget {B:g}.",
+                f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget "
+                f"{B:g}.",
             )
         if not np.allclose(got, expected, rtol=1e-6):
             return Feedback(
@@ -124,38 +131,55 @@ def optimal_sigma(answer) -> Feedback:
     for H, rho, c, lam in [(1.0, 0.5, 1.0, 1.0), (20.0, 2.0, 0.1, 3.0), (1e-3, 4 / 3, 2.0, 0.01)]:
         expected = float(optimal_sigma_linear(H, rho, c, lam))
         got = _num(answer, H, rho, c, lam)
-        if close(got, (lam * c * rho / H) ** (1 / (1 + rho)), rel=1e-9) and not close(
-            expected, got, rel=1e-9
-        ):
-            return Feedback(
-                False,
-                "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to −λcρσ^(−ρ−1).",
-            )
         if not close(got, expected, rel=1e-8):
-            return Feedback(
-                False,
+            message = known_mistake(
+                got,
                 f"for H={H:g}, ρ={rho:g}, c={c:g}, λ={lam:g} expected σ* = {expected:.6g}; "
                 f"you gave {got:.6g}. Set the derivative to zero.",
+                [
+                    (
+                        (lam * c * rho / H) ** (1 / (1 + rho)),
+                        "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to "
+                        "−λcρσ^(−ρ−1).",
+                    )
+                ],
+                rel=1e-9,
+                abs_=1e-9,
             )
+            return Feedback(False, message)
     return Feedback(True, "σ* = (λcρ/H)^(1/(2+ρ)).")
 
 
 @exercise("malkin2024.hessian_slope")
 def hessian_slope(answer) -> Feedback:
     """``answer(rho) -> d log σ / d log H``."""
-    for rho in (0.5, 2 / 3, 4 / 3, 2.0):
-        got = _num(answer, rho)
-        if close(got, 1 / (2 + rho)):
-            return Feedback(
-                False,
-                f"for ρ = {rho:g} you have the right size but the wrong sign: more important "
-                "synapses (larger H) are less noisy.",
+    wrong = _wrong_slope(
+        answer,
+        (0.5, 2 / 3, 4 / 3, 2.0),
+        lambda rho: -1 / (2 + rho),
+        lambda rho: (
+            f"for ρ = {rho:g} you have the right size but the wrong sign: more "
+            "important synapses (larger H) are less noisy."
+        ),
+    )
+    # (a Feedback is falsy when it says "wrong": test for None)
+    return Feedback(True, "log σ = −log H/(2+ρ) + const.") if wrong is None else wrong
+
+
+def _wrong_slope(answer, rhos, slope, hint_for_1_over_2_plus_rho) -> Feedback | None:
+    """Feedback on the first ρ where ``answer(ρ)`` is not ``slope(ρ)``, or None if none is; the
+    slope 1/(2+ρ) is a known mistake, explained by ``hint_for_1_over_2_plus_rho(ρ)``."""
+    for rho in rhos:
+        got, expected = _num(answer, rho), slope(rho)
+        if not close(got, expected, rel=1e-9):
+            message = known_mistake(
+                got,
+                f"for ρ = {rho:g} expected {expected:.6g}; you gave {got:.6g}.",
+                [(1 / (2 + rho), hint_for_1_over_2_plus_rho(rho))],
+                abs_=1e-9,
             )
-        if not close(got, -1 / (2 + rho), rel=1e-9):
-            return Feedback(
-                False, f"for ρ = {rho:g} expected {-1 / (2 + rho):.6g}; you gave {got:.6g}."
-            )
-    return Feedback(True, "log σ = −log H/(2+ρ) + const.")
+            return Feedback(False, message)
+    return None
 
 
 # ----------------------------------------------------------------------------- chapter 4
@@ -169,8 +193,9 @@ def entropic_bound(answer) -> Feedback:
             if got < -math.log(s) - 1e-12:
                 return Feedback(
                     False,
-                    f"at σ={s:g}, ρ={rho:g} your value {got:.6g} is below −log σ = {-math.log(s):.6g}: "
-                    "not an upper bound. Use log x ≤ x − 1 with x = σ^(−ρ).",
+                    f"at σ={s:g}, ρ={rho:g} your value {got:.6g} is below "
+                    f"−log σ = {-math.log(s):.6g}: not an upper bound. "
+                    "Use log x ≤ x − 1 with x = σ^(−ρ).",
                 )
             if not close(got, expected, rel=1e-9, abs_=1e-12):
                 return Feedback(
@@ -182,17 +207,14 @@ def entropic_bound(answer) -> Feedback:
 @exercise("malkin2024.posterior_slope")
 def posterior_slope(answer) -> Feedback:
     """``answer(rho) -> d log σ / d log σ_post`` with σ_post = H^(−1/2)."""
-    for rho in (0.5, 2 / 3, 4 / 3, 2.0, 0.01):
-        got = _num(answer, rho)
-        if close(got, 1 / (2 + rho)):
-            return Feedback(
-                False, "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it."
-            )
-        if not close(got, 2 / (2 + rho), rel=1e-9):
-            return Feedback(
-                False, f"for ρ = {rho:g} expected {2 / (2 + rho):.6g}; you gave {got:.6g}."
-            )
-    return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.")
+    wrong = _wrong_slope(
+        answer,
+        (0.5, 2 / 3, 4 / 3, 2.0, 0.01),
+        lambda rho: 2 / (2 + rho),
+        lambda rho: "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it.",
+    )
+    # (a Feedback is falsy when it says "wrong": test for None)
+    return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.") if wrong is None else wrong
 
 
 # ----------------------------------------------------------------------------- chapter 5
@@ -207,7 +229,8 @@ def normalised_variability(answer) -> Feedback:
     if np.allclose(got, np.sqrt(var) / np.abs(mean)):
         return Feedback(
             False,
-            "you returned the coefficient of variation σ/μ; here we normalise the variance: σ²/|μ|.",
+            "you returned the coefficient of variation σ/μ; here we normalise the variance: "
+            "σ²/|μ|.",
         )
     if not np.allclose(got, expected):
         return Feedback(
@@ -229,10 +252,18 @@ def spearman(answer) -> Feedback:
         y = x + rng.standard_normal(n)
         expected = float(spearmanr(x, y).statistic)
         got = _num(answer, x, y)
-        if close(got, float(np.corrcoef(x, y)[0, 1]), rel=1e-9) and not close(
-            got, expected, rel=1e-9
-        ):
-            return Feedback(False, "that is Pearson's correlation of the values; rank them first.")
         if not close(got, expected, rel=1e-9):
-            return Feedback(False, f"for n = {n} expected {expected:.6f}; you gave {got:.6f}.")
+            message = known_mistake(
+                got,
+                f"for n = {n} expected {expected:.6f}; you gave {got:.6f}.",
+                [
+                    (
+                        float(np.corrcoef(x, y)[0, 1]),
+                        "that is Pearson's correlation of the values; rank them first.",
+                    )
+                ],
+                rel=1e-9,
+                abs_=1e-9,
+            )
+            return Feedback(False, message)
     return Feedback(True, "Spearman's ρ is Pearson's correlation of the ranks.")

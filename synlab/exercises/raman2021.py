@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..maintenance import curvature_q, noise_interpolation, optimal_magnitude
-from . import Feedback, close, exercise
+from . import Feedback, close, exercise, known_mistake
 
 __all__: list[str] = []
 
@@ -28,6 +28,11 @@ def _quadratic_case(seed: int, n: int = 6) -> tuple[torch.Tensor, torch.Tensor, 
     return 0.5 * (H + H.T), g, 3.0 * direction  # not a unit vector on purpose
 
 
+def _wrong(case: str, expected: str, given, hint: str) -> Feedback:
+    """The verdict on a wrong number: the case, the expected and the given value, and a hint."""
+    return Feedback(False, f"{case}: expected {expected}, got {given!r}. Hint: {hint}.")
+
+
 @exercise("raman2021.optimal_magnitude")
 def _check_optimal_magnitude(fn) -> Feedback:
     """Eq. (6): ‖Δc‖* = −ĉᵀ∇F / Q[Δc]."""
@@ -36,18 +41,23 @@ def _check_optimal_magnitude(fn) -> Feedback:
         expected = float(optimal_magnitude(g, H, c))
         given = fn(g.clone(), H.clone(), c.clone())
         if not close(given, expected, rel=1e-6):
-            u_unnorm = float(-(c @ g) / (c @ H @ c))
-            hint = (
-                "you seem to use the unnormalised direction: both the slope and Q take ĉ = c/‖c‖"
-                if close(given, u_unnorm, rel=1e-6)
-                else "set d/dm [m ĉᵀ∇F + ½ m² Q[ĉ]] = 0 and solve for m"
+            hint = known_mistake(
+                given,
+                "set d/dm [m ĉᵀ∇F + ½ m² Q[ĉ]] = 0 and solve for m",
+                [
+                    (
+                        float(-(c @ g) / (c @ H @ c)),
+                        "you seem to use the unnormalised direction: both the slope and Q take "
+                        "ĉ = c/‖c‖",
+                    )
+                ],
+                abs_=1e-9,
             )
-            return Feedback(
-                False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
-            )
+            return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
     return Feedback(
         True,
-        "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes nothing).",
+        "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes "
+        "nothing).",
     )
 
 
@@ -59,15 +69,22 @@ def _check_steady_ratio(fn) -> Feedback:
         expected = math.sqrt(float(torch.trace(H)) / H.shape[0] / float(curvature_q(H, c)))
         given = fn(H.clone(), c.clone())
         if not close(given, expected, rel=1e-6):
-            if close(given, expected**2, rel=1e-6):
-                hint = "you returned the ratio of squared magnitudes; take the square root"
-            elif close(given, 1 / expected, rel=1e-6):
-                hint = "the ratio is inverted: more curvature along Δc means *less* compensation"
-            else:
-                hint = "Q[Δε] is Tr(H)/N in expectation (Eq. 12) and Q[Δc] = ĉᵀHĉ"
-            return Feedback(
-                False, f"case {seed}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
+            hint = known_mistake(
+                given,
+                "Q[Δε] is Tr(H)/N in expectation (Eq. 12) and Q[Δc] = ĉᵀHĉ",
+                [
+                    (
+                        expected**2,
+                        "you returned the ratio of squared magnitudes; take the square root",
+                    ),
+                    (
+                        1 / expected,
+                        "the ratio is inverted: more curvature along Δc means *less* compensation",
+                    ),
+                ],
+                abs_=1e-9,
             )
+            return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
     return Feedback(True, "steady_ratio matches √(Q[Δε]/Q[Δc]) with Q[Δε] = Tr(H)/N.")
 
 
@@ -79,18 +96,20 @@ def _check_expected_increase(fn) -> Feedback:
         expected = 0.5 * norm**2 * float(torch.trace(H)) / 8
         given = fn(H.clone(), norm)
         if not close(given, expected, rel=1e-6):
-            for wrong, hint in (  # noqa: B007 - the hint that matched is used below
-                (2 * expected, "the second-order term of the Taylor expansion carries a factor ½"),
-                (8 * expected, "E[Δε Δεᵀ] = ‖Δε‖² I / N: divide the trace by N"),
-                (expected / norm, "the increase scales with ‖Δε‖², not ‖Δε‖"),
-            ):
-                if close(given, wrong, rel=1e-6):
-                    break
-            else:
-                hint = "expand F(w+Δε) to second order and average over isotropic directions"
-            return Feedback(
-                False, f"‖Δε‖ = {norm}: expected {expected:.6g}, got {given!r}. Hint: {hint}."
+            hint = known_mistake(
+                given,
+                "expand F(w+Δε) to second order and average over isotropic directions",
+                [
+                    (
+                        2 * expected,
+                        "the second-order term of the Taylor expansion carries a factor ½",
+                    ),
+                    (8 * expected, "E[Δε Δεᵀ] = ‖Δε‖² I / N: divide the trace by N"),
+                    (expected / norm, "the increase scales with ‖Δε‖², not ‖Δε‖"),
+                ],
+                abs_=1e-9,
             )
+            return _wrong(f"‖Δε‖ = {norm}", f"{expected:.6g}", given, hint)
     return Feedback(True, "expected_increase = ½‖Δε‖² Tr(H)/N, the uphill drift of Box 2.")
 
 
@@ -98,7 +117,6 @@ def _check_expected_increase(fn) -> Feedback:
 def _check_fluctuation(fn) -> Feedback:
     """Δε with ‖Δε‖ = d·√N exactly, drawn with the given generator, and an isotropic Gaussian
     direction: each component of √N·û follows the exact marginal of a uniform direction."""
-    from scipy import stats
 
     def draw(n, d, gen):
         return torch.as_tensor(fn(n, d, gen), dtype=torch.float64).reshape(-1)
@@ -134,32 +152,44 @@ def _check_fluctuation(fn) -> Feedback:
                 f"N = {n}: two generators seeded alike gave different steps, so the noise does "
                 "not come from `gen`. Hint: torch.randn(N, generator=gen).",
             )
-        u = rows / norms[:, None]
-        # each component of û has mean 0 and s.d. 1/√N: its average over 300 draws stays below 6/√(300 N)
-        if float(u.mean(0).abs().max()) > 6 / math.sqrt(300 * n):
-            return Feedback(
-                False,
-                f"N = {n}: the direction is not isotropic (mean component "
-                f"{float(u.mean(0).abs().max()):.3g}). Hint: draw ξ ~ N(0, I).",
-            )
-        # a uniform direction on the sphere: (û_i + 1)/2 ~ Beta((N-1)/2, (N-1)/2) exactly
-        comp = ((u.flatten() + 1) / 2).numpy()
-        ks = stats.kstest(comp, stats.beta((n - 1) / 2, (n - 1) / 2).cdf).statistic
-        if ks > 0.02:
-            z = u.flatten() * math.sqrt(n)
-            kurt = float((z**4).mean() / (z**2).mean() ** 2)
-            return Feedback(
-                False,
-                f"N = {n}: the components of the direction are not distributed as for white "
-                f"Gaussian noise (Kolmogorov-Smirnov distance {ks:.3f}; kurtosis {kurt:.2f}, "
-                "where Gaussian noise gives 3 and uniform noise 1.8). Hint: draw ξ ~ N(0, I) "
-                "with torch.randn, not torch.rand.",
-            )
+        wrong_direction = _direction_mistake(rows / norms[:, None])
+        if wrong_direction is not None:
+            return wrong_direction
     return Feedback(
         True,
         "exact magnitude d·√N, drawn reproducibly from `gen`, and an isotropic Gaussian "
         "direction, as in the paper's Methods.",
     )
+
+
+def _direction_mistake(u: torch.Tensor) -> Feedback | None:
+    """What is wrong with the directions ``u`` (one unit vector per row) of
+    :func:`_check_fluctuation`'s draws, or None when they look uniform on the sphere."""
+    from scipy import stats
+
+    draws, n = u.shape
+    # each component of û has mean 0 and s.d. 1/√N: its average over the draws (300) stays
+    # below 6/√(draws N)
+    if float(u.mean(0).abs().max()) > 6 / math.sqrt(draws * n):
+        return Feedback(
+            False,
+            f"N = {n}: the direction is not isotropic (mean component "
+            f"{float(u.mean(0).abs().max()):.3g}). Hint: draw ξ ~ N(0, I).",
+        )
+    # a uniform direction on the sphere: (û_i + 1)/2 ~ Beta((N-1)/2, (N-1)/2) exactly
+    comp = ((u.flatten() + 1) / 2).numpy()
+    ks = stats.kstest(comp, stats.beta((n - 1) / 2, (n - 1) / 2).cdf).statistic
+    if ks > 0.02:
+        z = u.flatten() * math.sqrt(n)
+        kurt = float((z**4).mean() / (z**2).mean() ** 2)
+        return Feedback(
+            False,
+            f"N = {n}: the components of the direction are not distributed as for white "
+            f"Gaussian noise (Kolmogorov-Smirnov distance {ks:.3f}; kurtosis {kurt:.2f}, "
+            "where Gaussian noise gives 3 and uniform noise 1.8). Hint: draw ξ ~ N(0, I) "
+            "with torch.randn, not torch.rand.",
+        )
+    return None
 
 
 @exercise("raman2021.corrupted_step")
@@ -193,17 +223,18 @@ def _check_noise_interpolation(fn) -> Feedback:
         expected = float(noise_interpolation(qc, qn, rho))
         given = fn(qc, qn, rho)
         if not close(given, expected, rel=1e-6):
-            wrong = qc / (1 + rho) + qn / (1 + 1 / rho)
-            hint = (
-                "weights depend on ρ² = ‖ν‖²/‖c̃‖² (squared norms), not on ρ"
-                if close(given, wrong, rel=1e-6)
-                else "expand (c̃+ν)ᵀH(c̃+ν)/‖c̃+ν‖² with c̃ ⊥ ν and c̃ᵀHν = 0"
+            hint = known_mistake(
+                given,
+                "expand (c̃+ν)ᵀH(c̃+ν)/‖c̃+ν‖² with c̃ ⊥ ν and c̃ᵀHν = 0",
+                [
+                    (
+                        qc / (1 + rho) + qn / (1 + 1 / rho),
+                        "weights depend on ρ² = ‖ν‖²/‖c̃‖² (squared norms), not on ρ",
+                    )
+                ],
+                abs_=1e-9,
             )
-            return Feedback(
-                False,
-                f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}: expected {expected:.6g}, got {given!r}. "
-                f"Hint: {hint}.",
-            )
+            return _wrong(f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}", f"{expected:.6g}", given, hint)
     return Feedback(True, "Q[Δc] interpolates between Q[c̃] and Q[ν] as SI Eq. (8) says.")
 
 
@@ -214,14 +245,13 @@ def _check_fraction_to_ratio(fn) -> Feedback:
         expected = (100 - p) / p
         given = fn(p)
         if not close(given, expected, rel=1e-6):
-            hint = (
-                "that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part"
-                if close(given, p / (100 - p), rel=1e-6)
-                else "‖Δc‖ ∝ the activity-dependent share (100 − p), ‖Δε‖ ∝ p"
+            hint = known_mistake(
+                given,
+                "‖Δc‖ ∝ the activity-dependent share (100 − p), ‖Δε‖ ∝ p",
+                [(p / (100 - p), "that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part")],
+                abs_=1e-9,
             )
-            return Feedback(
-                False, f"p = {p}%: expected {expected:.4g}, got {given!r}. Hint: {hint}."
-            )
+            return _wrong(f"p = {p}%", f"{expected:.4g}", given, hint)
     return Feedback(True, "every study with p ≥ 50 % implies ‖Δc‖/‖Δε‖ ≤ 1.")
 
 
@@ -233,15 +263,15 @@ def _check_implied_corruption(fn) -> Feedback:
         expected = math.sqrt((a - x) / (x - 1))
         given = fn(a, r)
         if not close(given, expected, rel=1e-5):
-            hint = (
-                "you returned κ²; take the square root"
-                if close(given, expected**2, rel=1e-5)
-                else "set 1/r² = Q[Δc]/Q[Δε] = (a + κ²)/(1 + κ²) (Eq. 8 with Q[ν] = Q[Δε]) and solve for κ"
+            hint = known_mistake(
+                given,
+                "set 1/r² = Q[Δc]/Q[Δε] = (a + κ²)/(1 + κ²) (Eq. 8 with Q[ν] = Q[Δε]) and solve "
+                "for κ",
+                [(expected**2, "you returned κ²; take the square root")],
+                rel=1e-5,
+                abs_=1e-9,
             )
-            return Feedback(
-                False,
-                f"a = {a}, r = {r}: expected κ = {expected:.5g}, got {given!r}. Hint: {hint}.",
-            )
+            return _wrong(f"a = {a}, r = {r}", f"κ = {expected:.5g}", given, hint)
     # consistency: the formula and Eq. (8) agree
     a, r = 10.0, 0.7
     k = float(fn(a, r))

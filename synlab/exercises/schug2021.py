@@ -12,7 +12,7 @@ from ..importance import importance_classes as _classes
 from ..importance import important_counts
 from ..importance import strength_update as _strength_update
 from ..information import mutual_information
-from . import Feedback, exercise
+from . import Feedback, exercise, known_mistake
 
 
 def _num(x) -> np.ndarray:
@@ -26,31 +26,21 @@ def _num(x) -> np.ndarray:
 def check_strength_update(fn) -> Feedback:
     """``fn(m, p_old, p_new, grad_m, lr)`` -> the new strength m' (Eq. 9), on tensors."""
     g = torch.Generator().manual_seed(3)
+
+    def one_synapse(p_new, grad_m, name):  # m = 0.8, p_old = 0.5, lr = 0.1
+        return (
+            torch.tensor([0.8]),
+            torch.tensor([0.5]),
+            torch.tensor([p_new]),
+            torch.tensor([grad_m]),
+            0.1,
+            name,
+        )
+
     cases = [
-        (
-            torch.tensor([0.8]),
-            torch.tensor([0.5]),
-            torch.tensor([0.5]),
-            torch.tensor([0.0]),
-            0.1,
-            "no gradient, p unchanged",
-        ),
-        (
-            torch.tensor([0.8]),
-            torch.tensor([0.5]),
-            torch.tensor([0.57]),
-            torch.tensor([0.0]),
-            0.1,
-            "no gradient, p rises",
-        ),
-        (
-            torch.tensor([0.8]),
-            torch.tensor([0.5]),
-            torch.tensor([0.5]),
-            torch.tensor([0.2]),
-            0.1,
-            "p unchanged, gradient 0.2",
-        ),
+        one_synapse(0.5, 0.0, "no gradient, p unchanged"),
+        one_synapse(0.57, 0.0, "no gradient, p rises"),
+        one_synapse(0.5, 0.2, "p unchanged, gradient 0.2"),
     ]
     m = torch.randn(5, generator=g, dtype=torch.float64)
     p0 = 0.25 + 0.75 * torch.rand(5, generator=g, dtype=torch.float64)
@@ -66,7 +56,10 @@ def check_strength_update(fn) -> Feedback:
         ):
             hint = ""
             if name == "no gradient, p rises":
-                hint = " Hint: with no gradient the expected weight p·m is unchanged, so m must shrink by p/p'."
+                hint = (
+                    " Hint: with no gradient the expected weight p·m is unchanged, so m must "
+                    "shrink by p/p'."
+                )
             elif name.startswith("p unchanged"):
                 hint = (
                     " Hint: the SGD step acts on w̄ with ∂L/∂w̄ = (1/p)·∂L/∂m, and m' = w̄'/p' — the "
@@ -90,13 +83,19 @@ def check_prob_large_gradient(fn) -> Feedback:
         except (TypeError, ValueError) as err:
             return Feedback(False, f"fn({fisher}, {g_lim}) did not return a number: {err}")
         if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12):
-            hint = ""
-            if math.isclose(got, math.erfc(g_lim / math.sqrt(fisher)), rel_tol=1e-6, abs_tol=1e-12):
-                hint = " Hint: the standard deviation is sqrt(F) and erfc takes x/(sqrt(2)·σ)."
-            elif math.isclose(got, 1 - want, rel_tol=1e-6, abs_tol=1e-12):
-                hint = " Hint: that is P(|g| <= g_lim), the complement."
-            elif math.isclose(got, want / 2, rel_tol=1e-6, abs_tol=1e-12):
-                hint = " Hint: count both tails, g > g_lim and g < −g_lim."
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (
+                        math.erfc(g_lim / math.sqrt(fisher)),
+                        " Hint: the standard deviation is sqrt(F) and erfc takes x/(sqrt(2)·σ).",
+                    ),
+                    (1 - want, " Hint: that is P(|g| <= g_lim), the complement."),
+                    (want / 2, " Hint: count both tails, g > g_lim and g < −g_lim."),
+                ],
+                abs_=1e-12,
+            )
             return Feedback(
                 False,
                 f"F = {fisher:g}, g_lim = {g_lim:g}: expected {want:.6g}, got {got:.6g}.{hint}",
@@ -128,11 +127,20 @@ def check_soft_mutual_information(fn) -> Feedback:
             hard = mutual_information(
                 torch.as_tensor(labels), torch.as_tensor(probs.argmax(1)), n_classes=probs.shape[1]
             )
-            hint = ""
-            if math.isclose(got, want * math.log(2), rel_tol=1e-5, abs_tol=1e-9):
-                hint = " Hint: you answered in nats; use log base 2 for bits."
-            elif math.isclose(got, hard, rel_tol=1e-5, abs_tol=1e-9):
-                hint = " Hint: that is the hard (arg-max) estimate; average the softmax outputs per class instead."
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (want * math.log(2), " Hint: you answered in nats; use log base 2 for bits."),
+                    (
+                        hard,
+                        " Hint: that is the hard (arg-max) estimate; average the softmax outputs "
+                        "per class instead.",
+                    ),
+                ],
+                rel=1e-5,
+                abs_=1e-9,
+            )
             return Feedback(False, f"case '{name}': expected {want:.6f} bits, got {got:.6f}.{hint}")
     return Feedback(
         True, "I = Σ P(y)P(ŷ|y) log2 P(ŷ|y)/P(ŷ) with P(ŷ|y) the class-averaged softmax."
@@ -141,7 +149,8 @@ def check_soft_mutual_information(fn) -> Feedback:
 
 @exercise("schug2021.matched_release_probability")
 def check_matched_release_probability(fn) -> Feedback:
-    """``fn(list_of_p_tensors)`` -> the single p of the fixed control: the mean over all synapses."""
+    """``fn(list_of_p_tensors)`` -> the single p of the fixed control: the mean over all
+    synapses."""
     g = torch.Generator().manual_seed(1)
     ps = [
         0.25 + 0.75 * torch.rand(30, 20, generator=g),
@@ -155,10 +164,17 @@ def check_matched_release_probability(fn) -> Feedback:
         return Feedback(False, f"your function did not return a number: {err}")
     if not math.isclose(got, want, rel_tol=1e-5):
         layer_mean = float(torch.stack([p.mean() for p in ps]).mean())
-        hint = (
-            " Hint: that is the mean of the layer means; weight each layer by its number of synapses."
-            if math.isclose(got, layer_mean, rel_tol=1e-5)
-            else ""
+        hint = known_mistake(
+            got,
+            "",
+            [
+                (
+                    layer_mean,
+                    " Hint: that is the mean of the layer means; weight each layer by its number "
+                    "of synapses.",
+                )
+            ],
+            rel=1e-5,
         )
         return Feedback(False, f"expected {want:.5f}, got {got:.5f}.{hint}")
     return Feedback(
@@ -170,7 +186,8 @@ def check_matched_release_probability(fn) -> Feedback:
 # ----------------------------------------------------------------------------- chapter 3
 @exercise("schug2021.important_inputs")
 def check_important_inputs(fn) -> Feedback:
-    """``fn(p, threshold)`` -> number of important (p >= threshold) inputs of each neuron; p is (out, in)."""
+    """``fn(p, threshold)`` -> number of important (p >= threshold) inputs of each neuron; p is
+    (out, in)."""
     p = torch.tensor([[0.95, 0.25, 0.9], [0.25, 0.25, 0.3], [1.0, 0.99, 0.91], [0.5, 0.89, 0.9]])
     for thr in (0.9, 0.5):
         want, wrong_axis = important_counts(p, thr)
@@ -178,7 +195,10 @@ def check_important_inputs(fn) -> Feedback:
         if got.shape != want.shape or not np.array_equal(got, want):
             hint = ""
             if got.shape == wrong_axis.shape and np.array_equal(got, wrong_axis):
-                hint = " Hint: rows of p are the postsynaptic neurons; count along each row (its inputs)."
+                hint = (
+                    " Hint: rows of p are the postsynaptic neurons; count along each row (its "
+                    "inputs)."
+                )
             elif got.shape == want.shape and np.array_equal(got, (p > thr).sum(1).numpy()):
                 hint = " Hint: 'at least' the threshold: use >=."
             return Feedback(
@@ -192,7 +212,8 @@ def check_important_inputs(fn) -> Feedback:
 
 @exercise("schug2021.importance_classes")
 def check_importance_classes(fn) -> Feedback:
-    """``fn(counts, baseline, n_std)`` -> [n_low, n_medium, n_high] neurons relative to the baseline."""
+    """``fn(counts, baseline, n_std)`` -> [n_low, n_medium, n_high] neurons relative to the
+    baseline."""
     rng = np.random.default_rng(4)
     baseline = rng.binomial(200, 0.05, size=200)
     counts = np.concatenate(
@@ -204,7 +225,8 @@ def check_importance_classes(fn) -> Feedback:
         if got.shape != (3,) or not np.array_equal(got, want):
             own = _classes(counts, counts, n_std)
             hint = (
-                " Hint: mean and standard deviation come from the shuffled baseline, not from the counts."
+                " Hint: mean and standard deviation come from the shuffled baseline, not from the "
+                "counts."
                 if got.shape == (3,) and np.array_equal(got, own)
                 else ""
             )
@@ -213,7 +235,8 @@ def check_importance_classes(fn) -> Feedback:
             )
     return Feedback(
         True,
-        "Low/high importance: more than n_std baseline standard deviations below/above the baseline mean.",
+        "Low/high importance: more than n_std baseline standard deviations below/above the "
+        "baseline mean.",
     )
 
 
@@ -228,7 +251,10 @@ def check_relative_change(fn) -> Feedback:
     if got.shape != want.shape or not np.allclose(got, want):
         hint = ""
         if got.shape == want.shape and np.allclose(got, (wa - wb) / wb):
-            hint = " Hint: LTD recordings shrink; the size of the change is what matters — take the absolute value."
+            hint = (
+                " Hint: LTD recordings shrink; the size of the change is what matters — take the "
+                "absolute value."
+            )
         elif got.shape == want.shape and np.allclose(got, np.abs(wa - wb) / wa):
             hint = " Hint: relative to the strength before plasticity."
         return Feedback(
@@ -253,14 +279,20 @@ def check_pearson_r(fn) -> Feedback:
         except (TypeError, ValueError) as err:
             return Feedback(False, f"case '{name}' did not return a number: {err}")
         if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
-            hint = ""
-            if math.isclose(
-                got, float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))), rel_tol=1e-6
-            ):
-                hint = " Hint: subtract the means first."
-            elif abs(got) > 1:
-                hint = (
-                    " Hint: divide the covariance by both standard deviations; r lies in [−1, 1]."
-                )
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (
+                        float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))),
+                        " Hint: subtract the means first.",
+                    ),
+                    (
+                        lambda g: abs(g) > 1,
+                        " Hint: divide the covariance by both standard deviations; r lies in "
+                        "[−1, 1].",
+                    ),
+                ],
+            )
             return Feedback(False, f"case '{name}': expected r = {want:.6f}, got {got:.6f}.{hint}")
     return Feedback(True, "r = cov(x, y) / (σ_x σ_y).")

@@ -15,7 +15,7 @@ import torch
 from ..continual import ewc_penalty as _ewc_penalty
 from ..perceptron import perceptron_update
 from ..rules import consolidation_factor, update_release_probability
-from . import Feedback, close, exercise
+from . import Feedback, close, exercise, known_mistake
 
 
 def _matrices():
@@ -39,13 +39,22 @@ def check_backward_transfer(fn) -> Feedback:
         want = _bwt(A)
         got = fn(A.copy())
         if not close(got, want, rel=1e-6, abs_=1e-9):
-            hint = ""
-            if close(got, float(A[-1].mean() - np.diag(A).mean()), rel=1e-6):
-                hint = (
-                    " Hint: leave out the last task — it has not been followed by any other task."
-                )
-            elif close(got, -want, rel=1e-6):
-                hint = " Hint: the sign — final accuracy minus accuracy right after learning."
+            hint = known_mistake(
+                got,
+                "",
+                [
+                    (
+                        float(A[-1].mean() - np.diag(A).mean()),
+                        " Hint: leave out the last task — it has not been followed by any other "
+                        "task.",
+                    ),
+                    (
+                        -want,
+                        " Hint: the sign — final accuracy minus accuracy right after learning.",
+                    ),
+                ],
+                abs_=1e-9,
+            )
             return Feedback(
                 False, f"for A =\n{np.round(A, 3)}\nexpected {want:.4f}, got {got}.{hint}"
             )
@@ -66,14 +75,21 @@ def check_ewc_penalty(fn) -> Feedback:
         got = fn(theta.clone(), star.clone(), fisher.clone(), lam)
         got = float(got)
         if not close(got, want, rel=1e-5):
-            if close(got, 2 * want, rel=1e-5):
-                return Feedback(
-                    False,
-                    f"n={n}, λ={lam}: got {got:.4g}, twice the expected {want:.4g}. Hint: the factor 1/2.",
-                )
-            if close(got, want / lam, rel=1e-5):
-                return Feedback(False, f"n={n}, λ={lam}: got {got:.4g}; you forgot the strength λ.")
-            return Feedback(False, f"n={n}, λ={lam}: expected {want:.6g}, got {got:.6g}.")
+            message = known_mistake(
+                got,
+                f"n={n}, λ={lam}: expected {want:.6g}, got {got:.6g}.",
+                [
+                    (
+                        2 * want,
+                        f"n={n}, λ={lam}: got {got:.4g}, twice the expected {want:.4g}. "
+                        "Hint: the factor 1/2.",
+                    ),
+                    (want / lam, f"n={n}, λ={lam}: got {got:.4g}; you forgot the strength λ."),
+                ],
+                rel=1e-5,
+                abs_=1e-9,
+            )
+            return Feedback(False, message)
     if float(fn(star, star, fisher, 10.0)) != 0.0:
         return Feedback(False, "the penalty must vanish at the anchor θ = θ*.")
     return Feedback(True, "this is the quadratic (Laplace) penalty EWC adds for each learned task.")
@@ -101,7 +117,8 @@ def check_ghost_step(fn) -> Feedback:
             bad = int((got_p - want_p).abs().argmax())
             return Feedback(
                 False,
-                f"case {case}: ghost p of synapse {bad} (p={p[bad]:.3f}, |g|={grad[bad].abs():.4f}) "
+                f"case {case}: ghost p of synapse {bad} (p={p[bad]:.3f}, "
+                f"|g|={grad[bad].abs():.4f}) "
                 f"should become {want_p[bad]:.4f}, got {got_p[bad]:.4f}. Check the headroom factor "
                 f"(1 − p), freezing at p ≥ 0.9 and the clamp to [0.25, 1].",
             )
@@ -109,7 +126,8 @@ def check_ghost_step(fn) -> Feedback:
             if torch.allclose(got_w, w - 0.1 * consolidation_factor(want_p) * grad, atol=1e-6):
                 return Feedback(
                     False,
-                    f"case {case}: the weight step must use the ghost p *before* this step's update.",
+                    f"case {case}: the weight step must use the ghost p *before* this step's "
+                    "update.",
                 )
             return Feedback(False, f"case {case}: weights wrong; expected w − lr·(1 − p̃)·g.")
     return Feedback(
@@ -131,11 +149,16 @@ def check_t_statistic(fn) -> Feedback:
         want = float(stats.ttest_ind(a, b).statistic)
         got = fn(np.array(a), np.array(b))
         if not close(got, want, rel=1e-6):
-            welch = float(stats.ttest_ind(a, b, equal_var=False).statistic)
-            hint = (
-                " That is Welch's t; pool the variances."
-                if close(got, welch, rel=1e-6)
-                else " Use the unbiased variances (ddof=1), pooled with weights n−1."
+            hint = known_mistake(
+                got,
+                " Use the unbiased variances (ddof=1), pooled with weights n−1.",
+                [
+                    (
+                        float(stats.ttest_ind(a, b, equal_var=False).statistic),
+                        " That is Welch's t; pool the variances.",
+                    )
+                ],
+                abs_=1e-9,
             )
             return Feedback(False, f"a={a}, b={b}: expected t = {want:.4f}, got {got}.{hint}")
     return Feedback(True, "pooled two-sample t statistic, as in the paper's independent t-tests.")

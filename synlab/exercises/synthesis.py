@@ -11,14 +11,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from . import Feedback, close, exercise
-
-
-def _call(fn, *args):
-    if not callable(fn):
-        raise TypeError(f"expected a function, got {type(fn).__name__}")
-    return fn(*args)
-
+from . import Feedback, call, close, exercise, known_mistake
 
 # ----------------------------------------------------------------------------- Spearman by hand
 _SPEARMAN_CASES = [
@@ -43,37 +36,43 @@ def _pearson(a, b):
     return float((a * b).sum() / math.sqrt((a * a).sum() * (b * b).sum()))
 
 
+def _spearman_without_ties(x, y):
+    """1 − 6Σd²/(n(n²−1)) on the average ranks: Spearman's correlation only if nothing ties."""
+    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    n = len(x)
+    return 1 - 6 * float(((rx - ry) ** 2).sum()) / (n * (n * n - 1))
+
+
 @exercise("synthesis.spearman")
 def check_spearman(spearman) -> Feedback:
     """``spearman(x, y)``: Pearson correlation of the average ranks (ties share their mean rank)."""
     for name, x, y in _SPEARMAN_CASES:
         expected = float(stats.spearmanr(x, y).statistic)
-        given = _call(spearman, np.array(x), np.array(y))
+        given = call(spearman, np.array(x), np.array(y))
         if not close(given, expected, rel=1e-9, abs_=1e-9):
-            hint = (
-                "rank both arrays (1 = smallest), give tied values the mean of the ranks they occupy, "
-                "then take the Pearson correlation of the two rank vectors."
+            hint = known_mistake(
+                given,
+                "rank both arrays (1 = smallest), give tied values the mean of the ranks they "
+                "occupy, then take the Pearson correlation of the two rank vectors.",
+                [
+                    (
+                        _pearson(x, y),
+                        "this is the Pearson correlation of the values themselves: correlate "
+                        "their ranks instead.",
+                    ),
+                    (
+                        _pearson(_ordinal_ranks(x), _ordinal_ranks(y)),
+                        "ties are broken by position (argsort of argsort): tied values must share "
+                        "the average of their ranks (scipy.stats.rankdata does this).",
+                    ),
+                    (
+                        lambda g: _spearman_without_ties(x, y),
+                        "1 − 6Σd²/(n(n²−1)) is exact only without ties; with ties use the Pearson "
+                        "correlation of the average ranks.",
+                    ),
+                ],
+                rel=1e-9,
             )
-            try:
-                g = float(given)
-                if math.isclose(g, _pearson(x, y), rel_tol=1e-9):
-                    hint = "this is the Pearson correlation of the values themselves: correlate their ranks instead."
-                elif math.isclose(g, _pearson(_ordinal_ranks(x), _ordinal_ranks(y)), rel_tol=1e-9):
-                    hint = (
-                        "ties are broken by position (argsort of argsort): tied values must share the "
-                        "average of their ranks (scipy.stats.rankdata does this)."
-                    )
-                else:
-                    rx, ry = stats.rankdata(x), stats.rankdata(y)
-                    n = len(x)
-                    formula = 1 - 6 * float(((rx - ry) ** 2).sum()) / (n * (n * n - 1))
-                    if math.isclose(g, formula, rel_tol=1e-9):
-                        hint = (
-                            "1 − 6Σd²/(n(n²−1)) is exact only without ties; with ties use the Pearson "
-                            "correlation of the average ranks."
-                        )
-            except (TypeError, ValueError):
-                pass
             return Feedback(
                 False,
                 f"case '{name}': x={x}, y={y}: expected {expected:.6f}, got {given!r}. "
@@ -92,31 +91,28 @@ def check_sigma_slope(slope) -> Feedback:
     cases = [0.5, 2 / 3, 4 / 3, 2.0, 0.1, 5.0]
     for rho in cases:
         expected = -1.0 / (2.0 + rho)
-        given = _call(slope, rho)
+        given = call(slope, rho)
         if not close(given, expected, rel=1e-6, abs_=1e-12):
-            hint = (
+            exponent_hint = "check the exponent: σ·σ^(ρ+1) = σ^(2+ρ)."
+            hint = known_mistake(
+                given,
                 "set d/dσ [½Hσ² + λcσ^(−ρ)] = 0: Hσ = λcρσ^(−ρ−1), so σ^(2+ρ) = λcρ/H. "
-                "Take logs and read off the coefficient of log H."
-            )
-            try:
-                g = float(given)
-                if math.isclose(g, -expected, rel_tol=1e-6):
-                    hint = (
-                        "wrong sign: more curvature means *less* noise, so the slope is negative."
-                    )
-                elif math.isclose(g, -0.5, rel_tol=1e-9):
-                    hint = (
+                "Take logs and read off the coefficient of log H.",
+                [
+                    (
+                        -expected,
+                        "wrong sign: more curvature means *less* noise, so the slope is negative.",
+                    ),
+                    (
+                        lambda g: math.isclose(g, -0.5, rel_tol=1e-9),
                         "−1/2 is the slope of the posterior s.d. 1/√H (the entropic limit ρ → 0); "
-                        "the power-law cost changes the exponent to −1/(2+ρ)."
-                    )
-                elif math.isclose(g, -1.0 / rho, rel_tol=1e-6) or math.isclose(
-                    g, -1.0 / (1.0 + rho), rel_tol=1e-6
-                ):
-                    hint = "check the exponent: σ·σ^(ρ+1) = σ^(2+ρ)."
-                elif math.isclose(g, -2.0 / (2.0 + rho), rel_tol=1e-6):
-                    hint = "that is the slope of σ² (the variance), not of σ."
-            except (TypeError, ValueError):
-                pass
+                        "the power-law cost changes the exponent to −1/(2+ρ).",
+                    ),
+                    (-1.0 / rho, exponent_hint),
+                    (-1.0 / (1.0 + rho), exponent_hint),
+                    (-2.0 / (2.0 + rho), "that is the slope of σ² (the variance), not of σ."),
+                ],
+            )
             return Feedback(
                 False, f"slope(rho={rho:.4g}): expected {expected:.6f}, got {given!r}. Hint: {hint}"
             )
@@ -126,7 +122,7 @@ def check_sigma_slope(slope) -> Feedback:
     )
 
 
-# ----------------------------------------------------------------------------- why SNR pruning works
+# ------------------------------------------------------------------------ why SNR pruning works
 @exercise("synthesis.snr_entropic")
 def check_snr_entropic(snr) -> Feedback:
     """``snr(mu, H, lam)``: |μ|/σ* for σ* minimising ½Hσ² − λ log σ, i.e. |μ|·sqrt(H/λ)."""
@@ -139,26 +135,26 @@ def check_snr_entropic(snr) -> Feedback:
     ]
     for mu, H, lam in cases:
         expected = abs(mu) * math.sqrt(H / lam)
-        given = _call(snr, mu, H, lam)
+        given = call(snr, mu, H, lam)
         if not close(given, expected, rel=1e-6, abs_=1e-12):
-            hint = (
+            hint = known_mistake(
+                given,
                 "minimise ½Hσ² − λ log σ: Hσ = λ/σ, so σ*² = λ/H (the Laplace posterior variance); "
-                "then divide |μ| by σ*."
+                "then divide |μ| by σ*.",
+                [
+                    (expected**2, "you returned (μ/σ)² = Hμ²/λ; take the square root."),
+                    (
+                        mu * math.sqrt(H / lam) if mu < 0 else None,
+                        "use |μ|: a strong negative weight is as important as a strong positive "
+                        "one.",
+                    ),
+                    (
+                        abs(mu) * math.sqrt(lam / H),
+                        "H and λ are swapped: more curvature means less noise, hence a larger SNR.",
+                    ),
+                    (abs(mu) * H / lam, "σ* = sqrt(λ/H), not λ/H."),
+                ],
             )
-            try:
-                g = float(given)
-                if math.isclose(g, expected**2, rel_tol=1e-6):
-                    hint = "you returned (μ/σ)² = Hμ²/λ; take the square root."
-                elif math.isclose(g, mu * math.sqrt(H / lam), rel_tol=1e-6) and mu < 0:
-                    hint = "use |μ|: a strong negative weight is as important as a strong positive one."
-                elif math.isclose(g, abs(mu) * math.sqrt(lam / H), rel_tol=1e-6):
-                    hint = (
-                        "H and λ are swapped: more curvature means less noise, hence a larger SNR."
-                    )
-                elif math.isclose(g, abs(mu) * H / lam, rel_tol=1e-6):
-                    hint = "σ* = sqrt(λ/H), not λ/H."
-            except (TypeError, ValueError):
-                pass
             return Feedback(
                 False,
                 f"snr(mu={mu}, H={H}, lam={lam}): expected {expected:.6g}, got {given!r}. "

@@ -26,7 +26,8 @@ ENGINES = ("autograd", "fused", "compiled")
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment: ``make_config(profile)``, ``units(config)``, ``run_unit(config, unit)``."""
+    """A named experiment: ``make_config(profile)``, ``units(config)``, ``run_unit(config,
+    unit)``."""
 
     name: str
     description: str
@@ -34,8 +35,9 @@ class Experiment:
     units: Callable[[Any], list[dict[str, Any]]]
     run_unit: Callable[[Any, dict[str, Any]], dict[str, Any]]
     part: str = ""
-    #: optional: run several units as one stacked computation, ``run_group(config, units)`` returning
-    #: one result per unit (same contents as ``run_unit``); units are grouped by ``group_key(unit)``.
+    #: optional: run several units as one stacked computation, ``run_group(config, units)``
+    #: returning one result per unit (same contents as ``run_unit``); units are grouped by
+    #: ``group_key(unit)``.
     #: The runner uses it with ``stack`` other than 1 (the default on a CUDA device; see
     #: :func:`synlab.results.run_experiments`).
     run_group: Callable[[Any, list[dict[str, Any]]], list[dict[str, Any]]] | None = None
