@@ -49,8 +49,12 @@ from torch import Tensor, nn
 from .curvature import empirical_fisher_diag
 from .data import ContinuousPermutedStream, Task
 from .fused import compiled
-from .rules import PresynapticRule, consolidation_factor, release_step, update_release_probability
-from .synapses import BernoulliLinear, mlp
+from .rules import (
+    PresynapticRule,
+    StackRule,
+    apply_release_rule,
+)
+from .synapses import BernoulliLinear, mlp, release_mask, transmitted_weight
 
 __all__ = [
     "Strategy",
@@ -237,6 +241,27 @@ def bgd_mlp_step(
     return new_mu, new_sigma, loss
 
 
+def stack_rule(rules: Sequence[PresynapticRule], device) -> StackRule:
+    """The constants of M members' rules as one :class:`~synlab.rules.StackRule` (they must share
+    ``p_min``, ``p_max`` and ``headroom``)."""
+    for attr in ("p_min", "p_max", "headroom"):
+        if len({getattr(r, attr) for r in rules}) != 1:
+            raise ValueError(f"stacked members must share the rule's {attr}")
+    col = lambda vals, dtype=torch.float32: torch.tensor(vals, dtype=dtype, device=device).view(  # noqa: E731
+        -1, 1, 1
+    )
+    return StackRule(
+        p_up=col([float(r.p_up) for r in rules]),
+        p_down=col([float(r.p_down) for r in rules]),
+        g_lim=col([float(r.g_lim) for r in rules]),
+        p_freeze=col([float(r.p_freeze) for r in rules]),
+        freezes=col([r.freezes for r in rules], torch.bool),
+        p_min=rules[0].p_min,
+        p_max=rules[0].p_max,
+        headroom=rules[0].headroom,
+    )
+
+
 def presynaptic_mlp_step(
     W: Sequence[Tensor],
     release: Sequence[Tensor],
@@ -245,15 +270,8 @@ def presynaptic_mlp_step(
     x: Tensor,
     y: Tensor,
     lr: Tensor,
-    p_up: Tensor,
-    p_down: Tensor,
-    g_lim: Tensor,
-    p_freeze: Tensor,
-    freezes: Tensor,
+    rule: StackRule,
     *,
-    p_min: float,
-    p_max: float,
-    headroom: bool,
     modulate: bool,
 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
     r"""One SGD step of M bias-free ReLU MLPs of Bernoulli synapses with the release-probability rule
@@ -262,22 +280,21 @@ def presynaptic_mlp_step(
     Per layer: ``W[l]`` expected weights ``(M, out, in)``; ``release[l]`` the release probabilities
     (masks ``U[l] < release[l]``, U uniforms of the same shape); ``plastic[l]`` the probabilities
     the rule moves and the learning rate reads — ``release`` itself, or the ghost control's
-    :math:`\tilde p`. ``x`` ``(M, B, in)``, ``y`` ``(M, B)``; the constants are ``(M, 1, 1)``
-    tensors (``freezes``: bool, whether the member freezes at all). What
-    :class:`PresynapticStrategy` / :class:`GhostStrategy` with SGD do, written without autograd so
-    that ``torch.compile`` can fuse it. Returns ``(new_W, new_plastic, loss)``, ``loss`` of shape ``(M,)``.
+    :math:`\tilde p`. ``x`` ``(M, B, in)``, ``y`` ``(M, B)``; ``lr`` ``(M, 1, 1)``; ``rule`` the
+    members' constants. Transmission (:func:`~synlab.synapses.transmitted_weight`) and the rule
+    (:func:`~synlab.rules.apply_release_rule`) are the reference layer's and rule's, so this is
+    what :class:`PresynapticStrategy` / :class:`GhostStrategy` with SGD do, written without
+    autograd so that ``torch.compile`` can fuse it. Returns ``(new_W, new_plastic, loss)``,
+    ``loss`` of shape ``(M,)``.
     """
     B = x.shape[1]
     eff, masks, inputs, pre = [], [], [], []
     h = x
     for l, (w, p, u) in enumerate(zip(W, release, U)):
-        mask = (u < p).to(w.dtype)
-        inv = 1 / p.clamp_min(torch.finfo(p.dtype).tiny)
-        masks.append(mask * inv)
-        e = mask * w * inv
-        eff.append(e)
+        masks.append(release_mask(u, p, w.dtype))
+        eff.append(transmitted_weight(masks[-1], w, p))
         inputs.append(h)
-        a = torch.bmm(h, e.transpose(1, 2))
+        a = torch.bmm(h, eff[-1].transpose(1, 2))
         if l < len(W) - 1:
             pre.append(a)
             h = torch.relu(a)
@@ -290,24 +307,11 @@ def presynaptic_mlp_step(
     new_W: list[Tensor] = list(W)
     new_p: list[Tensor] = list(plastic)
     for l in range(len(W) - 1, -1, -1):
-        g = torch.bmm(delta.transpose(1, 2), inputs[l]) * masks[l]  # d loss / d expected weight
+        g_eff = torch.bmm(delta.transpose(1, 2), inputs[l])  # d loss / d transmitted weight
+        g = transmitted_weight(masks[l], g_eff, release[l])  # d loss / d expected weight
         if l > 0:
             delta = torch.bmm(delta, eff[l]) * (pre[l - 1] > 0)
-        p = plastic[l]
-        new_p[l] = release_step(
-            p,
-            g,
-            p_up=p_up,
-            p_down=p_down,
-            g_lim=g_lim,
-            p_freeze=p_freeze,
-            freezes=freezes,
-            p_min=p_min,
-            p_max=p_max,
-            headroom=headroom,
-        )
-        if modulate:
-            g = g * consolidation_factor(p, p_max)
+        new_p[l], g = apply_release_rule(plastic[l], g, rule, consolidate=modulate)
         new_W[l] = W[l] - lr * g
     return new_W, new_p, loss
 
@@ -505,16 +509,9 @@ class PresynapticStrategy(Strategy):
         self._compiled = fusable and (bool(self.compile))
         self.engine = "fused step, torch.compile" if self._compiled else "autograd"
         if self._compiled:
-            r, dev = self.rule, self._layers[0].p.device
-            c = lambda v: torch.tensor(float(v), device=dev).view(1, 1, 1)  # noqa: E731
-            self._consts = (
-                c(self.lr),
-                c(r.p_up),
-                c(r.p_down),
-                c(r.g_lim),
-                c(r.p_freeze),
-                torch.tensor(r.p_freeze < r.p_max, device=dev).view(1, 1, 1),
-            )
+            dev = self._layers[0].p.device
+            self._lr = torch.tensor(float(self.lr), device=dev).view(1, 1, 1)
+            self._stack_rule = stack_rule([self.rule], dev)
         return opt
 
     def _plastic(self) -> list[Tensor]:
@@ -530,7 +527,6 @@ class PresynapticStrategy(Strategy):
             torch.rand(m.p.shape, device=m.p.device, dtype=m.p.dtype)[None] for m in self._layers
         ]  # as sample_mask
         plastic = self._plastic()
-        r = self.rule
         W, P, loss = compiled(presynaptic_mlp_step)(
             [m.weight.detach()[None] for m in self._layers],
             [m.p[None] for m in self._layers],
@@ -538,11 +534,9 @@ class PresynapticStrategy(Strategy):
             U,
             x[None],
             y[None],
-            *self._consts,
-            p_min=r.p_min,
-            p_max=r.p_max,
-            headroom=r.headroom,
-            modulate=r.consolidate,
+            self._lr,
+            self._stack_rule,
+            modulate=self.rule.consolidate,
         )
         with torch.no_grad():
             for m, w in zip(self._layers, W):
@@ -597,18 +591,8 @@ class GhostStrategy(PresynapticStrategy):
         for m in self.model.modules():
             if isinstance(m, BernoulliLinear) and m.weight.grad is not None:
                 g = self.ghost[id(m)]
-                new = update_release_probability(
-                    g,
-                    m.weight.grad,
-                    p_up=r.p_up,
-                    p_down=r.p_down,
-                    g_lim=r.g_lim,
-                    p_min=r.p_min,
-                    p_max=r.p_max,
-                    p_freeze=r.p_freeze,
-                    headroom=r.headroom,
-                )
-                m.weight.grad.mul_(consolidation_factor(g, r.p_max))
+                new, grad = apply_release_rule(g, m.weight.grad, r, consolidate=True, check=True)
+                m.weight.grad.copy_(grad)
                 g.copy_(new)
 
     def _plastic(self):
@@ -906,6 +890,61 @@ class ContinualResult:
         return self.accuracy[-1]
 
 
+def check_loop(epochs: int, batch_size: int, eval_every: int) -> None:
+    """The lifelong loops' shared argument check."""
+    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
+        raise ValueError(
+            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
+        )
+
+
+class LifelongHistory:
+    """The bookkeeping of a lifelong run of K members (the solo loop: K = 1), shared by
+    :func:`train_sequentially` and :func:`synlab.continual_stacked.train_sequentially_stacked`.
+
+    ``curve()`` gives the members' curve accuracies ``(K, len(curve_tasks))``, ``stats()`` one
+    statistics dict per member; :meth:`record` takes both at a step, :meth:`end_task` fills a row
+    of the accuracy matrices, :meth:`results` makes one :class:`ContinualResult` per member.
+    """
+
+    def __init__(self, K: int, T: int, curve, stats) -> None:
+        self.acc = np.zeros((K, T, T))
+        self.steps: list[int] = []
+        self.curve_points: list[np.ndarray] = []
+        self.stat_points: list[list[dict[str, float]]] = []
+        self.ends: list[int] = []
+        self._curve, self._stats = curve, stats
+
+    def record(self, step: int) -> None:
+        self.steps.append(step)
+        self.curve_points.append(np.asarray(self._curve()))
+        self.stat_points.append(self._stats())
+
+    def end_task(self, row: int, step: int, accuracy) -> None:
+        """Row ``row`` of the accuracy matrices: ``accuracy`` ``(K, T)``, taken at ``step``."""
+        self.acc[:, row] = accuracy
+        self.ends.append(step)
+
+    def results(self, steps_per_task: int, engine: str) -> list[ContinualResult]:
+        curve = np.stack(self.curve_points, 1)  # (K, n_points, len(curve_tasks))
+        keys = sorted({k for point in self.stat_points for member in point for k in member})
+        return [
+            ContinualResult(
+                accuracy=self.acc[k],
+                curve_step=np.array(self.steps),
+                curve_acc=curve[k],
+                curve_stats={
+                    key: np.array([point[k].get(key, np.nan) for point in self.stat_points])
+                    for key in keys
+                },
+                steps_per_task=steps_per_task,
+                task_ends=np.array(self.ends),
+                engine=engine,
+            )
+            for k in range(len(self.acc))
+        ]
+
+
 @torch.no_grad()
 def strategy_accuracy(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int = 10_000) -> float:
     """Accuracy of ``strategy.predict_proba`` on ``(x, y)``.
@@ -931,6 +970,17 @@ def _batches(task: Task, batch_size: int, epochs: int, gen: torch.Generator):
             yield task.x_train[idx], task.y_train[idx]
 
 
+def _stream_tasks(stream, strategy: Strategy) -> list[Task]:
+    """The tasks of a solo run's stream, checked against the strategy."""
+    continuous = isinstance(stream, ContinuousPermutedStream)
+    tasks = list(stream.tasks if continuous else stream)
+    if not tasks:
+        raise ValueError("the stream has no tasks")
+    if continuous and strategy.needs_boundaries:
+        raise ValueError(f"{strategy.name} needs task boundaries; a continuous stream has none")
+    return tasks
+
+
 def train_sequentially(
     stream: Sequence[Task] | ContinuousPermutedStream,
     strategy: Strategy,
@@ -952,44 +1002,30 @@ def train_sequentially(
     Curves evaluate the first ``curve_test`` test examples of each task in ``curve_tasks``.
     """
     continuous = isinstance(stream, ContinuousPermutedStream)
-    tasks = list(stream.tasks if continuous else stream)
-    if not tasks:
-        raise ValueError("the stream has no tasks")
-    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
-        raise ValueError(
-            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
-        )
-    if continuous and strategy.needs_boundaries:
-        raise ValueError(f"{strategy.name} needs task boundaries; a continuous stream has none")
+    tasks = _stream_tasks(stream, strategy)
+    check_loop(epochs, batch_size, eval_every)
     device = torch.device(device) if device is not None else torch.device("cpu")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     tasks = [t.to(device) for t in tasks]
     strategy.setup([tasks[0].x_train.shape[1], *hidden, max(t.n_classes for t in tasks)], device)
 
-    T = len(tasks)
-    acc = np.zeros((T, T))
-    steps, curve, stats, ends = [], [], [], []
-    step = 0
+    def curve():
+        return [[strategy_accuracy(strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test])
+                 for j in curve_tasks]]  # fmt: skip
 
-    def record():
-        steps.append(step)
-        curve.append(
-            [
-                strategy_accuracy(
-                    strategy, tasks[j].x_test[:curve_test], tasks[j].y_test[:curve_test]
-                )
-                for j in curve_tasks
-            ]
-        )
-        stats.append(strategy.stats())
+    def accuracy_row():
+        return [[strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks]]
 
     def batches_of(i):
         if continuous:  # the whole stream at once; rows of A are filled at task ends below
             return ((x.to(device), y.to(device)) for x, y, _ in stream) if i == 0 else iter(())
         return _batches(tasks[i], batch_size, epochs, gen)
 
-    record()
+    T = len(tasks)
+    history = LifelongHistory(1, T, curve, lambda: [strategy.stats()])
+    step = 0
+    history.record(step)
     for i, task in enumerate(tasks):
         if not continuous:
             strategy.before_task(i, task)
@@ -997,26 +1033,14 @@ def train_sequentially(
             strategy.train_step(x, y)
             step += 1
             if step % eval_every == 0:
-                record()
+                history.record(step)
             if continuous and step % stream.steps_per_task == 0:
-                acc[step // stream.steps_per_task - 1] = [
-                    strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks
-                ]
-                ends.append(step)
+                history.end_task(step // stream.steps_per_task - 1, step, accuracy_row())
         if not continuous:
-            ends.append(step)
             strategy.after_task(i, task)
-            acc[i] = [strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks]
-    keys = sorted({k for s in stats for k in s})
-    return ContinualResult(
-        accuracy=acc,
-        curve_step=np.array(steps),
-        curve_acc=np.array(curve),
-        curve_stats={k: np.array([s.get(k, np.nan) for s in stats]) for k in keys},
-        steps_per_task=stream.steps_per_task if continuous else step // T,
-        task_ends=np.array(ends),
-        engine=getattr(strategy, "engine", ""),
-    )
+            history.end_task(i, step, accuracy_row())
+    steps_per_task = stream.steps_per_task if continuous else step // T
+    return history.results(steps_per_task, getattr(strategy, "engine", ""))[0]
 
 
 def train_jointly(

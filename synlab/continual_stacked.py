@@ -42,14 +42,17 @@ from .continual import (
     BGDStrategy,
     ContinualResult,
     GhostStrategy,
+    LifelongHistory,
     PresynapticStrategy,
     bgd_mlp_step,
+    check_loop,
     make_strategy,
     presynaptic_mlp_step,
+    stack_rule,
 )
 from .data import Task
 from .fused import compiled
-from .synapses import BernoulliLinear
+from .synapses import BernoulliLinear, release_mask, transmitted_weight
 
 __all__ = ["STACKABLE", "train_sequentially_stacked"]
 
@@ -146,9 +149,8 @@ class _StackedBernoulli:
         compile: bool = False,
     ) -> None:
         rules = [s.rule for s in strategies]
-        for attr in ("p_min", "p_max", "headroom", "consolidate"):
-            if len({getattr(r, attr) for r in rules}) != 1:
-                raise ValueError(f"stacked members must share the rule's {attr}")
+        if len({r.consolidate for r in rules}) != 1:
+            raise ValueError("stacked members must share the rule's consolidate")
         if any(s.optimizer_name != "sgd" for s in strategies):
             raise ValueError(
                 "stacked Bernoulli members are trained with SGD (the papers' optimiser)"
@@ -174,13 +176,7 @@ class _StackedBernoulli:
             else None
         )
         self.lr = _member_consts([s.lr for s in strategies], device)
-        self.p_up = _member_consts([r.p_up for r in rules], device)
-        self.p_down = _member_consts([r.p_down for r in rules], device)
-        self.g_lim = _member_consts([r.g_lim for r in rules], device)
-        self.p_freeze = _member_consts([r.p_freeze for r in rules], device)
-        self.freezes = torch.tensor([r.p_freeze < r.p_max for r in rules], device=device).view(
-            -1, 1, 1
-        )
+        self.stack_rule = stack_rule(rules, device)
         self.shapes = [tuple(w.shape[1:]) for w in self.W]
         self.step, self.engine = _step_and_engine(presynaptic_mlp_step, compile)
 
@@ -188,15 +184,15 @@ class _StackedBernoulli:
         """Logits ``(K, B, C)`` with release masks ``U[l] < P[l]`` (U: uniforms, ``(K, out, in)``)."""
         h = x
         for l, (w, p) in enumerate(zip(self.W, self.P)):
-            mask = (U[l] < p).to(w.dtype)
-            h = torch.bmm(h, (mask * w / p.clamp_min(torch.finfo(p.dtype).tiny)).transpose(1, 2))
+            w = transmitted_weight(release_mask(U[l], p, w.dtype), w, p)
+            h = torch.bmm(h, w.transpose(1, 2))
             if l < len(self.W) - 1:
                 h = F.relu(h)
         return h
 
     def train_step(self, x: Tensor, y: Tensor, draws: _Draws) -> None:
         U = [u[:, 0] for u in draws.layers("uniform", self.shapes, 1)]
-        r, plastic = self.rule, (self.G if self.ghost else self.P)
+        plastic = self.G if self.ghost else self.P
         self.W, new, _ = self.step(
             self.W,
             self.P,
@@ -205,15 +201,8 @@ class _StackedBernoulli:
             x,
             y,
             self.lr,
-            self.p_up,
-            self.p_down,
-            self.g_lim,
-            self.p_freeze,
-            self.freezes,
-            p_min=r.p_min,
-            p_max=r.p_max,
-            headroom=r.headroom,
-            modulate=r.consolidate or self.ghost,
+            self.stack_rule,
+            modulate=self.rule.consolidate or self.ghost,
         )
         for q, n in zip(plastic, new):
             q.copy_(n)
@@ -230,8 +219,8 @@ class _StackedBernoulli:
         out = []
         for k in range(self.lr.shape[0]):
             p = torch.cat([q[k].flatten() for q in probs])
-            pf = float(self.p_freeze[k])
-            frozen = (p >= self.p_freeze[k].view(())).float().mean().item() if pf < 1 else 0.0
+            p_freeze = self.stack_rule.p_freeze[k].view(())
+            frozen = (p >= p_freeze).float().mean().item() if float(p_freeze) < 1 else 0.0
             out.append({"mean_p": p.mean().item(), "frozen": frozen})
         return out
 
@@ -303,6 +292,23 @@ class _StackedBGD:
         ]
 
 
+def _members(method, params, seeds, sizes, **strategy_args) -> tuple[list, list, list, list]:
+    """Each member's strategy, model, random-number generator and shuffler, initialised exactly
+    as its solo run initialises them (the generator forked from the global state right after)."""
+    strategies, models, gens, shufflers = [], [], [], []
+    for p, seed in zip(params, seeds):
+        s = make_strategy(method, p, **strategy_args)
+        torch.manual_seed(seed)
+        shufflers.append(torch.Generator().manual_seed(seed))
+        s.setup(sizes, "cpu")
+        g = torch.Generator()
+        g.set_state(torch.get_rng_state())
+        strategies.append(s)
+        models.append(s.model)
+        gens.append(g)
+    return strategies, models, gens, shufflers
+
+
 def train_sequentially_stacked(
     streams: Sequence[Sequence[Task]],
     method: str,
@@ -340,25 +346,14 @@ def train_sequentially_stacked(
             f"{len(seeds)} seeds"
         )
     _check_streams(streams)
-    if epochs <= 0 or batch_size <= 0 or eval_every <= 0:
-        raise ValueError(
-            f"epochs, batch_size and eval_every must be positive; got {epochs}, {batch_size}, {eval_every}"
-        )
+    check_loop(epochs, batch_size, eval_every)
     device = torch.device(device) if device is not None else torch.device("cpu")
     data = _Data(streams, device)
     sizes = [data.n_in, *hidden, data.n_classes]
 
-    strategies, models, gens, shufflers = [], [], [], []
-    for p, seed in zip(params, seeds):  # each member initialised exactly as its solo run
-        s = make_strategy(method, p, test_samples=test_samples, mc_samples=mc_samples)
-        torch.manual_seed(seed)
-        shufflers.append(torch.Generator().manual_seed(seed))
-        s.setup(sizes, "cpu")
-        g = torch.Generator()
-        g.set_state(torch.get_rng_state())
-        strategies.append(s)
-        models.append(s.model)
-        gens.append(g)
+    strategies, models, gens, shufflers = _members(
+        method, params, seeds, sizes, test_samples=test_samples, mc_samples=mc_samples
+    )
     if member_streams is None:
         member_streams = device.type == "cpu"
     draws = _Draws(gens if member_streams else None, K, device)
@@ -378,18 +373,11 @@ def train_sequentially_stacked(
         return (correct / max(x.shape[1], 1)).cpu().numpy()
 
     T = data.T
-    acc = np.zeros((K, T, T))
-    steps, curve, stats, ends = [], [], [], []
+    history = LifelongHistory(
+        K, T, lambda: np.stack([accuracy(j, curve_test) for j in curve_tasks], 1), net.stats
+    )
     step = 0
-
-    def record():
-        steps.append(step)
-        curve.append(
-            np.stack([accuracy(j, curve_test) for j in curve_tasks], 1)
-        )  # (K, len(curve_tasks))
-        stats.append(net.stats())
-
-    record()
+    history.record(step)
     for i in range(T):
         n = data.x_train[i].shape[1]
         for _ in range(epochs):
@@ -399,22 +387,6 @@ def train_sequentially_stacked(
                 net.train_step(x, y, draws)
                 step += 1
                 if step % eval_every == 0:
-                    record()
-        ends.append(step)
-        acc[:, i] = np.stack([accuracy(j) for j in range(T)], 1)
-    curve_arr = np.stack(curve, 1)  # (K, n_points, len(curve_tasks))
-    keys = sorted({k for point in stats for member in point for k in member})
-    return [
-        ContinualResult(
-            accuracy=acc[k],
-            curve_step=np.array(steps),
-            curve_acc=curve_arr[k],
-            curve_stats={
-                key: np.array([point[k].get(key, np.nan) for point in stats]) for key in keys
-            },
-            steps_per_task=step // T,
-            task_ends=np.array(ends),
-            engine=getattr(net, "engine", ""),
-        )
-        for k in range(K)
-    ]
+                    history.record(step)
+        history.end_task(i, step, np.stack([accuracy(j) for j in range(T)], 1))
+    return history.results(step // T, getattr(net, "engine", ""))

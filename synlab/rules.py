@@ -17,13 +17,21 @@ Presynaptic consolidation (Eq. 5): the learning rate of a synapse is scaled by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from .synapses import BernoulliLinear, _check_probability
 
-__all__ = ["update_release_probability", "release_step", "consolidation_factor", "PresynapticRule"]
+__all__ = [
+    "update_release_probability",
+    "release_step",
+    "consolidation_factor",
+    "apply_release_rule",
+    "StackRule",
+    "PresynapticRule",
+]
 
 
 def _check_rate(name: str, value: float | Tensor) -> None:
@@ -117,6 +125,43 @@ def consolidation_factor(p: Tensor, p_max: float = 1.0) -> Tensor:
     return (p_max - p).clamp_min(0.0)
 
 
+class StackRule(NamedTuple):
+    """The rule's constants for a stack of M members (what :func:`apply_release_rule` reads):
+    the rates one ``(M, 1, 1)`` tensor each, ``freezes`` a bool ``(M, 1, 1)`` tensor, the rest
+    shared. A tuple, so ``torch.compile`` takes it as an argument of a fused step."""
+
+    p_up: Tensor
+    p_down: Tensor
+    g_lim: Tensor
+    p_freeze: Tensor
+    freezes: Tensor
+    p_min: float
+    p_max: float
+    headroom: bool
+
+
+def apply_release_rule(
+    p: Tensor, grad: Tensor, rule, *, consolidate: bool, check: bool = False
+) -> tuple[Tensor, Tensor]:
+    """One application of the presynaptic rule to a layer: ``(new p, gradient to apply)``.
+
+    Eq. 4 moves ``p`` by the gradient ``grad`` of the expected weight; with ``consolidate``,
+    Eq. 5 scales the gradient by :func:`consolidation_factor` of the OLD ``p`` (the one the
+    forward pass used). ``rule``: a :class:`PresynapticRule` (floats) or a :class:`StackRule`
+    (one value per stacked member). ``check`` validates the arguments first
+    (:func:`update_release_probability`); the fast paths skip that. Neither input is modified.
+    """
+    rates = dict(p_up=rule.p_up, p_down=rule.p_down, g_lim=rule.g_lim, p_freeze=rule.p_freeze)
+    limits = dict(p_min=rule.p_min, p_max=rule.p_max, headroom=rule.headroom)
+    if check:
+        new_p = update_release_probability(p, grad, **rates, **limits)
+    else:
+        new_p = release_step(p, grad, freezes=rule.freezes, **rates, **limits)
+    if consolidate:
+        grad = grad * consolidation_factor(p, rule.p_max)
+    return new_p, grad
+
+
 @dataclass
 class PresynapticRule:
     """The release-probability rule with its metaplasticity constants (paper defaults: energy runs).
@@ -136,23 +181,18 @@ class PresynapticRule:
     headroom: bool = False  # the code's (p_max - p) scaling of the step
     consolidate: bool = False  # scale gradients by (p_max - p) (lifelong learning)
 
+    @property
+    def freezes(self) -> bool:
+        """Whether synapses at or above ``p_freeze`` are frozen at all."""
+        return self.p_freeze < self.p_max
+
     @torch.no_grad()
     def step(self, model: nn.Module) -> None:
         for layer in model.modules():
             if not isinstance(layer, BernoulliLinear) or layer.weight.grad is None:
                 continue
-            grad = layer.weight.grad
-            new_p = update_release_probability(
-                layer.p,
-                grad,
-                p_up=self.p_up,
-                p_down=self.p_down,
-                g_lim=self.g_lim,
-                p_min=self.p_min,
-                p_max=self.p_max,
-                p_freeze=self.p_freeze,
-                headroom=self.headroom,
+            new_p, grad = apply_release_rule(
+                layer.p, layer.weight.grad, self, consolidate=self.consolidate, check=True
             )
-            if self.consolidate:
-                grad.mul_(consolidation_factor(layer.p, self.p_max))
+            layer.weight.grad.copy_(grad)
             layer.p.copy_(new_p)

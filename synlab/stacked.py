@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .rules import PresynapticRule, consolidation_factor, update_release_probability
-from .synapses import BernoulliLinear, mlp
+from .rules import PresynapticRule, apply_release_rule
+from .synapses import BernoulliLinear, mlp, release_mask, transmitted_weight
 from .training import TrainHistory, _check_xy, _split_data
 
 __all__ = ["StackedMLP", "train_stacked"]
@@ -138,7 +138,7 @@ class StackedMLP(nn.Module):
                         for g in generators
                     ]
                 )
-            masks.append((u < p).to(self.weights[0].dtype))
+            masks.append(release_mask(u, p, self.weights[0].dtype))
         return masks
 
     def forward(self, x: Tensor, masks: Sequence[Tensor] | None = None) -> Tensor:
@@ -161,7 +161,7 @@ class StackedMLP(nn.Module):
         for i, w in enumerate(self.weights):
             if masks:
                 p = self.ps[i]
-                w = masks[i] * w / p.clamp_min(torch.finfo(p.dtype).tiny)  # as BernoulliLinear
+                w = transmitted_weight(masks[i], w, p)
             h = torch.bmm(h, w.transpose(1, 2))
             if i < len(self.weights) - 1:
                 h = torch.relu(h)
@@ -244,19 +244,9 @@ def train_stacked(
                     g = w.grad
                     if rule is not None:
                         p = model.ps[i]
-                        new_p = update_release_probability(
-                            p,
-                            g,
-                            p_up=rule.p_up,
-                            p_down=rule.p_down,
-                            g_lim=rule.g_lim,
-                            p_min=rule.p_min,
-                            p_max=rule.p_max,
-                            p_freeze=rule.p_freeze,
-                            headroom=rule.headroom,
+                        new_p, g = apply_release_rule(
+                            p, g, rule, consolidate=rule.consolidate, check=True
                         )
-                        if rule.consolidate:
-                            g = g * consolidation_factor(p, rule.p_max)
                         p.copy_(new_p)
                     w.sub_(lr_t * (g + wd_t * w))
             tot_loss += losses.detach() * idx.shape[1]

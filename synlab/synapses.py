@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "release_mask",
+    "transmitted_weight",
     "BernoulliLinear",
     "GaussianLinear",
     "mlp",
@@ -59,6 +61,25 @@ def inverse_softplus(sigma: float | Tensor) -> Tensor:
     if bad.any():
         raise ValueError(f"sigma must be finite and > 0; got {s[bad].flatten()[:3].tolist()}")
     return torch.where(s > 20, s, s + torch.log(-torch.expm1(-s)))
+
+
+def release_mask(u: Tensor, p: Tensor, dtype: torch.dtype) -> Tensor:
+    """The release pattern ``r = 1[u < p]`` for uniforms ``u`` on [0, 1): r ~ Bernoulli(p).
+
+    Any leading dimensions (examples, stacked members): ``u`` broadcasts against ``p``."""
+    return (u < p).to(dtype)
+
+
+def transmitted_weight(mask: Tensor, weight: Tensor, p: Tensor) -> Tensor:
+    r"""What a Bernoulli synapse transmits through release pattern ``mask``: :math:`r\,\bar w/p`.
+
+    ``weight`` is the expected weight :math:`\bar w = p\,m`, so the transmission is unbiased,
+    :math:`\mathbb E[r\,\bar w/p] = \bar w`. Divided by ``p`` guarded for ``p = 0`` (no release
+    there, so the mask is 0 and so is the weight). Any leading dimensions (per-example masks,
+    stacked members ``(M, out, in)``); every Bernoulli layer and fast path transmits through this.
+    Linear in ``weight``, so it also maps the gradient with respect to the transmitted weight to
+    the gradient with respect to the expected weight."""
+    return mask * weight / p.clamp_min(torch.finfo(p.dtype).tiny)
 
 
 class BernoulliLinear(nn.Module):
@@ -148,7 +169,7 @@ class BernoulliLinear(nn.Module):
         """A release mask r ~ Bernoulli(p): shape (out, in), or (B, out, in) per example."""
         shape = self.p.shape if batch_size is None else (batch_size, *self.p.shape)
         u = torch.rand(shape, device=self.p.device, dtype=self.p.dtype, generator=generator)
-        return (u < self.p).to(self.weight.dtype)
+        return release_mask(u, self.p, self.weight.dtype)
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Transmit ``x`` (…, in). ``mask`` (out, in) or (B, out, in) fixes the release pattern."""
@@ -168,8 +189,7 @@ class BernoulliLinear(nn.Module):
             raise ValueError(
                 f"release mask must end in shape {tuple(self.weight.shape)}; got {tuple(mask.shape)}"
             )
-        # divide by p, guarded for p = 0 (no release there, so the mask is 0 and so is the weight)
-        w = mask * self.weight / self.p.clamp_min(torch.finfo(self.p.dtype).tiny)
+        w = transmitted_weight(mask, self.weight, self.p)
         if w.dim() == 3:
             if x.dim() != 2 or x.shape[0] != w.shape[0]:
                 raise ValueError(
