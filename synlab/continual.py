@@ -492,7 +492,7 @@ class PresynapticStrategy(Strategy):
             headroom=headroom,
             consolidate=consolidate,
         )
-        self.name = name or ("presynaptic" if consolidate else "no_consolidation")
+        self.name = name or ("presynaptic" if consolidate else "stochastic")
 
     def build(self, sizes):
         return mlp(sizes, BernoulliLinear, bias=False, p_init=self.rule.p_min)
@@ -814,16 +814,16 @@ def make_strategy(
     compile: bool = False,
 ) -> Strategy:
     """A strategy from a method name and a dict of its hyperparameters (as stored in configs).
-    ``compile``: the methods with a hand-derived step (presynaptic, no_consolidation, ghost, bgd)
+    ``compile``: the methods with a hand-derived step (presynaptic, stochastic, ghost, bgd)
     run it compiled by ``torch.compile``; the others have one step, autograd's.
 
-    Methods: ``presynaptic``, ``no_consolidation`` (stochastic, no consolidation), ``ghost``,
+    Methods: ``presynaptic``, ``stochastic`` (stochastic synapses, no consolidation), ``ghost``,
     ``deterministic`` (keys ``lr``, ``optimizer``), ``ewc`` (``lr``, ``lam``, ``optimizer``,
     ``fisher_samples``), ``bgd`` (``eta``, ``sigma_init``, ``mc_samples``), ``joint`` (as
     ``deterministic``; train it with :func:`train_jointly`).
     """
     p = dict(params)
-    if method in ("presynaptic", "no_consolidation", "ghost"):
+    if method in ("presynaptic", "stochastic", "ghost"):
         kw = {k: p[k] for k in ("p_up", "p_down", "g_lim", "p_freeze") if k in p}
         kw.update(optimizer=p.get("optimizer", "sgd"), test_samples=test_samples, compile=compile)
         if method == "ghost":
@@ -847,7 +847,7 @@ def make_strategy(
             compile=compile,
         )
     raise ValueError(
-        f"unknown method {method!r}; choose presynaptic, no_consolidation, ghost, deterministic, "
+        f"unknown method {method!r}; choose presynaptic, stochastic, ghost, deterministic, "
         f"joint, ewc or bgd"
     )
 

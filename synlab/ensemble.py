@@ -755,5 +755,5 @@ def evaluate_ensemble(
     return {
         "acc_sampled": (correct_sampled / n).cpu().numpy(),
         "acc_mean_weights": (correct_mean / n).cpu().numpy(),
-        "acc_avg20": (correct_avg / n).cpu().numpy(),
+        "acc_avg": (correct_avg / n).cpu().numpy(),
     }

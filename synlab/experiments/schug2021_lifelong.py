@@ -335,16 +335,15 @@ def make_stream(dataset: str, cfg, seed: int):
     tasks = (
         split_tasks(ds) if protocol == "split" else permuted_tasks(ds, cfg.n_permuted, seed=seed)
     )
-    sample = "SAMPLE" in ds.source
-    epochs = cfg.mnist_sample_epochs if sample else cfg.epochs
+    epochs = cfg.mnist_sample_epochs if ds.substitute else cfg.epochs
     return tasks, protocol, epochs, ds.source
 
 
 def _kind(method: str) -> str:
-    """The :func:`~synlab.continual.make_strategy` name of an experiment's method."""
-    return {"stochastic": "no_consolidation", "no_consolidation": "deterministic"}.get(
-        method, method
-    )
+    """The :func:`~synlab.continual.make_strategy` name of an experiment's method: the same
+    name, except the paper's "no consolidation" baseline, a deterministic network (the stored
+    units' method name ``no_consolidation`` is kept)."""
+    return "deterministic" if method == "no_consolidation" else method
 
 
 def _sequential_result(res) -> dict[str, Any]:
