@@ -346,15 +346,15 @@ SJOSTROM_COLUMNS = {
 }
 
 
-def read_sjostrom(path: str | Path) -> dict[str, np.ndarray]:
+def read_sjostrom(path: str | Path, keys=tuple(SJOSTROM_COLUMNS)) -> dict[str, np.ndarray]:
     """Read one of the Sjöström et al. (2001) tables (as selected by Schug et al.).
 
-    Returns the columns of :data:`SJOSTROM_COLUMNS` as arrays: release probability ``pr_before``,
-    quantal size ``q_before`` (mV), expected strength :math:`w = p\\,q` before and after
-    (``w_before``, ``w_after``, mV) and its relative change ``dw_rel``; read by
-    :func:`synlab.data.read_csv_columns`.
+    Returns the columns ``keys`` of :data:`SJOSTROM_COLUMNS` (default all) as arrays: release
+    probability ``pr_before``, quantal size ``q_before`` (mV), expected strength
+    :math:`w = p\\,q` before and after (``w_before``, ``w_after``, mV) and its relative change
+    ``dw_rel``; read by :func:`synlab.data.read_csv_columns`.
     """
-    return read_csv_columns(path, SJOSTROM_COLUMNS)
+    return read_csv_columns(path, {k: SJOSTROM_COLUMNS[k] for k in keys})
 
 
 def sjostrom_stability(ltp_path: str | Path, ltd_path: str | Path) -> dict:
@@ -364,7 +364,8 @@ def sjostrom_stability(ltp_path: str | Path, ltd_path: str | Path) -> dict:
     LTP and LTD recordings are pooled and the Pearson correlation with :math:`p_{\rm before}`
     computed (scipy), also per protocol. Schug et al. report :math:`r = -0.4416, p < 0.01`.
     """
-    parts = {"ltp": read_sjostrom(ltp_path), "ltd": read_sjostrom(ltd_path)}
+    keys = ("pr_before", "w_before", "w_after")  # what the analysis needs
+    parts = {"ltp": read_sjostrom(ltp_path, keys), "ltd": read_sjostrom(ltd_path, keys)}
     out: dict = {}
     prs, rels, labels = [], [], []
     for name, d in parts.items():
