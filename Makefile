@@ -67,7 +67,7 @@ test-quick: venv
 # recomputed into a temporary store and compared with the committed unit (tests/golden.py);
 # minutes on 2 cores (Malkin's ~4 CPU-min), so not part of `make test`
 golden-full: venv
-	SYNLAB_GOLDEN_FULL=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py -k committed_full_unit
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py -k committed_full_unit --golden-full
 
 # test-quick where Fashion-MNIST can be found; otherwise (outside CI) say why it was skipped
 quick-if-data: venv

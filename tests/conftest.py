@@ -20,6 +20,11 @@ def pytest_addoption(parser):
         help="a results store (DIR/quick/<experiment>/) to check against tests/golden/ "
         "(make test-quick passes the store its chapters computed)",
     )
+    parser.addoption(
+        "--golden-full",
+        action="store_true",
+        help="also recompute the committed full units that take minutes (make golden-full)",
+    )
 
 
 @pytest.fixture(autouse=True)

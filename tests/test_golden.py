@@ -4,7 +4,6 @@ is what the code computes now. ``make test-quick`` checks the store its chapters
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -97,7 +96,7 @@ def test_cheap_experiment_recomputes_to_its_fixture(name, tmp_path):
 #: per paper, the cheapest committed full unit computed on a CPU (its provenance wall time, on
 #: the lead's 2-core machine): recomputed now with the same engine and torch threads, it must
 #: match the committed unit bitwise (or within TOLERANCES). The first runs in the unit suite; the
-#: others only where SYNLAB_GOLDEN_FULL=1 (``make golden-full``), as they take minutes.
+#: others only with ``--golden-full`` (``make golden-full``), as they take minutes.
 FULL_UNITS = {
     "schug": ("schug_perceptron_load", "model=standard_n_patterns=20", 0.4),
     "raman": ("raman_table2", "regime=quadratic", 28.2),
@@ -111,11 +110,11 @@ def _threads(device: str) -> int | None:
 
 
 @pytest.mark.parametrize("paper", sorted(FULL_UNITS))
-def test_committed_full_unit_recomputes(paper, tmp_path):
+def test_committed_full_unit_recomputes(paper, tmp_path, request):
     """One committed full unit per paper, recomputed into a temporary store (never into
     results/full) on the CPU, equals the committed one."""
     name, key, seconds = FULL_UNITS[paper]
-    if seconds > 20 and os.environ.get("SYNLAB_GOLDEN_FULL") != "1":
+    if seconds > 20 and not request.config.getoption("--golden-full"):
         pytest.skip(f"{name} {key} takes ~{seconds:.0f} s: make golden-full runs it")
     committed = golden.store_units(golden.ROOT / "results", name, "full")[key]
     prov = committed.provenance
