@@ -24,7 +24,6 @@ CHEAP = ("raman_sweet_spot", "raman_rules")
 #: of a profile says so in its ``subset`` field (schug_energy_mnist: 9 of its 10 units).
 NO_FIXTURE_YET = {
     "malkin2024_tradeoff_fashion",
-    "malkin2024_tradeoff_lowcost",
     "malkin2024_tradeoff_lowcost_fashion",
     "schug_ablations",
     "schug_energy_fashion",
