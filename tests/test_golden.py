@@ -35,7 +35,6 @@ NO_FIXTURE_YET = {
     "schug_tuning",
     "schug_tuning_fashion",
     "schug_tuning_fashion_reference",
-    "schug_tuning_reference",
     "synthesis_importance",
 }
 
