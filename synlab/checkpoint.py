@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Checkpoint", "DEFAULT_EVERY_S"]
+__all__ = ["Checkpoint", "DEFAULT_EVERY_S", "describe"]
 
 #: how often a due checkpoint is written (at the end of the first epoch after this many seconds)
 DEFAULT_EVERY_S = 300.0
@@ -143,3 +143,18 @@ class Checkpoint:
     def clear(self) -> None:
         """Remove the file (the unit is stored)."""
         Path(self.path).unlink(missing_ok=True)
+
+
+def describe(path: Path | str) -> str:
+    """One line on a checkpoint file, for ``synlab status``: its task, epochs done and when."""
+    path = Path(path)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        last = saved["segments"][-1]
+        fp = saved["fingerprint"]
+    except Exception as err:
+        return f"{path.name}: unreadable ({type(err).__name__})"
+    return (
+        f"{path.stem}: {saved['epochs_done']} epochs done, saved {last['until']} "
+        f"({fp.get('engine')}, commit {str(fp.get('git_commit'))[:12]})"
+    )

@@ -525,6 +525,8 @@ def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
             row = {"experiment": exp.name, "profile": profile, "folder": str(folder)}
             row.update(_check_folder(exp, folder, exp.make_config(profile)))
             row["complete"] = profile == "full" and exp.name in complete
+            partial = base / "partial" / profile / exp.name
+            row["in_progress"] = sorted(partial.glob("*.pt")) if partial.is_dir() else []
             rows.append(row)
     return rows
 

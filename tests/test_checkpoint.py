@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from synlab.checkpoint import Checkpoint
+from synlab.checkpoint import Checkpoint, describe
 from synlab.ensemble import (
     GaussianEnsembleMLP,
     NoiseSource,
@@ -19,7 +19,7 @@ from synlab.ensemble import (
     train_ensemble,
 )
 from synlab.experiments import Experiment
-from synlab.results import read_unit, run_experiment
+from synlab.results import experiment_status, read_unit, run_experiment
 
 
 class _Stop(Exception):
@@ -179,6 +179,13 @@ def test_the_runner_resumes_a_stopped_unit_and_records_its_segments(tmp_path, mo
         _STOP["at"] = -1
     partial = list((root / "partial" / "full" / COUNT.name).glob("*.pt"))
     assert len(partial) == 1  # three epochs kept
+    (row,) = [
+        r
+        for r in experiment_status(root)
+        if r["experiment"] == COUNT.name and r["profile"] == "full"
+    ]
+    assert row["in_progress"] == partial
+    assert describe(partial[0]).startswith("seed=0: 3 epochs done, saved ")
     rec = run_experiment(COUNT.name, "full", root=root).records[0]
     assert rec.result["resumed_at"] == 3
     assert rec.result["total"] == unbroken.result["total"]  # bitwise: the same float
