@@ -21,10 +21,10 @@ CHEAP = ("raman_sweet_spot", "raman_rules")
 #: experiments whose quick profile has no fixture yet (recording every one takes about an hour on
 #: this 2-core machine; see tests/golden.py). This list only shrinks: record one with
 #: ``python tests/golden.py record STORE NAME`` and remove it here. A fixture recorded from part
-#: of a profile says so in its ``subset`` field (schug_energy_mnist: 9 of its 10 units).
+#: of a profile says so in its ``subset`` field (schug_energy_mnist: 9 of its 10 units;
+#: malkin2024_tradeoff_lowcost_fashion: 2 of its 4).
 NO_FIXTURE_YET = {
     "malkin2024_tradeoff_fashion",
-    "malkin2024_tradeoff_lowcost_fashion",
     "schug_ablations",
     "schug_energy_fashion",
     "schug_fisher_scale",
