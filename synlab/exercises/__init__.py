@@ -35,6 +35,7 @@ __all__ = [
     "call",
     "known_mistake",
     "wrong_number",
+    "Verdicts",
     "PART_MODULES",
 ]
 
@@ -57,7 +58,7 @@ EXERCISES: dict[str, Callable[[Any], Feedback]] = {}
 
 
 #: a checker written as a generator: a verdict per case (None: right), then the final Feedback
-Verdicts = Generator["Feedback | None", None, Feedback]
+Verdicts = Generator[Feedback | None, None, Feedback]
 
 
 def exercise(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Feedback]]:
