@@ -48,7 +48,7 @@ from ..device import default_device
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from ..store import ExperimentResults, complete_subset_of
 from ..synthesis import mean_se
-from . import Experiment, get_experiment, register
+from . import Experiment, get_experiment, profile_config, register
 
 __all__ = [
     "PAPER_TABLE",
@@ -269,31 +269,25 @@ class LifelongConfig(EvaluatedStreamConfig):
     hyper: dict = field(default_factory=_default_hyper)
 
 
-#: the quick profile's stream (table and continuous): a subsample, three permuted tasks, two
-#: samples at test time and per BGD step, short curves
+#: the quick profile's sampling: two release samples at test time and per BGD step
+_QUICK_SAMPLES = dict(test_samples=2, bgd_mc_samples=2)
+#: the quick profile's stream (table and continuous): a subsample, three permuted tasks, short
+#: curves
 _QUICK_STREAM = dict(
-    n_train=2000,
-    n_test=500,
-    n_permuted=3,
-    test_samples=2,
-    bgd_mc_samples=2,
-    eval_every=4,
-    curve_test=200,
+    n_train=2000, n_test=500, n_permuted=3, eval_every=4, curve_test=200, **_QUICK_SAMPLES
 )
 
 
 def lifelong_config(profile: str) -> LifelongConfig:
-    if profile == "full":
-        return LifelongConfig()
-    if profile == "quick":
-        return LifelongConfig(
-            datasets=("split_mnist", "permuted_mnist"),
-            seeds=(2019,),
-            epochs=2,
-            mnist_sample_epochs=2,
-            **_QUICK_STREAM,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        LifelongConfig,
+        datasets=("split_mnist", "permuted_mnist"),
+        seeds=(2019,),
+        epochs=2,
+        mnist_sample_epochs=2,
+        **_QUICK_STREAM,
+    )
 
 
 def make_stream(dataset: str, cfg, seed: int):
@@ -364,28 +358,18 @@ def _run_method(
         mc_samples=cfg.bgd_mc_samples,
         compile=engine == "compiled",
     )
-    dev = default_device()
-    if method == "joint":
-        final = train_jointly(
-            tasks,
-            strategy,
-            epochs=epochs,
-            batch_size=cfg.batch_size,
-            seed=seed,
-            device=dev,
-            hidden=cfg.hidden,
-        )
-        return {"average_accuracy": float(final.mean()), "final_accuracy": final}
-    res = train_sequentially(
-        tasks,
-        strategy,
+    common = dict(
         epochs=epochs,
         batch_size=cfg.batch_size,
         seed=seed,
-        device=dev,
+        device=default_device(),
         hidden=cfg.hidden,
-        eval_every=cfg.eval_every,
-        curve_test=cfg.curve_test,
+    )
+    if method == "joint":
+        final = train_jointly(tasks, strategy, **common)
+        return {"average_accuracy": float(final.mean()), "final_accuracy": final}
+    res = train_sequentially(
+        tasks, strategy, eval_every=cfg.eval_every, curve_test=cfg.curve_test, **common
     )
     return _sequential_result(res)
 
@@ -472,20 +456,34 @@ def _table_group(cfg, units, *, engine: str = "autograd"):
     return outs
 
 
-register(
-    Experiment(
-        "schug_lifelong_table",
-        "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
-        "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
-        lifelong_config,
-        _table_units,
-        _table_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_method_unit_config,
-        run_group=_table_group,
-        group_key=_group_key,
+def _register_lifelong(
+    name: str, description: str, make_config, units, run_unit, unit_config, run_group=None
+) -> None:
+    """Register an experiment of this part with :data:`LIFELONG_ENGINES` and ``unit_config``;
+    with ``run_group``, the units of one :func:`_group_key` train as one stack."""
+    group_key = None if run_group is None else _group_key
+    exp = Experiment(name, description, make_config, units, run_unit, part="schug2021")
+    register(
+        replace(
+            exp,
+            engines=LIFELONG_ENGINES,
+            unit_config=unit_config,
+            run_group=run_group,
+            group_key=group_key,
+        )
     )
+
+
+#: how the table-like experiments run their units (dataset × method × seed, stacked by method)
+_TABLE_RUNS = dict(
+    units=_table_units, run_unit=_table_run, unit_config=_method_unit_config, run_group=_table_group
+)
+_register_lifelong(
+    "schug_lifelong_table",
+    "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
+    "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
+    lifelong_config,
+    **_TABLE_RUNS,
 )
 
 
@@ -507,17 +505,15 @@ class ContinuousConfig(EvaluatedStreamConfig):
 
 
 def continuous_config(profile: str) -> ContinuousConfig:
-    if profile == "full":
-        return ContinuousConfig()
-    if profile == "quick":
-        return ContinuousConfig(
-            methods=("presynaptic",),
-            seeds=(2019,),
-            steps_per_task=40,
-            transition=20,
-            **_QUICK_STREAM,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        ContinuousConfig,
+        methods=("presynaptic",),
+        seeds=(2019,),
+        steps_per_task=40,
+        transition=20,
+        **_QUICK_STREAM,
+    )
 
 
 def _continuous_run(cfg: ContinuousConfig, unit, *, engine: str = "autograd"):
@@ -554,17 +550,13 @@ def _continuous_run(cfg: ContinuousConfig, unit, *, engine: str = "autograd"):
     return out
 
 
-register(
-    Experiment(
-        "schug_lifelong_continuous",
-        "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
-        continuous_config,
-        lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
-        _continuous_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_method_unit_config,
-    )
+_register_lifelong(
+    "schug_lifelong_continuous",
+    "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
+    continuous_config,
+    lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
+    _continuous_run,
+    unit_config=_method_unit_config,
 )
 
 
@@ -608,24 +600,23 @@ class TuningConfig(EvaluatedStreamConfig):
     hyper: dict = field(default_factory=_untuned_hyper)  # the search's base: never its own outcome
 
 
+#: the quick profile's searches: few test images, two permuted tasks
+_QUICK_SEARCH = dict(n_test=200, n_permuted=2, **_QUICK_SAMPLES)
+
+
 def tuning_config(profile: str) -> TuningConfig:
-    if profile == "full":
-        return TuningConfig()
-    if profile == "quick":
-        return TuningConfig(
-            datasets=("permuted_mnist",),
-            methods=("presynaptic", "stochastic", "ghost"),
-            n_trials=1,
-            n_val=100,
-            epochs=2,
-            mnist_sample_epochs=2,
-            n_train=1000,
-            n_test=200,
-            n_permuted=2,
-            test_samples=2,
-            bgd_mc_samples=2,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        TuningConfig,
+        datasets=("permuted_mnist",),
+        methods=("presynaptic", "stochastic", "ghost"),
+        n_trials=1,
+        n_val=100,
+        epochs=2,
+        mnist_sample_epochs=2,
+        n_train=1000,
+        **_QUICK_SEARCH,
+    )
 
 
 def _tuning_units(cfg: TuningConfig):
@@ -712,19 +703,18 @@ def _tuning_group(cfg: TuningConfig, units, *, engine: str = "autograd"):
     return [_trial_result(o, p, source) for o, p in zip(outs, params)]
 
 
-register(
-    Experiment(
-        "schug_tuning",
-        "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
-        tuning_config,
-        _tuning_units,
-        _tuning_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-        run_group=_tuning_group,
-        group_key=_group_key,
-    )
+#: how the searches run their units (trials, stacked by data set and method)
+_TUNING_RUNS = dict(
+    units=_tuning_units,
+    run_unit=_tuning_run,
+    unit_config=_tuning_unit_config,
+    run_group=_tuning_group,
+)
+_register_lifelong(
+    "schug_tuning",
+    "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
+    tuning_config,
+    **_TUNING_RUNS,
 )
 
 
@@ -740,18 +730,14 @@ def _reference_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
     return _trial_result(out, params, source)
 
 
-register(
-    Experiment(
-        "schug_tuning_reference",
-        "The full model's values from the authors' code, scored on the random search's "
-        "objective (validation accuracy), beside the search's own trials",
-        tuning_config,
-        _reference_units,
-        _reference_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-    )
+_register_lifelong(
+    "schug_tuning_reference",
+    "The full model's values from the authors' code, scored on the random search's "
+    "objective (validation accuracy), beside the search's own trials",
+    tuning_config,
+    _reference_units,
+    _reference_run,
+    unit_config=_tuning_unit_config,
 )
 
 
@@ -782,19 +768,11 @@ def ablation_config(profile: str) -> AblationConfig:
     return AblationConfig(**kw)
 
 
-register(
-    Experiment(
-        "schug_ablations",
-        "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
-        ablation_config,
-        _table_units,
-        _table_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_method_unit_config,
-        run_group=_table_group,
-        group_key=_group_key,
-    )
+_register_lifelong(
+    "schug_ablations",
+    "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
+    ablation_config,
+    **_TABLE_RUNS,
 )
 
 
@@ -814,11 +792,8 @@ class PerceptronConfig:
 
 
 def perceptron_config(profile: str) -> PerceptronConfig:
-    if profile == "full":
-        return PerceptronConfig()
-    if profile == "quick":  # the paper's scale already runs in seconds
-        return PerceptronConfig()
-    raise ValueError(f"unknown profile {profile!r}")
+    # quick = full: the paper's scale already runs in seconds
+    return profile_config(profile, PerceptronConfig)
 
 
 def _perceptron_run(cfg, unit):
@@ -863,13 +838,14 @@ class PerceptronLoadConfig:
 
 
 def perceptron_load_config(profile: str) -> PerceptronLoadConfig:
-    if profile == "full":
-        return PerceptronLoadConfig()
-    if profile == "quick":
-        return PerceptronLoadConfig(
-            n_inputs=200, loads=(10, 20, 40, 80), n_reps=10, params=PerceptronParams(passes=15)
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        PerceptronLoadConfig,
+        n_inputs=200,
+        loads=(10, 20, 40, 80),
+        n_reps=10,
+        params=PerceptronParams(passes=15),
+    )
 
 
 register(
@@ -1036,36 +1012,23 @@ class FashionTuningConfig(TuningConfig):
 
 
 def fashion_tuning_config(profile: str) -> FashionTuningConfig:
-    if profile == "full":
-        return FashionTuningConfig()
-    if profile == "quick":
-        return FashionTuningConfig(
-            n_trials=2,  # two, so that a stack has two members
-            n_val=50,
-            epochs=1,
-            n_train=2000,
-            n_test=200,
-            n_permuted=2,
-            test_samples=2,
-            bgd_mc_samples=2,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
-
-
-register(
-    Experiment(
-        "schug_tuning_fashion",
-        "Random search of the full model's and the baselines' hyperparameters on Split and "
-        "Permuted Fashion-MNIST (validation images from the training set; issue 19)",
-        fashion_tuning_config,
-        _tuning_units,
-        _tuning_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-        run_group=_tuning_group,
-        group_key=_group_key,
+    return profile_config(
+        profile,
+        FashionTuningConfig,
+        n_trials=2,  # two, so that a stack has two members
+        n_val=50,
+        epochs=1,
+        n_train=2000,
+        **_QUICK_SEARCH,
     )
+
+
+_register_lifelong(
+    "schug_tuning_fashion",
+    "Random search of the full model's and the baselines' hyperparameters on Split and "
+    "Permuted Fashion-MNIST (validation images from the training set; issue 19)",
+    fashion_tuning_config,
+    **_TUNING_RUNS,
 )
 
 
@@ -1073,18 +1036,14 @@ def _fashion_reference_config(profile: str) -> FashionTuningConfig:
     return replace(fashion_tuning_config(profile), hyper=_default_hyper())
 
 
-register(
-    Experiment(
-        "schug_tuning_fashion_reference",
-        "The values of the paper's-protocol table (authors' for the full model; tuned on the MNIST "
-        "sample for EWC and BGD) scored on the Fashion-MNIST searches' objective (issue 19)",
-        _fashion_reference_config,
-        lambda c: [{"dataset": d, "method": m} for d in c.datasets for m in c.methods],
-        _reference_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-    )
+_register_lifelong(
+    "schug_tuning_fashion_reference",
+    "The values of the paper's-protocol table (authors' for the full model; tuned on the MNIST "
+    "sample for EWC and BGD) scored on the Fashion-MNIST searches' objective (issue 19)",
+    _fashion_reference_config,
+    lambda c: [{"dataset": d, "method": m} for d in c.datasets for m in c.methods],
+    _reference_run,
+    unit_config=_tuning_unit_config,
 )
 
 
@@ -1190,20 +1149,15 @@ def _fashion_tuned_unit_config(config: dict, unit: dict) -> dict:
     return _method_unit_config({k: v for k, v in config.items() if k != "tuned"}, unit)
 
 
-register(
-    Experiment(
-        "schug_lifelong_table_fashion_tuned",
-        "App. 1—table 1's Fashion-MNIST rows with every method tuned on Fashion-MNIST itself "
-        "(schug_tuning_fashion's best trials; a variant beside the paper's protocol; issue 19)",
-        fashion_tuned_table_config,
-        _fashion_tuned_units,
-        _table_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_fashion_tuned_unit_config,
-        run_group=_table_group,
-        group_key=_group_key,
-    )
+_register_lifelong(
+    "schug_lifelong_table_fashion_tuned",
+    "App. 1—table 1's Fashion-MNIST rows with every method tuned on Fashion-MNIST itself "
+    "(schug_tuning_fashion's best trials; a variant beside the paper's protocol; issue 19)",
+    fashion_tuned_table_config,
+    _fashion_tuned_units,
+    _table_run,
+    unit_config=_fashion_tuned_unit_config,
+    run_group=_table_group,
 )
 
 
@@ -1227,17 +1181,16 @@ class FisherScaleConfig(StreamConfig):
 
 
 def fisher_scale_config(profile: str) -> FisherScaleConfig:
-    if profile == "full":
-        return FisherScaleConfig()
-    if profile == "quick":  # the split protocol's first task, shortened, one seed: seconds
-        return FisherScaleConfig(
-            datasets=("split_mnist", "split_fashion"),
-            seeds=(2019,),
-            epochs=2,
-            mnist_sample_epochs=20,
-            fisher_samples=200,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    # quick: the split protocol's first task, shortened, one seed: seconds
+    return profile_config(
+        profile,
+        FisherScaleConfig,
+        fisher_samples=200,
+        datasets=("split_mnist", "split_fashion"),
+        seeds=(2019,),
+        epochs=2,
+        mnist_sample_epochs=20,
+    )
 
 
 def _fisher_unit_config(config: dict, unit: dict) -> dict:
