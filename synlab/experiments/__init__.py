@@ -26,9 +26,9 @@ __all__ = [
 
 #: The engines a training step can run on (``synlab run EXP --engine NAME``):
 #: ``autograd``: the readable reference step (autograd's backward pass); ``fused``: the
-#: hand-derived step (:mod:`synlab.fused`, :mod:`synlab.continual_stacked`), eager;
+#: hand-derived step (:mod:`synlab.fast.fused`, :mod:`synlab.fast.stacked`), eager;
 #: ``compiled``: the hand-derived step compiled by ``torch.compile``. Same numbers up to float
-#: rounding (``tests/test_fused.py``, ``tests/test_continual_stacked.py``).
+#: rounding (``tests/test_fast_fused.py``, ``tests/test_fast_stacked.py``).
 ENGINES = ("autograd", "fused", "compiled")
 
 

@@ -290,7 +290,7 @@ def _train(
 
 
 #: the engines of every experiment here: the ensemble's autograd step, or its fused step
-#: (synlab.fused), eager or compiled
+#: (synlab.fast.fused), eager or compiled
 ENSEMBLE_ENGINES = ("autograd", "fused", "compiled")
 
 

@@ -30,6 +30,7 @@ from torch import nn
 from ..curvature import empirical_fisher_diag
 from ..data import prepare_dataset
 from ..device import default_device
+from ..fast.stacked import StackedMLP, train_stacked
 from ..importance import (
     bernoulli_lesion_curve,
     binned_means,
@@ -39,7 +40,6 @@ from ..importance import (
 )
 from ..information import activity_energy, synaptic_energy
 from ..rules import PresynapticRule
-from ..stacked import StackedMLP, train_stacked
 from ..synapses import BernoulliLinear, mlp
 from ..synthesis import mean_se
 from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
@@ -284,7 +284,7 @@ def _train_stack(cfg, models: list, units: list[dict], ds, dev, **kw):
 
 
 def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
-    """Train the units of one model kind as one stack (:func:`synlab.stacked.train_stacked`), then
+    """Train the units of one model kind as one stack (:func:`synlab.fast.stacked.train_stacked`), then
     evaluate each as :func:`run_energy_unit` does. Each member draws its shuffles and release
     masks from generators seeded with its seed, as its solo run does."""
     kinds = {u["model"] for u in units}
@@ -525,7 +525,7 @@ def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
 
 
 def run_fixed_p_group(cfg: FixedPConfig, units: list[dict]) -> list[dict]:
-    """Train several (p, lr, seed) units as one stack (:mod:`synlab.stacked`); evaluate each as
+    """Train several (p, lr, seed) units as one stack (:mod:`synlab.fast.stacked`); evaluate each as
     :func:`run_fixed_p_unit` does. A member that diverges does not touch the others."""
     with cpu_threads(1):
         dev = default_device()

@@ -41,10 +41,10 @@ from ..continual import (
     train_sequentially,
     validation_split,
 )
-from ..continual_stacked import STACKABLE, train_sequentially_stacked
 from ..curvature import empirical_fisher_diag
 from ..data import permuted_tasks, prepare_dataset, split_tasks
 from ..device import default_device
+from ..fast.stacked import STACKABLE, LifelongStackSpec, train_sequentially_stacked
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from ..store import ExperimentResults, complete_subset_of
 from ..synthesis import mean_se
@@ -377,20 +377,18 @@ def _run_method(
 def _run_stacked(
     method: str, streams, epochs: int, cfg, seeds, params, engine: str = "autograd"
 ) -> list[dict[str, Any]]:
-    """Several runs of one stackable method as one stack (:func:`synlab.continual_stacked.train_sequentially_stacked`)."""
+    """Several runs of one stackable method as one stack (:func:`synlab.fast.stacked.train_sequentially_stacked`)."""
+    same = {k: getattr(cfg, k) for k in ("batch_size", "test_samples", "eval_every", "curve_test")}
+    spec = LifelongStackSpec(
+        epochs=epochs, hidden=tuple(cfg.hidden), mc_samples=cfg.bgd_mc_samples, **same
+    )
     res = train_sequentially_stacked(
         streams,
         _kind(method),
         params,
         seeds,
-        epochs=epochs,
-        batch_size=cfg.batch_size,
+        spec,
         device=default_device(),
-        hidden=cfg.hidden,
-        test_samples=cfg.test_samples,
-        mc_samples=cfg.bgd_mc_samples,
-        eval_every=cfg.eval_every,
-        curve_test=cfg.curve_test,
         compile=engine == "compiled",
     )
     return [_sequential_result(r) for r in res]
