@@ -52,6 +52,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -147,13 +148,19 @@ def mean_network(model: nn.Module) -> nn.Sequential:
     other modules (activations) are deep-copied. The original ``model`` is not changed.
     This is the network at which the curvature measures are evaluated.
     """
+    return _rebuilt(model, nn.Linear, "mean_network")
+
+
+def _rebuilt(model: nn.Module, make_layer: Callable[..., nn.Module], who: str) -> nn.Sequential:
+    """A copy of the MLP ``model`` in which every synapse layer is ``make_layer(in, out, bias=False,
+    device, dtype)`` holding the same weights; other modules (activations) are deep-copied."""
     if not isinstance(model, nn.Sequential):
-        raise ValueError("mean_network expects an nn.Sequential MLP (see synlab.synapses.mlp)")
+        raise ValueError(f"{who} expects an nn.Sequential MLP (see synlab.synapses.mlp)")
     bias_free_layers(model)
     mods: list[nn.Module] = []
     for m in model:
         if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
-            lin = nn.Linear(
+            new = make_layer(
                 m.in_features,
                 m.out_features,
                 bias=False,
@@ -161,8 +168,8 @@ def mean_network(model: nn.Module) -> nn.Sequential:
                 dtype=m.weight.dtype,
             )
             with torch.no_grad():
-                lin.weight.copy_(m.weight)
-            mods.append(lin)
+                new.weight.copy_(m.weight)
+            mods.append(new)
         else:
             mods.append(copy.deepcopy(m))
     return nn.Sequential(*mods)
@@ -258,28 +265,12 @@ def exact_hessian_diag_at(net: nn.Module, x: Tensor, y: Tensor, indices: Sequenc
 # ----------------------------------------------------------------------------- optimised noise
 def noise_network(net: nn.Module, sigma_init: float = 1e-3, noise: str = "local") -> nn.Sequential:
     r"""A Gaussian-synapse copy of ``net`` with means :math:`\mu = \bar w` **frozen** and trainable σ."""
-    if not isinstance(net, nn.Sequential):
-        raise ValueError("noise_network expects an nn.Sequential MLP")
-    bias_free_layers(net)
-    mods: list[nn.Module] = []
-    for m in net:
-        if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
-            g = GaussianLinear(
-                m.in_features,
-                m.out_features,
-                bias=False,
-                sigma_init=sigma_init,
-                noise=noise,
-                device=m.weight.device,
-                dtype=m.weight.dtype,
-            )
-            with torch.no_grad():
-                g.weight.copy_(m.weight)
-            g.weight.requires_grad_(False)
-            mods.append(g)
-        else:
-            mods.append(copy.deepcopy(m))
-    return nn.Sequential(*mods)
+    gaussian = partial(GaussianLinear, sigma_init=sigma_init, noise=noise)
+    out = _rebuilt(net, gaussian, "noise_network")
+    for m in out:
+        if isinstance(m, GaussianLinear):
+            m.weight.requires_grad_(False)
+    return out
 
 
 def noise_objective(
@@ -319,6 +310,9 @@ def optimise_noise(
     seed: int = 0,
 ) -> tuple[Tensor, list[float]]:
     r"""Per-synapse σ minimising :func:`noise_objective` at means fixed to ``net``'s weights.
+
+    11 parameters: the data, the objective's constants (ρ, c, N) and Adam's settings, named at
+    the one call (the synthesis experiment's frozen config); an object would only move the names.
 
     Adam on :math:`\phi` (σ = softplus(φ)) with local reparameterisation (the expected loss is the
     same as with one weight sample per batch; its gradient has less variance). Malkin et al. train μ
