@@ -52,6 +52,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -83,6 +84,7 @@ __all__ = [
     "exact_hessian_diag_at",
     "noise_network",
     "noise_objective",
+    "Batches",
     "optimise_noise",
     "snr",
     "obd_saliency",
@@ -295,24 +297,33 @@ def noise_objective(
     return ce + cost / n_data
 
 
+@dataclass(frozen=True)
+class Batches:
+    """Training data drawn in shuffled mini-batches: what :func:`optimise_noise` and
+    :func:`adam_finetune` fit to (``seed`` seeds the shuffling)."""
+
+    x: Tensor
+    y: Tensor
+    batch_size: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size}")
+
+
 def optimise_noise(
     net: nn.Module,
-    x: Tensor,
-    y: Tensor,
+    data: Batches,
     *,
     rho: float = 0.5,
     c: float = 1e-3,
     n_data: float | None = None,
     epochs: int = 3,
-    batch_size: int = 100,
     lr: float = 0.05,
     sigma_init: float = 1e-3,
-    seed: int = 0,
 ) -> tuple[Tensor, list[float]]:
     r"""Per-synapse σ minimising :func:`noise_objective` at means fixed to ``net``'s weights.
-
-    11 parameters: the data, the objective's constants (ρ, c, N) and Adam's settings, named at
-    the one call (the synthesis experiment's frozen config); an object would only move the names.
 
     Adam on :math:`\phi` (σ = softplus(φ)) with local reparameterisation (the expected loss is the
     same as with one weight sample per batch; its gradient has less variance). Malkin et al. train μ
@@ -322,8 +333,9 @@ def optimise_noise(
     Returns:
         ``(sigma, losses)``: σ flat (canonical order) and the mean objective of each epoch.
     """
-    if int(epochs) != epochs or epochs < 1 or batch_size < 1 or not lr > 0:
-        raise ValueError("need epochs >= 1, batch_size >= 1 and lr > 0")
+    if int(epochs) != epochs or epochs < 1 or not lr > 0:
+        raise ValueError("need epochs >= 1 and lr > 0")
+    x, y, batch_size, seed = data.x, data.y, data.batch_size, data.seed
     n_data = float(len(y)) if n_data is None else float(n_data)
     torch.manual_seed(seed)
     gnet = noise_network(net, sigma_init=sigma_init).to(x.device)
@@ -404,22 +416,16 @@ def adam_effective_lr(
 
 
 def adam_finetune(
-    net: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    *,
-    steps: int = 200,
-    batch_size: int = 100,
-    lr: float = 1e-3,
-    seed: int = 0,
+    net: nn.Module, data: Batches, *, steps: int = 200, lr: float = 1e-3
 ) -> tuple[Tensor, float]:
     r"""Fine-tune a **copy** of ``net`` with Adam for ``steps`` mini-batches; return its per-synapse
     effective learning rates :math:`\eta/(\sqrt{\hat v_i}+\epsilon)` (flat) and the final batch loss.
 
     ``net`` itself is not changed, so the other measures stay at :math:`\bar w`.
     """
-    if steps < 1 or batch_size < 1 or not lr > 0:
-        raise ValueError("need steps >= 1, batch_size >= 1 and lr > 0")
+    if steps < 1 or not lr > 0:
+        raise ValueError("need steps >= 1 and lr > 0")
+    x, y, batch_size, seed = data.x, data.y, data.batch_size, data.seed
     model = copy.deepcopy(net)
     layers = bias_free_layers(model)
     weights = [m.weight for m in layers]
