@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from .checkpoint import describe
 from .data import DataUnavailableError
 from .executor import UnitsFailed, make_executor
 from .experiments import ENGINES, all_experiments, get_experiment
@@ -30,8 +31,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     exps = all_experiments()
     width = max((len(n) for n in exps), default=10)
     for name, exp in sorted(exps.items(), key=lambda kv: (kv[1].part, kv[0])):
+        more = "; resumable" if exp.resumable else ""
         print(
-            f"{name:<{width}}  [{exp.part}] {exp.description} (engines: {', '.join(exp.engines)})"
+            f"{name:<{width}}  [{exp.part}] {exp.description} "
+            f"(engines: {', '.join(exp.engines)}{more})"
         )
     return 0
 
@@ -161,6 +164,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
             problems += r["problems"][:3] + ([f"... and {more} more"] if more > 0 else [])
     if problems:
         print("\nfull units to look at:\n  " + "\n  ".join(problems))
+    running = [f"{r['experiment']} {describe(p)}" for r in rows for p in r["in_progress"]]
+    if running:
+        print("\nunits stopped part-way (they resume from here):\n  " + "\n  ".join(running))
     failures = status_failures(rows)
     if args.check and failures:
         print(

@@ -1466,6 +1466,29 @@ def malkin_tradeoff_summary_fashion(res) -> str:
     return _tradeoff_summary_table(res)
 
 
+def size_control_or_none(res):
+    """The committed ``malkin2024_size_control`` units, complete or not (its sizes land one by
+    one: a unit trains for hours on a CPU), when ``res`` is paper scale; None if there are none."""
+    if res.profile != "full":
+        return None
+    from .results import load_results
+
+    size = load_results("malkin2024_size_control", "full", allow_incomplete=True)
+    return size if size.records else None
+
+
+def _size_coverage(size) -> str:
+    """'' when every training-set size is stored, else which are and which are pending."""
+    from .experiments.malkin2024 import size_control_config, size_trend
+
+    every = size_control_config(size.profile).n_trains
+    have = [int(n) for n in size_trend(size)["n_train"]]
+    if len(have) == len(every):
+        return ""
+    left = ", ".join(f"{n:,}" for n in every if n not in have)
+    return f" So far {len(have)} of {len(every)} sizes; {left} images pending."
+
+
 def size_control_text(size) -> str:
     """The test of the memorisation hypothesis, from ``malkin2024_size_control`` (or pending)."""
     from .experiments.malkin2024 import size_trend
@@ -1499,15 +1522,14 @@ def size_control_text(size) -> str:
             + ", ".join(_rho_name(r) for r, f in zip(tr["rhos"], falls, strict=True) if f)
             + ": the hypothesis holds only in part."
         )
-    t.note = f"{size.profile} profile, `malkin2024_size_control`. {verdict}"
+    t.note = f"{size.profile} profile, `malkin2024_size_control`. {verdict}{_size_coverage(size)}"
     return _profile_note(size) + t.markdown()
 
 
 @register("malkin2024.tradeoff.size_control", "malkin2024_tradeoff")
 def malkin_tradeoff_size_control(res) -> str:
     """The size control at paper scale when committed (the sweep's profile must be full too)."""
-    size = paper_scale_or_none("malkin2024_size_control") if res.profile == "full" else None
-    return size_control_text(size)
+    return size_control_text(size_control_or_none(res))
 
 
 def _monotone(values) -> bool:
@@ -1599,7 +1621,7 @@ def _tradeoff_grid_row(res, sweeps, lam, runs: str) -> tuple[str, ...]:
 
 def _tradeoff_size_row(res) -> tuple[str, ...]:
     """The low-cost end's larger σ: the training-set-size hypothesis and its test."""
-    size = paper_scale_or_none("malkin2024_size_control") if res.profile == "full" else None
+    size = size_control_or_none(res)
     if size is None:
         verdict = "a hypothesis, its test pending (not yet run at paper scale)"
     else:
@@ -1609,7 +1631,7 @@ def _tradeoff_size_row(res) -> tuple[str, ...]:
             "explained: σ falls as the training set grows"
             if np.all(size_trend(size)["falls"])
             else "NOT explained: σ does not fall with the training-set size for every ρ"
-        )
+        ) + _size_coverage(size).replace(" So far", "; so far").rstrip(".")
     return (
         "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
         "the hypothesis: the 4,000-image sample is memorised, so the data term barely holds σ down",

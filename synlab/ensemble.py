@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import fused as fused_mod
+from .checkpoint import Checkpoint
 from .fused import Members
 from .synapses import inverse_softplus
 
@@ -128,6 +129,20 @@ class StackedAdam:
                 denom = (v.sqrt() / math.sqrt(bc2)).add_(self.eps)
                 p.addcdiv_(m, denom, value=-lr / bc1)
 
+    def state_dict(self) -> dict:
+        """Step count and moments, in the order of the groups' parameters (for checkpoints)."""
+        ps = [p for group, _ in self.groups for p in group]
+        return {"t": self.t, "m": [self.m[id(p)] for p in ps], "v": [self.v[id(p)] for p in ps]}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s values in place (the fused step holds these tensors)."""
+        ps = [p for group, _ in self.groups for p in group]
+        for p, m, v in zip(ps, state["m"], state["v"], strict=True):
+            self.m[id(p)].copy_(m)
+            self.v[id(p)].copy_(v)
+        self.t = int(state["t"])
+
     def learning_rates(self, p: Tensor) -> Tensor:
         """Per-entry learning rate η / (sqrt(v̂) + ε) of parameter ``p`` (after ≥ 1 step)."""
         if self.t == 0:
@@ -166,6 +181,14 @@ class NoiseSource:
             ]
         else:
             self.generators = [torch.Generator(device=self.device).manual_seed(int(seed))]
+
+    def state_dict(self) -> list[Tensor]:
+        """The generators' states (for checkpoints)."""
+        return [g.get_state() for g in self.generators]
+
+    def load_state_dict(self, state: list[Tensor]) -> None:
+        for g, st in zip(self.generators, state, strict=True):
+            g.set_state(st)
 
     def randn(self, *shape: int, dtype=torch.float32) -> Tensor:
         """Standard normal of shape (K, *shape)."""
@@ -534,6 +557,12 @@ class EnsembleHistory:
     steps: int
     engine: str = "autograd"  # which training step ran: "autograd", "fused step" or "fused step, torch.compile"
 
+    def state_dict(self) -> dict:
+        return {"epoch_nll": self.epoch_nll, "steps": self.steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch_nll, self.steps = [list(e) for e in state["epoch_nll"]], int(state["steps"])
+
 
 def train_ensemble(
     model: GaussianEnsembleMLP,
@@ -544,6 +573,7 @@ def train_ensemble(
     on_step: Callable[[StepState], None] | None = None,
     engine: str = "auto",
     compile: bool = False,
+    checkpoint: Checkpoint | None = None,
 ) -> EnsembleHistory:
     """Train all members with Adam on the stacked parameters as ``spec`` says; data on the
     model's device. After every step, ``on_step(state)`` (a :class:`StepState`) if given: metrics
@@ -556,6 +586,10 @@ def train_ensemble(
     tens of seconds; 2.5× faster steps on a CPU, ``benchmarks/bench_ensemble.py``). ``"auto"``: the
     compiled fused step when compiling, else autograd (uncompiled, autograd is the faster of the two).
     The frozen epochs (``spec.frozen_epochs``) run the autograd objective whatever the engine.
+
+    ``checkpoint`` (:class:`synlab.checkpoint.Checkpoint`): resume from its saved state, and save
+    the state at due epoch ends (the model, Adam, both random sources, the history and the
+    checkpoint's ``extra`` collectors); a resumed run gives the same numbers bitwise.
     """
     if x.shape[0] != y.shape[0]:
         raise ValueError(
@@ -570,12 +604,18 @@ def train_ensemble(
     mus = list(model.mu) + list(model.bias_mu)
     phis = list(model.phi) + list(model.bias_phi)
     opt = StackedAdam([(mus, spec.lr), (phis, spec.lr if spec.lr_phi is None else spec.lr_phi)])
-    fused = _FusedTrainer(model, members, opt, spec, compile) if engine == "fused" else None
-    label = "autograd" if fused is None else "fused step" + (", torch.compile" if compile else "")
+    label = (
+        "autograd"
+        if engine == "autograd"
+        else "fused step" + (", torch.compile" if compile else "")
+    )
     hist = EnsembleHistory(epoch_nll=[], steps=0, engine=label)
     gen = torch.Generator(device="cpu").manual_seed(int(spec.data_seed))
-    n, dev = x.shape[0], model.mu[0].device
-    for epoch in range(spec.epochs + spec.frozen_epochs):
+    parts = {"model": model, "adam": opt, "noise": model.source, "data": gen, "history": hist}
+    first = 0 if checkpoint is None else checkpoint.resume(parts)
+    fused = _FusedTrainer(model, members, opt, spec, compile) if engine == "fused" else None
+    n, dev, total = x.shape[0], model.mu[0].device, spec.epochs + spec.frozen_epochs
+    for epoch in range(first, total):
         frozen = epoch >= spec.epochs
         perm = torch.randperm(n, generator=gen).to(dev)
         tot = torch.zeros(model.K, device=dev, dtype=model.mu[0].dtype)
@@ -591,6 +631,8 @@ def train_ensemble(
             if on_step is not None:
                 on_step(StepState(epoch, hist.steps, xb, model, opt, grad_mu))
         hist.epoch_nll.append((tot / n).tolist())
+        if checkpoint is not None:
+            checkpoint.epoch_done(epoch + 1, parts, last=epoch + 1 == total)
     return hist
 
 
@@ -660,6 +702,17 @@ class SynapseStats:
             d["input_rate"] += inputs[l].mean(1)
             d["input_abs"] += inputs[l].abs().mean(1)
         self.n += 1
+
+    def state_dict(self) -> dict:
+        """The running sums and the count (for checkpoints)."""
+        return {"n": self.n, "sums": self.sums}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        for l, d in self.sums.items():
+            for k, v in d.items():
+                v.copy_(state["sums"][l][k])
+        self.n = int(state["n"])
 
     def result(self) -> dict[int, dict[str, Tensor]]:
         """Per tracked layer, the mean of every statistic over the steps collected ({} if none)."""

@@ -42,8 +42,11 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as _wait
+from pathlib import Path
 from typing import Any
 
+from . import checkpoint as checkpoint_mod
+from .checkpoint import Checkpoint
 from .device import describe_device
 from .experiments import get_experiment
 from .store import unit_key
@@ -92,6 +95,9 @@ class Task:
     gpu: float = 0.0  # the fraction of a GPU the task needs; 0: a CPU task
     blob: bytes | None = field(default=None, repr=False)
     engine: str = "autograd"  # the engine its training steps run on (Experiment.engines)
+    #: where a resumable experiment keeps this task's checkpoint, and the run it belongs to:
+    #: ``(path, fingerprint)`` (synlab.checkpoint); None: not resumable
+    checkpoint: tuple[str, dict[str, Any]] | None = None
 
     @staticmethod
     def make(
@@ -101,12 +107,14 @@ class Task:
         units: Sequence[dict[str, Any]],
         gpu: float = 0.0,
         engine: str = "autograd",
+        checkpoint: tuple[str, dict[str, Any]] | None = None,
     ):
         try:
             blob = pickle.dumps(exp)
         except (pickle.PicklingError, AttributeError, TypeError):
             blob = None
-        return Task(index, exp.name, config, tuple(dict(u) for u in units), gpu, blob, engine)
+        units = tuple(dict(u) for u in units)
+        return Task(index, exp.name, config, units, gpu, blob, engine, checkpoint)
 
     def resolve(self) -> Any:
         if self.blob is not None:
@@ -122,7 +130,7 @@ class Outcome:
     task: Task
     results: list[dict[str, Any]] | None
     wall_s: float = 0.0
-    info: dict[str, str] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     attempts: int = 1
 
@@ -142,14 +150,25 @@ def run_task(task: Task, backend: str, device: str | None = None) -> tuple[list,
         os.environ["SYNLAB_DEVICE"] = device
     exp = task.resolve()
     units = [dict(u) for u in task.units]
+    ck = None
+    if task.checkpoint is not None:
+        path, fingerprint = task.checkpoint
+        ck = Checkpoint(Path(path), dict(fingerprint), every_s=checkpoint_mod.DEFAULT_EVERY_S)
     t0 = time.perf_counter()
-    results = [dict(r) for r in exp.compute(task.config, units, task.engine)]
+    results = [dict(r) for r in exp.compute(task.config, units, task.engine, ck)]
     if len(results) != len(units):
         raise RuntimeError(
             f"{exp.name}: run_group returned {len(results)} results for {len(units)} units"
         )
     wall = time.perf_counter() - t0
-    info = {"backend": backend, "node": socket.gethostname(), "device": describe_device(device)}
+    info: dict[str, Any] = {
+        "backend": backend,
+        "node": socket.gethostname(),
+        "device": describe_device(device),
+    }
+    if ck is not None and ck.segments:  # resumed: the stopped segments' time counts too
+        wall += ck.earlier_wall_s()
+        info["segments"] = ck.segments
     return results, wall, info
 
 

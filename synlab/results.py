@@ -231,15 +231,35 @@ def _plan_tasks(jobs: list[_Job], executor: Any, opts: RunOptions) -> tuple[list
             # (a method that cannot stack, e.g. EWC) goes to a CPU worker
             stack = j.stacked and len(group) > 1
             gpu = opts.gpus_per_stack if executor.gpu_device_for(stack) else 0.0
-            task = Task.make(len(tasks), j.exp, j.cfg, group, gpu, j.engine)
+            task = Task.make(len(tasks), j.exp, j.cfg, group, gpu, j.engine, _checkpoint(j, group))
             tasks.append(task)
             owner[task.index] = j
     return tasks, owner
 
 
+def _checkpoint(j: _Job, group: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """Where a task of a resumable experiment keeps its checkpoint (next to the store, under
+    ``partial/``), and the fingerprint of the run that may resume from it."""
+    if not j.exp.resumable:
+        return None
+    keys = [unit_key(u) for u in group]
+    name = keys[0] + (f"+{len(keys) - 1}" if len(keys) > 1 else "")
+    path = j.folder.parent.parent / "partial" / j.profile / j.exp.name / f"{name}.pt"
+    fingerprint = {
+        "experiment": j.exp.name,
+        "config_hash": j.chash,
+        "units": keys,
+        "engine": j.engine,
+        "git_commit": _git_commit(),
+    }
+    return str(path), fingerprint
+
+
 def _provenance(j: _Job, out: Any, source: str | None, backend: str, device: Any) -> dict:
-    """What a unit of a landed task records about how it was computed."""
+    """What a unit of a landed task records about how it was computed (with ``segments``, the
+    stopped parts of a resumed task: synlab.checkpoint)."""
     n = len(out.task.units)
+    segments = {"segments": out.info["segments"]} if out.info.get("segments") else {}
     return {
         "experiment": j.exp.name,
         "profile": j.profile,
@@ -255,6 +275,7 @@ def _provenance(j: _Job, out: Any, source: str | None, backend: str, device: Any
         "stack": n,  # trained as one stack of n units; wall time is the n-th share
         "wall_time_s": round(out.wall_s / n, 3),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **segments,
     }
 
 
@@ -265,6 +286,8 @@ def _land(j: _Job, out: Any, backend: str, device: Any) -> None:
         prov = _provenance(j, out, source, backend, device)
         rec = UnitRecord(unit=dict(unit), result=result, provenance=prov)
         j.records.append(_read_unit(write_unit(j.folder, rec)))
+    if out.task.checkpoint is not None:  # every unit of the task is stored
+        Path(out.task.checkpoint[0]).unlink(missing_ok=True)
 
 
 def _drive(jobs: list[_Job], executor: Any, opts: RunOptions) -> list:
@@ -502,6 +525,8 @@ def experiment_status(root: Path | str | None = None) -> list[dict[str, Any]]:
             row = {"experiment": exp.name, "profile": profile, "folder": str(folder)}
             row.update(_check_folder(exp, folder, exp.make_config(profile)))
             row["complete"] = profile == "full" and exp.name in complete
+            partial = base / "partial" / profile / exp.name
+            row["in_progress"] = sorted(partial.glob("*.pt")) if partial.is_dir() else []
             rows.append(row)
     return rows
 

@@ -506,9 +506,14 @@ def test_size_control_wording_follows_its_result(monkeypatch):
     assert "must be rewritten" in CT.size_control_text(rises)
     mixed = _size([[0.01, 0.08], [0.04, 0.02], [0.02, 0.04]])
     assert "only for ρ = ½" in CT.size_control_text(mixed)
+    # the sizes land one by one: three of four stored, and the text says which is pending
+    assert "So far 3 of 4 sizes; 2,000 images pending." in CT.size_control_text(falls)
     main = _sweep("malkin2024_tradeoff", "full", [1e-2, 1.0], [0.9, 0.5], [0.9, 0.1])
-    monkeypatch.setattr(CT, "paper_scale_or_none", {"malkin2024_size_control": falls}.get)
-    assert "explained: σ falls" in CT.malkin_tradeoff_closing(main)
+    monkeypatch.setattr(CT, "size_control_or_none", lambda res: falls)
+    closing = CT.malkin_tradeoff_closing(main)
+    assert (
+        "explained: σ falls" in closing and "so far 3 of 4 sizes; 2,000 images pending" in closing
+    )
     assert "the hypothesis holds" in CT.malkin_tradeoff_size_control(main)
-    monkeypatch.setattr(CT, "paper_scale_or_none", {"malkin2024_size_control": rises}.get)
+    monkeypatch.setattr(CT, "size_control_or_none", lambda res: rises)
     assert "NOT explained" in CT.malkin_tradeoff_closing(main)

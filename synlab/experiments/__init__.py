@@ -51,6 +51,10 @@ class Experiment:
     #: CPU, ``compiled`` (where declared) on CUDA. With more than one, ``run_unit`` and
     #: ``run_group`` take ``engine=`` as a keyword argument.
     engines: tuple[str, ...] = ("autograd",)
+    #: its ``run_unit`` and ``run_group`` take ``checkpoint=`` (a
+    #: :class:`synlab.checkpoint.Checkpoint`, or None): a unit stopped part-way resumes from the
+    #: last saved epoch (for units that train for hours)
+    resumable: bool = False
 
     def __post_init__(self) -> None:
         if (self.run_group is None) != (self.group_key is None):
@@ -88,9 +92,16 @@ class Experiment:
         limit = stack or len(units)
         return True, [g[i : i + limit] for g in by_key.values() for i in range(0, len(g), limit)]
 
-    def compute(self, config: Any, units: list[dict[str, Any]], engine: str) -> list[dict]:
-        """Run ``units`` (one, or a stack of several) with ``engine``: one result per unit."""
-        kw = {"engine": engine} if len(self.engines) > 1 else {}
+    def compute(
+        self, config: Any, units: list[dict[str, Any]], engine: str, checkpoint: Any = None
+    ) -> list[dict]:
+        """Run ``units`` (one, or a stack of several) with ``engine``: one result per unit;
+        ``checkpoint`` goes to a resumable experiment (and must be None for another)."""
+        kw: dict[str, Any] = {"engine": engine} if len(self.engines) > 1 else {}
+        if self.resumable:
+            kw["checkpoint"] = checkpoint
+        elif checkpoint is not None:
+            raise ValueError(f"{self.name} is not resumable; it takes no checkpoint")
         if len(units) > 1:
             return list(self.run_group(config, units, **kw))
         return [self.run_unit(config, units[0], **kw)]

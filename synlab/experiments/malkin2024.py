@@ -277,9 +277,12 @@ def _train(
     track_layer=1,
     c=None,
     engine="autograd",
+    checkpoint=None,
 ):
     """Train ``cfg.epochs`` (then ``accumulate_epochs`` more, collecting the per-synapse
-    statistics of ``track_layer``); returns (history, statistics or None)."""
+    statistics of ``track_layer``); returns (history, statistics or None). ``checkpoint``: see
+    :func:`synlab.ensemble.train_ensemble` (it also saves the statistics). Twelve parameters:
+    the run functions of five experiments share it, each passing a different subset."""
     n = x.shape[0]
     epochs = effective_epochs(cfg, n, cfg.epochs)
     spec = TrainSpec(
@@ -297,7 +300,10 @@ def _train(
     )
     stats = SynapseStats(model, (track_layer,), start_epoch=epochs) if accumulate_epochs else None
     on_step = None if stats is None else stats.on_step
-    hist = train_ensemble(model, x, y, spec, on_step=on_step, **engine_options(engine))
+    if checkpoint is not None and stats is not None:
+        checkpoint.include(stats=stats)
+    opts = engine_options(engine)
+    hist = train_ensemble(model, x, y, spec, on_step=on_step, checkpoint=checkpoint, **opts)
     return hist, (None if stats is None else stats.result().get(track_layer))
 
 
@@ -356,7 +362,9 @@ def tradeoff_units(cfg: TradeoffConfig) -> list[dict]:
     ]
 
 
-def run_tradeoff(cfg: TradeoffConfig, unit: dict, *, engine: str = "autograd") -> dict:
+def run_tradeoff(
+    cfg: TradeoffConfig, unit: dict, *, engine: str = "autograd", checkpoint=None
+) -> dict:
     """Train the λ of one block of one (ρ, mode) as one ensemble; accuracy, mean σ and cost per λ."""
     device = default_device()
     lams = _lam_blocks(cfg)[unit["block"]]
@@ -366,7 +374,9 @@ def run_tradeoff(cfg: TradeoffConfig, unit: dict, *, engine: str = "autograd") -
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model = _ensemble(cfg, len(lams), device, homogeneous=unit["mode"] == "homogeneous")
-    hist, _ = _train(cfg, model, x, y, list(lams), unit["rho"], engine=engine)
+    hist, _ = _train(
+        cfg, model, x, y, list(lams), unit["rho"], engine=engine, checkpoint=checkpoint
+    )
     (result,) = _tradeoff_results(
         cfg, model, hist, xt, yt, list(lams), unit["rho"], [slice(None)], hist.engine, source
     )
@@ -431,7 +441,7 @@ def tradeoff_members(
 
 
 def run_tradeoff_group(
-    cfg: TradeoffConfig, units: list[dict], *, engine: str = "autograd"
+    cfg: TradeoffConfig, units: list[dict], *, engine: str = "autograd", checkpoint=None
 ) -> list[dict]:
     """Train several units (any ρ, mode and λ block) as one ensemble: the runner's choice on a GPU,
     where one step of 200 members costs about what one step of 9 does.
@@ -444,7 +454,7 @@ def run_tradeoff_group(
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(cfg, device)
     model, lams, rhos, slices = tradeoff_members(cfg, units, device)
-    hist, _ = _train(cfg, model, x, y, lams, rhos, engine=engine)
+    hist, _ = _train(cfg, model, x, y, lams, rhos, engine=engine, checkpoint=checkpoint)
     engine = hist.engine + f", one ensemble of {len(lams)} members ({len(units)} units)"
     return _tradeoff_results(cfg, model, hist, xt, yt, lams, rhos, slices, engine, source)
 
@@ -1001,7 +1011,7 @@ def _signatures_s_results(cfg, model, hist, acc, ev, slices, units, engine, sour
 
 
 def _run_signatures_s_members(
-    cfg: SignaturesSConfig, units: list[dict], engine: str = "autograd"
+    cfg: SignaturesSConfig, units: list[dict], engine: str = "autograd", checkpoint=None
 ) -> list[dict]:
     device = default_device()
     torch.manual_seed(cfg.seed)
@@ -1036,7 +1046,10 @@ def _run_signatures_s_members(
         frozen_epochs=frozen,
     )
     stats = SynapseStats(model, cfg.track_layers, start_epoch=epochs)
-    hist = train_ensemble(model, x, y, spec, on_step=stats.on_step, **engine_options(engine))
+    if checkpoint is not None:
+        checkpoint.include(stats=stats)
+    opts = engine_options(engine)
+    hist = train_ensemble(model, x, y, spec, on_step=stats.on_step, checkpoint=checkpoint, **opts)
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     slices = [slice(i * K, (i + 1) * K) for i in range(len(units))]
     engine = hist.engine
@@ -1047,17 +1060,19 @@ def _run_signatures_s_members(
     )
 
 
-def run_signatures_s(cfg: SignaturesSConfig, unit: dict, *, engine: str = "autograd") -> dict:
+def run_signatures_s(
+    cfg: SignaturesSConfig, unit: dict, *, engine: str = "autograd", checkpoint=None
+) -> dict:
     """Heterogeneous networks for every ρ at c = (s·s_factor)^ρ/ρ; statistics of every layer."""
-    return _run_signatures_s_members(cfg, [unit], engine)[0]
+    return _run_signatures_s_members(cfg, [unit], engine, checkpoint)[0]
 
 
 def run_signatures_s_group(
-    cfg: SignaturesSConfig, units: list[dict], *, engine: str = "autograd"
+    cfg: SignaturesSConfig, units: list[dict], *, engine: str = "autograd", checkpoint=None
 ) -> list[dict]:
     """Several s factors as one ensemble (on a GPU); members start as in their solo runs, but
     share one data order and noise generator (same statistics, other draws)."""
-    return _run_signatures_s_members(cfg, units, engine)
+    return _run_signatures_s_members(cfg, units, engine, checkpoint)
 
 
 def signatures_table(res) -> list[dict]:
@@ -1118,14 +1133,18 @@ def size_control_config(profile: str) -> SizeControlConfig:
     raise ValueError(f"unknown profile {profile!r}")
 
 
-def run_size_control(cfg: SizeControlConfig, unit: dict, *, engine: str = "autograd") -> dict:
+def run_size_control(
+    cfg: SizeControlConfig, unit: dict, *, engine: str = "autograd", checkpoint=None
+) -> dict:
     """One ensemble (one member per ρ) on ``n_train`` images, as many steps as the paper's run."""
     device = default_device()
     ucfg = replace(cfg, n_train=int(unit["n_train"]))
     torch.manual_seed(cfg.seed)
     x, y, xt, yt, source = prepare_data(ucfg, device)
     model = _ensemble(ucfg, len(cfg.rhos), device, homogeneous=cfg.mode == "homogeneous")
-    hist, _ = _train(ucfg, model, x, y, cfg.lam, list(cfg.rhos), engine=engine)
+    hist, _ = _train(
+        ucfg, model, x, y, cfg.lam, list(cfg.rhos), engine=engine, checkpoint=checkpoint
+    )
     ev = evaluate_ensemble(model, xt, yt, n_samples=cfg.n_eval_samples)
     with torch.no_grad():
         train_acc = (model(x, sample=False).argmax(-1) == y).float().mean(1).cpu().numpy()
@@ -1177,6 +1196,7 @@ SIGNATURES_S = register(
         run_signatures_s,
         part="malkin2024",
         engines=ENSEMBLE_ENGINES,
+        resumable=True,
         run_group=run_signatures_s_group,
         group_key=_ONE_GROUP,
     )
@@ -1191,6 +1211,7 @@ SIGNATURES_S_FASHION = register(
         run_signatures_s,
         part="malkin2024",
         engines=ENSEMBLE_ENGINES,
+        resumable=True,
         run_group=run_signatures_s_group,
         group_key=_ONE_GROUP,
     )
@@ -1204,6 +1225,7 @@ TRADEOFF_LOWCOST = register(
         run_tradeoff,
         part="malkin2024",
         engines=ENSEMBLE_ENGINES,
+        resumable=True,
         run_group=run_tradeoff_group,
         group_key=_TRADEOFF_GROUP,
     )
@@ -1218,6 +1240,7 @@ TRADEOFF_LOWCOST_FASHION = register(
         run_tradeoff,
         part="malkin2024",
         engines=ENSEMBLE_ENGINES,
+        resumable=True,
         run_group=run_tradeoff_group,
         group_key=_TRADEOFF_GROUP,
     )
@@ -1232,6 +1255,7 @@ SIZE_CONTROL = register(
         run_size_control,
         part="malkin2024",
         engines=ENSEMBLE_ENGINES,
+        resumable=True,
     )
 )
 
