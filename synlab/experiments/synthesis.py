@@ -100,23 +100,9 @@ class SynthesisConfig:
     sigma_init: float = 1e-3  # ours
     adam_lr: float = 1e-4  # Malkin et al.'s code: Adam lr
     adam_steps: int = 1000  # ours: a short fine-tuning run
-    lesion_fractions: tuple[float, ...] = (
-        0.0,
-        0.2,
-        0.4,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.85,
-        0.9,
-        0.925,
-        0.95,
-        0.97,
-        0.98,
-        0.99,
-        1.0,
-    )  # ours
+    lesion_fractions: tuple[float, ...] = (  # ours
+        0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 1.0
+    )  # fmt: skip
     lesion_repeats: int = 5  # ours: random orders / tie-breaks
     n_store: int = 20000  # ours: synapses stored for scatter plots
     subsample_seed: int = 0
