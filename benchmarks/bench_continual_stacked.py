@@ -4,7 +4,7 @@ The tuning trials and seeds of Schug et al.'s lifelong-learning experiments: a 7
 bias-free ReLU network, batch 100, two tasks; the K members differ in hyperparameters (as a
 random search's trials do) and share data and seed. "One at a time" runs
 :func:`synlab.continual.train_sequentially` for each member; "stacked" runs
-:func:`synlab.continual_stacked.train_sequentially_stacked` once for all K. Both run in this
+:func:`synlab.fast.stacked.train_sequentially_stacked` once for all K. Both run in this
 one process on the current device (``SYNLAB_DEVICE`` or CUDA if present, else CPU; one torch
 thread on the CPU), and the ratio is printed per method. ``--compile`` adds both again with the
 step compiled (``compile=True``: :func:`~synlab.continual.presynaptic_mlp_step` /
@@ -21,9 +21,9 @@ import time
 import torch
 
 from synlab.continual import make_strategy, train_sequentially
-from synlab.continual_stacked import STACKABLE, train_sequentially_stacked
 from synlab.data import Task
 from synlab.device import default_device, describe_device
+from synlab.fast.stacked import STACKABLE, LifelongStackSpec, train_sequentially_stacked
 from synlab.training import cpu_threads
 
 
@@ -60,6 +60,7 @@ def main() -> None:
         x, y = torch.randn(n + 200, 784, generator=g), torch.randint(0, 10, (n + 200,), generator=g)
         tasks.append(Task(f"t{i}", x[:n], y[:n], x[n:], y[n:], 10))
     kw = dict(epochs=1, batch_size=B, device=device, eval_every=10**9, curve_test=10)
+    spec = LifelongStackSpec(epochs=1, batch_size=B, eval_every=10**9, curve_test=10)
     print(
         f"device: {describe_device(device)}; K = {K} runs of a 784-200-200-10 network, batch {B}, "
         f"2 tasks × {args.steps} steps, 10 test samples, 10 Monte Carlo samples (BGD)"
@@ -100,7 +101,13 @@ def main() -> None:
                         "stacked" + tag,
                         timed(
                             lambda: train_sequentially_stacked(
-                                [tasks] * K, method, params, [0] * K, compile=compiled, **kw
+                                [tasks] * K,
+                                method,
+                                params,
+                                [0] * K,
+                                spec,
+                                device=device,
+                                compile=compiled,
                             )
                         ),
                     )

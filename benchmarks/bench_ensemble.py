@@ -4,7 +4,7 @@ Malkin et al.'s 784-100-100-10 network, batch 20, Adam; K = 16 members with diff
 "One at a time" runs K ensembles of one member each (the same code path, so the comparison is
 about batching alone); "ensemble" runs one ensemble of K, with each training engine of
 :func:`synlab.ensemble.train_ensemble`: autograd, the fused step (hand-derived gradients,
-:mod:`synlab.fused`) eager and compiled (``torch.compile``), and the compiled step with local
+:mod:`synlab.fast.fused`) eager and compiled (``torch.compile``), and the compiled step with local
 reparameterisation. All are measured in this one run, on the current device (``SYNLAB_DEVICE`` or
 CUDA if present, else CPU), and the ratios are printed.
 

@@ -3,7 +3,7 @@
 Schug et al.'s 784-200-200-10 bias-free ReLU network, batch 100, SGD with the release-probability
 rule; the K members differ in ℓ2 strength and seed, as in the energy sweep. "One at a time" runs
 :func:`synlab.training.train_classifier` for each member; "stacked" runs
-:func:`synlab.stacked.train_stacked` once for all K. Both run in this one process on the current
+:func:`synlab.fast.stacked.train_stacked` once for all K. Both run in this one process on the current
 device (``SYNLAB_DEVICE`` or CUDA if present, else CPU), on one torch thread on the CPU, and the
 ratio is printed.
 
@@ -18,8 +18,8 @@ import time
 import torch
 
 from synlab.device import default_device, describe_device
+from synlab.fast.stacked import StackedMLP, train_stacked
 from synlab.rules import PresynapticRule
-from synlab.stacked import StackedMLP, train_stacked
 from synlab.synapses import BernoulliLinear, mlp
 from synlab.training import cpu_threads, train_classifier
 

@@ -1650,7 +1650,7 @@ def _tradeoff_time_row(res) -> tuple[str, ...]:
         + (" (one ensemble of all networks)" if res.profile == "full" else ""),
         "explained: the networks are trained as one batched ensemble (`benchmarks/RESULTS.md` "
         "gives the speed-up); float32 rather than float64, and a compiled, hand-derived "
-        "training step (`synlab.fused`)",
+        "training step (`synlab.fast.fused`)",
         f"`{res.experiment}` (provenance)",
     )
 

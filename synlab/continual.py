@@ -48,7 +48,7 @@ from torch import Tensor, nn
 
 from .curvature import empirical_fisher_diag
 from .data import ContinuousPermutedStream, Task
-from .fused import compiled
+from .device import compiled
 from .rules import (
     PresynapticRule,
     StackRule,
@@ -71,6 +71,9 @@ __all__ = [
     "merge_ewc_anchors",
     "bgd_update",
     "bgd_mlp_step",
+    "mlp_forward",
+    "mlp_backward",
+    "cross_entropy_delta",
     "presynaptic_mlp_step",
     "random_search",
     "merge_tasks",
@@ -183,6 +186,44 @@ def _bgd_moments_step(
     return mu - eta * sigma**2 * e_g, sigma * torch.sqrt(1 + half**2) - sigma * half
 
 
+def mlp_forward(h: Tensor, W: Sequence[Tensor]) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """The batched forward pass of M bias-free ReLU MLPs, ``W[l]`` ``(M, out, in)``, ``h``
+    ``(M, B, in)``: (output ``(M, B, C)``, each layer's input, each hidden pre-activation). The one
+    forward pass of the hand-derived steps and the stacked engine (:mod:`synlab.fast.stacked`)."""
+    inputs, pre = [], []
+    for l, w in enumerate(W):
+        inputs.append(h)
+        a = torch.bmm(h, w.transpose(1, 2))
+        if l < len(W) - 1:
+            pre.append(a)
+            h = torch.relu(a)
+        else:
+            h = a
+    return h, inputs, pre
+
+
+def cross_entropy_delta(out: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Each row's mean cross-entropy ``(M,)`` for logits ``out`` ``(M, B, C)``, labels ``y``
+    ``(M, B)``, and its gradient :math:`\delta_L = (\mathrm{softmax}(z) - \mathrm{onehot}(y))/B`."""
+    onehot = F.one_hot(y, out.shape[-1]).to(out.dtype)
+    logp = torch.log_softmax(out, -1)
+    return -(logp * onehot).sum(-1).mean(-1), (torch.exp(logp) - onehot) / out.shape[1]
+
+
+def mlp_backward(
+    delta: Tensor, inputs: Sequence[Tensor], pre: Sequence[Tensor], W: Sequence[Tensor]
+) -> list[Tensor]:
+    r"""The gradients :math:`\delta_l^\top h_l` of every layer's (transmitted) weights, back from the
+    output gradient ``delta`` through :func:`mlp_forward`'s record:
+    :math:`\delta_{l-1} = (\delta_l W_l)\odot[a_{l-1}>0]`."""
+    grads: list[Tensor] = [delta] * len(W)
+    for l in range(len(W) - 1, -1, -1):
+        grads[l] = torch.bmm(delta.transpose(1, 2), inputs[l])
+        if l > 0:
+            delta = torch.bmm(delta, W[l]) * (pre[l - 1] > 0)
+    return grads
+
+
 def bgd_mlp_step(
     mu: Sequence[Tensor],
     sigma: Sequence[Tensor],
@@ -204,35 +245,16 @@ def bgd_mlp_step(
     autograd so that ``torch.compile`` fuses the element-wise work into a few loops.
     """
     M, S = eps[0].shape[:2]
-    B = x.shape[1]
     W = [
         (m[:, None] + s[:, None] * e).reshape(M * S, *m.shape[1:])
         for m, s, e in zip(mu, sigma, eps)
     ]
     h = x[:, None].expand(M, S, *x.shape[1:]).reshape(M * S, *x.shape[1:])
-    inputs, pre = [], []
-    for l, w in enumerate(W):
-        inputs.append(h)
-        a = torch.bmm(h, w.transpose(1, 2))
-        if l < len(W) - 1:
-            pre.append(a)
-            h = torch.relu(a)
-        else:
-            h = a
-    logp = torch.log_softmax(h, -1)
-    onehot = (
-        F.one_hot(y, h.shape[-1])
-        .to(h.dtype)[:, None]
-        .expand(M, S, B, h.shape[-1])
-        .reshape(M * S, B, -1)
-    )
-    loss = -(logp * onehot).sum(-1).mean(-1).view(M, S).mean(1)
-    delta = (torch.exp(logp) - onehot) / B
-    grads: list[Tensor] = [delta] * len(W)
-    for l in range(len(W) - 1, -1, -1):
-        grads[l] = torch.bmm(delta.transpose(1, 2), inputs[l]).view(M, S, *W[l].shape[1:])
-        if l > 0:
-            delta = torch.bmm(delta, W[l]) * (pre[l - 1] > 0)
+    out, inputs, pre = mlp_forward(h, W)
+    y_s = y[:, None].expand(M, S, y.shape[1]).reshape(M * S, -1)
+    loss, delta = cross_entropy_delta(out, y_s)
+    grads = [g.view(M, S, *w.shape[1:]) for g, w in zip(mlp_backward(delta, inputs, pre, W), W)]
+    loss = loss.view(M, S).mean(1)
     new_mu, new_sigma = [], []
     for m, s, g, e in zip(mu, sigma, grads, eps):
         nm, ns = _bgd_moments_step(m, s, g.mean(1), (g * e).mean(1), eta)
@@ -287,30 +309,15 @@ def presynaptic_mlp_step(
     autograd so that ``torch.compile`` can fuse it. Returns ``(new_W, new_plastic, loss)``,
     ``loss`` of shape ``(M,)``.
     """
-    B = x.shape[1]
-    eff, masks, inputs, pre = [], [], [], []
-    h = x
-    for l, (w, p, u) in enumerate(zip(W, release, U)):
-        masks.append(release_mask(u, p, w.dtype))
-        eff.append(transmitted_weight(masks[-1], w, p))
-        inputs.append(h)
-        a = torch.bmm(h, eff[-1].transpose(1, 2))
-        if l < len(W) - 1:
-            pre.append(a)
-            h = torch.relu(a)
-        else:
-            h = a
-    onehot = F.one_hot(y, h.shape[-1]).to(h.dtype)
-    logp = torch.log_softmax(h, -1)
-    loss = -(logp * onehot).sum(-1).mean(-1)
-    delta = (torch.exp(logp) - onehot) / B
+    masks = [release_mask(u, p, w.dtype) for w, p, u in zip(W, release, U)]
+    eff = [transmitted_weight(m, w, p) for m, w, p in zip(masks, W, release)]
+    out, inputs, pre = mlp_forward(x, eff)
+    loss, delta = cross_entropy_delta(out, y)
+    g_eff = mlp_backward(delta, inputs, pre, eff)  # d loss / d transmitted weight
     new_W: list[Tensor] = list(W)
     new_p: list[Tensor] = list(plastic)
-    for l in range(len(W) - 1, -1, -1):
-        g_eff = torch.bmm(delta.transpose(1, 2), inputs[l])  # d loss / d transmitted weight
-        g = transmitted_weight(masks[l], g_eff, release[l])  # d loss / d expected weight
-        if l > 0:
-            delta = torch.bmm(delta, eff[l]) * (pre[l - 1] > 0)
+    for l in range(len(W)):
+        g = transmitted_weight(masks[l], g_eff[l], release[l])  # d loss / d expected weight
         new_p[l], g = apply_release_rule(plastic[l], g, rule, consolidate=modulate)
         new_W[l] = W[l] - lr * g
     return new_W, new_p, loss
@@ -461,6 +468,10 @@ class PresynapticStrategy(Strategy):
     :math:`p_\mathrm{down}(1-p)`; frozen above :math:`p_\mathrm{freeze}`) and, with
     ``consolidate=True``, multiplies each gradient by :math:`1-p` before the SGD step.
     Predictions average ``test_samples`` sampled release patterns (10 in the authors' code).
+
+    Its constructor takes more than ten parameters on purpose: they are the flat hyperparameter
+    records that :func:`make_strategy` passes on from a tuning trial or a config (``lr`` and the
+    rule's constants, each a keyword), so a stored ``params`` dict names them one to one.
     """
 
     def __init__(
@@ -900,25 +911,35 @@ def check_loop(epochs: int, batch_size: int, eval_every: int) -> None:
 
 class LifelongHistory:
     """The bookkeeping of a lifelong run of K members (the solo loop: K = 1), shared by
-    :func:`train_sequentially` and :func:`synlab.continual_stacked.train_sequentially_stacked`.
+    :func:`train_sequentially` and :func:`synlab.fast.stacked.train_sequentially_stacked`.
 
     ``curve()`` gives the members' curve accuracies ``(K, len(curve_tasks))``, ``stats()`` one
-    statistics dict per member; :meth:`record` takes both at a step, :meth:`end_task` fills a row
-    of the accuracy matrices, :meth:`results` makes one :class:`ContinualResult` per member.
+    statistics dict per member; both are taken at step 0 (at once), then by :meth:`tick` every
+    ``eval_every`` training steps (:meth:`record`); :meth:`end_task` fills a row of the accuracy
+    matrices, :meth:`results` makes one :class:`ContinualResult` per member.
     """
 
-    def __init__(self, K: int, T: int, curve, stats) -> None:
+    def __init__(self, K: int, T: int, curve, stats, eval_every: int) -> None:
         self.acc = np.zeros((K, T, T))
         self.steps: list[int] = []
         self.curve_points: list[np.ndarray] = []
         self.stat_points: list[list[dict[str, float]]] = []
         self.ends: list[int] = []
-        self._curve, self._stats = curve, stats
+        self._curve, self._stats, self.eval_every = curve, stats, eval_every
+        self.step = 0
+        self.record(0)
 
     def record(self, step: int) -> None:
         self.steps.append(step)
         self.curve_points.append(np.asarray(self._curve()))
         self.stat_points.append(self._stats())
+
+    def tick(self) -> int:
+        """Count one training step (recording the curves when one is due); returns the count."""
+        self.step += 1
+        if self.step % self.eval_every == 0:
+            self.record(self.step)
+        return self.step
 
     def end_task(self, row: int, step: int, accuracy) -> None:
         """Row ``row`` of the accuracy matrices: ``accuracy`` ``(K, T)``, taken at ``step``."""
@@ -1023,47 +1044,31 @@ def train_sequentially(
         return _batches(tasks[i], batch_size, epochs, gen)
 
     T = len(tasks)
-    history = LifelongHistory(1, T, curve, lambda: [strategy.stats()])
-    step = 0
-    history.record(step)
+    history = LifelongHistory(1, T, curve, lambda: [strategy.stats()], eval_every)
     for i, task in enumerate(tasks):
         if not continuous:
             strategy.before_task(i, task)
         for x, y in batches_of(i):
             strategy.train_step(x, y)
-            step += 1
-            if step % eval_every == 0:
-                history.record(step)
+            step = history.tick()
             if continuous and step % stream.steps_per_task == 0:
                 history.end_task(step // stream.steps_per_task - 1, step, accuracy_row())
         if not continuous:
             strategy.after_task(i, task)
-            history.end_task(i, step, accuracy_row())
-    steps_per_task = stream.steps_per_task if continuous else step // T
+            history.end_task(i, history.step, accuracy_row())
+    steps_per_task = stream.steps_per_task if continuous else history.step // T
     return history.results(steps_per_task, getattr(strategy, "engine", ""))[0]
 
 
-def train_jointly(
-    tasks: Sequence[Task],
-    strategy: Strategy,
-    *,
-    epochs: int = 10,
-    batch_size: int = 100,
-    seed: int = 0,
-    device=None,
-    hidden: Sequence[int] = (200, 200),
-) -> np.ndarray:
-    """Train on all tasks at once (the upper bound of Fig. 4c); returns the accuracy on each task."""
+def train_jointly(tasks: Sequence[Task], strategy: Strategy, **loop: Any) -> np.ndarray:
+    """Train on all tasks at once (the upper bound of Fig. 4c); returns the accuracy on each task.
+
+    ``loop``: :func:`train_sequentially`'s ``epochs``, ``batch_size``, ``seed``, ``device`` and
+    ``hidden`` (no curves are recorded)."""
+    device = loop.get("device")
     device = torch.device(device) if device is not None else torch.device("cpu")
     tasks = [t.to(device) for t in tasks]
     train_sequentially(
-        [merge_tasks(tasks)],
-        strategy,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        device=device,
-        hidden=hidden,
-        eval_every=10**9,
+        [merge_tasks(tasks)], strategy, **{**loop, "device": device}, eval_every=10**9
     )
     return np.array([strategy_accuracy(strategy, t.x_test, t.y_test) for t in tasks])

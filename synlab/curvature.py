@@ -71,6 +71,7 @@ __all__ = [
     "hessian",
     "hessian_diag",
     "curvature_along",
+    "hutchinson_probes",
     "hutchinson_trace",
     "hutchinson_diag",
     "top_eigenpairs",
@@ -432,15 +433,31 @@ def curvature_along(
 # ----------------------------------------------------------------------------
 
 
-def _quadratic_forms(
+def hutchinson_probes(
     f: ScalarFn,
     theta: Tensor,
     n_samples: int,
-    distribution: str,
-    generator: torch.Generator | None,
-    chunk_size: int | None,
+    *,
+    generator: torch.Generator | None = None,
+    distribution: str = "rademacher",
+    chunk_size: int | None = 64,
 ) -> tuple[Tensor, Tensor]:
-    """Probes ``V`` (rows) and their products ``V H`` for the Hutchinson estimators."""
+    r"""Random probes :math:`v_s` (rows of ``V``, :math:`\mathbb E[vv^\top] = I`) and their
+    products :math:`H v_s` (rows of ``VH``): what :func:`hutchinson_trace` and
+    :func:`hutchinson_diag` average.
+
+    Args:
+        f: scalar, deterministic function of a flat vector.
+        theta: the point.
+        n_samples: number of probes :math:`S`.
+        generator: ``torch.Generator`` for reproducible probes (on ``theta``'s
+            device); ``None`` uses the global generator.
+        distribution: ``"rademacher"`` (:math:`\pm1`) or ``"normal"``.
+        chunk_size: how many probes are pushed through ``vmap`` at once.
+
+    Returns:
+        ``(V, VH)``, each of shape ``(S, theta.numel())``.
+    """
     _check_theta(theta)
     _check_distribution(distribution)
     if chunk_size is not None:
@@ -453,15 +470,7 @@ def _quadratic_forms(
     return probes, _hvp_rows(f, theta, probes, chunk_size)
 
 
-def hutchinson_trace(
-    f: ScalarFn,
-    theta: Tensor,
-    n_samples: int = 100,
-    *,
-    generator: torch.Generator | None = None,
-    distribution: str = "rademacher",
-    chunk_size: int | None = 64,
-) -> TraceEstimate:
+def hutchinson_trace(f: ScalarFn, theta: Tensor, n_samples: int = 100, **probing) -> TraceEstimate:
     r"""Hutchinson's unbiased estimate of :math:`\operatorname{tr}\nabla^2 F(\theta)`.
 
     .. math::
@@ -475,32 +484,21 @@ def hutchinson_trace(
     standard deviation of the :math:`v_s^\top H v_s` over :math:`\sqrt S`.
 
     Args:
-        f: scalar, deterministic function of a flat vector.
-        theta: the point.
+        f, theta: as for :func:`hutchinson_probes`.
         n_samples: number of probes :math:`S \ge 2`.
-        generator: ``torch.Generator`` for reproducible probes (on ``theta``'s
-            device); ``None`` uses the global generator.
-        distribution: ``"rademacher"`` or ``"normal"``.
-        chunk_size: how many probes are pushed through ``vmap`` at once.
+        probing: ``generator``, ``distribution`` (default ``"rademacher"``) and ``chunk_size``
+            of :func:`hutchinson_probes` (their one home, shared with :func:`hutchinson_diag`).
 
     Returns:
         :class:`TraceEstimate` ``(mean, stderr, n_samples)``.
     """
     _check_positive_int(n_samples, "n_samples", minimum=2)
-    probes, products = _quadratic_forms(f, theta, n_samples, distribution, generator, chunk_size)
+    probes, products = hutchinson_probes(f, theta, n_samples, **probing)
     samples = (probes * products).sum(dim=1).detach()
     return TraceEstimate(samples.mean(), samples.std(correction=1) / n_samples**0.5, n_samples)
 
 
-def hutchinson_diag(
-    f: ScalarFn,
-    theta: Tensor,
-    n_samples: int = 100,
-    *,
-    generator: torch.Generator | None = None,
-    distribution: str = "rademacher",
-    chunk_size: int | None = 64,
-) -> Tensor:
+def hutchinson_diag(f: ScalarFn, theta: Tensor, n_samples: int = 100, **probing) -> Tensor:
     r"""Randomised estimate of the Hessian diagonal (Bekas et al. 2007).
 
     .. math::
@@ -515,7 +513,7 @@ def hutchinson_diag(
         tensor of ``theta``'s shape.
     """
     _check_positive_int(n_samples, "n_samples")
-    probes, products = _quadratic_forms(f, theta, n_samples, distribution, generator, chunk_size)
+    probes, products = hutchinson_probes(f, theta, n_samples, **probing)
     return (probes * products).mean(dim=0).detach()
 
 

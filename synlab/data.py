@@ -77,6 +77,12 @@ class DataUnavailableError(FileNotFoundError):
     """A data set or reference file could not be found; the message says how to get it."""
 
 
+def _splits_to(data, device):
+    """A copy of a :class:`Dataset` or :class:`Task` with its four tensors on ``device``."""
+    splits = ("x_train", "y_train", "x_test", "y_test")
+    return replace(data, **{k: getattr(data, k).to(device) for k in splits})
+
+
 @dataclass(frozen=True)
 class Dataset:
     """An image classification data set as flat float tensors in [0, 1] (see :func:`standardise`)."""
@@ -94,13 +100,7 @@ class Dataset:
         return int(torch.cat([self.y_train, self.y_test]).max().item()) + 1
 
     def to(self, device) -> Dataset:
-        return replace(
-            self,
-            x_train=self.x_train.to(device),
-            y_train=self.y_train.to(device),
-            x_test=self.x_test.to(device),
-            y_test=self.y_test.to(device),
-        )
+        return _splits_to(self, device)
 
 
 @dataclass(frozen=True)
@@ -115,13 +115,7 @@ class Task:
     n_classes: int
 
     def to(self, device) -> Task:
-        return replace(
-            self,
-            x_train=self.x_train.to(device),
-            y_train=self.y_train.to(device),
-            x_test=self.x_test.to(device),
-            y_test=self.y_test.to(device),
-        )
+        return _splits_to(self, device)
 
 
 # ----------------------------------------------------------------------------- resolution

@@ -7,13 +7,14 @@ a device: functions take tensors or a ``device`` argument and fall back to :func
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
 
 from .settings import settings
 
-__all__ = ["default_device", "describe_device"]
+__all__ = ["default_device", "describe_device", "compiled"]
 
 
 def default_device() -> torch.device:
@@ -34,3 +35,10 @@ def describe_device(device: torch.device | str | None = None) -> str:
         idx = dev.index if dev.index is not None else torch.cuda.current_device()
         return f"cuda:{idx} ({torch.cuda.get_device_name(idx)})"
     return f"cpu ({os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads)"
+
+
+@functools.cache
+def compiled(fn):
+    """``fn`` compiled with ``torch.compile`` (static shapes), once per process and function: the
+    ``compiled`` engine of the hand-derived steps (:mod:`synlab.fast`, :mod:`synlab.continual`)."""
+    return torch.compile(fn, dynamic=False)

@@ -50,9 +50,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from . import fused as fused_mod
 from .checkpoint import Checkpoint
-from .fused import Members
+from .fast import fused as fused_mod
+from .fast.fused import Members
 from .synapses import inverse_softplus
 
 __all__ = [
@@ -579,7 +579,7 @@ def train_ensemble(
     model's device. After every step, ``on_step(state)`` (a :class:`StepState`) if given: metrics
     are collected there, e.g. by :class:`SynapseStats`.
 
-    ``engine="fused"`` runs :func:`synlab.fused.fused_step`: hand-derived gradients and Adam, the
+    ``engine="fused"`` runs :func:`synlab.fast.fused.fused_step`: hand-derived gradients and Adam, the
     same numbers as ``engine="autograd"`` (:func:`ensemble_objective`, ``backward``,
     :class:`StackedAdam`) up to float rounding, with the same noise draws. ``compile``
     compiles the fused step with ``torch.compile`` (the first step then takes
@@ -722,7 +722,7 @@ class SynapseStats:
 
 
 class _FusedTrainer:
-    """Holds the interleaved tensors [W0, (b0), W1, …] and Adam's moments for :func:`synlab.fused.fused_step`.
+    """Holds the interleaved tensors [W0, (b0), W1, …] and Adam's moments for :func:`synlab.fast.fused.fused_step`.
 
     The moments live in the :class:`StackedAdam` passed in (``opt``), so its
     :meth:`StackedAdam.learning_rates` stays valid; its step count advances with every step.

@@ -115,6 +115,9 @@ def stationary_release_probability(
 ) -> Tensor:
     r"""Long-run mean release probability under the rule when :math:`P(|g|>g_{\lim}) = q`.
 
+    11 keyword parameters with defaults: the rule's five constants and the chain's five settings,
+    named at the call (chapter 01 varies one at a time); an object would only move the names.
+
     Simulates ``n_chains`` synapses per value of ``q``, each stepping up (probability ``q``) or
     down with :func:`~synlab.rules.update_release_probability`, and averages :math:`p` over the
     steps after ``burn_in``. With :math:`p_{\rm up}=p_{\rm down}` and no headroom the chain is a

@@ -3,7 +3,7 @@ r"""Information and energy measures for networks of (stochastic) synapses.
 * :func:`entropy` -- Shannon entropy :math:`H(p) = -\sum_i p_i \log p_i`
   (Shannon 1948; Cover & Thomas 2006, ch. 2).
 * :func:`joint_from_predictions`, :func:`mutual_information`,
-  :func:`conditional_entropy` -- plug-in estimates from a data set of true
+  :func:`conditional_entropy_from_joint` -- plug-in estimates from a data set of true
   labels :math:`Y` and network outputs :math:`\hat Y`. For soft outputs the
   joint is :math:`P(y,\hat y) = P(y)\,P(\hat y\mid y)` with
   :math:`P(\hat y\mid y)` the softmax output averaged over the examples of
@@ -45,7 +45,7 @@ __all__ = [
     "joint_from_predictions",
     "mutual_information_from_joint",
     "mutual_information",
-    "conditional_entropy",
+    "conditional_entropy_from_joint",
     "synaptic_energy",
     "activity_energy",
     "energy_per_bit",
@@ -262,24 +262,19 @@ def mutual_information(
     return mutual_information_from_joint(joint, base=base)
 
 
-def conditional_entropy(
-    labels: ArrayLike,
-    predictions: ArrayLike,
-    *,
-    n_classes: int | None = None,
-    base: float = 2.0,
-) -> float:
-    r"""Plug-in conditional entropy :math:`H(Y\mid\hat Y) = H(Y) - I(Y;\hat Y)`.
+def conditional_entropy_from_joint(joint: ArrayLike, *, base: float = 2.0) -> float:
+    r"""Conditional entropy :math:`H(Y\mid\hat Y) = H(Y) - I(Y;\hat Y)` of a joint table.
 
     .. math::
-        H(Y\mid\hat Y) = -\sum_{y,\hat y} P(y,\hat y)\log_b P(y\mid\hat y),
+        H(Y\mid\hat Y) = -\sum_{y,\hat y} P(y,\hat y)\log_b P(y\mid\hat y):
 
-    computed from the same joint as :func:`mutual_information`: the
-    uncertainty about the label that remains after seeing the network output.
+    the uncertainty about the label that remains after seeing the network output. From labels
+    and outputs, pass ``joint_from_predictions(labels, predictions)``, the joint of
+    :func:`mutual_information`.
     """
-    joint = joint_from_predictions(labels, predictions, n_classes=n_classes)
-    h_y = float(entropy(joint.sum(dim=1), base=base))
-    return max(h_y - mutual_information_from_joint(joint, base=base), 0.0)
+    p = _as_float(joint, "joint").to(torch.float64)
+    mi = mutual_information_from_joint(p, base=base)  # checks the table
+    return max(float(entropy(p.sum(dim=1), base=base)) - mi, 0.0)
 
 
 # ----------------------------------------------------------------------------

@@ -605,6 +605,9 @@ def simulate(
 ) -> Trajectory:
     r"""Run :math:`w\leftarrow w+\Delta c+\Delta\epsilon` for every network of ``task`` at once.
 
+    13 keyword parameters: Raman et al.'s knobs of one run (magnitudes, rule, recording), each
+    named by the experiments' frozen configs at the call; an object would only move the names.
+
     Each step: the rule's descent estimate :math:`g` at :math:`w` (``"first"``: :math:`\nabla F`;
     ``"zeroth"``: :func:`zeroth_order_estimate`; ``"second"``: :func:`newton_direction`), then
     :math:`\Delta c=-\gamma_1\hat g+\gamma_2\hat\nu` of norm exactly

@@ -12,10 +12,11 @@ update of the expected strengths
 The *stochastic* perceptron transmits through Bernoulli synapses, :math:`w_i = r_i\bar w_i/p_i`
 with :math:`r_i\sim\mathrm{Bernoulli}(p_i)` (one release pattern per pattern presented);
 :math:`g_i` drives the release probabilities by Eq. 4
-(:func:`synlab.rules.update_release_probability`)
-and, with consolidation, :math:`\bar w_i \leftarrow \bar w_i + (1-p_i)\,g_i` (Eq. 5) with
-release probabilities frozen above :math:`p_\mathrm{freeze}`. The standard perceptron is the
-same loop with deterministic weights and :math:`\bar w_i \leftarrow \bar w_i + g_i`.
+and, with consolidation, :math:`\bar w_i \leftarrow \bar w_i + (1-p_i)\,g_i` (Eq. 5, with the
+old :math:`p_i`), release probabilities frozen above :math:`p_\mathrm{freeze}`: both steps are
+:func:`synlab.rules.apply_release_rule`, the transmission
+:func:`synlab.synapses.transmitted_weight`. The standard perceptron is the same loop with
+deterministic weights and :math:`\bar w_i \leftarrow \bar w_i + g_i`.
 
 Everything is vectorised over independent repetitions (leading dimension ``R``).
 """
@@ -28,7 +29,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .rules import consolidation_factor, update_release_probability
+from .rules import PresynapticRule, apply_release_rule
+from .synapses import release_mask, transmitted_weight
 
 __all__ = [
     "random_patterns",
@@ -93,8 +95,8 @@ def perceptron_accuracy(
     """
     if p is None or samples == 0:
         return (torch.sign(torch.einsum("rpn,rn->rp", x, w_bar)) == y).float().mean(-1)
-    r = (torch.rand((samples, *p.shape), generator=generator, dtype=x.dtype) < p).to(x.dtype)
-    h = torch.einsum("rpn,srn->srp", x, r * (w_bar / p))
+    u = torch.rand((samples, *p.shape), generator=generator, dtype=x.dtype)
+    h = torch.einsum("rpn,srn->srp", x, transmitted_weight(release_mask(u, p, x.dtype), w_bar, p))
     accs = (torch.sign(h) == y).float().mean(-1)
     return accs.mean(0)
 
@@ -123,6 +125,20 @@ class PerceptronParams:
             )
         if not 0 < self.p_min <= self.p_freeze <= 1:
             raise ValueError(f"need 0 < p_min <= p_freeze <= 1; got {self.p_min}, {self.p_freeze}")
+
+    @property
+    def rule(self) -> PresynapticRule:
+        """The release rule (Eq. 4) with consolidation (Eq. 5) of these constants (p_max = 1)."""
+        return PresynapticRule(
+            p_up=self.p_up,
+            p_down=self.p_down,
+            g_lim=self.g_lim,
+            p_min=self.p_min,
+            p_max=1.0,
+            p_freeze=self.p_freeze,
+            headroom=self.headroom,
+            consolidate=True,
+        )
 
 
 @torch.no_grad()
@@ -155,6 +171,7 @@ def train_perceptron_sequentially(
     w = torch.zeros(R, N, dtype=x.dtype)
     p = torch.full((R, N), params.p_min if consolidated else 1.0, dtype=x.dtype)
     samples = params.eval_samples if consolidated else 0
+    rule = params.rule
 
     def acc_on(j):
         return perceptron_accuracy(w, x[:, j], y[:, j], p if consolidated else None, samples, gen)
@@ -168,21 +185,10 @@ def train_perceptron_sequentially(
             for s in range(0, P, B):
                 xb, yb = x[:, t, order[s : s + B]], y[:, t, order[s : s + B]]
                 if consolidated:
-                    r = (torch.rand((R, N), generator=gen, dtype=x.dtype) < p).to(x.dtype)
-                    g = perceptron_update(r * w / p, xb, yb, params.lr)
-                    new_p = update_release_probability(
-                        p,
-                        g,
-                        p_up=params.p_up,
-                        p_down=params.p_down,
-                        g_lim=params.g_lim,
-                        p_min=params.p_min,
-                        p_max=1.0,
-                        p_freeze=params.p_freeze,
-                        headroom=params.headroom,
-                    )
-                    w += consolidation_factor(p) * g
-                    p = new_p
+                    r = release_mask(torch.rand((R, N), generator=gen, dtype=x.dtype), p, x.dtype)
+                    g = perceptron_update(transmitted_weight(r, w, p), xb, yb, params.lr)
+                    p, g = apply_release_rule(p, g, rule, consolidate=True, check=True)
+                    w += g
                 else:
                     w += perceptron_update(w, xb, yb, params.lr)
             first.append(acc_on(0).numpy())

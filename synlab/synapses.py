@@ -82,6 +82,18 @@ def transmitted_weight(mask: Tensor, weight: Tensor, p: Tensor) -> Tensor:
     return mask * weight / p.clamp_min(torch.finfo(p.dtype).tiny)
 
 
+def _stochastic_pass(layer: nn.Module, x: Tensor, fixed: Tensor | None) -> bool:
+    """Check ``x`` against a synapse layer and say whether its forward pass samples: with a fixed
+    sample (a mask or noise) given, in training mode, or in ``eval()`` with ``sample_in_eval``;
+    otherwise it transmits the mean weights."""
+    if x.shape[-1] != layer.in_features:
+        raise ValueError(
+            f"{type(layer).__name__} expected inputs with last dimension {layer.in_features}; "
+            f"got shape {tuple(x.shape)}"
+        )
+    return fixed is not None or layer.training or layer.sample_in_eval
+
+
 class BernoulliLinear(nn.Module):
     r"""Linear layer with Bernoulli synapses (Schug et al. 2021).
 
@@ -173,12 +185,7 @@ class BernoulliLinear(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Transmit ``x`` (…, in). ``mask`` (out, in) or (B, out, in) fixes the release pattern."""
-        if x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"BernoulliLinear expected inputs with last dimension {self.in_features}; got shape {tuple(x.shape)}"
-            )
-        stochastic = mask is not None or self.training or self.sample_in_eval
-        if not stochastic:
+        if not _stochastic_pass(self, x, mask):
             return F.linear(x, self.weight, self.bias)
         if mask is None:
             per_example = self.mask_per == "example" and x.dim() == 2
@@ -307,12 +314,7 @@ class GaussianLinear(nn.Module):
 
     def forward(self, x: Tensor, noise: Tensor | None = None) -> Tensor:
         """Transmit ``x`` (B, in). ``noise`` ε of shape (out, in) fixes the weight sample."""
-        if x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"GaussianLinear expected inputs with last dimension {self.in_features}; got shape {tuple(x.shape)}"
-            )
-        stochastic = noise is not None or self.training or self.sample_in_eval
-        if not stochastic:
+        if not _stochastic_pass(self, x, noise):
             return F.linear(x, self.weight, self.bias)
         bias_sigma = self.bias_sigma
         if self.noise == "local" and noise is None:

@@ -52,6 +52,8 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -82,6 +84,7 @@ __all__ = [
     "exact_hessian_diag_at",
     "noise_network",
     "noise_objective",
+    "Batches",
     "optimise_noise",
     "snr",
     "obd_saliency",
@@ -147,13 +150,19 @@ def mean_network(model: nn.Module) -> nn.Sequential:
     other modules (activations) are deep-copied. The original ``model`` is not changed.
     This is the network at which the curvature measures are evaluated.
     """
+    return _rebuilt(model, nn.Linear, "mean_network")
+
+
+def _rebuilt(model: nn.Module, make_layer: Callable[..., nn.Module], who: str) -> nn.Sequential:
+    """A copy of the MLP ``model`` in which every synapse layer is ``make_layer(in, out, bias=False,
+    device, dtype)`` holding the same weights; other modules (activations) are deep-copied."""
     if not isinstance(model, nn.Sequential):
-        raise ValueError("mean_network expects an nn.Sequential MLP (see synlab.synapses.mlp)")
+        raise ValueError(f"{who} expects an nn.Sequential MLP (see synlab.synapses.mlp)")
     bias_free_layers(model)
     mods: list[nn.Module] = []
     for m in model:
         if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
-            lin = nn.Linear(
+            new = make_layer(
                 m.in_features,
                 m.out_features,
                 bias=False,
@@ -161,8 +170,8 @@ def mean_network(model: nn.Module) -> nn.Sequential:
                 dtype=m.weight.dtype,
             )
             with torch.no_grad():
-                lin.weight.copy_(m.weight)
-            mods.append(lin)
+                new.weight.copy_(m.weight)
+            mods.append(new)
         else:
             mods.append(copy.deepcopy(m))
     return nn.Sequential(*mods)
@@ -258,28 +267,12 @@ def exact_hessian_diag_at(net: nn.Module, x: Tensor, y: Tensor, indices: Sequenc
 # ----------------------------------------------------------------------------- optimised noise
 def noise_network(net: nn.Module, sigma_init: float = 1e-3, noise: str = "local") -> nn.Sequential:
     r"""A Gaussian-synapse copy of ``net`` with means :math:`\mu = \bar w` **frozen** and trainable σ."""
-    if not isinstance(net, nn.Sequential):
-        raise ValueError("noise_network expects an nn.Sequential MLP")
-    bias_free_layers(net)
-    mods: list[nn.Module] = []
-    for m in net:
-        if isinstance(m, (BernoulliLinear, GaussianLinear, nn.Linear)):
-            g = GaussianLinear(
-                m.in_features,
-                m.out_features,
-                bias=False,
-                sigma_init=sigma_init,
-                noise=noise,
-                device=m.weight.device,
-                dtype=m.weight.dtype,
-            )
-            with torch.no_grad():
-                g.weight.copy_(m.weight)
-            g.weight.requires_grad_(False)
-            mods.append(g)
-        else:
-            mods.append(copy.deepcopy(m))
-    return nn.Sequential(*mods)
+    gaussian = partial(GaussianLinear, sigma_init=sigma_init, noise=noise)
+    out = _rebuilt(net, gaussian, "noise_network")
+    for m in out:
+        if isinstance(m, GaussianLinear):
+            m.weight.requires_grad_(False)
+    return out
 
 
 def noise_objective(
@@ -304,19 +297,31 @@ def noise_objective(
     return ce + cost / n_data
 
 
+@dataclass(frozen=True)
+class Batches:
+    """Training data drawn in shuffled mini-batches: what :func:`optimise_noise` and
+    :func:`adam_finetune` fit to (``seed`` seeds the shuffling)."""
+
+    x: Tensor
+    y: Tensor
+    batch_size: int = 100
+    seed: int = 0
+
+    def __post_init__(self):
+        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {self.batch_size}")
+
+
 def optimise_noise(
     net: nn.Module,
-    x: Tensor,
-    y: Tensor,
+    data: Batches,
     *,
     rho: float = 0.5,
     c: float = 1e-3,
     n_data: float | None = None,
     epochs: int = 3,
-    batch_size: int = 100,
     lr: float = 0.05,
     sigma_init: float = 1e-3,
-    seed: int = 0,
 ) -> tuple[Tensor, list[float]]:
     r"""Per-synapse σ minimising :func:`noise_objective` at means fixed to ``net``'s weights.
 
@@ -328,8 +333,9 @@ def optimise_noise(
     Returns:
         ``(sigma, losses)``: σ flat (canonical order) and the mean objective of each epoch.
     """
-    if int(epochs) != epochs or epochs < 1 or batch_size < 1 or not lr > 0:
-        raise ValueError("need epochs >= 1, batch_size >= 1 and lr > 0")
+    if int(epochs) != epochs or epochs < 1 or not lr > 0:
+        raise ValueError("need epochs >= 1 and lr > 0")
+    x, y, batch_size, seed = data.x, data.y, data.batch_size, data.seed
     n_data = float(len(y)) if n_data is None else float(n_data)
     torch.manual_seed(seed)
     gnet = noise_network(net, sigma_init=sigma_init).to(x.device)
@@ -410,22 +416,16 @@ def adam_effective_lr(
 
 
 def adam_finetune(
-    net: nn.Module,
-    x: Tensor,
-    y: Tensor,
-    *,
-    steps: int = 200,
-    batch_size: int = 100,
-    lr: float = 1e-3,
-    seed: int = 0,
+    net: nn.Module, data: Batches, *, steps: int = 200, lr: float = 1e-3
 ) -> tuple[Tensor, float]:
     r"""Fine-tune a **copy** of ``net`` with Adam for ``steps`` mini-batches; return its per-synapse
     effective learning rates :math:`\eta/(\sqrt{\hat v_i}+\epsilon)` (flat) and the final batch loss.
 
     ``net`` itself is not changed, so the other measures stay at :math:`\bar w`.
     """
-    if steps < 1 or batch_size < 1 or not lr > 0:
-        raise ValueError("need steps >= 1, batch_size >= 1 and lr > 0")
+    if steps < 1 or not lr > 0:
+        raise ValueError("need steps >= 1 and lr > 0")
+    x, y, batch_size, seed = data.x, data.y, data.batch_size, data.seed
     model = copy.deepcopy(net)
     layers = bias_free_layers(model)
     weights = [m.weight for m in layers]

@@ -167,6 +167,20 @@ def _check_xy(x: Tensor, y: Tensor, name: str) -> None:
         raise ValueError(f"{name}: no examples")
 
 
+def _check_settings(epochs, batch_size, lr, weight_decay, eval_every) -> None:
+    """Reject training settings of :func:`train_classifier` that are out of range."""
+    if int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer; got {epochs}")
+    if int(batch_size) != batch_size or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0; got {lr}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0; got {weight_decay}")
+    if eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0; got {eval_every}")
+
+
 def train_classifier(
     model: nn.Module,
     data: Any,
@@ -185,6 +199,10 @@ def train_classifier(
     callback: Callable[[nn.Module, int, TrainHistory], None] | None = None,
 ) -> TrainHistory:
     r"""Train ``model`` in place with mini-batch SGD on the cross-entropy loss.
+
+    14 parameters, all but ``model`` and ``data`` keyword-only with the paper's defaults: each is
+    one knob of the training protocol that callers name at the call, so a settings object would
+    only move the names (the experiments' frozen configs already group them per experiment).
 
     Args:
         model: maps ``(B, D)`` inputs to ``(B, C)`` logits; moved to ``device``.
@@ -209,16 +227,7 @@ def train_classifier(
     Returns:
         the :class:`TrainHistory`.
     """
-    if int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer; got {epochs}")
-    if int(batch_size) != batch_size or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0; got {lr}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0; got {weight_decay}")
-    if eval_every < 0:
-        raise ValueError(f"eval_every must be >= 0; got {eval_every}")
+    _check_settings(epochs, batch_size, lr, weight_decay, eval_every)
     dev = torch.device(device) if device is not None else default_device()
     x, y, x_test, y_test = _split_data(data)
     _check_xy(x, y, "training data")

@@ -4,7 +4,7 @@ tests/test_student.py)."""
 import pytest
 
 from synlab import exercises
-from synlab.exercises import EXERCISES, Feedback, check, close, exercise
+from synlab.exercises import EXERCISES, Feedback, check, close, exercise, wrong_number
 
 
 @pytest.fixture
@@ -57,3 +57,35 @@ def test_close():
 def test_every_registered_checker_is_loaded():
     exercises._load_parts()
     assert all(name.count(".") >= 1 for name in EXERCISES)
+
+
+def test_wrong_number_is_none_when_right_and_names_the_mistake_when_wrong():
+    says = lambda hint: f"expected 2, got it wrong. {hint}"
+    mistakes = [(-2.0, "sign"), (lambda g: g > 100, "far too large")]
+    assert wrong_number(2.0 + 1e-9, 2.0, says, mistakes) is None
+    assert wrong_number(-2.0, 2.0, says, mistakes).message == "expected 2, got it wrong. sign"
+    assert wrong_number(1e3, 2.0, says, mistakes).message.endswith("far too large")
+    fb = wrong_number("two", 2.0, says, mistakes, default="a number, please")
+    assert not fb and fb.message.endswith("a number, please")
+    # the right answer's tolerance and the mistakes' are separate
+    assert wrong_number(2.1, 2.0, says, tol=(0.1, 0.0)) is None
+    assert wrong_number(-2.1, 2.0, says, mistakes, mistake_tol=(0.1, 0.0)).message.endswith("sign")
+    assert wrong_number(-2.1, 2.0, says, mistakes).message.endswith("wrong. ")
+
+
+def test_a_generator_checker_stops_at_its_first_failing_case(monkeypatch):
+    monkeypatch.setattr(exercises, "EXERCISES", dict(EXERCISES))  # registers into a copy
+    tried = []
+
+    @exercise("test.cube")
+    def checker(fn):
+        for x in (1.0, 2.0, 3.0):
+            tried.append(x)
+            yield wrong_number(fn(x), x**3, lambda hint: f"for x = {x}: {hint}", default="cube it")
+        return Feedback(True, "x³ for every case.")
+
+    assert check("test.cube", lambda x: x**3, quiet=True).ok and tried == [1.0, 2.0, 3.0]
+    tried.clear()
+    fb = check("test.cube", lambda x: x**2, quiet=True)  # right at x = 1, wrong at x = 2
+    assert not fb and fb.message == "for x = 2.0: cube it" and tried == [1.0, 2.0]
+    assert checker(lambda x: x**3).ok  # the decorated name is a plain checker too

@@ -191,10 +191,9 @@ def test_measures_align_dead_input_synapses():
     is_dead = (table[:, 0] == 0) & (table[:, 2] == dead)
     fisher = empirical_fisher_diag(net, x, y, method="layerwise", flat=True)
     hess = S.gauss_newton_diag(net, x)
-    eta, _ = S.adam_finetune(net, x, y, steps=3, batch_size=32, lr=1e-3)
-    sigma, _ = S.optimise_noise(
-        net, x, y, rho=0.5, c=1e-2, epochs=10, batch_size=32, lr=0.05, sigma_init=0.3
-    )
+    data = S.Batches(x, y, batch_size=32)
+    eta, _ = S.adam_finetune(net, data, steps=3, lr=1e-3)
+    sigma, _ = S.optimise_noise(net, data, rho=0.5, c=1e-2, epochs=10, lr=0.05, sigma_init=0.3)
     n = len(table)
     for v in (fisher, hess, eta, sigma):
         assert v.shape == (n,)
@@ -282,7 +281,7 @@ def test_optimised_noise_is_smaller_where_curvature_is_larger():
     with torch.no_grad():
         net[0].weight.copy_(w_true * 3)
     sigma, losses = S.optimise_noise(
-        net, x, y, rho=0.5, c=1e-2, n_data=400, epochs=40, batch_size=100, lr=0.05
+        net, S.Batches(x, y, batch_size=100), rho=0.5, c=1e-2, n_data=400, epochs=40, lr=0.05
     )
     hess = S.gauss_newton_diag(net, x)
     assert S.spearman(sigma.numpy(), hess.numpy()) < -0.7

@@ -160,8 +160,8 @@ assert np.mean(np.abs(z) > 3) < 0.02
 # %% [markdown]
 # The means agree within their errors; weight noise estimates the σ-gradient with several times the
 # spread. Every figure of this chapter uses weight noise, as the authors' code; the full results were
-# computed with the fused, compiled training step (`--engine compiled`, `synlab.fused`), which follows
-# the same trajectory as the autograd step to float rounding (`tests/test_fused.py`).
+# computed with the fused, compiled training step (`--engine compiled`, `synlab.fast.fused`), which
+# follows the same trajectory as the autograd step to float rounding (`tests/test_fast_fused.py`).
 
 # %% [markdown]
 # ## Fig. 4: why heterogeneous noise wins, on two synapses

@@ -63,6 +63,7 @@ from synlab import curvature as curv
 from synlab import maintenance as mt
 from synlab.exercises import check
 from synlab.plot import panel_label, use_style
+from synlab.synthesis import mean_se
 
 use_style()
 torch.set_num_threads(1)
@@ -136,7 +137,7 @@ eps = torch.randn(2000, task.n_weights, generator=gen, dtype=DT)
 q_eps = curv.curvature_along(f, w, eps)
 trace_over_n = float(torch.trace(H)) / task.n_weights
 hutch = curv.hutchinson_trace(f, w, 200, generator=torch.Generator().manual_seed(2))
-se = float(q_eps.std()) / math.sqrt(len(q_eps))
+se = float(mean_se(q_eps.numpy())[1])
 print(
     f"Tr(H)/N = {trace_over_n:.5f};  Hutchinson: {float(hutch.mean) / task.n_weights:.5f} "
     f"± {float(hutch.stderr) / task.n_weights:.5f};  mean Q[Δε] over 2000 draws = "

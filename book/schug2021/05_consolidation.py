@@ -147,9 +147,7 @@ for m in seq_methods:
         continue
     # steps mapped to tasks (task sizes differ slightly)
     tasks_learned = recs[0].result["curve_task"]
-    curves = np.stack([r.result["curve_first_task"] for r in recs])
-    mean = curves.mean(0)
-    se = curves.std(0, ddof=1) / np.sqrt(len(recs)) if len(recs) > 1 else np.zeros_like(mean)
+    mean, se = mean_se([r.result["curve_first_task"] for r in recs])
     ax.plot(tasks_learned, 100 * mean, label=METHOD_NAMES[m])
     ax.fill_between(tasks_learned, 100 * (mean - se), 100 * (mean + se), alpha=0.2)
 for t in range(1, 5):

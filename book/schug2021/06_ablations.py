@@ -137,7 +137,7 @@ display(
 # CPU-minutes for the full model, its ablations and EWC with the compiled steps
 # (`--engine compiled`) and several times that for BGD, whose ten Monte Carlo samples per step
 # dominate. On a GPU the runner trains a method's trials as one stack
-# (`synlab.continual_stacked`), about two minutes per stack on an H200 (the measured times are in
+# (`synlab.fast.stacked`), about two minutes per stack on an H200 (the measured times are in
 # `benchmarks/RESULTS.md`). Its units are listed *trial-major* (every method's k-th trial before
 # any (k+1)-th), so a search that is still running can be read at an equal budget for every
 # method, its completed rounds:

@@ -60,6 +60,7 @@ from synlab.exercises import check
 from synlab.perceptron import perceptron_update
 from synlab.plot import mark_profile, panel_label, use_style
 from synlab.results import results_for_chapter
+from synlab.synthesis import mean_se
 
 use_style()
 t_start = time.perf_counter()
@@ -106,8 +107,7 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"width_ratios": [
 ax = axes[0]
 xs = np.arange(std["first_task"].shape[1]) / passes
 for r, name in ((con, "Presynaptic consolidation"), (std, "Standard perceptron")):
-    m = 100 * r["first_task"].mean(0)
-    se = 100 * r["first_task"].std(0, ddof=1) / np.sqrt(cfg.n_reps)
+    m, se = (100 * a for a in mean_se(r["first_task"]))
     ax.plot(xs, m, label=name)
     ax.fill_between(xs, m - se, m + se, alpha=0.25)
 for t in range(1, cfg.n_tasks):
@@ -117,10 +117,11 @@ ax.legend(fontsize=8)
 panel_label(ax, "b")
 ax = axes[1]
 avg = {n: 100 * r["average_accuracy"] for n, r in (("Consolidation", con), ("Standard", std))}
+bar_mean, bar_se = zip(*(mean_se(v) for v in avg.values()))
 ax.bar(
     range(2),
-    [v.mean() for v in avg.values()],
-    yerr=[v.std(ddof=1) / np.sqrt(len(v)) for v in avg.values()],
+    bar_mean,
+    yerr=bar_se,
     color=["C0", "C1"],
     capsize=4,
 )
@@ -159,10 +160,11 @@ for model, name in (
     ("standard", "Standard perceptron"),
 ):
     v = np.array([load.values("average_accuracy", n_patterns=p, model=model)[0] for p in lc.loads])
+    m, se = mean_se(v.T)
     ax.errorbar(
         alpha,
-        100 * v.mean(1),
-        yerr=100 * v.std(1, ddof=1) / np.sqrt(v.shape[1]),
+        100 * m,
+        yerr=100 * se,
         marker="o",
         label=name,
     )

@@ -6,14 +6,18 @@ A checker compares the answer with a reference on several cases and says *what* 
 registers its checkers in its own module (``synlab/exercises/<part>.py``).
 
 A checker is a function ``answer -> Feedback``; :func:`check` prints the feedback and
-returns True/False so a cell can ``assert check(...)``.
+returns True/False so a cell can ``assert check(...)``. A checker that tries several cases may
+instead be a generator: it yields one verdict per case (None when the case is right, e.g. from
+:func:`wrong_number`) and returns the Feedback for an answer right on every case.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +34,8 @@ __all__ = [
     "close",
     "call",
     "known_mistake",
+    "wrong_number",
+    "Verdicts",
     "PART_MODULES",
 ]
 
@@ -51,16 +57,40 @@ class Feedback:
 EXERCISES: dict[str, Callable[[Any], Feedback]] = {}
 
 
-def exercise(name: str) -> Callable[[Callable[[Any], Feedback]], Callable[[Any], Feedback]]:
-    """Decorator registering a checker under ``name`` (``"<part>.<exercise>"``)."""
+#: a checker written as a generator: a verdict per case (None: right), then the final Feedback
+Verdicts = Generator[Feedback | None, None, Feedback]
 
-    def deco(fn: Callable[[Any], Feedback]) -> Callable[[Any], Feedback]:
+
+def exercise(name: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Feedback]]:
+    """Decorator registering a checker under ``name`` (``"<part>.<exercise>"``); a generator
+    checker (see the module's docstring) is registered, and returned, as a plain checker."""
+
+    def deco(fn: Callable[[Any], Any]) -> Callable[[Any], Feedback]:
         if name in EXERCISES:
             raise ValueError(f"an exercise named {name!r} is already registered")
-        EXERCISES[name] = fn
-        return fn
+        checker = _first_wrong(fn) if inspect.isgeneratorfunction(fn) else fn
+        EXERCISES[name] = checker
+        return checker
 
     return deco
+
+
+def _first_wrong(cases: Callable[[Any], Verdicts]) -> Callable[[Any], Feedback]:
+    """The checker that runs the generator checker ``cases`` up to its first failing verdict
+    (later cases are not tried) or, when every case is right, to its final Feedback."""
+
+    @functools.wraps(cases)
+    def checker(answer: Any) -> Feedback:
+        verdicts = cases(answer)
+        try:
+            while (verdict := next(verdicts)) is None:
+                pass
+        except StopIteration as done:
+            return done.value
+        verdicts.close()
+        return verdict
+
+    return checker
 
 
 def _load_parts() -> None:
@@ -137,3 +167,26 @@ def known_mistake(
     except (TypeError, ValueError):
         pass
     return default
+
+
+def wrong_number(
+    given: Any,
+    expected: float,
+    says: Callable[[str], str],
+    mistakes: Sequence[tuple[Mistake, str]] = (),
+    *,
+    default: str = "",
+    tol: tuple[float, float] = (1e-6, 1e-9),
+    mistake_tol: tuple[float, float] = (1e-6, 0.0),
+) -> Feedback | None:
+    """The verdict on a number: None when ``given`` is within ``tol`` = (rel, abs) of
+    ``expected`` (see :func:`close`), else a failing :class:`Feedback` whose message is
+    ``says(hint)``, ``hint`` being :func:`known_mistake`'s for ``mistakes`` and ``default``,
+    matched within ``mistake_tol`` = (rel, abs).
+
+    A failing Feedback is falsy, so test the result with ``is not None``.
+    """
+    if close(given, expected, rel=tol[0], abs_=tol[1]):
+        return None
+    rel, abs_ = mistake_tol
+    return Feedback(False, says(known_mistake(given, default, mistakes, rel=rel, abs_=abs_)))

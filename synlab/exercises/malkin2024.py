@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..costs import optimal_sigma_linear, power_law_bound, sigmas_at_equal_cost
-from . import Feedback, close, exercise, known_mistake
+from . import Feedback, Verdicts, close, exercise, wrong_number
+
+#: the (relative, absolute) tolerance of most checks here
+_TIGHT = (1e-9, 1e-9)
 
 
 def _num(f, *args):
@@ -16,7 +20,7 @@ def _num(f, *args):
 
 # ----------------------------------------------------------------------------- chapter 1
 @exercise("malkin2024.quantal_moments")
-def quantal_moments(answer) -> Feedback:
+def quantal_moments(answer) -> Verdicts:
     """``answer(N, p, q) -> (mean, variance)`` of the binomial quantal model."""
     for N, p, q in [(1, 0.5, 1.0), (10, 0.2, 0.3), (50, 0.9, 0.05)]:
         got = answer(N, p, q)
@@ -24,44 +28,47 @@ def quantal_moments(answer) -> Feedback:
             m, v = (float(g) for g in got)
         except (TypeError, ValueError):
             return Feedback(False, "return a pair (mean, variance)")
-        if not close(m, N * p * q, rel=1e-9):
-            return Feedback(
-                False,
-                f"for N={N}, p={p}, q={q} the mean should be {N * p * q:g}; you gave {m:g}. "
-                "Each of N sites releases with probability p a quantum of size q.",
-            )
-        if close(v, N * p * q**2, rel=1e-9) and p != 0:
-            return Feedback(
-                False,
-                f"for N={N}, p={p}, q={q} you returned N p q² = {v:g}: a Bernoulli count has "
-                "variance p(1 − p), not p.",
-            )
-        if not close(v, N * p * (1 - p) * q**2, rel=1e-9):
-            return Feedback(
-                False,
-                f"for N={N}, p={p}, q={q} the variance should be {N * p * (1 - p) * q**2:g}; "
-                f"you gave {v:g}. Hint: the release count is Binomial(N, p), scaled by q.",
-            )
+        case = f"for N={N}, p={p}, q={q}"
+        yield wrong_number(
+            m,
+            N * p * q,
+            lambda _: (
+                f"{case} the mean should be {N * p * q:g}; you gave {m:g}. Each of N sites "
+                "releases with probability p a quantum of size q."
+            ),
+            tol=_TIGHT,
+        )
+        variance = N * p * (1 - p) * q**2
+        bernoulli = f"you returned N p q² = {v:g}: a Bernoulli count has variance p(1 − p), not p."
+        yield wrong_number(
+            v,
+            variance,
+            lambda hint: f"{case} {hint}",
+            [(N * p * q**2 if p != 0 else None, bernoulli)],
+            default=f"the variance should be {variance:g}; you gave {v:g}. "
+            "Hint: the release count is Binomial(N, p), scaled by q.",
+            tol=_TIGHT,
+            mistake_tol=_TIGHT,
+        )
     return Feedback(True, "μ = Npq and σ² = Np(1 − p)q².")
 
 
 @exercise("malkin2024.vesicle_exponent")
-def vesicle_exponent(answer) -> Feedback:
+def vesicle_exponent(answer) -> Verdicts:
     """``answer(k) -> rho`` for a cost ∝ N r^k at fixed μ and p (q ∝ r³)."""
     for k in (0.0, 1.0, 2.0, 3.0, 0.5):
         expected = 2 - 2 * k / 3
         got = _num(answer, k)
-        if not close(got, expected, rel=1e-9, abs_=1e-9):
-            hint = known_mistake(
-                got,
-                "Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ "
-                "N^(1 − k/3).",
-                [(-expected, "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3.")],
-                abs_=1e-9,
-            )
-            return Feedback(
-                False, f"for k = {k} expected ρ = {expected:g}; you gave {got:g}. {hint}"
-            )
+        yield wrong_number(
+            got,
+            expected,
+            lambda hint: f"for k = {k} expected ρ = {expected:g}; you gave {got:g}. {hint}",
+            [(-expected, "Check the sign: the cost falls as σ grows, so ρ > 0 for k < 3.")],
+            default="Write r ∝ N^(−1/3) (μ = Npq fixed, q ∝ r³) and σ ∝ N^(−1/2), then cost ∝ "
+            "N^(1 − k/3).",
+            tol=_TIGHT,
+            mistake_tol=(1e-6, 1e-9),
+        )
     return Feedback(
         True, "ρ = 2 − 2k/3: trafficking (k = 0) 2, actin (k = 1) 4/3, membrane (k = 2) 2/3."
     )
@@ -69,7 +76,7 @@ def vesicle_exponent(answer) -> Feedback:
 
 # ----------------------------------------------------------------------------- chapter 2
 @exercise("malkin2024.reliability_cost")
-def reliability_cost_ex(answer) -> Feedback:
+def reliability_cost_ex(answer) -> Verdicts:
     """``answer(sigmas, rho, c) -> total cost`` Σ c σ^−ρ."""
     cases = [
         (np.array([0.1, 1.0, 2.0]), 0.5, 1.0),
@@ -79,27 +86,27 @@ def reliability_cost_ex(answer) -> Feedback:
     for s, rho, c in cases:
         expected = float(np.sum(c * s**-rho))
         got = _num(answer, s, rho, c)
-        if not close(got, expected, rel=1e-9):
-            message = known_mistake(
-                got,
-                f"for σ={s.tolist()}, ρ={rho:g}, c={c:g} expected {expected:g}; you gave {got:g}. "
-                "Sum c·σ^(−ρ) over synapses.",
-                [
-                    (
-                        float(np.sum(c * s**rho)),
-                        f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost "
-                        "more for *smaller* σ.",
-                    )
-                ],
-                rel=1e-9,
-                abs_=1e-9,
-            )
-            return Feedback(False, message)
+        yield wrong_number(
+            got,
+            expected,
+            str,  # each hint below is the whole message
+            [
+                (
+                    float(np.sum(c * s**rho)),
+                    f"for σ={s.tolist()}, ρ={rho:g} you used σ^(+ρ): reliability should cost "
+                    "more for *smaller* σ.",
+                )
+            ],
+            default=f"for σ={s.tolist()}, ρ={rho:g}, c={c:g} expected {expected:g}; you gave "
+            f"{got:g}. Sum c·σ^(−ρ) over synapses.",
+            tol=_TIGHT,
+            mistake_tol=_TIGHT,
+        )
     return Feedback(True, "C = Σ_i c σ_i^(−ρ).")
 
 
 @exercise("malkin2024.budget_sigmas")
-def budget_sigmas(answer) -> Feedback:
+def budget_sigmas(answer) -> Verdicts:
     """``answer(H, rho, budget) -> sigmas`` minimising ½ΣHσ² with Σσ^−ρ = budget."""
     for H, rho, B in [(np.array([10.0, 0.1]), 0.5, 20.0), (np.array([1.0, 4.0, 0.25]), 2.0, 30.0)]:
         expected = sigmas_at_equal_cost(H, rho, B)
@@ -109,51 +116,50 @@ def budget_sigmas(answer) -> Feedback:
                 False, f"return one σ per synapse (shape {expected.shape}); got shape {got.shape}"
             )
         spent = float(np.sum(got**-rho))
-        if not math.isclose(spent, B, rel_tol=1e-6):
-            return Feedback(
-                False,
-                f"for H={H.tolist()}, ρ={rho:g} your σ's spend Σσ^−ρ = {spent:g}, not the budget "
-                f"{B:g}.",
-            )
+        case = f"for H={H.tolist()}, ρ={rho:g}"
+        says = lambda _: f"{case} your σ's spend Σσ^−ρ = {spent:g}, not the budget {B:g}."
+        yield wrong_number(spent, B, says, tol=(1e-6, 0.0))
         if not np.allclose(got, expected, rtol=1e-6):
+            want, gave = np.round(expected, 5).tolist(), np.round(got, 5).tolist()
             return Feedback(
                 False,
-                f"for H={H.tolist()}, ρ={rho:g} expected σ = {np.round(expected, 5).tolist()}; "
-                f"you gave {np.round(got, 5).tolist()}. Hint: Lagrange gives σ_i ∝ H_i^(−1/(2+ρ)).",
+                f"{case} expected σ = {want}; you gave {gave}. "
+                "Hint: Lagrange gives σ_i ∝ H_i^(−1/(2+ρ)).",
             )
     return Feedback(True, "σ_i = a·H_i^(−1/(2+ρ)), with a set by the budget.")
 
 
 # ----------------------------------------------------------------------------- chapter 3
 @exercise("malkin2024.optimal_sigma")
-def optimal_sigma(answer) -> Feedback:
+def optimal_sigma(answer) -> Verdicts:
     """``answer(H, rho, c, lam) -> sigma*`` of ½Hσ² + λcσ^−ρ."""
     for H, rho, c, lam in [(1.0, 0.5, 1.0, 1.0), (20.0, 2.0, 0.1, 3.0), (1e-3, 4 / 3, 2.0, 0.01)]:
         expected = float(optimal_sigma_linear(H, rho, c, lam))
         got = _num(answer, H, rho, c, lam)
-        if not close(got, expected, rel=1e-8):
-            message = known_mistake(
-                got,
-                f"for H={H:g}, ρ={rho:g}, c={c:g}, λ={lam:g} expected σ* = {expected:.6g}; "
-                f"you gave {got:.6g}. Set the derivative to zero.",
-                [
-                    (
-                        (lam * c * rho / H) ** (1 / (1 + rho)),
-                        "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to "
-                        "−λcρσ^(−ρ−1).",
-                    )
-                ],
-                rel=1e-9,
-                abs_=1e-9,
-            )
-            return Feedback(False, message)
+        one_over_one_plus_rho = (lam * c * rho / H) ** (1 / (1 + rho))
+        yield wrong_number(
+            got,
+            expected,
+            str,  # the hint below is the whole message
+            [
+                (
+                    one_over_one_plus_rho,
+                    "your exponent is 1/(1+ρ): differentiate ½Hσ² to Hσ, and λcσ^−ρ to "
+                    "−λcρσ^(−ρ−1).",
+                )
+            ],
+            default=f"for H={H:g}, ρ={rho:g}, c={c:g}, λ={lam:g} expected σ* = {expected:.6g}; "
+            f"you gave {got:.6g}. Set the derivative to zero.",
+            tol=(1e-8, 1e-9),
+            mistake_tol=_TIGHT,
+        )
     return Feedback(True, "σ* = (λcρ/H)^(1/(2+ρ)).")
 
 
 @exercise("malkin2024.hessian_slope")
-def hessian_slope(answer) -> Feedback:
+def hessian_slope(answer) -> Verdicts:
     """``answer(rho) -> d log σ / d log H``."""
-    wrong = _wrong_slope(
+    yield from _slope_verdicts(
         answer,
         (0.5, 2 / 3, 4 / 3, 2.0),
         lambda rho: -1 / (2 + rho),
@@ -162,24 +168,20 @@ def hessian_slope(answer) -> Feedback:
             "important synapses (larger H) are less noisy."
         ),
     )
-    # (a Feedback is falsy when it says "wrong": test for None)
-    return Feedback(True, "log σ = −log H/(2+ρ) + const.") if wrong is None else wrong
+    return Feedback(True, "log σ = −log H/(2+ρ) + const.")
 
 
-def _wrong_slope(answer, rhos, slope, hint_for_1_over_2_plus_rho) -> Feedback | None:
-    """Feedback on the first ρ where ``answer(ρ)`` is not ``slope(ρ)``, or None if none is; the
-    slope 1/(2+ρ) is a known mistake, explained by ``hint_for_1_over_2_plus_rho(ρ)``."""
+def _slope_verdicts(answer, rhos, slope, hint_for_1_over_2_plus_rho) -> Iterator[Feedback | None]:
+    """The verdict on ``answer(ρ)`` for each ρ of ``rhos``: right if ``slope(ρ)``; the slope
+    1/(2+ρ) is a known mistake, explained by ``hint_for_1_over_2_plus_rho(ρ)``."""
     for rho in rhos:
         got, expected = _num(answer, rho), slope(rho)
-        if not close(got, expected, rel=1e-9):
-            message = known_mistake(
-                got,
-                f"for ρ = {rho:g} expected {expected:.6g}; you gave {got:.6g}.",
-                [(1 / (2 + rho), hint_for_1_over_2_plus_rho(rho))],
-                abs_=1e-9,
-            )
-            return Feedback(False, message)
-    return None
+        hint = hint_for_1_over_2_plus_rho(rho)
+        default = f"for ρ = {rho:g} expected {expected:.6g}; you gave {got:.6g}."
+        mistakes = [(1 / (2 + rho), hint)]
+        yield wrong_number(
+            got, expected, str, mistakes, default=default, tol=_TIGHT, mistake_tol=(1e-6, 1e-9)
+        )
 
 
 # ----------------------------------------------------------------------------- chapter 4
@@ -205,16 +207,15 @@ def entropic_bound(answer) -> Feedback:
 
 
 @exercise("malkin2024.posterior_slope")
-def posterior_slope(answer) -> Feedback:
+def posterior_slope(answer) -> Verdicts:
     """``answer(rho) -> d log σ / d log σ_post`` with σ_post = H^(−1/2)."""
-    wrong = _wrong_slope(
+    yield from _slope_verdicts(
         answer,
         (0.5, 2 / 3, 4 / 3, 2.0, 0.01),
         lambda rho: 2 / (2 + rho),
         lambda rho: "that is the slope against H^(−1); σ_post = H^(−1/2) doubles it.",
     )
-    # (a Feedback is falsy when it says "wrong": test for None)
-    return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.") if wrong is None else wrong
+    return Feedback(True, "slope 2/(2+ρ) < 1, tending to 1 as ρ → 0.")
 
 
 # ----------------------------------------------------------------------------- chapter 5
@@ -233,16 +234,13 @@ def normalised_variability(answer) -> Feedback:
             "σ²/|μ|.",
         )
     if not np.allclose(got, expected):
-        return Feedback(
-            False,
-            f"expected {np.round(expected, 4).tolist()}; got {np.round(got, 4).tolist()} "
-            "(use |mean|: a mean can be negative).",
-        )
+        want, gave = np.round(expected, 4).tolist(), np.round(got, 4).tolist()
+        return Feedback(False, f"expected {want}; got {gave} (use |mean|: a mean can be negative).")
     return Feedback(True, "σ²/μ = q(1 − p) in the quantal model: it falls as p rises.")
 
 
 @exercise("malkin2024.spearman")
-def spearman(answer) -> Feedback:
+def spearman(answer) -> Verdicts:
     """``answer(x, y) -> Spearman rank correlation`` (no ties)."""
     from scipy.stats import spearmanr
 
@@ -252,18 +250,11 @@ def spearman(answer) -> Feedback:
         y = x + rng.standard_normal(n)
         expected = float(spearmanr(x, y).statistic)
         got = _num(answer, x, y)
-        if not close(got, expected, rel=1e-9):
-            message = known_mistake(
-                got,
-                f"for n = {n} expected {expected:.6f}; you gave {got:.6f}.",
-                [
-                    (
-                        float(np.corrcoef(x, y)[0, 1]),
-                        "that is Pearson's correlation of the values; rank them first.",
-                    )
-                ],
-                rel=1e-9,
-                abs_=1e-9,
-            )
-            return Feedback(False, message)
+        pearson = float(np.corrcoef(x, y)[0, 1])
+        pearson_hint = "that is Pearson's correlation of the values; rank them first."
+        default = f"for n = {n} expected {expected:.6f}; you gave {got:.6f}."
+        mistakes = [(pearson, pearson_hint)]
+        yield wrong_number(
+            got, expected, str, mistakes, default=default, tol=_TIGHT, mistake_tol=_TIGHT
+        )
     return Feedback(True, "Spearman's ρ is Pearson's correlation of the ranks.")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ..maintenance import curvature_q, noise_interpolation, optimal_magnitude
-from . import Feedback, close, exercise, known_mistake
+from . import Feedback, Verdicts, exercise, wrong_number
 
 __all__: list[str] = []
 
@@ -28,32 +28,42 @@ def _quadratic_case(seed: int, n: int = 6) -> tuple[torch.Tensor, torch.Tensor, 
     return 0.5 * (H + H.T), g, 3.0 * direction  # not a unit vector on purpose
 
 
-def _wrong(case: str, expected: str, given, hint: str) -> Feedback:
-    """The verdict on a wrong number: the case, the expected and the given value, and a hint."""
-    return Feedback(False, f"{case}: expected {expected}, got {given!r}. Hint: {hint}.")
+def _judge(given, expected: float, case: str, default: str, mistakes, *, shown="", rel=1e-6):
+    """:func:`wrong_number` with the message of this part: the case, the expected value (as
+    ``shown``, else to 6 digits), the given one, and the hint (``default`` or a mistake's)."""
+    shown = shown or f"{expected:.6g}"
+    return wrong_number(
+        given,
+        expected,
+        lambda hint: f"{case}: expected {shown}, got {given!r}. Hint: {hint}.",
+        mistakes,
+        default=default,
+        tol=(rel, 1e-9),
+        mistake_tol=(rel, 1e-9),
+    )
 
 
 @exercise("raman2021.optimal_magnitude")
-def _check_optimal_magnitude(fn) -> Feedback:
+def _check_optimal_magnitude(fn) -> Verdicts:
     """Eq. (6): ‖Δc‖* = −ĉᵀ∇F / Q[Δc]."""
     for seed in range(4):
         H, g, c = _quadratic_case(seed)
         expected = float(optimal_magnitude(g, H, c))
         given = fn(g.clone(), H.clone(), c.clone())
-        if not close(given, expected, rel=1e-6):
-            hint = known_mistake(
-                given,
-                "set d/dm [m ĉᵀ∇F + ½ m² Q[ĉ]] = 0 and solve for m",
-                [
-                    (
-                        float(-(c @ g) / (c @ H @ c)),
-                        "you seem to use the unnormalised direction: both the slope and Q take "
-                        "ĉ = c/‖c‖",
-                    )
-                ],
-                abs_=1e-9,
-            )
-            return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
+        unnormalised = float(-(c @ g) / (c @ H @ c))
+        yield _judge(
+            given,
+            expected,
+            f"case {seed}",
+            "set d/dm [m ĉᵀ∇F + ½ m² Q[ĉ]] = 0 and solve for m",
+            [
+                (
+                    unnormalised,
+                    "you seem to use the unnormalised direction: both the slope and Q take "
+                    "ĉ = c/‖c‖",
+                )
+            ],
+        )
     return Feedback(
         True,
         "optimal_magnitude agrees with Eq. (6) on 4 random quadratics (and rescaling c changes "
@@ -62,54 +72,38 @@ def _check_optimal_magnitude(fn) -> Feedback:
 
 
 @exercise("raman2021.steady_ratio")
-def _check_steady_ratio(fn) -> Feedback:
+def _check_steady_ratio(fn) -> Verdicts:
     """Eq. (9) with Eq. (12): ‖Δc‖/‖Δε‖ = √(Tr(H)/N / Q[Δc])."""
     for seed in range(4):
         H, g, c = _quadratic_case(seed + 10)
         expected = math.sqrt(float(torch.trace(H)) / H.shape[0] / float(curvature_q(H, c)))
         given = fn(H.clone(), c.clone())
-        if not close(given, expected, rel=1e-6):
-            hint = known_mistake(
-                given,
-                "Q[Δε] is Tr(H)/N in expectation (Eq. 12) and Q[Δc] = ĉᵀHĉ",
-                [
-                    (
-                        expected**2,
-                        "you returned the ratio of squared magnitudes; take the square root",
-                    ),
-                    (
-                        1 / expected,
-                        "the ratio is inverted: more curvature along Δc means *less* compensation",
-                    ),
-                ],
-                abs_=1e-9,
-            )
-            return _wrong(f"case {seed}", f"{expected:.6g}", given, hint)
+        mistakes = [
+            (expected**2, "you returned the ratio of squared magnitudes; take the square root"),
+            (
+                1 / expected,
+                "the ratio is inverted: more curvature along Δc means *less* compensation",
+            ),
+        ]
+        default = "Q[Δε] is Tr(H)/N in expectation (Eq. 12) and Q[Δc] = ĉᵀHĉ"
+        yield _judge(given, expected, f"case {seed}", default, mistakes)
     return Feedback(True, "steady_ratio matches √(Q[Δε]/Q[Δc]) with Q[Δε] = Tr(H)/N.")
 
 
 @exercise("raman2021.expected_increase")
-def _check_expected_increase(fn) -> Feedback:
+def _check_expected_increase(fn) -> Verdicts:
     """Box 2: E[F(w+Δε) − F(w)] = ½‖Δε‖² Tr(H)/N at a minimum."""
     for seed, norm in ((0, 0.1), (1, 1.0), (2, 2.5)):
         H, _, _ = _quadratic_case(seed + 20, n=8)
         expected = 0.5 * norm**2 * float(torch.trace(H)) / 8
         given = fn(H.clone(), norm)
-        if not close(given, expected, rel=1e-6):
-            hint = known_mistake(
-                given,
-                "expand F(w+Δε) to second order and average over isotropic directions",
-                [
-                    (
-                        2 * expected,
-                        "the second-order term of the Taylor expansion carries a factor ½",
-                    ),
-                    (8 * expected, "E[Δε Δεᵀ] = ‖Δε‖² I / N: divide the trace by N"),
-                    (expected / norm, "the increase scales with ‖Δε‖², not ‖Δε‖"),
-                ],
-                abs_=1e-9,
-            )
-            return _wrong(f"‖Δε‖ = {norm}", f"{expected:.6g}", given, hint)
+        mistakes = [
+            (2 * expected, "the second-order term of the Taylor expansion carries a factor ½"),
+            (8 * expected, "E[Δε Δεᵀ] = ‖Δε‖² I / N: divide the trace by N"),
+            (expected / norm, "the increase scales with ‖Δε‖², not ‖Δε‖"),
+        ]
+        default = "expand F(w+Δε) to second order and average over isotropic directions"
+        yield _judge(given, expected, f"‖Δε‖ = {norm}", default, mistakes)
     return Feedback(True, "expected_increase = ½‖Δε‖² Tr(H)/N, the uphill drift of Box 2.")
 
 
@@ -217,61 +211,50 @@ def _check_corrupted_step(fn) -> Feedback:
 
 
 @exercise("raman2021.noise_interpolation")
-def _check_noise_interpolation(fn) -> Feedback:
+def _check_noise_interpolation(fn) -> Verdicts:
     """SI Eq. (8)."""
     for qc, qn, rho in ((1.0, 0.03, 0.1), (1.0, 0.03, 1.0), (0.2, 0.19, 3.0), (5.0, 1.0, 50.0)):
         expected = float(noise_interpolation(qc, qn, rho))
         given = fn(qc, qn, rho)
-        if not close(given, expected, rel=1e-6):
-            hint = known_mistake(
-                given,
-                "expand (c̃+ν)ᵀH(c̃+ν)/‖c̃+ν‖² with c̃ ⊥ ν and c̃ᵀHν = 0",
-                [
-                    (
-                        qc / (1 + rho) + qn / (1 + 1 / rho),
-                        "weights depend on ρ² = ‖ν‖²/‖c̃‖² (squared norms), not on ρ",
-                    )
-                ],
-                abs_=1e-9,
-            )
-            return _wrong(f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}", f"{expected:.6g}", given, hint)
+        linear = qc / (1 + rho) + qn / (1 + 1 / rho)
+        yield _judge(
+            given,
+            expected,
+            f"Q[c̃]={qc}, Q[ν]={qn}, ρ={rho}",
+            "expand (c̃+ν)ᵀH(c̃+ν)/‖c̃+ν‖² with c̃ ⊥ ν and c̃ᵀHν = 0",
+            [(linear, "weights depend on ρ² = ‖ν‖²/‖c̃‖² (squared norms), not on ρ")],
+        )
     return Feedback(True, "Q[Δc] interpolates between Q[c̃] and Q[ν] as SI Eq. (8) says.")
 
 
 @exercise("raman2021.fraction_to_ratio")
-def _check_fraction_to_ratio(fn) -> Feedback:
+def _check_fraction_to_ratio(fn) -> Verdicts:
     """p % activity-independent change → ‖Δc‖/‖Δε‖ = (100 − p)/p."""
     for p in (50.0, 63.0, 75.0, 77.0):
         expected = (100 - p) / p
         given = fn(p)
-        if not close(given, expected, rel=1e-6):
-            hint = known_mistake(
-                given,
-                "‖Δc‖ ∝ the activity-dependent share (100 − p), ‖Δε‖ ∝ p",
-                [(p / (100 - p), "that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part")],
-                abs_=1e-9,
-            )
-            return _wrong(f"p = {p}%", f"{expected:.4g}", given, hint)
+        inverse = p / (100 - p), "that is ‖Δε‖/‖Δc‖; compensation is the activity-dependent part"
+        default = "‖Δc‖ ∝ the activity-dependent share (100 − p), ‖Δε‖ ∝ p"
+        yield _judge(given, expected, f"p = {p}%", default, [inverse], shown=f"{expected:.4g}")
     return Feedback(True, "every study with p ≥ 50 % implies ‖Δc‖/‖Δε‖ ≤ 1.")
 
 
 @exercise("raman2021.implied_corruption")
-def _check_implied_corruption(fn) -> Feedback:
+def _check_implied_corruption(fn) -> Verdicts:
     """Invert Eqs. (9) and SI (8): κ² = (a − 1/r²)/(1/r² − 1)."""
     for a, r in ((33.0, 0.5), (33.0, 0.9), (4.0, 0.6), (1.5, 0.95)):
         x = 1 / r**2
         expected = math.sqrt((a - x) / (x - 1))
         given = fn(a, r)
-        if not close(given, expected, rel=1e-5):
-            hint = known_mistake(
-                given,
-                "set 1/r² = Q[Δc]/Q[Δε] = (a + κ²)/(1 + κ²) (Eq. 8 with Q[ν] = Q[Δε]) and solve "
-                "for κ",
-                [(expected**2, "you returned κ²; take the square root")],
-                rel=1e-5,
-                abs_=1e-9,
-            )
-            return _wrong(f"a = {a}, r = {r}", f"κ = {expected:.5g}", given, hint)
+        yield _judge(
+            given,
+            expected,
+            f"a = {a}, r = {r}",
+            "set 1/r² = Q[Δc]/Q[Δε] = (a + κ²)/(1 + κ²) (Eq. 8 with Q[ν] = Q[Δε]) and solve for κ",
+            [(expected**2, "you returned κ²; take the square root")],
+            shown=f"κ = {expected:.5g}",
+            rel=1e-5,
+        )
     # consistency: the formula and Eq. (8) agree
     a, r = 10.0, 0.7
     k = float(fn(a, r))

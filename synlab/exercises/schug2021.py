@@ -12,13 +12,21 @@ from ..importance import importance_classes as _classes
 from ..importance import important_counts
 from ..importance import strength_update as _strength_update
 from ..information import mutual_information
-from . import Feedback, exercise, known_mistake
+from . import Feedback, Verdicts, exercise, wrong_number
 
 
 def _num(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=float)
+
+
+def _number(what: str, fn, *args) -> float | Feedback:
+    """``fn(*args)`` as a float, or the failing Feedback that says ``what`` gave no number."""
+    try:
+        return float(fn(*args))
+    except (TypeError, ValueError) as err:
+        return Feedback(False, f"{what} did not return a number: {err}")
 
 
 # ----------------------------------------------------------------------------- chapter 1
@@ -74,32 +82,25 @@ def check_strength_update(fn) -> Feedback:
 
 
 @exercise("schug2021.prob_large_gradient")
-def check_prob_large_gradient(fn) -> Feedback:
+def check_prob_large_gradient(fn) -> Verdicts:
     """``fn(fisher, g_lim)`` -> P(|g| > g_lim) for g ~ N(0, F) with F = fisher."""
     for fisher, g_lim in [(1.0, 1.0), (1e-6, 1e-3), (4e-6, 1e-3), (1e-8, 1e-3), (0.3, 0.0)]:
         want = math.erfc(g_lim / math.sqrt(2 * fisher))
-        try:
-            got = float(fn(fisher, g_lim))
-        except (TypeError, ValueError) as err:
-            return Feedback(False, f"fn({fisher}, {g_lim}) did not return a number: {err}")
-        if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12):
-            hint = known_mistake(
-                got,
-                "",
-                [
-                    (
-                        math.erfc(g_lim / math.sqrt(fisher)),
-                        " Hint: the standard deviation is sqrt(F) and erfc takes x/(sqrt(2)·σ).",
-                    ),
-                    (1 - want, " Hint: that is P(|g| <= g_lim), the complement."),
-                    (want / 2, " Hint: count both tails, g > g_lim and g < −g_lim."),
-                ],
-                abs_=1e-12,
-            )
-            return Feedback(
-                False,
-                f"F = {fisher:g}, g_lim = {g_lim:g}: expected {want:.6g}, got {got:.6g}.{hint}",
-            )
+        got = _number(f"fn({fisher}, {g_lim})", fn, fisher, g_lim)
+        if isinstance(got, Feedback):
+            return got
+        mistakes = [
+            (
+                math.erfc(g_lim / math.sqrt(fisher)),
+                " Hint: the standard deviation is sqrt(F) and erfc takes x/(sqrt(2)·σ).",
+            ),
+            (1 - want, " Hint: that is P(|g| <= g_lim), the complement."),
+            (want / 2, " Hint: count both tails, g > g_lim and g < −g_lim."),
+        ]
+        says = lambda hint: (
+            f"F = {fisher:g}, g_lim = {g_lim:g}: expected {want:.6g}, got {got:.6g}.{hint}"
+        )
+        yield wrong_number(got, want, says, mistakes, tol=(1e-6, 1e-12), mistake_tol=(1e-6, 1e-12))
     return Feedback(
         True, "P(|g| > g_lim) = erfc(g_lim / sqrt(2F)), increasing in the Fisher information F."
     )
@@ -107,7 +108,7 @@ def check_prob_large_gradient(fn) -> Feedback:
 
 # ----------------------------------------------------------------------------- chapter 2
 @exercise("schug2021.soft_mutual_information")
-def check_soft_mutual_information(fn) -> Feedback:
+def check_soft_mutual_information(fn) -> Verdicts:
     """``fn(labels, probs)`` -> soft I(Y; Ŷ) in bits (class-averaged softmax outputs)."""
     rng = np.random.default_rng(0)
     cases = {
@@ -119,36 +120,29 @@ def check_soft_mutual_information(fn) -> Feedback:
     cases["random soft outputs"] = (y, np.exp(logits) / np.exp(logits).sum(1, keepdims=True))
     for name, (labels, probs) in cases.items():
         want = mutual_information(torch.as_tensor(labels), torch.as_tensor(probs))
-        try:
-            got = float(fn(torch.as_tensor(labels), torch.as_tensor(probs)))
-        except (TypeError, ValueError) as err:
-            return Feedback(False, f"case '{name}' did not return a number: {err}")
-        if not math.isclose(got, want, rel_tol=1e-5, abs_tol=1e-9):
-            hard = mutual_information(
-                torch.as_tensor(labels), torch.as_tensor(probs.argmax(1)), n_classes=probs.shape[1]
-            )
-            hint = known_mistake(
-                got,
-                "",
-                [
-                    (want * math.log(2), " Hint: you answered in nats; use log base 2 for bits."),
-                    (
-                        hard,
-                        " Hint: that is the hard (arg-max) estimate; average the softmax outputs "
-                        "per class instead.",
-                    ),
-                ],
-                rel=1e-5,
-                abs_=1e-9,
-            )
-            return Feedback(False, f"case '{name}': expected {want:.6f} bits, got {got:.6f}.{hint}")
+        got = _number(f"case '{name}'", fn, torch.as_tensor(labels), torch.as_tensor(probs))
+        if isinstance(got, Feedback):
+            return got
+        hard = mutual_information(
+            torch.as_tensor(labels), torch.as_tensor(probs.argmax(1)), n_classes=probs.shape[1]
+        )
+        mistakes = [
+            (want * math.log(2), " Hint: you answered in nats; use log base 2 for bits."),
+            (
+                hard,
+                " Hint: that is the hard (arg-max) estimate; average the softmax outputs "
+                "per class instead.",
+            ),
+        ]
+        says = lambda hint: f"case '{name}': expected {want:.6f} bits, got {got:.6f}.{hint}"
+        yield wrong_number(got, want, says, mistakes, tol=(1e-5, 1e-9), mistake_tol=(1e-5, 1e-9))
     return Feedback(
         True, "I = Σ P(y)P(ŷ|y) log2 P(ŷ|y)/P(ŷ) with P(ŷ|y) the class-averaged softmax."
     )
 
 
 @exercise("schug2021.matched_release_probability")
-def check_matched_release_probability(fn) -> Feedback:
+def check_matched_release_probability(fn) -> Verdicts:
     """``fn(list_of_p_tensors)`` -> the single p of the fixed control: the mean over all
     synapses."""
     g = torch.Generator().manual_seed(1)
@@ -158,25 +152,17 @@ def check_matched_release_probability(fn) -> Feedback:
         torch.full((2, 5), 1.0),
     ]
     want = float(torch.cat([p.flatten() for p in ps]).mean())
-    try:
-        got = float(fn(ps))
-    except (TypeError, ValueError) as err:
-        return Feedback(False, f"your function did not return a number: {err}")
-    if not math.isclose(got, want, rel_tol=1e-5):
-        layer_mean = float(torch.stack([p.mean() for p in ps]).mean())
-        hint = known_mistake(
-            got,
-            "",
-            [
-                (
-                    layer_mean,
-                    " Hint: that is the mean of the layer means; weight each layer by its number "
-                    "of synapses.",
-                )
-            ],
-            rel=1e-5,
-        )
-        return Feedback(False, f"expected {want:.5f}, got {got:.5f}.{hint}")
+    got = _number("your function", fn, ps)
+    if isinstance(got, Feedback):
+        return got
+    layer_mean = float(torch.stack([p.mean() for p in ps]).mean())
+    mean_of_means = (
+        " Hint: that is the mean of the layer means; weight each layer by its number of synapses."
+    )
+    says = lambda hint: f"expected {want:.5f}, got {got:.5f}.{hint}"
+    yield wrong_number(
+        got, want, says, [(layer_mean, mean_of_means)], tol=(1e-5, 0.0), mistake_tol=(1e-5, 0.0)
+    )
     return Feedback(
         True,
         "The matched control uses the mean release probability over every synapse of the network.",
@@ -264,7 +250,7 @@ def check_relative_change(fn) -> Feedback:
 
 
 @exercise("schug2021.pearson_r")
-def check_pearson_r(fn) -> Feedback:
+def check_pearson_r(fn) -> Verdicts:
     """``fn(x, y)`` -> Pearson's correlation coefficient."""
     rng = np.random.default_rng(7)
     x = rng.uniform(0.1, 0.9, 40)
@@ -274,25 +260,17 @@ def check_pearson_r(fn) -> Feedback:
     }
     for name, (a, b) in cases.items():
         want = float(stats.pearsonr(a, b).statistic)
-        try:
-            got = float(fn(a, b))
-        except (TypeError, ValueError) as err:
-            return Feedback(False, f"case '{name}' did not return a number: {err}")
-        if not math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
-            hint = known_mistake(
-                got,
-                "",
-                [
-                    (
-                        float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))),
-                        " Hint: subtract the means first.",
-                    ),
-                    (
-                        lambda g: abs(g) > 1,
-                        " Hint: divide the covariance by both standard deviations; r lies in "
-                        "[−1, 1].",
-                    ),
-                ],
-            )
-            return Feedback(False, f"case '{name}': expected r = {want:.6f}, got {got:.6f}.{hint}")
+        got = _number(f"case '{name}'", fn, a, b)
+        if isinstance(got, Feedback):
+            return got
+        uncentred = float(np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)))
+        mistakes = [
+            (uncentred, " Hint: subtract the means first."),
+            (
+                lambda g: abs(g) > 1,
+                " Hint: divide the covariance by both standard deviations; r lies in [−1, 1].",
+            ),
+        ]
+        says = lambda hint: f"case '{name}': expected r = {want:.6f}, got {got:.6f}.{hint}"
+        yield wrong_number(got, want, says, mistakes)
     return Feedback(True, "r = cov(x, y) / (σ_x σ_y).")

@@ -15,7 +15,7 @@ import torch
 from ..continual import ewc_penalty as _ewc_penalty
 from ..perceptron import perceptron_update
 from ..rules import consolidation_factor, update_release_probability
-from . import Feedback, close, exercise, known_mistake
+from . import Feedback, Verdicts, close, exercise, wrong_number
 
 
 def _matrices():
@@ -33,38 +33,28 @@ def _bwt(A):
 
 
 @exercise("schug2021_lifelong.backward_transfer")
-def check_backward_transfer(fn) -> Feedback:
+def check_backward_transfer(fn) -> Verdicts:
     """``fn(A)`` → mean over j < T−1 of A[T−1, j] − A[j, j] (negative = forgetting)."""
     for A in _matrices():
         want = _bwt(A)
         got = fn(A.copy())
-        if not close(got, want, rel=1e-6, abs_=1e-9):
-            hint = known_mistake(
-                got,
-                "",
-                [
-                    (
-                        float(A[-1].mean() - np.diag(A).mean()),
-                        " Hint: leave out the last task — it has not been followed by any other "
-                        "task.",
-                    ),
-                    (
-                        -want,
-                        " Hint: the sign — final accuracy minus accuracy right after learning.",
-                    ),
-                ],
-                abs_=1e-9,
-            )
-            return Feedback(
-                False, f"for A =\n{np.round(A, 3)}\nexpected {want:.4f}, got {got}.{hint}"
-            )
+        with_last = float(A[-1].mean() - np.diag(A).mean())
+        mistakes = [
+            (
+                with_last,
+                " Hint: leave out the last task — it has not been followed by any other task.",
+            ),
+            (-want, " Hint: the sign — final accuracy minus accuracy right after learning."),
+        ]
+        says = lambda hint: f"for A =\n{np.round(A, 3)}\nexpected {want:.4f}, got {got}.{hint}"
+        yield wrong_number(got, want, says, mistakes, mistake_tol=(1e-6, 1e-9))
     return Feedback(
         True, "backward transfer is the average change of old tasks' accuracy after all learning."
     )
 
 
 @exercise("schug2021_lifelong.ewc_penalty")
-def check_ewc_penalty(fn) -> Feedback:
+def check_ewc_penalty(fn) -> Verdicts:
     """``fn(theta, theta_star, fisher, lam)`` → λ/2 Σ F (θ − θ*)² for flat tensors."""
     g = torch.Generator().manual_seed(1)
     for n, lam in ((3, 1.0), (10, 100.0), (50, 0.5)):
@@ -74,22 +64,18 @@ def check_ewc_penalty(fn) -> Feedback:
         want = float(_ewc_penalty({"w": theta}, [({"w": fisher}, {"w": star})], lam))
         got = fn(theta.clone(), star.clone(), fisher.clone(), lam)
         got = float(got)
-        if not close(got, want, rel=1e-5):
-            message = known_mistake(
-                got,
-                f"n={n}, λ={lam}: expected {want:.6g}, got {got:.6g}.",
-                [
-                    (
-                        2 * want,
-                        f"n={n}, λ={lam}: got {got:.4g}, twice the expected {want:.4g}. "
-                        "Hint: the factor 1/2.",
-                    ),
-                    (want / lam, f"n={n}, λ={lam}: got {got:.4g}; you forgot the strength λ."),
-                ],
-                rel=1e-5,
-                abs_=1e-9,
-            )
-            return Feedback(False, message)
+        case = f"n={n}, λ={lam}: "
+        mistakes = [
+            (
+                2 * want,
+                f"{case}got {got:.4g}, twice the expected {want:.4g}. Hint: the factor 1/2.",
+            ),
+            (want / lam, f"{case}got {got:.4g}; you forgot the strength λ."),
+        ]
+        default = f"{case}expected {want:.6g}, got {got:.6g}."
+        yield wrong_number(
+            got, want, str, mistakes, default=default, tol=(1e-5, 1e-9), mistake_tol=(1e-5, 1e-9)
+        )
     if float(fn(star, star, fisher, 10.0)) != 0.0:
         return Feedback(False, "the penalty must vanish at the anchor θ = θ*.")
     return Feedback(True, "this is the quadratic (Laplace) penalty EWC adds for each learned task.")
@@ -136,7 +122,7 @@ def check_ghost_step(fn) -> Feedback:
 
 
 @exercise("schug2021_lifelong.t_statistic")
-def check_t_statistic(fn) -> Feedback:
+def check_t_statistic(fn) -> Verdicts:
     """``fn(a, b)`` → Student's two-sample t with pooled variance (scipy.stats.ttest_ind)."""
     from scipy import stats
 
@@ -148,19 +134,15 @@ def check_t_statistic(fn) -> Feedback:
     for a, b in cases:
         want = float(stats.ttest_ind(a, b).statistic)
         got = fn(np.array(a), np.array(b))
-        if not close(got, want, rel=1e-6):
-            hint = known_mistake(
-                got,
-                " Use the unbiased variances (ddof=1), pooled with weights n−1.",
-                [
-                    (
-                        float(stats.ttest_ind(a, b, equal_var=False).statistic),
-                        " That is Welch's t; pool the variances.",
-                    )
-                ],
-                abs_=1e-9,
-            )
-            return Feedback(False, f"a={a}, b={b}: expected t = {want:.4f}, got {got}.{hint}")
+        welch = float(stats.ttest_ind(a, b, equal_var=False).statistic)
+        yield wrong_number(
+            got,
+            want,
+            lambda hint: f"a={a}, b={b}: expected t = {want:.4f}, got {got}.{hint}",
+            [(welch, " That is Welch's t; pool the variances.")],
+            default=" Use the unbiased variances (ddof=1), pooled with weights n−1.",
+            mistake_tol=(1e-6, 1e-9),
+        )
     return Feedback(True, "pooled two-sample t statistic, as in the paper's independent t-tests.")
 
 

@@ -14,13 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Experiment", "EXPERIMENTS", "ENGINES", "register", "get_experiment", "PART_MODULES"]
+__all__ = [
+    "Experiment",
+    "EXPERIMENTS",
+    "ENGINES",
+    "register",
+    "get_experiment",
+    "PART_MODULES",
+    "profile_config",
+]
 
 #: The engines a training step can run on (``synlab run EXP --engine NAME``):
 #: ``autograd``: the readable reference step (autograd's backward pass); ``fused``: the
-#: hand-derived step (:mod:`synlab.fused`, :mod:`synlab.continual_stacked`), eager;
+#: hand-derived step (:mod:`synlab.fast.fused`, :mod:`synlab.fast.stacked`), eager;
 #: ``compiled``: the hand-derived step compiled by ``torch.compile``. Same numbers up to float
-#: rounding (``tests/test_fused.py``, ``tests/test_continual_stacked.py``).
+#: rounding (``tests/test_fast_fused.py``, ``tests/test_fast_stacked.py``).
 ENGINES = ("autograd", "fused", "compiled")
 
 
@@ -126,6 +134,16 @@ def register(exp: Experiment) -> Experiment:
         raise ValueError(f"an experiment named {exp.name!r} is already registered")
     EXPERIMENTS[exp.name] = exp
     return exp
+
+
+def profile_config(profile: str, cls: Callable[..., Any], **quick: Any) -> Any:
+    """The config of ``profile``: ``cls()`` (the paper's values) for ``"full"``, ``cls(**quick)``
+    for ``"quick"``; a ValueError naming the two profiles otherwise."""
+    if profile == "full":
+        return cls()
+    if profile == "quick":
+        return cls(**quick)
+    raise ValueError(f"unknown profile {profile!r}; choose 'quick' or 'full'")
 
 
 def _load_parts() -> None:

@@ -156,29 +156,32 @@ class RegressionConfig:
     seed: int = 0
 
 
+#: the quick profiles' steps: σ starts larger and φ takes larger Adam steps, or σ would not move
+#: in the few hundred steps of a quick run
+_QUICK_STEPS = dict(lr=1e-3, lr_phi=1e-2, sigma_init=3e-2)
+#: the quick profiles' data: 1,000 training and 500 test images, 5 samples per evaluation
+_QUICK_DATA = dict(n_train=1000, n_test=500, n_eval_samples=5)
+
+
+def _on_dataset(cls, dataset: str):
+    """``cls()`` on the MNIST sample (``dataset="mnist"``), else on the full ``dataset``."""
+    return cls() if dataset == "mnist" else cls(dataset=dataset, allow_substitute=False)
+
+
 def tradeoff_config(profile: str, dataset: str = "mnist") -> TradeoffConfig:
     """``full``: the paper's sweep; ``quick``: 2,000 images, 2 epochs, 3 λ, 2 ρ, larger steps."""
-    base = (
-        TradeoffConfig()
-        if dataset == "mnist"
-        else TradeoffConfig(dataset=dataset, allow_substitute=False)
-    )
+    base = _on_dataset(TradeoffConfig, dataset)
     if profile == "full":
         return replace(base, match_paper_steps=True)
     if profile == "quick":
-        # quick: σ starts at 1e-2 and φ takes larger Adam steps, or σ would not move in 200 steps
         return replace(
             base,
-            n_train=1000,
-            n_test=500,
             epochs=2,
             lams=(1e-3, 0.1, 10.0),
             rhos=(0.5, 2.0),
             lam_blocks=1,
-            lr=1e-3,
-            lr_phi=1e-2,
-            sigma_init=3e-2,
-            n_eval_samples=5,
+            **_QUICK_DATA,
+            **_QUICK_STEPS,
         )
     raise ValueError(f"unknown profile {profile!r}")
 
@@ -188,16 +191,12 @@ def signatures_config(profile: str) -> SignaturesConfig:
         return SignaturesConfig(epochs=50, match_paper_steps=True)
     if profile == "quick":
         return SignaturesConfig(
-            n_train=1000,
-            n_test=500,
             epochs=2,
             accumulate_epochs=1,
             rhos=(0.5, 2.0),
             c_factors=(1.0, 10.0, 0.1),
-            lr=1e-3,
-            lr_phi=1e-2,
-            sigma_init=3e-2,
-            n_eval_samples=5,
+            **_QUICK_DATA,
+            **_QUICK_STEPS,
         )
     raise ValueError(f"unknown profile {profile!r}")
 
@@ -206,17 +205,8 @@ def linear_config(profile: str) -> LinearConfig:
     if profile == "full":
         return LinearConfig(match_paper_steps=True)
     if profile == "quick":
-        return LinearConfig(
-            n_train=1000,
-            n_test=500,
-            epochs=3,
-            accumulate_epochs=1,
-            lams=(1.0,),
-            lr=1e-3,
-            lr_phi=5e-2,
-            sigma_init=3e-2,
-            n_eval_samples=5,
-        )
+        steps = _QUICK_STEPS | dict(lr_phi=5e-2)
+        return LinearConfig(epochs=3, accumulate_epochs=1, lams=(1.0,), **_QUICK_DATA, **steps)
     raise ValueError(f"unknown profile {profile!r}")
 
 
@@ -244,17 +234,9 @@ def prepare_data(cfg: TrainingConfig, device) -> tuple[torch.Tensor, ...]:
 
 def _ensemble(cfg: TrainingConfig, K: int, device, homogeneous=False) -> GaussianEnsembleMLP:
     src = NoiseSource(K, cfg.seed, per_member=cfg.per_member_noise, device=device)
-    return GaussianEnsembleMLP(
-        K,
-        cfg.sizes,
-        bias=True,
-        sigma_init=cfg.sigma_init,
-        mu_init=cfg.mu_init,
-        relu_after=cfg.relu_after,
-        noise=cfg.noise,
-        homogeneous=homogeneous,
-        source=src,
-    ).to(device)
+    kw = {f: getattr(cfg, f) for f in ("sigma_init", "mu_init", "relu_after", "noise")}
+    model = GaussianEnsembleMLP(K, cfg.sizes, bias=True, homogeneous=homogeneous, source=src, **kw)
+    return model.to(device)
 
 
 def effective_epochs(cfg: TrainingConfig, n_train: int, epochs: int) -> int:
@@ -308,7 +290,7 @@ def _train(
 
 
 #: the engines of every experiment here: the ensemble's autograd step, or its fused step
-#: (synlab.fused), eager or compiled
+#: (synlab.fast.fused), eager or compiled
 ENSEMBLE_ENGINES = ("autograd", "fused", "compiled")
 
 
@@ -625,23 +607,33 @@ def run_regression(cfg: RegressionConfig, unit: dict, *, engine: str = "autograd
 
 
 # ----------------------------------------------------------------------------- registry
-def _TRADEOFF_GROUP(unit: dict) -> int:
-    """Where the runner stacks (a GPU), every unit of a tradeoff sweep goes into one ensemble."""
+def _ONE_GROUP(unit: dict) -> int:
+    """Where the runner stacks (a GPU), every unit of a sweep goes into one ensemble."""
     return 0
 
 
+def _ensemble_runs(units, run_unit, run_group) -> dict:
+    """The :class:`Experiment` fields of a stackable sweep of this part: its units and run, the
+    ensemble engines, and ``run_group`` over one group (:func:`_ONE_GROUP`)."""
+    return dict(
+        units=units,
+        run_unit=run_unit,
+        part="malkin2024",
+        engines=ENSEMBLE_ENGINES,
+        run_group=run_group,
+        group_key=_ONE_GROUP,
+    )
+
+
+#: how the trade-off sweeps run
+_TRADEOFF_RUNS = _ensemble_runs(tradeoff_units, run_tradeoff, run_tradeoff_group)
 TRADEOFF = register(
     Experiment(
         "malkin2024_tradeoff",
         "Figs. 2–3: accuracy, mean σ and reliability cost against λ, per ρ and noise mode "
         "(MNIST sample; one ensemble per λ block of a ρ × mode, or every unit in one ensemble on a GPU)",
         tradeoff_config,
-        tradeoff_units,
-        run_tradeoff,
-        part="malkin2024",
-        engines=ENSEMBLE_ENGINES,
-        run_group=run_tradeoff_group,
-        group_key=_TRADEOFF_GROUP,
+        **_TRADEOFF_RUNS,
     )
 )
 TRADEOFF_FASHION = register(
@@ -649,12 +641,7 @@ TRADEOFF_FASHION = register(
         "malkin2024_tradeoff_fashion",
         "Extension of Figs. 2–3 to full Fashion-MNIST (not in the paper)",
         lambda profile: tradeoff_config(profile, "fashion_mnist"),
-        tradeoff_units,
-        run_tradeoff,
-        part="malkin2024",
-        engines=ENSEMBLE_ENGINES,
-        run_group=run_tradeoff_group,
-        group_key=_TRADEOFF_GROUP,
+        **_TRADEOFF_RUNS,
     )
 )
 SIGNATURES = register(
@@ -877,11 +864,7 @@ class SignaturesSConfig(TrainingConfig):
 
 
 def signatures_s_config(profile: str, dataset: str = "mnist") -> SignaturesSConfig:
-    base = (
-        SignaturesSConfig()
-        if dataset == "mnist"
-        else SignaturesSConfig(dataset=dataset, allow_substitute=False)
-    )
+    base = _on_dataset(SignaturesSConfig, dataset)
     if profile == "full":
         return replace(base, epochs=50, match_paper_steps=True)
     if profile == "quick":
@@ -892,11 +875,9 @@ def signatures_s_config(profile: str, dataset: str = "mnist") -> SignaturesSConf
             epochs=2,
             accumulate_epochs=1,
             rhos=(0.5, 2.0),
-            lr=1e-3,
-            lr_phi=1e-2,
-            sigma_init=3e-2,
             n_eval_samples=3,
             max_stored_synapses=500,
+            **_QUICK_STEPS,
         )
     raise ValueError(f"unknown profile {profile!r}")
 
@@ -1123,12 +1104,10 @@ def size_control_config(profile: str) -> SizeControlConfig:
             n_test=200,
             epochs=2,
             rhos=(0.5, 2.0),
-            lr=1e-3,
-            lr_phi=1e-2,
-            sigma_init=3e-2,
             n_eval_samples=3,
             match_paper_steps=True,
             n_data=1600.0,
+            **_QUICK_STEPS,
         )
     raise ValueError(f"unknown profile {profile!r}")
 
@@ -1182,23 +1161,16 @@ def size_trend(res) -> dict:
     }
 
 
-def _ONE_GROUP(unit: dict) -> int:
-    return 0
-
-
+#: how the fixed-s signature runs run (resumable: a unit trains for hours)
+_SIGNATURES_S_RUNS = _ensemble_runs(signatures_s_units, run_signatures_s, run_signatures_s_group)
+_SIGNATURES_S_RUNS.update(resumable=True)
 SIGNATURES_S = register(
     Experiment(
         "malkin2024_signatures_s",
         "Fig. 5 and Appendix 6 with the authors' setting: s = 1e-3 fixed (c = s^ρ/ρ), ×10 and ÷10; "
         "σ against Hessian estimate, input rate and learning rate in all three layers",
         signatures_s_config,
-        signatures_s_units,
-        run_signatures_s,
-        part="malkin2024",
-        engines=ENSEMBLE_ENGINES,
-        resumable=True,
-        run_group=run_signatures_s_group,
-        group_key=_ONE_GROUP,
+        **_SIGNATURES_S_RUNS,
     )
 )
 SIGNATURES_S_FASHION = register(
@@ -1207,13 +1179,7 @@ SIGNATURES_S_FASHION = register(
         "Control for Fig. 5 with s fixed: the same run on full Fashion-MNIST (not the 4,000-image "
         "MNIST sample)",
         lambda profile: signatures_s_config(profile, "fashion_mnist"),
-        signatures_s_units,
-        run_signatures_s,
-        part="malkin2024",
-        engines=ENSEMBLE_ENGINES,
-        resumable=True,
-        run_group=run_signatures_s_group,
-        group_key=_ONE_GROUP,
+        **_SIGNATURES_S_RUNS,
     )
 )
 TRADEOFF_LOWCOST = register(
@@ -1221,13 +1187,8 @@ TRADEOFF_LOWCOST = register(
         "malkin2024_tradeoff_lowcost",
         "Figs. 2–3, the low-cost end of the authors' grid: λ = 10^-4 … 10^-2.25 (MNIST sample)",
         lowcost_config,
-        tradeoff_units,
-        run_tradeoff,
-        part="malkin2024",
-        engines=ENSEMBLE_ENGINES,
+        **_TRADEOFF_RUNS,
         resumable=True,
-        run_group=run_tradeoff_group,
-        group_key=_TRADEOFF_GROUP,
     )
 )
 TRADEOFF_LOWCOST_FASHION = register(
@@ -1236,13 +1197,8 @@ TRADEOFF_LOWCOST_FASHION = register(
         "The low-cost end λ = 10^-4 … 10^-2.25 on full Fashion-MNIST (extension, as "
         "malkin2024_tradeoff_fashion)",
         lambda profile: lowcost_config(profile, "fashion_mnist"),
-        tradeoff_units,
-        run_tradeoff,
-        part="malkin2024",
-        engines=ENSEMBLE_ENGINES,
+        **_TRADEOFF_RUNS,
         resumable=True,
-        run_group=run_tradeoff_group,
-        group_key=_TRADEOFF_GROUP,
     )
 )
 SIZE_CONTROL = register(

@@ -62,6 +62,30 @@ __all__ = [
 RATIOS = tuple(round(0.1 + 0.3 * k, 2) for k in range(9))
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
+#: what each experiment registered by :func:`_register` is (``synlab list`` shows it)
+_DESCRIPTIONS = {
+    "raman_rules": "Raman & O'Leary 2021 Table 2 (quadratic column) simulated: optimal ratio of "
+    "0th-, 1st- and 2nd-order compensation on the linear network",
+    "raman_table2": "Raman & O'Leary 2021 Table 2 measured: Q[Δc]/Q[Δε] of 0th/1st/2nd-order rules "
+    "per regime, and SI Eq. (8)",
+    "raman_anisotropy": "Raman & O'Leary 2021, Fig. 5—supplement 1 explained: the linear network's "
+    "optimal ratio against the input-covariance condition number (1 … 1e4), with Eq. 9",
+    "raman_eq9_nonlinear": "Raman & O'Leary 2021 Fig. 5: Eq. 9's predicted optimum for the "
+    "nonlinear network with Hessian and Gauss–Newton curvature, at the initial and the steady "
+    "state",
+}
+
+
+def _sweep(key: str, field_name: str, cast=str):
+    """The units of a sweep: ``{key: cast(v)}`` for each value ``v`` of the config's tuple
+    ``field_name``."""
+    return lambda cfg: [{key: cast(v)} for v in getattr(cfg, field_name)]
+
+
+def _register(name: str, make_config, units, run_unit) -> None:
+    """Register an experiment of this part, described in :data:`_DESCRIPTIONS`."""
+    register(Experiment(name, _DESCRIPTIONS[name], make_config, units, run_unit, part="raman2021"))
+
 
 def _one_thread(fn):
     """Run a unit with one torch thread on CPU: the batches here are small, and several threads
@@ -342,7 +366,19 @@ for _net, _name, _fig, _boot in (
 
 # ----------------------------------------------------------------------------- rules (simulated)
 @dataclass(frozen=True)
-class RulesConfig:
+class _SteadyStateConfig:
+    """What the linear-network ratio sweeps share with Fig. 5: simulations of ``n_steps`` steps,
+    the steady state the mean of the last ``steady_window``, ``repeats`` networks per point."""
+
+    n_steps: int = 8000  # as Fig. 5
+    steady_window: int = 500  # as Fig. 5
+    repeats: int = 8  # as Fig. 5
+    n_samples: int = 1000
+    dtype: str = "float64"
+
+
+@dataclass(frozen=True)
+class RulesConfig(_SteadyStateConfig):
     """The optimal ratio of 0th-, 1st- and 2nd-order rules on the linear (quadratic) network."""
 
     rules: tuple[str, ...] = ("zeroth", "first", "second")  # Table 2 rows
@@ -361,13 +397,8 @@ class RulesConfig:
         1.9,
         2.5,
     )  # finer than Fig. 5
-    n_steps: int = 8000  # as Fig. 5
-    steady_window: int = 500  # as Fig. 5
-    repeats: int = 8  # as Fig. 5
     n_probes: int = 1  # 0th order: one random perturbation per step (REINFORCE-like)
     newton_damping: float = 1e-3  # 2nd order: (|H| + μ I)⁻¹∇F, μ = 1e-3·Tr|H|/N (ours)
-    n_samples: int = 1000
-    dtype: str = "float64"
     seed: int = 7
 
 
@@ -411,17 +442,7 @@ def _run_rules(cfg: RulesConfig, unit: dict) -> dict:
     }
 
 
-register(
-    Experiment(
-        name="raman_rules",
-        description="Raman & O'Leary 2021 Table 2 (quadratic column) simulated: optimal ratio "
-        "of 0th-, 1st- and 2nd-order compensation on the linear network",
-        make_config=_rules_config,
-        units=lambda cfg: [{"rule": r} for r in cfg.rules],
-        run_unit=_run_rules,
-        part="raman2021",
-    )
-)
+_register("raman_rules", _rules_config, _sweep("rule", "rules"), _run_rules)
 
 
 # ----------------------------------------------------------------------------- Table 2 (measured)
@@ -525,17 +546,7 @@ def _run_table2(cfg: Table2Config, unit: dict) -> dict:
     return res
 
 
-register(
-    Experiment(
-        name="raman_table2",
-        description="Raman & O'Leary 2021 Table 2 measured: Q[Δc]/Q[Δε] of 0th/1st/2nd-order "
-        "rules per regime, and SI Eq. (8)",
-        make_config=_table2_config,
-        units=lambda cfg: [{"regime": r} for r in cfg.regimes],
-        run_unit=_run_table2,
-        part="raman2021",
-    )
-)
+_register("raman_table2", _table2_config, _sweep("regime", "regimes"), _run_table2)
 
 
 # ----------------------------------------------------------------------------- Table 1 (data)
@@ -686,7 +697,7 @@ def bootstrap_table(res_off, res_on) -> list[dict]:
 
 # ----------------------------------------------------------------------------- anisotropy
 @dataclass(frozen=True)
-class AnisotropyConfig:
+class AnisotropyConfig(_SteadyStateConfig):
     """Why the linear network's optimum is 1 with white inputs, and what anisotropy does.
 
     Family (one, named): the input covariance C has eigenvalues log-spaced from 1 to κ (its
@@ -700,11 +711,6 @@ class AnisotropyConfig:
     d: float = 0.01  # the column of the authors' stored losses
     # 0.1 … 1.5 in steps of 0.1, then 2.0 and 2.5 (the optimum never exceeds 1 here)
     ratios: tuple[float, ...] = tuple(round(0.1 * k, 2) for k in range(1, 16)) + (2.0, 2.5)
-    n_steps: int = 8000
-    steady_window: int = 500
-    repeats: int = 8
-    n_samples: int = 1000
-    dtype: str = "float64"
     seed: int = 19
 
 
@@ -782,16 +788,11 @@ def _run_anisotropy(cfg: AnisotropyConfig, unit: dict) -> dict:
     return out
 
 
-register(
-    Experiment(
-        name="raman_anisotropy",
-        description="Raman & O'Leary 2021, Fig. 5—supplement 1 explained: the linear network's "
-        "optimal ratio against the input-covariance condition number (1 … 1e4), with Eq. 9",
-        make_config=_anisotropy_config,
-        units=lambda cfg: [{"condition": float(k)} for k in cfg.conditions],
-        run_unit=_run_anisotropy,
-        part="raman2021",
-    )
+_register(
+    "raman_anisotropy",
+    _anisotropy_config,
+    _sweep("condition", "conditions", float),
+    _run_anisotropy,
 )
 
 
@@ -964,14 +965,4 @@ def _run_eq9(cfg: Eq9Config, unit: dict) -> dict:
     return out
 
 
-register(
-    Experiment(
-        name="raman_eq9_nonlinear",
-        description="Raman & O'Leary 2021 Fig. 5: Eq. 9's predicted optimum for the nonlinear "
-        "network with Hessian and Gauss–Newton curvature, at the initial and the steady state",
-        make_config=_eq9_config,
-        units=lambda cfg: [{"d": float(d)} for d in cfg.ds],
-        run_unit=_run_eq9,
-        part="raman2021",
-    )
-)
+_register("raman_eq9_nonlinear", _eq9_config, _sweep("d", "ds", float), _run_eq9)

@@ -30,6 +30,7 @@ from torch import nn
 from ..curvature import empirical_fisher_diag
 from ..data import prepare_dataset
 from ..device import default_device
+from ..fast.stacked import StackedMLP, train_stacked
 from ..importance import (
     bernoulli_lesion_curve,
     binned_means,
@@ -39,11 +40,10 @@ from ..importance import (
 )
 from ..information import activity_energy, synaptic_energy
 from ..rules import PresynapticRule
-from ..stacked import StackedMLP, train_stacked
 from ..synapses import BernoulliLinear, mlp
 from ..synthesis import mean_se
 from ..training import cpu_threads, evaluate, numpy_history, sampling, train_classifier
-from . import Experiment, register
+from . import Experiment, profile_config, register
 
 __all__ = [
     "EnergyConfig",
@@ -99,24 +99,9 @@ class EnergyConfig:
     uniform_init_l2: tuple[float, ...] = (0.01,)  # App. 1-fig. 1d: our choice of l2 (not stated)
     n_test_samples: int = 10  # code: test_samples
     threshold: float = 0.9  # paper, Fig. 2a: "high" release probability
-    lesion_fractions: tuple[float, ...] = (
-        0.0,
-        0.1,
-        0.2,
-        0.3,
-        0.4,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.85,
-        0.9,
-        0.925,
-        0.95,
-        0.975,
-        0.99,
-        1.0,
-    )  # our grid (paper: a curve)
+    lesion_fractions: tuple[float, ...] = (  # our grid (paper: a curve)
+        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975, 0.99, 1.0
+    )  # fmt: skip
     lesion_random_repeats: int = 3  # random removal orders averaged (our choice)
     fisher_examples: int = (
         1000  # test examples for the empirical Fisher (our choice; code: whole set)
@@ -287,8 +272,19 @@ def _energy_unit(cfg: EnergyConfig, unit: dict) -> dict:
     return _energy_results(cfg, unit, model, p0, hist, ds)
 
 
+def _train_stack(cfg, models: list, units: list[dict], ds, dev, **kw):
+    """``models`` (one per unit) trained as one stack (:func:`synlab.stacked.train_stacked`) for
+    the config's epochs at its batch size, each with its unit's seed: (stack, histories)."""
+    stack = StackedMLP.from_models(models)
+    seeds = [int(u["seed"]) for u in units]
+    hists = train_stacked(
+        stack, ds, epochs=cfg.epochs, seeds=seeds, batch_size=cfg.batch_size, device=dev, **kw
+    )
+    return stack, hists
+
+
 def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
-    """Train the units of one model kind as one stack (:func:`synlab.stacked.train_stacked`), then
+    """Train the units of one model kind as one stack (:func:`synlab.fast.stacked.train_stacked`), then
     evaluate each as :func:`run_energy_unit` does. Each member draws its shuffles and release
     masks from generators seeded with its seed, as its solo run does."""
     kinds = {u["model"] for u in units}
@@ -301,17 +297,15 @@ def run_energy_group(cfg: EnergyConfig, units: list[dict]) -> list[dict]:
         ds = _config_data(cfg, dev)
         models = [build_model(kind, cfg, int(u["seed"])).to(dev) for u in units]
         p0s = [_initial_p(m) for m in models]
-        stack = StackedMLP.from_models(models)
-        hists = train_stacked(
-            stack,
+        stack, hists = _train_stack(
+            cfg,
+            models,
+            units,
             ds,
-            epochs=cfg.epochs,
-            seeds=[int(u["seed"]) for u in units],
-            batch_size=cfg.batch_size,
+            dev,
             lr=cfg.lr_fixed if kind == "fixed" else cfg.lr,
             weight_decay=[float(u["l2"]) for u in units],
             rule=_rule(cfg) if plastic else None,
-            device=dev,
         )
         return [
             _energy_results(cfg, u, m, p0, h, ds)
@@ -425,6 +419,14 @@ def _neuron_results(cfg: EnergyConfig, ps: list, seed: int) -> dict:
     return out
 
 
+#: how the energy sweeps run: every unit alone, or the units of one model kind as one stack
+_ENERGY_RUNS = dict(
+    units=energy_units,
+    run_unit=run_energy_unit,
+    part="schug2021",
+    run_group=run_energy_group,
+    group_key=lambda unit: unit["model"],
+)
 register(
     Experiment(
         name="schug_energy_mnist",
@@ -432,11 +434,7 @@ register(
         "an l2 sweep, with lesion, Fisher and per-neuron importance of the plastic model (MNIST; offline: "
         "the 5,000-image sample)",
         make_config=lambda profile: energy_config(profile, "mnist"),
-        units=energy_units,
-        run_unit=run_energy_unit,
-        part="schug2021",
-        run_group=run_energy_group,
-        group_key=lambda unit: unit["model"],
+        **_ENERGY_RUNS,
     )
 )
 
@@ -445,11 +443,7 @@ register(
         name="schug_energy_fashion",
         description="As schug_energy_mnist on the full Fashion-MNIST data set",
         make_config=lambda profile: energy_config(profile, "fashion_mnist"),
-        units=energy_units,
-        run_unit=run_energy_unit,
-        part="schug2021",
-        run_group=run_energy_group,
-        group_key=lambda unit: unit["model"],
+        **_ENERGY_RUNS,
     )
 )
 
@@ -470,21 +464,9 @@ class FixedPConfig:
     epochs: int = 50  # paper
     batch_size: int = 100  # paper
     l2: float = 0.01  # paper, App. 1-fig. 1c caption
-    p_values: tuple[float, ...] = (
-        0.1,
-        0.25,
-        0.4,
-        0.55,
-        0.7,
-        0.85,
-        1.0,
-    )  # our grid (paper: a range)
-    lr_values: tuple[float, ...] = (
-        0.01,
-        0.05,
-        0.1,
-        0.2,
-    )  # our grid (paper: "different learning rates")
+    # our grids (paper: a range of p, "different learning rates")
+    p_values: tuple[float, ...] = (0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0)
+    lr_values: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2)
     seeds: tuple[int, ...] = (2019, 2020, 2021)  # code
     n_test_samples: int = 10  # code
     subsample_seed: int = 0
@@ -497,18 +479,16 @@ class FixedPConfig:
 
 
 def fixed_p_config(profile: str) -> FixedPConfig:
-    if profile == "full":
-        return FixedPConfig()
-    if profile == "quick":
-        return FixedPConfig(
-            n_train=2000,
-            n_test=1000,
-            epochs=5,
-            p_values=(0.25, 0.5, 1.0),
-            lr_values=(0.05, 0.2),
-            seeds=(2019,),
-        )
-    raise ValueError(f"unknown profile {profile!r}; use 'quick' or 'full'")
+    return profile_config(
+        profile,
+        FixedPConfig,
+        n_train=2000,
+        n_test=1000,
+        epochs=5,
+        p_values=(0.25, 0.5, 1.0),
+        lr_values=(0.05, 0.2),
+        seeds=(2019,),
+    )
 
 
 def fixed_p_units(cfg: FixedPConfig) -> list[dict]:
@@ -545,7 +525,7 @@ def _fixed_p_unit(cfg: FixedPConfig, unit: dict) -> dict:
 
 
 def run_fixed_p_group(cfg: FixedPConfig, units: list[dict]) -> list[dict]:
-    """Train several (p, lr, seed) units as one stack (:mod:`synlab.stacked`); evaluate each as
+    """Train several (p, lr, seed) units as one stack (:mod:`synlab.fast.stacked`); evaluate each as
     :func:`run_fixed_p_unit` does. A member that diverges does not touch the others."""
     with cpu_threads(1):
         dev = default_device()
@@ -554,17 +534,8 @@ def run_fixed_p_group(cfg: FixedPConfig, units: list[dict]) -> list[dict]:
         for u in units:
             torch.manual_seed(u["seed"])
             models.append(mlp(cfg.sizes, BernoulliLinear, p_init=u["p"]).to(dev))
-        stack = StackedMLP.from_models(models)
-        hists = train_stacked(
-            stack,
-            ds,
-            epochs=cfg.epochs,
-            seeds=[int(u["seed"]) for u in units],
-            batch_size=cfg.batch_size,
-            lr=[float(u["lr"]) for u in units],
-            weight_decay=cfg.l2,
-            device=dev,
-        )
+        lrs = [float(u["lr"]) for u in units]
+        stack, hists = _train_stack(cfg, models, units, ds, dev, lr=lrs, weight_decay=cfg.l2)
         return [_fixed_p_results(cfg, m, h, ds) for m, h in zip(stack.to_models(), hists)]
 
 

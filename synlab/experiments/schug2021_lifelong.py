@@ -41,14 +41,14 @@ from ..continual import (
     train_sequentially,
     validation_split,
 )
-from ..continual_stacked import STACKABLE, train_sequentially_stacked
 from ..curvature import empirical_fisher_diag
 from ..data import permuted_tasks, prepare_dataset, split_tasks
 from ..device import default_device
+from ..fast.stacked import STACKABLE, LifelongStackSpec, train_sequentially_stacked
 from ..perceptron import PerceptronParams, random_patterns, train_perceptron_sequentially
 from ..store import ExperimentResults, complete_subset_of
 from ..synthesis import mean_se
-from . import Experiment, get_experiment, register
+from . import Experiment, get_experiment, profile_config, register
 
 __all__ = [
     "PAPER_TABLE",
@@ -96,37 +96,17 @@ METHOD_NAMES = {
 
 # Appendix 1—table 1 of Schug et al. (2021), transcribed from the paper's text:
 # average test accuracy over all tasks (%), mean ± standard error over three repetitions.
+# One row per method, the columns in DATASETS order (split_mnist, split_fashion, permuted_mnist,
+# permuted_fashion).
+_PAPER_ROWS: dict[str, tuple[tuple[float, float], ...]] = {
+    "presynaptic": ((82.90, 0.01), (91.98, 0.12), (86.14, 0.67), (75.92, 0.37)),
+    "no_consolidation": ((77.68, 0.31), (88.76, 0.45), (79.60, 0.43), (72.13, 0.75)),
+    "bgd": ((80.44, 0.45), (89.54, 0.88), (89.73, 0.52), (78.45, 0.15)),
+    "ewc": ((70.41, 4.20), (76.89, 1.05), (89.58, 0.53), (77.44, 0.41)),
+    "joint": ((98.55, 0.10), (97.67, 0.09), (97.33, 0.08), (87.33, 0.07)),
+}
 PAPER_TABLE: dict[str, dict[str, tuple[float, float]]] = {
-    "presynaptic": {
-        "split_mnist": (82.90, 0.01),
-        "split_fashion": (91.98, 0.12),
-        "permuted_mnist": (86.14, 0.67),
-        "permuted_fashion": (75.92, 0.37),
-    },
-    "no_consolidation": {
-        "split_mnist": (77.68, 0.31),
-        "split_fashion": (88.76, 0.45),
-        "permuted_mnist": (79.60, 0.43),
-        "permuted_fashion": (72.13, 0.75),
-    },
-    "bgd": {
-        "split_mnist": (80.44, 0.45),
-        "split_fashion": (89.54, 0.88),
-        "permuted_mnist": (89.73, 0.52),
-        "permuted_fashion": (78.45, 0.15),
-    },
-    "ewc": {
-        "split_mnist": (70.41, 4.20),
-        "split_fashion": (76.89, 1.05),
-        "permuted_mnist": (89.58, 0.53),
-        "permuted_fashion": (77.44, 0.41),
-    },
-    "joint": {
-        "split_mnist": (98.55, 0.10),
-        "split_fashion": (97.67, 0.09),
-        "permuted_mnist": (97.33, 0.08),
-        "permuted_fashion": (87.33, 0.07),
-    },
+    method: dict(zip(DATASETS, row, strict=True)) for method, row in _PAPER_ROWS.items()
 }
 # Methods, "Continuous permuted MNIST": mean accuracy over all tasks 0.8539 ± 0.006.
 PAPER_CONTINUOUS = (85.39, 0.6)
@@ -138,55 +118,52 @@ _PRESYN_RULE = dict(
 )  # authors' code (lifelong runs)
 
 
-#: Best of ``schug_tuning``'s 20 trials per method on Split MNIST (validation accuracy; committed in
-#: results/full/schug_tuning, ``best_trials(tuning_rounds_done(dataset="split_mnist"))``; a test checks
-#: that these are that search's best). Used for the split protocol of every data set.
-_TUNED_SPLIT: dict[str, dict[str, Any]] = {
-    "stochastic": dict(
-        lr=0.001,
-        p_up=0.006307751713097866,
-        p_down=0.06702665955300893,
-        g_lim=0.00046373542652131605,
-        p_freeze=0.9353,
-    ),  # no freezing in this ablation: p_freeze is unused
-    "ghost": dict(
-        lr=0.001,
-        p_up=0.030080343983893493,
-        p_down=0.006775423920953322,
-        g_lim=0.009224031364512818,
-        p_freeze=0.9225566210081424,
-    ),
-    "ewc": dict(
-        lr=0.008574577609317105, lam=36732.904201944286, optimizer="adam", fisher_samples=500
-    ),
-    "bgd": dict(eta=0.8897417508394935, sigma_init=0.012609597035754604, mc_samples=10),
-}
+def _rule(
+    lr: float, p_up: float, p_down: float, g_lim: float, p_freeze: float = _PRESYN_RULE["p_freeze"]
+) -> dict:
+    """A presynaptic rule's hyperparameters (``p_freeze`` unused by the stochastic ablation, which
+    does not freeze: there it keeps the authors' 0.9353)."""
+    return dict(lr=lr, p_up=p_up, p_down=p_down, g_lim=g_lim, p_freeze=p_freeze)
 
 
-#: Best of ``schug_tuning``'s 20 trials per method on Permuted MNIST, for the permuted protocol of both
-#: data sets (and the continuous stream). A method enters once all 20 of its trials are committed
-#: (``method_searches_done``); until then its permuted protocol runs with the untuned values, and a
-#: test checks both states against the committed search.
-_TUNED_PERMUTED: dict[str, dict[str, Any]] = {
-    "stochastic": dict(
-        lr=0.001,
-        p_up=0.10742914547737986,
-        p_down=0.031721041111330776,
-        g_lim=0.000361580071117633,
-        p_freeze=0.9353,
-    ),  # trial 12; no freezing in this ablation: p_freeze is unused
-    "ghost": dict(
-        lr=0.01,
-        p_up=0.03326657881100435,
-        p_down=0.03283126775324822,
-        g_lim=0.0004469777011075654,
-        p_freeze=0.8719382807592803,
-    ),  # trial 6
-    "ewc": dict(
-        lr=0.00023103990304856564, lam=2357.211150088986, optimizer="adam", fisher_samples=500
-    ),  # trial 17
-    "bgd": dict(eta=1.4023346212578376, sigma_init=0.02032995688431481, mc_samples=10),  # trial 3
+def _ewc(lr: float, lam: float) -> dict:
+    return dict(lr=lr, lam=lam, optimizer="adam", fisher_samples=500)
+
+
+# the ghost control's (too long for one line of the table below)
+_GHOST_SPLIT = _rule(
+    0.001, 0.030080343983893493, 0.006775423920953322, 0.009224031364512818, 0.9225566210081424
+)
+_GHOST_PERMUTED = _rule(
+    0.01, 0.03326657881100435, 0.03283126775324822, 0.0004469777011075654, 0.8719382807592803
+)
+
+
+#: Best of ``schug_tuning``'s 20 trials per method, for each protocol ('split' / 'permuted').
+#: Split: the Split MNIST search, used for the split protocol of every data set (validation
+#: accuracy; committed in results/full/schug_tuning, ``best_trials(tuning_rounds_done(dataset=
+#: "split_mnist"))``; a test checks that these are that search's best). Permuted: the Permuted
+#: MNIST search, for the permuted protocol of both data sets (and the continuous stream); a
+#: method enters once all 20 of its trials are committed (``method_searches_done``); until then
+#: its permuted protocol runs with the untuned values, and a test checks both states against
+#: the committed search. Permuted trials: stochastic 12, ghost 6, EWC 17, BGD 3.
+_TUNED: dict[str, dict[str, dict[str, Any]]] = {
+    "stochastic": {
+        "split": _rule(0.001, 0.006307751713097866, 0.06702665955300893, 0.00046373542652131605),
+        "permuted": _rule(0.001, 0.10742914547737986, 0.031721041111330776, 0.000361580071117633),
+    },
+    "ghost": {"split": _GHOST_SPLIT, "permuted": _GHOST_PERMUTED},
+    "ewc": {
+        "split": _ewc(0.008574577609317105, 36732.904201944286),
+        "permuted": _ewc(0.00023103990304856564, 2357.211150088986),
+    },
+    "bgd": {
+        "split": dict(eta=0.8897417508394935, sigma_init=0.012609597035754604, mc_samples=10),
+        "permuted": dict(eta=1.4023346212578376, sigma_init=0.02032995688431481, mc_samples=10),
+    },
 }
+_TUNED_SPLIT = {method: values["split"] for method, values in _TUNED.items()}
+_TUNED_PERMUTED = {method: values["permuted"] for method, values in _TUNED.items()}
 
 
 def _untuned_hyper() -> dict[str, dict[str, dict[str, Any]]]:
@@ -292,31 +269,25 @@ class LifelongConfig(EvaluatedStreamConfig):
     hyper: dict = field(default_factory=_default_hyper)
 
 
-#: the quick profile's stream (table and continuous): a subsample, three permuted tasks, two
-#: samples at test time and per BGD step, short curves
+#: the quick profile's sampling: two release samples at test time and per BGD step
+_QUICK_SAMPLES = dict(test_samples=2, bgd_mc_samples=2)
+#: the quick profile's stream (table and continuous): a subsample, three permuted tasks, short
+#: curves
 _QUICK_STREAM = dict(
-    n_train=2000,
-    n_test=500,
-    n_permuted=3,
-    test_samples=2,
-    bgd_mc_samples=2,
-    eval_every=4,
-    curve_test=200,
+    n_train=2000, n_test=500, n_permuted=3, eval_every=4, curve_test=200, **_QUICK_SAMPLES
 )
 
 
 def lifelong_config(profile: str) -> LifelongConfig:
-    if profile == "full":
-        return LifelongConfig()
-    if profile == "quick":
-        return LifelongConfig(
-            datasets=("split_mnist", "permuted_mnist"),
-            seeds=(2019,),
-            epochs=2,
-            mnist_sample_epochs=2,
-            **_QUICK_STREAM,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        LifelongConfig,
+        datasets=("split_mnist", "permuted_mnist"),
+        seeds=(2019,),
+        epochs=2,
+        mnist_sample_epochs=2,
+        **_QUICK_STREAM,
+    )
 
 
 def make_stream(dataset: str, cfg, seed: int):
@@ -387,28 +358,18 @@ def _run_method(
         mc_samples=cfg.bgd_mc_samples,
         compile=engine == "compiled",
     )
-    dev = default_device()
-    if method == "joint":
-        final = train_jointly(
-            tasks,
-            strategy,
-            epochs=epochs,
-            batch_size=cfg.batch_size,
-            seed=seed,
-            device=dev,
-            hidden=cfg.hidden,
-        )
-        return {"average_accuracy": float(final.mean()), "final_accuracy": final}
-    res = train_sequentially(
-        tasks,
-        strategy,
+    common = dict(
         epochs=epochs,
         batch_size=cfg.batch_size,
         seed=seed,
-        device=dev,
+        device=default_device(),
         hidden=cfg.hidden,
-        eval_every=cfg.eval_every,
-        curve_test=cfg.curve_test,
+    )
+    if method == "joint":
+        final = train_jointly(tasks, strategy, **common)
+        return {"average_accuracy": float(final.mean()), "final_accuracy": final}
+    res = train_sequentially(
+        tasks, strategy, eval_every=cfg.eval_every, curve_test=cfg.curve_test, **common
     )
     return _sequential_result(res)
 
@@ -416,20 +377,18 @@ def _run_method(
 def _run_stacked(
     method: str, streams, epochs: int, cfg, seeds, params, engine: str = "autograd"
 ) -> list[dict[str, Any]]:
-    """Several runs of one stackable method as one stack (:func:`synlab.continual_stacked.train_sequentially_stacked`)."""
+    """Several runs of one stackable method as one stack (:func:`synlab.fast.stacked.train_sequentially_stacked`)."""
+    same = {k: getattr(cfg, k) for k in ("batch_size", "test_samples", "eval_every", "curve_test")}
+    spec = LifelongStackSpec(
+        epochs=epochs, hidden=tuple(cfg.hidden), mc_samples=cfg.bgd_mc_samples, **same
+    )
     res = train_sequentially_stacked(
         streams,
         _kind(method),
         params,
         seeds,
-        epochs=epochs,
-        batch_size=cfg.batch_size,
+        spec,
         device=default_device(),
-        hidden=cfg.hidden,
-        test_samples=cfg.test_samples,
-        mc_samples=cfg.bgd_mc_samples,
-        eval_every=cfg.eval_every,
-        curve_test=cfg.curve_test,
         compile=engine == "compiled",
     )
     return [_sequential_result(r) for r in res]
@@ -495,20 +454,34 @@ def _table_group(cfg, units, *, engine: str = "autograd"):
     return outs
 
 
-register(
-    Experiment(
-        "schug_lifelong_table",
-        "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
-        "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
-        lifelong_config,
-        _table_units,
-        _table_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_method_unit_config,
-        run_group=_table_group,
-        group_key=_group_key,
+def _register_lifelong(
+    name: str, description: str, make_config, units, run_unit, unit_config, run_group=None
+) -> None:
+    """Register an experiment of this part with :data:`LIFELONG_ENGINES` and ``unit_config``;
+    with ``run_group``, the units of one :func:`_group_key` train as one stack."""
+    group_key = None if run_group is None else _group_key
+    exp = Experiment(name, description, make_config, units, run_unit, part="schug2021")
+    register(
+        replace(
+            exp,
+            engines=LIFELONG_ENGINES,
+            unit_config=unit_config,
+            run_group=run_group,
+            group_key=group_key,
+        )
     )
+
+
+#: how the table-like experiments run their units (dataset × method × seed, stacked by method)
+_TABLE_RUNS = dict(
+    units=_table_units, run_unit=_table_run, unit_config=_method_unit_config, run_group=_table_group
+)
+_register_lifelong(
+    "schug_lifelong_table",
+    "Sequential learning of Split/Permuted (Fashion-)MNIST: presynaptic consolidation vs "
+    "no consolidation, EWC, BGD and joint training (Schug et al. 2021, Fig. 4, App. 1—table 1)",
+    lifelong_config,
+    **_TABLE_RUNS,
 )
 
 
@@ -530,17 +503,15 @@ class ContinuousConfig(EvaluatedStreamConfig):
 
 
 def continuous_config(profile: str) -> ContinuousConfig:
-    if profile == "full":
-        return ContinuousConfig()
-    if profile == "quick":
-        return ContinuousConfig(
-            methods=("presynaptic",),
-            seeds=(2019,),
-            steps_per_task=40,
-            transition=20,
-            **_QUICK_STREAM,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        ContinuousConfig,
+        methods=("presynaptic",),
+        seeds=(2019,),
+        steps_per_task=40,
+        transition=20,
+        **_QUICK_STREAM,
+    )
 
 
 def _continuous_run(cfg: ContinuousConfig, unit, *, engine: str = "autograd"):
@@ -577,17 +548,13 @@ def _continuous_run(cfg: ContinuousConfig, unit, *, engine: str = "autograd"):
     return out
 
 
-register(
-    Experiment(
-        "schug_lifelong_continuous",
-        "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
-        continuous_config,
-        lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
-        _continuous_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_method_unit_config,
-    )
+_register_lifelong(
+    "schug_lifelong_continuous",
+    "Continuous permuted MNIST without task boundaries (Schug et al. 2021, Methods)",
+    continuous_config,
+    lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
+    _continuous_run,
+    unit_config=_method_unit_config,
 )
 
 
@@ -631,24 +598,23 @@ class TuningConfig(EvaluatedStreamConfig):
     hyper: dict = field(default_factory=_untuned_hyper)  # the search's base: never its own outcome
 
 
+#: the quick profile's searches: few test images, two permuted tasks
+_QUICK_SEARCH = dict(n_test=200, n_permuted=2, **_QUICK_SAMPLES)
+
+
 def tuning_config(profile: str) -> TuningConfig:
-    if profile == "full":
-        return TuningConfig()
-    if profile == "quick":
-        return TuningConfig(
-            datasets=("permuted_mnist",),
-            methods=("presynaptic", "stochastic", "ghost"),
-            n_trials=1,
-            n_val=100,
-            epochs=2,
-            mnist_sample_epochs=2,
-            n_train=1000,
-            n_test=200,
-            n_permuted=2,
-            test_samples=2,
-            bgd_mc_samples=2,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        TuningConfig,
+        datasets=("permuted_mnist",),
+        methods=("presynaptic", "stochastic", "ghost"),
+        n_trials=1,
+        n_val=100,
+        epochs=2,
+        mnist_sample_epochs=2,
+        n_train=1000,
+        **_QUICK_SEARCH,
+    )
 
 
 def _tuning_units(cfg: TuningConfig):
@@ -735,19 +701,18 @@ def _tuning_group(cfg: TuningConfig, units, *, engine: str = "autograd"):
     return [_trial_result(o, p, source) for o, p in zip(outs, params)]
 
 
-register(
-    Experiment(
-        "schug_tuning",
-        "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
-        tuning_config,
-        _tuning_units,
-        _tuning_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-        run_group=_tuning_group,
-        group_key=_group_key,
-    )
+#: how the searches run their units (trials, stacked by data set and method)
+_TUNING_RUNS = dict(
+    units=_tuning_units,
+    run_unit=_tuning_run,
+    unit_config=_tuning_unit_config,
+    run_group=_tuning_group,
+)
+_register_lifelong(
+    "schug_tuning",
+    "Random search of hyperparameters per method/ablation on validation data (Schug et al. 2021, Methods)",
+    tuning_config,
+    **_TUNING_RUNS,
 )
 
 
@@ -763,18 +728,14 @@ def _reference_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
     return _trial_result(out, params, source)
 
 
-register(
-    Experiment(
-        "schug_tuning_reference",
-        "The full model's values from the authors' code, scored on the random search's "
-        "objective (validation accuracy), beside the search's own trials",
-        tuning_config,
-        _reference_units,
-        _reference_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-    )
+_register_lifelong(
+    "schug_tuning_reference",
+    "The full model's values from the authors' code, scored on the random search's "
+    "objective (validation accuracy), beside the search's own trials",
+    tuning_config,
+    _reference_units,
+    _reference_run,
+    unit_config=_tuning_unit_config,
 )
 
 
@@ -805,19 +766,11 @@ def ablation_config(profile: str) -> AblationConfig:
     return AblationConfig(**kw)
 
 
-register(
-    Experiment(
-        "schug_ablations",
-        "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
-        ablation_config,
-        _table_units,
-        _table_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_method_unit_config,
-        run_group=_table_group,
-        group_key=_group_key,
-    )
+_register_lifelong(
+    "schug_ablations",
+    "Ablations of presynaptic consolidation on Split and Permuted MNIST (Schug et al. 2021, Fig. 5a)",
+    ablation_config,
+    **_TABLE_RUNS,
 )
 
 
@@ -837,11 +790,8 @@ class PerceptronConfig:
 
 
 def perceptron_config(profile: str) -> PerceptronConfig:
-    if profile == "full":
-        return PerceptronConfig()
-    if profile == "quick":  # the paper's scale already runs in seconds
-        return PerceptronConfig()
-    raise ValueError(f"unknown profile {profile!r}")
+    # quick = full: the paper's scale already runs in seconds
+    return profile_config(profile, PerceptronConfig)
 
 
 def _perceptron_run(cfg, unit):
@@ -886,13 +836,14 @@ class PerceptronLoadConfig:
 
 
 def perceptron_load_config(profile: str) -> PerceptronLoadConfig:
-    if profile == "full":
-        return PerceptronLoadConfig()
-    if profile == "quick":
-        return PerceptronLoadConfig(
-            n_inputs=200, loads=(10, 20, 40, 80), n_reps=10, params=PerceptronParams(passes=15)
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    return profile_config(
+        profile,
+        PerceptronLoadConfig,
+        n_inputs=200,
+        loads=(10, 20, 40, 80),
+        n_reps=10,
+        params=PerceptronParams(passes=15),
+    )
 
 
 register(
@@ -1059,36 +1010,23 @@ class FashionTuningConfig(TuningConfig):
 
 
 def fashion_tuning_config(profile: str) -> FashionTuningConfig:
-    if profile == "full":
-        return FashionTuningConfig()
-    if profile == "quick":
-        return FashionTuningConfig(
-            n_trials=2,  # two, so that a stack has two members
-            n_val=50,
-            epochs=1,
-            n_train=2000,
-            n_test=200,
-            n_permuted=2,
-            test_samples=2,
-            bgd_mc_samples=2,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
-
-
-register(
-    Experiment(
-        "schug_tuning_fashion",
-        "Random search of the full model's and the baselines' hyperparameters on Split and "
-        "Permuted Fashion-MNIST (validation images from the training set; issue 19)",
-        fashion_tuning_config,
-        _tuning_units,
-        _tuning_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-        run_group=_tuning_group,
-        group_key=_group_key,
+    return profile_config(
+        profile,
+        FashionTuningConfig,
+        n_trials=2,  # two, so that a stack has two members
+        n_val=50,
+        epochs=1,
+        n_train=2000,
+        **_QUICK_SEARCH,
     )
+
+
+_register_lifelong(
+    "schug_tuning_fashion",
+    "Random search of the full model's and the baselines' hyperparameters on Split and "
+    "Permuted Fashion-MNIST (validation images from the training set; issue 19)",
+    fashion_tuning_config,
+    **_TUNING_RUNS,
 )
 
 
@@ -1096,18 +1034,14 @@ def _fashion_reference_config(profile: str) -> FashionTuningConfig:
     return replace(fashion_tuning_config(profile), hyper=_default_hyper())
 
 
-register(
-    Experiment(
-        "schug_tuning_fashion_reference",
-        "The values of the paper's-protocol table (authors' for the full model; tuned on the MNIST "
-        "sample for EWC and BGD) scored on the Fashion-MNIST searches' objective (issue 19)",
-        _fashion_reference_config,
-        lambda c: [{"dataset": d, "method": m} for d in c.datasets for m in c.methods],
-        _reference_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_tuning_unit_config,
-    )
+_register_lifelong(
+    "schug_tuning_fashion_reference",
+    "The values of the paper's-protocol table (authors' for the full model; tuned on the MNIST "
+    "sample for EWC and BGD) scored on the Fashion-MNIST searches' objective (issue 19)",
+    _fashion_reference_config,
+    lambda c: [{"dataset": d, "method": m} for d in c.datasets for m in c.methods],
+    _reference_run,
+    unit_config=_tuning_unit_config,
 )
 
 
@@ -1213,20 +1147,15 @@ def _fashion_tuned_unit_config(config: dict, unit: dict) -> dict:
     return _method_unit_config({k: v for k, v in config.items() if k != "tuned"}, unit)
 
 
-register(
-    Experiment(
-        "schug_lifelong_table_fashion_tuned",
-        "App. 1—table 1's Fashion-MNIST rows with every method tuned on Fashion-MNIST itself "
-        "(schug_tuning_fashion's best trials; a variant beside the paper's protocol; issue 19)",
-        fashion_tuned_table_config,
-        _fashion_tuned_units,
-        _table_run,
-        part="schug2021",
-        engines=LIFELONG_ENGINES,
-        unit_config=_fashion_tuned_unit_config,
-        run_group=_table_group,
-        group_key=_group_key,
-    )
+_register_lifelong(
+    "schug_lifelong_table_fashion_tuned",
+    "App. 1—table 1's Fashion-MNIST rows with every method tuned on Fashion-MNIST itself "
+    "(schug_tuning_fashion's best trials; a variant beside the paper's protocol; issue 19)",
+    fashion_tuned_table_config,
+    _fashion_tuned_units,
+    _table_run,
+    unit_config=_fashion_tuned_unit_config,
+    run_group=_table_group,
 )
 
 
@@ -1250,17 +1179,16 @@ class FisherScaleConfig(StreamConfig):
 
 
 def fisher_scale_config(profile: str) -> FisherScaleConfig:
-    if profile == "full":
-        return FisherScaleConfig()
-    if profile == "quick":  # the split protocol's first task, shortened, one seed: seconds
-        return FisherScaleConfig(
-            datasets=("split_mnist", "split_fashion"),
-            seeds=(2019,),
-            epochs=2,
-            mnist_sample_epochs=20,
-            fisher_samples=200,
-        )
-    raise ValueError(f"unknown profile {profile!r}")
+    # quick: the split protocol's first task, shortened, one seed: seconds
+    return profile_config(
+        profile,
+        FisherScaleConfig,
+        fisher_samples=200,
+        datasets=("split_mnist", "split_fashion"),
+        seeds=(2019,),
+        epochs=2,
+        mnist_sample_epochs=20,
+    )
 
 
 def _fisher_unit_config(config: dict, unit: dict) -> dict:

@@ -29,6 +29,7 @@ from ..device import default_device
 from ..rules import PresynapticRule
 from ..synapses import BernoulliLinear, mlp
 from ..synthesis import (
+    Batches,
     accuracy,
     adam_finetune,
     exact_hessian_diag_at,
@@ -99,23 +100,9 @@ class SynthesisConfig:
     sigma_init: float = 1e-3  # ours
     adam_lr: float = 1e-4  # Malkin et al.'s code: Adam lr
     adam_steps: int = 1000  # ours: a short fine-tuning run
-    lesion_fractions: tuple[float, ...] = (
-        0.0,
-        0.2,
-        0.4,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.85,
-        0.9,
-        0.925,
-        0.95,
-        0.97,
-        0.98,
-        0.99,
-        1.0,
-    )  # ours
+    lesion_fractions: tuple[float, ...] = (  # ours
+        0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99, 1.0
+    )  # fmt: skip
     lesion_repeats: int = 5  # ours: random orders / tie-breaks
     n_store: int = 20000  # ours: synapses stored for scatter plots
     subsample_seed: int = 0
@@ -246,14 +233,12 @@ def _curvatures(cfg: SynthesisConfig, net, ds, n_weights: int, seed: int) -> dic
 def _noise_and_adam(cfg: SynthesisConfig, net, ds, seed: int):
     """Malkin et al.'s optimised noise at fixed mu = w-bar, and Adam's effective learning rate
     after a short fine-tuning run (on a copy): (sigma, noise loss history, eta)."""
-    data = {"batch_size": cfg.batch_size, "seed": seed}
+    data = Batches(ds.x_train, ds.y_train, batch_size=cfg.batch_size, seed=seed)
     sigma, noise_loss = optimise_noise(
-        net, ds.x_train, ds.y_train, rho=cfg.rho, c=cfg.c, n_data=cfg.noise_n_data,
-        epochs=cfg.noise_epochs, lr=cfg.noise_lr, sigma_init=cfg.sigma_init, **data,
+        net, data, rho=cfg.rho, c=cfg.c, n_data=cfg.noise_n_data,
+        epochs=cfg.noise_epochs, lr=cfg.noise_lr, sigma_init=cfg.sigma_init,
     )  # fmt: skip
-    eta, _ = adam_finetune(
-        net, ds.x_train, ds.y_train, steps=cfg.adam_steps, lr=cfg.adam_lr, **data
-    )
+    eta, _ = adam_finetune(net, data, steps=cfg.adam_steps, lr=cfg.adam_lr)
     return sigma, noise_loss, eta
 
 

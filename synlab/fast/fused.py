@@ -13,16 +13,19 @@ sets the time. Here the backward pass is written out, so the step is
 
 Written as a pure function of tensors, :func:`fused_step` is also what ``torch.compile`` fuses
 into a handful of loops (``compile=True`` in :func:`synlab.ensemble.train_ensemble`; the
-``compiled`` engine of ``synlab run``). Eager or compiled, it computes the same numbers as the autograd
-objective :func:`synlab.ensemble.ensemble_objective` followed by :class:`~synlab.ensemble.StackedAdam`
-(``tests/test_fused.py`` checks gradients and trajectories against it).
+``compiled`` engine of ``synlab run``). Eager or compiled, it computes the same numbers as the
+autograd objective :func:`synlab.ensemble.ensemble_objective` followed by
+:class:`~synlab.ensemble.StackedAdam` (``tests/test_fast_fused.py`` checks gradients and
+trajectories against it).
 
 The gradients. Per member, with mini-batch size B, :math:`s = B/N`, layer pre-activations
 :math:`a_l = h_l W_l^\top + b_l` and :math:`\delta_l = \partial\,\mathrm{NLL}/\partial a_l`:
 
-* :math:`\partial/\partial W_l = \delta_l^\top h_l`, :math:`\partial/\partial b_l = \sum_b \delta_l`,
+* :math:`\partial/\partial W_l = \delta_l^\top h_l`,
+  :math:`\partial/\partial b_l = \sum_b \delta_l`,
   :math:`\delta_{l-1} = (\delta_l W_l)\odot[a_{l-1}>0]` through a ReLU;
-* weight noise, :math:`W = \mu + \sigma\varepsilon`: :math:`g_\mu = g_W + s\,l_1\,\mathrm{sign}\,\mu`,
+* weight noise, :math:`W = \mu + \sigma\varepsilon`:
+  :math:`g_\mu = g_W + s\,l_1\,\mathrm{sign}\,\mu`,
   :math:`g_\sigma = g_W\,\varepsilon - s\lambda\rho c\,\sigma^{-\rho-1}` (entropic members:
   :math:`-s\lambda/\sigma`), :math:`g_\phi = g_\sigma\,\mathrm{sigmoid}(\phi)`;
 * local reparameterisation, :math:`a = h\mu^\top + b + \sqrt{v}\,\zeta`,
@@ -36,7 +39,6 @@ The gradients. Per member, with mini-batch size B, :math:`s = B/N`, layer pre-ac
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,13 +48,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..device import compiled
+
 __all__ = [
     "StepSpec",
     "StepTensors",
     "Members",
     "fused_step",
     "compiled_step",
-    "compiled",
     "softplus",
 ]
 
@@ -294,12 +297,6 @@ def fused_step(
     G = _add_cost_grads(g_sig, s, members, scale, spec)
     _adam(t, g_mu, g_sig, G, s, members, step, scale, spec)
     return nll, g_mu
-
-
-@functools.cache
-def compiled(fn):
-    """``fn`` compiled with ``torch.compile`` (static shapes), once per process and function."""
-    return torch.compile(fn, dynamic=False)
 
 
 def compiled_step():

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from synlab import fused
 from synlab.ensemble import (
     GaussianEnsembleMLP,
     NoiseSource,
@@ -16,6 +15,7 @@ from synlab.ensemble import (
     TrainSpec,
     train_ensemble,
 )
+from synlab.fast import fused
 
 
 def _toy(n=60, d=6, classes=3, seed=0):

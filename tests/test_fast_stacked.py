@@ -1,17 +1,182 @@
-"""Stacked sequential learning (synlab.continual_stacked) against the solo harness it replaces."""
+"""The stacked engine (synlab.fast.stacked) against the solo paths it replaces: K networks
+trained as one stack follow their solo runs, in the energy sweeps (StackedMLP / train_stacked
+against train_classifier) and in lifelong runs (train_sequentially_stacked against
+train_sequentially)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from test_continual import _blob_task, _permuted_stream
+from torch import nn
 
 from synlab.continual import BGDStrategy, make_strategy, train_sequentially
-from synlab.continual_stacked import STACKABLE, train_sequentially_stacked
 from synlab.data import Task
+from synlab.fast.stacked import (
+    STACKABLE,
+    LifelongStackSpec,
+    MemberDraws,
+    StackedMLP,
+    train_sequentially_stacked,
+    train_stacked,
+)
+from synlab.rules import PresynapticRule
+from synlab.synapses import BernoulliLinear, mlp
+from synlab.training import train_classifier
 
+
+# ----------------------------------------------------------------------------- energy sweeps
+def _data(n=120, d=12, c=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    y = (x[:, :c].argmax(1) + (x[:, -1] > 1).long()) % c
+    return x, y
+
+
+def _models(kind, seeds, sizes=(12, 16, 16, 3)):
+    out = []
+    for s in seeds:
+        torch.manual_seed(s)
+        m = mlp(sizes, BernoulliLinear, p_init=0.25) if kind == "bernoulli" else mlp(sizes)
+        out.append(m.double())
+    return out
+
+
+@pytest.mark.parametrize("consolidate", [False, True])
+def test_stack_follows_solo_runs(consolidate):
+    x, y = _data()
+    seeds, lrs, wds = [3, 4, 3], [0.05, 0.05, 0.1], [0.0, 0.01, 0.001]
+    rule = PresynapticRule(
+        p_up=0.07,
+        p_down=0.07,
+        g_lim=0.001,
+        p_min=0.25,
+        p_max=1.0,
+        p_freeze=0.9 if consolidate else 1.0,
+        headroom=True,
+        consolidate=consolidate,
+    )
+    solos = _models("bernoulli", seeds)
+    stack = StackedMLP.from_models(solos)
+    hists = train_stacked(
+        stack,
+        (x, y),
+        epochs=3,
+        seeds=seeds,
+        batch_size=25,
+        lr=lrs,
+        weight_decay=wds,
+        rule=rule,
+        device="cpu",
+    )
+    for k, (model, s) in enumerate(zip(solos, seeds)):
+        h = train_classifier(
+            model,
+            (x, y),
+            epochs=3,
+            batch_size=25,
+            lr=lrs[k],
+            weight_decay=wds[k],
+            rule=rule,
+            seed=s,
+            device="cpu",
+        )
+        back = stack.to_models()[k]
+        for a, b in zip(
+            [m for m in model if isinstance(m, BernoulliLinear)],
+            [m for m in back if isinstance(m, BernoulliLinear)],
+        ):
+            torch.testing.assert_close(b.weight, a.weight, rtol=0, atol=1e-10)
+            torch.testing.assert_close(b.p, a.p, rtol=0, atol=1e-12)
+        assert hists[k].loss == pytest.approx(h.loss, rel=1e-9)
+        assert hists[k].mean_p == pytest.approx(h.mean_p, rel=1e-12)
+        assert hists[k].steps == h.steps == 15
+    # the rule really moved p, differently per member
+    p_final = stack.ps[0]
+    assert not torch.equal(p_final[0], p_final[1]) and float(p_final.max()) > 0.25
+
+
+def test_deterministic_stack_follows_solo_sgd():
+    x, y = _data(seed=1)
+    seeds = [5, 6]
+    solos = _models("linear", seeds)
+    stack = StackedMLP.from_models(solos)
+    train_stacked(
+        stack,
+        (x, y),
+        epochs=2,
+        seeds=seeds,
+        batch_size=30,
+        lr=0.1,
+        weight_decay=[0.0, 0.05],
+        device="cpu",
+    )
+    for k, (model, s) in enumerate(zip(solos, seeds)):
+        train_classifier(
+            model,
+            (x, y),
+            epochs=2,
+            batch_size=30,
+            lr=0.1,
+            weight_decay=[0.0, 0.05][k],
+            seed=s,
+            device="cpu",
+        )
+        for a, b in zip(
+            [m for m in model if isinstance(m, nn.Linear)],
+            [m for m in stack.to_models()[k] if isinstance(m, nn.Linear)],
+        ):
+            torch.testing.assert_close(b.weight, a.weight, rtol=0, atol=1e-10)
+
+
+def test_eval_mode_uses_mean_weights_and_masks_follow_p():
+    solos = _models("bernoulli", [1, 2])
+    stack = StackedMLP.from_models(solos).eval()
+    x = torch.randn(7, 12, dtype=torch.float64)
+    out = stack(x)
+    for k, m in enumerate(solos):
+        torch.testing.assert_close(out[k], m.eval()(x))
+    with torch.no_grad():
+        stack.p0[1].fill_(1.0)
+    gens = [torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)]
+    masks = stack.sample_masks(MemberDraws(gens, 2, torch.device("cpu")))
+    assert masks[0][1].eq(1).all()  # p = 1 always releases
+    frac = float(masks[0][0].mean())
+    assert abs(frac - 0.25) < 0.03  # 192 synapses at p = 0.25
+
+
+def test_bad_input_is_rejected():
+    solos = _models("bernoulli", [1, 2])
+    stack = StackedMLP.from_models(solos)
+    x, y = _data()
+    with pytest.raises(ValueError, match="one seed per member"):
+        train_stacked(stack, (x, y), epochs=1, seeds=[1])
+    with pytest.raises(ValueError, match="one value per member"):
+        train_stacked(stack, (x, y), epochs=1, seeds=[1, 2], lr=[0.1])
+    with pytest.raises(ValueError, match="weight_decay >= 0"):
+        train_stacked(stack, (x, y), epochs=1, seeds=[1, 2], weight_decay=-1.0)
+    with pytest.raises(ValueError, match="inputs must have shape"):
+        stack(torch.randn(3, 5, 12, dtype=torch.float64))
+    with pytest.raises(ValueError, match="same layers"):
+        StackedMLP.from_models([solos[0], mlp((12, 8, 3), BernoulliLinear)])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        StackedMLP([torch.zeros(2, 3, 4)], [torch.full((2, 3, 4), 1.5)])
+    det = StackedMLP.from_models(_models("linear", [1, 2]))
+    with pytest.raises(ValueError, match="stochastic"):
+        train_stacked(det, (x, y), epochs=1, seeds=[1, 2], rule=PresynapticRule())
+    with pytest.raises(ValueError, match="bias-free"):
+        StackedMLP.from_models([mlp((12, 3), bias=True)])
+
+
+# ----------------------------------------------------------------------------- lifelong runs
 KW = dict(epochs=2, batch_size=40, hidden=(12, 8), eval_every=7, curve_test=50)
+
+
+def _spec(**kw) -> LifelongStackSpec:
+    return LifelongStackSpec(**{**KW, **kw})
 
 
 def _other_stream():
@@ -53,7 +218,7 @@ def test_each_member_follows_its_solo_run_on_the_cpu(method):
     seeds = [0, 1, 2]
     params = MEMBERS[method]
     stacked = train_sequentially_stacked(
-        streams, method, params, seeds, test_samples=3, mc_samples=4, **KW
+        streams, method, params, seeds, _spec(test_samples=3, mc_samples=4)
     )
     for k in range(3):
         solo = train_sequentially(
@@ -84,26 +249,25 @@ def test_each_member_follows_its_solo_run_on_the_cpu(method):
 @pytest.mark.parametrize("member_streams", [True, False])
 def test_stacked_learning_is_learning(member_streams):
     """Members learn the first task well above chance (presynaptic: raising their release
-    probabilities; BGD: shrinking σ), with per-member random streams or one shared draw (a GPU's way)."""
+    probabilities; BGD: shrinking σ), with per-member random streams or one shared draw (a GPU's
+    way)."""
     stream = _permuted_stream(n_tasks=2, n=400)
     params = [
         dict(lr=0.2, p_up=0.2, p_down=0.05, g_lim=1e-3, p_freeze=0.9),
         dict(lr=0.1, p_up=0.1, p_down=0.05, g_lim=1e-3, p_freeze=0.95),
     ]
-    kw = dict(
-        epochs=3,
-        batch_size=40,
-        hidden=(16,),
-        eval_every=10,
-        curve_test=100,
-        test_samples=3,
-        member_streams=member_streams,
+    spec = LifelongStackSpec(
+        epochs=3, batch_size=40, hidden=(16,), eval_every=10, curve_test=100, test_samples=3
     )
-    for r in train_sequentially_stacked([stream, stream], "presynaptic", params, [0, 1], **kw):
+    kw = dict(member_streams=member_streams)
+    for r in train_sequentially_stacked(
+        [stream, stream], "presynaptic", params, [0, 1], spec, **kw
+    ):
         assert r.accuracy[0, 0] > 0.8
         assert r.curve_stats["mean_p"][-1] > r.curve_stats["mean_p"][0]
     bgd = [dict(eta=1.0, sigma_init=0.3), dict(eta=2.0, sigma_init=0.3)]
-    for r in train_sequentially_stacked([stream, stream], "bgd", bgd, [0, 1], mc_samples=3, **kw):
+    spec = replace(spec, mc_samples=3)
+    for r in train_sequentially_stacked([stream, stream], "bgd", bgd, [0, 1], spec, **kw):
         assert r.accuracy[0, 0] > 0.8
         assert r.curve_stats["mean_sigma"][-1] < r.curve_stats["mean_sigma"][0]
 
@@ -123,13 +287,12 @@ def test_stacked_refuses_bad_input():
     with pytest.raises(ValueError, match="SGD"):
         train_sequentially_stacked([stream], "presynaptic", [dict(p, optimizer="adam")], [0])
     with pytest.raises(ValueError, match="positive"):
-        train_sequentially_stacked([stream], "presynaptic", [p], [0], epochs=0)
+        train_sequentially_stacked([stream], "presynaptic", [p], [0], LifelongStackSpec(epochs=0))
 
 
 def test_experiment_groups_return_what_their_units_return():
     """schug_tuning / schug_lifelong_table stack a group's trials or seeds on a GPU: on the CPU the
     stacked group gives each unit its solo result (MNIST sample, quick settings, two units)."""
-    from dataclasses import replace
 
     from synlab.experiments import get_experiment
     from synlab.experiments import schug2021_lifelong as L
@@ -161,7 +324,6 @@ def test_experiment_groups_return_what_their_units_return():
 def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
     """With stack=0 (no limit) the runner trains a method's trials as one stack, stores each trial
     in its own unit (``stack`` in its provenance) and leaves unstackable methods solo."""
-    from dataclasses import replace
 
     from synlab.experiments import schug2021_lifelong as L
     from synlab.results import load_results, run_experiment
@@ -190,7 +352,7 @@ def test_stacked_bgd_compiled_follows_the_solo_runs():
     stream = _permuted_stream(n_tasks=2, n=200)
     params = MEMBERS["bgd"][:2]
     stacked = train_sequentially_stacked(
-        [stream, stream], "bgd", params, [0, 1], test_samples=3, mc_samples=4, compile=True, **KW
+        [stream, stream], "bgd", params, [0, 1], _spec(test_samples=3, mc_samples=4), compile=True
     )
     for k, got in enumerate(stacked):
         solo = train_sequentially(
@@ -222,7 +384,7 @@ def test_compiled_bernoulli_step_follows_the_autograd_step(method):
         for k, p in enumerate(params)
     ]
     stacked = train_sequentially_stacked(
-        [stream, stream], method, params, [0, 1], test_samples=3, compile=True, **KW
+        [stream, stream], method, params, [0, 1], _spec(test_samples=3), compile=True
     )
     for k, p in enumerate(params):
         solo = train_sequentially(
