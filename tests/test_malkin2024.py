@@ -470,6 +470,7 @@ def test_tradeoff_tables_join_the_low_cost_end_only_when_committed_at_paper_scal
     low = _sweep("malkin2024_tradeoff_lowcost", "full", [1e-4, 1e-3], [0.95, 0.95], [0.95, 0.94])
     store = {}
     monkeypatch.setattr(CT, "paper_scale_or_none", store.get)
+    monkeypatch.setattr(CT, "size_control_or_none", lambda res: None)  # not the committed one
     # absent: our grid only, and the table says the low-cost end is not yet run
     assert CT.tradeoff_sweeps(main) == [main]
     md = build("malkin2024.tradeoff.summary", main)
