@@ -1477,8 +1477,9 @@ def size_control_or_none(res):
     return size if size.records else None
 
 
-def _size_coverage(size) -> str:
-    """'' when every training-set size is stored, else which are and which are pending."""
+def _size_pending(size) -> str:
+    """'' when every training-set size is stored, else e.g. '3 of 4 sizes; 2,000 images
+    pending'."""
     from .experiments.malkin2024 import size_control_config, size_trend
 
     every = size_control_config(size.profile).n_trains
@@ -1486,7 +1487,7 @@ def _size_coverage(size) -> str:
     if len(have) == len(every):
         return ""
     left = ", ".join(f"{n:,}" for n in every if n not in have)
-    return f" So far {len(have)} of {len(every)} sizes; {left} images pending."
+    return f"{len(have)} of {len(every)} sizes; {left} images pending"
 
 
 def size_control_text(size) -> str:
@@ -1522,7 +1523,9 @@ def size_control_text(size) -> str:
             + ", ".join(_rho_name(r) for r, f in zip(tr["rhos"], falls, strict=True) if f)
             + ": the hypothesis holds only in part."
         )
-    t.note = f"{size.profile} profile, `malkin2024_size_control`. {verdict}{_size_coverage(size)}"
+    pending = _size_pending(size)
+    so_far = f" So far {pending}." if pending else ""
+    t.note = f"{size.profile} profile, `malkin2024_size_control`. {verdict}{so_far}"
     return _profile_note(size) + t.markdown()
 
 
@@ -1631,7 +1634,9 @@ def _tradeoff_size_row(res) -> tuple[str, ...]:
             "explained: σ falls as the training set grows"
             if np.all(size_trend(size)["falls"])
             else "NOT explained: σ does not fall with the training-set size for every ρ"
-        ) + _size_coverage(size).replace(" So far", "; so far").rstrip(".")
+        )
+        pending = _size_pending(size)
+        verdict += f"; so far {pending}" if pending else ""
     return (
         "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
         "the hypothesis: the 4,000-image sample is memorised, so the data term barely holds σ down",

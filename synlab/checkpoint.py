@@ -63,7 +63,7 @@ class Checkpoint:
 
     path: Path
     fingerprint: dict[str, Any]
-    every_s: float = DEFAULT_EVERY_S
+    every_s: float = field(default_factory=lambda: DEFAULT_EVERY_S)  # read when made
     extra: dict[str, Any] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
     _start: float = field(default_factory=time.monotonic, repr=False)
@@ -140,16 +140,12 @@ class Checkpoint:
         """Seconds the earlier, stopped segments ran until their last save."""
         return sum(s["wall_s"] for s in self.segments)
 
-    def clear(self) -> None:
-        """Remove the file (the unit is stored)."""
-        Path(self.path).unlink(missing_ok=True)
-
 
 def describe(path: Path | str) -> str:
     """One line on a checkpoint file, for ``synlab status``: its task, epochs done and when."""
     path = Path(path)
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # mapped, not read: only a few small fields are needed, not the saved tensors
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         last = saved["segments"][-1]
         fp = saved["fingerprint"]
     except Exception as err:

@@ -45,7 +45,6 @@ from multiprocessing.connection import wait as _wait
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint as checkpoint_mod
 from .checkpoint import Checkpoint
 from .device import describe_device
 from .experiments import get_experiment
@@ -153,7 +152,7 @@ def run_task(task: Task, backend: str, device: str | None = None) -> tuple[list,
     ck = None
     if task.checkpoint is not None:
         path, fingerprint = task.checkpoint
-        ck = Checkpoint(Path(path), dict(fingerprint), every_s=checkpoint_mod.DEFAULT_EVERY_S)
+        ck = Checkpoint(Path(path), dict(fingerprint))
     t0 = time.perf_counter()
     results = [dict(r) for r in exp.compute(task.config, units, task.engine, ck)]
     if len(results) != len(units):
