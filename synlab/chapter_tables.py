@@ -487,6 +487,8 @@ def fashion_tuning_state(profile: str) -> dict:
     per = {(d, m): 0 for d in cfg.datasets for m in cfg.methods}
     for rec in trials.records if trials is not None else []:
         per[(rec.unit["dataset"], rec.unit["method"])] += 1
+    ref = stored_units("schug_tuning_fashion_reference", profile)[0]
+    references = {(r.unit["dataset"], r.unit["method"]) for r in ref.records} if ref else set()
     tuned, n_t, expected_t, stale_t = stored_units("schug_lifelong_table_fashion_tuned", profile)
     rows = {(r["method"], r["dataset"]): r for r in summary_table(tuned)} if tuned else {}
     return {
@@ -496,6 +498,7 @@ def fashion_tuning_state(profile: str) -> dict:
         "trials_stale": stale,
         "per_pair": per,
         "per_pair_expected": cfg.n_trials,
+        "references": references,
         "methods": tuple(cfg.methods),
         "datasets": tuple(cfg.datasets),
         "tuned_rows": rows,
@@ -511,7 +514,14 @@ def tuned_state_words(state: dict, dataset: str, method: str) -> str:
     if r is not None:
         return pm(r["ours"], r["ours_se"])
     k, n = state["per_pair"].get((dataset, method), 0), state["per_pair_expected"]
-    return f"not run ({k} of {n} trials of its search stored)"
+    if k < n:
+        return f"not run ({k} of {n} trials of its search stored)"
+    if (dataset, method) not in state.get("references", ()):
+        return (
+            f"not run (its {n} trials are stored; its other candidate, the paper's-protocol "
+            "values, is not yet)"
+        )
+    return "not run yet (its search is complete)"
 
 
 def _tuning_summary(state: dict) -> str:

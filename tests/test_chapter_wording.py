@@ -267,6 +267,15 @@ def test_gap_verdict_and_tuned_cells():
     assert C.tuned_state_words(state, "split_fashion", "bgd") == (
         "not run (0 of 20 trials of its search stored)"
     )
+    state["per_pair"][("split_fashion", "bgd")] = 20
+    assert C.tuned_state_words(state, "split_fashion", "bgd") == (
+        "not run (its 20 trials are stored; its other candidate, the paper's-protocol values, "
+        "is not yet)"
+    )
+    state["references"] = {("split_fashion", "bgd")}
+    assert C.tuned_state_words(state, "split_fashion", "bgd") == (
+        "not run yet (its search is complete)"
+    )
     state["tuned_rows"][("ewc", "permuted_fashion")] = {"ours": 70.0, "ours_se": 0.5}
     assert C.tuned_state_words(state, "permuted_fashion", "ewc") == "70.00 ± 0.50"
 
