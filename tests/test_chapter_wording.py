@@ -280,6 +280,22 @@ def test_gap_verdict_and_tuned_cells():
     assert C.tuned_state_words(state, "permuted_fashion", "ewc") == "70.00 ± 0.50"
 
 
+def test_split_verdict_reports_what_tuning_did_to_the_gap():
+    from types import SimpleNamespace as NS
+
+    nc, sf = "no_consolidation", "split_fashion"
+    facts = NS(state={"tuned_rows": {}}, P={(nc, sf): (88.76, 0.45)}, ours=lambda m, d: 83.36)
+    words = C._LifelongFacts.split_verdict(facts, nc, 2.0)
+    assert words == "Split Fashion-MNIST: open (its per-data-set-tuned run has not been made)"
+    facts.state["tuned_rows"][(nc, sf)] = {"ours": 87.77, "ours_se": 0.1}
+    assert C._LifelongFacts.split_verdict(facts, nc, 2.0) == (
+        "Split Fashion-MNIST: closed by tuning (ours minus the paper's −5.4 with the paper's "
+        "protocol, −1.0 tuned on it)"
+    )
+    facts.state["tuned_rows"][(nc, sf)] = {"ours": 84.0, "ours_se": 0.1}
+    assert "not closed by tuning (" in C._LifelongFacts.split_verdict(facts, nc, 2.0)
+
+
 def test_empty_store_counts_the_runs_it_lacks(tmp_path, monkeypatch):
     monkeypatch.setenv("SYNLAB_RESULTS_DIR", str(tmp_path))
     assert C.stored_units("malkin2024_signatures_s", "full") == (None, 0, 3, False)
