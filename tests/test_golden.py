@@ -27,15 +27,11 @@ NO_FIXTURE_YET = {
     "malkin2024_tradeoff_fashion",
     "schug_ablations",
     "schug_energy_fashion",
-    "schug_fisher_scale",
     "schug_fixed_p_lr_search",
-    "schug_lifelong_continuous",
     "schug_lifelong_table",
     "schug_lifelong_table_fashion_tuned",
-    "schug_tuning",
     "schug_tuning_fashion",
     "schug_tuning_fashion_reference",
-    "synthesis_importance",
 }
 
 
