@@ -24,14 +24,7 @@ CHEAP = ("raman_sweet_spot", "raman_rules")
 #: of a profile says so in its ``subset`` field (schug_energy_mnist: 9 of its 10 units;
 #: malkin2024_tradeoff_lowcost_fashion: 2 of its 4).
 NO_FIXTURE_YET = {
-    "malkin2024_tradeoff_fashion",
-    "schug_ablations",
-    "schug_energy_fashion",
-    "schug_fixed_p_lr_search",
-    "schug_lifelong_table",
     "schug_lifelong_table_fashion_tuned",
-    "schug_tuning_fashion",
-    "schug_tuning_fashion_reference",
 }
 
 
