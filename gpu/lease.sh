@@ -14,10 +14,12 @@
 #   2. (STAGES containing "runs") issue 19, side by side: the three pending Malkin experiments
 #      (one process each, GPU, via
 #      gpu/malkin_fidelity.sh, falling back to --engine fused if the compiled engine fails within
-#      90 s) and `schug_tuning_fashion` (gpu/schug_fashion_tuning.sh: stacks on the GPU, the rest
+#      90 s) and Schug's per-data-set tuning: the search, its reference, the tuned table
+#      (gpu/schug_fashion_tuning.sh: stacks on the GPU, the rest
 #      on WORKERS CPU workers, default 8, at nice 5 so the Malkin launch threads keep their cores);
-#   3. $OUT/malkin.tgz, $OUT/schug.tgz (unit files, with provenance; checkpoints of stopped units
-#      are left out), $OUT/logs.tgz and $OUT/summary.txt.
+#   3. $OUT/malkin.tgz, $OUT/schug.tgz (the unit files this call stored, with provenance;
+#      checkpoints of stopped units are left out), $OUT/logs.tgz and $OUT/summary.txt.
+# The store starts as a copy of the committed results/, so a call computes only what is missing.
 # Back here: tar -xzf <files_at>/malkin.tgz -C results/ (same for schug.tgz), then commit.
 set -uo pipefail
 LIMIT=${1:?usage: OUT=... bash gpu/lease.sh LIMIT_S [full|quick]}
@@ -29,6 +31,10 @@ START=$(date +%s)
 cd "$REPO"
 logs=$OUT/logs
 mkdir -p "$logs" "$OUT/results"
+# the store starts as the committed one, so that only missing units are computed; what comes
+# back is what this call stored (newer than the marker)
+cp -r results/. "$OUT/results/"
+touch "$OUT/.marker"
 left() { local s=$((START + LIMIT - $(date +%s))); echo $((s > 1 ? s : 1)); }
 {
   echo "start $(date -u +%FT%TZ) commit ${SYNLAB_GIT_COMMIT:-unset} profile $PROFILE limit ${LIMIT}s"
@@ -45,7 +51,7 @@ STAGES=${STAGES:-bench,runs}
 done
 
 # 2. issue 19's runs, side by side
-[[ $STAGES == *runs* ]] || { tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$logs" "$OUT/results"; cat "$OUT/summary.txt"; exit 0; }
+[[ $STAGES == *runs* ]] || { tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$logs" "$OUT/results" "$OUT/.marker"; cat "$OUT/summary.txt"; exit 0; }
 malkin() { # one experiment; the fused engine if the compiled one fails early
   local exp=$1 t0 rc
   t0=$(date +%s)
@@ -69,20 +75,23 @@ done
   WORKERS=${WORKERS:-8}
   export RESERVE=$(($(nproc) - WORKERS))
   nice -n 5 bash gpu/schug_fashion_tuning.sh "$(($(left) - 10))" "$PROFILE" >"$logs/schug.log" 2>&1
-  echo "schug_tuning_fashion rc $?" >>"$OUT/summary.txt"
+  echo "schug (gpu/schug_fashion_tuning.sh) rc $?" >>"$OUT/summary.txt"
 ) &
 pids+=($!)
 wait "${pids[@]}"
 
 # 3. pack what was stored (each archive well under the 16 MiB a returned file may have)
 store=$OUT/results
-tar -czf "$OUT/malkin.tgz" -C "$store" --exclude=partial $(cd "$store" && ls -d */malkin2024_* 2>/dev/null)
-tar -czf "$OUT/schug.tgz" -C "$store" --exclude=partial $(cd "$store" && ls -d */schug_* 2>/dev/null)
+new() { (cd "$store" && find . -newer "$OUT/.marker" -type f -path "./*/$1*" -not -path '*/partial/*' | sort); }
+for group in malkin schug; do
+  files=$(new "${group/malkin/malkin2024}_")
+  [ -n "$files" ] && tar -czf "$OUT/$group.tgz" -C "$store" $files
+done
 {
   echo "end $(date -u +%FT%TZ) after $(($(date +%s) - START)) s"
-  (cd "$store" && find . -name '*.json' -not -path '*/partial/*' | sort | sed 's/^/stored /')
+  (new "" | grep '\.json$' | sed 's/^/stored /')
   ls -la "$OUT"
 } >>"$OUT/summary.txt" 2>&1
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$logs"
-rm -rf "$store"
+rm -rf "$store" "$OUT/.marker"
 cat "$OUT/summary.txt"

@@ -54,5 +54,5 @@ for exp in "${exps[@]}"; do
   echo "=== $exp done in $(( $(date +%s) - t0 )) s"
 done
 rm -rf "$data"
-find "$out/results" -name '*.json' | sort
+for exp in "${exps[@]}"; do find "$out/results" -path "*/$exp/*.json" | sort; done
 exit $status

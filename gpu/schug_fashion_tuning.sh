@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# The Fashion-MNIST searches of issue 19 (`schug_tuning_fashion`) on a lent GPU machine, for as
-# long as a time limit allows, through the executor of `synlab run` (issue 21).
+# Issue 19's per-data-set tuning of the Schug baselines on a lent GPU machine, for as long as a
+# time limit allows, through the executor of `synlab run` (issue 21).
 #
 #   bash gpu/schug_fashion_tuning.sh LIMIT_S [PROFILE]      (PROFILE: full, default, or quick)
 #
-# One command: `synlab run schug_tuning_fashion --workers N --gpus-per-stack F`. The local pool
-# puts each stack (the trials of the full model or of BGD on one data set) on the GPU, F of it
-# each, and every unit that cannot stack (EWC, the deterministic baseline) on one of N CPU
-# workers, side by side. Only the driver writes the results store, one unit as its task lands.
-# LIMIT_S seconds after the start the driver gets SIGINT (as Ctrl-C): it kills the workers and
-# exits, keeping every unit already stored; what was in flight is lost and a rerun computes only
-# the missing units. Units land in $OUT/results/PROFILE/schug_tuning_fashion/ (JSON + NPZ, with
-# provenance); copy them back with
-#   cp -n <files_at>/results/full/schug_tuning_fashion/* results/full/schug_tuning_fashion/
-# and commit; `python -m synlab run schug_tuning_fashion --profile full` runs what is left.
+# In order, while time is left (SCHUG_EXPS overrides the list): `schug_tuning_fashion` (the
+# search), `schug_tuning_fashion_reference` (its 21st candidates) and
+# `schug_lifelong_table_fashion_tuned` (the table's rows for the adopted pairs), each as
+# `synlab run EXP --workers N --gpus-per-stack F`. The local pool puts each stack (the trials or
+# seeds of the full model or of BGD on one data set) on the GPU, F of it each, and every unit that
+# cannot stack (EWC, the deterministic baseline) on one of N CPU workers, side by side. Only the
+# driver writes the results store ($SYNLAB_RESULTS_DIR, default $OUT/results), one unit as its
+# task lands. LIMIT_S seconds after the start the driver gets SIGINT (as Ctrl-C): it kills the
+# workers and exits, keeping every unit already stored; what was in flight is lost and a rerun
+# computes only the missing units. gpu/lease.sh calls this and packs what it stored.
 #
 # Data: the machine has no Fashion-MNIST and no network. Carry .carry/data (`python
 # gpu/make_carry.py` writes it; git-ignored); this script decompresses a private copy, so that
@@ -29,7 +29,7 @@ PY=${PYTHON:-python3}
 START=$(date +%s)
 cd "$REPO"
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" SYNLAB_OFFLINE=1 TQDM_DISABLE=1
-export SYNLAB_RESULTS_DIR="$OUT/results"
+export SYNLAB_RESULTS_DIR="${SYNLAB_RESULTS_DIR:-$OUT/results}"
 if [ -z "${SYNLAB_GIT_COMMIT:-}" ] && ! git -C "$REPO" rev-parse HEAD >/dev/null 2>&1; then
   echo "warning: no .git and no SYNLAB_GIT_COMMIT: provenance will say 'unknown'" >&2
 fi
@@ -51,13 +51,18 @@ fi
 
 WORKERS=$(( $(nproc) - ${RESERVE:-2} ))
 [ "$WORKERS" -ge 1 ] || WORKERS=1
-LEFT=$(( START + LIMIT - $(date +%s) - 30 ))   # 30 s for the driver to stop its workers
-[ "$LEFT" -gt 0 ] || { echo "no time left after the data set-up" >&2; exit 1; }
-set +e
-timeout -s INT -k 20 "$LEFT" "$PY" -m synlab run schug_tuning_fashion --profile "$PROFILE" \
-  --workers "$WORKERS" --gpus-per-stack "${GPUS_PER_STACK:-0.25}"
-rc=$?
-set -e
-"$PY" -m synlab status | grep schug_tuning_fashion || true
-# 124: the time limit stopped the run (expected on a long search); units already stored are kept
+# the search, then its reference candidates, then the tuned table's adopted pairs (SCHUG_EXPS)
+rc=0
+for exp in ${SCHUG_EXPS:-schug_tuning_fashion schug_tuning_fashion_reference schug_lifelong_table_fashion_tuned}; do
+  LEFT=$(( START + LIMIT - $(date +%s) - 30 ))
+  [ "$LEFT" -gt 10 ] || break
+  set +e
+  timeout -s INT -k 20 "$LEFT" "$PY" -m synlab run "$exp" --profile "$PROFILE" \
+    --workers "$WORKERS" --gpus-per-stack "${GPUS_PER_STACK:-0.25}"
+  rc=$?
+  set -e
+  # 124: the time limit stopped the run (expected on a long search); stored units are kept
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ] || break
+done
+"$PY" -m synlab status | grep -E "schug_(tuning_fashion|lifelong_table_fashion_tuned)" || true
 [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || [ "$rc" -eq 130 ] || exit "$rc"

@@ -1529,6 +1529,61 @@ def size_control_text(size) -> str:
     return _profile_note(size) + t.markdown()
 
 
+_AUTHORS_SIGMA_SOURCES = (
+    ("malkin2024_tradeoff", "the 4,000-image MNIST sample"),
+    ("malkin2024_tradeoff_fashion", "full Fashion-MNIST (60,000 images)"),
+)
+
+
+def sigma_ratio_to_authors(res) -> dict[str, dict]:
+    """Per source stored at paper scale with its low-cost end, our mean σ over the authors' at
+    λ ≤ 10⁻² (``sigma_against_authors``): ``{experiment: {(ρ, mode): (λ, ratio)}}``. ``res``'s
+    own sweep stands for its data set (any profile); the Fashion-MNIST sweep only at paper scale."""
+    from .experiments.malkin2024 import sigma_against_authors
+
+    out = {}
+    for name, _ in _AUTHORS_SIGMA_SOURCES:
+        sweep = res if name == res.experiment else paper_scale_or_none(name)
+        if sweep is None or res.profile != "full":
+            continue
+        ratios = sigma_against_authors(tradeoff_sweeps(sweep))
+        if ratios:
+            out[name] = ratios
+    return out
+
+
+def _ratio_span(ratios: dict) -> str:
+    return span(np.concatenate([r for _, r in ratios.values()]), 1) + "×"
+
+
+@register("malkin2024.tradeoff.authors_sigma", "malkin2024_tradeoff")
+def malkin_tradeoff_authors_sigma(res) -> str:
+    """Our mean σ over the authors' released full-MNIST σ at λ ≤ 10⁻², per ρ and mode, on the
+    MNIST sample and on full Fashion-MNIST."""
+    got = sigma_ratio_to_authors(res)
+    if not got:
+        return (
+            f"No comparison from these '{res.profile}' results: the authors' λ ≤ 10⁻² are "
+            "compared only at paper scale, with the low-cost end joined in."
+        )
+    names = dict(_AUTHORS_SIGMA_SOURCES)
+    t = Table(["ρ", "noise"] + [f"{names[n]}: λ = 10⁻⁴ → 10⁻²" for n in got], align="llrr")
+    first = next(iter(got.values()))
+    for rho, mode in first:
+        cells = []
+        for ratios in got.values():
+            lam, r = ratios.get((rho, mode), ((), ()))
+            cells.append(f"{fmt(r[0], 2)} → {fmt(r[-1], 2)}" if len(r) else "—")
+        t.add(_rho_name(rho), mode, *cells)
+    words = "; on ".join(f"{names[n]} {_ratio_span(r)}" for n, r in got.items())
+    t.note = (
+        "Our mean σ divided by the authors' (their released full-MNIST arrays, shipped as "
+        "`malkin2024_fig2_sig_arr.npy`, CC BY 4.0) at the λ of both grids up to 10⁻², from the "
+        f"smallest to the largest. On {words}."
+    )
+    return t.markdown()
+
+
 @register("malkin2024.tradeoff.size_control", "malkin2024_tradeoff")
 def malkin_tradeoff_size_control(res) -> str:
     """The size control at paper scale when committed (the sweep's profile must be full too)."""
@@ -1637,11 +1692,30 @@ def _tradeoff_size_row(res) -> tuple[str, ...]:
         )
         pending = _size_pending(size)
         verdict += f"; so far {pending}" if pending else ""
+    got = sigma_ratio_to_authors(res)
+    names = dict(_AUTHORS_SIGMA_SOURCES)
+    fashion = got.get("malkin2024_tradeoff_fashion")
+    if size is not None and fashion is not None:
+        top = max(float(r.max()) for _, r in fashion.values())
+        verdict += (
+            f"; trained on 60,000 images (Fashion-MNIST), our σ is at most {fmt(top, 2)}× theirs"
+        )
+    ours = (
+        "our σ over the authors' at λ ≤ 10⁻²: "
+        + "; ".join(f"{names[n]} {_ratio_span(r)}" for n, r in got.items())
+        + ". The hypothesis: the 4,000-image sample is memorised, so the data term barely holds "
+        "σ down"
+        if got
+        else "the hypothesis: the 4,000-image sample is memorised, so the data term barely "
+        "holds σ down"
+    )
     return (
         "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
-        "the hypothesis: the 4,000-image sample is memorised, so the data term barely holds σ down",
+        ours,
         verdict,
-        "`malkin2024_size_control`" + ("" if size is not None else " (pending)"),
+        "`malkin2024_size_control`"
+        + ("" if size is not None else " (pending)")
+        + "".join(f"; `{LOWCOST[n]}`" for n in got),
     )
 
 
@@ -1982,7 +2056,7 @@ def _by_trend(stats: dict, layers, against: str = "hessian", key: str = "fractio
     parts = []
     for w, ls in words.items():
         names = [str(v) for v in ls]
-        which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        which = words_and(names)
         parts.append(f"{w} in layer{'s' if len(names) > 1 else ''} {which}")
     return "; ".join(parts)
 
@@ -2096,6 +2170,15 @@ def malkin_signatures_trend(res) -> str:
             f"- **Ours with s fixed**: {_run_state('malkin2024_signatures_s', run, prof)}, so no "
             "s-fixed number is shown and no claim is made about its trend yet."
         )
+    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
+    f1 = fash["stats"].get(1.0, {})
+    if f1:
+        tag = "" if prof == "full" else f" — {prof.upper()} PROFILE, NOT PAPER SCALE"
+        out.append(
+            "- **Ours with s fixed, full Fashion-MNIST** (the control; "
+            f"{_run_state('malkin2024_signatures_s_fashion', fash, prof)}{tag}): "
+            f"{_by_trend(f1, sorted({k[1] for k in f1}))}; layer {L + 1}: {_series(f1, L)}."
+        )
     out.append(
         f"- **Ours with c = {sci(cmp['c'])} fixed** (the extension, layer {L + 1} only, "
         f"{prof} profile): {_by_trend(c1, (L,))}; {_series(c1, L)}."
@@ -2127,6 +2210,14 @@ def malkin_signatures_trend(res) -> str:
             f" With the authors' s, our trend has their direction in {len(agree)} of "
             f"{len({k[1] for k in s1})} layers."
         )
+        ctl = signatures_control(cmp)
+        if ctl:
+            sentence = control_sentence(ctl)
+            verdict += f" {sentence[0].upper()}{sentence[1:]}." + (
+                " So the departure is the memorised sample's, not the model's."
+                if ctl["explained"]
+                else ""
+            )
     out += ["", verdict]
     return "\n".join(out)
 
@@ -2194,6 +2285,90 @@ def _signatures_runs(res, cmp: dict) -> tuple[str, str]:
     return s_run, f"`malkin2024_signatures` (c fixed, {len(res.records)} units, {prof} profile)"
 
 
+_S_WORDS = {0.1: "÷ 10", 1.0: "× 1", 10.0: "× 10"}
+
+
+def words_and(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _fraction_span(stats: dict) -> str:
+    """The range of the Hessian fractions over every ρ and layer of one source."""
+    return span([q["fraction"] for k, q in stats.items() if k[2] == "hessian"], 2)
+
+
+def _lower_at_largest_rho(stats: dict) -> list[int]:
+    """The layers whose fraction is lower at the largest ρ than at the smallest (by more than
+    ``trend``'s tolerance): the direction of the authors' arrays in every layer."""
+    out = []
+    for layer in (0, 1, 2):
+        fr = fractions_by_rho(stats, layer)[1]
+        if len(fr) > 1 and fr[-1] < fr[0] - 0.02:
+            out.append(layer)
+    return out
+
+
+def signatures_control(cmp: dict) -> dict | None:
+    """The Fashion-MNIST control beside the MNIST sample, decided from the numbers: per source
+    (``sample``, ``fashion``) the layers lower at the largest ρ per s factor (``lower``), the
+    layers whose trend word is the authors' at s × 1 (``same``), the range of the fractions at
+    s × 1 (``span``), and ``explained``: the control has the authors' direction in every layer at
+    every s while the sample departs somewhere. None unless both s-fixed runs are complete at
+    paper scale."""
+    runs = {
+        "sample": cmp["runs"]["malkin2024_signatures_s"],
+        "fashion": cmp["runs"]["malkin2024_signatures_s_fashion"],
+    }
+    if cmp["profile"] != "full" or any(
+        r["stale"] or r["n"] < r["expected"] or 1.0 not in r["stats"] for r in runs.values()
+    ):
+        return None
+    a = cmp["authors"]
+    out: dict = {"authors_span": _fraction_span(a)}
+    for name, run in runs.items():
+        st = run["stats"]
+        out[name] = {
+            "lower": {sf: _lower_at_largest_rho(st[sf]) for sf in sorted(st)},
+            "same": [
+                layer
+                for layer in (0, 1, 2)
+                if trend(fractions_by_rho(st[1.0], layer)[1])
+                == trend(fractions_by_rho(a, layer)[1])
+            ],
+            "span": _fraction_span(st[1.0]),
+        }
+
+    def everywhere(src: dict) -> bool:
+        return all(len(v) == 3 for v in src["lower"].values())
+
+    sample = out["sample"]
+    out["explained"] = everywhere(out["fashion"]) and (
+        not everywhere(sample) or len(sample["same"]) < 3
+    )
+    return out
+
+
+def _lower_words(src: dict) -> str:
+    """'3, 3 and 3 of 3 layers at s ÷ 10, × 1 and × 10'."""
+    sfs = sorted(src["lower"])
+    counts = [str(len(src["lower"][sf])) for sf in sfs]
+    words = [_S_WORDS.get(sf, f"× {fmt(sf)}") for sf in sfs]
+    return f"{words_and(counts)} of 3 layers at s {words_and(words)}"
+
+
+def control_sentence(ctl: dict) -> str:
+    """The control's reading, every number from ``signatures_control``."""
+    f, s = ctl["fashion"], ctl["sample"]
+    return (
+        "on full Fashion-MNIST with s fixed (the control) the fraction is lower at the largest ρ "
+        f"than at the smallest in {_lower_words(f)}, and of the authors' size ({f['span']} against "
+        f"their {paper(ctl['authors_span'])}); on the memorised MNIST sample it is smaller "
+        f"({s['span']}), lower at the largest ρ in {_lower_words(s)}, and its trend word is the "
+        f"authors' in {len(s['same'])} of 3 layers"
+    )
+
+
 def _signatures_trend_cells(cmp: dict, s_run: str) -> tuple[str, str]:
     """Fig. 5a's ours and verdict cells: our trends with ρ against the authors', per source."""
     run, s1, c1 = _at_s(cmp)
@@ -2207,11 +2382,21 @@ def _signatures_trend_cells(cmp: dict, s_run: str) -> tuple[str, str]:
             f"s fixed: {_by_trend(s1, (0, 1, 2))} (layer {L + 1}: {_series(s1, L)}); c fixed: "
             f"{tc} ({_series(c1, L)})"
         )
-        verdict = (
-            "closed: with the authors' s our trend has their direction in every layer"
-            if same == 3
-            else f"open: with the authors' s our trend has their direction in {same} of 3 layers"
-        ) + (
+        ctl = signatures_control(cmp)
+        if same == 3:
+            verdict = "closed: with the authors' s our trend has their direction in every layer"
+        elif ctl and ctl["explained"]:
+            verdict = (
+                f"explained: {control_sentence(ctl)}. The departure is the sample's, not the "
+                "model's (full MNIST, the paper's data, is not available here)"
+            )
+        else:
+            verdict = (
+                f"open: with the authors' s our trend has their direction in {same} of 3 layers"
+            )
+            if ctl:
+                verdict += f"; the full-data control does not settle it: {control_sentence(ctl)}"
+        verdict += (
             f"; the fixed-c trend ({tc}) is explained: fixing c moves each ρ along its "
             "trade-off curve"
         )
@@ -2241,7 +2426,8 @@ def _signatures_trend_row(cmp: dict, s_run: str, c_run: str) -> tuple[str, ...]:
         f"slope as a fraction of −1/(2+ρ) is {_by_trend(a, (0, 1, 2))} "
         f"(layer {L + 1}: {paper(_series(a, L))})",
         *_signatures_trend_cells(cmp, s_run),
-        f"{s_run}; {c_run}",
+        f"{s_run}; {c_run}"
+        + ("; `malkin2024_signatures_s_fashion` (the control)" if signatures_control(cmp) else ""),
     )
 
 
@@ -2315,9 +2501,24 @@ def _signatures_fashion_row(cmp: dict) -> tuple[str, ...]:
             if f1
             else "not run"
         ),
-        "shown" if f1 and cmp["profile"] == "full" else "open: not run yet",
+        _control_verdict(cmp, f1),
         _run_state("malkin2024_signatures_s_fashion", fash, cmp["profile"]),
     )
+
+
+def _control_verdict(cmp: dict, f1: dict) -> str:
+    """The control row's verdict: what the full-data run shows, or why it shows nothing yet."""
+    if not f1:
+        return "open: not run yet"
+    if cmp["profile"] != "full":
+        return f"open: {cmp['profile']} profile only"
+    ctl = signatures_control(cmp)
+    if ctl is None:
+        return "shown (partly stored; no reading until all three s are)"
+    lower = ctl["fashion"]["lower"]
+    if all(len(v) == 3 for v in lower.values()):
+        return "shown: the authors' direction in every layer at every s"
+    return f"shown: lower at the largest ρ in {_lower_words(ctl['fashion'])}"
 
 
 def _signatures_linear_row(lin) -> tuple[str, ...]:

@@ -575,6 +575,12 @@ REFERENCE_FILES = {
         "Ko et al. (2013), Nature 496:96-100, as used by Aitchison et al. (2021) and Malkin et al. "
         "(2024); copy from Malkin et al.'s repository JamesMalkin/EfficientBayes; CC BY 4.0",
     ),
+    "malkin2024_fig2_sig_arr.npy": (
+        "b204f56fc6a66add454bd31390a8cdaa0c6b30a4ca33981369c9c7dcdf1e7d24",
+        "Malkin, O'Donnell, Houghton & Aitchison (2024), eLife: the released mean σ of their "
+        "Figs. 2-3 sweep on full MNIST (data-fig2and3/sig_arr.npy of JamesMalkin/EfficientBayes, "
+        "unchanged); CC BY 4.0",
+    ),
 }
 
 

@@ -61,10 +61,12 @@ def _fixed_c(fractions, profile="full"):
     return ExperimentResults("malkin2024_signatures", profile, _Cfg(), recs)
 
 
-def _s_fixed(fractions_per_layer, profile="full"):
-    """A stored s-fixed result whose Hessian fractions are given per layer (lists over RHOS4)."""
+def _s_fixed(fractions_per_layer, profile="full", name="malkin2024_signatures_s", at=None):
+    """A stored s-fixed result whose Hessian fractions are given per layer (lists over RHOS4);
+    ``at`` maps an s factor to other fractions for that unit."""
     recs = []
     for sf in (1.0, 10.0, 0.1):
+        fractions_per_layer = (at or {}).get(sf, fractions_per_layer)
         r = {"rhos": np.asarray(RHOS4), "layers": np.array([0, 1, 2]), "s": 1e-3 * sf}
         for against, sign in (("hessian", -1.0), ("lr", 2.0), ("input_rate", -2.0)):
             pred = np.array([[sign / (2 + rho)] * 3 for rho in RHOS4])
@@ -75,7 +77,7 @@ def _s_fixed(fractions_per_layer, profile="full"):
             r[f"{against}_spearman"] = np.full((4, 3), -0.8 if sign < 0 else 0.8)
             r[f"{against}_n"] = np.full((4, 3), 1000)
         recs.append(UnitRecord({"s_factor": sf}, r, {}))
-    return ExperimentResults("malkin2024_signatures_s", profile, None, recs)
+    return ExperimentResults(name, profile, None, recs)
 
 
 def _store(monkeypatch, s_res=None, fashion=None):
@@ -167,6 +169,38 @@ def test_present_s_fixed_run_is_compared_layer_by_layer(monkeypatch):
     assert "open: with the authors' s our trend has their direction in 2 of 3 layers" in closing
     app6 = C.malkin_signatures_app6(res)
     assert "s fixed: 108 of 108 relationships" in app6
+
+
+def test_fashion_control_explains_a_sample_that_departs(monkeypatch):
+    authors_like = [[0.7, 0.68, 0.56, 0.45], [0.7, 0.68, 0.56, 0.45], [0.67, 0.74, 0.62, 0.54]]
+    # the sample: layer 2 up then down, and every layer rising at s ÷ 10
+    sample = [[0.52, 0.53, 0.36, 0.34], [0.36, 0.46, 0.2, 0.21], [0.57, 0.56, 0.32, 0.27]]
+    rising = [[0.44, 0.46, 0.4, 0.54], [0.26, 0.32, 0.3, 0.42], [0.34, 0.5, 0.43, 0.74]]
+    fashion = [[0.76, 0.71, 0.65, 0.59], [0.74, 0.68, 0.69, 0.56], [0.79, 0.74, 0.71, 0.61]]
+    f_res = _s_fixed(fashion, name="malkin2024_signatures_s_fashion")
+    _store(monkeypatch, _s_fixed(sample, at={0.1: rising}), f_res)
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    ctl = C.signatures_control(C.signatures_comparison(res))
+    assert ctl["fashion"]["lower"] == {0.1: [0, 1, 2], 1.0: [0, 1, 2], 10.0: [0, 1, 2]}
+    assert ctl["sample"]["lower"][0.1] == [] and ctl["sample"]["same"] == [0]
+    assert ctl["explained"] and ctl["fashion"]["span"] == "0.56–0.79"
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "explained: on full Fashion-MNIST with s fixed (the control)" in closing
+    assert "in 3, 3 and 3 of 3 layers at s ÷ 10, × 1 and × 10" in closing
+    assert "lower at the largest ρ in 0, 3 and 3 of 3 layers" in closing
+    assert "shown: the authors' direction in every layer at every s" in closing
+    assert "So the departure is the memorised sample's" in C.malkin_signatures_trend(res)
+    # a control that departs too leaves the gap open and says so
+    _store(monkeypatch, _s_fixed(sample, at={0.1: rising}), _s_fixed(rising, name="x"))
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    closing = C.malkin_signatures_closing(res, _lin())
+    assert "open: with the authors' s our trend has their direction in 1 of 3 layers" in closing
+    assert "the full-data control does not settle it" in closing
+    assert "shown: lower at the largest ρ in 0, 0 and 0 of 3 layers" in closing
+    # a sample that agrees needs no control: closed
+    _store(monkeypatch, _s_fixed(authors_like), f_res)
+    res = _fixed_c([0.46, 0.56, 0.60, 0.69])
+    assert "closed: with the authors' s" in C.malkin_signatures_closing(res, _lin())
 
 
 def test_quick_s_fixed_numbers_are_flagged_not_paper_scale(monkeypatch):

@@ -389,6 +389,32 @@ def test_joined_sweeps_and_the_summary_row_use_the_single_sample_metric():
     assert inside["n_lams"] == 4 and inside["lam_max"] == 1e3
 
 
+def test_authors_fig2_sigma_is_their_grid_and_their_ordering():
+    got = M.authors_fig2_sigma()
+    assert set(got) == {(float(r), m) for r in RHOS for m in ("heterogeneous", "homogeneous")}
+    for rho in RHOS:
+        lam, het = got[(float(rho), "heterogeneous")]
+        _, hom = got[(float(rho), "homogeneous")]
+        assert len(lam) == 30 and lam[0] == pytest.approx(1e-4)
+        assert lam[-1] == pytest.approx(M.AUTHORS_LAM_MAX)
+        assert np.all(het < hom)  # the paper: heterogeneous noise has the lower mean σ
+        assert het[-1] > 10 * het[0] and hom[-1] > 10 * hom[0]  # σ rises with the cost weight
+
+
+def test_sigma_against_authors_divides_on_the_shared_grid_up_to_1e_2():
+    (lam_a, sig_a) = M.authors_fig2_sigma()[(0.5, "heterogeneous")]
+    grid = [1e-4, 10**-3.5, 1e-2, 1e3]
+    low = _fake_sweep("low", grid, [0.9] * 4, [0.9] * 4)
+    for rec in low.records:
+        if rec.unit["mode"] == "heterogeneous":
+            rec.result["mean_sigma"] = 2 * np.interp(np.log10(grid), np.log10(lam_a), sig_a)
+    got = M.sigma_against_authors([low])
+    assert {k[0] for k in got} == {0.5}  # only the ρ the sweep has
+    lam, ratio = got[(0.5, "heterogeneous")]
+    np.testing.assert_allclose(lam, grid[:3])  # 10³ is above λ = 10⁻²
+    np.testing.assert_allclose(ratio, 2.0)
+
+
 def test_signatures_s_unit_and_group_report_every_layer():
     pytest.importorskip("mlxtend")
     exp = get_experiment("malkin2024_signatures_s")

@@ -768,6 +768,48 @@ def joined_tradeoff_series(
     return lam, val, lam > AUTHORS_LAM_MAX * (1 + 1e-9)
 
 
+def authors_fig2_sigma() -> dict[tuple[float, str], tuple[np.ndarray, np.ndarray]]:
+    """The authors' released mean σ of Figs. 2–3 (full MNIST), ``{(ρ, mode): (λ, σ)}``.
+
+    The shipped array (``malkin2024_fig2_sig_arr.npy``, their ``data-fig2and3/sig_arr.npy``) has
+    one row per ρ in ``RHOS`` order and 60 columns: the 30 λ of their grid (10⁻⁴ … 10^3.25 in
+    steps of 10^0.25), heterogeneous and homogeneous interleaved (even columns heterogeneous,
+    as their plotting script colours them; their σ is below the homogeneous one at every λ)."""
+    arr = np.load(reference_path("malkin2024_fig2_sig_arr.npy"))
+    lam = 10 ** np.arange(np.log10(AUTHORS_LAM_MIN), np.log10(AUTHORS_LAM_MAX) + 0.125, 0.25)
+    if arr.shape != (len(RHOS), 2 * len(lam)):
+        raise ValueError(f"malkin2024_fig2_sig_arr.npy has shape {arr.shape}; expected (4, 60)")
+    return {
+        (float(rho), mode): (lam, arr[i, k::2])
+        for i, rho in enumerate(RHOS)
+        for k, mode in enumerate(("heterogeneous", "homogeneous"))
+    }
+
+
+def sigma_against_authors(sweeps, *, lam_max: float = 1e-2) -> dict[tuple[float, str], tuple]:
+    """Our mean σ over the authors' (``authors_fig2_sigma``) at the λ ≤ ``lam_max`` both grids
+    hold, ``{(ρ, mode): (λ, ours / authors)}``, for the (ρ, mode) both hold."""
+    out = {}
+    rhos = {float(r.unit["rho"]) for res in sweeps for r in res.records}
+    for (rho, mode), (lam_a, sig_a) in authors_fig2_sigma().items():
+        ours_rho = next((r for r in rhos if np.isclose(r, rho, atol=1e-4)), None)
+        if ours_rho is None:
+            continue
+        try:
+            lam, sig, _ = joined_tradeoff_series(sweeps, "mean_sigma", rho=ours_rho, mode=mode)
+        except ValueError:  # no units of this mode
+            continue
+        pairs = [
+            (lam[i], sig[i] / sig_a[j])
+            for i in range(len(lam))
+            for j in range(len(lam_a))
+            if lam[i] <= lam_max * (1 + 1e-9) and np.isclose(np.log10(lam[i]), np.log10(lam_a[j]))
+        ]
+        if pairs:
+            out[(rho, mode)] = tuple(np.array(v) for v in zip(*pairs, strict=True))
+    return out
+
+
 def gain_summary(lam, acc_het, acc_hom, sigma_het, sigma_hom, *, tolerance: float = 0.01) -> dict:
     """Heterogeneous against homogeneous noise on one λ grid (one ρ): the chapter's summary row.
 
