@@ -2192,15 +2192,7 @@ def malkin_signatures_trend(res) -> str:
             f"- **Ours with s fixed**: {_run_state('malkin2024_signatures_s', run, prof)}, so no "
             "s-fixed number is shown and no claim is made about its trend yet."
         )
-    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
-    f1 = fash["stats"].get(1.0, {})
-    if f1:
-        tag = "" if prof == "full" else f" — {prof.upper()} PROFILE, NOT PAPER SCALE"
-        out.append(
-            "- **Ours with s fixed, full Fashion-MNIST** (the control; "
-            f"{_run_state('malkin2024_signatures_s_fashion', fash, prof)}{tag}): "
-            f"{_by_trend(f1, sorted({k[1] for k in f1}))}; layer {L + 1}: {_series(f1, L)}."
-        )
+    out += _control_bullet(cmp, prof)
     out.append(
         f"- **Ours with c = {sci(cmp['c'])} fixed** (the extension, layer {L + 1} only, "
         f"{prof} profile): {_by_trend(c1, (L,))}; {_series(c1, L)}."
@@ -2223,25 +2215,46 @@ def malkin_signatures_trend(res) -> str:
         "cost, and those of large ρ more, than the authors' networks."
     )
     if s1 and prof == "full":
-        agree = [
-            layer
-            for layer in sorted({k[1] for k in s1})
-            if trend(fractions_by_rho(s1, layer)[1]) == trend(fractions_by_rho(a, layer)[1])
-        ]
-        verdict += (
-            f" With the authors' s, our trend has their direction in {len(agree)} of "
-            f"{len({k[1] for k in s1})} layers."
-        )
-        ctl = signatures_control(cmp)
-        if ctl:
-            sentence = control_sentence(ctl)
-            verdict += f" {sentence[0].upper()}{sentence[1:]}." + (
-                " So the departure is the memorised sample's, not the model's."
-                if ctl["explained"]
-                else ""
-            )
+        verdict += _s_fixed_verdict(cmp, s1)
     out += ["", verdict]
     return "\n".join(out)
+
+
+def _control_bullet(cmp: dict, prof: str) -> list[str]:
+    """The trend text's bullet for the Fashion-MNIST control, when it is stored."""
+    fash = cmp["runs"]["malkin2024_signatures_s_fashion"]
+    f1, L = fash["stats"].get(1.0, {}), FIXED_C_LAYER
+    if not f1:
+        return []
+    tag = "" if prof == "full" else f" — {prof.upper()} PROFILE, NOT PAPER SCALE"
+    return [
+        "- **Ours with s fixed, full Fashion-MNIST** (the control; "
+        f"{_run_state('malkin2024_signatures_s_fashion', fash, prof)}{tag}): "
+        f"{_by_trend(f1, sorted({k[1] for k in f1}))}; layer {L + 1}: {_series(f1, L)}."
+    ]
+
+
+def _s_fixed_verdict(cmp: dict, s1: dict) -> str:
+    """How many layers of the s-fixed run have the authors' trend, and what the control says."""
+    a, layers = cmp["authors"], sorted({k[1] for k in s1})
+    agree = [
+        layer
+        for layer in layers
+        if trend(fractions_by_rho(s1, layer)[1]) == trend(fractions_by_rho(a, layer)[1])
+    ]
+    out = (
+        f" With the authors' s, our trend has their direction in {len(agree)} of {len(layers)} "
+        "layers."
+    )
+    ctl = signatures_control(cmp)
+    if ctl:
+        sentence = control_sentence(ctl)
+        out += f" {sentence[0].upper()}{sentence[1:]}." + (
+            " So the departure is the memorised sample's, not the model's."
+            if ctl["explained"]
+            else ""
+        )
+    return out
 
 
 @register("malkin2024.signatures.app6", "malkin2024_signatures")
