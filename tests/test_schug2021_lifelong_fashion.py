@@ -213,3 +213,23 @@ def test_committed_fisher_scale_has_the_stated_size():
         assert rec.result["fisher_sum_test"] > 1e4 * rec.result["fisher_sum"]
         assert rec.result["train_loss"] < 1e-3 < 0.1 < rec.result["test_loss"]
     assert L.fisher_ratio(res, "split") > 1e6  # the sample's 0/1 task is solved to zero loss
+
+
+def test_ewc_optimizer_control_runs_ewc_with_the_deterministic_baselines_sgd():
+    """The control's units: EWC on Permuted Fashion-MNIST, one per λ (0 first: no penalty), SGD at
+    the deterministic baseline's adopted learning rate; a unit's config is blind to the grid."""
+    exp = get_experiment("schug_ewc_optimizer_control")
+    cfg = L.ewc_optimizer_control_config("full")
+    adopted = L._TUNED_FASHION["permuted_fashion"]["no_consolidation"]
+    assert (cfg.lr, cfg.optimizer) == (adopted["lr"], adopted["optimizer"]) == (cfg.lr, "sgd")
+    units = exp.units(cfg)
+    assert [u["lam"] for u in units] == [0.0, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+    assert {(u["dataset"], u["method"]) for u in units} == {("permuted_fashion", "ewc")}
+    more = replace(cfg, lams=(*cfg.lams, 1e5))
+    part = lambda c, u: json.dumps(exp.unit_config(_config_json(c), u), sort_keys=True)  # noqa: E731
+    assert part(cfg, units[2]) == part(more, units[2])
+    assert part(cfg, units[2]) != part(replace(cfg, lr=1e-2), units[2])
+    quick = L.ewc_optimizer_control_config("quick")
+    assert quick.lams == (0.0, 100.0) and cfg.n_train is None and quick.n_train == 2000
+    with pytest.raises(ValueError, match="unknown profile"):
+        L.ewc_optimizer_control_config("paper")
