@@ -344,3 +344,18 @@ def test_tuned_learning_reads_the_tuned_runs_accuracy_matrix():
     assert C._LifelongFacts.tuned_learning(facts, "bgd", "permuted_fashion") == ""
     facts.state["tuned_results"] = None
     assert C._LifelongFacts.tuned_learning(facts, "ewc", "permuted_fashion") == ""
+
+
+def test_ewc_control_words_decide_from_the_scores():
+    scores = {0.0: 0.7579, 1.0: 0.7601, 10.0: 0.7702, 1000.0: 0.61}
+    words = C.ewc_control_words(scores, 0.5939, 0.7579, 4, 4)
+    assert "scores 77.0 % on validation images at its best λ (10; 75.8 % without" in words
+    assert "59.4 % for the best Adam trial and 75.8 % for the deterministic" in words
+    assert "the optimizer, not the penalty, holds the tuned EWC row down" in words
+    assert words.endswith("and the penalty adds 1.2 points over none")
+    flat = C.ewc_control_words({0.0: 0.58, 10.0: 0.582}, 0.5939, 0.7579, 2, 2)
+    assert "the optimizer does not explain the tuned EWC row" in flat
+    assert flat.endswith("the penalty adds nothing over none at any λ of the grid")
+    assert C.ewc_control_words(scores, 0.5939, 0.7579, 4, 6) == (
+        "The optimizer control (`schug_ewc_optimizer_control`) has 4 of its 6 units stored"
+    )
