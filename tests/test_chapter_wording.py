@@ -359,3 +359,14 @@ def test_ewc_control_words_decide_from_the_scores():
     assert C.ewc_control_words(scores, 0.5939, 0.7579, 4, 6) == (
         "The optimizer control (`schug_ewc_optimizer_control`) has 4 of its 6 units stored"
     )
+    assert C.ewc_control_words(scores, None, 0.7579, 4, 4) == (
+        "The optimizer control (`schug_ewc_optimizer_control`) is stored; the searches it is set "
+        "against are not"
+    )
+
+
+def test_optimizer_explains_needs_sgd_a_point_ahead_of_adam():
+    assert C.optimizer_explains({0.0: 0.757, 1.0: 0.770}, 0.594)
+    assert not C.optimizer_explains({0.0: 0.60, 1.0: 0.602}, 0.594)
+    assert not C.optimizer_explains({}, 0.594)
+    assert not C.optimizer_explains({1.0: 0.77}, None)
