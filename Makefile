@@ -57,9 +57,15 @@ nbval: venv
 # results, a fresh clone with results/ removed): an empty results folder and an empty cache, so
 # every experiment computes its quick profile. Needs Fashion-MNIST (see README, Data).
 # Then that store is checked against the golden results (tests/golden/): nothing is computed twice.
+# GOLDEN_ENV pins torch's CPU kernels to AVX2: the fixtures were recorded so, and on a CPU with
+# AVX-512 torch otherwise picks other kernels, whose sums round otherwise (a CPU without AVX2 falls
+# back to torch's default kernels). Record a fixture under it too:
+#   $(GOLDEN_ENV) $(PY) -m synlab run EXP --profile quick, then python tests/golden.py record ...
+GOLDEN_ENV := ATEN_CPU_CAPABILITY=avx2
 test-quick: venv
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	export SYNLAB_RESULTS_DIR=$$tmp/results SYNLAB_CACHE_DIR=$$tmp/cache MPLBACKEND=Agg $(NB_ENV); \
+	export SYNLAB_RESULTS_DIR=$$tmp/results SYNLAB_CACHE_DIR=$$tmp/cache MPLBACKEND=Agg $(NB_ENV) \
+	  $(GOLDEN_ENV); \
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book && \
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py::test_store_matches_golden --golden-store $$tmp/cache
 
@@ -67,7 +73,7 @@ test-quick: venv
 # recomputed into a temporary store and compared with the committed unit (tests/golden.py);
 # minutes on 2 cores (Malkin's ~4 CPU-min), so not part of `make test`
 golden-full: venv
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py -k committed_full_unit --golden-full
+	$(GOLDEN_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/test_golden.py -k committed_full_unit --golden-full
 
 # test-quick where Fashion-MNIST can be found; otherwise (outside CI) say why it was skipped
 quick-if-data: venv

@@ -16,6 +16,12 @@ twice; the experiments no chapter runs are checked by a full quick run
 (``python -m synlab run EXP --profile quick`` into an empty ``SYNLAB_CACHE_DIR``, then
 ``check``), and the unit suite recomputes a few cheap ones.
 
+Record and check with torch's CPU kernels pinned to AVX2 (``ATEN_CPU_CAPABILITY=avx2``, the
+Makefile's ``GOLDEN_ENV``) and torch's default thread count on two cores: on a CPU with AVX-512
+torch otherwise dispatches other kernels, and a trained network's numbers then differ by far
+more than rounding (seen: a quick Malkin regression's mean by 0.08), as between one thread and
+two.
+
 What is compared, per unit and per result quantity:
 
 * bitwise first: a scalar, string or list by its canonical JSON; an array by its dtype, shape and
