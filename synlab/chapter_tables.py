@@ -480,7 +480,11 @@ def schug_lifelong_methods(res) -> str:
 def fashion_tuning_state(profile: str) -> dict:
     """What the store of ``profile`` holds of the per-data-set tuning (issue 19): trials of
     ``schug_tuning_fashion`` per (data set, method) and in all, and the tuned table's rows."""
-    from .experiments.schug2021_lifelong import fashion_tuning_config, summary_table
+    from .experiments.schug2021_lifelong import (
+        fashion_best_values,
+        fashion_tuning_config,
+        summary_table,
+    )
 
     cfg = fashion_tuning_config(profile)
     trials, n, expected, stale = stored_units("schug_tuning_fashion", profile)
@@ -489,13 +493,11 @@ def fashion_tuning_state(profile: str) -> dict:
         per[(rec.unit["dataset"], rec.unit["method"])] += 1
     ref = stored_units("schug_tuning_fashion_reference", profile)[0]
     references = {(r.unit["dataset"], r.unit["method"]) for r in ref.records} if ref else set()
-    best: dict[
-        tuple[str, str], float
-    ] = {}  # the best validation accuracy of each pair's candidates
-    for block in (trials, ref):
-        for rec in block.records if block is not None else []:
-            key = (rec.unit["dataset"], rec.unit["method"])
-            best[key] = max(best.get(key, 0.0), rec.result["validation_accuracy"])
+    best = {  # the validation accuracy of each complete pair's best candidate (the adopted one)
+        (d, m): v["validation_accuracy"]
+        for d in cfg.datasets
+        for m, v in fashion_best_values(d, profile).items()
+    }
     tuned, n_t, expected_t, stale_t = stored_units("schug_lifelong_table_fashion_tuned", profile)
     rows = {(r["method"], r["dataset"]): r for r in summary_table(tuned)} if tuned else {}
     return {
@@ -798,20 +800,24 @@ class _LifelongFacts:
             runs,
         )
 
-    def tuned_verdict(self, m, d, tol) -> str:
+    def tuned_verdict(self, m, d, tol, explained: str | None = None) -> str:
         """Fashion-MNIST protocol ``d``: what tuning on it did to baseline ``m``'s gap to the paper,
-        and, where the gap stays, the best validation accuracy its search found."""
+        and, where the gap stays, the best validation accuracy its search found. ``explained``:
+        what a run shows to explain a gap that stays open (e.g. "the optimizer")."""
         tr = self.state["tuned_rows"].get((m, d))
         paper_mean = self.P[(m, d)][0]
         before = f"ours minus the paper's {fmt(self.ours(m, d) - paper_mean, 1, sign=True)} with "
+        why = f"explained ({explained}), " if explained else ""
         if tr is None:
+            label = f"{why}not closed" if why else "open"
             return (
-                f"{_DATA_NAMES[d]}: open (its per-data-set-tuned run has not been made; "
+                f"{_DATA_NAMES[d]}: {label} (its per-data-set-tuned run has not been made; "
                 f"{before}the paper's protocol)"
             )
         v = gap_verdict(paper_mean, self.ours(m, d), tr["ours"], tol)
+        label = f"{v} by tuning" if v == "closed" else why + v
         words = (
-            f"{_DATA_NAMES[d]}: {v}{' by tuning' if v == 'closed' else ''} ({before}the paper's "
+            f"{_DATA_NAMES[d]}: {label} ({before}the paper's "
             f"protocol, {fmt(tr['ours'] - paper_mean, 1, sign=True)} tuned on it"
         )
         best = self.state.get("best_validation", {}).get((d, m))
@@ -836,12 +842,13 @@ class _LifelongFacts:
             f"{len(A)} tasks (seed {self.s0})"
         )
 
-    def verdict(self, m, tol) -> tuple[str, list[float]]:
-        """The Permuted Fashion verdict of baseline ``m`` and how far below the paper we are."""
+    def verdict(self, m, tol, explained: str | None = None) -> tuple[str, list[float]]:
+        """The Permuted Fashion verdict of baseline ``m`` (:meth:`tuned_verdict`) and how far
+        below the paper we are."""
         below = [
             self.P[(m, d)][0] - self.ours(m, d) for d in self.PERM if np.isfinite(self.ours(m, d))
         ]
-        return self.tuned_verdict(m, "permuted_fashion", tol), below
+        return self.tuned_verdict(m, "permuted_fashion", tol, explained), below
 
 
 def _lifelong_first_task_row(f: _LifelongFacts) -> tuple[str, ...]:
@@ -996,17 +1003,12 @@ def schug_ewc_control_table(res) -> Table:
     for r in sorted(res.records, key=lambda r: r.unit["lam"]):
         acc = fmt(100 * r.result["validation_accuracy"], 1)
         t.add("EWC, the control", f"SGD, lr {sci(res.config.lr, 2)}", f"{r.unit['lam']:g}", acc)
-    for name, m, opt in (
-        ("EWC, best of its search", "ewc", "Adam"),
-        ("no consolidation, best of its search", "no_consolidation", "SGD or Adam"),
+    for name, m, opt, lam in (
+        ("EWC, best of its search", "ewc", "Adam", "searched"),
+        ("no consolidation, best of its search", "no_consolidation", "SGD or Adam", "—"),
     ):
         v = best.get((pf, m))
-        t.add(
-            name,
-            opt,
-            "searched" if m == "ewc" else "—",
-            "not stored" if v is None else fmt(100 * v, 1),
-        )
+        t.add(name, opt, lam, "not stored" if v is None else fmt(100 * v, 1))
     expected = len(get_experiment("schug_ewc_optimizer_control").units(res.config))
     words, _ = _ewc_control_of(res, len(res.records), expected, state)
     t.note = f"{_profile_note(res)}{words}."
@@ -1023,15 +1025,13 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
         if pf_ewc
         else f"not run in the {f.prof}"
     )
-    head, below = f.verdict("ewc", 2.0)
     pfs = f.fs.get("permuted")
-    if pfs is not None and pfs["memorised"] and ": open (" in head:
-        head = head.replace(": open (", ": explained (the Fisher scale), not closed (", 1)
     control, explains = _ewc_control(f)
-    if explains:
-        head = head.replace(
-            ": not closed by tuning (", ": explained (the optimizer), not closed by tuning (", 1
-        )
+    if ("ewc", pf) in f.state["tuned_rows"]:  # the tuned row's gap: the optimizer control
+        why = "the optimizer" if explains else None
+    else:  # the paper's-protocol row's gap: the Fisher scale
+        why = "the Fisher scale" if pfs is not None and pfs["memorised"] else None
+    head, below = f.verdict("ewc", 2.0, explained=why)
     expl = (
         f"{head}. {_most_below(below)}. The paper's-protocol row on "
         f"{_DATA_NAMES[pf]} is explained: EWC's λ, tuned on the MNIST sample and reused as the "
@@ -1672,14 +1672,17 @@ _AUTHORS_SIGMA_SOURCES = (
 
 def sigma_ratio_to_authors(res) -> dict[str, dict]:
     """Per source stored at paper scale with its low-cost end, our mean σ over the authors' at
-    λ ≤ 10⁻² (``sigma_against_authors``): ``{experiment: {(ρ, mode): (λ, ratio)}}``. ``res``'s
-    own sweep stands for its data set (any profile); the Fashion-MNIST sweep only at paper scale."""
+    λ ≤ 10⁻² (``sigma_against_authors``): ``{experiment: {(ρ, mode): (λ, ratio)}}``, empty unless
+    ``res`` is at paper scale; ``res`` stands for its own data set, the other sweep is read from
+    the store (paper scale only)."""
     from .experiments.malkin2024 import sigma_against_authors
 
     out = {}
+    if res.profile != "full":
+        return out
     for name, _ in _AUTHORS_SIGMA_SOURCES:
         sweep = res if name == res.experiment else paper_scale_or_none(name)
-        if sweep is None or res.profile != "full":
+        if sweep is None:
             continue
         ratios = sigma_against_authors(tradeoff_sweeps(sweep))
         if ratios:
@@ -1835,15 +1838,11 @@ def _tradeoff_size_row(res) -> tuple[str, ...]:
         verdict += (
             f"; trained on 60,000 images (Fashion-MNIST), our σ is at most {fmt(top, 2)}× theirs"
         )
-    ours = (
-        "our σ over the authors' at λ ≤ 10⁻²: "
-        + "; ".join(f"{names[n]} {_ratio_span(r)}" for n, r in got.items())
-        + ". The hypothesis: the 4,000-image sample is memorised, so the data term barely holds "
-        "σ down"
-        if got
-        else "the hypothesis: the 4,000-image sample is memorised, so the data term barely "
-        "holds σ down"
-    )
+    hypothesis = "the 4,000-image sample is memorised, so the data term barely holds σ down"
+    ours = f"the hypothesis: {hypothesis}"
+    if got:
+        ratios = "; ".join(f"{names[n]} {_ratio_span(r)}" for n, r in got.items())
+        ours = f"our σ over the authors' at λ ≤ 10⁻²: {ratios}. The hypothesis: {hypothesis}"
     return (
         "The low-cost end, compared with the authors' full-MNIST arrays: our mean σ is larger",
         ours,
