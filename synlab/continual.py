@@ -150,7 +150,7 @@ def merge_ewc_anchors(
 
 
 def bgd_update(
-    mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float = 1.0
+    mu: Tensor, sigma: Tensor, grads: Tensor, eps: Tensor, eta: float = 1.0, scale: float = 1.0
 ) -> tuple[Tensor, Tensor]:
     r"""One step of Bayesian Gradient Descent (Zeno et al. 2018, Eqs. 9–10 of the arXiv paper).
 
@@ -166,7 +166,10 @@ def bgd_update(
     expectations being averages over the K samples. The σ step keeps σ > 0; where gradients
     are consistent (large :math:`\mathbb E[g\varepsilon]`, i.e. the loss curves up along that
     weight) σ shrinks, which in turn shrinks the learning rate :math:`\eta\sigma^2` there.
-    ``grads`` and ``eps`` have shape ``(K, *mu.shape)``. Returns new ``(mu, sigma)``.
+    ``grads`` and ``eps`` have shape ``(K, *mu.shape)``. ``scale`` multiplies the gradients
+    first: Zeno et al.'s optimizer multiplies the gradient of a mini-batch's mean loss by the batch
+    size (their ``aggregate_grads(batch_size)``), i.e. it differentiates the batch's summed
+    negative log-likelihood; ``scale=1`` (the default) keeps the mean. Returns new ``(mu, sigma)``.
     """
     if grads.shape != eps.shape or grads.shape[1:] != mu.shape or mu.shape != sigma.shape:
         raise ValueError(
@@ -175,13 +178,16 @@ def bgd_update(
         )
     if eta <= 0:
         raise ValueError(f"eta must be > 0; got {eta}")
-    return _bgd_moments_step(mu, sigma, grads.mean(0), (grads * eps).mean(0), eta)
+    return _bgd_moments_step(mu, sigma, grads.mean(0), (grads * eps).mean(0), eta, scale)
 
 
 def _bgd_moments_step(
-    mu: Tensor, sigma: Tensor, e_g: Tensor, e_ge: Tensor, eta
+    mu: Tensor, sigma: Tensor, e_g: Tensor, e_ge: Tensor, eta, scale: float = 1.0
 ) -> tuple[Tensor, Tensor]:
-    """:func:`bgd_update` from the Monte Carlo averages E[g] and E[g ε] (``eta`` a float or a tensor)."""
+    """:func:`bgd_update` from the Monte Carlo averages E[g] and E[g ε] (``eta`` a float or a
+    tensor; ``scale`` a float multiplying both, skipped when 1 so the default is bitwise unchanged)."""
+    if scale != 1:
+        e_g, e_ge = e_g * scale, e_ge * scale
     half = 0.5 * sigma * e_ge
     return mu - eta * sigma**2 * e_g, sigma * torch.sqrt(1 + half**2) - sigma * half
 
@@ -231,6 +237,7 @@ def bgd_mlp_step(
     x: Tensor,
     y: Tensor,
     eta: Tensor,
+    scale: float = 1.0,
 ) -> tuple[list[Tensor], list[Tensor], Tensor]:
     r"""One BGD step of M bias-free ReLU MLPs with hand-written gradients (compilable, one pure function).
 
@@ -239,7 +246,7 @@ def bgd_mlp_step(
     ``y``: ``(M, B)``; ``eta``: ``(M, 1, 1)``. The mean cross-entropy of every sample is
     differentiated by hand — :math:`\delta_L = (\mathrm{softmax}(z) - \mathrm{onehot}(y))/B`,
     :math:`\partial/\partial W_l = \delta_l^\top h_l`, :math:`\delta_{l-1} = (\delta_l W_l)\odot[a_{l-1}>0]` —
-    and :func:`bgd_update` applied per member. Returns ``(new_mu, new_sigma, loss)`` with ``loss``
+    and :func:`bgd_update` applied per member (``scale``: its gradient factor). Returns ``(new_mu, new_sigma, loss)`` with ``loss``
     of shape ``(M,)`` (the mean over samples). Same numbers as autograd through
     :func:`torch.nn.functional.cross_entropy` up to float rounding (tested); written without
     autograd so that ``torch.compile`` fuses the element-wise work into a few loops.
@@ -257,7 +264,7 @@ def bgd_mlp_step(
     loss = loss.view(M, S).mean(1)
     new_mu, new_sigma = [], []
     for m, s, g, e in zip(mu, sigma, grads, eps):
-        nm, ns = _bgd_moments_step(m, s, g.mean(1), (g * e).mean(1), eta)
+        nm, ns = _bgd_moments_step(m, s, g.mean(1), (g * e).mean(1), eta, scale)
         new_mu.append(nm)
         new_sigma.append(ns)
     return new_mu, new_sigma, loss
@@ -675,7 +682,11 @@ class BGDStrategy(Strategy):
     r"""Bayesian Gradient Descent (Zeno et al. 2018): a diagonal Gaussian :math:`\mathcal N(\mu,\sigma^2)`
     over every weight, updated by :func:`bgd_update` from ``mc_samples`` weight samples per
     mini-batch. No task boundaries are needed. Predictions average ``test_samples`` sampled
-    networks (``test_samples=0`` predicts with the means). ``batched``: run the Monte Carlo
+    networks (``test_samples=0`` predicts with the means). ``batch_sum``: differentiate each
+    mini-batch's summed loss, as Zeno et al.'s code does (their optimizer multiplies the mean
+    loss's gradient by the batch size), rather than its mean (the default, as synlab's stored BGD
+    results were computed); the two differ by the batch size in both the mean and the σ step, so no
+    choice of ``eta`` turns one into the other. ``batched``: run the Monte Carlo
     samples as one stacked computation (same numbers as one at a time, fewer passes).
     ``compile``: the batched step as :func:`bgd_mlp_step` compiled
     by ``torch.compile`` (same noise, same numbers up to float rounding; about twice as fast on a
@@ -690,6 +701,7 @@ class BGDStrategy(Strategy):
         mc_samples: int = 10,
         test_samples: int = 10,
         name: str = "bgd",
+        batch_sum: bool = False,
         batched: bool = True,
         compile: bool = False,
     ) -> None:
@@ -698,7 +710,7 @@ class BGDStrategy(Strategy):
                 f"need sigma_init > 0 and mc_samples >= 1; got {sigma_init}, {mc_samples}"
             )
         self.eta, self.sigma_init, self.mc_samples = eta, sigma_init, int(mc_samples)
-        self.batched = bool(batched)
+        self.batched, self.batch_sum = bool(batched), bool(batch_sum)
         self.compile = compile
         self.test_samples, self.name = int(test_samples), name
 
@@ -739,6 +751,10 @@ class BGDStrategy(Strategy):
             return self._train_step_batched(x, y)
         return self._train_step_sequential(x, y)
 
+    def _scale(self, x: Tensor) -> float:
+        """The gradients' factor: the batch size with ``batch_sum``, else 1."""
+        return float(x.shape[0]) if self.batch_sum else 1.0
+
     def _train_step_batched(self, x, y):
         """All Monte Carlo samples in one batched pass: weights (S, out, in), ``bmm``. The noise is
         drawn in the sequential step's order, so both give the same update (tested)."""
@@ -753,6 +769,7 @@ class BGDStrategy(Strategy):
                 x[None],
                 y[None],
                 self._eta,
+                self._scale(x),
             )
             self.mu, self.sigma = [m[0] for m in mu], [s[0] for s in sigma]
             self._load(None)
@@ -774,7 +791,7 @@ class BGDStrategy(Strategy):
         grads = torch.autograd.grad(losses.sum(), W)  # sample s's weights only affect loss s
         for k in range(len(self.mu)):
             self.mu[k], self.sigma[k] = bgd_update(
-                self.mu[k], self.sigma[k], grads[k], E[k], self.eta
+                self.mu[k], self.sigma[k], grads[k], E[k], self.eta, self._scale(x)
             )
         self._load(None)
         return float(losses.mean().detach())
@@ -795,7 +812,12 @@ class BGDStrategy(Strategy):
                 epss[k].append(eps[k])
         for k in range(len(self.mu)):
             self.mu[k], self.sigma[k] = bgd_update(
-                self.mu[k], self.sigma[k], torch.stack(grads[k]), torch.stack(epss[k]), self.eta
+                self.mu[k],
+                self.sigma[k],
+                torch.stack(grads[k]),
+                torch.stack(epss[k]),
+                self.eta,
+                self._scale(x),
             )
         self._load(None)
         return total / self.mc_samples
@@ -830,7 +852,7 @@ def make_strategy(
 
     Methods: ``presynaptic``, ``stochastic`` (stochastic synapses, no consolidation), ``ghost``,
     ``deterministic`` (keys ``lr``, ``optimizer``), ``ewc`` (``lr``, ``lam``, ``optimizer``,
-    ``fisher_samples``), ``bgd`` (``eta``, ``sigma_init``, ``mc_samples``), ``joint`` (as
+    ``fisher_samples``), ``bgd`` (``eta``, ``sigma_init``, ``mc_samples``, optional ``batch_sum``), ``joint`` (as
     ``deterministic``; train it with :func:`train_jointly`).
     """
     p = dict(params)
@@ -855,6 +877,7 @@ def make_strategy(
             p.get("sigma_init", 0.06),
             mc_samples=int(mc_samples or p.get("mc_samples", 10)),
             test_samples=test_samples,
+            batch_sum=bool(p.get("batch_sum", False)),
             compile=compile,
         )
     raise ValueError(

@@ -578,6 +578,51 @@ def test_bgd_mlp_step_matches_autograd_and_bgd_update():
             torch.testing.assert_close(new_sigma[l][k], s_ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("batched", [False, True])
+def test_bgd_batch_sum_differentiates_the_summed_loss(batched):
+    """``batch_sum`` (Zeno et al.'s code: the mean loss's gradient times the batch size) is BGD
+    on the batch's summed loss: one step equals bgd_update on autograd's gradients of
+    ``cross_entropy(reduction="sum")`` at the same weight samples, for the σ step as for the mean,
+    and differs from the default (mean) step; the hand-written step's ``scale`` agrees."""
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 6, dtype=torch.float64), torch.randint(0, 3, (16,))
+    s = BGDStrategy(eta=0.05, sigma_init=0.1, mc_samples=4, batch_sum=True, batched=batched)
+    torch.manual_seed(1)
+    s.setup([6, 8, 3], "cpu")
+    s.model.double()
+    s.mu = [m.double() for m in s.mu]
+    s.sigma = [t.double() for t in s.sigma]
+    mu0, sigma0 = list(s.mu), list(s.sigma)
+    torch.manual_seed(7)
+    s.train_step(x, y)
+    torch.manual_seed(7)  # the same noise, drawn in the strategy's order
+    E = [[torch.randn_like(m) for m in mu0] for _ in range(4)]
+    grads = [[] for _ in mu0]
+    for e in E:
+        W = [(m + sd * ek).requires_grad_() for m, sd, ek in zip(mu0, sigma0, e)]
+        assert len(W) == 2  # sizes [6, 8, 3]: one hidden ReLU layer
+        out = torch.relu(x @ W[0].T) @ W[1].T
+        loss = torch.nn.functional.cross_entropy(out, y, reduction="sum")
+        for k, g in enumerate(torch.autograd.grad(loss, W)):
+            grads[k].append(g)
+    for k in range(len(mu0)):
+        eps = torch.stack([e[k] for e in E])
+        m_ref, s_ref = bgd_update(mu0[k], sigma0[k], torch.stack(grads[k]), eps, eta=0.05)
+        torch.testing.assert_close(s.mu[k], m_ref, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(s.sigma[k], s_ref, rtol=1e-9, atol=1e-12)
+        m_mean, s_mean = bgd_update(mu0[k], sigma0[k], torch.stack(grads[k]) / 16, eps, eta=0.05)
+        assert not torch.allclose(s.sigma[k], s_mean)  # not the default's step
+    # the hand-written step: scale = B on the mean loss is the same update
+    mu_b = [m[None] for m in mu0]
+    sig_b = [t[None] for t in sigma0]
+    eps_b = [torch.stack([e[k] for e in E])[None] for k in range(len(mu0))]
+    eta = torch.full((1, 1, 1), 0.05, dtype=torch.float64)
+    new_mu, new_sigma, _ = bgd_mlp_step(mu_b, sig_b, eps_b, x[None], y[None], eta, 16.0)
+    for k in range(len(mu0)):
+        torch.testing.assert_close(new_mu[k][0], s.mu[k], rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(new_sigma[k][0], s.sigma[k], rtol=1e-9, atol=1e-12)
+
+
 def test_compiled_bgd_follows_the_autograd_step():
     """BGD with its step compiled (compile=True) draws the same noise and learns the same:
     accuracy matrices agree up to float rounding on a tiny stream; ``engine`` says which ran."""

@@ -346,11 +346,13 @@ def test_runner_stacks_tuning_trials_when_asked(tmp_path, monkeypatch):
     assert all(0 <= r.result["validation_accuracy"] <= 1 for r in res.records)
 
 
-def test_stacked_bgd_compiled_follows_the_solo_runs():
+@pytest.mark.parametrize("batch_sum", [False, True])
+def test_stacked_bgd_compiled_follows_the_solo_runs(batch_sum):
     """compile=True: the stack's BGD step is synlab.continual.bgd_mlp_step compiled; members
-    still follow their (autograd) solo runs up to float rounding."""
+    still follow their (autograd) solo runs up to float rounding, with the mean loss's gradient
+    and with Zeno et al.'s summed one (``batch_sum``)."""
     stream = _permuted_stream(n_tasks=2, n=200)
-    params = MEMBERS["bgd"][:2]
+    params = [dict(MEMBERS["bgd"][k], batch_sum=batch_sum) for k in (0, 2)]
     stacked = train_sequentially_stacked(
         [stream, stream], "bgd", params, [0, 1], _spec(test_samples=3, mc_samples=4), compile=True
     )
@@ -362,6 +364,7 @@ def test_stacked_bgd_compiled_follows_the_solo_runs():
                 params[k]["sigma_init"],
                 mc_samples=4,
                 test_samples=3,
+                batch_sum=batch_sum,
                 compile=False,
             ),
             seed=k,
@@ -370,7 +373,12 @@ def test_stacked_bgd_compiled_follows_the_solo_runs():
         assert (
             got.engine == "fused step, torch.compile" and solo.engine == "autograd, samples batched"
         )
+        if batch_sum:  # it learns the first task in 10 steps (the mean form barely moves)
+            assert solo.accuracy[0, 0] > 0.8
         np.testing.assert_allclose(got.accuracy, solo.accuracy, atol=0.011)
+    mixed = [dict(params[0], batch_sum=True), dict(params[1], batch_sum=False)]
+    with pytest.raises(ValueError, match="share mc_samples and batch_sum"):
+        train_sequentially_stacked([stream, stream], "bgd", mixed, [0, 1], _spec(mc_samples=4))
 
 
 @pytest.mark.parametrize("method", ["presynaptic", "stochastic", "ghost"])

@@ -514,8 +514,8 @@ class _StackedBGD(_LifelongStack):
     STEP = staticmethod(bgd_mlp_step)
 
     def _load(self, strategies: list[BGDStrategy], solo_models, device) -> None:
-        if len({s.mc_samples for s in strategies}) != 1:
-            raise ValueError("stacked BGD members must share mc_samples")
+        if len({(s.mc_samples, s.batch_sum) for s in strategies}) != 1:
+            raise ValueError("stacked BGD members must share mc_samples and batch_sum")
         if any(
             m.bias is not None
             for mo in solo_models
@@ -529,12 +529,13 @@ class _StackedBGD(_LifelongStack):
             for m in self.mu
         ]
         self.eta = _member_consts([s.eta for s in strategies], device)
-        self.S = strategies[0].mc_samples
+        self.S, self.batch_sum = strategies[0].mc_samples, strategies[0].batch_sum
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
 
     def train_step(self, x: Tensor, y: Tensor, draws: MemberDraws) -> None:
         E = draws.layers("normal", self.shapes, self.S)  # (K, S, out, in) per layer
-        self.mu, self.sigma, _ = self.step(self.mu, self.sigma, E, x, y, self.eta)
+        scale = float(x.shape[-2]) if self.batch_sum else 1.0
+        self.mu, self.sigma, _ = self.step(self.mu, self.sigma, E, x, y, self.eta, scale)
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor, samples: int, draws: MemberDraws) -> Tensor:
