@@ -471,7 +471,9 @@ def schug_lifelong_methods(res) -> str:
             f"Split tasks: η = {fmt(bgd_s['eta'])}, σ₀ = {sci(bgd_s['sigma_init'], 2)}; Permuted "
             f"tasks: η = {fmt(bgd_p['eta'])}, σ₀ = {sci(bgd_p['sigma_init'], 2)} (each the best of "
             "20 trials on its protocol's MNIST search; before the search we used Zeno et al.'s "
-            f"η = {paper('1')}, σ₀ = {paper('0.06')}).",
+            f"η = {paper('1')}, σ₀ = {paper('0.06')}). Its steps follow the gradient of each "
+            "mini-batch's mean loss, where Zeno et al.'s code sums the batch's loss: the "
+            "gradient-scale control below runs their form.",
             f"- *Joint training*: Adam lr {sci(lr)} on all tasks at once — the upper bound.",
         ]
     )
@@ -1015,6 +1017,129 @@ def schug_ewc_control_table(res) -> Table:
     return t
 
 
+def bgd_batch_sum_summary(res) -> dict[str, dict]:
+    """Per data set of ``schug_bgd_batch_sum``'s results ``res``: seeds ``n``, the average final
+    accuracy's mean and SE (%) with the ``test_samples`` average (``mean``, ``se``) and with the
+    means (``means``, ``means_se``), and the first seed's run: each task's accuracy when learned
+    (``diag``) and the first task's after all (``kept``)."""
+    from .synthesis import mean_se
+
+    out = {}
+    for d in res.config.datasets:
+        recs = res.select(dataset=d)
+        if not recs:
+            continue
+        s0 = min(r.unit["seed"] for r in recs)
+        A = 100 * np.asarray(res.values("accuracy_matrix", dataset=d, seed=s0)[0], dtype=float)
+        avg = [100 * r.result["average_accuracy"] for r in recs]
+        means = [100 * r.result["average_accuracy_means"] for r in recs]
+        out[d] = dict(
+            n=len(recs),
+            **dict(zip(("mean", "se"), mean_se(avg, single=np.nan))),
+            **dict(zip(("means", "means_se"), mean_se(means, single=np.nan))),
+            seed=s0,
+            diag=np.diag(A),
+            kept=A[-1, 0],
+        )
+    return out
+
+
+def batch_sum_closes(summary: dict[str, dict], paper_means: dict[str, float], tol: float) -> bool:
+    """Whether BGD in Zeno et al.'s summed form comes within ``tol`` points of the paper (or above
+    it) on every data set of ``paper_means``, with the paper's metric (the sampled average)."""
+    return all(d in summary and summary[d]["mean"] >= p - tol for d, p in paper_means.items())
+
+
+def bgd_control_words(
+    summary, paper_means, table_means, tol, n, expected, batch, settings=""
+) -> str:
+    """What ``schug_bgd_batch_sum`` shows, as a sentence: per permuted data set, BGD with the
+    summed gradient against the paper and against the table's mean-gradient BGD (all in %;
+    ``batch``: the mini-batch size, the factor between the two forms; ``settings``: its values)."""
+    run = "`schug_bgd_batch_sum`"
+    if n < expected or not summary:
+        return f"The gradient-scale control ({run}) has {n} of its {expected} units stored"
+    cells = [
+        f"{pm(v['mean'], v['se'], 1)} % on {_DATA_NAMES[d]} (paper {paper(fmt(paper_means[d]))}, "
+        f"the table's mean-gradient BGD {fmt(table_means.get(d, float('nan')), 1)})"
+        for d, v in summary.items()
+    ]
+    words = (
+        "Zeno et al.'s BGD code sums each mini-batch's loss (it multiplies the mean's gradient by "
+        f"the batch size); our table's BGD follows the mean, which divides both its steps by "
+        f"{batch}. "
+        f"In their form, at their public settings ({settings}) and untuned ({run}), BGD scores "
+        + "; ".join(cells)
+    )
+    if batch_sum_closes(summary, paper_means, tol):
+        return words + ": the gradient's scale explains BGD's gap"
+    return words + ": the gradient's scale does not close BGD's gap"
+
+
+def _bgd_control_of(bgd_res, res, tol: float = 2.0) -> tuple[str, bool]:
+    """:func:`bgd_control_words` for the control's results ``bgd_res`` (``None``: none stored) and
+    the table's results ``res``, and whether the control explains the gap (complete, within
+    ``tol`` of the paper on every permuted data set)."""
+    from .experiments import get_experiment
+    from .experiments.schug2021_lifelong import PAPER_TABLE
+
+    exp = get_experiment("schug_bgd_batch_sum")
+    cfg = bgd_res.config if bgd_res is not None else exp.make_config(res.profile)
+    expected, n = len(exp.units(cfg)), len(bgd_res.records) if bgd_res is not None else 0
+    summary = bgd_batch_sum_summary(bgd_res) if bgd_res is not None else {}
+    paper_means = {d: PAPER_TABLE["bgd"][d][0] for d in cfg.datasets}
+    rows = _lifelong_rows(res)
+    table = {d: rows[("bgd", d)]["ours"] for d in cfg.datasets if ("bgd", d) in rows}
+    h = cfg.hyper["bgd"]["permuted"]
+    settings = (
+        f"σ₀ = {fmt(h['sigma_init'])}, η = {fmt(h['eta'], 0)}, {cfg.bgd_mc_samples} Monte Carlo "
+        "samples"
+    )
+    words = bgd_control_words(
+        summary, paper_means, table, tol, n, expected, cfg.batch_size, settings
+    )
+    return words, n == expected and batch_sum_closes(summary, paper_means, tol)
+
+
+@register("schug2021.consolidation.bgd_control", "schug_bgd_batch_sum", "schug_lifelong_table")
+def schug_bgd_control_table(bgd_res, res) -> Table:
+    """BGD on the permuted protocols: the paper, the table's mean-gradient BGD (paper's protocol
+    and, on Fashion-MNIST, tuned on it) and Zeno et al.'s summed form (sampled and with means)."""
+    from .experiments.schug2021_lifelong import PAPER_TABLE
+
+    rows, summary = _lifelong_rows(res), bgd_batch_sum_summary(bgd_res)
+    tuned = fashion_tuning_state(res.profile)["tuned_rows"]
+    t = Table(
+        [
+            "data set",
+            "paper",
+            "mean gradient, paper's protocol",
+            "mean gradient, tuned on it",
+            "summed gradient (Zeno et al.)",
+            "summed, predicting with the means",
+            "each task when learned; first task at the end (first seed)",
+        ],
+        align="lrrrrrl",
+    )
+    for d, v in summary.items():
+        r, tr = rows.get(("bgd", d)), tuned.get(("bgd", d))
+        t.add(
+            _DATA_NAMES[d],
+            paper(pm(*PAPER_TABLE["bgd"][d])),
+            "not run" if r is None else pm(r["ours"], r["ours_se"]),
+            "—" if tr is None else pm(tr["ours"], tr["ours_se"]),
+            pm(v["mean"], v["se"]),
+            pm(v["means"], v["means_se"]),
+            f"{span(v['diag'], 0)}; {fmt(v['kept'], 0)} (seed {v['seed']})",
+        )
+    words, _ = _bgd_control_of(bgd_res, res)
+    t.note = (
+        f"{_profile_note(bgd_res, res)}Average accuracy over all tasks after the last, %, mean ± "
+        f"SE over seeds. {words}."
+    )
+    return t
+
+
 def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
     """EWC on the permuted protocols, explained by the Fisher scale where it is computed."""
     pf, s0 = "permuted_fashion", f.s0
@@ -1050,16 +1175,23 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
 
 
 def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
-    """BGD on the permuted protocols."""
-    head, below = f.verdict("bgd", 2.0)
+    """BGD on the permuted protocols; the gradient-scale control says whether it is explained."""
+    bgd_res, n, _, _ = stored_units("schug_bgd_batch_sum", f.res.profile)
+    control, explains = _bgd_control_of(bgd_res, f.res)
+    why = "the gradient's scale" if explains else None
+    head, below = f.verdict("bgd", 2.0, explained=why)
     expl = f"{head}{f.tuned_learning('bgd', 'permuted_fashion')}. {_most_below(below)}" + (
-        f"; on Permuted MNIST BGD learns each new task to only {span(f.diags['bgd'], 0)} % "
-        f"(consolidation {fmt(f.diags['presynaptic'].mean(), 0)} %) and keeps "
-        f"{fmt(f.kept['bgd'], 0)} % of the first after ten tasks (seed {f.s0}): not explained yet"
+        f"; on Permuted MNIST the table's BGD learns each new task to only "
+        f"{span(f.diags['bgd'], 0)} % (consolidation {fmt(f.diags['presynaptic'].mean(), 0)} %) "
+        f"and keeps {fmt(f.kept['bgd'], 0)} % of the first after ten tasks (seed {f.s0}): "
+        + ("explained by the gradient's scale" if explains else "not explained yet")
         if "bgd" in f.diags and "presynaptic" in f.diags
         else ""
     )
-    return f.permuted_row("bgd", expl, f"{f.table_run}; {f.tuning_run}")
+    control_run = f"`schug_bgd_batch_sum` ({n} units, {f.prof})"
+    return f.permuted_row(
+        "bgd", f"{expl}. {control}", f"{f.table_run}; {f.tuning_run}; {control_run}"
+    )
 
 
 def _lifelong_no_consolidation_row(f: _LifelongFacts) -> tuple[str, ...]:

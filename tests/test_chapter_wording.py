@@ -370,3 +370,53 @@ def test_optimizer_explains_needs_sgd_a_point_ahead_of_adam():
     assert not C.optimizer_explains({0.0: 0.60, 1.0: 0.602}, 0.594)
     assert not C.optimizer_explains({}, 0.594)
     assert not C.optimizer_explains({1.0: 0.77}, None)
+
+
+def test_bgd_control_words_and_verdict_follow_the_numbers():
+    """The gradient-scale control closes BGD's gap only where the summed form comes within the
+    tolerance of the paper on every permuted data set, with the paper's (sampled) metric."""
+    paper = {"permuted_fashion": 78.45, "permuted_mnist": 89.73}
+    table = {"permuted_fashion": 71.13, "permuted_mnist": 77.14}
+    near = {
+        "permuted_fashion": {"mean": 77.2, "se": 0.3},
+        "permuted_mnist": {"mean": 90.1, "se": 0.2},
+    }
+    assert C.batch_sum_closes(near, paper, 2.0)
+    assert not C.batch_sum_closes(near, paper, 1.0)  # 77.2 < 78.45 − 1
+    assert not C.batch_sum_closes({"permuted_mnist": near["permuted_mnist"]}, paper, 2.0)
+    words = C.bgd_control_words(near, paper, table, 2.0, 6, 6, 100, "σ₀ = 0.06")
+    assert "divides both its steps by 100" in words and "(σ₀ = 0.06)" in words
+    assert "77.2 ± 0.3 % on Permuted Fashion-MNIST" in words
+    assert "the table's mean-gradient BGD 71.1)" in words
+    assert words.endswith("the gradient's scale explains BGD's gap")
+    far = dict(near, permuted_fashion={"mean": 72.0, "se": 0.3})
+    assert C.bgd_control_words(far, paper, table, 2.0, 6, 6, 100).endswith(
+        "the gradient's scale does not close BGD's gap"
+    )
+    assert C.bgd_control_words(near, paper, table, 2.0, 4, 6, 100) == (
+        "The gradient-scale control (`schug_bgd_batch_sum`) has 4 of its 6 units stored"
+    )
+
+
+def test_bgd_batch_sum_summary_reads_means_and_the_first_seeds_matrix():
+    from types import SimpleNamespace as NS
+
+    A = {2019: np.array([[0.9, 0.0], [0.8, 0.85]]), 2020: np.array([[0.7, 0.0], [0.6, 0.65]])}
+    recs = [
+        NS(unit={"dataset": "permuted_mnist", "seed": s}, result=r)
+        for s, r in (
+            (2020, {"average_accuracy": 0.80, "average_accuracy_means": 0.82}),
+            (2019, {"average_accuracy": 0.84, "average_accuracy_means": 0.86}),
+        )
+    ]
+    res = NS(
+        config=NS(datasets=("permuted_fashion", "permuted_mnist")),
+        select=lambda dataset: [r for r in recs if r.unit["dataset"] == dataset],
+        values=lambda key, dataset, seed: [A[seed]],
+    )
+    (d, v), *_ = C.bgd_batch_sum_summary(res).items()  # no Fashion records: no Fashion entry
+    assert d == "permuted_mnist" and v["n"] == 2 and v["seed"] == 2019
+    assert v["mean"] == pytest.approx(82.0) and v["se"] == pytest.approx(2.0)
+    assert v["means"] == pytest.approx(84.0)
+    np.testing.assert_allclose(v["diag"], [90.0, 85.0])
+    assert v["kept"] == pytest.approx(80.0)

@@ -233,3 +233,30 @@ def test_ewc_optimizer_control_runs_ewc_with_the_deterministic_baselines_sgd():
     assert quick.lams == (0.0, 100.0) and cfg.n_train is None and quick.n_train == 2000
     with pytest.raises(ValueError, match="unknown profile"):
         L.ewc_optimizer_control_config("paper")
+
+
+def test_bgd_batch_sum_control_runs_zenos_form_at_their_settings():
+    """The gradient-scale control: BGD with summed mini-batch gradients at Zeno et al.'s public
+    settings (σ₀ 0.06, η 1, 10 Monte Carlo samples, also in the quick profile), on both
+    permuted protocols, three seeds; its units' configs carry batch_sum, so no stored table unit
+    is theirs."""
+    exp = get_experiment("schug_bgd_batch_sum")
+    cfg = exp.make_config("full")
+    assert cfg.hyper == {
+        "bgd": {"permuted": {"eta": 1.0, "sigma_init": 0.06, "mc_samples": 10, "batch_sum": True}}
+    }
+    units = exp.units(cfg)
+    assert {(u["dataset"], u["method"]) for u in units} == {
+        ("permuted_fashion", "bgd"),
+        ("permuted_mnist", "bgd"),
+    }
+    assert sorted({u["seed"] for u in units}) == [2019, 2020, 2021] and len(units) == 6
+    assert (cfg.epochs, cfg.batch_size, cfg.n_permuted, cfg.test_samples) == (10, 100, 10, 10)
+    part = exp.unit_config(_config_json(cfg), units[0])
+    assert part["hyper"]["batch_sum"] is True
+    table = get_experiment("schug_lifelong_table")
+    tcfg = table.make_config("full")
+    tunit = {"dataset": "permuted_fashion", "method": "bgd", "seed": 2019}
+    assert "batch_sum" not in table.unit_config(_config_json(tcfg), tunit)["hyper"]
+    quick = exp.make_config("quick")
+    assert quick.bgd_mc_samples == 10 and quick.datasets == ("permuted_mnist",)

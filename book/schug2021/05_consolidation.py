@@ -260,6 +260,27 @@ control_res = results_for_chapter("schug_ewc_optimizer_control")
 show("schug2021.consolidation.ewc_control", control_res)
 
 # %% [markdown]
+# ### What explains BGD's gap: the scale of its gradient
+#
+# BGD moves each weight's mean by $-\eta\,\sigma^2\,\mathbb E_\varepsilon[g]$ and shrinks its
+# standard deviation by a step in $\mathbb E_\varepsilon[g\,\varepsilon]$ (`synlab.continual.bgd_update`).
+# But $g$ is the gradient of which loss? Online variational Bayes updates the posterior with
+# the likelihood of the whole mini-batch, the *sum* of its examples' log-likelihoods, and Zeno
+# et al.'s optimizer does just that: it multiplies the gradient of the batch's mean loss by the
+# batch size. The table's BGD, and both searches, followed the *mean*. Both steps were then
+# smaller by the batch size, σ's as well as the mean's, so no η turns one form into the other,
+# and the searches' range of η never came near it. `schug_bgd_batch_sum` runs BGD in Zeno et
+# al.'s form (`BGDStrategy(batch_sum=True)`), at their public settings for this network and
+# untuned, on both permuted protocols with three seeds. It also scores each network with its
+# means, Zeno et al.'s "MAP" prediction, beside the sampled average that the table uses.
+
+# %% tags=["hide-output"]
+bgd_res = results_for_chapter("schug_bgd_batch_sum")
+
+# %% tags=["hide-input"]
+show("schug2021.consolidation.bgd_control", bgd_res, res)
+
+# %% [markdown]
 # ### Appendix 1—figure 3: per-task accuracy and release statistics
 #
 # (a) Accuracy of the final model on each Split MNIST task. (b) Mean release probability and
