@@ -420,3 +420,26 @@ def test_bgd_batch_sum_summary_reads_means_and_the_first_seeds_matrix():
     assert v["means"] == pytest.approx(84.0)
     np.testing.assert_allclose(v["diag"], [90.0, 85.0])
     assert v["kept"] == pytest.approx(80.0)
+
+
+def test_ewc_lambda_words_decide_from_the_scores():
+    """The λ control explains EWC's Permuted MNIST gap only if some λ comes within the tolerance
+    of the paper; the table's score is the control's own unit at the table's λ where it has one."""
+    args = (89.58, 1e5, 2.0)
+    close = {0.0: 80.0, 2357.0: 80.7, 1e7: 88.1}
+    words = C.ewc_lambda_words(close, (2357.0, 80.69), *args, 3, 3)
+    assert "With λ from 0 to 10⁷ (`schug_ewc_lambda_control`)" in words
+    assert "80.0 % without the penalty, 80.7 % at the table's λ (2357)" in words
+    assert "at best 88.1 % (λ = 10⁷; the search stops at 10⁵)" in words
+    assert words.endswith("closes the gap: the sample's small Fisher explains it")
+    helps = {0.0: 80.0, 1e7: 84.0}
+    assert C.ewc_lambda_words(helps, (2357.0, 80.7), *args, 2, 2).endswith(
+        "a larger λ helps, but no λ of the grid reaches the paper's number"
+    )
+    flat = {0.0: 81.0, 1e7: 60.0}
+    words = C.ewc_lambda_words(flat, (2357.0, 80.7), *args, 2, 2)
+    assert "80.7 % at the table's λ" in words  # the table's own row, the grid lacking its λ
+    assert words.endswith("so the range of λ is not what holds EWC down")
+    assert C.ewc_lambda_words(flat, (2357.0, 80.7), *args, 2, 5) == (
+        "The λ control (`schug_ewc_lambda_control`) has 2 of its 5 units stored"
+    )

@@ -260,3 +260,23 @@ def test_bgd_batch_sum_control_runs_zenos_form_at_their_settings():
     assert "batch_sum" not in table.unit_config(_config_json(tcfg), tunit)["hyper"]
     quick = exp.make_config("quick")
     assert quick.bgd_mc_samples == 10 and quick.datasets == ("permuted_mnist",)
+
+
+def test_ewc_lambda_control_is_the_tables_ewc_over_a_wide_grid_of_lambda():
+    """One unit per λ, from 0 past the search's largest λ, the table's own λ among them; all
+    else is the table's EWC on Permuted MNIST; a unit's config is blind to the grid."""
+    exp = get_experiment("schug_ewc_lambda_control")
+    cfg = exp.make_config("full")
+    table = L.lifelong_config("full")
+    lam_table = table.hyper["ewc"]["permuted"]["lam"]
+    units = exp.units(cfg)
+    lams = [u["lam"] for u in units]
+    assert lams[0] == 0.0 and lam_table in lams
+    assert max(lams) > 100 * L.TuningConfig().space["ewc"]["lam"][2]
+    assert {(u["dataset"], u["method"], u["seed"]) for u in units} == {
+        ("permuted_mnist", "ewc", 2019)
+    }
+    part = lambda c, u: json.dumps(exp.unit_config(_config_json(c), u), sort_keys=True)  # noqa: E731
+    assert part(cfg, units[1]) == part(replace(cfg, lams=(*cfg.lams, 1e11)), units[1])
+    hyper = json.loads(part(cfg, units[1]))["hyper"]
+    assert hyper == {k: v for k, v in table.hyper["ewc"]["permuted"].items() if k != "lam"}

@@ -260,6 +260,21 @@ control_res = results_for_chapter("schug_ewc_optimizer_control")
 show("schug2021.consolidation.ewc_control", control_res)
 
 # %% [markdown]
+# ### EWC on Permuted MNIST: is λ's range the limit?
+#
+# On Permuted MNIST, the data set its values were tuned on, EWC also stays below the paper.
+# There the Fisher-scale computation above points the other way: the memorised sample's Fisher
+# on its training images is tiny, so a λ that matters may lie beyond the search's range.
+# `schug_ewc_lambda_control` runs the table's EWC (same learning rate, optimizer and Fisher
+# images) at λ from 0 to far beyond that range, and scores it as the table does.
+
+# %% tags=["hide-output"]
+lam_res = results_for_chapter("schug_ewc_lambda_control")
+
+# %% tags=["hide-input"]
+show("schug2021.consolidation.ewc_lambda", lam_res, res)
+
+# %% [markdown]
 # ### What explains BGD's gap: the scale of its gradient
 #
 # BGD moves each weight's mean by $-\eta\,\sigma^2\,\mathbb E_\varepsilon[g]$ and shrinks its
