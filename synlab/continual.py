@@ -630,7 +630,9 @@ class EWCStrategy(Strategy):
     :math:`\mathcal L + \frac\lambda2\sum_k\sum_i F_{k,i}(\theta_i-\theta^*_{k,i})^2`
     (one anchor per past task, as in the original paper). The anchors are summed into one
     quadratic after each task (:func:`merge_ewc_anchors`: same value and gradient), so a step
-    costs the same after ten tasks as after one.
+    costs the same after ten tasks as after one. ``fisher_sets``: per task, the images and labels
+    to compute its Fisher on instead of its training images (e.g. training images held out from
+    training: a memorised training set has a vanishing empirical Fisher).
     """
 
     needs_boundaries = True
@@ -643,11 +645,13 @@ class EWCStrategy(Strategy):
         optimizer: str = "adam",
         fisher_samples: int = 500,
         name: str = "ewc",
+        fisher_sets: Sequence[tuple[Tensor, Tensor]] | None = None,
     ) -> None:
         if fisher_samples <= 0:
             raise ValueError(f"fisher_samples must be positive; got {fisher_samples}")
         self.lr, self.lam, self.optimizer_name = lr, lam, optimizer
         self.fisher_samples, self.name = int(fisher_samples), name
+        self.fisher_sets = fisher_sets
         self.anchors: list[tuple[dict[str, Tensor], dict[str, Tensor]]] = []
 
     def make_optimizer(self):
@@ -669,9 +673,17 @@ class EWCStrategy(Strategy):
         )
 
     def after_task(self, index, task):
-        n = min(self.fisher_samples, len(task.y_train))
-        idx = torch.randperm(len(task.y_train))[:n].to(task.y_train.device)
-        x, y = task.x_train[idx], task.y_train[idx]
+        if self.fisher_sets is not None:
+            if index >= len(self.fisher_sets):
+                raise ValueError(
+                    f"fisher_sets has {len(self.fisher_sets)} sets; task {index} needs one"
+                )
+            x, y = self.fisher_sets[index]
+            x, y = x.to(task.y_train.device), y.to(task.y_train.device)
+        else:
+            n = min(self.fisher_samples, len(task.y_train))
+            idx = torch.randperm(len(task.y_train))[:n].to(task.y_train.device)
+            x, y = task.x_train[idx], task.y_train[idx]
         # batches of 100 bound the memory of per-example gradients
         fisher = empirical_fisher_diag(self.model, x, y, batch=100)
         star = {k: v.detach().clone() for k, v in self.model.named_parameters()}

@@ -209,6 +209,31 @@ def test_ewc_stores_one_anchor_per_task_and_refuses_continuous_stream():
         train_sequentially(stream, EWCStrategy(), hidden=(8,))
 
 
+def test_ewc_fisher_sets_replace_the_training_images():
+    """With ``fisher_sets``, task k's anchor is the empirical Fisher of its anchor weights on
+    set k (recomputed here from the stored weights), not on its training images."""
+    import copy
+
+    from synlab.curvature import empirical_fisher_diag
+
+    tasks = _permuted_stream(n_tasks=2, n=100)
+    g = torch.Generator().manual_seed(3)
+    sets = [
+        (torch.randn(30, 30, generator=g), torch.randint(0, 2, (30,), generator=g)) for _ in tasks
+    ]
+    s = EWCStrategy(lr=1e-2, lam=10.0, fisher_samples=40, fisher_sets=sets)
+    train_sequentially(tasks, s, epochs=1, batch_size=50, hidden=(8,), eval_every=1000)
+    for (fisher, star), (x, y) in zip(s.anchors, sets):
+        model = copy.deepcopy(s.model)
+        model.load_state_dict(star)
+        ref = empirical_fisher_diag(model, x, y, batch=100)
+        for name in ref:
+            torch.testing.assert_close(fisher[name], ref[name])
+    short = EWCStrategy(lr=1e-2, lam=10.0, fisher_sets=sets[:1])
+    with pytest.raises(ValueError, match="fisher_sets has 1 sets; task 1 needs one"):
+        train_sequentially(tasks, short, epochs=1, batch_size=50, hidden=(8,), eval_every=1000)
+
+
 def test_continuous_stream_fills_every_row():
     tasks = _permuted_stream(n_tasks=3, n=100)
     stream = ContinuousPermutedStream(tasks, batch_size=20, steps_per_task=10, transition=4, seed=0)

@@ -351,10 +351,11 @@ def _run_method(
     hyper_key: str | None = None,
     engine: str = "autograd",
     with_means: bool = False,
+    adjust=None,
 ):
     """One sequential (or joint) run of ``method``; ``with_means``: also the final accuracy of a
     Bayesian network predicting with its means (Zeno et al.'s "MAP" inference), beside the
-    ``test_samples`` average."""
+    ``test_samples`` average; ``adjust``: called with the strategy before it trains."""
     params = cfg.hyper[hyper_key or method][protocol]
     strategy = make_strategy(
         _kind(method),
@@ -363,6 +364,8 @@ def _run_method(
         mc_samples=cfg.bgd_mc_samples,
         compile=engine == "compiled",
     )
+    if adjust is not None:
+        adjust(strategy)
     common = dict(
         epochs=epochs,
         batch_size=cfg.batch_size,
@@ -1277,15 +1280,14 @@ class EwcLambdaControlConfig(LifelongConfig):
     lams: tuple[float, ...] = (0.0, 2357.211150088986, 1e5, 1e7, 1e9)  # the table's, then ours
 
 
-def ewc_lambda_control_config(profile: str) -> EwcLambdaControlConfig:
+def _ewc_grid_config(profile: str, cls, quick_lams: tuple[float, ...]):
     quick = lifelong_config("quick")
     keep = ("epochs", "mnist_sample_epochs", *_QUICK_STREAM)
-    return profile_config(
-        profile,
-        EwcLambdaControlConfig,
-        lams=(0.0, 1e7),
-        **{f: getattr(quick, f) for f in keep},
-    )
+    return profile_config(profile, cls, lams=quick_lams, **{f: getattr(quick, f) for f in keep})
+
+
+def ewc_lambda_control_config(profile: str) -> EwcLambdaControlConfig:
+    return _ewc_grid_config(profile, EwcLambdaControlConfig, (0.0, 1e7))
 
 
 def _ewc_lambda_units(cfg: EwcLambdaControlConfig):
@@ -1313,6 +1315,49 @@ _register_lifelong(
     ewc_lambda_control_config,
     _ewc_lambda_units,
     _ewc_lambda_run,
+    unit_config=_ewc_lambda_unit_config,
+)
+
+
+# The λ control leaves open whether the memorised sample's Fisher is small or uninformative.
+# This control computes each task's Fisher on training images held out from training (as many
+# as EWC's Fisher images), so the network has not memorised them, over a grid of λ (issue 19).
+@dataclass(frozen=True)
+class EwcHeldOutFisherConfig(EwcLambdaControlConfig):
+    """EWC on Permuted MNIST with each task's Fisher on held-out training images, one unit per λ."""
+
+    lams: tuple[float, ...] = (0.0, 1.0, 10.0, 100.0, 1000.0)  # our choice (0: no penalty)
+
+
+def ewc_held_out_fisher_config(profile: str) -> EwcHeldOutFisherConfig:
+    return _ewc_grid_config(profile, EwcHeldOutFisherConfig, (1.0, 100.0))
+
+
+def _ewc_held_out_run(cfg: EwcHeldOutFisherConfig, unit, *, engine: str = "autograd"):
+    tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
+    params = dict(cfg.hyper["ewc"][protocol], lam=unit["lam"])
+    hyper = dict(cfg.hyper, ewc={protocol: params})
+    n = int(params["fisher_samples"])
+    splits = [validation_split(t, n, seed=unit["seed"] + k) for k, t in enumerate(tasks)]
+    train = [replace(t, x_train=s.x_train, y_train=s.y_train) for t, s in zip(tasks, splits)]
+    held = [(s.x_test, s.y_test) for s in splits]
+
+    def use_held_out(strategy):
+        strategy.fisher_sets = held
+
+    out = _run_method(
+        "ewc", train, protocol, epochs, replace(cfg, hyper=hyper), unit["seed"], adjust=use_held_out
+    )
+    return dict(out, epochs=epochs, data_source=source, n_train_per_task=len(train[0].y_train))
+
+
+_register_lifelong(
+    "schug_ewc_held_out_fisher",
+    "The table's EWC on Permuted MNIST with each task's Fisher on training images held out from "
+    "training (not memorised), over a grid of λ, one seed (issue 19)",
+    ewc_held_out_fisher_config,
+    _ewc_lambda_units,
+    _ewc_held_out_run,
     unit_config=_ewc_lambda_unit_config,
 )
 
