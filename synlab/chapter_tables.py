@@ -1198,21 +1198,103 @@ def _ewc_lambda_of(lam_res, table_res, tol: float = 2.0) -> tuple[str, bool]:
     return words, closes
 
 
-@register("schug2021.consolidation.ewc_lambda", "schug_ewc_lambda_control", "schug_lifelong_table")
-def schug_ewc_lambda_table(lam_res, res) -> Table:
-    """EWC on Permuted MNIST per λ (average accuracy, %), beside the table's row."""
-    rows = _lifelong_rows(res)
-    t = Table(["λ", "average accuracy (%)", "first task at the end (%)"], align="rrr")
-    for r in sorted(lam_res.records, key=lambda r: r.unit["lam"]):
-        A = 100 * np.asarray(lam_res.values("accuracy_matrix", lam=r.unit["lam"])[0], dtype=float)
-        t.add(_lam(r.unit["lam"]), fmt(100 * r.result["average_accuracy"], 1), fmt(A[-1, 0], 1))
-    tr, k = rows.get(("ewc", "permuted_mnist")), len(res.config.seeds)
+def held_out_fisher_words(
+    held: dict[float, float], train_best: float, paper_mean, tol, n, expected
+):
+    """What ``schug_ewc_held_out_fisher`` shows: EWC's Permuted MNIST average accuracy (%) per λ
+    with each task's Fisher on held-out training images, against the best with the Fisher on
+    the memorised training images (``train_best``) and the paper's number."""
+    run = "`schug_ewc_held_out_fisher`"
+    if n < expected or not held:
+        return f"The held-out-Fisher control ({run}) has {n} of its {expected} units stored"
+    lam_best = max(held, key=held.get)
+    best = held[lam_best]
+    words = (
+        f"With each task's Fisher on training images held out from training ({run}), EWC scores "
+        f"{span(held.values(), 1)} %, at best {fmt(best, 1)} % (λ = {_lam(lam_best)}), against "
+        f"{fmt(train_best, 1)} % at best with the Fisher on the memorised images: "
+    )
+    if best >= paper_mean - tol:
+        return words + "the memorised sample's Fisher explains EWC's gap"
+    if best > train_best + 2.0:
+        return words + (
+            "a Fisher on images the network has not memorised helps, but does not reach the "
+            "paper's number"
+        )
+    return words + "where the Fisher is computed does not explain EWC's gap"
+
+
+def _scores_by_lam(res) -> dict[float, float]:
+    """``{λ: average accuracy (%)}`` of a λ-grid experiment's results (``None``: empty)."""
+    records = res.records if res is not None else []
+    return {float(r.unit["lam"]): 100 * r.result["average_accuracy"] for r in records}
+
+
+def _held_out_of(held_res, lam_res, table_res, tol: float = 2.0) -> tuple[str, bool]:
+    """:func:`held_out_fisher_words` for the held-out control's results (``None``: none stored),
+    set against the λ control's best, and whether it closes EWC's Permuted MNIST gap."""
+    from .experiments import get_experiment
+    from .experiments.schug2021_lifelong import PAPER_TABLE
+
+    exp = get_experiment("schug_ewc_held_out_fisher")
+    cfg = held_res.config if held_res is not None else exp.make_config(table_res.profile)
+    held, train = _scores_by_lam(held_res), _scores_by_lam(lam_res)
+    row = _lifelong_rows(table_res).get(("ewc", "permuted_mnist"))
+    train_best = max([*train.values(), row["ours"] if row else float("-inf")])
+    paper_mean = PAPER_TABLE["ewc"]["permuted_mnist"][0]
+    n, expected = len(held), len(exp.units(cfg))
+    words = held_out_fisher_words(held, train_best, paper_mean, tol, n, expected)
+    return words, n == expected and bool(held) and max(held.values()) >= paper_mean - tol
+
+
+@register(
+    "schug2021.consolidation.ewc_lambda",
+    "schug_ewc_lambda_control",
+    "schug_ewc_held_out_fisher",
+    "schug_lifelong_table",
+)
+def schug_ewc_lambda_table(lam_res, held_res, res) -> Table:
+    """EWC on Permuted MNIST per λ (average accuracy, %), with each task's Fisher on its
+    (memorised) training images and on held-out ones, beside the table's row."""
+    train, held = _scores_by_lam(lam_res), _scores_by_lam(held_res)
+    kept = {
+        (which, float(r.unit["lam"])): 100
+        * np.asarray(some.values("accuracy_matrix", lam=r.unit["lam"])[0], dtype=float)[-1, 0]
+        for which, some in (("train", lam_res), ("held", held_res))
+        for r in some.records
+    }
+    t = Table(
+        [
+            "λ",
+            "Fisher on the training images: average (%)",
+            "first task at the end (%)",
+            "Fisher on held-out images: average (%)",
+            "first task at the end (%)",
+        ],
+        align="rrrrr",
+    )
+    cell = lambda d, key: fmt(d[key], 1) if key in d else "—"  # noqa: E731
+    for lam in sorted(set(train) | set(held)):
+        t.add(
+            _lam(lam),
+            cell(train, lam),
+            cell(kept, ("train", lam)),
+            cell(held, lam),
+            cell(kept, ("held", lam)),
+        )
+    tr, k = _lifelong_rows(res).get(("ewc", "permuted_mnist")), len(res.config.seeds)
     if tr is not None:
         lam = res.config.hyper["ewc"]["permuted"]["lam"]
         seeds = f"{k} seed{'s' if k > 1 else ''}"
-        t.add(f"{_lam(lam)} (the table, {seeds})", pm(tr["ours"], tr["ours_se"]), "—")
+        t.add(f"{_lam(lam)} (the table, {seeds})", pm(tr["ours"], tr["ours_se"]), "—", "—", "—")
     words, _ = _ewc_lambda_of(lam_res, res)
-    t.note = f"{_profile_note(lam_res, res)}{words}."
+    held_words, _ = _held_out_of(held_res, lam_res, res)
+    n_train = sorted({r.result["n_train_per_task"] for r in held_res.records})
+    t.note = (
+        f"{_profile_note(lam_res, held_res, res)}One seed per λ. The held-out runs train on "
+        f"{'/'.join(map(str, n_train))} images per task, the others on all of a task's training "
+        f"images. {words}. {held_words}."
+    )
     return t
 
 
@@ -1229,7 +1311,9 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
     pfs = f.fs.get("permuted")
     control, explains = _ewc_control(f)
     lam_res, n_lam, _, _ = stored_units("schug_ewc_lambda_control", f.res.profile)
+    held_res, n_held, _, _ = stored_units("schug_ewc_held_out_fisher", f.res.profile)
     lam_words, lam_closes = _ewc_lambda_of(lam_res, f.res)
+    held_words, held_closes = _held_out_of(held_res, lam_res, f.res)
     if ("ewc", pf) in f.state["tuned_rows"]:  # the tuned row's gap: the optimizer control
         why = "the optimizer" if explains else None
     else:  # the paper's-protocol row's gap: the Fisher scale
@@ -1244,12 +1328,23 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
         f"{f.tuned_learning('ewc', pf)}. {control}. On Permuted "
         f"MNIST, the data set it was tuned on, EWC learns each task to "
         f"{fmt(f.diags['ewc'].mean(), 0)} % but keeps {fmt(f.kept['ewc'], 0)} % of the first "
-        f"(seed {s0}): " + ("explained by λ's range" if lam_closes else "open") + f". {lam_words}"
+        f"(seed {s0}): "
+        + (
+            "explained by the memorised sample's Fisher"
+            if held_closes
+            else "explained by λ's range"
+            if lam_closes
+            else "open"
+        )
+        + f". {lam_words}. {held_words}"
         if pfs is not None and "ewc" in f.diags
         else f"{head}. The Fisher-scale computation of the permuted protocol is not in the "
         f"{f.fisher.profile} profile"
     )
-    lam_run = f"`schug_ewc_lambda_control` ({n_lam} units, {f.prof})"
+    lam_run = (
+        f"`schug_ewc_lambda_control` ({n_lam} units), `schug_ewc_held_out_fisher` ({n_held} "
+        f"units, {f.prof})"
+    )
     return f.permuted_row("ewc", expl, f"{f.table_run}; {f.fisher_run}; {f.tuning_run}; {lam_run}")
 
 

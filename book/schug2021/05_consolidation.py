@@ -266,13 +266,17 @@ show("schug2021.consolidation.ewc_control", control_res)
 # There the Fisher-scale computation above points the other way: the memorised sample's Fisher
 # on its training images is tiny, so a λ that matters may lie beyond the search's range.
 # `schug_ewc_lambda_control` runs the table's EWC (same learning rate, optimizer and Fisher
-# images) at λ from 0 to far beyond that range, and scores it as the table does.
+# images) at λ from 0 to far beyond that range, and scores it as the table does. A small Fisher
+# may also be an uninformative one: a memorised image's loss, and so its gradient, is close to
+# zero whatever the weight's importance. `schug_ewc_held_out_fisher` computes each task's Fisher
+# on as many training images held out from training, which the network has not memorised.
 
 # %% tags=["hide-output"]
 lam_res = results_for_chapter("schug_ewc_lambda_control")
+held_res = results_for_chapter("schug_ewc_held_out_fisher")
 
 # %% tags=["hide-input"]
-show("schug2021.consolidation.ewc_lambda", lam_res, res)
+show("schug2021.consolidation.ewc_lambda", lam_res, held_res, res)
 
 # %% [markdown]
 # ### What explains BGD's gap: the scale of its gradient
