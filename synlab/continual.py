@@ -246,8 +246,8 @@ def bgd_mlp_step(
     ``y``: ``(M, B)``; ``eta``: ``(M, 1, 1)``. The mean cross-entropy of every sample is
     differentiated by hand — :math:`\delta_L = (\mathrm{softmax}(z) - \mathrm{onehot}(y))/B`,
     :math:`\partial/\partial W_l = \delta_l^\top h_l`, :math:`\delta_{l-1} = (\delta_l W_l)\odot[a_{l-1}>0]` —
-    and :func:`bgd_update` applied per member (``scale``: its gradient factor). Returns ``(new_mu, new_sigma, loss)`` with ``loss``
-    of shape ``(M,)`` (the mean over samples). Same numbers as autograd through
+    and :func:`bgd_update` applied per member (``scale``: its gradient factor). Returns
+    ``(new_mu, new_sigma, loss)`` with ``loss`` of shape ``(M,)`` (the mean over samples). Same numbers as autograd through
     :func:`torch.nn.functional.cross_entropy` up to float rounding (tested); written without
     autograd so that ``torch.compile`` fuses the element-wise work into a few loops.
     """

@@ -1277,7 +1277,10 @@ class EwcLambdaControlConfig(LifelongConfig):
     datasets: tuple[str, ...] = ("permuted_mnist",)
     methods: tuple[str, ...] = ("ewc",)
     seeds: tuple[int, ...] = (2019,)
-    lams: tuple[float, ...] = (0.0, 2357.211150088986, 1e5, 1e7, 1e9)  # the table's, then ours
+    # 0 (no penalty), the table's λ, the search's largest, then ours
+    lams: tuple[float, ...] = field(
+        default_factory=lambda: (0.0, _TUNED_PERMUTED["ewc"]["lam"], 1e5, 1e7, 1e9)
+    )
 
 
 def _ewc_grid_config(profile: str, cls, quick_lams: tuple[float, ...]):
