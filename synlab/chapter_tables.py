@@ -1198,30 +1198,43 @@ def _ewc_lambda_of(lam_res, table_res, tol: float = 2.0) -> tuple[str, bool]:
     return words, closes
 
 
-def held_out_fisher_words(
-    held: dict[float, float], train_best: float, paper_mean, tol, n, expected
-):
-    """What ``schug_ewc_held_out_fisher`` shows: EWC's Permuted MNIST average accuracy (%) per λ
-    with each task's Fisher on held-out training images, against the best with the Fisher on
-    the memorised training images (``train_best``) and the paper's number."""
-    run = "`schug_ewc_held_out_fisher`"
-    if n < expected or not held:
-        return f"The held-out-Fisher control ({run}) has {n} of its {expected} units stored"
-    lam_best = max(held, key=held.get)
-    best = held[lam_best]
+#: the two variants of EWC's Permuted MNIST controls set against the λ control (Adam, the Fisher
+#: on the memorised training images): experiment, what it changes, the cause it tests
+EWC_VARIANTS = {
+    "held_out": (
+        "schug_ewc_held_out_fisher",
+        "With each task's Fisher on training images held out from training",
+        "the memorised sample's Fisher",
+    ),
+    "sgd": (
+        "schug_ewc_sgd_mnist",
+        "With SGD at the deterministic baseline's learning rate",
+        "the optimizer",
+    ),
+}
+
+
+def ewc_variant_words(
+    variant: str, scores: dict[float, float], train_best: float, paper_mean, tol, n, expected
+) -> str:
+    """What an EWC variant control (:data:`EWC_VARIANTS`) shows: its Permuted MNIST average
+    accuracy (%) per λ against the best of the table's EWC over the λ grid (``train_best``) and
+    the paper's number."""
+    name, change, cause = EWC_VARIANTS[variant]
+    run = f"`{name}`"
+    if n < expected or not scores:
+        return f"The control {run} has {n} of its {expected} units stored"
+    lam_best = max(scores, key=scores.get)
+    best = scores[lam_best]
     words = (
-        f"With each task's Fisher on training images held out from training ({run}), EWC scores "
-        f"{span(held.values(), 1)} %, at best {fmt(best, 1)} % (λ = {_lam(lam_best)}), against "
-        f"{fmt(train_best, 1)} % at best with the Fisher on the memorised images: "
+        f"{change} ({run}), EWC scores {span(scores.values(), 1)} %, at best {fmt(best, 1)} % "
+        f"(λ = {_lam(lam_best)}), against {fmt(train_best, 1)} % at best as the table runs it: "
     )
     if best >= paper_mean - tol:
-        return words + "the memorised sample's Fisher explains EWC's gap"
+        return words + f"{cause} explains EWC's gap"
     if best > train_best + 2.0:
-        return words + (
-            "a Fisher on images the network has not memorised helps, but does not reach the "
-            "paper's number"
-        )
-    return words + "where the Fisher is computed does not explain EWC's gap"
+        return words + f"{cause} accounts for part of EWC's gap, not all"
+    return words + f"{cause} does not explain EWC's gap"
 
 
 def _scores_by_lam(res) -> dict[float, float]:
@@ -1230,70 +1243,75 @@ def _scores_by_lam(res) -> dict[float, float]:
     return {float(r.unit["lam"]): 100 * r.result["average_accuracy"] for r in records}
 
 
-def _held_out_of(held_res, lam_res, table_res, tol: float = 2.0) -> tuple[str, bool]:
-    """:func:`held_out_fisher_words` for the held-out control's results (``None``: none stored),
-    set against the λ control's best, and whether it closes EWC's Permuted MNIST gap."""
+def _ewc_variant_of(variant, var_res, lam_res, table_res, tol: float = 2.0) -> tuple[str, bool]:
+    """:func:`ewc_variant_words` for a variant control's results (``None``: none stored), set
+    against the λ control's best, and whether it closes EWC's Permuted MNIST gap."""
     from .experiments import get_experiment
     from .experiments.schug2021_lifelong import PAPER_TABLE
 
-    exp = get_experiment("schug_ewc_held_out_fisher")
-    cfg = held_res.config if held_res is not None else exp.make_config(table_res.profile)
-    held, train = _scores_by_lam(held_res), _scores_by_lam(lam_res)
+    exp = get_experiment(EWC_VARIANTS[variant][0])
+    cfg = var_res.config if var_res is not None else exp.make_config(table_res.profile)
+    scores, train = _scores_by_lam(var_res), _scores_by_lam(lam_res)
     row = _lifelong_rows(table_res).get(("ewc", "permuted_mnist"))
     train_best = max([*train.values(), row["ours"] if row else float("-inf")])
     paper_mean = PAPER_TABLE["ewc"]["permuted_mnist"][0]
-    n, expected = len(held), len(exp.units(cfg))
-    words = held_out_fisher_words(held, train_best, paper_mean, tol, n, expected)
-    return words, n == expected and bool(held) and max(held.values()) >= paper_mean - tol
+    n, expected = len(scores), len(exp.units(cfg))
+    words = ewc_variant_words(variant, scores, train_best, paper_mean, tol, n, expected)
+    return words, n == expected and bool(scores) and max(scores.values()) >= paper_mean - tol
 
 
 @register(
     "schug2021.consolidation.ewc_lambda",
     "schug_ewc_lambda_control",
     "schug_ewc_held_out_fisher",
+    "schug_ewc_sgd_mnist",
     "schug_lifelong_table",
 )
-def schug_ewc_lambda_table(lam_res, held_res, res) -> Table:
-    """EWC on Permuted MNIST per λ (average accuracy, %), with each task's Fisher on its
-    (memorised) training images and on held-out ones, beside the table's row."""
-    train, held = _scores_by_lam(lam_res), _scores_by_lam(held_res)
+def schug_ewc_lambda_table(lam_res, held_res, sgd_res, res) -> Table:
+    """EWC on Permuted MNIST per λ (average accuracy, %; first task at the end), as the table runs
+    it, with each task's Fisher on held-out images, and with SGD, beside the table's row."""
+    runs = (("table", lam_res), ("held_out", held_res), ("sgd", sgd_res))
+    scores = {which: _scores_by_lam(some) for which, some in runs}
     kept = {
         (which, float(r.unit["lam"])): 100
         * np.asarray(some.values("accuracy_matrix", lam=r.unit["lam"])[0], dtype=float)[-1, 0]
-        for which, some in (("train", lam_res), ("held", held_res))
+        for which, some in runs
         for r in some.records
     }
     t = Table(
         [
             "λ",
-            "Fisher on the training images: average (%)",
-            "first task at the end (%)",
-            "Fisher on held-out images: average (%)",
-            "first task at the end (%)",
+            "as the table (Adam, Fisher on the training images)",
+            "Fisher on held-out images",
+            "SGD",
         ],
-        align="rrrrr",
+        align="rrrr",
     )
-    cell = lambda d, key: fmt(d[key], 1) if key in d else "—"  # noqa: E731
-    for lam in sorted(set(train) | set(held)):
-        t.add(
-            _lam(lam),
-            cell(train, lam),
-            cell(kept, ("train", lam)),
-            cell(held, lam),
-            cell(kept, ("held", lam)),
-        )
+
+    def cell(which, lam):
+        if lam not in scores[which]:
+            return "—"
+        return f"{fmt(scores[which][lam], 1)} ({fmt(kept[(which, lam)], 0)})"
+
+    lams = sorted(set().union(*(scores[w] for w, _ in runs)))
+    for lam in lams:
+        t.add(_lam(lam), *(cell(which, lam) for which, _ in runs))
     tr, k = _lifelong_rows(res).get(("ewc", "permuted_mnist")), len(res.config.seeds)
     if tr is not None:
         lam = res.config.hyper["ewc"]["permuted"]["lam"]
         seeds = f"{k} seed{'s' if k > 1 else ''}"
-        t.add(f"{_lam(lam)} (the table, {seeds})", pm(tr["ours"], tr["ours_se"]), "—", "—", "—")
+        t.add(f"{_lam(lam)} (the table, {seeds})", pm(tr["ours"], tr["ours_se"]), "—", "—")
     words, _ = _ewc_lambda_of(lam_res, res)
-    held_words, _ = _held_out_of(held_res, lam_res, res)
+    held_words, _ = _ewc_variant_of("held_out", held_res, lam_res, res)
+    sgd_words, _ = _ewc_variant_of("sgd", sgd_res, lam_res, res)
     n_train = sorted({r.result["n_train_per_task"] for r in held_res.records})
+    sgd = sgd_res.config.optimizer
     t.note = (
-        f"{_profile_note(lam_res, held_res, res)}One seed per λ. The held-out runs train on "
-        f"{'/'.join(map(str, n_train))} images per task, the others on all of a task's training "
-        f"images. {words}. {held_words}."
+        f"{_profile_note(lam_res, held_res, sgd_res, res)}Average accuracy over the "
+        f"{lam_res.config.n_permuted} tasks after the last, % (in brackets: the first task's), one "
+        "seed per λ. The held-out runs "
+        f"train on {'/'.join(map(str, n_train))} images per task, the others on all of a task's "
+        f"training images; SGD runs at lr {sgd['lr']:g}. {words}. {held_words}. {sgd_words}."
     )
     return t
 
@@ -1312,8 +1330,10 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
     control, explains = _ewc_control(f)
     lam_res, n_lam, _, _ = stored_units("schug_ewc_lambda_control", f.res.profile)
     held_res, n_held, _, _ = stored_units("schug_ewc_held_out_fisher", f.res.profile)
+    sgd_res, n_sgd, _, _ = stored_units("schug_ewc_sgd_mnist", f.res.profile)
     lam_words, lam_closes = _ewc_lambda_of(lam_res, f.res)
-    held_words, held_closes = _held_out_of(held_res, lam_res, f.res)
+    held_words, held_closes = _ewc_variant_of("held_out", held_res, lam_res, f.res)
+    sgd_words, sgd_closes = _ewc_variant_of("sgd", sgd_res, lam_res, f.res)
     if ("ewc", pf) in f.state["tuned_rows"]:  # the tuned row's gap: the optimizer control
         why = "the optimizer" if explains else None
     else:  # the paper's-protocol row's gap: the Fisher scale
@@ -1332,18 +1352,20 @@ def _lifelong_ewc_row(f: _LifelongFacts) -> tuple[str, ...]:
         + (
             "explained by the memorised sample's Fisher"
             if held_closes
+            else "explained by the optimizer"
+            if sgd_closes
             else "explained by λ's range"
             if lam_closes
             else "open"
         )
-        + f". {lam_words}. {held_words}"
+        + f". {lam_words}. {held_words}. {sgd_words}"
         if pfs is not None and "ewc" in f.diags
         else f"{head}. The Fisher-scale computation of the permuted protocol is not in the "
         f"{f.fisher.profile} profile"
     )
     lam_run = (
         f"`schug_ewc_lambda_control` ({n_lam} units), `schug_ewc_held_out_fisher` ({n_held} "
-        f"units, {f.prof})"
+        f"units), `schug_ewc_sgd_mnist` ({n_sgd} units, {f.prof})"
     )
     return f.permuted_row("ewc", expl, f"{f.table_run}; {f.fisher_run}; {f.tuning_run}; {lam_run}")
 

@@ -445,18 +445,18 @@ def test_ewc_lambda_words_decide_from_the_scores():
     )
 
 
-def test_held_out_fisher_words_decide_from_the_scores():
+def test_ewc_variant_words_decide_from_the_scores():
     held = {0.0: 68.0, 1.0: 80.0, 100.0: 88.5}
-    words = C.held_out_fisher_words(held, 82.0, 89.58, 2.0, 3, 3)
+    words = C.ewc_variant_words("held_out", held, 82.0, 89.58, 2.0, 3, 3)
+    assert words.startswith("With each task's Fisher on training images held out from training")
     assert "EWC scores 68.0–88.5 %, at best 88.5 % (λ = 100), against 82.0 % at best" in words
     assert words.endswith("the memorised sample's Fisher explains EWC's gap")
-    helps = {1.0: 85.0}
-    assert C.held_out_fisher_words(helps, 82.0, 89.58, 2.0, 1, 1).endswith(
-        "helps, but does not reach the paper's number"
+    assert C.ewc_variant_words("sgd", {1.0: 85.0}, 82.0, 89.58, 2.0, 1, 1).endswith(
+        "the optimizer accounts for part of EWC's gap, not all"
     )
-    assert C.held_out_fisher_words({1.0: 83.0}, 82.0, 89.58, 2.0, 1, 1).endswith(
-        "where the Fisher is computed does not explain EWC's gap"
+    assert C.ewc_variant_words("sgd", {1.0: 83.0}, 82.0, 89.58, 2.0, 1, 1).endswith(
+        "the optimizer does not explain EWC's gap"
     )
-    assert C.held_out_fisher_words(held, 82.0, 89.58, 2.0, 3, 5) == (
-        "The held-out-Fisher control (`schug_ewc_held_out_fisher`) has 3 of its 5 units stored"
+    assert C.ewc_variant_words("held_out", held, 82.0, 89.58, 2.0, 3, 5) == (
+        "The control `schug_ewc_held_out_fisher` has 3 of its 5 units stored"
     )
