@@ -295,12 +295,15 @@ show("schug2021.consolidation.ewc_lambda", lam_res, held_res, sgd_res, res)
 # al.'s form (`BGDStrategy(batch_sum=True)`), at their public settings for this network and
 # untuned, on both permuted protocols with three seeds. It also scores each network with its
 # means, Zeno et al.'s "MAP" prediction, beside the sampled average that the table uses.
+# `schug_bgd_batch_sum_sigma` runs the summed form at the other initial σ that Zeno et al.
+# publish for this network, on Permuted Fashion-MNIST with one seed.
 
 # %% tags=["hide-output"]
 bgd_res = results_for_chapter("schug_bgd_batch_sum")
+sigma_res = results_for_chapter("schug_bgd_batch_sum_sigma")
 
 # %% tags=["hide-input"]
-show("schug2021.consolidation.bgd_control", bgd_res, res)
+show("schug2021.consolidation.bgd_control", bgd_res, sigma_res, res)
 
 # %% [markdown]
 # ### Appendix 1—figure 3: per-task accuracy and release statistics
