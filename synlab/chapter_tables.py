@@ -1480,8 +1480,8 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
         else ""
     )
     control_run = (
-        f"`schug_bgd_batch_sum` ({n} units), `schug_bgd_batch_sum_sigma` ({n_sigma} units, "
-        f"{f.prof})"
+        f"`schug_bgd_batch_sum` ({n} units), `schug_bgd_batch_sum_sigma` ({n_sigma} "
+        f"unit{'s' if n_sigma != 1 else ''}, {f.prof})"
     )
     return f.permuted_row(
         "bgd", f"{expl}. {control}", f"{f.table_run}; {f.tuning_run}; {control_run}"
