@@ -260,7 +260,7 @@ control_res = results_for_chapter("schug_ewc_optimizer_control")
 show("schug2021.consolidation.ewc_control", control_res)
 
 # %% [markdown]
-# ### EWC on Permuted MNIST: is λ's range the limit?
+# ### EWC on Permuted MNIST: λ's range, the Fisher's images, the optimizer
 #
 # On Permuted MNIST, the data set its values were tuned on, EWC also stays below the paper.
 # There the Fisher-scale computation above points the other way: the memorised sample's Fisher
@@ -293,10 +293,10 @@ show("schug2021.consolidation.ewc_lambda", lam_res, held_res, sgd_res, res)
 # smaller by the batch size, σ's as well as the mean's, so no η turns one form into the other,
 # and the searches' range of η never came near it. `schug_bgd_batch_sum` runs BGD in Zeno et
 # al.'s form (`BGDStrategy(batch_sum=True)`), at their public settings for this network and
-# untuned, on both permuted protocols with three seeds. It also scores each network with its
-# means, Zeno et al.'s "MAP" prediction, beside the sampled average that the table uses.
+# untuned, on both permuted protocols with the table's seeds. It also scores each network with
+# its means, Zeno et al.'s "MAP" prediction, beside the sampled average that the table uses.
 # `schug_bgd_batch_sum_sigma` runs the summed form at the other initial σ that Zeno et al.
-# publish for this network, on Permuted Fashion-MNIST with one seed.
+# publish for this network, on Permuted Fashion-MNIST (the table below gives its seeds).
 
 # %% tags=["hide-output"]
 bgd_res = results_for_chapter("schug_bgd_batch_sum")
