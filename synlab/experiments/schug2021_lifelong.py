@@ -1246,6 +1246,13 @@ def bgd_batch_sum_config(profile: str) -> BgdBatchSumConfig:
     return profile_config(profile, BgdBatchSumConfig, datasets=("permuted_mnist",), **kw)
 
 
+def _with_params(cfg, method: str, protocol: str, **changes):
+    """``cfg`` with ``method``'s hyperparameters for ``protocol`` (the only ones a unit reads)
+    updated by ``changes``: how a control's unit runs the table's method with one value changed."""
+    params = dict(cfg.hyper[method][protocol], **changes)
+    return replace(cfg, hyper=dict(cfg.hyper, **{method: {protocol: params}}))
+
+
 def _bgd_batch_sum_run(cfg: BgdBatchSumConfig, unit, *, engine: str = "autograd"):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
     out = _run_method(
@@ -1284,10 +1291,8 @@ def bgd_sigma_config(profile: str) -> BgdSigmaConfig:
 
 
 def _bgd_sigma_run(cfg: BgdSigmaConfig, unit, *, engine: str = "autograd"):
-    params = dict(cfg.hyper["bgd"]["permuted"], sigma_init=unit["sigma_init"])
-    return _bgd_batch_sum_run(
-        replace(cfg, hyper={"bgd": {"permuted": params}}), unit, engine=engine
-    )
+    cfg = _with_params(cfg, "bgd", "permuted", sigma_init=unit["sigma_init"])
+    return _bgd_batch_sum_run(cfg, unit, engine=engine)
 
 
 def _bgd_sigma_unit_config(config: dict, unit: dict) -> dict:
@@ -1342,9 +1347,7 @@ def _ewc_lambda_units(cfg: EwcLambdaControlConfig):
 
 def _ewc_lambda_run(cfg: EwcLambdaControlConfig, unit, *, engine: str = "autograd"):
     protocol = unit["dataset"].split("_", 1)[0]
-    params = dict(cfg.hyper["ewc"][protocol], lam=unit["lam"])
-    hyper = dict(cfg.hyper, ewc={protocol: params})
-    return _table_run(replace(cfg, hyper=hyper), unit, engine=engine)
+    return _table_run(_with_params(cfg, "ewc", protocol, lam=unit["lam"]), unit, engine=engine)
 
 
 def _ewc_lambda_unit_config(config: dict, unit: dict) -> dict:
@@ -1381,9 +1384,8 @@ def ewc_held_out_fisher_config(profile: str) -> EwcHeldOutFisherConfig:
 
 def _ewc_held_out_run(cfg: EwcHeldOutFisherConfig, unit, *, engine: str = "autograd"):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
-    params = dict(cfg.hyper["ewc"][protocol], lam=unit["lam"])
-    hyper = dict(cfg.hyper, ewc={protocol: params})
-    n = int(params["fisher_samples"])
+    cfg = _with_params(cfg, "ewc", protocol, lam=unit["lam"])
+    n = int(cfg.hyper["ewc"][protocol]["fisher_samples"])
     splits = [validation_split(t, n, seed=unit["seed"] + k) for k, t in enumerate(tasks)]
     train = [replace(t, x_train=s.x_train, y_train=s.y_train) for t, s in zip(tasks, splits)]
     held = [(s.x_test, s.y_test) for s in splits]
@@ -1391,9 +1393,7 @@ def _ewc_held_out_run(cfg: EwcHeldOutFisherConfig, unit, *, engine: str = "autog
     def use_held_out(strategy):
         strategy.fisher_sets = held
 
-    out = _run_method(
-        "ewc", train, protocol, epochs, replace(cfg, hyper=hyper), unit["seed"], adjust=use_held_out
-    )
+    out = _run_method("ewc", train, protocol, epochs, cfg, unit["seed"], adjust=use_held_out)
     return dict(out, epochs=epochs, data_source=source, n_train_per_task=len(train[0].y_train))
 
 
@@ -1429,8 +1429,7 @@ def ewc_sgd_mnist_config(profile: str) -> EwcSgdMnistConfig:
 
 def _ewc_sgd_run(cfg: EwcSgdMnistConfig, unit, *, engine: str = "autograd"):
     protocol = unit["dataset"].split("_", 1)[0]
-    params = dict(cfg.hyper["ewc"][protocol], **cfg.optimizer)
-    return _ewc_lambda_run(replace(cfg, hyper=dict(cfg.hyper, ewc={protocol: params})), unit)
+    return _ewc_lambda_run(_with_params(cfg, "ewc", protocol, **cfg.optimizer), unit)
 
 
 def _ewc_sgd_unit_config(config: dict, unit: dict) -> dict:
