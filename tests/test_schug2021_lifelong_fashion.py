@@ -280,3 +280,32 @@ def test_ewc_lambda_control_is_the_tables_ewc_over_a_wide_grid_of_lambda():
     assert part(cfg, units[1]) == part(replace(cfg, lams=(*cfg.lams, 1e11)), units[1])
     hyper = json.loads(part(cfg, units[1]))["hyper"]
     assert hyper == {k: v for k, v in table.hyper["ewc"]["permuted"].items() if k != "lam"}
+
+
+def test_summed_bgd_search_draws_what_the_mean_form_search_drew():
+    """The summed-form search is the Fashion-MNIST search's BGD on Permuted Fashion-MNIST with one
+    change: trial k runs the mean-form trial k's (η, σ₀) with Zeno et al.'s summed gradients and
+    their 10 Monte Carlo samples; its units' keys carry batch_sum, so none is a mean-form trial's."""
+    summed = get_experiment("schug_tuning_bgd_summed")
+    mean = get_experiment("schug_tuning_fashion")
+    scfg, mcfg = summed.make_config("full"), mean.make_config("full")
+    assert (scfg.n_trials, scfg.n_val, scfg.search_seed) == (
+        mcfg.n_trials,
+        mcfg.n_val,
+        mcfg.search_seed,
+    )
+    units = summed.units(scfg)
+    assert len(units) == 20 and {(u["dataset"], u["method"]) for u in units} == {
+        ("permuted_fashion", "bgd")
+    }
+    for unit in units:
+        drawn = L._trial_params(scfg, unit, "permuted")
+        before = L._trial_params(mcfg, unit, "permuted")
+        assert {k: drawn[k] for k in ("eta", "sigma_init")} == {
+            k: before[k] for k in ("eta", "sigma_init")
+        }
+        assert drawn["batch_sum"] is True and drawn["mc_samples"] == 10
+        assert "batch_sum" not in before
+    part = summed.unit_config(_config_json(scfg), units[0])
+    assert part["hyper"]["permuted"]["batch_sum"] is True
+    assert summed.make_config("quick").bgd_mc_samples == 10
