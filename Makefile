@@ -48,7 +48,7 @@ lint: venv
 	$(VENV)/bin/lint-imports
 
 unit: venv
-	$(PY) -m pytest tests -q --ignore=tests/browser -m "not ray"
+	$(REPRO_ENV) $(PY) -m pytest tests -q --ignore=tests/browser -m "not ray"
 
 nbval: venv
 	MPLBACKEND=Agg $(NB_ENV) $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env book
@@ -61,7 +61,11 @@ nbval: venv
 # AVX-512 torch otherwise picks other kernels, whose sums round otherwise (a CPU without AVX2 falls
 # back to torch's default kernels). Record a fixture under it too:
 #   $(GOLDEN_ENV) $(PY) -m synlab run EXP --profile quick, then python tests/golden.py record ...
-GOLDEN_ENV := ATEN_CPU_CAPABILITY=avx2
+# REPRO_ENV pins MKL's code path to its AVX kernels (no FMA): MKL takes that path on the AMD EPYC
+# where the fixtures and the committed full units were computed, and its AVX2/AVX-512 paths on an
+# Intel CPU, where a committed perceptron unit then recomputes one pattern otherwise.
+REPRO_ENV := MKL_CBWR=AVX
+GOLDEN_ENV := ATEN_CPU_CAPABILITY=avx2 $(REPRO_ENV)
 test-quick: venv
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	export SYNLAB_RESULTS_DIR=$$tmp/results SYNLAB_CACHE_DIR=$$tmp/cache MPLBACKEND=Agg $(NB_ENV) \

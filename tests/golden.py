@@ -62,7 +62,12 @@ SKIP = frozenset({"wall_time_s", "time_s", "seconds", "elapsed_s", "train_time_s
 #: the default tolerance of float quantities, where they are not bitwise equal
 DEFAULT = {"rtol": 1e-5, "atol": 1e-8}
 #: per quantity, ``"experiment/quantity"`` (or ``"*/quantity"``): its tolerance, with the reason
-TOLERANCES: dict[str, dict[str, Any]] = {}
+TOLERANCES: dict[str, dict[str, Any]] = {
+    # the nonlinear network's weights after its quick training: recomputed on an Intel Xeon (the
+    # fixture was recorded on an AMD EPYC), float32 rounding that differs by CPU vendor drifts
+    # through the training to |Δw| ≈ 1.1e-6 (loss and the linear network stay within DEFAULT)
+    "raman_sweet_spot/weights": {"rtol": 1e-4, "atol": 1e-5},
+}
 
 
 def _digest(a: np.ndarray) -> str:
