@@ -1070,12 +1070,14 @@ def bgd_control_words(
     settings="",
     sigma=None,
     settings_sigma="",
+    search="",
 ) -> str:
     """What ``schug_bgd_batch_sum`` shows, as a sentence: per permuted data set, BGD with the
     summed gradient against the paper and against the table's mean-gradient BGD (all in %;
     ``batch``: the mini-batch size, the factor between the two forms; ``settings``: its values;
     ``sigma``: ``{σ₀: summary}`` of the other-σ₀ control where it is complete;
-    ``settings_sigma``: the summary's σ₀)."""
+    ``settings_sigma``: the summary's σ₀; ``search``: what the summed-form search has shown,
+    :func:`summed_search_words`)."""
     run = "`schug_bgd_batch_sum`"
     if n < expected or not summary:
         return f"The gradient-scale control ({run}) has {n} of its {expected} units stored"
@@ -1108,7 +1110,55 @@ def bgd_control_words(
         f"{fmt(learned, 0)} % and keeps {kept} % of the first (first seed), but the gradient's "
         "scale does not close BGD's gap. The run left is a search of σ₀ and η in the summed form "
         "(the paper tuned its baselines; both our searches ran the mean form)"
+        + (f". {search}" if search else "")
     )
+
+
+def summed_search_state(profile: str) -> dict:
+    """What the store of ``profile`` holds of ``schug_tuning_bgd_summed``: trials stored and
+    expected, and per stored trial k its validation accuracy in the summed form (``summed``)
+    beside the mean-form search's trial k on the same draw (``mean``; ``None`` if not stored),
+    with the draw's ``eta`` and ``sigma_init``."""
+    summed, n, expected, stale = stored_units("schug_tuning_bgd_summed", profile)
+    mean = stored_units("schug_tuning_fashion", profile)[0]
+    before = {
+        r.unit["trial"]: r.result["validation_accuracy"]
+        for r in (mean.records if mean is not None else [])
+        if (r.unit["dataset"], r.unit["method"]) == ("permuted_fashion", "bgd")
+    }
+    trials = {
+        r.unit["trial"]: dict(
+            summed=r.result["validation_accuracy"],
+            mean=before.get(r.unit["trial"]),
+            eta=r.result["params"]["eta"],
+            sigma_init=r.result["params"]["sigma_init"],
+        )
+        for r in (summed.records if summed is not None else [])
+    }
+    return {"n": n, "expected": expected, "stale": stale, "trials": trials}
+
+
+def summed_search_words(state: dict) -> str:
+    """What ``schug_tuning_bgd_summed`` has shown so far, as a sentence (validation accuracy, %)."""
+    run = "`schug_tuning_bgd_summed`"
+    n, expected, trials = state["n"], state["expected"], state["trials"]
+    if not trials:
+        return f"That search ({run}) has none of its {expected} trials stored yet"
+    k = max(trials, key=lambda t: trials[t]["summed"])
+    b = trials[k]
+    paired = [t for t in trials.values() if t["mean"] is not None]
+    words = (
+        f"That search ({run}: the Fashion-MNIST search's draws of η and σ₀, in the summed form) "
+        f"has {n} of its {expected} trials stored; its best validation accuracy so far is "
+        f"{fmt(100 * b['summed'], 1)} % (trial {k}: η = {fmt(b['eta'])}, σ₀ = "
+        f"{fmt(b['sigma_init'], 3)})"
+    )
+    if paired:
+        words += (
+            f", against {fmt(100 * max(t['mean'] for t in paired), 1)} % for the mean form's best "
+            f"on the same {len(paired)} draw{'s' if len(paired) > 1 else ''}"
+        )
+    return words
 
 
 def _sigma_summaries(sigma_res) -> dict[float, dict]:
@@ -1154,6 +1204,7 @@ def _bgd_control_of(bgd_res, res, tol: float = 2.0, sigma_res=None) -> tuple[str
         settings,
         sigma,
         fmt(h["sigma_init"]),
+        summed_search_words(summed_search_state(res.profile)),
     )
     closes = batch_sum_closes(summary, paper_means, tol, tuple(sigma.values()))
     return words, n == expected and closes

@@ -415,6 +415,39 @@ def test_bgd_control_words_and_verdict_follow_the_numbers():
     )
 
 
+def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws():
+    """The summed-form search's sentence names its stored trials, its best one with its draw, and
+    the mean form's best on the same draws only (a mean-form trial not stored is not compared)."""
+    state = {"n": 0, "expected": 20, "stale": False, "trials": {}}
+    assert C.summed_search_words(state) == (
+        "That search (`schug_tuning_bgd_summed`) has none of its 20 trials stored yet"
+    )
+    state["n"], state["trials"] = (
+        3,
+        {
+            0: {"summed": 0.70, "mean": 0.74, "eta": 0.52, "sigma_init": 0.035},
+            4: {"summed": 0.781, "mean": 0.76, "eta": 1.7, "sigma_init": 0.012},
+            7: {"summed": 0.60, "mean": None, "eta": 2.5, "sigma_init": 0.09},
+        },
+    )
+    words = C.summed_search_words(state)
+    assert "has 3 of its 20 trials stored" in words
+    assert "best validation accuracy so far is 78.1 % (trial 4: η = 1.70, σ₀ = 0.012)" in words
+    assert words.endswith("against 76.0 % for the mean form's best on the same 2 draws")
+    far = {
+        "permuted_fashion": {
+            "mean": 68.7,
+            "se": 0.3,
+            "n": 3,
+            "diag": np.array([88.0]),
+            "kept": 53.0,
+        }
+    }
+    paper = {"permuted_fashion": 78.45}
+    words = C.bgd_control_words(far, paper, {}, 2.0, 3, 3, 100, search="That search: X")
+    assert words.endswith("both our searches ran the mean form). That search: X")
+
+
 def test_bgd_batch_sum_summary_reads_means_and_the_first_seeds_matrix():
     from types import SimpleNamespace as NS
 

@@ -285,7 +285,8 @@ def test_ewc_lambda_control_is_the_tables_ewc_over_a_wide_grid_of_lambda():
 def test_summed_bgd_search_draws_what_the_mean_form_search_drew():
     """The summed-form search is the Fashion-MNIST search's BGD on Permuted Fashion-MNIST with one
     change: trial k runs the mean-form trial k's (η, σ₀) with Zeno et al.'s summed gradients and
-    their 10 Monte Carlo samples; its units' keys carry batch_sum, so none is a mean-form trial's."""
+    their 10 Monte Carlo samples; its units' keys carry batch_sum, so none is a mean-form
+    trial's."""
     summed = get_experiment("schug_tuning_bgd_summed")
     mean = get_experiment("schug_tuning_fashion")
     scfg, mcfg = summed.make_config("full"), mean.make_config("full")
