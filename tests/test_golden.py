@@ -4,6 +4,7 @@ is what the code computes now. ``make test-quick`` checks the store its chapters
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_cheap_experiment_recomputes_to_its_fixture(name, tmp_path):
         run_experiment(name, "quick", root=tmp_path, progress=False)
     finally:
         torch.set_num_threads(before)
-    c = golden.compare_units(name, golden.store_units(tmp_path, name))
+    c = golden.compare_units(name, golden.store_units(tmp_path, name), strict=True)
     assert c.ok, "\n".join(c.failures)
     assert c.bitwise > 0
 
@@ -164,6 +165,28 @@ def test_compare_is_bitwise_then_within_tolerance_then_fails(tmp_path):
     _toy_store(tmp_path / "e", curve, 0.5, data="MNIST (torchvision files in /x)")
     other = golden.check(tmp_path / "e", ["toy"], dest=tmp_path / "fix")[0]
     assert not other.ok and "computed from other data (mnist;" in other.failures[0]
+
+
+def test_fixture_from_another_cpu_vendor_is_compared_by_structure(tmp_path, monkeypatch):
+    """A fixture names the CPU vendor it was recorded on. Recomputed on another vendor, numbers
+    are not compared (a quick run's discrete outcomes part ways there), but units, kinds, dtypes
+    and shapes still are; ``strict`` compares numbers anyway, and the same vendor always does."""
+    curve = np.linspace(0, 1, 10, dtype=np.float32)
+    _toy_store(tmp_path / "a", curve, 0.5)
+    monkeypatch.setattr(golden, "cpu_vendor", lambda: "AuthenticAMD")
+    golden.record(tmp_path / "a", ["toy"], dest=tmp_path / "fix")
+    assert json.loads((tmp_path / "fix" / "toy.json").read_text())["cpu"] == "AuthenticAMD"
+    _toy_store(tmp_path / "b", curve + 0.25, 0.7)  # other numbers, same structure
+    _toy_store(tmp_path / "c", curve[:5], 0.5)  # another shape
+    assert not golden.check(tmp_path / "b", ["toy"], dest=tmp_path / "fix")[0].ok
+    monkeypatch.setattr(golden, "cpu_vendor", lambda: "GenuineIntel")
+    across = golden.check(tmp_path / "b", ["toy"], dest=tmp_path / "fix")[0]
+    assert across.ok and len(across.structural) == 3 and across.bitwise == 0
+    assert not golden.compare_units(
+        "toy", golden.store_units(tmp_path / "b", "toy"), tmp_path / "fix", strict=True
+    ).ok
+    shape = golden.check(tmp_path / "c", ["toy"], dest=tmp_path / "fix")[0]
+    assert [f.split()[2] for f in shape.failures] == ["curve:"]
 
 
 def test_subset_fixture_allows_more_units_but_checks_its_own(tmp_path):
