@@ -35,8 +35,8 @@ What is compared, per unit and per result quantity:
 * Each fixture names the CPU vendor it was recorded on (``cpu``; :data:`RECORDED_ON` where it
   names none). On another vendor (seen: fixtures from an AMD EPYC, recomputed on an Intel Xeon,
   MKL pinned to its AVX path), 20 quick units of 12 experiments part ways, by far more than
-  rounding (a test accuracy by 1.2 points, counts by hundreds), so there the numbers are not compared, only each unit's data,
-  quantities, kinds, dtypes and shapes (:func:`compare_with`).
+  rounding (a test accuracy by 1.2 points, counts by hundreds), so there the numbers are not
+  compared, only each unit's data, quantities, kinds, dtypes and shapes (:func:`compare_with`).
 """
 
 from __future__ import annotations
