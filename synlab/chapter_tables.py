@@ -1119,7 +1119,7 @@ def summed_search_state(profile: str) -> dict:
     expected, and per stored trial k its validation accuracy in the summed form (``summed``)
     beside the mean-form search's trial k on the same draw (``mean``; ``None`` if not stored),
     with the draw's ``eta`` and ``sigma_init``."""
-    summed, n, expected, stale = stored_units("schug_tuning_bgd_summed", profile)
+    summed, n, expected, _ = stored_units("schug_tuning_bgd_summed", profile)
     mean = stored_units("schug_tuning_fashion", profile)[0]
     before = {
         r.unit["trial"]: r.result["validation_accuracy"]
@@ -1135,7 +1135,7 @@ def summed_search_state(profile: str) -> dict:
         )
         for r in (summed.records if summed is not None else [])
     }
-    return {"n": n, "expected": expected, "stale": stale, "trials": trials}
+    return {"n": n, "expected": expected, "trials": trials}
 
 
 def summed_search_words(state: dict) -> str:

@@ -41,6 +41,7 @@ What is compared, per unit and per result quantity:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -80,6 +81,7 @@ TOLERANCES: dict[str, dict[str, Any]] = {
 RECORDED_ON = "AuthenticAMD"
 
 
+@functools.cache
 def cpu_vendor() -> str:
     """This machine's CPU vendor (``/proc/cpuinfo``'s vendor_id, e.g. GenuineIntel, AuthenticAMD;
     else the platform's processor string)."""
