@@ -7,6 +7,10 @@ import os
 
 # no progress bars: tqdm reads TQDM_DISABLE once, when it is first imported (torch imports it)
 os.environ["TQDM_DISABLE"] = "1"
+# MKL's AVX code path, as the Makefile's REPRO_ENV sets (MKL reads it once, when torch loads it):
+# on an Intel CPU MKL otherwise takes other paths than on the AMD EPYC that computed the committed
+# full units, and one of them recomputes otherwise (tests/test_golden.py)
+os.environ.setdefault("MKL_CBWR", "AVX")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

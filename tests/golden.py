@@ -9,6 +9,7 @@ Command line (run from the repository root)::
     python tests/golden.py record STORE [EXP ...]   # STORE: a folder holding quick/<exp>/ units
     python tests/golden.py record STORE EXP --subset="why only these units"
     python tests/golden.py check STORE [EXP ...]    # exit 1, listing every difference
+    python tests/golden.py record-cpu STORE [EXP ...]  # this CPU vendor's fixtures (see below)
 
 ``make test-quick`` computes every chapter's quick results into an empty store and checks that
 store against the fixtures (``tests/test_golden.py --golden-store``), so CI computes nothing
@@ -32,11 +33,16 @@ What is compared, per unit and per result quantity:
   fixed strided sample of :data:`SAMPLE` values plus their sum, sum of squares, minimum and
   maximum, which are compared instead of every element.
 * :data:`SKIP` lists the quantities that legitimately differ between runs (timings).
-* Each fixture names the CPU vendor it was recorded on (``cpu``; :data:`RECORDED_ON` where it
-  names none). On another vendor (seen: fixtures from an AMD EPYC, recomputed on an Intel Xeon,
-  MKL pinned to its AVX path), 20 quick units of 12 experiments part ways, by far more than
-  rounding (a test accuracy by 1.2 points, counts by hundreds), so there the numbers are not
-  compared, only each unit's data, quantities, kinds, dtypes and shapes (:func:`compare_with`).
+* Each fixture names the CPU vendors it holds for (``cpu``: one vendor or a list;
+  :data:`RECORDED_ON` where it names none). Across vendors (seen: fixtures from an AMD EPYC,
+  recomputed on an Intel Xeon, MKL pinned to its AVX path) the quick units of 21 of 41
+  experiments part ways, by far more than rounding (a test accuracy by 1.2 points, counts by
+  hundreds); the other 20 match within tolerance. So a
+  vendor may have its own fixture of an experiment, ``quick/<vendor>/<experiment>.json``, used
+  in place of the shared one there (:func:`fixture_file`); ``record-cpu`` writes it where this
+  CPU's store differs from the shared fixture, and otherwise adds this vendor to the shared
+  fixture's list. On a vendor that neither names, the numbers are not compared, only each unit's
+  data, quantities, kinds, dtypes and shapes (:func:`compare_with`).
 """
 
 from __future__ import annotations
@@ -177,29 +183,91 @@ def record(
 
     ``subset``: the reason the store holds only some of the profile's units (a profile too
     costly to record whole); the fixture says so, and a store with more units than it is then
-    no failure (the units it has are still compared strictly)."""
-    dest.mkdir(parents=True, exist_ok=True)
+    no failure (the units it has are still compared strictly). The CPU vendors' own fixtures of
+    these experiments are removed: they hold for the code before (re-record them on that CPU
+    with :func:`record_cpu`)."""
     names = names or sorted(p.name for p in (Path(store) / "quick").iterdir() if p.is_dir())
     written = []
     for name in names:
         units = store_units(store, name)
         if not units:
             raise ValueError(f"{store}/quick/{name} holds no units")
-        doc, blobs = fixture(name, units)
-        if subset:
-            doc["subset"] = subset
-        path = dest / f"{name}.json"
-        path.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=True) + "\n")
-        if blobs:
-            np.savez_compressed(dest / f"{name}.npz", **blobs)
-        else:
-            (dest / f"{name}.npz").unlink(missing_ok=True)
-        written.append(path)
+        written.append(_write(dest, name, units, subset))
+        for stale in vendor_files(name, dest):  # recorded against the code before this change
+            stale.unlink()
+            stale.with_suffix(".npz").unlink(missing_ok=True)
     return written
+
+
+def _write(dest: Path, name: str, units: dict[str, Any], subset: str | None) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    doc, blobs = fixture(name, units)
+    if subset:
+        doc["subset"] = subset
+    path = dest / f"{name}.json"
+    _dump(path, doc)
+    if blobs:
+        np.savez_compressed(dest / f"{name}.npz", **blobs)
+    else:
+        (dest / f"{name}.npz").unlink(missing_ok=True)
+    return path
+
+
+def _dump(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True, allow_nan=True) + "\n")
 
 
 def fixture_names(dest: Path = FIXTURES) -> list[str]:
     return sorted(p.stem for p in dest.glob("*.json"))
+
+
+def vendor_files(name: str, dest: Path = FIXTURES) -> list[Path]:
+    """The CPU vendors' own fixtures of ``name`` (``dest/<vendor>/<name>.json``)."""
+    return sorted(dest.glob(f"*/{name}.json"))
+
+
+def vendors(doc: dict[str, Any]) -> list[str]:
+    """The CPU vendors a fixture document holds for."""
+    cpu = doc.get("cpu", RECORDED_ON)
+    return [cpu] if isinstance(cpu, str) else list(cpu)
+
+
+def fixture_file(name: str, dest: Path = FIXTURES) -> Path:
+    """The fixture of ``name`` on this CPU: this vendor's own if it has one, else the shared one."""
+    own = dest / cpu_vendor() / f"{name}.json"
+    return own if own.is_file() else dest / f"{name}.json"
+
+
+def record_cpu(
+    store: Path, names: list[str] | None = None, dest: Path = FIXTURES
+) -> dict[str, str]:
+    """This CPU vendor's fixtures, from a store of quick units computed on it (under the
+    Makefile's GOLDEN_ENV, like the shared fixtures). Per experiment: where the store matches the
+    shared fixture strictly, the shared fixture now names this vendor too (and an own fixture
+    of it is dropped); where not, this vendor gets its own fixture, ``dest/<vendor>/<name>.json``,
+    of the shared fixture's units. Returns, per name, ``"shared"`` or ``"own (N differ)"``."""
+    vendor, out = cpu_vendor(), {}
+    for name in names or fixture_names(dest):
+        path = dest / f"{name}.json"
+        doc = json.loads(path.read_text())
+        npz = dest / f"{name}.npz"
+        blobs = dict(np.load(npz, allow_pickle=False)) if npz.is_file() else {}
+        units = {k: v for k, v in store_units(store, name).items() if k in doc["units"]}
+        c = compare_with(name, units, doc, blobs, strict=True)
+        own = dest / vendor / f"{name}.json"
+        if c.ok:
+            if vendor not in vendors(doc):
+                doc["cpu"] = [*vendors(doc), vendor]
+                _dump(path, doc)
+            own.unlink(missing_ok=True)
+            own.with_suffix(".npz").unlink(missing_ok=True)
+            out[name] = "shared"
+        elif any("not in the store" in f for f in c.failures):
+            raise ValueError(f"{store} lacks units of {name}: {c.failures[0]}")
+        else:
+            _write(dest / vendor, name, units, doc.get("subset"))
+            out[name] = f"own ({len(c.failures)} differ)"
+    return out
 
 
 @dataclass
@@ -264,8 +332,9 @@ def compare_units(
 ) -> Comparison:
     """Compare stored records (``{key: UnitRecord}``) of ``name`` with its fixture (``strict``:
     numbers too where the fixture is from another CPU vendor)."""
-    doc = json.loads((dest / f"{name}.json").read_text())
-    npz_path = dest / f"{name}.npz"
+    path = fixture_file(name, dest)
+    doc = json.loads(path.read_text())
+    npz_path = path.with_suffix(".npz")
     blobs = dict(np.load(npz_path, allow_pickle=False)) if npz_path.is_file() else {}
     return compare_with(name, units, doc, blobs, strict=strict)
 
@@ -303,14 +372,14 @@ def compare_with(
 ) -> Comparison:
     """Compare records with a fixture document ``doc`` and its arrays ``blobs``.
 
-    Where the fixture was recorded on another CPU vendor (``doc["cpu"]``, default
+    Where the fixture does not hold for this CPU vendor (``doc["cpu"]``, default
     :data:`RECORDED_ON`) and not ``strict``, the numbers are not compared, only the units, data,
     quantities, and each quantity's kind, dtype and shape: MKL and the CPU's kernels round
     otherwise there, and a quick training run's discrete outcomes (an accuracy, a count) then
     part ways, which no tolerance of rounding covers. The committed full units and the cheap
     experiments are still recomputed strictly on any CPU (tests/test_golden.py)."""
     out = Comparison(name)
-    across = not strict and doc.get("cpu", RECORDED_ON) != cpu_vendor()
+    across = not strict and cpu_vendor() not in vendors(doc)
     for key, fix in doc["units"].items():
         rec = units.get(key)
         if rec is None:
@@ -374,15 +443,23 @@ def check(store: Path, names: list[str] | None = None, dest: Path = FIXTURES) ->
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in {"record", "check"}:
+    if len(argv) < 2 or argv[0] not in {"record", "check", "record-cpu"}:
         print(__doc__.split("Command line")[1].split("``make")[0], file=sys.stderr)
         return 2
     subset = next((a.split("=", 1)[1] for a in argv if a.startswith("--subset=")), None)
     argv = [a for a in argv if not a.startswith("--subset=")]
     store, names = Path(argv[1]), argv[2:] or None
     if argv[0] == "record":
+        stored = sorted(p.name for p in (store / "quick").iterdir() if p.is_dir())
+        stale = [p for n in names or stored for p in vendor_files(n)]
         for path in record(store, names, subset=subset):
             print(f"wrote {path.relative_to(ROOT)}")
+        for path in stale:
+            print(f"removed {path.relative_to(ROOT)} (a CPU's own fixture of the code before)")
+        return 0
+    if argv[0] == "record-cpu":
+        for name, how in record_cpu(store, names).items():
+            print(f"{name}: {cpu_vendor()} uses the {how} fixture")
         return 0
     bad = 0
     for c in check(store, names):

@@ -37,8 +37,19 @@ def test_fixtures_cover_every_experiment_but_the_listed_gap():
 
 
 def test_fixtures_stay_small():
-    total = sum(p.stat().st_size for p in golden.FIXTURES.iterdir())
+    total = sum(p.stat().st_size for p in golden.FIXTURES.rglob("*") if p.is_file())
     assert total < 4_000_000, f"tests/golden/quick holds {total / 1e6:.1f} MB"
+
+
+def test_cpu_vendors_own_fixtures_are_of_shared_experiments():
+    """A vendor's own fixture (quick/<vendor>/) replaces a shared one and holds the same units;
+    a shared fixture never names that vendor too (the two would disagree on which holds)."""
+    for path in golden.FIXTURES.glob("*/*.json"):
+        shared = json.loads((golden.FIXTURES / path.name).read_text())
+        own = json.loads(path.read_text())
+        assert golden.vendors(own) == [path.parent.name], path
+        assert path.parent.name not in golden.vendors(shared), path
+        assert own["units"].keys() == shared["units"].keys(), path
 
 
 def test_store_matches_golden(request):
@@ -57,7 +68,7 @@ def test_store_matches_golden(request):
 def _recorded_threads(name: str) -> int | None:
     import json
 
-    doc = json.loads((golden.FIXTURES / f"{name}.json").read_text())
+    doc = json.loads(golden.fixture_file(name).read_text())
     devices = {u.get("device") or "" for u in doc["units"].values()}
     found = {int(m.group(1)) for d in devices for m in [re.search(r"(\d+) torch thread", d)] if m}
     return found.pop() if len(found) == 1 else None
@@ -125,7 +136,9 @@ def test_committed_full_unit_recomputes(paper, tmp_path, request):
     assert c.bitwise > 0
 
 
-def _toy_store(root, values: np.ndarray, acc: float, data: str = "none (synthetic)"):
+def _toy_store(
+    root, values: np.ndarray, acc: float, data: str = "none (synthetic)", name: str = "toy"
+):
     rec = UnitRecord(
         unit={"seed": 1},
         result={"acc": acc, "curve": values, "big": np.arange(1000, dtype=np.float32) * acc},
@@ -135,7 +148,7 @@ def _toy_store(root, values: np.ndarray, acc: float, data: str = "none (syntheti
             "data_source": data,
         },
     )
-    write_unit(root / "quick" / "toy", rec)
+    write_unit(root / "quick" / name, rec)
 
 
 def test_compare_is_bitwise_then_within_tolerance_then_fails(tmp_path):
@@ -187,6 +200,39 @@ def test_fixture_from_another_cpu_vendor_is_compared_by_structure(tmp_path, monk
     ).ok
     shape = golden.check(tmp_path / "c", ["toy"], dest=tmp_path / "fix")[0]
     assert [f.split()[2] for f in shape.failures] == ["curve:"]
+
+
+def test_record_cpu_shares_a_matching_fixture_and_keeps_its_own_otherwise(tmp_path, monkeypatch):
+    """On a second vendor, record_cpu adds the vendor to a shared fixture its store matches, and
+    writes the vendor's own fixture where the store differs; that one is then compared strictly
+    there (and only there), and re-recording the shared fixture drops it as stale."""
+    curve = np.linspace(0, 1, 10, dtype=np.float32)
+    for name in ("same", "moved"):
+        _toy_store(tmp_path / "amd", curve, 0.5, name=name)
+    monkeypatch.setattr(golden, "cpu_vendor", lambda: "AuthenticAMD")
+    fix = tmp_path / "fix"
+    golden.record(tmp_path / "amd", ["same", "moved"], dest=fix)
+
+    _toy_store(tmp_path / "intel", curve, 0.5, name="same")
+    _toy_store(tmp_path / "intel", curve + 0.25, 0.7, name="moved")
+    monkeypatch.setattr(golden, "cpu_vendor", lambda: "GenuineIntel")
+    how = golden.record_cpu(tmp_path / "intel", dest=fix)
+    assert how == {"moved": "own (3 differ)", "same": "shared"}
+    assert json.loads((fix / "same.json").read_text())["cpu"] == ["AuthenticAMD", "GenuineIntel"]
+    assert golden.fixture_file("moved", fix) == fix / "GenuineIntel" / "moved.json"
+
+    here = golden.check(tmp_path / "intel", ["same", "moved"], dest=fix)
+    assert all(c.ok and c.bitwise == 3 and not c.structural for c in here)
+    _toy_store(tmp_path / "intel2", curve + 0.5, 0.7, name="moved")  # strict on Intel now
+    assert not golden.check(tmp_path / "intel2", ["moved"], dest=fix)[0].ok
+    monkeypatch.setattr(golden, "cpu_vendor", lambda: "AuthenticAMD")  # AMD: the shared one
+    assert not golden.check(tmp_path / "intel", ["moved"], dest=fix)[0].ok
+    assert golden.check(tmp_path / "amd", ["same", "moved"], dest=fix)[0].ok
+
+    golden.record(tmp_path / "amd", ["moved"], dest=fix)  # the code changed: re-recorded
+    assert golden.vendor_files("moved", fix) == []
+    monkeypatch.setattr(golden, "cpu_vendor", lambda: "GenuineIntel")
+    assert golden.check(tmp_path / "intel", ["moved"], dest=fix)[0].structural
 
 
 def test_subset_fixture_allows_more_units_but_checks_its_own(tmp_path):
