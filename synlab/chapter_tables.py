@@ -1108,8 +1108,8 @@ def bgd_control_words(
     return words + (
         f": at σ₀ = {settings_sigma} the summed form learns every task to at least "
         f"{fmt(learned, 0)} % and keeps {kept} % of the first (first seed), but the gradient's "
-        "scale does not close BGD's gap. The run left is a search of σ₀ and η in the summed form "
-        "(the paper tuned its baselines; both our searches ran the mean form)"
+        "scale does not close BGD's gap. The paper tuned its baselines, and both our searches ran "
+        "the mean form, so a third searches σ₀ and η in the summed form"
         + (f". {search}" if search else "")
     )
 
@@ -1139,7 +1139,9 @@ def summed_search_state(profile: str) -> dict:
 
 
 def summed_search_words(state: dict) -> str:
-    """What ``schug_tuning_bgd_summed`` has shown so far, as a sentence (validation accuracy, %)."""
+    """What ``schug_tuning_bgd_summed`` has shown so far, as a sentence (validation accuracy, %);
+    once every trial is stored in both forms, with its verdict: whether the summed form's best
+    draw beats the mean form's best."""
     run = "`schug_tuning_bgd_summed`"
     n, expected, trials = state["n"], state["expected"], state["trials"]
     if not trials:
@@ -1154,11 +1156,22 @@ def summed_search_words(state: dict) -> str:
         f"{fmt(b['sigma_init'], 3)})"
     )
     if paired:
+        best_mean = max(t["mean"] for t in paired)
         words += (
-            f", against {fmt(100 * max(t['mean'] for t in paired), 1)} % for the mean form's best "
+            f", against {fmt(100 * best_mean, 1)} % for the mean form's best "
             f"on the same {len(paired)} draw{'s' if len(paired) > 1 else ''}"
         )
-    return words
+    if n < expected or len(paired) < n:
+        return words
+    if b["summed"] > best_mean:  # the search is complete: its verdict
+        return words + (
+            ". Complete, the summed form's search beats the mean form's on validation: its best "
+            "draw is the one to run on the test set as a tuned row (not run yet)"
+        )
+    return words + (
+        ". Complete and tuned alike, the summed form does not beat the mean form on validation, "
+        "so the gradient's scale does not explain BGD's gap"
+    )
 
 
 def _sigma_summaries(sigma_res) -> dict[float, dict]:

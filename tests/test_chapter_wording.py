@@ -395,9 +395,9 @@ def test_bgd_control_words_and_verdict_follow_the_numbers():
     words = C.bgd_control_words(far, paper, table, 2.0, 6, 6, 100, settings_sigma="0.06")
     assert words.endswith(
         "at σ₀ = 0.06 the summed form learns every task to at least 87 % and keeps 53–55 % of "
-        "the first (first seed), but the gradient's scale does not close BGD's gap. The run left "
-        "is a search of σ₀ and η in the summed form (the paper tuned its baselines; both our "
-        "searches ran the mean form)"
+        "the first (first seed), but the gradient's scale does not close BGD's gap. The paper "
+        "tuned its baselines, and both our searches ran the mean form, so a third searches σ₀ "
+        "and η in the summed form"
     )
     # another σ₀ that reaches the paper on the data set left open closes it
     other = {0.02: {"permuted_fashion": dict(sm(77.0), n=1)}}
@@ -418,7 +418,7 @@ def test_bgd_control_words_and_verdict_follow_the_numbers():
 def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws():
     """The summed-form search's sentence names its stored trials, its best one with its draw, and
     the mean form's best on the same draws only (a mean-form trial not stored is not compared)."""
-    state = {"n": 0, "expected": 20, "stale": False, "trials": {}}
+    state = {"n": 0, "expected": 20, "trials": {}}
     assert C.summed_search_words(state) == (
         "That search (`schug_tuning_bgd_summed`) has none of its 20 trials stored yet"
     )
@@ -434,6 +434,16 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     assert "has 3 of its 20 trials stored" in words
     assert "best validation accuracy so far is 78.1 % (trial 4: η = 1.70, σ₀ = 0.012)" in words
     assert words.endswith("against 76.0 % for the mean form's best on the same 2 draws")
+    # complete (every trial stored in both forms): the verdict, either way
+    state["trials"][7]["mean"] = 0.79
+    state["expected"] = 3
+    words = C.summed_search_words(state)
+    assert "against 79.0 % for the mean form's best on the same 3 draws. Complete and " in words
+    assert words.endswith("so the gradient's scale does not explain BGD's gap")
+    state["trials"][7]["mean"] = 0.77
+    assert C.summed_search_words(state).endswith(
+        "its best draw is the one to run on the test set as a tuned row (not run yet)"
+    )
     far = {
         "permuted_fashion": {
             "mean": 68.7,
@@ -445,7 +455,7 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     }
     paper = {"permuted_fashion": 78.45}
     words = C.bgd_control_words(far, paper, {}, 2.0, 3, 3, 100, search="That search: X")
-    assert words.endswith("both our searches ran the mean form). That search: X")
+    assert words.endswith("so a third searches σ₀ and η in the summed form. That search: X")
 
 
 def test_bgd_batch_sum_summary_reads_means_and_the_first_seeds_matrix():
