@@ -310,3 +310,40 @@ def test_summed_bgd_search_draws_what_the_mean_form_search_drew():
     part = summed.unit_config(_config_json(scfg), units[0])
     assert part["hyper"]["permuted"]["batch_sum"] is True
     assert summed.make_config("quick").bgd_mc_samples == 10
+
+
+def test_summed_tuned_bgd_runs_the_best_of_the_summed_search_trials_adopted():
+    """The adopted summed-form values are the committed trial named, the best on validation of
+    the committed trials named as stored when adopted; the experiment runs them in the summed form
+    on Permuted Fashion-MNIST's table protocol (as the untuned summed control), three seeds."""
+    from dataclasses import asdict
+
+    from synlab.store import _is_fresh, config_hash, find_unit, results_root
+
+    adopted = L._SUMMED_ADOPTED
+    search_exp = get_experiment("schug_tuning_bgd_summed")
+    search = search_exp.make_config("full")
+    folder = results_root("full") / "full" / "schug_tuning_bgd_summed"
+    trials = {}
+    for k in adopted["stored"]:
+        rec = find_unit(folder, {"dataset": "permuted_fashion", "method": "bgd", "trial": k})
+        assert rec is not None, f"trial {k} of schug_tuning_bgd_summed is not committed"
+        assert _is_fresh(
+            search_exp, _config_json(search), config_hash(search), rec.unit, rec.provenance
+        )
+        trials[k] = rec.result
+    best = max(trials, key=lambda k: trials[k]["validation_accuracy"])
+    assert best == adopted["trial"] and trials[best]["params"] == adopted["params"]
+
+    exp = get_experiment("schug_bgd_summed_tuned")
+    cfg = exp.make_config("full")
+    control = get_experiment("schug_bgd_batch_sum").make_config("full")
+    assert cfg.hyper == {"bgd": {"permuted": adopted["params"]}}
+    assert cfg.hyper["bgd"]["permuted"] is not adopted["params"]  # a copy: configs are frozen
+    same = asdict(replace(control, hyper=cfg.hyper, datasets=cfg.datasets))
+    assert asdict(cfg) == same
+    units = exp.units(cfg)
+    assert [(u["dataset"], u["seed"]) for u in units] == [
+        ("permuted_fashion", s) for s in (2019, 2020, 2021)
+    ]
+    assert exp.unit_config(_config_json(cfg), units[0])["hyper"]["batch_sum"] is True
