@@ -1174,6 +1174,49 @@ def summed_search_words(state: dict) -> str:
     )
 
 
+def summed_tuned_state(profile: str) -> dict:
+    """What the store of ``profile`` holds of ``schug_bgd_summed_tuned`` (the summed-form search's
+    adopted values on the table's protocol): seeds stored and expected, the run's summary
+    (:func:`bgd_batch_sum_summary`, empty until every seed is stored) and the adoption."""
+    from .experiments.schug2021_lifelong import _SUMMED_ADOPTED
+
+    res, n, expected, _ = stored_units("schug_bgd_summed_tuned", profile)
+    summary = bgd_batch_sum_summary(res) if res is not None and n == expected else {}
+    return {
+        "n": n,
+        "expected": expected,
+        "summary": summary,
+        "trial": _SUMMED_ADOPTED["trial"],
+        "stored": len(_SUMMED_ADOPTED["stored"]),
+        "params": _SUMMED_ADOPTED["params"],
+    }
+
+
+def summed_tuned_words(state: dict, paper_means: dict[str, float], tol: float) -> str:
+    """What ``schug_bgd_summed_tuned`` shows, as a sentence: the adopted trial's test score (%)
+    against the paper, within ``tol`` points or below it."""
+    run = "`schug_bgd_summed_tuned`"
+    words = (
+        f"Adopted before that search is complete, its best trial then (trial {state['trial']}, "
+        f"the best of the first {state['stored']}) runs on the table's protocol ({run})"
+    )
+    if not state["summary"]:
+        return words + f": {state['n']} of its {state['expected']} seeds stored"
+    cells = []
+    for d, v in state["summary"].items():
+        gap = paper_means[d] - v["mean"]
+        cells.append(
+            f"{pm(v['mean'], v['se'], 1)} % on {_DATA_NAMES[d]} (paper {paper(fmt(paper_means[d]))}"
+            + (
+                f", within {tol:g} points: tuned in the summed form, BGD reaches the paper's number"
+                if gap <= tol
+                else f", {fmt(gap, 1)} points below it"
+            )
+            + ")"
+        )
+    return words + " and scores " + "; ".join(cells)
+
+
 def _sigma_summaries(sigma_res) -> dict[float, dict]:
     """``{σ₀: bgd_batch_sum_summary}`` of ``schug_bgd_batch_sum_sigma``'s results, if complete."""
     from .experiments import get_experiment
@@ -1206,6 +1249,10 @@ def _bgd_control_of(bgd_res, res, tol: float = 2.0, sigma_res=None) -> tuple[str
         "samples"
     )
     sigma = _sigma_summaries(sigma_res)
+    tuned = summed_tuned_state(res.profile)
+    paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *tuned["summary"])}
+    search = summed_search_words(summed_search_state(res.profile))
+    search += f". {summed_tuned_words(tuned, paper_all, tol)}"
     words = bgd_control_words(
         summary,
         paper_means,
@@ -1217,9 +1264,10 @@ def _bgd_control_of(bgd_res, res, tol: float = 2.0, sigma_res=None) -> tuple[str
         settings,
         sigma,
         fmt(h["sigma_init"]),
-        summed_search_words(summed_search_state(res.profile)),
+        search,
     )
-    closes = batch_sum_closes(summary, paper_means, tol, tuple(sigma.values()))
+    others = (*sigma.values(), tuned["summary"])
+    closes = batch_sum_closes(summary, paper_means, tol, others)
     return words, n == expected and closes
 
 
@@ -1269,6 +1317,20 @@ def schug_bgd_control_table(bgd_res, sigma_res, res) -> Table:
                 pm(v["means"], v["means_se"]),
                 f"{span(v['diag'], 0)}; {fmt(v['kept'], 0)} (seed {v['seed']})",
             )
+    tuned_bgd = summed_tuned_state(bgd_res.profile)
+    for d, v in tuned_bgd["summary"].items():
+        r, tr = rows.get(("bgd", d)), tuned.get(("bgd", d))
+        h = tuned_bgd["params"]
+        t.add(
+            _DATA_NAMES[d],
+            f"{fmt(h['sigma_init'], 3)}, η = {fmt(h['eta'])} (searched)",
+            paper(pm(*PAPER_TABLE["bgd"][d])),
+            "not run" if r is None else pm(r["ours"], r["ours_se"]),
+            "—" if tr is None else pm(tr["ours"], tr["ours_se"]),
+            pm(v["mean"], v["se"]),
+            pm(v["means"], v["means_se"]),
+            f"{span(v['diag'], 0)}; {fmt(v['kept'], 0)} (seed {v['seed']})",
+        )
     words, _ = _bgd_control_of(bgd_res, res, sigma_res=sigma_res)
     t.note = (
         f"{_profile_note(bgd_res, sigma_res, res)}Average accuracy over all tasks after the last, "
@@ -1543,9 +1605,12 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
         if "bgd" in f.diags and "presynaptic" in f.diags
         else ""
     )
+    n_search = stored_units("schug_tuning_bgd_summed", f.res.profile)[1]
+    n_tuned = stored_units("schug_bgd_summed_tuned", f.res.profile)[1]
     control_run = (
         f"`schug_bgd_batch_sum` ({n} units), `schug_bgd_batch_sum_sigma` ({n_sigma} "
-        f"unit{'s' if n_sigma != 1 else ''}, {f.prof})"
+        f"unit{'s' if n_sigma != 1 else ''}), `schug_tuning_bgd_summed` ({n_search} units), "
+        f"`schug_bgd_summed_tuned` ({n_tuned} units, {f.prof})"
     )
     return f.permuted_row(
         "bgd", f"{expl}. {control}", f"{f.table_run}; {f.tuning_run}; {control_run}"
