@@ -458,6 +458,26 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     assert words.endswith("so a third searches σ₀ and η in the summed form. That search: X")
 
 
+def test_summed_tuned_words_say_the_adoption_and_the_score_against_the_paper():
+    """The searched summed-form run's sentence names the adopted trial and how many trials it was
+    the best of; until every seed is stored it says how many are; then it gives the score with
+    the verdict against the paper: within the tolerance, or how far below."""
+    state = {"n": 1, "expected": 3, "summary": {}, "trial": 3, "stored": 4}
+    paper = {"permuted_fashion": 78.45}
+    assert C.summed_tuned_words(state, paper, 2.0) == (
+        "Adopted before that search is complete, its best trial then (trial 3, the best of the "
+        "first 4) runs on the table's protocol (`schug_bgd_summed_tuned`): 1 of its 3 seeds stored"
+    )
+    state.update(n=3, summary={"permuted_fashion": {"mean": 77.04, "se": 0.31}})
+    words = C.summed_tuned_words(state, paper, 2.0)
+    assert words.endswith(
+        'and scores 77.0 ± 0.3 % on Permuted Fashion-MNIST (paper <span class="paper">78.45'
+        "</span>, within 2 points: tuned in the summed form, BGD reaches the paper's number)"
+    )
+    state["summary"]["permuted_fashion"]["mean"] = 74.0
+    assert C.summed_tuned_words(state, paper, 2.0).endswith(", 4.5 points below it)")
+
+
 def test_bgd_batch_sum_summary_reads_means_and_the_first_seeds_matrix():
     from types import SimpleNamespace as NS
 
