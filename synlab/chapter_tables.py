@@ -1164,10 +1164,7 @@ def summed_search_words(state: dict) -> str:
     if n < expected or len(paired) < n:
         return words
     if b["summed"] > best_mean:  # the search is complete: its verdict
-        return words + (
-            ". Complete, the summed form's search beats the mean form's on validation: its best "
-            "draw is the one to run on the test set as a tuned row (not run yet)"
-        )
+        return words + ". Complete, the summed form's search beats the mean form's on validation"
     return words + (
         ". Complete and tuned alike, the summed form does not beat the mean form on validation, "
         "so the gradient's scale does not explain BGD's gap"
@@ -1192,16 +1189,31 @@ def summed_tuned_state(profile: str) -> dict:
     }
 
 
-def summed_tuned_words(state: dict, paper_means: dict[str, float], tol: float) -> str:
+def summed_tuned_words(
+    state: dict, paper_means: dict[str, float], tol: float, search: dict | None = None
+) -> str:
     """What ``schug_bgd_summed_tuned`` shows, as a sentence: the adopted trial's test score (%)
-    against the paper, within ``tol`` points or below it."""
+    against the paper, within ``tol`` points or below it. ``search``: the search's state
+    (:func:`summed_search_state`), to say whether the adoption is its final word, or whether a
+    trial stored since has beaten the adopted one."""
     run = "`schug_bgd_summed_tuned`"
-    words = (
-        f"Adopted before that search is complete, its best trial then (trial {state['trial']}, "
-        f"the best of the first {state['stored']}) runs on the table's protocol ({run})"
+    k, total = state["trial"], (search or {}).get("expected")
+    if state["stored"] == total:
+        words = f"Its best trial (trial {k}) runs on the table's protocol ({run})"
+    else:
+        words = (
+            f"Adopted before that search is complete, its best trial then (trial {k}, "
+            f"the best of the first {state['stored']}) runs on the table's protocol ({run})"
+        )
+    trials = (search or {}).get("trials") or {}
+    best = max(trials, key=lambda t: trials[t]["summed"]) if k in trials else k
+    since = (
+        f"; trial {best}, stored since, does better on validation and is not run yet"
+        if best != k
+        else ""
     )
     if not state["summary"]:
-        return words + f": {state['n']} of its {state['expected']} seeds stored"
+        return words + f": {state['n']} of its {state['expected']} seeds stored{since}"
     cells = []
     for d, v in state["summary"].items():
         gap = paper_means[d] - v["mean"]
@@ -1214,7 +1226,7 @@ def summed_tuned_words(state: dict, paper_means: dict[str, float], tol: float) -
             )
             + ")"
         )
-    return words + " and scores " + "; ".join(cells)
+    return words + " and scores " + "; ".join(cells) + since
 
 
 def _sigma_summaries(sigma_res) -> dict[float, dict]:
@@ -1251,8 +1263,9 @@ def _bgd_control_of(bgd_res, res, tol: float = 2.0, sigma_res=None) -> tuple[str
     sigma = _sigma_summaries(sigma_res)
     tuned = summed_tuned_state(res.profile)
     paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *tuned["summary"])}
-    search = summed_search_words(summed_search_state(res.profile))
-    search += f". {summed_tuned_words(tuned, paper_all, tol)}"
+    searched = summed_search_state(res.profile)
+    search = summed_search_words(searched)
+    search += f". {summed_tuned_words(tuned, paper_all, tol, searched)}"
     words = bgd_control_words(
         summary,
         paper_means,

@@ -37,12 +37,12 @@ What is compared, per unit and per result quantity:
   :data:`RECORDED_ON` where it names none). Across vendors (seen: fixtures from an AMD EPYC,
   recomputed on an Intel Xeon, MKL pinned to its AVX path) the quick units of 21 of 41
   experiments part ways, by far more than rounding (a test accuracy by 1.2 points, counts by
-  hundreds); the other 20 match within tolerance. So a
-  vendor may have its own fixture of an experiment, ``quick/<vendor>/<experiment>.json``, used
-  in place of the shared one there (:func:`fixture_file`); ``record-cpu`` writes it where this
-  CPU's store differs from the shared fixture, and otherwise adds this vendor to the shared
-  fixture's list. On a vendor that neither names, the numbers are not compared, only each unit's
-  data, quantities, kinds, dtypes and shapes (:func:`compare_with`).
+  hundreds); the other 20 match within tolerance. So a vendor may have its own fixture of an
+  experiment, ``quick/<vendor>/<experiment>.json``, used in place of the shared one there
+  (:func:`fixture_file`); ``record-cpu`` writes it where this CPU's store differs from the
+  shared fixture, and otherwise adds this vendor to the shared fixture's list. On a vendor that
+  neither names, the numbers are not compared, only each unit's data, quantities, kinds, dtypes
+  and shapes (:func:`compare_with`).
 """
 
 from __future__ import annotations

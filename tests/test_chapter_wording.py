@@ -442,7 +442,7 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     assert words.endswith("so the gradient's scale does not explain BGD's gap")
     state["trials"][7]["mean"] = 0.77
     assert C.summed_search_words(state).endswith(
-        "its best draw is the one to run on the test set as a tuned row (not run yet)"
+        "same 3 draws. Complete, the summed form's search beats the mean form's on validation"
     )
     far = {
         "permuted_fashion": {
@@ -476,6 +476,17 @@ def test_summed_tuned_words_say_the_adoption_and_the_score_against_the_paper():
     )
     state["summary"]["permuted_fashion"]["mean"] = 74.0
     assert C.summed_tuned_words(state, paper, 2.0).endswith(", 4.5 points below it)")
+    # beside the search: a trial stored since that does better is named; a complete search's
+    # adoption is its final word
+    search = {"expected": 20, "trials": {3: {"summed": 0.776}, 9: {"summed": 0.79}}}
+    words = C.summed_tuned_words(state, paper, 2.0, search)
+    assert words.endswith(
+        "4.5 points below it); trial 9, stored since, does better on validation and is not run yet"
+    )
+    state["stored"], search["trials"][9]["summed"] = 20, 0.70
+    assert C.summed_tuned_words(state, paper, 2.0, search).startswith(
+        "Its best trial (trial 3) runs on the table's protocol (`schug_bgd_summed_tuned`) and "
+    )
 
 
 def test_bgd_batch_sum_summary_reads_means_and_the_first_seeds_matrix():
