@@ -30,12 +30,14 @@ runner stores them in the units' provenance.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import pickle
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -222,6 +224,22 @@ class InProcessExecutor(Executor):
         for task in tasks:
             results, wall, info = run_task(task, self.backend, self.device)
             yield Outcome(task, results, wall, info)
+
+
+@contextlib.contextmanager
+def _ctrl_c_seen():
+    """A list that gets an entry when Ctrl-C (SIGINT) arrives, while the block runs, instead of
+    the KeyboardInterrupt (the caller raises it). Outside the main thread, where no handler can
+    be set, it stays empty and Ctrl-C acts as usual."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    before = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 # ----------------------------------------------------------------------------- local pool
@@ -504,16 +522,22 @@ class RayExecutor(Executor):
             ref = self._remote.options(**opts).remote(task, "cuda" if task.gpu else "cpu")
             self._pending[ref] = task
         try:
-            while self._pending:
-                done, _ = ray.wait(list(self._pending), num_returns=1)
-                for ref in done:
-                    task = self._pending.pop(ref)
-                    try:
-                        results, wall, info = ray.get(ref)
-                    except ray.exceptions.RayError as err:
-                        yield Outcome(task, None, error=f"{type(err).__name__}: {err}")
-                        continue
-                    yield Outcome(task, results, wall, info)
+            with _ctrl_c_seen() as seen:
+                while self._pending:
+                    # ray.wait swallows a Ctrl-C that arrives while it blocks (Ray 2.x: it
+                    # returns when a task is done, the KeyboardInterrupt lost): a handler notes
+                    # it, and short waits let this loop raise it within half a second
+                    done, _ = ray.wait(list(self._pending), num_returns=1, timeout=0.5)
+                    if seen:
+                        raise KeyboardInterrupt
+                    for ref in done:
+                        task = self._pending.pop(ref)
+                        try:
+                            results, wall, info = ray.get(ref)
+                        except ray.exceptions.RayError as err:
+                            yield Outcome(task, None, error=f"{type(err).__name__}: {err}")
+                            continue
+                        yield Outcome(task, results, wall, info)
         except BaseException:
             self.close()
             raise

@@ -150,3 +150,32 @@ def test_ray_ctrl_c_on_the_driver_leaves_no_ray_process(check, tmp_path):
     assert "raylet" in watched and "gcs_server" in watched, watched
     assert tx._all_gone(kids, timeout=20) == [], "a Ray process outlived the driver"
     assert 1 <= len(stored_files_are_sound(folder)) < 8
+
+
+def test_ray_executor_raises_a_ctrl_c_that_arrives_inside_ray_wait(check, monkeypatch):
+    """In this process: a SIGINT while the run waits on Ray (every unit sleeps 60 s) is a
+    KeyboardInterrupt within seconds, not lost until a unit finishes (a lone ``ray.wait`` can
+    swallow one in Ray 2.x; the executor notes it with its own handler and raises it)."""
+    import signal
+
+    from synlab.executor_check import check_experiment
+    from synlab.experiments import EXPERIMENTS
+
+    root, markers = check
+    monkeypatch.setitem(EXPERIMENTS, "executor_check", check_experiment(steps=10, sleep_s=60.0))
+
+    def ctrl_c_once_a_unit_runs():
+        deadline = time.time() + 240
+        while time.time() < deadline and not list(markers.glob("[0-9]*")):
+            time.sleep(0.1)
+        time.sleep(1.0)
+        sent.append(time.time())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sent: list[float] = []
+    threading.Thread(target=ctrl_c_once_a_unit_runs, daemon=True).start()
+    with ray_starting(), pytest.raises(KeyboardInterrupt):
+        results.run_experiment("executor_check", "quick", root=root, address="local")
+    assert sent and time.time() - sent[0] < 30, "the Ctrl-C waited for a unit to finish"
+    assert not ray.is_initialized()
+    assert not list((root / "quick" / "executor_check").glob("*.json"))
