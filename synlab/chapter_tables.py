@@ -1241,7 +1241,9 @@ def _sigma_summaries(sigma_res) -> dict[float, dict]:
     return {s: bgd_batch_sum_summary(sigma_res, sigma_init=s) for s in sigma_res.config.sigma_inits}
 
 
-def _bgd_control_of(bgd_res, res, tol: float = 2.0, sigma_res=None) -> tuple[str, bool]:
+def _bgd_control_of(
+    bgd_res, res, tol: float = 2.0, sigma_res=None, tuned: dict | None = None
+) -> tuple[str, bool]:
     """:func:`bgd_control_words` for the control's results ``bgd_res`` (``None``: none stored),
     the other-σ₀ control's (``sigma_res``) and the table's results ``res``, and whether the
     controls explain the gap (complete, within ``tol`` of the paper on every permuted data set)."""
@@ -1261,7 +1263,7 @@ def _bgd_control_of(bgd_res, res, tol: float = 2.0, sigma_res=None) -> tuple[str
         "samples"
     )
     sigma = _sigma_summaries(sigma_res)
-    tuned = summed_tuned_state(res.profile)
+    tuned = tuned if tuned is not None else summed_tuned_state(res.profile)
     paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *tuned["summary"])}
     searched = summed_search_state(res.profile)
     search = summed_search_words(searched)
@@ -1314,29 +1316,12 @@ def schug_bgd_control_table(bgd_res, sigma_res, res) -> Table:
     settings = [(sigma0, summary)] + [
         (s, bgd_batch_sum_summary(sigma_res, sigma_init=s)) for s in sigma_res.config.sigma_inits
     ]
-    for d in bgd_res.config.datasets:
+
+    def add(d: str, setting: str, v: dict) -> None:
         r, tr = rows.get(("bgd", d)), tuned.get(("bgd", d))
-        for s0, sm in settings:
-            if d not in sm:
-                continue
-            v = sm[d]
-            t.add(
-                _DATA_NAMES[d],
-                fmt(s0),
-                paper(pm(*PAPER_TABLE["bgd"][d])),
-                "not run" if r is None else pm(r["ours"], r["ours_se"]),
-                "—" if tr is None else pm(tr["ours"], tr["ours_se"]),
-                pm(v["mean"], v["se"]),
-                pm(v["means"], v["means_se"]),
-                f"{span(v['diag'], 0)}; {fmt(v['kept'], 0)} (seed {v['seed']})",
-            )
-    tuned_bgd = summed_tuned_state(bgd_res.profile)
-    for d, v in tuned_bgd["summary"].items():
-        r, tr = rows.get(("bgd", d)), tuned.get(("bgd", d))
-        h = tuned_bgd["params"]
         t.add(
             _DATA_NAMES[d],
-            f"{fmt(h['sigma_init'], 3)}, η = {fmt(h['eta'])} (searched)",
+            setting,
             paper(pm(*PAPER_TABLE["bgd"][d])),
             "not run" if r is None else pm(r["ours"], r["ours_se"]),
             "—" if tr is None else pm(tr["ours"], tr["ours_se"]),
@@ -1344,7 +1329,16 @@ def schug_bgd_control_table(bgd_res, sigma_res, res) -> Table:
             pm(v["means"], v["means_se"]),
             f"{span(v['diag'], 0)}; {fmt(v['kept'], 0)} (seed {v['seed']})",
         )
-    words, _ = _bgd_control_of(bgd_res, res, sigma_res=sigma_res)
+
+    for d in bgd_res.config.datasets:
+        for s0, sm in settings:
+            if d in sm:
+                add(d, fmt(s0), sm[d])
+    searched = summed_tuned_state(bgd_res.profile)
+    h = searched["params"]
+    for d, v in searched["summary"].items():
+        add(d, f"{fmt(h['sigma_init'], 3)}, η = {fmt(h['eta'])} (searched)", v)
+    words, _ = _bgd_control_of(bgd_res, res, sigma_res=sigma_res, tuned=searched)
     t.note = (
         f"{_profile_note(bgd_res, sigma_res, res)}Average accuracy over all tasks after the last, "
         f"%, mean ± SE over seeds. {words}."

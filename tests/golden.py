@@ -249,9 +249,7 @@ def record_cpu(
     vendor, out = cpu_vendor(), {}
     for name in names or fixture_names(dest):
         path = dest / f"{name}.json"
-        doc = json.loads(path.read_text())
-        npz = dest / f"{name}.npz"
-        blobs = dict(np.load(npz, allow_pickle=False)) if npz.is_file() else {}
+        doc, blobs = _load(path)
         units = {k: v for k, v in store_units(store, name).items() if k in doc["units"]}
         c = compare_with(name, units, doc, blobs, strict=True)
         own = dest / vendor / f"{name}.json"
@@ -332,11 +330,15 @@ def compare_units(
 ) -> Comparison:
     """Compare stored records (``{key: UnitRecord}``) of ``name`` with its fixture (``strict``:
     numbers too where the fixture is from another CPU vendor)."""
-    path = fixture_file(name, dest)
-    doc = json.loads(path.read_text())
-    npz_path = path.with_suffix(".npz")
-    blobs = dict(np.load(npz_path, allow_pickle=False)) if npz_path.is_file() else {}
+    doc, blobs = _load(fixture_file(name, dest))
     return compare_with(name, units, doc, blobs, strict=strict)
+
+
+def _load(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A fixture file's document and its arrays (none if it has no ``.npz``)."""
+    npz = path.with_suffix(".npz")
+    blobs = dict(np.load(npz, allow_pickle=False)) if npz.is_file() else {}
+    return json.loads(path.read_text()), blobs
 
 
 def compare_records(name: str, units: dict[str, Any], reference: dict[str, Any]) -> Comparison:
