@@ -2,7 +2,9 @@
 run stopped part-way (the session ends, the worker is killed, Ctrl-C) resumes where it stopped.
 
 A paper-scale Malkin unit trains for about two hours on one CPU core; without this, stopping it
-at 1 h 59 min loses everything. The runner (:mod:`synlab.results`) gives each task of an
+at 1 h 59 min loses everything. A paper-scale lifelong unit (Schug et al.) takes from half an
+hour to hours; it saves at task ends instead (:func:`synlab.continual.train_sequentially`).
+The runner (:mod:`synlab.results`) gives each task of an
 experiment that declares ``resumable=True`` a :class:`Checkpoint`: a file under
 ``<results root>/partial/<profile>/<experiment>/`` and a *fingerprint* (the experiment, its
 config hash, the units, the engine and the code's git commit). A training loop calls
@@ -106,20 +108,24 @@ class Checkpoint:
             _load(part, saved["state"][name])
         self.segments = list(saved["segments"])
         epochs = int(saved["epochs_done"])
-        print(f"checkpoint {path}: resuming after epoch {epochs}")
+        print(f"checkpoint {path}: resuming after {saved.get('what', 'epoch')} {epochs}")
         return epochs
 
-    def epoch_done(self, epochs: int, parts: Mapping[str, Any], *, last: bool = False) -> None:
+    def epoch_done(
+        self, epochs: int, parts: Mapping[str, Any], *, last: bool = False, what: str = "epoch"
+    ) -> None:
         """Save the state after ``epochs`` epochs if :attr:`every_s` seconds have passed since
-        the last save (never after the last epoch: the unit is stored then)."""
+        the last save (never after the last epoch: the unit is stored then). ``what``: the loop's
+        step, if not an epoch (a lifelong run saves at task ends), for the messages."""
         if last or time.monotonic() - self._last < self.every_s:
             return
         everything = {**parts, **self.extra}
         payload = {
             "fingerprint": self.fingerprint,
             "epochs_done": int(epochs),
+            "what": what,
             "state": {name: _state(part) for name, part in everything.items()},
-            "segments": self.segments + [self._segment(epochs)],
+            "segments": self.segments + [self._segment(epochs, what)],
         }
         path = Path(self.path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,11 +134,12 @@ class Checkpoint:
         os.replace(tmp, path)  # atomic: a kill mid-save leaves the previous checkpoint whole
         self._last = time.monotonic()
 
-    def _segment(self, epochs: int) -> dict[str, Any]:
+    def _segment(self, epochs: int, what: str) -> dict[str, Any]:
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         return {
             "until": now,
             "epochs_done": int(epochs),
+            "what": what,
             "wall_s": round(time.monotonic() - self._start, 3),
         }
 
@@ -150,7 +157,8 @@ def describe(path: Path | str) -> str:
         fp = saved["fingerprint"]
     except Exception as err:
         return f"{path.name}: unreadable ({type(err).__name__})"
+    what = saved.get("what", "epoch")
     return (
-        f"{path.stem}: {saved['epochs_done']} epochs done, saved {last['until']} "
+        f"{path.stem}: {saved['epochs_done']} {what}s done, saved {last['until']} "
         f"({fp.get('engine')}, commit {str(fp.get('git_commit'))[:12]})"
     )

@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checkpoint import Checkpoint
 from .curvature import empirical_fisher_diag
 from .data import ContinuousPermutedStream, Task
 from .device import compiled
@@ -444,6 +445,28 @@ class Strategy:
         """Numbers recorded on the curves (e.g. mean release probability)."""
         return {}
 
+    # checkpoints (synlab.checkpoint): a strategy is saved and loaded as one part
+    def state_dict(self) -> dict[str, Any]:
+        """Everything training has changed: the model, the optimiser and :meth:`extra_state`."""
+        state: dict[str, Any] = {"model": self.model.state_dict(), **self.extra_state()}
+        if self.optimizer is not None:
+            state["optimizer"] = self.optimizer.state_dict()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Put back what :meth:`state_dict` saved, into a strategy set up for the same network."""
+        self.model.load_state_dict(state["model"])
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+        self.load_extra_state(state)
+
+    def extra_state(self) -> dict[str, Any]:
+        """What a subclass keeps outside its model and optimiser (tensors, lists, dicts)."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
 
 def _optimizer(params, name: str, lr: float) -> torch.optim.Optimizer:
     if lr <= 0:
@@ -616,6 +639,14 @@ class GhostStrategy(PresynapticStrategy):
     def _plastic(self):
         return [self.ghost[id(m)] for m in self._layers]
 
+    def extra_state(self):
+        return {"ghost": [g.clone() for g in self._plastic()]}  # layer order: ids change
+
+    @torch.no_grad()
+    def load_extra_state(self, state):
+        for g, saved in zip(self._plastic(), state["ghost"], strict=True):
+            g.copy_(saved)
+
     def _all_p(self):
         return torch.cat([g.flatten() for g in self.ghost.values()])
 
@@ -688,6 +719,17 @@ class EWCStrategy(Strategy):
         fisher = empirical_fisher_diag(self.model, x, y, batch=100)
         star = {k: v.detach().clone() for k, v in self.model.named_parameters()}
         self.anchors.append((fisher, star))
+
+    def extra_state(self):
+        return {"anchors": [[dict(f), dict(s)] for f, s in self.anchors]}
+
+    def load_extra_state(self, state):
+        dev = next(self.model.parameters()).device
+        self.anchors = [
+            ({k: v.to(dev) for k, v in f.items()}, {k: v.to(dev) for k, v in s.items()})
+            for f, s in state["anchors"]
+        ]
+        self._merged = None  # merged again from the anchors: the same sums
 
 
 class BGDStrategy(Strategy):
@@ -849,6 +891,15 @@ class BGDStrategy(Strategy):
     def stats(self):
         return {"mean_sigma": torch.cat([s.flatten() for s in self.sigma]).mean().item()}
 
+    def extra_state(self):
+        return {"mu": [m.clone() for m in self.mu], "sigma": [s.clone() for s in self.sigma]}
+
+    def load_extra_state(self, state):
+        dev = self.mu[0].device
+        self.mu = [m.to(dev) for m in state["mu"]]
+        self.sigma = [s.to(dev) for s in state["sigma"]]
+        self._load(None)
+
 
 def make_strategy(
     method: str,
@@ -981,6 +1032,24 @@ class LifelongHistory:
         self.acc[:, row] = accuracy
         self.ends.append(step)
 
+    def state_dict(self) -> dict[str, Any]:
+        """What has been recorded so far, as lists (for checkpoints: floats stay exact)."""
+        return {
+            "acc": self.acc.tolist(),
+            "steps": list(self.steps),
+            "curve_points": [c.tolist() for c in self.curve_points],
+            "stat_points": self.stat_points,
+            "ends": list(self.ends),
+            "step": self.step,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.acc = np.array(state["acc"], dtype=float)
+        self.steps, self.ends = list(state["steps"]), list(state["ends"])
+        self.curve_points = [np.array(c, dtype=float) for c in state["curve_points"]]
+        self.stat_points = [[dict(m) for m in point] for point in state["stat_points"]]
+        self.step = int(state["step"])
+
     def results(self, steps_per_task: int, engine: str) -> list[ContinualResult]:
         curve = np.stack(self.curve_points, 1)  # (K, n_points, len(curve_tasks))
         keys = sorted({k for point in self.stat_points for member in point for k in member})
@@ -1017,6 +1086,22 @@ def strategy_accuracy(strategy: Strategy, x: Tensor, y: Tensor, batch_size: int 
     return correct / max(len(y), 1)
 
 
+class GlobalRandom:
+    """torch's global random generators as one checkpoint part: sampled weights, release masks
+    and EWC's Fisher subsets draw from them (the data order has its own generator)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        torch.set_rng_state(state["cpu"])
+        if "cuda" in state:
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def _batches(task: Task, batch_size: int, epochs: int, gen: torch.Generator):
     n = len(task.y_train)
     for _ in range(epochs):
@@ -1049,6 +1134,7 @@ def train_sequentially(
     eval_every: int = 50,
     curve_tasks: Sequence[int] = (0,),
     curve_test: int = 1000,
+    checkpoint: Checkpoint | None = None,
 ) -> ContinualResult:
     """Learn the tasks of ``stream`` one after another with ``strategy`` (see the module docstring).
 
@@ -1056,8 +1142,14 @@ def train_sequentially(
     (``epochs``/``batch_size`` are the stream's business), no task hooks are called, and row
     i of the accuracy matrix is taken at the end of task i's ``steps_per_task``.
     Curves evaluate the first ``curve_test`` test examples of each task in ``curve_tasks``.
+
+    ``checkpoint`` (:class:`synlab.checkpoint.Checkpoint`, task streams only): resume after the
+    last task it saved, and save at due task ends (the strategy, the history, the data order's
+    and torch's global generators); a resumed run gives the same numbers bitwise.
     """
     continuous = isinstance(stream, ContinuousPermutedStream)
+    if continuous and checkpoint is not None:
+        raise ValueError("a continuous stream has no task ends to checkpoint at; pass none")
     tasks = _stream_tasks(stream, strategy)
     check_loop(epochs, batch_size, eval_every)
     device = torch.device(device) if device is not None else torch.device("cpu")
@@ -1080,7 +1172,11 @@ def train_sequentially(
 
     T = len(tasks)
     history = LifelongHistory(1, T, curve, lambda: [strategy.stats()], eval_every)
+    parts = {"strategy": strategy, "history": history, "data": gen, "random": GlobalRandom()}
+    done = 0 if checkpoint is None else checkpoint.resume(parts)
     for i, task in enumerate(tasks):
+        if i < done:  # learned before the run was stopped (its state is loaded)
+            continue
         if not continuous:
             strategy.before_task(i, task)
         for x, y in batches_of(i):
@@ -1091,6 +1187,8 @@ def train_sequentially(
         if not continuous:
             strategy.after_task(i, task)
             history.end_task(i, history.step, accuracy_row())
+        if checkpoint is not None:
+            checkpoint.epoch_done(i + 1, parts, last=i + 1 == T, what="task")
     steps_per_task = stream.steps_per_task if continuous else history.step // T
     return history.results(steps_per_task, getattr(strategy, "engine", ""))[0]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 
@@ -194,3 +195,123 @@ def test_the_runner_resumes_a_stopped_unit_and_records_its_segments(tmp_path, mo
     assert not partial[0].exists()  # stored, so the checkpoint is gone
     on_disk = read_unit(next((root / "full" / COUNT.name).glob("*.json")))
     assert json.dumps(on_disk.provenance["segments"]) == json.dumps(rec.provenance["segments"])
+
+
+# ----------------------------------------------------------------------------- lifelong runs
+def _lifelong_stream(T=3, n=120, dim=12):
+    """T permuted copies of a two-class Gaussian task (labels flipped on odd tasks)."""
+    from synlab.data import Task
+
+    g = torch.Generator().manual_seed(5)
+    y = torch.randint(0, 2, (n + 60,), generator=g)
+    x = torch.randn(n + 60, dim, generator=g) + 2.0 * (2 * y[:, None].float() - 1)
+    tasks = []
+    for k in range(T):
+        p = torch.randperm(dim, generator=g)
+        yk = 1 - y if k % 2 else y
+        tasks.append(Task(f"t{k}", x[:n, p], yk[:n], x[n:, p], yk[n:], n_classes=2))
+    return tasks
+
+
+def _strategies():
+    from synlab.continual import (
+        BGDStrategy,
+        DeterministicStrategy,
+        EWCStrategy,
+        GhostStrategy,
+        PresynapticStrategy,
+    )
+
+    return {
+        "deterministic-adam": lambda: DeterministicStrategy(1e-2, "adam"),
+        "presynaptic": lambda: PresynapticStrategy(0.05, test_samples=3),
+        "stochastic": lambda: PresynapticStrategy(0.05, consolidate=False, test_samples=3),
+        "ghost": lambda: GhostStrategy(0.05, test_samples=3),
+        "ewc": lambda: EWCStrategy(1e-2, lam=50.0, fisher_samples=40),
+        "bgd": lambda: BGDStrategy(1.0, 0.05, mc_samples=3, test_samples=3, batch_sum=True),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(_strategies()))
+def test_a_resumed_lifelong_run_equals_an_unbroken_one_bitwise(tmp_path, kind):
+    """Stopped in the third of three tasks, a lifelong run resumes after the second (its
+    strategy, curves, data order and torch's global generator as saved) and ends with the same
+    accuracy matrix, curves and statistics, bitwise, as a run never stopped."""
+    from synlab.continual import train_sequentially
+
+    make, tasks = _strategies()[kind], _lifelong_stream()
+    kw = dict(epochs=2, batch_size=10, seed=3, hidden=(10,), eval_every=5, curve_test=30)
+    whole = train_sequentially(tasks, make(), **kw)
+
+    steps_per_task = kw["epochs"] * len(tasks[0].y_train) // kw["batch_size"]
+    stopping = make()
+    calls = {"n": 0}
+    inner = type(stopping).train_step
+
+    def train_step(x, y):
+        calls["n"] += 1
+        if calls["n"] == 2 * steps_per_task + 3:  # in the third task
+            raise _Stop
+        return inner(stopping, x, y)
+
+    stopping.train_step = train_step
+    ck = Checkpoint(tmp_path / "unit.pt", {"unit": kind}, every_s=0.0)
+    with pytest.raises(_Stop):
+        train_sequentially(tasks, stopping, checkpoint=ck, **kw)
+
+    resumed = Checkpoint(tmp_path / "unit.pt", {"unit": kind}, every_s=0.0)
+    again = train_sequentially(tasks, make(), checkpoint=resumed, **kw)
+    assert [(s["epochs_done"], s["what"]) for s in resumed.segments] == [(2, "task")]
+    assert describe(tmp_path / "unit.pt").startswith("unit: 2 tasks done, saved ")
+    np.testing.assert_array_equal(again.accuracy, whole.accuracy)
+    np.testing.assert_array_equal(again.curve_step, whole.curve_step)
+    np.testing.assert_array_equal(again.curve_acc, whole.curve_acc)
+    np.testing.assert_array_equal(again.task_ends, whole.task_ends)
+    assert set(again.curve_stats) == set(whole.curve_stats)
+    for key, values in whole.curve_stats.items():
+        np.testing.assert_array_equal(again.curve_stats[key], values)
+    assert whole.accuracy[0, 0] > 0.5  # it learned: the comparison is of a real run
+
+
+def test_a_lifelong_run_stopped_before_its_first_save_starts_over(tmp_path):
+    """No task ended before the stop: nothing is saved, and a second run starts from task 0."""
+    from synlab.continual import DeterministicStrategy, train_sequentially
+
+    tasks = _lifelong_stream()
+    kw = dict(epochs=1, batch_size=30, seed=3, hidden=(10,), eval_every=3, curve_test=30)
+    stopping = DeterministicStrategy(1e-2, "adam")
+    stopping.train_step = lambda x, y: (_ for _ in ()).throw(_Stop())
+    ck = Checkpoint(tmp_path / "unit.pt", {"unit": "u"}, every_s=0.0)
+    with pytest.raises(_Stop):
+        train_sequentially(tasks, stopping, checkpoint=ck, **kw)
+    assert not (tmp_path / "unit.pt").exists()
+    res = train_sequentially(tasks, DeterministicStrategy(1e-2, "adam"), checkpoint=ck, **kw)
+    assert ck.segments == [] and res.accuracy.shape == (3, 3)
+
+
+def test_a_continuous_stream_refuses_a_checkpoint(tmp_path):
+    from synlab.continual import DeterministicStrategy, train_sequentially
+    from synlab.data import ContinuousPermutedStream
+
+    stream = ContinuousPermutedStream(_lifelong_stream(T=2), 10, steps_per_task=4, transition=2)
+    ck = Checkpoint(tmp_path / "unit.pt", {"unit": "u"})
+    with pytest.raises(ValueError, match="continuous stream has no task ends"):
+        train_sequentially(stream, DeterministicStrategy(), checkpoint=ck)
+
+
+def test_the_lifelong_experiments_with_task_ends_are_resumable():
+    """Every lifelong experiment whose units learn task after task takes a checkpoint in its
+    run functions (the runner passes one to a resumable experiment); the continuous stream,
+    with no task ends, does not."""
+    import inspect
+
+    from synlab.experiments import all_experiments
+
+    lifelong = {n: e for n, e in all_experiments().items() if e.engines == ("autograd", "compiled")}
+    lifelong = {n: e for n, e in lifelong.items() if e.part == "schug2021"}
+    assert "schug_tuning_bgd_summed" in lifelong and len(lifelong) >= 15
+    for name, exp in lifelong.items():
+        assert exp.resumable == (name != "schug_lifelong_continuous"), name
+        for fn in filter(None, (exp.run_unit, exp.run_group)):
+            takes = "checkpoint" in inspect.signature(fn).parameters
+            assert takes == exp.resumable, (name, fn.__name__)

@@ -423,7 +423,7 @@ def test_tuning_rounds_done_reads_complete_rounds_only(tmp_path, monkeypatch):
         methods=("presynaptic", "ewc"),
         n_trials=3,
     )
-    fake = lambda cfg, unit, engine="autograd": {
+    fake = lambda cfg, unit, engine="autograd", checkpoint=None: {
         "validation_accuracy": 0.5 + 0.1 * unit["trial"] + (unit["method"] == "ewc") * 0.01,  # noqa: E731
         "params": {"trial": unit["trial"]},
     }
@@ -465,7 +465,7 @@ def test_tuning_rounds_done_per_data_set(tmp_path, monkeypatch):
         methods=("ewc",),
         n_trials=2,
     )
-    fake = lambda cfg, unit, engine="autograd": {
+    fake = lambda cfg, unit, engine="autograd", checkpoint=None: {
         "validation_accuracy": 0.5 + 0.1 * unit["trial"],
         "params": {"t": unit["trial"]},
     }  # noqa: E731
@@ -536,7 +536,7 @@ def test_method_searches_done_needs_every_trial(tmp_path, monkeypatch):
         methods=("ewc", "bgd"),
         n_trials=2,
     )
-    fake = lambda cfg, unit, engine="autograd": {
+    fake = lambda cfg, unit, engine="autograd", checkpoint=None: {
         "validation_accuracy": 0.5 + 0.1 * unit["trial"],
         "params": {"t": unit["trial"]},
     }  # noqa: E731

@@ -173,12 +173,12 @@ def test_fashion_best_values_take_the_reference_when_it_wins(tmp_path, monkeypat
 
     small = replace(L.fashion_tuning_config("full"), methods=("ewc", "bgd"), n_trials=2)
     score = {"ewc": 0.6, "bgd": 0.9}  # the reference's validation accuracy
-    trial = lambda cfg, u, engine="autograd": {  # noqa: E731
+    trial = lambda cfg, u, engine="autograd", checkpoint=None: {  # noqa: E731
         "validation_accuracy": 0.7 + 0.01 * u["trial"],
         "params": {"t": u["trial"]},
     }
 
-    def ref(cfg, u, engine="autograd"):
+    def ref(cfg, u, engine="autograd", checkpoint=None):
         return {"validation_accuracy": score[u["method"]], "params": {"t": "ref"}}
 
     for name, run in (("schug_tuning_fashion", trial), ("schug_tuning_fashion_reference", ref)):

@@ -352,10 +352,12 @@ def _run_method(
     engine: str = "autograd",
     with_means: bool = False,
     adjust=None,
+    checkpoint=None,
 ):
     """One sequential (or joint) run of ``method``; ``with_means``: also the final accuracy of a
     Bayesian network predicting with its means (Zeno et al.'s "MAP" inference), beside the
-    ``test_samples`` average; ``adjust``: called with the strategy before it trains."""
+    ``test_samples`` average; ``adjust``: called with the strategy before it trains;
+    ``checkpoint``: saves and resumes a sequential run at task ends (a joint run has one task)."""
     params = cfg.hyper[hyper_key or method][protocol]
     strategy = make_strategy(
         _kind(method),
@@ -377,7 +379,12 @@ def _run_method(
         final = train_jointly(tasks, strategy, **common)
         return {"average_accuracy": float(final.mean()), "final_accuracy": final}
     res = train_sequentially(
-        tasks, strategy, eval_every=cfg.eval_every, curve_test=cfg.curve_test, **common
+        tasks,
+        strategy,
+        eval_every=cfg.eval_every,
+        curve_test=cfg.curve_test,
+        checkpoint=checkpoint,
+        **common,
     )
     out = _sequential_result(res)
     if with_means:
@@ -436,19 +443,29 @@ def _method_unit_config(config: dict, unit: dict) -> dict:
     return part
 
 
-def _table_run(cfg: LifelongConfig, unit, *, engine: str = "autograd"):
+def _table_run(cfg: LifelongConfig, unit, *, engine: str = "autograd", checkpoint=None):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
-    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, unit["seed"], engine=engine)
+    out = _run_method(
+        unit["method"],
+        tasks,
+        protocol,
+        epochs,
+        cfg,
+        unit["seed"],
+        engine=engine,
+        checkpoint=checkpoint,
+    )
     out["epochs"] = epochs
     out["data_source"] = source
     return out
 
 
-def _table_group(cfg, units, *, engine: str = "autograd"):
-    """:func:`_table_run` for units of one group (:func:`_group_key`): stacked where the method stacks."""
+def _table_group(cfg, units, *, engine: str = "autograd", checkpoint=None):
+    """:func:`_table_run` for units of one group (:func:`_group_key`): stacked where the method
+    stacks (a stack saves no checkpoint: see :func:`_register_lifelong`)."""
     method = units[0]["method"]
     if _kind(method) not in STACKABLE:
-        return [_table_run(cfg, u, engine=engine) for u in units]
+        return [_table_run(cfg, u, engine=engine, checkpoint=checkpoint) for u in units]
     streams = {}
     for u in units:  # one stream per seed; units of one seed share it
         if u["seed"] not in streams:
@@ -470,10 +487,19 @@ def _table_group(cfg, units, *, engine: str = "autograd"):
 
 
 def _register_lifelong(
-    name: str, description: str, make_config, units, run_unit, unit_config, run_group=None
+    name: str,
+    description: str,
+    make_config,
+    units,
+    run_unit,
+    unit_config,
+    run_group=None,
+    resumable: bool = True,
 ) -> None:
     """Register an experiment of this part with :data:`LIFELONG_ENGINES` and ``unit_config``;
-    with ``run_group``, the units of one :func:`_group_key` train as one stack."""
+    with ``run_group``, the units of one :func:`_group_key` train as one stack. ``resumable``:
+    its run functions take ``checkpoint=`` (a unit trained alone saves at task ends; a stack, on
+    a GPU, runs in minutes and saves nothing)."""
     group_key = None if run_group is None else _group_key
     exp = Experiment(name, description, make_config, units, run_unit, part="schug2021")
     register(
@@ -483,6 +509,7 @@ def _register_lifelong(
             unit_config=unit_config,
             run_group=run_group,
             group_key=group_key,
+            resumable=resumable,
         )
     )
 
@@ -570,6 +597,7 @@ _register_lifelong(
     lambda c: [{"method": m, "seed": s} for m in c.methods for s in c.seeds],
     _continuous_run,
     unit_config=_method_unit_config,
+    resumable=False,  # one stream without task ends
 )
 
 
@@ -679,7 +707,7 @@ def _trial_params(cfg: TuningConfig, unit, protocol: str) -> dict[str, Any]:
     return base
 
 
-def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
+def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint=None):
     tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
     base = _trial_params(cfg, unit, protocol)
     hyper = dict(cfg.hyper)
@@ -692,6 +720,7 @@ def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
         replace(cfg, hyper=hyper),
         cfg.train_seed,
         engine=engine,
+        checkpoint=checkpoint,
     )
     return _trial_result(out, base, source)
 
@@ -703,10 +732,11 @@ def _trial_result(out: dict, params: dict, source: str) -> dict[str, Any]:
     return res
 
 
-def _tuning_group(cfg: TuningConfig, units, *, engine: str = "autograd"):
-    """Trials of one method on one data set as one stack (they share data and seed, not hyperparameters)."""
+def _tuning_group(cfg: TuningConfig, units, *, engine: str = "autograd", checkpoint=None):
+    """Trials of one method on one data set as one stack (they share data and seed, not
+    hyperparameters; a stack saves no checkpoint: see :func:`_register_lifelong`)."""
     if _kind(units[0]["method"]) not in STACKABLE:
-        return [_tuning_run(cfg, u, engine=engine) for u in units]
+        return [_tuning_run(cfg, u, engine=engine, checkpoint=checkpoint) for u in units]
     tasks, protocol, epochs, source = _tuning_stream(cfg, units[0]["dataset"])
     params = [_trial_params(cfg, u, protocol) for u in units]
     seeds = [cfg.train_seed] * len(units)
@@ -735,11 +765,20 @@ def _reference_units(cfg: TuningConfig):
     return [{"dataset": d, "method": "presynaptic"} for d in cfg.datasets]
 
 
-def _reference_run(cfg: TuningConfig, unit, *, engine: str = "autograd"):
+def _reference_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint=None):
     """The search's objective for the search's base values (for the full model: the authors')."""
     tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
     params = dict(cfg.hyper[unit["method"]][protocol])
-    out = _run_method(unit["method"], tasks, protocol, epochs, cfg, cfg.train_seed, engine=engine)
+    out = _run_method(
+        unit["method"],
+        tasks,
+        protocol,
+        epochs,
+        cfg,
+        cfg.train_seed,
+        engine=engine,
+        checkpoint=checkpoint,
+    )
     return _trial_result(out, params, source)
 
 
@@ -1188,7 +1227,9 @@ def _ewc_control_units(cfg: EwcOptimizerControlConfig):
     return [{"dataset": d, "method": "ewc", "lam": lam} for d in cfg.datasets for lam in cfg.lams]
 
 
-def _ewc_control_run(cfg: EwcOptimizerControlConfig, unit, *, engine: str = "autograd"):
+def _ewc_control_run(
+    cfg: EwcOptimizerControlConfig, unit, *, engine: str = "autograd", checkpoint=None
+):
     params = {
         "fisher_samples": cfg.fisher_samples,
         "lam": unit["lam"],
@@ -1197,7 +1238,7 @@ def _ewc_control_run(cfg: EwcOptimizerControlConfig, unit, *, engine: str = "aut
     }
     protocol = unit["dataset"].split("_", 1)[0]
     hyper = dict(cfg.hyper, ewc={protocol: params})
-    return _reference_run(replace(cfg, hyper=hyper), unit, engine=engine)
+    return _reference_run(replace(cfg, hyper=hyper), unit, engine=engine, checkpoint=checkpoint)
 
 
 def _ewc_control_unit_config(config: dict, unit: dict) -> dict:
@@ -1253,10 +1294,18 @@ def _with_params(cfg, method: str, protocol: str, **changes):
     return replace(cfg, hyper=dict(cfg.hyper, **{method: {protocol: params}}))
 
 
-def _bgd_batch_sum_run(cfg: BgdBatchSumConfig, unit, *, engine: str = "autograd"):
+def _bgd_batch_sum_run(cfg: BgdBatchSumConfig, unit, *, engine: str = "autograd", checkpoint=None):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
     out = _run_method(
-        "bgd", tasks, protocol, epochs, cfg, unit["seed"], engine=engine, with_means=True
+        "bgd",
+        tasks,
+        protocol,
+        epochs,
+        cfg,
+        unit["seed"],
+        engine=engine,
+        with_means=True,
+        checkpoint=checkpoint,
     )
     return dict(out, epochs=epochs, data_source=source)
 
@@ -1290,9 +1339,9 @@ def bgd_sigma_config(profile: str) -> BgdSigmaConfig:
     return profile_config(profile, BgdSigmaConfig, **{f: getattr(quick, f) for f in keep})
 
 
-def _bgd_sigma_run(cfg: BgdSigmaConfig, unit, *, engine: str = "autograd"):
+def _bgd_sigma_run(cfg: BgdSigmaConfig, unit, *, engine: str = "autograd", checkpoint=None):
     cfg = _with_params(cfg, "bgd", "permuted", sigma_init=unit["sigma_init"])
-    return _bgd_batch_sum_run(cfg, unit, engine=engine)
+    return _bgd_batch_sum_run(cfg, unit, engine=engine, checkpoint=checkpoint)
 
 
 def _bgd_sigma_unit_config(config: dict, unit: dict) -> dict:
@@ -1421,9 +1470,12 @@ def _ewc_lambda_units(cfg: EwcLambdaControlConfig):
     return [dict(u, lam=lam) for u in _table_units(cfg) for lam in cfg.lams]
 
 
-def _ewc_lambda_run(cfg: EwcLambdaControlConfig, unit, *, engine: str = "autograd"):
+def _ewc_lambda_run(
+    cfg: EwcLambdaControlConfig, unit, *, engine: str = "autograd", checkpoint=None
+):
     protocol = unit["dataset"].split("_", 1)[0]
-    return _table_run(_with_params(cfg, "ewc", protocol, lam=unit["lam"]), unit, engine=engine)
+    cfg = _with_params(cfg, "ewc", protocol, lam=unit["lam"])
+    return _table_run(cfg, unit, engine=engine, checkpoint=checkpoint)
 
 
 def _ewc_lambda_unit_config(config: dict, unit: dict) -> dict:
@@ -1458,7 +1510,9 @@ def ewc_held_out_fisher_config(profile: str) -> EwcHeldOutFisherConfig:
     return _ewc_grid_config(profile, EwcHeldOutFisherConfig, (1.0, 100.0))
 
 
-def _ewc_held_out_run(cfg: EwcHeldOutFisherConfig, unit, *, engine: str = "autograd"):
+def _ewc_held_out_run(
+    cfg: EwcHeldOutFisherConfig, unit, *, engine: str = "autograd", checkpoint=None
+):
     tasks, protocol, epochs, source = make_stream(unit["dataset"], cfg, unit["seed"])
     cfg = _with_params(cfg, "ewc", protocol, lam=unit["lam"])
     n = int(cfg.hyper["ewc"][protocol]["fisher_samples"])
@@ -1469,7 +1523,16 @@ def _ewc_held_out_run(cfg: EwcHeldOutFisherConfig, unit, *, engine: str = "autog
     def use_held_out(strategy):
         strategy.fisher_sets = held
 
-    out = _run_method("ewc", train, protocol, epochs, cfg, unit["seed"], adjust=use_held_out)
+    out = _run_method(
+        "ewc",
+        train,
+        protocol,
+        epochs,
+        cfg,
+        unit["seed"],
+        adjust=use_held_out,
+        checkpoint=checkpoint,
+    )
     return dict(out, epochs=epochs, data_source=source, n_train_per_task=len(train[0].y_train))
 
 
@@ -1503,9 +1566,10 @@ def ewc_sgd_mnist_config(profile: str) -> EwcSgdMnistConfig:
     return _ewc_grid_config(profile, EwcSgdMnistConfig, (0.0, 1e3))
 
 
-def _ewc_sgd_run(cfg: EwcSgdMnistConfig, unit, *, engine: str = "autograd"):
+def _ewc_sgd_run(cfg: EwcSgdMnistConfig, unit, *, engine: str = "autograd", checkpoint=None):
     protocol = unit["dataset"].split("_", 1)[0]
-    return _ewc_lambda_run(_with_params(cfg, "ewc", protocol, **cfg.optimizer), unit)
+    cfg = _with_params(cfg, "ewc", protocol, **cfg.optimizer)
+    return _ewc_lambda_run(cfg, unit, checkpoint=checkpoint)
 
 
 def _ewc_sgd_unit_config(config: dict, unit: dict) -> dict:
