@@ -464,7 +464,7 @@ def _table_group(cfg, units, *, engine: str = "autograd", checkpoint=None):
     """:func:`_table_run` for units of one group (:func:`_group_key`): stacked where the method
     stacks (a stack saves no checkpoint: see :func:`_register_lifelong`)."""
     method = units[0]["method"]
-    if _kind(method) not in STACKABLE:
+    if _kind(method) not in STACKABLE:  # a group of one (_group_key)
         return [_table_run(cfg, u, engine=engine, checkpoint=checkpoint) for u in units]
     streams = {}
     for u in units:  # one stream per seed; units of one seed share it
@@ -735,7 +735,7 @@ def _trial_result(out: dict, params: dict, source: str) -> dict[str, Any]:
 def _tuning_group(cfg: TuningConfig, units, *, engine: str = "autograd", checkpoint=None):
     """Trials of one method on one data set as one stack (they share data and seed, not
     hyperparameters; a stack saves no checkpoint: see :func:`_register_lifelong`)."""
-    if _kind(units[0]["method"]) not in STACKABLE:
+    if _kind(units[0]["method"]) not in STACKABLE:  # a group of one (_group_key)
         return [_tuning_run(cfg, u, engine=engine, checkpoint=checkpoint) for u in units]
     tasks, protocol, epochs, source = _tuning_stream(cfg, units[0]["dataset"])
     params = [_trial_params(cfg, u, protocol) for u in units]
