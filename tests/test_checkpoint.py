@@ -280,7 +280,11 @@ def test_a_lifelong_run_stopped_before_its_first_save_starts_over(tmp_path):
     tasks = _lifelong_stream()
     kw = dict(epochs=1, batch_size=30, seed=3, hidden=(10,), eval_every=3, curve_test=30)
     stopping = DeterministicStrategy(1e-2, "adam")
-    stopping.train_step = lambda x, y: (_ for _ in ()).throw(_Stop())
+
+    def stop_at_once(x, y):
+        raise _Stop
+
+    stopping.train_step = stop_at_once
     ck = Checkpoint(tmp_path / "unit.pt", {"unit": "u"}, every_s=0.0)
     with pytest.raises(_Stop):
         train_sequentially(tasks, stopping, checkpoint=ck, **kw)
