@@ -1164,10 +1164,29 @@ def summed_search_words(state: dict) -> str:
     if n < expected or len(paired) < n:
         return words
     if b["summed"] > best_mean:  # the search is complete: its verdict
-        return words + ". Complete, the summed form's search beats the mean form's on validation"
-    return words + (
-        ". Complete and tuned alike, the summed form does not beat the mean form on validation, "
-        "so the gradient's scale does not explain BGD's gap"
+        words += ". Complete, the summed form's search beats the mean form's on validation"
+    else:
+        words += (
+            ". Complete and tuned alike, the summed form does not beat the mean form on "
+            "validation, so the gradient's scale does not explain BGD's gap"
+        )
+    return words + _search_edge_words(trials, k, "eta", "η")
+
+
+def _search_edge_words(trials: dict, best, key: str, name: str) -> str:
+    """A clause when a complete search's best trial drew the smallest value of ``key`` (symbol
+    ``name``): its Spearman correlation of validation accuracy with that value over the trials,
+    as a warning that the optimum may lie below the range searched; empty otherwise."""
+    from .synthesis import spearman
+
+    values = [t[key] for t in trials.values()]
+    if trials[best][key] > min(values):
+        return ""
+    rho = spearman(values, [t["summed"] for t in trials.values()])
+    return (
+        f". Its best draw has the smallest {name} of the {len(trials)}, and validation accuracy "
+        f"falls as {name} grows (Spearman's ρ = {fmt(rho)} over the {len(trials)} draws), so "
+        f"the summed form's optimum may lie below the range searched"
     )
 
 

@@ -444,6 +444,13 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     assert C.summed_search_words(state).endswith(
         "same 3 draws. Complete, the summed form's search beats the mean form's on validation"
     )
+    # a complete search whose best draw has the smallest η says its optimum may lie below
+    state["trials"][0]["summed"] = 0.80  # η 0.52 < 1.7 < 2.5; accuracy 0.80 > 0.781 > 0.60
+    assert C.summed_search_words(state).endswith(
+        "Complete, the summed form's search beats the mean form's on validation. Its best draw "
+        "has the smallest η of the 3, and validation accuracy falls as η grows (Spearman's ρ = "
+        "−1.00 over the 3 draws), so the summed form's optimum may lie below the range searched"
+    )
     far = {
         "permuted_fashion": {
             "mean": 68.7,
