@@ -1190,6 +1190,56 @@ def _search_edge_words(trials: dict, best, key: str, name: str) -> str:
     )
 
 
+def summed_edge_state(profile: str) -> dict:
+    """What the store of ``profile`` holds of ``schug_bgd_summed_edge`` (the search's objective at
+    the adopted σ₀, η below the range): units stored and expected, and per stored unit its η and
+    validation accuracy, keyed by the η's scale; and the search's range of η."""
+    from .experiments import get_experiment
+
+    res, n, expected, _ = stored_units("schug_bgd_summed_edge", profile)
+    _, low, high = (
+        get_experiment("schug_tuning_bgd_summed").make_config(profile).space["bgd"]["eta"]
+    )
+    scales = {
+        r.unit["eta_scale"]: dict(
+            summed=r.result["validation_accuracy"],
+            eta=r.result["params"]["eta"],
+            sigma_init=r.result["params"]["sigma_init"],
+        )
+        for r in (res.records if res is not None else [])
+    }
+    return {"n": n, "expected": expected, "scales": scales, "range": (low, high)}
+
+
+def summed_edge_words(state: dict, search: dict, trial: int) -> str:
+    """What ``schug_bgd_summed_edge`` shows, as a sentence: validation accuracy (%) with η below the
+    search's range at adopted ``trial``'s σ₀, against that trial's (from ``search``,
+    :func:`summed_search_state`); once complete, whether a smaller η does better."""
+    run = "`schug_bgd_summed_edge`"
+    scales, n, expected = state["scales"], state["n"], state["expected"]
+    below = "Below the range searched (η {}–{})".format(*(fmt(x, 1) for x in state["range"]))
+    if not scales:
+        return f"{below}, {run} has none of its {expected} units stored yet"
+    sigma = next(iter(scales.values()))["sigma_init"]
+    cells = [
+        f"η = {fmt(v['eta'], 3)} scores {fmt(100 * v['summed'], 1)} %"
+        for _, v in sorted(scales.items(), reverse=True)
+    ]
+    words = f"{below}, at trial {trial}'s σ₀ = {fmt(sigma, 3)} ({run}), " + ", ".join(cells)
+    ref = (search.get("trials") or {}).get(trial)
+    if ref is not None:
+        words += f" on validation, against {fmt(100 * ref['summed'], 1)} % at trial {trial}'s η"
+    if n < expected:
+        return words + f" ({n} of its {expected} units stored)"
+    if ref is None:
+        return words
+    if max(v["summed"] for v in scales.values()) > ref["summed"]:
+        return words + ": a smaller η does better, so the search's range cut its optimum off"
+    return words + (
+        ": no smaller η does better, so the summed form's optimum lies within the range searched"
+    )
+
+
 def summed_tuned_state(profile: str) -> dict:
     """What the store of ``profile`` holds of ``schug_bgd_summed_tuned`` (the summed-form search's
     adopted values on the table's protocol): seeds stored and expected, the run's summary
@@ -1286,7 +1336,8 @@ def _bgd_control_of(
     paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *tuned["summary"])}
     searched = summed_search_state(res.profile)
     search = summed_search_words(searched)
-    search += f". {summed_tuned_words(tuned, paper_all, tol, searched)}"
+    edge = summed_edge_words(summed_edge_state(res.profile), searched, tuned["trial"])
+    search += f". {edge}. {summed_tuned_words(tuned, paper_all, tol, searched)}"
     words = bgd_control_words(
         summary,
         paper_means,

@@ -584,3 +584,30 @@ def test_what_is_left_of_ewcs_mnist_gap_is_said_only_when_every_control_is_in():
     full_mnist = NS(provenance={"data_source": "MNIST (torchvision)"})
     f.res.select = lambda dataset: [full_mnist]
     assert C._ewc_mnist_left(f, every, (False, False, False)) == ""
+
+
+def test_summed_edge_words_compare_eta_below_the_range_with_the_adopted_trial():
+    """The edge control's sentence names the range, its units stored, each η's validation score
+    beside the adopted trial's, and once complete whether a smaller η does better."""
+    search = {"trials": {3: {"summed": 0.776, "mean": 0.70, "eta": 0.31, "sigma_init": 0.069}}}
+    state = {"n": 0, "expected": 2, "scales": {}, "range": (0.3, 3.0)}
+    assert C.summed_edge_words(state, search, 3) == (
+        "Below the range searched (η 0.3–3.0), `schug_bgd_summed_edge` has none of its 2 units "
+        "stored yet"
+    )
+    state["n"], state["scales"] = 1, {0.5: {"summed": 0.75, "eta": 0.155, "sigma_init": 0.0688}}
+    words = C.summed_edge_words(state, search, 3)
+    assert words == (
+        "Below the range searched (η 0.3–3.0), at trial 3's σ₀ = 0.069 (`schug_bgd_summed_edge`), "
+        "η = 0.155 scores 75.0 % on validation, against 77.6 % at trial 3's η (1 of its 2 units "
+        "stored)"
+    )
+    state["n"] = 2
+    state["scales"][0.25] = {"summed": 0.77, "eta": 0.0773, "sigma_init": 0.0688}
+    words = C.summed_edge_words(state, search, 3)
+    assert "η = 0.155 scores 75.0 %, η = 0.077 scores 77.0 % on validation" in words
+    assert words.endswith("so the summed form's optimum lies within the range searched")
+    state["scales"][0.25]["summed"] = 0.781
+    assert C.summed_edge_words(state, search, 3).endswith(
+        "a smaller η does better, so the search's range cut its optimum off"
+    )

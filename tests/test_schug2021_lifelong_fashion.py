@@ -347,3 +347,50 @@ def test_summed_tuned_bgd_runs_the_best_of_the_summed_search_trials_adopted():
         ("permuted_fashion", s) for s in (2019, 2020, 2021)
     ]
     assert exp.unit_config(_config_json(cfg), units[0])["hyper"]["batch_sum"] is True
+
+
+def test_summed_edge_scores_the_search_objective_below_its_range(monkeypatch):
+    """The edge control is the summed-form search's trial at the adopted values with η scaled
+    below the search's range: the same settings, seed and stream as the search, and at scale 1 it
+    would be the adopted trial's own draw (the committed trial's params)."""
+    from dataclasses import asdict
+
+    from synlab.store import find_unit, results_root
+
+    exp = get_experiment("schug_bgd_summed_edge")
+    cfg = exp.make_config("full")
+    search = get_experiment("schug_tuning_bgd_summed").make_config("full")
+    ours, theirs = asdict(cfg), asdict(search)
+    for k in ("eta_scales", "hyper"):
+        ours.pop(k)
+    theirs.pop("hyper")
+    assert ours == theirs
+    adopted = L._SUMMED_ADOPTED
+    assert cfg.hyper == {"bgd": {"permuted": adopted["params"]}}
+    low = search.space["bgd"]["eta"][1]
+    units = exp.units(cfg)
+    assert [u["eta_scale"] for u in units] == list(cfg.eta_scales)
+    assert all(L._edge_params(cfg, u, "permuted")["eta"] < low for u in units)
+    folder = results_root("full") / "full" / "schug_tuning_bgd_summed"
+    trial = {"dataset": "permuted_fashion", "method": "bgd", "trial": adopted["trial"]}
+    rec = find_unit(folder, trial)
+    assert rec is not None
+    assert L._edge_params(cfg, dict(units[0], eta_scale=1.0), "permuted") == rec.result["params"]
+    # one unit's config does not hold the other scales: adding one leaves the stored fresh
+    part = exp.unit_config(_config_json(cfg), units[0])
+    assert "eta_scales" not in part and part["hyper"] == {"permuted": adopted["params"]}
+
+    seen = {}
+
+    def fake_method(method, tasks, protocol, epochs, run_cfg, seed, **kw):
+        seen.update(method=method, protocol=protocol, seed=seed, hyper=run_cfg.hyper, **kw)
+        return {"average_accuracy": 0.5}
+
+    monkeypatch.setattr(L, "_tuning_stream", lambda c, d: ([], "permuted", 3, "src"))
+    monkeypatch.setattr(L, "_run_method", fake_method)
+    out = exp.run_unit(cfg, units[1], engine="compiled")
+    want = dict(adopted["params"], eta=adopted["params"]["eta"] * cfg.eta_scales[1])
+    assert seen["hyper"] == {"bgd": {"permuted": want}} and seen["seed"] == cfg.train_seed
+    assert seen["method"] == "bgd" and seen["engine"] == "compiled"
+    assert out == {"validation_accuracy": 0.5, "params": want, "data_source": "src"}
+    assert adopted["params"]["eta"] == rec.result["params"]["eta"]  # the adoption is untouched

@@ -298,9 +298,11 @@ show("schug2021.consolidation.ewc_lambda", lam_res, held_res, sgd_res, res)
 # `schug_bgd_batch_sum_sigma` runs the summed form at the other initial σ that Zeno et al.
 # publish for this network, on Permuted Fashion-MNIST (the table below gives its seeds).
 # `schug_tuning_bgd_summed` searches the summed form as the mean form was searched: the same
-# draws of η and σ₀, validation images and budget. `schug_bgd_summed_tuned` runs a searched value
-# on the table's protocol with its seeds: the table's "searched" row. The note says which trial
-# that is and how far the search has got.
+# draws of η and σ₀, validation images and budget. `schug_bgd_summed_edge` scores the search's
+# objective at the adopted trial's σ₀ with η below the range searched, since its best draws sit at
+# the range's low end. `schug_bgd_summed_tuned` runs a searched value on the table's protocol with
+# its seeds: the table's "searched" row. The note says which trial that is and how far the search
+# has got.
 
 # %% tags=["hide-output"]
 bgd_res = results_for_chapter("schug_bgd_batch_sum")
