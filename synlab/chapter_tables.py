@@ -1684,9 +1684,11 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
     )
     n_search = stored_units("schug_tuning_bgd_summed", f.res.profile)[1]
     n_tuned = stored_units("schug_bgd_summed_tuned", f.res.profile)[1]
+    n_edge = stored_units("schug_bgd_summed_edge", f.res.profile)[1]
     control_run = (
         f"`schug_bgd_batch_sum` ({n} units), `schug_bgd_batch_sum_sigma` ({n_sigma} "
         f"unit{'s' if n_sigma != 1 else ''}), `schug_tuning_bgd_summed` ({n_search} units), "
+        f"`schug_bgd_summed_edge` ({n_edge} unit{'s' if n_edge != 1 else ''}), "
         f"`schug_bgd_summed_tuned` ({n_tuned} units, {f.prof})"
     )
     return f.permuted_row(
