@@ -1151,7 +1151,8 @@ def summed_search_words(state: dict) -> str:
     paired = [t for t in trials.values() if t["mean"] is not None]
     words = (
         f"That search ({run}: the Fashion-MNIST search's draws of η and σ₀, in the summed form) "
-        f"has {n} of its {expected} trials stored; its best validation accuracy so far is "
+        f"has {n} of its {expected} trials stored; its best validation accuracy "
+        f"{'so far ' if n < expected else ''}is "
         f"{fmt(100 * b['summed'], 1)} % (trial {k}: η = {fmt(b['eta'])}, σ₀ = "
         f"{fmt(b['sigma_init'], 3)})"
     )
@@ -1186,7 +1187,7 @@ def _search_edge_words(trials: dict, best, key: str, name: str) -> str:
     return (
         f". Its best draw has the smallest {name} of the {len(trials)}, and validation accuracy "
         f"falls as {name} grows (Spearman's ρ = {fmt(rho)} over the {len(trials)} draws), so "
-        f"the summed form's optimum may lie below the range searched"
+        f"the summed form's optimum may lie lower"
     )
 
 
@@ -1233,8 +1234,12 @@ def summed_edge_words(state: dict, search: dict, trial: int) -> str:
         return words + f" ({n} of its {expected} units stored)"
     if ref is None:
         return words
-    if max(v["summed"] for v in scales.values()) > ref["summed"]:
-        return words + ": a smaller η does better, so the search's range cut its optimum off"
+    gain = max(v["summed"] for v in scales.values()) - ref["summed"]
+    if gain > 0:
+        return words + (
+            f": a smaller η does better, by {fmt(100 * gain, 1)} points at most, so the search's "
+            "range cut its optimum off"
+        )
     return words + (
         ": no smaller η does better, so the summed form's optimum lies within the range searched"
     )

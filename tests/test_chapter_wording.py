@@ -438,6 +438,7 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     state["trials"][7]["mean"] = 0.79
     state["expected"] = 3
     words = C.summed_search_words(state)
+    assert "its best validation accuracy is 78.1 %" in words  # complete: not "so far"
     assert "against 79.0 % for the mean form's best on the same 3 draws. Complete and " in words
     assert words.endswith("so the gradient's scale does not explain BGD's gap")
     state["trials"][7]["mean"] = 0.77
@@ -449,7 +450,7 @@ def test_summed_search_words_report_the_best_trial_beside_the_mean_forms_draws()
     assert C.summed_search_words(state).endswith(
         "Complete, the summed form's search beats the mean form's on validation. Its best draw "
         "has the smallest η of the 3, and validation accuracy falls as η grows (Spearman's ρ = "
-        "−1.00 over the 3 draws), so the summed form's optimum may lie below the range searched"
+        "−1.00 over the 3 draws), so the summed form's optimum may lie lower"
     )
     far = {
         "permuted_fashion": {
@@ -609,5 +610,5 @@ def test_summed_edge_words_compare_eta_below_the_range_with_the_adopted_trial():
     assert words.endswith("so the summed form's optimum lies within the range searched")
     state["scales"][0.25]["summed"] = 0.781
     assert C.summed_edge_words(state, search, 3).endswith(
-        "a smaller η does better, so the search's range cut its optimum off"
+        "a smaller η does better, by 0.5 points at most, so the search's range cut its optimum off"
     )
