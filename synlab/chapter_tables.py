@@ -1171,22 +1171,22 @@ def summed_search_words(state: dict) -> str:
             ". Complete and tuned alike, the summed form does not beat the mean form on "
             "validation, so the gradient's scale does not explain BGD's gap"
         )
-    return words + _search_edge_words(trials, k, "eta", "η")
+    return words + _search_edge_words(trials, k)
 
 
-def _search_edge_words(trials: dict, best, key: str, name: str) -> str:
-    """A clause when a complete search's best trial drew the smallest value of ``key`` (symbol
-    ``name``): its Spearman correlation of validation accuracy with that value over the trials,
-    as a warning that the optimum may lie below the range searched; empty otherwise."""
+def _search_edge_words(trials: dict, best) -> str:
+    """A clause when a complete summed-form search's ``best`` trial drew the smallest η: the
+    Spearman correlation of validation accuracy with η over the ``trials``, as a warning that
+    the optimum may lie below the range searched; empty otherwise."""
     from .synthesis import spearman
 
-    values = [t[key] for t in trials.values()]
-    if trials[best][key] > min(values):
+    etas = [t["eta"] for t in trials.values()]
+    if trials[best]["eta"] > min(etas):
         return ""
-    rho = spearman(values, [t["summed"] for t in trials.values()])
+    rho = spearman(etas, [t["summed"] for t in trials.values()])
     return (
-        f". Its best draw has the smallest {name} of the {len(trials)}, and validation accuracy "
-        f"falls as {name} grows (Spearman's ρ = {fmt(rho)} over the {len(trials)} draws), so "
+        f". Its best draw has the smallest η of the {len(trials)}, and validation accuracy "
+        f"falls as η grows (Spearman's ρ = {fmt(rho)} over the {len(trials)} draws), so "
         f"the summed form's optimum may lie lower"
     )
 

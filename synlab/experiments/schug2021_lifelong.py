@@ -707,11 +707,14 @@ def _trial_params(cfg: TuningConfig, unit, protocol: str) -> dict[str, Any]:
     return base
 
 
-def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint=None):
+def _validation_run(cfg: TuningConfig, unit, params_of, *, engine: str, checkpoint):
+    """The search's objective for one unit: its method trained on the validation stream of its
+    data set with ``params_of(cfg, unit, protocol)``, seeded as every trial; the result names
+    the params."""
     tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
-    base = _trial_params(cfg, unit, protocol)
+    params = params_of(cfg, unit, protocol)
     hyper = dict(cfg.hyper)
-    hyper[unit["method"]] = {protocol: base}
+    hyper[unit["method"]] = {protocol: params}
     out = _run_method(
         unit["method"],
         tasks,
@@ -722,7 +725,11 @@ def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint
         engine=engine,
         checkpoint=checkpoint,
     )
-    return _trial_result(out, base, source)
+    return _trial_result(out, params, source)
+
+
+def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint=None):
+    return _validation_run(cfg, unit, _trial_params, engine=engine, checkpoint=checkpoint)
 
 
 def _trial_result(out: dict, params: dict, source: str) -> dict[str, Any]:
@@ -767,19 +774,11 @@ def _reference_units(cfg: TuningConfig):
 
 def _reference_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint=None):
     """The search's objective for the search's base values (for the full model: the authors')."""
-    tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
-    params = dict(cfg.hyper[unit["method"]][protocol])
-    out = _run_method(
-        unit["method"],
-        tasks,
-        protocol,
-        epochs,
-        cfg,
-        cfg.train_seed,
-        engine=engine,
-        checkpoint=checkpoint,
-    )
-    return _trial_result(out, params, source)
+    return _validation_run(cfg, unit, _base_params, engine=engine, checkpoint=checkpoint)
+
+
+def _base_params(cfg: TuningConfig, unit, protocol: str) -> dict[str, Any]:
+    return dict(cfg.hyper[unit["method"]][protocol])
 
 
 _register_lifelong(
@@ -1480,19 +1479,7 @@ def _edge_params(cfg: BgdSummedEdgeConfig, unit, protocol: str) -> dict[str, Any
 
 def _edge_run(cfg: BgdSummedEdgeConfig, unit, *, engine: str = "autograd", checkpoint=None):
     """One trial of the search (:func:`_tuning_run`) with the adopted values and η scaled."""
-    tasks, protocol, epochs, source = _tuning_stream(cfg, unit["dataset"])
-    params = _edge_params(cfg, unit, protocol)
-    out = _run_method(
-        "bgd",
-        tasks,
-        protocol,
-        epochs,
-        replace(cfg, hyper={"bgd": {protocol: params}}),
-        cfg.train_seed,
-        engine=engine,
-        checkpoint=checkpoint,
-    )
-    return _trial_result(out, params, source)
+    return _validation_run(cfg, unit, _edge_params, engine=engine, checkpoint=checkpoint)
 
 
 _register_lifelong(
