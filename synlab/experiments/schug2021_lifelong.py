@@ -1493,6 +1493,44 @@ _register_lifelong(
 )
 
 
+#: The edge control's scale of the adopted η that scored best on validation (a test checks it
+#: against the committed control).
+_EDGE_ADOPTED_SCALE = 0.5
+
+
+def _edge_adopted_params() -> dict[str, Any]:
+    params = dict(_SUMMED_ADOPTED["params"])
+    params["eta"] *= _EDGE_ADOPTED_SCALE
+    return params
+
+
+# The edge control's best η on the table's protocol, as schug_bgd_summed_tuned runs the search's
+# best trial (issue 19: does the η below the search's range carry its validation gain to the
+# table's test images?).
+@dataclass(frozen=True)
+class BgdSummedEdgeTunedConfig(BgdSummedTunedConfig):
+    """Permuted Fashion-MNIST's protocol at the adopted σ₀ and the edge control's best η."""
+
+    hyper: dict = field(default_factory=lambda: {"bgd": {"permuted": _edge_adopted_params()}})
+
+
+def bgd_summed_edge_tuned_config(profile: str) -> BgdSummedEdgeTunedConfig:
+    quick = bgd_summed_tuned_config("quick")
+    keep = (*_QUICK_STREAM, "seeds", "epochs", "mnist_sample_epochs", "datasets", "bgd_mc_samples")
+    return profile_config(profile, BgdSummedEdgeTunedConfig, **{f: getattr(quick, f) for f in keep})
+
+
+_register_lifelong(
+    "schug_bgd_summed_edge_tuned",
+    "BGD in Zeno et al.'s summed form at the edge control's best η (below the search's range) on "
+    "Permuted Fashion-MNIST's table protocol, three seeds (issue 19)",
+    bgd_summed_edge_tuned_config,
+    _table_units,
+    _bgd_batch_sum_run,
+    unit_config=_method_unit_config,
+)
+
+
 # On Permuted MNIST (the memorised 4,000-image sample) EWC's Fisher on its training images is
 # about 10^5 times smaller than on images it has not seen (schug_fisher_scale), and the search's
 # λ stops at 10^5. This control runs the table's EWC (its adopted learning rate, Adam) at λ from 0
