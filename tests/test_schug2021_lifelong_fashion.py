@@ -394,3 +394,31 @@ def test_summed_edge_scores_the_search_objective_below_its_range(monkeypatch):
     assert seen["method"] == "bgd" and seen["engine"] == "compiled"
     assert out == {"validation_accuracy": 0.5, "params": want, "data_source": "src"}
     assert adopted["params"]["eta"] == rec.result["params"]["eta"]  # the adoption is untouched
+
+
+def test_summed_edge_tuned_runs_the_edge_controls_best_eta_on_the_table_protocol():
+    """The edge-tuned run is schug_bgd_summed_tuned with one change, η: the edge control's best
+    scale (by the committed control's validation accuracy) times the adopted trial's η."""
+    from dataclasses import asdict, replace
+
+    from synlab.store import find_unit, results_root
+
+    edge = get_experiment("schug_bgd_summed_edge")
+    folder = results_root("full") / "full" / "schug_bgd_summed_edge"
+    scores = {}
+    for u in edge.units(edge.make_config("full")):
+        rec = find_unit(folder, u)
+        assert rec is not None, f"{u} of schug_bgd_summed_edge is not committed"
+        scores[u["eta_scale"]] = rec.result["validation_accuracy"]
+    assert max(scores, key=scores.get) == L._EDGE_ADOPTED_SCALE
+
+    exp = get_experiment("schug_bgd_summed_edge_tuned")
+    tuned = get_experiment("schug_bgd_summed_tuned")
+    for profile in ("quick", "full"):
+        cfg, base = exp.make_config(profile), tuned.make_config(profile)
+        adopted = dict(L._SUMMED_ADOPTED["params"])
+        want = dict(adopted, eta=adopted["eta"] * L._EDGE_ADOPTED_SCALE)
+        assert cfg.hyper == {"bgd": {"permuted": want}}
+        assert asdict(cfg) == asdict(replace(base, hyper=cfg.hyper))
+        assert exp.units(cfg) == tuned.units(base)
+    assert L._SUMMED_ADOPTED["params"]["eta"] == 0.3092354298570948  # not scaled in place
