@@ -1191,6 +1191,9 @@ def _search_edge_words(trials: dict, best) -> str:
     )
 
 
+_EDGE_TUNED = "schug_bgd_summed_edge_tuned"
+
+
 def summed_edge_state(profile: str) -> dict:
     """What the store of ``profile`` holds of ``schug_bgd_summed_edge`` (the search's objective at
     the adopted σ₀, η below the range): units stored and expected, and per stored unit its η and
@@ -1245,13 +1248,16 @@ def summed_edge_words(state: dict, search: dict, trial: int) -> str:
     )
 
 
-def summed_tuned_state(profile: str) -> dict:
-    """What the store of ``profile`` holds of ``schug_bgd_summed_tuned`` (the summed-form search's
-    adopted values on the table's protocol): seeds stored and expected, the run's summary
-    (:func:`bgd_batch_sum_summary`, empty until every seed is stored) and the adoption."""
+def summed_tuned_state(profile: str, name: str = "schug_bgd_summed_tuned") -> dict:
+    """What the store of ``profile`` holds of ``name``, a summed-form BGD run on the table's
+    protocol (``schug_bgd_summed_tuned``: the search's adopted values;
+    ``schug_bgd_summed_edge_tuned``: η below the search's range): seeds stored and expected, the
+    run's summary (:func:`bgd_batch_sum_summary`, empty until every seed is stored), its BGD
+    values and the search's adoption."""
+    from .experiments import get_experiment
     from .experiments.schug2021_lifelong import _SUMMED_ADOPTED
 
-    res, n, expected, _ = stored_units("schug_bgd_summed_tuned", profile)
+    res, n, expected, _ = stored_units(name, profile)
     summary = bgd_batch_sum_summary(res) if res is not None and n == expected else {}
     return {
         "n": n,
@@ -1259,8 +1265,26 @@ def summed_tuned_state(profile: str) -> dict:
         "summary": summary,
         "trial": _SUMMED_ADOPTED["trial"],
         "stored": len(_SUMMED_ADOPTED["stored"]),
-        "params": _SUMMED_ADOPTED["params"],
+        "params": get_experiment(name).make_config(profile).hyper["bgd"]["permuted"],
     }
+
+
+def _against_paper(summary: dict, paper_means: dict[str, float], tol: float) -> list[str]:
+    """Per data set of ``summary``, its score (%) against the paper's: within ``tol`` points (BGD
+    tuned in the summed form reaches the paper's number) or how far below."""
+    cells = []
+    for d, v in summary.items():
+        gap = paper_means[d] - v["mean"]
+        cells.append(
+            f"{pm(v['mean'], v['se'], 1)} % on {_DATA_NAMES[d]} (paper {paper(fmt(paper_means[d]))}"
+            + (
+                f", within {tol:g} points: tuned in the summed form, BGD reaches the paper's number"
+                if gap <= tol
+                else f", {fmt(gap, 1)} points below it"
+            )
+            + ")"
+        )
+    return cells
 
 
 def summed_tuned_words(
@@ -1288,19 +1312,64 @@ def summed_tuned_words(
     )
     if not state["summary"]:
         return words + f": {state['n']} of its {state['expected']} seeds stored{since}"
-    cells = []
-    for d, v in state["summary"].items():
-        gap = paper_means[d] - v["mean"]
-        cells.append(
-            f"{pm(v['mean'], v['se'], 1)} % on {_DATA_NAMES[d]} (paper {paper(fmt(paper_means[d]))}"
-            + (
-                f", within {tol:g} points: tuned in the summed form, BGD reaches the paper's number"
-                if gap <= tol
-                else f", {fmt(gap, 1)} points below it"
-            )
-            + ")"
-        )
+    cells = _against_paper(state["summary"], paper_means, tol)
     return words + " and scores " + "; ".join(cells) + since
+
+
+def summed_edge_tuned_words(
+    state: dict, paper_means: dict[str, float], tol: float, tuned: dict
+) -> str:
+    """What ``schug_bgd_summed_edge_tuned`` shows, as a sentence: the table's protocol at the edge
+    control's best η (``state``, :func:`summed_tuned_state`), against the paper and against the
+    adopted trial's own η (``tuned``); once both are complete and neither reaches the paper, what
+    the tuning in the summed form has ruled out."""
+    run = "`schug_bgd_summed_edge_tuned`"
+    words = f"At the edge control's best η ({fmt(state['params']['eta'], 3)}), the same protocol"
+    if not state["summary"]:
+        return words + f" ({run}) has {state['n']} of its {state['expected']} seeds stored"
+    cells = _against_paper(state["summary"], paper_means, tol)
+    ref = tuned["summary"]
+    words += f" ({run}) scores " + "; ".join(cells)
+    against = [
+        f"{fmt(ref[d]['mean'], 1)} % at trial {tuned['trial']}'s η"
+        for d in state["summary"]
+        if d in ref
+    ]
+    if against:
+        words += ", against " + ", ".join(against)
+    if not ref or batch_sum_closes(state["summary"], paper_means, tol, (ref,)):
+        return words
+    gap = min(paper_means[d] - max(state["summary"][d]["mean"], ref[d]["mean"]) for d in ref)
+    return words + (
+        f": tuned in the summed form, within the search's range of η and below it, BGD stays "
+        f"{fmt(gap, 1)} points below the paper, so neither the gradient's scale nor σ₀ and η "
+        "close its gap"
+    )
+
+
+def summed_best_words(tuned: dict, edge: dict, paper_means: dict[str, float], tol: float) -> str:
+    """The summed-form search's outcome in one sentence, for the gap table: the better of its two
+    table-protocol runs (``tuned``, ``edge``: :func:`summed_tuned_state`) against the paper; the
+    steps are in the note under the BGD table."""
+    runs = {"`schug_bgd_summed_tuned`": tuned, "`schug_bgd_summed_edge_tuned`": edge}
+    done = {r: s["summary"] for r, s in runs.items() if s["summary"]}
+    head = "That search (`schug_tuning_bgd_summed`, then η below its range)"
+    if not done:
+        return f"{head} has no complete run on the table's protocol yet"
+    cells = []
+    for d in paper_means:
+        scored = {r: sm[d] for r, sm in done.items() if d in sm}
+        if scored:
+            r = max(scored, key=lambda k: scored[k]["mean"])
+            cells.append(f"{r}'s " + _against_paper({d: scored[r]}, paper_means, tol)[0])
+    missing = [r for r in runs if r not in done]
+    left = f"; {', '.join(missing)} not complete yet" if missing else ""
+    return (
+        f"{head}: BGD's best on the table's protocol is "
+        + "; ".join(cells)
+        + left
+        + ". Each step is in the note under the BGD table"
+    )
 
 
 def _sigma_summaries(sigma_res) -> dict[float, dict]:
@@ -1316,11 +1385,20 @@ def _sigma_summaries(sigma_res) -> dict[float, dict]:
 
 
 def _bgd_control_of(
-    bgd_res, res, tol: float = 2.0, sigma_res=None, tuned: dict | None = None
+    bgd_res,
+    res,
+    tol: float = 2.0,
+    sigma_res=None,
+    tuned: dict | None = None,
+    edge: dict | None = None,
+    brief: bool = False,
 ) -> tuple[str, bool]:
     """:func:`bgd_control_words` for the control's results ``bgd_res`` (``None``: none stored),
     the other-σ₀ control's (``sigma_res``) and the table's results ``res``, and whether the
-    controls explain the gap (complete, within ``tol`` of the paper on every permuted data set)."""
+    controls explain the gap (complete, within ``tol`` of the paper on every permuted data set).
+    ``tuned``, ``edge``: the summed form's table-protocol runs (:func:`summed_tuned_state`), read
+    from the store if not given; ``brief``: the summed-form search's outcome in one sentence
+    (:func:`summed_best_words`, for the gap table) instead of each of its steps."""
     from .experiments import get_experiment
     from .experiments.schug2021_lifelong import PAPER_TABLE
 
@@ -1338,11 +1416,22 @@ def _bgd_control_of(
     )
     sigma = _sigma_summaries(sigma_res)
     tuned = tuned if tuned is not None else summed_tuned_state(res.profile)
-    paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *tuned["summary"])}
-    searched = summed_search_state(res.profile)
-    search = summed_search_words(searched)
-    edge = summed_edge_words(summed_edge_state(res.profile), searched, tuned["trial"])
-    search += f". {edge}. {summed_tuned_words(tuned, paper_all, tol, searched)}"
+    edge = edge if edge is not None else summed_tuned_state(res.profile, _EDGE_TUNED)
+    summed = {*tuned["summary"], *edge["summary"]}
+    paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *summed)}
+    if brief:
+        paper_summed = {d: paper_all[d] for d in summed} or {
+            "permuted_fashion": paper_all["permuted_fashion"]
+        }
+        search = summed_best_words(tuned, edge, paper_summed, tol)
+    else:
+        searched = summed_search_state(res.profile)
+        search = (
+            f"{summed_search_words(searched)}. "
+            f"{summed_edge_words(summed_edge_state(res.profile), searched, tuned['trial'])}. "
+            f"{summed_tuned_words(tuned, paper_all, tol, searched)}. "
+            f"{summed_edge_tuned_words(edge, paper_all, tol, tuned)}"
+        )
     words = bgd_control_words(
         summary,
         paper_means,
@@ -1356,7 +1445,7 @@ def _bgd_control_of(
         fmt(h["sigma_init"]),
         search,
     )
-    others = (*sigma.values(), tuned["summary"])
+    others = (*sigma.values(), tuned["summary"], edge["summary"])
     closes = batch_sum_closes(summary, paper_means, tol, others)
     return words, n == expected and closes
 
@@ -1410,10 +1499,12 @@ def schug_bgd_control_table(bgd_res, sigma_res, res) -> Table:
             if d in sm:
                 add(d, fmt(s0), sm[d])
     searched = summed_tuned_state(bgd_res.profile)
-    h = searched["params"]
-    for d, v in searched["summary"].items():
-        add(d, f"{fmt(h['sigma_init'], 3)}, η = {fmt(h['eta'])} (searched)", v)
-    words, _ = _bgd_control_of(bgd_res, res, sigma_res=sigma_res, tuned=searched)
+    edge = summed_tuned_state(bgd_res.profile, _EDGE_TUNED)
+    for state, how in ((searched, "searched"), (edge, "below the search's range")):
+        h = state["params"]
+        for d, v in state["summary"].items():
+            add(d, f"{fmt(h['sigma_init'], 3)}, η = {fmt(h['eta'], 3)} ({how})", v)
+    words, _ = _bgd_control_of(bgd_res, res, sigma_res=sigma_res, tuned=searched, edge=edge)
     t.note = (
         f"{_profile_note(bgd_res, sigma_res, res)}Average accuracy over all tasks after the last, "
         f"%, mean ± SE over seeds. {words}."
@@ -1676,7 +1767,7 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
     """BGD on the permuted protocols; the gradient-scale control says whether it is explained."""
     bgd_res, n, _, _ = stored_units("schug_bgd_batch_sum", f.res.profile)
     sigma_res, n_sigma, _, _ = stored_units("schug_bgd_batch_sum_sigma", f.res.profile)
-    control, explains = _bgd_control_of(bgd_res, f.res, sigma_res=sigma_res)
+    control, explains = _bgd_control_of(bgd_res, f.res, sigma_res=sigma_res, brief=True)
     why = "the gradient's scale" if explains else None
     head, below = f.verdict("bgd", 2.0, explained=why)
     expl = f"{head}{f.tuned_learning('bgd', 'permuted_fashion')}. {_most_below(below)}" + (
@@ -1690,11 +1781,13 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
     n_search = stored_units("schug_tuning_bgd_summed", f.res.profile)[1]
     n_tuned = stored_units("schug_bgd_summed_tuned", f.res.profile)[1]
     n_edge = stored_units("schug_bgd_summed_edge", f.res.profile)[1]
+    n_edge_tuned = stored_units(_EDGE_TUNED, f.res.profile)[1]
     control_run = (
         f"`schug_bgd_batch_sum` ({n} units), `schug_bgd_batch_sum_sigma` ({n_sigma} "
         f"unit{'s' if n_sigma != 1 else ''}), `schug_tuning_bgd_summed` ({n_search} units), "
         f"`schug_bgd_summed_edge` ({n_edge} unit{'s' if n_edge != 1 else ''}), "
-        f"`schug_bgd_summed_tuned` ({n_tuned} units, {f.prof})"
+        f"`schug_bgd_summed_tuned` ({n_tuned} units), `{_EDGE_TUNED}` ({n_edge_tuned} "
+        f"unit{'s' if n_edge_tuned != 1 else ''}, {f.prof})"
     )
     return f.permuted_row(
         "bgd", f"{expl}. {control}", f"{f.table_run}; {f.tuning_run}; {control_run}"

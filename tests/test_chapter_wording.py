@@ -612,3 +612,63 @@ def test_summed_edge_words_compare_eta_below_the_range_with_the_adopted_trial():
     assert C.summed_edge_words(state, search, 3).endswith(
         "a smaller η does better, by 0.5 points at most, so the search's range cut its optimum off"
     )
+
+
+def _summary(mean: float, se: float = 0.3) -> dict:
+    return {"permuted_fashion": {"mean": mean, "se": se}}
+
+
+def test_summed_edge_tuned_words_compare_with_the_paper_and_the_adopted_eta():
+    """The table-protocol run at the edge control's η says how many seeds are stored until it is
+    complete; then its score against the paper and against the adopted trial's η; once both fall
+    short of the paper, by how much BGD stays below, tuned in the summed form."""
+    paper = {"permuted_fashion": 78.45}
+    params = {"eta": 0.1546, "sigma_init": 0.0688}
+    edge = {"n": 1, "expected": 3, "summary": {}, "params": params}
+    tuned = {"summary": _summary(74.6, 1.0), "trial": 3}
+    assert C.summed_edge_tuned_words(edge, paper, 2.0, tuned) == (
+        "At the edge control's best η (0.155), the same protocol "
+        "(`schug_bgd_summed_edge_tuned`) has 1 of its 3 seeds stored"
+    )
+    edge.update(n=3, summary=_summary(75.3))
+    words = C.summed_edge_tuned_words(edge, paper, 2.0, tuned)
+    assert words.startswith(
+        "At the edge control's best η (0.155), the same protocol (`schug_bgd_summed_edge_tuned`) "
+        'scores 75.3 ± 0.3 % on Permuted Fashion-MNIST (paper <span class="paper">78.45</span>, '
+        "3.2 points below it), against 74.6 % at trial 3's η: "
+    )
+    assert words.endswith(
+        "BGD stays 3.2 points below the paper, so neither the gradient's "
+        "scale nor σ₀ and η close its gap"
+    )
+    # the adopted trial's run is the better one: the gap is measured from it
+    tuned["summary"] = _summary(75.9)
+    assert "BGD stays 2.5 points below" in C.summed_edge_tuned_words(edge, paper, 2.0, tuned)
+    # within the tolerance: the paper's number is reached, and nothing is ruled out
+    edge["summary"] = _summary(77.0)
+    words = C.summed_edge_tuned_words(edge, paper, 2.0, tuned)
+    assert "BGD reaches the paper's number" in words and "neither" not in words
+    # the adopted trial's run not complete: no comparison with it, no verdict on both
+    tuned["summary"] = {}
+    words = C.summed_edge_tuned_words(edge, paper, 2.0, tuned)
+    assert "trial 3's η" not in words and "neither" not in words
+
+
+def test_summed_best_words_name_the_better_table_protocol_run():
+    """The gap table's one sentence on the summed-form search names the better of its two
+    table-protocol runs with its score against the paper, and any run not complete yet."""
+    paper = {"permuted_fashion": 78.45}
+    tuned = {"summary": _summary(74.6, 1.0)}
+    edge = {"summary": {}}
+    words = C.summed_best_words(tuned, edge, paper, 2.0)
+    assert "is `schug_bgd_summed_tuned`'s 74.6 ± 1.0 % on Permuted Fashion-MNIST" in words
+    assert "; `schug_bgd_summed_edge_tuned` not complete yet. Each step" in words
+    edge["summary"] = _summary(75.3)
+    words = C.summed_best_words(tuned, edge, paper, 2.0)
+    assert (
+        "is `schug_bgd_summed_edge_tuned`'s 75.3 ± 0.3 %" in words and "not complete" not in words
+    )
+    assert words.endswith("3.2 points below it). Each step is in the note under the BGD table")
+    assert C.summed_best_words({"summary": {}}, {"summary": {}}, paper, 2.0).endswith(
+        "has no complete run on the table's protocol yet"
+    )

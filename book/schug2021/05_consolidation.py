@@ -301,8 +301,9 @@ show("schug2021.consolidation.ewc_lambda", lam_res, held_res, sgd_res, res)
 # draws of η and σ₀, validation images and budget. `schug_bgd_summed_edge` scores the search's
 # objective at the adopted trial's σ₀ with η below the range searched, since its best draws sit at
 # the range's low end. `schug_bgd_summed_tuned` runs a searched value on the table's protocol with
-# its seeds: the table's "searched" row. The note says which trial that is and how far the search
-# has got.
+# its seeds: the table's "searched" row. `schug_bgd_summed_edge_tuned` does the same at the edge
+# control's best η: the row "below the search's range". The note says which values these are and
+# what each step showed.
 
 # %% tags=["hide-output"]
 bgd_res = results_for_chapter("schug_bgd_batch_sum")
