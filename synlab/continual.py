@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -957,6 +958,8 @@ class ContinualResult:
     ``accuracy[i, j]``: accuracy on task j after learning task i (shape T × T).
     ``curve_step``, ``curve_acc`` (accuracy on each of ``curve_tasks`` every ``eval_every``
     steps, shape (n_points, len(curve_tasks))) and ``curve_stats`` (strategy statistics).
+    ``diverged_task``: the first task (a row of ``accuracy``) at whose end the weights were not
+    finite, every accuracy from there on being chance; ``None`` if they stayed finite.
     """
 
     accuracy: np.ndarray
@@ -970,6 +973,7 @@ class ContinualResult:
     engine: str = (
         ""  # which training step ran, where a strategy has several (BGD: autograd or compiled)
     )
+    diverged_task: int | None = None
 
     def task_axis(self, steps) -> np.ndarray:
         """Steps mapped to "tasks learned so far" (0 … T, linear within a task), for plotting curves."""
@@ -1002,16 +1006,21 @@ class LifelongHistory:
     ``curve()`` gives the members' curve accuracies ``(K, len(curve_tasks))``, ``stats()`` one
     statistics dict per member; both are taken at step 0 (at once), then by :meth:`tick` every
     ``eval_every`` training steps (:meth:`record`); :meth:`end_task` fills a row of the accuracy
-    matrices, :meth:`results` makes one :class:`ContinualResult` per member.
+    matrices and asks ``finite()`` (one bool per member) whether each member's state is still
+    finite: the first task at whose end it is not is the member's ``diverged_task``, with a
+    warning, since every accuracy from there on is chance. :meth:`results` makes one
+    :class:`ContinualResult` per member.
     """
 
-    def __init__(self, K: int, T: int, curve, stats, eval_every: int) -> None:
+    def __init__(self, K: int, T: int, curve, stats, eval_every: int, finite) -> None:
         self.acc = np.zeros((K, T, T))
         self.steps: list[int] = []
         self.curve_points: list[np.ndarray] = []
         self.stat_points: list[list[dict[str, float]]] = []
         self.ends: list[int] = []
+        self.diverged: list[int | None] = [None] * K
         self._curve, self._stats, self.eval_every = curve, stats, eval_every
+        self._finite = finite
         self.step = 0
         self.record(0)
 
@@ -1031,6 +1040,18 @@ class LifelongHistory:
         """Row ``row`` of the accuracy matrices: ``accuracy`` ``(K, T)``, taken at ``step``."""
         self.acc[:, row] = accuracy
         self.ends.append(step)
+        for k, ok in enumerate(self._finite()):
+            if not ok and self.diverged[k] is None:
+                self.diverged[k] = row
+                member = (
+                    f" (member {k + 1} of {len(self.diverged)})" if len(self.diverged) > 1 else ""
+                )
+                warnings.warn(
+                    f"lifelong run{member}: the weights went non-finite during task {row + 1} of "
+                    f"{self.acc.shape[1]}; every accuracy from there on is chance",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
 
     def state_dict(self) -> dict[str, Any]:
         """What has been recorded so far, as lists (for checkpoints: floats stay exact)."""
@@ -1041,6 +1062,7 @@ class LifelongHistory:
             "stat_points": self.stat_points,
             "ends": list(self.ends),
             "step": self.step,
+            "diverged": list(self.diverged),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -1049,6 +1071,7 @@ class LifelongHistory:
         self.curve_points = [np.array(c, dtype=float) for c in state["curve_points"]]
         self.stat_points = [[dict(m) for m in point] for point in state["stat_points"]]
         self.step = int(state["step"])
+        self.diverged = list(state.get("diverged", self.diverged))  # absent: saved before the check
 
     def results(self, steps_per_task: int, engine: str) -> list[ContinualResult]:
         curve = np.stack(self.curve_points, 1)  # (K, n_points, len(curve_tasks))
@@ -1065,6 +1088,7 @@ class LifelongHistory:
                 steps_per_task=steps_per_task,
                 task_ends=np.array(self.ends),
                 engine=engine,
+                diverged_task=self.diverged[k],
             )
             for k in range(len(self.acc))
         ]
@@ -1122,6 +1146,17 @@ def _stream_tasks(stream, strategy: Strategy) -> list[Task]:
     return tasks
 
 
+def _finite(state) -> bool:
+    """Whether every floating-point tensor in ``state`` (nested dicts and lists) is finite."""
+    if isinstance(state, Tensor):
+        return not state.is_floating_point() or bool(torch.isfinite(state).all())
+    if isinstance(state, Mapping):
+        return all(_finite(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return all(_finite(v) for v in state)
+    return True
+
+
 def train_sequentially(
     stream: Sequence[Task] | ContinuousPermutedStream,
     strategy: Strategy,
@@ -1171,7 +1206,14 @@ def train_sequentially(
         return _batches(tasks[i], batch_size, epochs, gen)
 
     T = len(tasks)
-    history = LifelongHistory(1, T, curve, lambda: [strategy.stats()], eval_every)
+    history = LifelongHistory(
+        1,
+        T,
+        curve,
+        lambda: [strategy.stats()],
+        eval_every,
+        lambda: [_finite(strategy.state_dict())],
+    )
     parts = {"strategy": strategy, "history": history, "data": gen, "random": GlobalRandom()}
     done = 0 if checkpoint is None else checkpoint.resume(parts)
     for i, task in enumerate(tasks):

@@ -5,6 +5,7 @@ train_sequentially)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -406,3 +407,29 @@ def test_compiled_bernoulli_step_follows_the_autograd_step(method):
                 got.curve_stats[key], eager[k].curve_stats[key], rtol=1e-3, atol=1e-4
             )
     assert eager[0].engine == "autograd"
+
+
+def test_a_run_whose_weights_go_non_finite_says_so():
+    """A BGD run with an absurd η goes non-finite in its first task.
+    It says so: a warning, and the task in its result (alone, and as one member of a stack, where
+    the other member is untouched); a run that stays finite records nothing. The experiments'
+    results carry it only when it happened, so results that did not diverge keep their keys."""
+    from synlab.experiments.schug2021_lifelong import _sequential_result, _trial_result
+
+    stream = _permuted_stream(n_tasks=3, n=200)
+    good, bad = dict(eta=1.0, sigma_init=0.05), dict(eta=1e36, sigma_init=0.05)
+    with pytest.warns(RuntimeWarning, match="non-finite during task 1 of 3; every accuracy"):
+        r = train_sequentially(stream, make_strategy("bgd", bad, mc_samples=4), seed=0, **KW)
+    assert r.diverged_task == 0
+    out = _sequential_result(r)
+    assert out["diverged"] is True and out["diverged_task"] == 0
+    assert _trial_result(out, bad, "src")["diverged_task"] == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = train_sequentially(stream, make_strategy("bgd", good, mc_samples=4), seed=0, **KW)
+    assert r.diverged_task is None
+    assert not {"diverged", "diverged_task"} & set(_sequential_result(r))
+    spec = _spec(mc_samples=4)
+    with pytest.warns(RuntimeWarning, match=r"\(member 2 of 2\): the weights went non-finite"):
+        stack = train_sequentially_stacked([stream, stream], "bgd", [good, bad], [0, 1], spec)
+    assert [m.diverged_task for m in stack] == [None, 0]

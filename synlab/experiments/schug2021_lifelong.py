@@ -331,6 +331,8 @@ def _sequential_result(res) -> dict[str, Any]:
     out.update({f"curve_{k}": v for k, v in res.curve_stats.items()})
     if res.engine:
         out["engine"] = res.engine
+    if res.diverged_task is not None:  # only then, so results that did not diverge keep their keys
+        out.update(diverged=True, diverged_task=res.diverged_task)
     return out
 
 
@@ -734,8 +736,7 @@ def _tuning_run(cfg: TuningConfig, unit, *, engine: str = "autograd", checkpoint
 
 def _trial_result(out: dict, params: dict, source: str) -> dict[str, Any]:
     res = {"validation_accuracy": out["average_accuracy"], "params": params, "data_source": source}
-    if "engine" in out:
-        res["engine"] = out["engine"]
+    res.update({k: out[k] for k in ("engine", "diverged", "diverged_task") if k in out})
     return res
 
 

@@ -436,6 +436,16 @@ class _LifelongStack:
     def _load(self, strategies: list, solo_models: list[nn.Module], device) -> None:
         raise NotImplementedError
 
+    def state(self) -> list[Tensor]:
+        """The tensors training changes, each ``(K, ...)``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def finite(self) -> list[bool]:
+        """Per member, whether its state is finite (:class:`~synlab.continual.LifelongHistory`)."""
+        bad = sum((~torch.isfinite(t)).flatten(1).any(1).long() for t in self.state())
+        return [not b for b in bad.tolist()]
+
 
 class _StackedBernoulli(_LifelongStack):
     """Presynaptic / no-consolidation / ghost members: a :class:`StackedMLP` (weights, release
@@ -467,6 +477,9 @@ class _StackedBernoulli(_LifelongStack):
             ]
         self.lr = _member_consts([s.lr for s in strategies], device)
         self.stack_rule = stack_rule(rules, device)
+
+    def state(self) -> list[Tensor]:
+        return [*self.net.weights, *self.net.ps, *(self.G or [])]
 
     def train_step(self, x: Tensor, y: Tensor, draws: MemberDraws) -> None:
         U = [u[:, 0] for u in draws.layers("uniform", self.net.shapes, 1)]
@@ -531,6 +544,9 @@ class _StackedBGD(_LifelongStack):
         self.eta = _member_consts([s.eta for s in strategies], device)
         self.S, self.batch_sum = strategies[0].mc_samples, strategies[0].batch_sum
         self.shapes = [tuple(m.shape[1:]) for m in self.mu]
+
+    def state(self) -> list[Tensor]:
+        return [*self.mu, *self.sigma]
 
     def train_step(self, x: Tensor, y: Tensor, draws: MemberDraws) -> None:
         E = draws.layers("normal", self.shapes, self.S)  # (K, S, out, in) per layer
@@ -660,7 +676,7 @@ def train_sequentially_stacked(
 
     T = data.T
     curve = lambda: np.stack([accuracy(j, spec.curve_test) for j in spec.curve_tasks], 1)  # noqa: E731
-    history = LifelongHistory(K, T, curve, net.stats, spec.eval_every)
+    history = LifelongHistory(K, T, curve, net.stats, spec.eval_every, net.finite)
     for i in range(T):
         n = data.x_train[i].shape[1]
         for _ in range(spec.epochs):
