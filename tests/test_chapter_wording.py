@@ -582,9 +582,12 @@ def test_what_is_left_of_ewcs_mnist_gap_is_said_only_when_every_control_is_in():
     partial = (*every[:2], stored(names[2], k=1))
     assert C._ewc_mnist_left(f, partial, (False, False, False)) == ""
     assert C._ewc_mnist_left(f, (*every[:2], None), (False, False, False)) == ""
+    # BGD's open Permuted MNIST gap names the same data
+    assert C._bgd_mnist_open(f).startswith("not explained yet; as for EWC, the Permuted MNIST ")
     full_mnist = NS(provenance={"data_source": "MNIST (torchvision)"})
     f.res.select = lambda dataset: [full_mnist]
     assert C._ewc_mnist_left(f, every, (False, False, False)) == ""
+    assert C._bgd_mnist_open(f) == "not explained yet"
 
 
 def test_summed_edge_words_compare_eta_below_the_range_with_the_adopted_trial():
