@@ -521,6 +521,47 @@ def fashion_tuning_state(profile: str) -> dict:
     }
 
 
+_TUNED_LABELS = {
+    "presynaptic": "consolidation",
+    "no_consolidation": "no consolidation",
+    "ewc": "EWC",
+    "bgd": "BGD, mean form",
+}
+
+
+def validation_drop_words(state: dict, dataset: str, summed: tuple[float, float] | None) -> str:
+    """How far each tuned row of ``dataset`` (test images, mean of its seeds) falls below its
+    adopted candidate's validation score (one seed, the best of its search), from ``state``
+    (:func:`fashion_tuning_state`); ``summed``: the summed-form BGD's ``(validation, test)``, both
+    in %, if both are stored. Empty while nothing can be compared."""
+    rows, best = state["tuned_rows"], state["best_validation"]
+    drops = {
+        _TUNED_LABELS[m]: 100 * best[(dataset, m)] - rows[(m, dataset)]["ours"]
+        for m in state["methods"]
+        if (dataset, m) in best and (m, dataset) in rows
+    }
+    if summed is not None:
+        drops["BGD, summed form"] = summed[0] - summed[1]
+    if not drops:
+        return ""
+    lo, hi = min(drops, key=drops.get), max(drops, key=drops.get)
+    words = (
+        f"On {_DATA_NAMES[dataset]}, each tuned run scores less on the test images (mean of its "
+        "seeds) than its adopted values did on validation (one seed, the best of its search): "
+        f"{fmt(drops[lo], 1)} points less ({lo}) to {fmt(drops[hi], 1)} ({hi})"
+    )
+    if drops[lo] <= 0:
+        words = (
+            f"On {_DATA_NAMES[dataset]}, a tuned run's test score (mean of its seeds) minus its "
+            "adopted values' validation score (one seed, the best of its search) ranges from "
+            f"{fmt(-drops[hi], 1)} ({hi}) to {fmt(-drops[lo], 1)} points ({lo})"
+        )
+        return words
+    return (
+        words + ", so a validation score at the paper's number does not foretell a test score at it"
+    )
+
+
 def tuned_state_words(state: dict, dataset: str, method: str) -> str:
     """The tuned row's cell: its numbers where run, else how far its search has got."""
     r = state["tuned_rows"].get((method, dataset))
@@ -1432,6 +1473,15 @@ def _bgd_control_of(
             f"{summed_tuned_words(tuned, paper_all, tol, searched)}. "
             f"{summed_edge_tuned_words(edge, paper_all, tol, tuned)}"
         )
+        pf = "permuted_fashion"
+        ref = (searched.get("trials") or {}).get(tuned["trial"])
+        pair = (
+            (100 * ref["summed"], tuned["summary"][pf]["mean"])
+            if ref is not None and pf in tuned["summary"]
+            else None
+        )
+        drop = validation_drop_words(fashion_tuning_state(res.profile), pf, pair)
+        search += f". {drop}" if drop else ""
     words = bgd_control_words(
         summary,
         paper_means,

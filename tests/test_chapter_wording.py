@@ -675,3 +675,26 @@ def test_summed_best_words_name_the_better_table_protocol_run():
     assert C.summed_best_words({"summary": {}}, {"summary": {}}, paper, 2.0).endswith(
         "has no complete run on the table's protocol yet"
     )
+
+
+def test_validation_drop_words_give_the_range_of_validation_to_test_drops():
+    """Each tuned row's test mean against its adopted candidate's validation score: the range of
+    drops with the methods at its ends (the summed form's pair among them when given); a
+    warning only when every drop is positive; nothing when nothing can be compared."""
+    d = "permuted_fashion"
+    state = {
+        "methods": ("presynaptic", "no_consolidation", "ewc", "bgd"),
+        "best_validation": {(d, "presynaptic"): 0.77, (d, "bgd"): 0.74, (d, "ewc"): 0.59},
+        "tuned_rows": {("presynaptic", d): {"ours": 75.5}, ("bgd", d): {"ours": 69.8}},
+    }
+    words = C.validation_drop_words(state, d, None)
+    assert words == (
+        "On Permuted Fashion-MNIST, each tuned run scores less on the test images (mean of its "
+        "seeds) than its adopted values did on validation (one seed, the best of its search): "
+        "1.5 points less (consolidation) to 4.2 (BGD, mean form), so a validation score at the "
+        "paper's number does not foretell a test score at it"
+    )
+    assert "(BGD, summed form)" in C.validation_drop_words(state, d, (78.0, 73.0))
+    words = C.validation_drop_words(state, d, (74.0, 75.0))
+    assert words.endswith("ranges from −4.2 (BGD, mean form) to 1.0 points (BGD, summed form)")
+    assert C.validation_drop_words(dict(state, tuned_rows={}), d, None) == ""
