@@ -1461,10 +1461,7 @@ def _bgd_control_of(
     summed = {*tuned["summary"], *edge["summary"]}
     paper_all = {d: PAPER_TABLE["bgd"][d][0] for d in (*cfg.datasets, *summed)}
     if brief:
-        paper_summed = {d: paper_all[d] for d in summed} or {
-            "permuted_fashion": paper_all["permuted_fashion"]
-        }
-        search = summed_best_words(tuned, edge, paper_summed, tol)
+        search = summed_best_words(tuned, edge, {d: paper_all[d] for d in summed}, tol)
     else:
         searched = summed_search_state(res.profile)
         search = (
