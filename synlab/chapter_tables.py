@@ -1380,11 +1380,14 @@ def summed_edge_tuned_words(
         words += ", against " + ", ".join(against)
     if not ref or batch_sum_closes(state["summary"], paper_means, tol, (ref,)):
         return words
-    gap = min(paper_means[d] - max(state["summary"][d]["mean"], ref[d]["mean"]) for d in ref)
+    best = {d: max(state["summary"][d], ref[d], key=lambda v: v["mean"]) for d in ref}
+    d = min(best, key=lambda k: paper_means[k] - best[k]["mean"])
+    gap, se = paper_means[d] - best[d]["mean"], best[d]["se"]
     return words + (
         f": tuned in the summed form, within the search's range of η and below it, BGD stays "
-        f"{fmt(gap, 1)} points below the paper, so neither the gradient's scale nor σ₀ and η "
-        "close its gap"
+        f"{fmt(gap, 1)} points below the paper"
+        + (f" ({fmt(gap / se, 1)} standard errors of its seeds' mean)" if se > 0 else "")
+        + ", so neither the gradient's scale nor σ₀ and η close its gap"
     )
 
 
