@@ -545,20 +545,17 @@ def validation_drop_words(state: dict, dataset: str, summed: tuple[float, float]
     if not drops:
         return ""
     lo, hi = min(drops, key=drops.get), max(drops, key=drops.get)
-    words = (
-        f"On {_DATA_NAMES[dataset]}, each tuned run scores less on the test images (mean of its "
-        "seeds) than its adopted values did on validation (one seed, the best of its search): "
-        f"{fmt(drops[lo], 1)} points less ({lo}) to {fmt(drops[hi], 1)} ({hi})"
-    )
     if drops[lo] <= 0:
-        words = (
+        return (
             f"On {_DATA_NAMES[dataset]}, a tuned run's test score (mean of its seeds) minus its "
             "adopted values' validation score (one seed, the best of its search) ranges from "
             f"{fmt(-drops[hi], 1)} ({hi}) to {fmt(-drops[lo], 1)} points ({lo})"
         )
-        return words
     return (
-        words + ", so a validation score at the paper's number does not foretell a test score at it"
+        f"On {_DATA_NAMES[dataset]}, each tuned run scores less on the test images (mean of its "
+        "seeds) than its adopted values did on validation (one seed, the best of its search): "
+        f"{fmt(drops[lo], 1)} points less ({lo}) to {fmt(drops[hi], 1)} ({hi}), so a validation "
+        "score at the paper's number does not foretell a test score at it"
     )
 
 

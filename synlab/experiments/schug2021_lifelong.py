@@ -1420,10 +1420,21 @@ class BgdSummedTunedConfig(BgdBatchSumConfig):
     )
 
 
+#: what the summed form's table-protocol runs take from the summed-form control's quick profile
+_SUMMED_TABLE_QUICK = (
+    *_QUICK_STREAM,
+    "seeds",
+    "epochs",
+    "mnist_sample_epochs",
+    "datasets",
+    "bgd_mc_samples",
+)
+
+
 def bgd_summed_tuned_config(profile: str) -> BgdSummedTunedConfig:
     quick = bgd_batch_sum_config("quick")
-    keep = (*_QUICK_STREAM, "seeds", "epochs", "mnist_sample_epochs", "datasets", "bgd_mc_samples")
-    return profile_config(profile, BgdSummedTunedConfig, **{f: getattr(quick, f) for f in keep})
+    kw = {f: getattr(quick, f) for f in _SUMMED_TABLE_QUICK}
+    return profile_config(profile, BgdSummedTunedConfig, **kw)
 
 
 _register_lifelong(
@@ -1516,9 +1527,9 @@ class BgdSummedEdgeTunedConfig(BgdSummedTunedConfig):
 
 
 def bgd_summed_edge_tuned_config(profile: str) -> BgdSummedEdgeTunedConfig:
-    quick = bgd_summed_tuned_config("quick")
-    keep = (*_QUICK_STREAM, "seeds", "epochs", "mnist_sample_epochs", "datasets", "bgd_mc_samples")
-    return profile_config(profile, BgdSummedEdgeTunedConfig, **{f: getattr(quick, f) for f in keep})
+    quick = bgd_batch_sum_config("quick")
+    kw = {f: getattr(quick, f) for f in _SUMMED_TABLE_QUICK}
+    return profile_config(profile, BgdSummedEdgeTunedConfig, **kw)
 
 
 _register_lifelong(
