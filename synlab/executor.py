@@ -543,15 +543,22 @@ class RayExecutor(Executor):
             raise
 
     def close(self, kill: bool = False) -> None:
+        """Stop what is still running: a private instance is shut down whole, which ends its
+        tasks; on a joined cluster each pending task is cancelled (forced), and the cluster is
+        left running. A private instance's tasks are not cancelled first: a forced cancel that
+        crosses a task's reply can abort the driver inside Ray (seen with Ray 2.x on Ctrl-C:
+        "Check failed: … Tried to complete task that was not pending")."""
+        if self.owns and self.ray.is_initialized():
+            self._pending.clear()
+            self.ray.shutdown()
+            self.owns = False
+            return
         for ref in list(self._pending):
             try:
                 self.ray.cancel(ref, force=True)
             except Exception:  # noqa: BLE001 - already finished or its node is gone
                 pass
         self._pending.clear()
-        if self.owns and self.ray.is_initialized():
-            self.ray.shutdown()
-            self.owns = False
 
 
 def make_executor(
