@@ -1829,7 +1829,11 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
     """BGD on the permuted protocols; the gradient-scale control says whether it is explained."""
     bgd_res, n, _, _ = stored_units("schug_bgd_batch_sum", f.res.profile)
     sigma_res, n_sigma, _, _ = stored_units("schug_bgd_batch_sum_sigma", f.res.profile)
-    control, explains = _bgd_control_of(bgd_res, f.res, sigma_res=sigma_res, brief=True)
+    tuned = summed_tuned_state(f.res.profile)
+    edge = summed_tuned_state(f.res.profile, _EDGE_TUNED)
+    control, explains = _bgd_control_of(
+        bgd_res, f.res, sigma_res=sigma_res, tuned=tuned, edge=edge, brief=True
+    )
     why = "the gradient's scale" if explains else None
     head, below = f.verdict("bgd", 2.0, explained=why)
     expl = f"{head}{f.tuned_learning('bgd', 'permuted_fashion')}. {_most_below(below)}" + (
@@ -1840,16 +1844,17 @@ def _lifelong_bgd_row(f: _LifelongFacts) -> tuple[str, ...]:
         if "bgd" in f.diags and "presynaptic" in f.diags
         else ""
     )
-    n_search = stored_units("schug_tuning_bgd_summed", f.res.profile)[1]
-    n_tuned = stored_units("schug_bgd_summed_tuned", f.res.profile)[1]
-    n_edge = stored_units("schug_bgd_summed_edge", f.res.profile)[1]
-    n_edge_tuned = stored_units(_EDGE_TUNED, f.res.profile)[1]
+    counts = {
+        "schug_bgd_batch_sum": n,
+        "schug_bgd_batch_sum_sigma": n_sigma,
+        "schug_tuning_bgd_summed": stored_units("schug_tuning_bgd_summed", f.res.profile)[1],
+        "schug_bgd_summed_edge": stored_units("schug_bgd_summed_edge", f.res.profile)[1],
+        "schug_bgd_summed_tuned": tuned["n"],
+        _EDGE_TUNED: edge["n"],
+    }
     control_run = (
-        f"`schug_bgd_batch_sum` ({n} units), `schug_bgd_batch_sum_sigma` ({n_sigma} "
-        f"unit{'s' if n_sigma != 1 else ''}), `schug_tuning_bgd_summed` ({n_search} units), "
-        f"`schug_bgd_summed_edge` ({n_edge} unit{'s' if n_edge != 1 else ''}), "
-        f"`schug_bgd_summed_tuned` ({n_tuned} units), `{_EDGE_TUNED}` ({n_edge_tuned} "
-        f"unit{'s' if n_edge_tuned != 1 else ''}, {f.prof})"
+        "), ".join(f"`{name}` ({k} unit{'s' if k != 1 else ''}" for name, k in counts.items())
+        + f", {f.prof})"
     )
     return f.permuted_row(
         "bgd", f"{expl}. {control}", f"{f.table_run}; {f.tuning_run}; {control_run}"

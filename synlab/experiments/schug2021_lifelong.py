@@ -1431,10 +1431,18 @@ _SUMMED_TABLE_QUICK = (
 )
 
 
-def bgd_summed_tuned_config(profile: str) -> BgdSummedTunedConfig:
-    quick = bgd_batch_sum_config("quick")
-    kw = {f: getattr(quick, f) for f in _SUMMED_TABLE_QUICK}
-    return profile_config(profile, BgdSummedTunedConfig, **kw)
+def _summed_table_config(cls):
+    """The config function of a summed-form table-protocol run with config class ``cls``: its
+    quick profile takes :data:`_SUMMED_TABLE_QUICK` from the summed-form control's."""
+
+    def make(profile: str):
+        quick = bgd_batch_sum_config("quick")
+        return profile_config(profile, cls, **{f: getattr(quick, f) for f in _SUMMED_TABLE_QUICK})
+
+    return make
+
+
+bgd_summed_tuned_config = _summed_table_config(BgdSummedTunedConfig)
 
 
 _register_lifelong(
@@ -1483,10 +1491,13 @@ def _edge_unit_config(config: dict, unit: dict) -> dict:
     return part
 
 
+def _eta_scaled(params: dict[str, Any], scale: float) -> dict[str, Any]:
+    """A copy of BGD's ``params`` with η times ``scale``."""
+    return dict(params, eta=params["eta"] * scale)
+
+
 def _edge_params(cfg: BgdSummedEdgeConfig, unit, protocol: str) -> dict[str, Any]:
-    base = dict(cfg.hyper["bgd"][protocol])
-    base["eta"] *= unit["eta_scale"]
-    return base
+    return _eta_scaled(cfg.hyper["bgd"][protocol], unit["eta_scale"])
 
 
 def _edge_run(cfg: BgdSummedEdgeConfig, unit, *, engine: str = "autograd", checkpoint=None):
@@ -1510,12 +1521,6 @@ _register_lifelong(
 _EDGE_ADOPTED_SCALE = 0.5
 
 
-def _edge_adopted_params() -> dict[str, Any]:
-    params = dict(_SUMMED_ADOPTED["params"])
-    params["eta"] *= _EDGE_ADOPTED_SCALE
-    return params
-
-
 # The edge control's best η on the table's protocol, as schug_bgd_summed_tuned runs the search's
 # best trial (issue 19: does the η below the search's range carry its validation gain to the
 # table's test images?).
@@ -1523,20 +1528,18 @@ def _edge_adopted_params() -> dict[str, Any]:
 class BgdSummedEdgeTunedConfig(BgdSummedTunedConfig):
     """Permuted Fashion-MNIST's protocol at the adopted σ₀ and the edge control's best η."""
 
-    hyper: dict = field(default_factory=lambda: {"bgd": {"permuted": _edge_adopted_params()}})
-
-
-def bgd_summed_edge_tuned_config(profile: str) -> BgdSummedEdgeTunedConfig:
-    quick = bgd_batch_sum_config("quick")
-    kw = {f: getattr(quick, f) for f in _SUMMED_TABLE_QUICK}
-    return profile_config(profile, BgdSummedEdgeTunedConfig, **kw)
+    hyper: dict = field(
+        default_factory=lambda: {
+            "bgd": {"permuted": _eta_scaled(_SUMMED_ADOPTED["params"], _EDGE_ADOPTED_SCALE)}
+        }
+    )
 
 
 _register_lifelong(
     "schug_bgd_summed_edge_tuned",
     "BGD in Zeno et al.'s summed form at the edge control's best η (below the search's range) on "
     "Permuted Fashion-MNIST's table protocol, three seeds (issue 19)",
-    bgd_summed_edge_tuned_config,
+    _summed_table_config(BgdSummedEdgeTunedConfig),
     _table_units,
     _bgd_batch_sum_run,
     unit_config=_method_unit_config,
